@@ -1,0 +1,213 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The hash chain.
+//
+// Canonical encoding: an event's hash is hex(SHA-256(json.Marshal(ev)))
+// computed with ev.Hash == "". encoding/json writes struct fields in
+// declaration order with fixed names (the json tags on Event), so every
+// field, Seq and Prev included, is covered and the bytes are deterministic.
+// Before hashing, Append normalises the event by one JSON round trip (times
+// become UTC RFC 3339 with nanoseconds, Args and Data are compacted,
+// invalid UTF-8 becomes U+FFFD), so that decoding the stored bytes and
+// encoding them again gives exactly the bytes that were hashed; Verify
+// relies on that. Changing Event's fields, their order or tags changes the
+// encoding, and stored chains would then need migrating.
+//
+// What the chain proves: each event carries the hash of the one before, so
+// an edited field, a deleted event or a reordered event breaks the chain at
+// that point. A chain alone cannot show that its tail was cut off (the
+// shorter chain is still valid), so each session record also keeps the
+// chain's head (LastSeq, Head), written in the same transaction as the
+// event, and Verify compares them. Someone who can rewrite the file can
+// still recompute every hash and head: detecting that needs the heads
+// anchored outside the file (exported, signed or sent to a SIEM).
+
+// normalize returns ev after the JSON round trip described above.
+func normalize(ev Event) (Event, error) {
+	b, err := json.Marshal(&ev)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode event: %w", err)
+	}
+	var n Event
+	if err := json.Unmarshal(b, &n); err != nil {
+		return Event{}, fmt.Errorf("normalise event: %w", err)
+	}
+	return n, nil
+}
+
+// hashEvent returns the hex SHA-256 of ev's canonical encoding (Hash cleared).
+func hashEvent(ev Event) (string, error) {
+	ev.Hash = ""
+	b, err := json.Marshal(&ev)
+	if err != nil {
+		return "", fmt.Errorf("encode event: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// decodeEvent parses a stored event. It refuses unknown fields and
+// trailing bytes, so that what Verify hashes is all that was stored.
+func decodeEvent(b []byte) (Event, error) {
+	var ev Event
+	if err := decodeStrict(b, &ev); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return ev, nil
+}
+
+// decodeStrict unmarshals exactly one JSON value with known fields only.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the value")
+	}
+	return nil
+}
+
+// Verify recomputes every event's hash and link, in every chain, and
+// compares each chain's end with its session record's head. It reports the
+// first broken event of each broken chain; a nil error with an empty
+// Broken means every chain is intact.
+func (d *DB) Verify(ctx context.Context) (Report, error) {
+	var rep Report
+	err := d.view(ctx, func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		seen := map[string]bool{}
+		c := tx.Bucket(bucketSessions).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			id := string(k)
+			seen[id] = true
+			rep.Sessions++
+			rec, err := decodeSession(v)
+			if err != nil {
+				rep.Broken = append(rep.Broken, Break{Session: id, Reason: fmt.Sprintf("session record: %v", err)})
+				continue
+			}
+			n, brk, err := checkChain(ctx, id, &rec, events.Bucket(k))
+			rep.Events += n
+			if err != nil {
+				return err
+			}
+			if brk != nil {
+				rep.Broken = append(rep.Broken, *brk)
+			}
+		}
+		// Chains whose session record is gone.
+		c = events.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if seen[string(k)] {
+				continue
+			}
+			rep.Sessions++
+			n, brk, err := checkChain(ctx, string(k), nil, events.Bucket(k))
+			rep.Events += n
+			if err != nil {
+				return err
+			}
+			if brk != nil {
+				rep.Broken = append(rep.Broken, *brk)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("store: verify: %w", err)
+	}
+	return rep, nil
+}
+
+// checkChain walks one chain (b may be nil: no events) and returns how
+// many events were intact before the first break, and that break. rec is
+// the chain's session record, nil when it has none.
+func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket) (int, *Break, error) {
+	brk := func(seq uint64, format string, args ...any) *Break {
+		return &Break{Session: id, Seq: seq, Reason: fmt.Sprintf(format, args...)}
+	}
+	var n int
+	prev := ""
+	expect := uint64(1)
+	if b != nil {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return n, nil, err
+				}
+			}
+			if len(k) != 8 || v == nil {
+				return n, brk(expect, "unexpected key %x in the chain", k), nil
+			}
+			seq := binary.BigEndian.Uint64(k)
+			if seq != expect {
+				return n, brk(expect, "event %d is missing (the next stored is %d): deleted", expect, seq), nil
+			}
+			ev, err := decodeEvent(v)
+			if err != nil {
+				return n, brk(seq, "%v", err), nil
+			}
+			if ev.Seq != seq {
+				return n, brk(seq, "stored as event %d but says it is event %d: reordered", seq, ev.Seq), nil
+			}
+			if ev.Session != id {
+				return n, brk(seq, "says it belongs to session %q: moved between chains", ev.Session), nil
+			}
+			h, err := hashEvent(ev)
+			if err != nil {
+				return n, brk(seq, "%v", err), nil
+			}
+			if h != ev.Hash {
+				return n, brk(seq, "hash mismatch: the event was altered"), nil
+			}
+			if ev.Prev != prev {
+				return n, brk(seq, "prev does not match the hash of event %d: an event before it was replaced or reordered", seq-1), nil
+			}
+			prev = ev.Hash
+			expect++
+			n++
+		}
+	}
+	last := expect - 1
+	switch {
+	case rec == nil:
+		if last == 0 {
+			return n, nil, nil // an empty chain bucket is harmless
+		}
+		return n, brk(1, "chain has no session record"), nil
+	case rec.LastSeq > last:
+		return n, brk(last+1, "chain ends at event %d but the session record's head is event %d: tail truncated", last, rec.LastSeq), nil
+	case rec.LastSeq < last:
+		return n, brk(rec.LastSeq+1, "chain runs to event %d past the session record's head, event %d", last, rec.LastSeq), nil
+	case rec.Head != prev:
+		return n, brk(last, "the session record's head hash does not match the last event"), nil
+	}
+	return n, nil, nil
+}
+
+// encodeEvent is the stored form of an event: its canonical encoding with
+// Hash filled in.
+func encodeEvent(ev Event) ([]byte, error) {
+	b, err := json.Marshal(&ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	return b, nil
+}

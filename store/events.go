@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Append adds ev to the chain of sessionID and returns it as stored. It
+// sets Seq (1, 2, 3, ... per session), Time (now, if zero; always UTC),
+// Prev and Hash, and moves the session's LastSeen, LastSeq and Head. It
+// returns only once the event is fsync'd. The session must exist, except
+// SystemLog, whose record Append makes on first use. Kind is required;
+// Session, if set, must equal sessionID; Seq, Prev and Hash must be empty.
+func (d *DB) Append(ctx context.Context, sessionID string, ev Event) (Event, error) {
+	switch {
+	case sessionID == "":
+		return Event{}, errors.New("store: append: empty session id")
+	case ev.Session != "" && ev.Session != sessionID:
+		return Event{}, fmt.Errorf("store: append to %q: event names session %q", sessionID, ev.Session)
+	case ev.Kind == "":
+		return Event{}, fmt.Errorf("store: append to %q: empty kind", sessionID)
+	case ev.Seq != 0 || ev.Prev != "" || ev.Hash != "":
+		return Event{}, fmt.Errorf("store: append to %q: Seq, Prev and Hash are set by Append", sessionID)
+	}
+	ev.Session = sessionID
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Time = ev.Time.UTC()
+	// Normalising here, outside the writer, keeps the serial part short.
+	ev, err := normalize(ev)
+	if err != nil {
+		return Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
+	}
+	key := []byte(sessionID)
+	var out Event
+	err = d.w.do(ctx, func(tx *bolt.Tx) error {
+		sessions := tx.Bucket(bucketSessions)
+		var rec Session
+		if raw := sessions.Get(key); raw != nil {
+			var err error
+			if rec, err = decodeSession(raw); err != nil {
+				return fmt.Errorf("store: append to %q: %w", sessionID, err)
+			}
+		} else if sessionID == SystemLog {
+			rec = Session{ID: SystemLog, State: StateActive, Started: ev.Time}
+		} else {
+			return fmt.Errorf("store: append to %q: %w", sessionID, ErrNotFound)
+		}
+		e := ev
+		e.Seq, e.Prev = rec.LastSeq+1, rec.Head
+		h, err := hashEvent(e)
+		if err != nil {
+			return fmt.Errorf("store: append to %q: %w", sessionID, err)
+		}
+		e.Hash = h
+		val, err := encodeEvent(e)
+		if err != nil {
+			return fmt.Errorf("store: append to %q: %w", sessionID, err)
+		}
+		rec.LastSeq, rec.Head = e.Seq, e.Hash
+		if e.Time.After(rec.LastSeen) {
+			rec.LastSeen = e.Time
+		}
+		recVal, err := encodeSession(rec)
+		if err != nil {
+			return fmt.Errorf("store: append to %q: %w", sessionID, err)
+		}
+		chain, err := tx.Bucket(bucketEvents).CreateBucketIfNotExists(key)
+		if err != nil {
+			return abort(fmt.Errorf("chain %q: %w", sessionID, err))
+		}
+		if err := chain.Put(seqKey(e.Seq), val); err != nil {
+			return abort(fmt.Errorf("event %q/%d: %w", sessionID, e.Seq, err))
+		}
+		if err := sessions.Put(key, recVal); err != nil {
+			return abort(fmt.Errorf("session %q: %w", sessionID, err))
+		}
+		out = e
+		return nil
+	})
+	if err != nil {
+		return Event{}, err
+	}
+	return out, nil
+}
+
+// Events returns the events of sessionID in order. The error wraps
+// ErrNotFound if there is no such session.
+func (d *DB) Events(ctx context.Context, sessionID string) ([]Event, error) {
+	var out []Event
+	err := d.view(ctx, func(tx *bolt.Tx) error {
+		key := []byte(sessionID)
+		chain := tx.Bucket(bucketEvents).Bucket(key)
+		if chain == nil {
+			if tx.Bucket(bucketSessions).Get(key) == nil && sessionID != SystemLog {
+				return ErrNotFound
+			}
+			return nil
+		}
+		out = make([]Event, 0, chain.Stats().KeyN)
+		return chain.ForEach(func(k, v []byte) error {
+			ev, err := decodeEvent(v)
+			if err != nil {
+				return fmt.Errorf("event %x: %w", k, err)
+			}
+			out = append(out, ev)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: events of %q: %w", sessionID, err)
+	}
+	return out, nil
+}

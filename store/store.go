@@ -1,0 +1,145 @@
+// Package store is warden's durable session history: sessions, their
+// hash-chained events and the pinned tool definitions. The Store interface
+// is what the rest of warden codes against; DB implements it on a bbolt
+// file, and a shared backend can implement it later.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Store is what warden needs of durable history. Every write returns only
+// after it is fsync'd; concurrent writes share fsyncs (group commit).
+type Store interface {
+	// CreateSession records a new session; it fails if the id exists.
+	CreateSession(ctx context.Context, s Session) error
+	// UpdateSession reads the session, lets fn change it, and writes it
+	// back, all in one durable transaction. An error from fn aborts the
+	// update and is returned.
+	UpdateSession(ctx context.Context, id string, fn func(*Session) error) error
+	// Session returns one session; the error wraps ErrNotFound when missing.
+	Session(ctx context.Context, id string) (Session, error)
+	// Sessions lists the sessions that match f, newest (by Started) first.
+	Sessions(ctx context.Context, f Filter) ([]Session, error)
+	// Append adds ev to the session's chain and returns it as stored, with
+	// Seq, Time, Prev and Hash set.
+	Append(ctx context.Context, sessionID string, ev Event) (Event, error)
+	// Events returns the session's events in order.
+	Events(ctx context.Context, sessionID string) ([]Event, error)
+	// Pin records hash as the definition of key and returns the hash it
+	// had before ("" when key is first seen). A caller that gets a
+	// non-empty previous different from hash has seen the definition change.
+	Pin(ctx context.Context, key, hash string) (previous string, err error)
+	// Verify recomputes every chain and reports the first broken event of each.
+	Verify(ctx context.Context) (Report, error)
+	// Close finishes the queued writes and releases the store.
+	Close() error
+}
+
+// SystemLog is the chain for events that belong to no session, such as an
+// upstream's tool definition changing. Append to it needs no CreateSession:
+// its record is made on the first append. It is never listed by Sessions.
+const SystemLog = "_system"
+
+// Session states.
+const (
+	StateActive  = "active"
+	StateEnded   = "ended"
+	StateKilled  = "killed"
+	StateExpired = "expired"
+)
+
+var (
+	// ErrNotFound is wrapped by errors for a session that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrClosed is returned by every call made after Close.
+	ErrClosed = errors.New("store closed")
+	// ErrExists is wrapped by CreateSession's error when the id is taken.
+	ErrExists = errors.New("already exists")
+)
+
+// Session is one agent session as warden records it.
+type Session struct {
+	ID              string    `json:"id"`
+	Agent           string    `json:"agent"`
+	ClientName      string    `json:"client_name,omitempty"`
+	ClientVersion   string    `json:"client_version,omitempty"`
+	RemoteAddr      string    `json:"remote_addr,omitempty"`
+	UserAgent       string    `json:"user_agent,omitempty"`
+	ProtocolVersion string    `json:"protocol_version,omitempty"`
+	Started         time.Time `json:"started"`
+	// LastSeen is moved forward by Append to the time of each event.
+	LastSeen time.Time `json:"last_seen"`
+	// State is one of StateActive, StateEnded, StateKilled, StateExpired.
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// Data is opaque state owned by the supervisor (e.g. workflow position).
+	Data json.RawMessage `json:"data,omitempty"`
+
+	// LastSeq and Head are the seq and hash of the chain's last event, kept
+	// by Append so that Verify can detect a truncated tail. They are owned
+	// by the store: CreateSession and UpdateSession refuse to change them.
+	LastSeq uint64 `json:"last_seq,omitempty"`
+	Head    string `json:"head,omitempty"`
+}
+
+// Filter selects sessions for Sessions. Zero fields match everything.
+type Filter struct {
+	Agent string
+	State string
+	// Since and Until bound Started: Since <= Started < Until.
+	Since, Until time.Time
+	// Limit caps the number of sessions returned; 0 means no cap.
+	Limit int
+}
+
+// Event kinds that warden writes. Kind is a free string; these are the
+// ones the rest of warden agrees on.
+const (
+	KindSessionStart = "session_start"
+	KindCall         = "call"
+	KindResult       = "result"
+	KindSessionEnd   = "session_end"
+	KindToolChanged  = "tool_changed"
+	KindKill         = "kill"
+)
+
+// Event is one entry of a session's history. Its JSON field order is part
+// of the canonical encoding that Hash covers (see chain.go): do not reorder
+// or rename fields without migrating stored chains.
+type Event struct {
+	Seq       uint64          `json:"seq"`
+	Session   string          `json:"session"`
+	Time      time.Time       `json:"time"`
+	Kind      string          `json:"kind"`
+	CallID    string          `json:"call_id"`
+	Upstream  string          `json:"upstream"`
+	Tool      string          `json:"tool"`
+	Args      json.RawMessage `json:"args"`
+	Verdict   string          `json:"verdict"`
+	Reasons   []string        `json:"reasons"`
+	OK        bool            `json:"ok"`
+	Error     string          `json:"error"`
+	Size      int             `json:"size"`
+	LatencyUS int64           `json:"latency_us"`
+	Data      json.RawMessage `json:"data"`
+	Prev      string          `json:"prev"`
+	Hash      string          `json:"hash"`
+}
+
+// Report is what Verify found.
+type Report struct {
+	Sessions int     // chains checked
+	Events   int     // events checked
+	Broken   []Break // one per broken chain: its first broken event
+}
+
+// Break names the first broken event of a chain and why it is broken.
+type Break struct {
+	Session string
+	Seq     uint64
+	Reason  string
+}
