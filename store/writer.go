@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -30,6 +31,8 @@ type writer struct {
 	pending []*op
 	closed  bool
 	naiveWG sync.WaitGroup // naive ops in flight, waited for by close
+
+	rounds atomic.Uint64 // transactions committed by the loop; tests read it
 
 	wake chan struct{} // capacity 1: "pending is not empty"
 	stop chan struct{} // closed by close
@@ -189,6 +192,7 @@ func (w *writer) commit(batch []*op) {
 			}
 			return nil
 		})
+		w.rounds.Add(1)
 		if failed >= 0 {
 			w.finish(live[failed], fmt.Errorf("store: write: %w", errors.Unwrap(err)))
 			live = append(live[:failed:failed], live[failed+1:]...)

@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentWritesSurviveReopen writes from many goroutines, closes,
+// reopens the file and checks every chain.
+func TestConcurrentWritesSurviveReopen(t *testing.T) {
+	db, path := openTest(t)
+	ctx := context.Background()
+	const writers, perWriter = 16, 25
+	for i := 0; i < writers; i++ {
+		mustCreate(t, db, fmt.Sprintf("s%02d", i), "a", time.Now())
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*perWriter)
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			for j := 0; j < perWriter; j++ {
+				// Two goroutines per session would race for seq; one per
+				// session plus a shared system log exercises both.
+				target := id
+				if j%5 == 0 {
+					target = SystemLog
+				}
+				if _, err := db.Append(ctx, target, Event{Kind: KindCall, Tool: "t", CallID: fmt.Sprint(j)}); err != nil {
+					errs <- err
+				}
+			}
+		}(fmt.Sprintf("s%02d", i))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	rounds := db.w.rounds.Load()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// 400 appends from 16 goroutines, each waiting for an fsync: if the
+	// writer committed each on its own there would be 400 rounds.
+	if rounds >= writers*perWriter {
+		t.Errorf("%d rounds for %d appends: no group commit", rounds, writers*perWriter)
+	}
+	t.Logf("%d appends in %d transactions", writers*perWriter, rounds)
+
+	db2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db2.Close() })
+	rep, err := db2.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sessions != writers+1 || rep.Events != writers*perWriter || len(rep.Broken) != 0 {
+		t.Errorf("Verify after reopen: %+v", rep)
+	}
+	sys, _ := db2.Events(ctx, SystemLog)
+	if len(sys) != writers*perWriter/5 {
+		t.Errorf("system log has %d events, want %d", len(sys), writers*perWriter/5)
+	}
+	for i := 0; i < writers; i++ {
+		evs, err := db2.Events(ctx, fmt.Sprintf("s%02d", i))
+		if err != nil || len(evs) != perWriter-perWriter/5 {
+			t.Errorf("s%02d: %d events, %v", i, len(evs), err)
+		}
+	}
+}
+
+// holdWriter blocks the writer goroutine inside an UpdateSession fn until
+// the returned release is called. It returns once the fn is running.
+func holdWriter(t *testing.T, db *DB, id string) (release func(), done <-chan error) {
+	t.Helper()
+	entered, gate := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- db.UpdateSession(context.Background(), id, func(*Session) error {
+			close(entered)
+			<-gate
+			return nil
+		})
+	}()
+	<-entered
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return release, errc
+}
+
+// waitPending waits until n ops are queued behind the writer.
+func waitPending(t *testing.T, db *DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		db.w.mu.Lock()
+		got := len(db.w.pending)
+		db.w.mu.Unlock()
+		if got == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("pending never reached %d", n)
+}
+
+func TestCancelBeforeTakenDropsTheWrite(t *testing.T) {
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	release, held := holdWriter(t, db, "s1")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "dropped"})
+		errc <- err
+	}()
+	waitPending(t, db, 1)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Append: %v, want context.Canceled", err)
+	}
+	waitPending(t, db, 0) // withdrawn from the queue
+	release()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, db, "s1", "kept")
+	evs, _ := db.Events(context.Background(), "s1")
+	if len(evs) != 1 || evs[0].Tool != "kept" || evs[0].Seq != 1 {
+		t.Errorf("events: %+v", evs)
+	}
+}
+
+func TestCancelAfterTakenCompletes(t *testing.T) {
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	releaseA, heldA := holdWriter(t, db, "s1")
+
+	// B (another blocking fn) and C (an append) queue behind A, so the
+	// next round takes both; B then blocks while C is taken but unwritten.
+	enteredB, gateB := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-gateB:
+		default:
+			close(gateB)
+		}
+	})
+	heldB := make(chan error, 1)
+	go func() {
+		heldB <- db.UpdateSession(context.Background(), "s1", func(*Session) error {
+			close(enteredB)
+			<-gateB
+			return nil
+		})
+	}()
+	waitPending(t, db, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		ev  Event
+		err error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		ev, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "taken"})
+		resc <- result{ev, err}
+	}()
+	waitPending(t, db, 2)
+	releaseA()
+	<-enteredB // the round holding B and C has begun
+	cancel()
+	select {
+	case r := <-resc:
+		t.Fatalf("Append returned while its round was running: %+v", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gateB)
+	r := <-resc
+	if r.err != nil || r.ev.Seq != 1 || r.ev.Tool != "taken" {
+		t.Fatalf("taken Append: %+v", r)
+	}
+	for _, c := range []<-chan error{heldA, heldB} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestOwnErrors shows that in one round each caller gets its own error.
+func TestOwnErrors(t *testing.T) {
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	release, held := holdWriter(t, db, "s1")
+	ctx := context.Background()
+	good := make(chan error, 1)
+	dup := make(chan error, 1)
+	go func() { _, err := db.Append(ctx, "s1", Event{Kind: KindCall}); good <- err }()
+	waitPending(t, db, 1)
+	go func() { dup <- db.CreateSession(ctx, Session{ID: "s1"}) }()
+	waitPending(t, db, 2)
+	release()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-good; err != nil {
+		t.Errorf("good append in a round with a failing op: %v", err)
+	}
+	if err := <-dup; !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate create: %v, want ErrExists", err)
+	}
+}
+
+func TestCloseDrainsQueuedWrites(t *testing.T) {
+	db, path := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	release, held := holdWriter(t, db, "s1")
+	const n = 10
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := db.Append(context.Background(), "s1", Event{Kind: KindCall}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	waitPending(t, db, n)
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	for !db.w.isClosed() {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := db.Append(context.Background(), "s1", Event{Kind: KindCall}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append during Close: %v, want ErrClosed", err)
+	}
+	release()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if evs, _ := db2.Events(context.Background(), "s1"); len(evs) != n {
+		t.Errorf("%d events after Close drained, want %d", len(evs), n)
+	}
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, naive := range []bool{false, true} {
+		dir := t.TempDir()
+		db, err := Open(dir+"/w.db", func(o *options) { o.naive = naive })
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, db, "s1", "a", time.Now())
+		mustAppend(t, db, "s1", "x")
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before, %d after Close:\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestAbortedWriteRetriesTheRest: an op whose Put fails mid-transaction
+// (a key longer than bbolt allows) fails alone; the round is retried
+// without it and the other ops commit once each.
+func TestAbortedWriteRetriesTheRest(t *testing.T) {
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	release, held := holdWriter(t, db, "s1")
+	ctx := context.Background()
+	results := make([]chan error, 3)
+	for i := range results {
+		results[i] = make(chan error, 1)
+	}
+	go func() { _, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "first"}); results[0] <- err }()
+	waitPending(t, db, 1)
+	huge := string(make([]byte, 40000))
+	go func() { results[1] <- db.CreateSession(ctx, Session{ID: "x" + huge}) }()
+	waitPending(t, db, 2)
+	go func() { _, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "second"}); results[2] <- err }()
+	waitPending(t, db, 3)
+	release()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-results[0]; err != nil {
+		t.Errorf("first append: %v", err)
+	}
+	if err := <-results[1]; err == nil || !strings.Contains(err.Error(), "key too large") {
+		t.Errorf("oversized create: %v, want key too large", err)
+	}
+	if err := <-results[2]; err != nil {
+		t.Errorf("second append: %v", err)
+	}
+	evs, _ := db.Events(ctx, "s1")
+	if len(evs) != 2 || evs[0].Tool != "first" || evs[1].Tool != "second" || evs[1].Seq != 2 {
+		t.Errorf("events: %+v", evs)
+	}
+	if rep, _ := db.Verify(ctx); len(rep.Broken) != 0 {
+		t.Errorf("Verify: %+v", rep)
+	}
+}
