@@ -1,0 +1,109 @@
+package supervisor
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"slices"
+
+	"github.com/warden-dev/warden/tools"
+)
+
+// Agent is one identity allowed to connect, and what it may see.
+type Agent struct {
+	Name string
+	// TokenSHA256 is the hex SHA-256 of the agent's bearer token; the token
+	// itself is never kept.
+	TokenSHA256 string
+	// Upstreams limits the agent to these upstreams' tools; empty means all.
+	Upstreams []string
+	// Tools are path.Match patterns over exposed tool names; empty means all.
+	Tools []string
+}
+
+// sees reports whether the agent may list and call a tool.
+func (a *Agent) sees(t tools.Tool) bool {
+	if len(a.Upstreams) > 0 && !slices.Contains(a.Upstreams, t.Upstream) {
+		return false
+	}
+	return a.matchesTool(t.Def.Name)
+}
+
+func (a *Agent) matchesTool(name string) bool {
+	if len(a.Tools) == 0 {
+		return true
+	}
+	for _, p := range a.Tools {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// seesUpstream reports whether the agent may use an upstream's resources
+// and prompts.
+func (a *Agent) seesUpstream(name string) bool {
+	return len(a.Upstreams) == 0 || slices.Contains(a.Upstreams, name)
+}
+
+// agents authenticates bearer tokens.
+type agents struct {
+	list   []*Agent
+	hashes [][sha256.Size]byte
+}
+
+func newAgents(list []Agent) (*agents, error) {
+	a := &agents{}
+	seen := map[string]bool{}
+	for i := range list {
+		ag := list[i]
+		if ag.Name == "" {
+			return nil, fmt.Errorf("agent %d has no name", i+1)
+		}
+		if seen[ag.Name] {
+			return nil, fmt.Errorf("agent %q is named twice", ag.Name)
+		}
+		seen[ag.Name] = true
+		raw, err := hex.DecodeString(ag.TokenSHA256)
+		if err != nil || len(raw) != sha256.Size {
+			return nil, fmt.Errorf("agent %q: token hash is not 64 hex digits", ag.Name)
+		}
+		var h [sha256.Size]byte
+		copy(h[:], raw)
+		a.list = append(a.list, &ag)
+		a.hashes = append(a.hashes, h)
+	}
+	return a, nil
+}
+
+// byToken finds the agent whose token this is. Every stored hash is
+// compared, in constant time, so the time taken does not say which agent
+// matched or how much of a hash did.
+func (a *agents) byToken(token string) (*Agent, bool) {
+	if token == "" {
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(token))
+	found := -1
+	for i := range a.hashes {
+		if subtle.ConstantTimeCompare(sum[:], a.hashes[i][:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return nil, false
+	}
+	return a.list[found], true
+}
+
+func (a *agents) byName(name string) (*Agent, bool) {
+	for _, ag := range a.list {
+		if ag.Name == name {
+			return ag, true
+		}
+	}
+	return nil, false
+}

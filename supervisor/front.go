@@ -1,0 +1,137 @@
+package supervisor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// front guards the MCP endpoint before mcp-go sees a request: Host and
+// Origin (DNS rebinding), the bearer token (401, and no session is
+// created), the body size (413), and that a session id belongs to the
+// agent presenting it.
+func (s *Supervisor) front(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.hostAllowed(r.Host) {
+			httpError(w, http.StatusForbidden, "forbidden: Host "+quote(r.Host)+" is not allowed")
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && !s.originAllowed(o) {
+			httpError(w, http.StatusForbidden, "forbidden: Origin "+quote(o)+" is not allowed")
+			return
+		}
+		token, hasToken := bearer(r)
+		agent, ok := s.agents.byToken(token)
+		if !ok {
+			challenge := `Bearer realm="warden"`
+			if hasToken {
+				challenge += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			httpError(w, http.StatusUnauthorized, "unauthorized: a valid bearer token is required")
+			return
+		}
+		if r.Method == http.MethodPost {
+			if r.ContentLength > s.opts.MaxBodyBytes {
+				httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
+				return
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooBig):
+				httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
+				return
+			case err != nil:
+				httpError(w, http.StatusBadRequest, "cannot read request body")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if sid := r.Header.Get(server.HeaderKeySessionID); sid != "" {
+			// Another agent's session id is answered as if it did not exist.
+			if sess := s.sessions.get(sid); sess != nil && sess.agent != agent {
+				httpError(w, http.StatusNotFound, "session not found")
+				return
+			}
+		}
+		ctx := withIdentity(r.Context(), identity{agent: agent, remote: r.RemoteAddr, userAgent: r.UserAgent()})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", true
+	}
+	return strings.TrimSpace(token), true
+}
+
+// hostAllowed accepts loopback names and the configured ones.
+func (s *Supervisor) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if isLoopback(host) {
+		return true
+	}
+	return slices.ContainsFunc(s.opts.AllowedHosts, func(a string) bool {
+		return a == "*" || strings.EqualFold(a, host) || strings.EqualFold(a, hostport)
+	})
+}
+
+// originAllowed accepts loopback origins and the configured ones.
+func (s *Supervisor) originAllowed(origin string) bool {
+	if slices.ContainsFunc(s.opts.AllowedOrigins, func(a string) bool { return a == "*" || strings.EqualFold(a, origin) }) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return isLoopback(u.Hostname())
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// httpError answers with a JSON-RPC-shaped error body, so that MCP clients
+// can show the message.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"jsonrpc": "2.0",
+		"id":      nil,
+		"error":   map[string]any{"code": -32600, "message": msg},
+	})
+}
+
+func quote(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,164 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/tools"
+)
+
+// mirrorState remembers what was last published, so that an unchanged
+// catalog sends no list_changed to agents.
+type mirrorState struct {
+	tools, resources, templates, prompts [sha256.Size]byte
+}
+
+// mirror publishes the upstreams' catalog to agents and pins tool
+// definitions: a definition that differs from its pin is recorded in the
+// system log (a possible rug pull).
+func (s *Supervisor) mirror(c *tools.Catalog) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+
+	s.pin(c)
+	if fp := fingerprint(c.Tools); fp != s.mirrored.tools {
+		st := make([]server.ServerTool, 0, len(c.Tools))
+		for _, t := range c.Tools {
+			st = append(st, server.ServerTool{Tool: t.Def, Handler: s.callTool})
+		}
+		s.mcp.SetTools(st...)
+		s.mirrored.tools = fp
+	}
+	if fp := fingerprint(c.Resources); fp != s.mirrored.resources {
+		sr := make([]server.ServerResource, 0, len(c.Resources))
+		for _, r := range c.Resources {
+			sr = append(sr, server.ServerResource{Resource: r.Def, Handler: s.readResource(r.Upstream)})
+		}
+		s.mcp.SetResources(sr...)
+		s.mirrored.resources = fp
+	}
+	if fp := fingerprint(c.Templates); fp != s.mirrored.templates {
+		st := make([]server.ServerResourceTemplate, 0, len(c.Templates))
+		for _, t := range c.Templates {
+			st = append(st, server.ServerResourceTemplate{Template: t.Def, Handler: server.ResourceTemplateHandlerFunc(s.readResource(t.Upstream))})
+		}
+		s.mcp.SetResourceTemplates(st...)
+		s.mirrored.templates = fp
+	}
+	if fp := fingerprint(c.Prompts); fp != s.mirrored.prompts {
+		sp := make([]server.ServerPrompt, 0, len(c.Prompts))
+		for _, p := range c.Prompts {
+			sp = append(sp, server.ServerPrompt{Prompt: p.Def, Handler: s.getPrompt})
+		}
+		s.mcp.SetPrompts(sp...)
+		s.mirrored.prompts = fp
+	}
+}
+
+// pin records each tool definition's hash the first time it is seen and
+// records any later change.
+func (s *Supervisor) pin(c *tools.Catalog) {
+	ctx := context.Background()
+	for _, t := range c.Tools {
+		key := t.Upstream + "/" + t.Name
+		prev, err := s.store.Pin(ctx, key, t.Hash)
+		if err != nil {
+			s.log.Error("cannot pin tool definition", "tool", key, "err", err)
+			continue
+		}
+		if prev == "" || prev == t.Hash {
+			continue
+		}
+		s.log.Warn("upstream changed a pinned tool definition", "upstream", t.Upstream, "tool", t.Name, "pinned", prev[:12], "now", t.Hash[:12])
+		data, _ := json.Marshal(map[string]any{"pinned": prev, "now": t.Hash, "definition": t.Def})
+		_, err = s.store.Append(ctx, store.SystemLog, store.Event{
+			Kind: "tool_changed", Upstream: t.Upstream, Tool: t.Name, Data: data,
+			Reasons: []string{fmt.Sprintf("definition of %s changed after it was pinned", key)},
+		})
+		if err != nil {
+			s.log.Error("cannot record tool definition change", "tool", key, "err", err)
+		}
+	}
+}
+
+func fingerprint(v any) [sha256.Size]byte {
+	b, _ := json.Marshal(v)
+	return sha256.Sum256(b)
+}
+
+// filterTools shows an agent only the tools it may call.
+func (s *Supervisor) filterTools(ctx context.Context, list []mcp.Tool) []mcp.Tool {
+	id, ok := identityFrom(ctx)
+	if !ok {
+		return nil
+	}
+	cat := s.hub.Catalog()
+	out := list[:0:0]
+	for _, def := range list {
+		if t, found := cat.Tool(def.Name); found && id.agent.sees(t) {
+			out = append(out, def)
+		}
+	}
+	return out
+}
+
+func (s *Supervisor) filterPrompts(ctx context.Context, list []mcp.Prompt) []mcp.Prompt {
+	id, ok := identityFrom(ctx)
+	if !ok {
+		return nil
+	}
+	cat := s.hub.Catalog()
+	out := list[:0:0]
+	for _, def := range list {
+		if p, found := cat.Prompt(def.Name); found && id.agent.seesUpstream(p.Upstream) {
+			out = append(out, def)
+		}
+	}
+	return out
+}
+
+// filterResources edits the list result in place: mcp-go has no resource
+// filter, and its after-hook runs before the result is written.
+func (s *Supervisor) filterResources(ctx context.Context, _ any, _ *mcp.ListResourcesRequest, res *mcp.ListResourcesResult) {
+	id, ok := identityFrom(ctx)
+	if res == nil {
+		return
+	}
+	cat := s.hub.Catalog()
+	out := res.Resources[:0]
+	for _, r := range res.Resources {
+		if up, found := cat.ResourceUpstream(r.URI); ok && found && id.agent.seesUpstream(up) {
+			out = append(out, r)
+		}
+	}
+	res.Resources = out
+}
+
+func (s *Supervisor) filterTemplates(ctx context.Context, _ any, _ *mcp.ListResourceTemplatesRequest, res *mcp.ListResourceTemplatesResult) {
+	id, ok := identityFrom(ctx)
+	if res == nil {
+		return
+	}
+	ups := map[string]string{}
+	for _, t := range s.hub.Catalog().Templates {
+		if t.Def.URITemplate != nil {
+			ups[t.Def.URITemplate.Raw()] = t.Upstream
+		}
+	}
+	out := res.ResourceTemplates[:0]
+	for _, t := range res.ResourceTemplates {
+		if t.URITemplate == nil {
+			continue
+		}
+		if up, found := ups[t.URITemplate.Raw()]; ok && found && id.agent.seesUpstream(up) {
+			out = append(out, t)
+		}
+	}
+	res.ResourceTemplates = out
+}

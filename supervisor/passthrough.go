@@ -1,0 +1,151 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// errNotVisible refuses a resource or prompt of an upstream the agent may
+// not use.
+var errNotVisible = errors.New("not available to this agent")
+
+// readResource forwards resources/read to the upstream that offers it.
+func (s *Supervisor) readResource(upstream string) server.ResourceHandlerFunc {
+	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		id, ok := identityFrom(ctx)
+		if !ok || !id.agent.seesUpstream(upstream) {
+			return nil, fmt.Errorf("resource %q: %w", req.Params.URI, errNotVisible)
+		}
+		res, err := s.hub.ReadResource(ctx, upstream, req)
+		if err != nil {
+			return nil, err
+		}
+		return res.Contents, nil
+	}
+}
+
+// getPrompt forwards prompts/get.
+func (s *Supervisor) getPrompt(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	p, found := s.hub.Catalog().Prompt(req.Params.Name)
+	id, ok := identityFrom(ctx)
+	if !found || !ok || !id.agent.seesUpstream(p.Upstream) {
+		return nil, fmt.Errorf("prompt %q: %w", req.Params.Name, errNotVisible)
+	}
+	return s.hub.GetPrompt(ctx, req)
+}
+
+// afterSubscribe passes a subscription on to the upstream that serves the
+// resource; mcp-go has already recorded it on the agent's session.
+func (s *Supervisor) afterSubscribe(ctx context.Context, _ any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
+	id, ok := identityFrom(ctx)
+	up, found := s.hub.Catalog().ResourceUpstream(req.Params.URI)
+	sess := s.sessionFrom(ctx)
+	if !ok || !found || sess == nil || !id.agent.seesUpstream(up) {
+		return
+	}
+	sess.subscribe(req.Params.URI, true)
+	if err := s.hub.Subscribe(context.WithoutCancel(ctx), up, req.Params.URI); err != nil {
+		s.log.Warn("upstream subscription failed", "upstream", up, "uri", req.Params.URI, "err", err)
+	}
+}
+
+// afterUnsubscribe stops relaying updates of a resource to the session.
+// The upstream subscription stays: other sessions may still want it.
+func (s *Supervisor) afterUnsubscribe(ctx context.Context, _ any, req *mcp.UnsubscribeRequest, _ *mcp.EmptyResult) {
+	if sess := s.sessionFrom(ctx); sess != nil {
+		sess.subscribe(req.Params.URI, false)
+	}
+}
+
+// completer forwards completion/complete.
+type completer struct{ s *Supervisor }
+
+func (c completer) CompletePromptArgument(ctx context.Context, name string, arg mcp.CompleteArgument, cctx mcp.CompleteContext) (*mcp.Completion, error) {
+	p, found := c.s.hub.Catalog().Prompt(name)
+	id, ok := identityFrom(ctx)
+	if !found || !ok || !id.agent.seesUpstream(p.Upstream) {
+		return nil, fmt.Errorf("prompt %q: %w", name, errNotVisible)
+	}
+	req := mcp.CompleteRequest{}
+	req.Params.Ref = mcp.PromptReference{Type: "ref/prompt", Name: name}
+	req.Params.Argument = arg
+	req.Params.Context = cctx
+	return c.complete(ctx, p.Upstream, req)
+}
+
+func (c completer) CompleteResourceArgument(ctx context.Context, uri string, arg mcp.CompleteArgument, cctx mcp.CompleteContext) (*mcp.Completion, error) {
+	id, ok := identityFrom(ctx)
+	for _, t := range c.s.hub.Catalog().Templates {
+		if t.Def.URITemplate == nil || t.Def.URITemplate.Raw() != uri {
+			continue
+		}
+		if !ok || !id.agent.seesUpstream(t.Upstream) {
+			break
+		}
+		req := mcp.CompleteRequest{}
+		req.Params.Ref = mcp.ResourceReference{Type: "ref/resource", URI: uri}
+		req.Params.Argument = arg
+		req.Params.Context = cctx
+		return c.complete(ctx, t.Upstream, req)
+	}
+	return nil, fmt.Errorf("resource template %q: %w", uri, errNotVisible)
+}
+
+func (c completer) complete(ctx context.Context, upstream string, req mcp.CompleteRequest) (*mcp.Completion, error) {
+	res, err := c.s.hub.Complete(ctx, upstream, req)
+	if err != nil {
+		return nil, err
+	}
+	return &res.Completion, nil
+}
+
+// peer relays what upstreams send towards agents to the session of the
+// request they belong to.
+type peer struct{ s *Supervisor }
+
+func (p peer) Notify(ctx context.Context, method string, params map[string]any) error {
+	if method == string(mcp.MethodNotificationMessage) {
+		// Log lines go through the session's own level filter.
+		var n mcp.LoggingMessageNotification
+		b, err := json.Marshal(params)
+		if err == nil {
+			err = json.Unmarshal(b, &n.Params)
+		}
+		if err != nil {
+			return fmt.Errorf("relay log message: %w", err)
+		}
+		n.Method = method
+		return p.s.mcp.SendLogMessageToClient(ctx, n)
+	}
+	return p.s.mcp.SendNotificationToClient(ctx, method, params)
+}
+
+func (p peer) CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	return p.s.mcp.RequestSampling(ctx, req)
+}
+
+func (p peer) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	return p.s.mcp.RequestElicitation(ctx, req)
+}
+
+func (p peer) ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	return p.s.mcp.RequestRoots(ctx, req)
+}
+
+// ResourceUpdated tells every session subscribed to uri.
+func (p peer) ResourceUpdated(uri string) {
+	for _, sess := range p.s.sessions.all() {
+		if !sess.subscribed(uri) {
+			continue
+		}
+		err := p.s.mcp.SendNotificationToSpecificClient(sess.key, string(mcp.MethodNotificationResourceUpdated), map[string]any{"uri": uri})
+		if err != nil {
+			p.s.log.Debug("resource update not delivered", "session", sess.id, "err", err)
+		}
+	}
+}

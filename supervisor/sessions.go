@@ -1,0 +1,184 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+)
+
+// errUnknownSession makes mcp-go answer 404 for an id warden never issued.
+var errUnknownSession = errors.New("unknown session id")
+
+// How long an issued id may wait for its initialize to finish, and how long
+// an ended id is remembered so that its reuse gets "terminated".
+const (
+	issuedTTL     = time.Minute
+	terminatedTTL = 24 * time.Hour
+)
+
+// session is one live MCP session of one agent.
+type session struct {
+	key       string // the transport's session id (mcp-go's)
+	id        string // the history id; equal to key over HTTP
+	agent     *Agent
+	remote    string
+	userAgent string
+	started   time.Time
+
+	mu   sync.Mutex
+	subs map[string]bool // resource URIs the agent subscribed to
+}
+
+// subscribe records (on) or drops (off) a resource subscription.
+func (s *session) subscribe(uri string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !on {
+		delete(s.subs, uri)
+		return
+	}
+	if s.subs == nil {
+		s.subs = map[string]bool{}
+	}
+	s.subs[uri] = true
+}
+
+func (s *session) subscribed(uri string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subs[uri]
+}
+
+// sessions is the registry of live sessions and warden's
+// server.SessionIdManager: ids are random and validated against what was
+// really issued (trap 4), and ended ids stay ended.
+type sessions struct {
+	mu         sync.RWMutex
+	live       map[string]*session
+	issued     map[string]time.Time
+	terminated map[string]time.Time
+}
+
+func newSessions() *sessions {
+	return &sessions{
+		live:       map[string]*session{},
+		issued:     map[string]time.Time{},
+		terminated: map[string]time.Time{},
+	}
+}
+
+// newID returns 128 random bits, hex encoded.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b[:])
+}
+
+// Generate issues a session id for an initialize request.
+func (s *sessions) Generate() string {
+	id := newID()
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prune(now)
+	s.issued[id] = now
+	return id
+}
+
+// Validate accepts only ids that warden issued and that have not ended.
+func (s *sessions) Validate(id string) (isTerminated bool, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.live[id]; ok {
+		return false, nil
+	}
+	if _, ok := s.issued[id]; ok {
+		return false, nil
+	}
+	if _, ok := s.terminated[id]; ok {
+		return true, nil
+	}
+	return false, errUnknownSession
+}
+
+// Terminate ends an id: on DELETE from the client, on idle expiry, or on kill.
+func (s *sessions) Terminate(id string) (isNotAllowed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.issued, id)
+	s.terminated[id] = time.Now()
+	return false, nil
+}
+
+// start records a session that completed initialize.
+func (s *sessions) start(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.issued, sess.key)
+	s.live[sess.key] = sess
+}
+
+// end forgets a live session and returns it, or nil when it was not live.
+func (s *sessions) end(key string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.live[key]
+	delete(s.live, key)
+	delete(s.issued, key)
+	if sess != nil {
+		s.terminated[key] = time.Now()
+	}
+	return sess
+}
+
+func (s *sessions) get(key string) *session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.live[key]
+}
+
+// all returns the live sessions.
+func (s *sessions) all() []*session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*session, 0, len(s.live))
+	for _, sess := range s.live {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// prune drops stale issued and terminated ids; the caller holds mu.
+func (s *sessions) prune(now time.Time) {
+	for id, t := range s.issued {
+		if now.Sub(t) > issuedTTL {
+			delete(s.issued, id)
+		}
+	}
+	for id, t := range s.terminated {
+		if now.Sub(t) > terminatedTTL {
+			delete(s.terminated, id)
+		}
+	}
+}
+
+// identity is what the front learned about a request, carried in its context.
+type identity struct {
+	agent     *Agent
+	remote    string
+	userAgent string
+}
+
+type identityKey struct{}
+
+func withIdentity(ctx context.Context, id identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+func identityFrom(ctx context.Context) (identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(identity)
+	return id, ok && id.agent != nil
+}

@@ -1,0 +1,219 @@
+// Package supervisor is warden's core: the MCP front that agents talk to,
+// their sessions, the decision on every tool call, its durable record, and
+// the admin API. It reaches upstreams only through tools.Hub and disk only
+// through store.Store.
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/tools"
+)
+
+// Protocol versions served to agents, newest first. Pinned so that
+// sessions have ids and hooks fire (trap 1).
+var protocolVersions = []string{"2025-11-25", "2025-06-18", "2025-03-26"}
+
+// Options configure a Supervisor. Hub, Store and Agents are required.
+type Options struct {
+	Hub    *tools.Hub
+	Store  store.Store
+	Agents []Agent
+	Logger *log.Logger
+
+	// MaxBodyBytes bounds a request body (413 beyond); default 1 MiB.
+	MaxBodyBytes int64
+	// IdleTTL ends sessions with no request for this long; default 30m.
+	IdleTTL time.Duration
+	// AllowedHosts are Host values accepted besides loopback ones ("*" for
+	// any); AllowedOrigins likewise for Origin. DNS-rebinding protection.
+	AllowedHosts   []string
+	AllowedOrigins []string
+	// Version is announced to agents.
+	Version string
+}
+
+// Supervisor serves agents over MCP and supervises their tool calls.
+type Supervisor struct {
+	opts     Options
+	hub      *tools.Hub
+	store    store.Store
+	log      *log.Logger
+	agents   *agents
+	sessions *sessions
+	mcp      *server.MCPServer
+	http     *server.StreamableHTTPServer
+
+	syncMu   sync.Mutex // serialises catalog mirroring
+	mirrored mirrorState
+}
+
+// New builds a Supervisor; Start connects its upstreams.
+func New(opts Options) (*Supervisor, error) {
+	if opts.Store == nil || opts.Hub == nil {
+		return nil, errors.New("supervisor: a store and a hub are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = log.New(discard{})
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.IdleTTL <= 0 {
+		opts.IdleTTL = 30 * time.Minute
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	ag, err := newAgents(opts.Agents)
+	if err != nil {
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions()}
+
+	hooks := &server.Hooks{}
+	hooks.AddAfterInitialize(s.afterInitialize)
+	hooks.AddOnUnregisterSession(s.onUnregister)
+	hooks.AddAfterSetLevel(func(ctx context.Context, _ any, req *mcp.SetLevelRequest, _ *mcp.EmptyResult) {
+		if s.hub != nil {
+			s.hub.SetLevel(context.WithoutCancel(ctx), req.Params.Level)
+		}
+	})
+	hooks.AddAfterSubscribe(s.afterSubscribe)
+	hooks.AddAfterUnsubscribe(s.afterUnsubscribe)
+	hooks.AddAfterListResources(s.filterResources)
+	hooks.AddAfterListResourceTemplates(s.filterTemplates)
+
+	s.mcp = server.NewMCPServer("warden", opts.Version,
+		server.WithToolCapabilities(true),
+		server.WithResourceCapabilities(true, true),
+		server.WithPromptCapabilities(true),
+		server.WithLogging(),
+		server.WithCompletions(),
+		server.WithElicitation(),
+		server.WithRoots(),
+		server.WithHooks(hooks),
+		server.WithToolFilter(s.filterTools),
+		server.WithPromptFilter(s.filterPrompts),
+		server.WithPromptCompletionProvider(completer{s}),
+		server.WithResourceCompletionProvider(completer{s}),
+		server.WithRecovery(),
+		server.WithResourceRecovery(),
+	)
+	s.mcp.EnableSampling()
+	s.http = server.NewStreamableHTTPServer(s.mcp,
+		server.WithEndpointPath("/mcp"),
+		server.WithStreamableHTTPProtocolVersions(protocolVersions...),
+		server.WithSessionIdManager(s.sessions),
+		server.WithSessionIdleTTL(opts.IdleTTL),
+		server.WithEventStore(server.NewInMemoryEventStore()), // trap 2
+		server.WithDisableLocalhostProtection(true),           // the front checks Host and Origin itself, with the configured names
+	)
+	return s, nil
+}
+
+// Handler serves the MCP endpoint at /mcp.
+func (s *Supervisor) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", s.front(s.http))
+	return mux
+}
+
+// Start connects the upstreams, relaying what they send to agents and
+// mirroring their catalog. It returns once each upstream has made its first
+// attempt to connect, or ctx ends.
+func (s *Supervisor) Start(ctx context.Context) {
+	s.hub.Start(ctx, peer{s}, s.mirror)
+}
+
+// Close ends every live session, recording why.
+func (s *Supervisor) Close(ctx context.Context) error {
+	for _, sess := range s.sessions.all() {
+		s.endSession(ctx, sess, "ended", "warden shut down")
+	}
+	return s.http.Shutdown(ctx)
+}
+
+// afterInitialize records a new session, durably, before the agent can use it.
+func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.InitializeRequest, res *mcp.InitializeResult) {
+	cs := server.ClientSessionFromContext(ctx)
+	id, ok := identityFrom(ctx)
+	if cs == nil || !ok {
+		return
+	}
+	sess := &session{key: cs.SessionID(), id: cs.SessionID(), agent: id.agent, remote: id.remote, userAgent: id.userAgent, started: time.Now().UTC()}
+	if sess.key == "" || sess.key == stdioSessionKey {
+		sess.id = newID()
+	}
+	rec := store.Session{
+		ID: sess.id, Agent: sess.agent.Name,
+		ClientName: req.Params.ClientInfo.Name, ClientVersion: req.Params.ClientInfo.Version,
+		RemoteAddr: sess.remote, UserAgent: sess.userAgent, ProtocolVersion: res.ProtocolVersion,
+		Started: sess.started, LastSeen: sess.started, State: "active",
+	}
+	wctx := context.WithoutCancel(ctx)
+	if err := s.store.CreateSession(wctx, rec); err != nil {
+		// Not registered: every later call in this session is refused.
+		s.log.Error("cannot record new session; its calls will be refused", "session", sess.id, "agent", sess.agent.Name, "err", err)
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"client": req.Params.ClientInfo, "protocol": res.ProtocolVersion})
+	if _, err := s.store.Append(wctx, sess.id, store.Event{Kind: "session_start", Data: data}); err != nil {
+		s.log.Error("cannot record session start; its calls will be refused", "session", sess.id, "err", err)
+		return
+	}
+	s.sessions.start(sess)
+	s.log.Info("session started", "session", sess.id, "agent", sess.agent.Name, "client", req.Params.ClientInfo.Name, "remote", sess.remote)
+}
+
+// onUnregister records the end of a session that the client closed or
+// that expired idle.
+func (s *Supervisor) onUnregister(ctx context.Context, cs server.ClientSession) {
+	sess := s.sessions.get(cs.SessionID())
+	if sess == nil {
+		return
+	}
+	s.endSession(context.WithoutCancel(ctx), sess, "ended", "closed by the client or idle")
+}
+
+// endSession moves a live session to a final state and records it.
+func (s *Supervisor) endSession(ctx context.Context, sess *session, state, reason string) {
+	if s.sessions.end(sess.key) == nil {
+		return // already ended
+	}
+	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: "session_end", Reasons: []string{reason}}); err != nil {
+		s.log.Error("cannot record session end", "session", sess.id, "err", err)
+	}
+	err := s.store.UpdateSession(ctx, sess.id, func(r *store.Session) error {
+		r.State, r.Reason, r.LastSeen = state, reason, time.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		s.log.Error("cannot update session", "session", sess.id, "err", err)
+	}
+	s.log.Info("session ended", "session", sess.id, "agent", sess.agent.Name, "state", state, "reason", reason)
+}
+
+// sessionFrom finds the live session of a request.
+func (s *Supervisor) sessionFrom(ctx context.Context) *session {
+	cs := server.ClientSessionFromContext(ctx)
+	if cs == nil {
+		return nil
+	}
+	return s.sessions.get(cs.SessionID())
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,139 @@
+package tools
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// Catalog is a snapshot of what all upstreams offer, under the names agents
+// see. It is immutable; the hub publishes a new one on every change.
+//
+// Naming rule: a tool (or prompt) is exposed as its upstream's Prefix
+// followed by its own name. When that name is already taken by an upstream
+// listed earlier in the configuration, the later one is exposed as
+// "<upstream>__<name>" instead, so that the first upstream's names never
+// change when another upstream is added.
+type Catalog struct {
+	Tools     []Tool
+	Resources []Resource
+	Templates []Template
+	Prompts   []Prompt
+
+	tools   map[string]int
+	prompts map[string]int
+	uris    map[string]int
+}
+
+// Tool is one upstream tool as agents see it.
+type Tool struct {
+	Upstream string
+	Name     string   // the upstream's own name
+	Def      mcp.Tool // Def.Name is the exposed name
+	// Hash is the hex SHA-256 of the upstream's definition, for pinning.
+	Hash string
+}
+
+// Resource is one upstream resource.
+type Resource struct {
+	Upstream string
+	Def      mcp.Resource
+}
+
+// Template is one upstream resource template.
+type Template struct {
+	Upstream string
+	Def      mcp.ResourceTemplate
+}
+
+// Prompt is one upstream prompt as agents see it.
+type Prompt struct {
+	Upstream string
+	Name     string     // the upstream's own name
+	Def      mcp.Prompt // Def.Name is the exposed name
+}
+
+// Tool finds a tool by its exposed name.
+func (c *Catalog) Tool(exposed string) (Tool, bool) {
+	i, ok := c.tools[exposed]
+	if !ok {
+		return Tool{}, false
+	}
+	return c.Tools[i], true
+}
+
+// Prompt finds a prompt by its exposed name.
+func (c *Catalog) Prompt(exposed string) (Prompt, bool) {
+	i, ok := c.prompts[exposed]
+	if !ok {
+		return Prompt{}, false
+	}
+	return c.Prompts[i], true
+}
+
+// ResourceUpstream names the upstream that serves a listed resource URI.
+func (c *Catalog) ResourceUpstream(uri string) (string, bool) {
+	i, ok := c.uris[uri]
+	if !ok {
+		return "", false
+	}
+	return c.Resources[i].Upstream, true
+}
+
+// buildCatalog merges the offers of upstreams, in configuration order.
+func buildCatalog(ups []*upstream) *Catalog {
+	c := &Catalog{tools: map[string]int{}, prompts: map[string]int{}, uris: map[string]int{}}
+	for _, u := range ups {
+		o, live := u.snapshot()
+		if !live {
+			continue
+		}
+		for _, t := range o.tools {
+			name := exposedName(c.tools, u.spec, t.Name)
+			def := t
+			def.Name = name
+			c.tools[name] = len(c.Tools)
+			c.Tools = append(c.Tools, Tool{Upstream: u.spec.Name, Name: t.Name, Def: def, Hash: hashTool(t)})
+		}
+		for _, p := range o.prompts {
+			name := exposedName(c.prompts, u.spec, p.Name)
+			def := p
+			def.Name = name
+			c.prompts[name] = len(c.Prompts)
+			c.Prompts = append(c.Prompts, Prompt{Upstream: u.spec.Name, Name: p.Name, Def: def})
+		}
+		for _, r := range o.resources {
+			if _, taken := c.uris[r.URI]; taken {
+				continue // the first upstream to list a URI serves it
+			}
+			c.uris[r.URI] = len(c.Resources)
+			c.Resources = append(c.Resources, Resource{Upstream: u.spec.Name, Def: r})
+		}
+		for _, t := range o.templates {
+			c.Templates = append(c.Templates, Template{Upstream: u.spec.Name, Def: t})
+		}
+	}
+	return c
+}
+
+func exposedName[T any](taken map[string]T, spec Spec, name string) string {
+	exposed := spec.Prefix + name
+	if _, clash := taken[exposed]; clash {
+		exposed = spec.Name + "__" + name
+	}
+	return exposed
+}
+
+// hashTool pins a definition: any change an upstream makes to a tool's
+// name, description or schemas changes the hash.
+func hashTool(t mcp.Tool) string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		// A definition that cannot be encoded still gets a stable, distinct pin.
+		b = []byte("unencodable:" + t.Name)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

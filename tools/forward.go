@@ -1,0 +1,251 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// MaxResultBytes bounds what an upstream may return for one request; a
+// larger answer is refused rather than handed to the agent.
+const MaxResultBytes = 16 << 20
+
+// ErrUnknown is wrapped by errors for a tool, prompt or resource that no
+// connected upstream offers.
+var ErrUnknown = errors.New("not offered by any upstream")
+
+// call is one request in flight to an upstream, kept so that what the
+// upstream sends back during it (progress, logs, sampling) reaches the
+// right agent session.
+type call struct {
+	ctx       context.Context // the agent request's, carrying its session
+	up        *upstream
+	downToken mcp.ProgressToken // the agent's progress token, if it gave one
+}
+
+type callKey struct{}
+
+// CallTool forwards a tools/call whose Params.Name is the exposed name. An
+// error means the upstream gave no result: it is down, timed out, broke the
+// connection, or answered with a protocol error. A tool that failed is a
+// result with IsError set, not an error.
+func (h *Hub) CallTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	t, ok := h.Catalog().Tool(req.Params.Name)
+	if !ok {
+		return nil, fmt.Errorf("tool %q: %w", req.Params.Name, ErrUnknown)
+	}
+	u := h.byName[t.Upstream]
+	out := mcp.CallToolRequest{}
+	out.Params.Name = t.Name
+	out.Params.Arguments = req.Params.Arguments // RawArguments stays empty (trap 9)
+	var res *mcp.CallToolResult
+	err := h.do(ctx, u, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta) error {
+		out.Params.Meta = meta
+		var err error
+		res, err = cli.CallTool(ctx, out)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q, tool %q: %w", u.spec.Name, t.Name, err)
+	}
+	if err := checkSize(res); err != nil {
+		return nil, fmt.Errorf("upstream %q, tool %q: %w", u.spec.Name, t.Name, err)
+	}
+	return res, nil
+}
+
+// ReadResource forwards resources/read to the upstream that listed the URI,
+// or to upstream when the URI came from that upstream's template.
+func (h *Hub) ReadResource(ctx context.Context, upstream string, req mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+	u, err := h.upstreamFor(upstream)
+	if err != nil {
+		return nil, err
+	}
+	out := mcp.ReadResourceRequest{}
+	out.Params.URI = req.Params.URI
+	out.Params.Arguments = req.Params.Arguments
+	var res *mcp.ReadResourceResult
+	err = h.do(ctx, u, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta) error {
+		out.Params.Meta = meta
+		var err error
+		res, err = cli.ReadResource(ctx, out)
+		return err
+	})
+	if err == nil {
+		err = checkSize(res)
+	}
+	return res, err
+}
+
+// GetPrompt forwards prompts/get; Params.Name is the exposed name.
+func (h *Hub) GetPrompt(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	p, ok := h.Catalog().Prompt(req.Params.Name)
+	if !ok {
+		return nil, fmt.Errorf("prompt %q: %w", req.Params.Name, ErrUnknown)
+	}
+	u := h.byName[p.Upstream]
+	out := mcp.GetPromptRequest{}
+	out.Params.Name = p.Name
+	out.Params.Arguments = req.Params.Arguments
+	var res *mcp.GetPromptResult
+	err := h.do(ctx, u, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta) error {
+		out.Params.Meta = meta
+		var err error
+		res, err = cli.GetPrompt(ctx, out)
+		return err
+	})
+	return res, err
+}
+
+// Complete forwards completion/complete for a prompt (by exposed name) or a
+// resource template of upstream.
+func (h *Hub) Complete(ctx context.Context, upstream string, req mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+	u, err := h.upstreamFor(upstream)
+	if err != nil {
+		return nil, err
+	}
+	out := mcp.CompleteRequest{}
+	out.Params = req.Params
+	if ref, ok := req.Params.Ref.(mcp.PromptReference); ok {
+		if p, found := h.Catalog().Prompt(ref.Name); found {
+			ref.Name = p.Name
+			out.Params.Ref = ref
+		}
+	}
+	var res *mcp.CompleteResult
+	err = h.do(ctx, u, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta) error {
+		var err error
+		res, err = cli.Complete(ctx, out)
+		return err
+	})
+	return res, err
+}
+
+// Subscribe asks upstream to send resources/updated for uri.
+func (h *Hub) Subscribe(ctx context.Context, upstream, uri string) error {
+	u, err := h.upstreamFor(upstream)
+	if err != nil {
+		return err
+	}
+	return h.do(ctx, u, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta) error {
+		req := mcp.SubscribeRequest{}
+		req.Params.URI = uri
+		return cli.Subscribe(ctx, req)
+	})
+}
+
+// SetLevel sets the logging level on every connected upstream that logs.
+// Upstreams are shared by all sessions: the last level set wins there, and
+// each session's own level still filters what reaches it.
+func (h *Hub) SetLevel(ctx context.Context, level mcp.LoggingLevel) {
+	for _, u := range h.ups {
+		if _, caps, err := u.client(); err != nil || caps.Logging == nil {
+			continue
+		}
+		err := h.do(ctx, u, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta) error {
+			req := mcp.SetLevelRequest{}
+			req.Params.Level = level
+			return cli.SetLevel(ctx, req)
+		})
+		if err != nil {
+			u.log.Debug("logging/setLevel failed", "err", err)
+		}
+	}
+}
+
+func (h *Hub) upstreamFor(name string) (*upstream, error) {
+	u, ok := h.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("upstream %q: %w", name, ErrUnknown)
+	}
+	return u, nil
+}
+
+// do runs one request on u with the agent's context: bounded by the
+// upstream's timeout, tracked for routing, with a fresh _meta that carries
+// only a progress token of warden's own (trap 8). A session that the
+// upstream terminated is re-initialised and the request sent once more:
+// a terminated session never saw it.
+func (h *Hub) do(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn func(context.Context, *client.Client, *mcp.Meta) error) error {
+	c := &call{ctx: ctx, up: u}
+	var meta *mcp.Meta
+	if downMeta != nil && downMeta.ProgressToken != nil {
+		c.downToken = downMeta.ProgressToken
+		tok := fmt.Sprintf("warden-%d", h.tokens.Add(1))
+		meta = &mcp.Meta{ProgressToken: tok}
+		h.calls.Store(tok, c)
+		defer h.calls.Delete(tok)
+	}
+	u.mu.Lock()
+	u.inflight[c] = struct{}{}
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		delete(u.inflight, c)
+		u.mu.Unlock()
+	}()
+
+	timeout := u.spec.callTimeout()
+	rctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, c), timeout)
+	defer cancel()
+
+	for attempt := 0; ; attempt++ {
+		cli, _, err := u.client()
+		if err != nil {
+			return err
+		}
+		err = fn(rctx, cli, meta)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("cancelled by the agent: %w", ctx.Err())
+		case rctx.Err() != nil:
+			return fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
+		case errors.Is(err, transport.ErrSessionTerminated) && attempt == 0:
+			u.poke()
+			if !u.awaitNew(rctx, cli) {
+				return err
+			}
+			continue
+		}
+		var te *transport.Error
+		if errors.As(err, &te) {
+			u.poke()
+		}
+		return err
+	}
+}
+
+// awaitNew waits until the upstream has a connection other than old.
+func (u *upstream) awaitNew(ctx context.Context, old *client.Client) bool {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if cli, _, err := u.client(); err == nil && cli != old {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+func checkSize(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("unencodable result: %w", err)
+	}
+	if len(b) > MaxResultBytes {
+		return fmt.Errorf("result of %d bytes exceeds the %d-byte limit", len(b), MaxResultBytes)
+	}
+	return nil
+}

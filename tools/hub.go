@@ -1,0 +1,152 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/charmbracelet/log"
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// Version is the version warden announces to upstreams.
+var Version = "dev"
+
+// Peer is the agent side of warden, as upstreams need it: where their
+// notifications and their requests towards the client go. Calls carry the
+// context of the agent request they belong to.
+type Peer interface {
+	// Notify sends a notification to the agent session of ctx.
+	Notify(ctx context.Context, method string, params map[string]any) error
+	// CreateMessage, Elicit and ListRoots relay an upstream's request to the
+	// agent session of ctx and return its answer.
+	CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error)
+	Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error)
+	ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error)
+	// ResourceUpdated tells the sessions subscribed to uri that it changed.
+	ResourceUpdated(uri string)
+}
+
+// Options configure a Hub.
+type Options struct {
+	Logger *log.Logger
+}
+
+// Hub holds every upstream connection and the merged catalog.
+type Hub struct {
+	ups    []*upstream
+	byName map[string]*upstream
+	peer   Peer
+	log    *log.Logger
+	onCat  func(*Catalog)
+
+	catMu sync.Mutex // serialises catalog rebuilds and OnCatalog calls
+	cat   atomic.Pointer[Catalog]
+
+	tokens  atomic.Uint64 // upstream progress tokens
+	calls   sync.Map      // upstream progress token → *call
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started atomic.Bool
+}
+
+// NewHub prepares the upstreams; Start connects them.
+func NewHub(specs []Spec, opts Options) (*Hub, error) {
+	if opts.Logger == nil {
+		opts.Logger = log.New(nopWriter{})
+	}
+	h := &Hub{byName: map[string]*upstream{}, log: opts.Logger}
+	for _, s := range specs {
+		if err := s.validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := h.byName[s.Name]; dup {
+			return nil, fmt.Errorf("upstream %q is named twice", s.Name)
+		}
+		u := newUpstream(s, h)
+		h.ups = append(h.ups, u)
+		h.byName[s.Name] = u
+	}
+	h.cat.Store(buildCatalog(nil))
+	return h, nil
+}
+
+// Start connects every upstream in the background and keeps them connected
+// until Close. What upstreams send towards agents goes to peer; every new
+// catalog (an upstream connected, disconnected, or said its lists changed)
+// is handed to onCatalog, one call at a time. Start returns when each
+// upstream has made its first attempt (connected or failed) or ctx ends, so
+// that the first catalog is complete.
+func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
+	if !h.started.CompareAndSwap(false, true) {
+		return
+	}
+	h.peer, h.onCat = peer, onCatalog
+	runCtx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	var first sync.WaitGroup
+	for _, u := range h.ups {
+		first.Add(1)
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			u.run(runCtx, first.Done)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { first.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Close disconnects every upstream (stopping stdio children) and waits.
+func (h *Hub) Close() error {
+	if h.cancel != nil {
+		h.cancel()
+	}
+	h.wg.Wait()
+	return nil
+}
+
+// Catalog returns the current catalog.
+func (h *Hub) Catalog() *Catalog { return h.cat.Load() }
+
+// Status reports, for each upstream in configuration order, whether it is
+// connected and, if not, why.
+func (h *Hub) Status() []UpstreamStatus {
+	out := make([]UpstreamStatus, 0, len(h.ups))
+	for _, u := range h.ups {
+		_, _, err := u.client()
+		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil}
+		if err != nil {
+			st.Error = err.Error()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// UpstreamStatus is one upstream's health.
+type UpstreamStatus struct {
+	Name      string `json:"name"`
+	Transport string `json:"transport"`
+	Connected bool   `json:"connected"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (h *Hub) catalogChanged() {
+	h.catMu.Lock()
+	defer h.catMu.Unlock()
+	c := buildCatalog(h.ups)
+	h.cat.Store(c)
+	if h.onCat != nil {
+		h.onCat(c)
+	}
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,308 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// Reconnection and health-check timing. A dead stdio child is noticed by the
+// next request that fails or by the periodic ping, whichever comes first.
+const (
+	minBackoff     = 200 * time.Millisecond
+	maxBackoff     = 30 * time.Second
+	connectTimeout = 30 * time.Second
+	pingInterval   = 15 * time.Second
+	pingTimeout    = 5 * time.Second
+)
+
+// errDown is wrapped by every error for a request that found its upstream
+// disconnected.
+var errDown = errors.New("upstream unavailable")
+
+// upstream is the supervisor of one upstream connection: it connects,
+// lists what the server offers, watches its health and reconnects with
+// backoff, for as long as the hub runs.
+type upstream struct {
+	spec Spec
+	hub  *Hub
+	log  *log.Logger
+	http *http.Client // tuned transport shared by this upstream's requests (trap 11)
+
+	kick chan struct{} // a request failed: check health now
+
+	mu       sync.RWMutex
+	cli      *client.Client // nil while down
+	caps     mcp.ServerCapabilities
+	lastErr  error
+	offer    offer
+	inflight map[*call]struct{}
+}
+
+// offer is what an upstream serves, as it named it.
+type offer struct {
+	tools     []mcp.Tool
+	resources []mcp.Resource
+	templates []mcp.ResourceTemplate
+	prompts   []mcp.Prompt
+}
+
+func newUpstream(spec Spec, h *Hub) *upstream {
+	return &upstream{
+		spec: spec,
+		hub:  h,
+		log:  h.log.With("upstream", spec.Name),
+		http: &http.Client{Transport: &http.Transport{
+			Proxy:               nil, // upstreams are named explicitly; never route them via an environment proxy
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+		}},
+		kick:     make(chan struct{}, 1),
+		lastErr:  errors.New("not connected yet"),
+		inflight: make(map[*call]struct{}),
+	}
+}
+
+// run keeps the upstream connected until ctx ends.
+func (u *upstream) run(ctx context.Context, ready func()) {
+	backoff := minBackoff
+	readyOnce := sync.OnceFunc(ready)
+	defer readyOnce()
+	for ctx.Err() == nil {
+		cli, err := u.connect(ctx)
+		if err != nil {
+			u.setDown(err)
+			u.log.Warn("cannot connect", "transport", u.spec.transportName(), "err", err, "retry_in", backoff)
+			readyOnce() // the first attempt is over; the catalog is served without it
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		u.log.Info("connected", "transport", u.spec.transportName())
+		u.refresh(ctx)
+		readyOnce()
+		err = u.watch(ctx, cli)
+		u.setDown(err)
+		_ = cli.Close()
+		u.hub.catalogChanged()
+		if ctx.Err() == nil {
+			u.log.Warn("connection lost; reconnecting", "err", err)
+		}
+	}
+}
+
+// connect starts a transport and runs the initialize handshake.
+func (u *upstream) connect(ctx context.Context) (*client.Client, error) {
+	tr, err := u.transport()
+	if err != nil {
+		return nil, err
+	}
+	peer := peerHandlers{u}
+	cli := client.NewClient(tr,
+		client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION), // trap 1: no server/discover probe
+		client.WithSamplingHandler(peer),
+		client.WithElicitationHandler(peer),
+		client.WithRootsHandler(peer),
+	)
+	// Start's context bounds the life of a stdio child and an HTTP listening
+	// stream, so it is the hub's, not the connect timeout's.
+	if err := cli.Start(ctx); err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("start %s transport: %w", u.spec.transportName(), err)
+	}
+	cli.OnNotification(func(n mcp.JSONRPCNotification) { u.hub.notification(u, n) })
+	if lost, ok := tr.(interface{ SetConnectionLostHandler(func(error)) }); ok {
+		lost.SetConnectionLostHandler(func(error) { u.poke() })
+	}
+
+	ictx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "warden", Version: Version}
+	res, err := cli.Initialize(ictx, init)
+	if err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("initialize: %w", err)
+	}
+	u.mu.Lock()
+	u.cli, u.caps, u.lastErr = cli, res.Capabilities, nil
+	u.mu.Unlock()
+	return cli, nil
+}
+
+func (u *upstream) transport() (transport.Interface, error) {
+	s := u.spec
+	switch {
+	case s.Command != "":
+		stderr := &logWriter{log: u.log}
+		return transport.NewStdioWithOptions(s.Command, s.Env, s.Args,
+			transport.WithCommandFunc(func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
+				cmd := exec.Command(command, args...)
+				cmd.Env = append(os.Environ(), env...)
+				cmd.Dir = s.Dir
+				// The child must not outlive warden, even when warden is killed.
+				cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+				return cmd, nil
+			}),
+			transport.WithCommandStderrWriter(stderr),
+		), nil
+	case s.SSE:
+		return transport.NewSSE(s.URL, transport.WithHeaders(s.Headers), transport.WithHTTPClient(u.http))
+	default:
+		return transport.NewStreamableHTTP(s.URL,
+			transport.WithHTTPHeaders(s.Headers),
+			transport.WithHTTPBasicClient(u.http),
+			transport.WithContinuousListening(), // list_changed and resources/updated arrive outside any call
+		)
+	}
+}
+
+// refresh lists everything the upstream offers and republishes the catalog.
+func (u *upstream) refresh(ctx context.Context) {
+	cli, caps, err := u.client()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	var o offer
+	if caps.Tools != nil {
+		if res, err := cli.ListTools(ctx, mcp.ListToolsRequest{}); err != nil {
+			u.log.Warn("tools/list failed", "err", err)
+		} else {
+			o.tools = u.validTools(res.Tools)
+		}
+	}
+	if caps.Resources != nil {
+		if res, err := cli.ListResources(ctx, mcp.ListResourcesRequest{}); err != nil {
+			u.log.Warn("resources/list failed", "err", err)
+		} else {
+			o.resources = res.Resources
+		}
+		if res, err := cli.ListResourceTemplates(ctx, mcp.ListResourceTemplatesRequest{}); err != nil {
+			u.log.Debug("resources/templates/list failed", "err", err)
+		} else {
+			o.templates = res.ResourceTemplates
+		}
+	}
+	if caps.Prompts != nil {
+		if res, err := cli.ListPrompts(ctx, mcp.ListPromptsRequest{}); err != nil {
+			u.log.Warn("prompts/list failed", "err", err)
+		} else {
+			o.prompts = res.Prompts
+		}
+	}
+	u.mu.Lock()
+	u.offer = o
+	u.mu.Unlock()
+	u.hub.catalogChanged()
+}
+
+// validTools drops definitions that would break the front (trap 10): an
+// upstream is untrusted input.
+func (u *upstream) validTools(in []mcp.Tool) []mcp.Tool {
+	out := in[:0:0]
+	for i := range in {
+		t := in[i]
+		if t.Name == "" {
+			u.log.Warn("dropping a tool with no name")
+			continue
+		}
+		if err := mcp.ValidateParamHeaderAnnotations(&t); err != nil {
+			u.log.Warn("dropping an invalid tool definition", "tool", t.Name, "err", err)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// watch returns when the connection is judged dead: a failed ping after a
+// failed request, or a failed periodic ping.
+func (u *upstream) watch(ctx context.Context, cli *client.Client) error {
+	tick := time.NewTicker(pingInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		case <-u.kick:
+		}
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err := cli.Ping(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+	}
+}
+
+// poke asks the watcher to check the connection now.
+func (u *upstream) poke() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (u *upstream) setDown(err error) {
+	u.mu.Lock()
+	u.cli, u.lastErr = nil, err
+	u.mu.Unlock()
+}
+
+// client returns the live client, or an error that says why there is none.
+func (u *upstream) client() (*client.Client, mcp.ServerCapabilities, error) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.cli == nil {
+		return nil, u.caps, fmt.Errorf("%w: %q is reconnecting (last error: %v)", errDown, u.spec.Name, u.lastErr)
+	}
+	return u.cli, u.caps, nil
+}
+
+func (u *upstream) snapshot() (offer, bool) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return u.offer, u.cli != nil
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// logWriter turns a stdio child's stderr into debug log lines.
+type logWriter struct{ log *log.Logger }
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.log.Debug("stderr", "text", string(p))
+	return len(p), nil
+}
+
+var _ io.Writer = (*logWriter)(nil)
