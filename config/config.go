@@ -1,0 +1,108 @@
+// Package config loads warden's YAML configuration (for warden serve,
+// warden stdio and warden validate). Every problem found is reported with
+// the file, line and column of the offending node, and all problems are
+// reported at once so a user can fix a file in one pass.
+package config
+
+import "time"
+
+// Config is a loaded, defaulted and validated warden configuration.
+// Durations are time.Duration and paths are absolute.
+type Config struct {
+	// File is the absolute path of the file the config was read from.
+	File string
+	// Listen is the host:port of the MCP endpoint (served at /mcp).
+	Listen string
+	// AllowedHosts are Host header names accepted besides the loopback names.
+	AllowedHosts []string
+	// AllowedOrigins are the Origin header values accepted.
+	AllowedOrigins []string
+	// MaxBodyBytes limits a request body; larger requests get 413.
+	MaxBodyBytes int64
+	// SessionIdleTTL is how long an idle MCP session lives.
+	SessionIdleTTL time.Duration
+	// CallTimeout bounds one tool call unless an upstream overrides it.
+	CallTimeout time.Duration
+	// DataDir holds the bbolt file (DBPath).
+	DataDir string
+	// Log says how warden logs.
+	Log Log
+	// Admin configures the admin API; nil means there is none.
+	Admin *Admin
+	// Upstreams are the MCP tool servers warden connects to, in file order.
+	Upstreams []*Upstream
+	// Agents are the agents allowed to connect, in file order.
+	Agents []*Agent
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string // debug, info, warn or error
+	Format string // text or json
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Listen is the admin API's host:port.
+	Listen string
+	// TokenSHA256 is the lowercase hex SHA-256 of the admin token.
+	TokenSHA256 string
+}
+
+// Transport names how warden reaches an upstream.
+type Transport string
+
+// The transports an upstream may use.
+const (
+	TransportStdio Transport = "stdio" // a child process speaking MCP on stdin/stdout
+	TransportHTTP  Transport = "http"  // Streamable HTTP
+	TransportSSE   Transport = "sse"   // the older HTTP+SSE transport
+)
+
+// Upstream is one MCP tool server.
+type Upstream struct {
+	// Name is unique and matches [a-z0-9][a-z0-9_-]*.
+	Name string
+	// Transport says which of Stdio or Remote is set.
+	Transport Transport
+	// Stdio is set when Transport is TransportStdio.
+	Stdio *Stdio
+	// Remote is set when Transport is TransportHTTP or TransportSSE.
+	Remote *Remote
+	// ToolPrefix is prepended to this upstream's tool names as agents see them.
+	ToolPrefix string
+	// CallTimeout is the upstream's own timeout or else the global one.
+	CallTimeout time.Duration
+}
+
+// Stdio is how to start an upstream as a child process. Args and Env
+// values may hold secrets expanded from the environment.
+type Stdio struct {
+	Command string            // program to run, looked up in PATH when not a path
+	Args    []string          // its arguments, ${VAR} expanded
+	Env     map[string]string // extra environment, ${VAR} expanded in values
+	Dir     string            // absolute working directory; "" means warden's own
+}
+
+// Remote is how to reach an upstream over HTTP. Header values may hold
+// secrets expanded from the environment.
+type Remote struct {
+	URL     string            // http or https
+	Headers map[string]string // sent with every request, ${VAR} expanded in values
+}
+
+// Agent is one agent allowed to connect.
+type Agent struct {
+	// Name is unique and matches [a-z0-9][a-z0-9_-]*.
+	Name string
+	// TokenSHA256 is the lowercase hex SHA-256 of the agent's bearer token.
+	TokenSHA256 string
+	// Upstreams are the names of the upstreams whose tools the agent may see.
+	Upstreams []string
+	// Tools are path.Match patterns over exposed tool names.
+	Tools []string
+	// Workflow is the absolute path of the agent's workflow file, or "".
+	Workflow string
+
+	hash [32]byte // decoded TokenSHA256, for constant-time comparison
+}

@@ -1,0 +1,142 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// examplePath is the documented reference config.
+const examplePath = "../examples/warden.yaml"
+
+func TestExampleLoads(t *testing.T) {
+	cfg, err := Load(examplePath)
+	if err != nil {
+		t.Fatalf("example does not load:\n%v", err)
+	}
+	dir, err := filepath.Abs("../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Upstreams) != 3 || len(cfg.Agents) != 2 || cfg.Admin == nil {
+		t.Fatalf("example has %d upstreams, %d agents, admin %v", len(cfg.Upstreams), len(cfg.Agents), cfg.Admin)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"data_dir", cfg.DataDir, filepath.Join(dir, "warden-data")},
+		{"stdio dir", cfg.Upstreams[0].Stdio.Dir, dir},
+		{"workflow", cfg.Agents[0].Workflow, filepath.Join(dir, "workflows/support.yaml")},
+		{"upstream call_timeout override", cfg.Upstreams[0].CallTimeout, 30 * time.Second},
+		{"upstream call_timeout default", cfg.Upstreams[1].CallTimeout, time.Minute},
+		{"http transport", cfg.Upstreams[1].Transport, TransportHTTP},
+		{"sse transport", cfg.Upstreams[2].Transport, TransportSSE},
+		{"tool_prefix", cfg.Upstreams[1].ToolPrefix, "fs_"},
+		{"allowed_hosts", strings.Join(cfg.AllowedHosts, ","), "warden.internal"},
+		{"admin token", cfg.Admin.TokenSHA256, HashToken("secret")},
+		{"reporter sees all upstreams", strings.Join(cfg.Agents[1].Upstreams, ","), "everything,files,legacy"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if a, ok := cfg.AgentByToken("agent"); !ok || a.Name != "support-bot" {
+		t.Errorf("AgentByToken(agent) = %v, %v; want support-bot", a, ok)
+	}
+}
+
+// TestExampleDocumentsEveryField keeps the reference honest: each field
+// the decoder accepts appears in the example.
+func TestExampleDocumentsEveryField(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := append([]string{}, topFields...)
+	fields = append(fields, "level", "format", "token_sha256", "token_env", "name", "stdio", "http", "sse",
+		"tool_prefix", "command", "args", "env", "dir", "url", "headers", "upstreams", "tools", "workflow")
+	for _, f := range fields {
+		if !strings.Contains(string(data), f+":") {
+			t.Errorf("example does not show field %q", f)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing file = %v; want fs.ErrNotExist", err)
+	}
+}
+
+func TestLoadReportsFileAndResolvesPaths(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "warden.yaml")
+	src := strings.Replace(minimal, "{command: x}", "{command: x, dir: work}", 1) + "    workflow: /abs/flow.yaml\ndata_dir: data\n"
+	if err := os.WriteFile(path, fix(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != filepath.Join(dir, "data") || cfg.Upstreams[0].Stdio.Dir != filepath.Join(dir, "work") || cfg.Agents[0].Workflow != "/abs/flow.yaml" {
+		t.Fatalf("paths not resolved against %s: data_dir=%s dir=%s workflow=%s", dir, cfg.DataDir, cfg.Upstreams[0].Stdio.Dir, cfg.Agents[0].Workflow)
+	}
+	// A broken file names itself in each problem.
+	if err := os.WriteFile(path, []byte("listen: nope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(path)
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 3 || !strings.Contains(err.Error(), path+":1:9: listen") {
+		t.Fatalf("Load = %v; want 3 problems, one at %s:1:9", err, path)
+	}
+	for _, e := range errs {
+		if e.File != path {
+			t.Errorf("problem %v names file %q, want %q", e, e.File, path)
+		}
+	}
+}
+
+func TestParseAnchorsAndAliases(t *testing.T) {
+	src := `upstreams:
+  - name: a
+    stdio: &srv {command: server, args: [--fast]}
+  - name: b
+    stdio: *srv
+agents:
+  - name: bot
+    token_sha256: $H
+    tools: &ro [get*, list*]
+  - name: bot2
+    token_sha256: ` + HashToken("other") + `
+    tools: *ro
+`
+	cfg, err := Parse("w.yaml", fix(src), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Upstreams[1].Stdio.Command != "server" || strings.Join(cfg.Agents[1].Tools, ",") != "get*,list*" {
+		t.Fatalf("aliases not resolved: %v", cfg)
+	}
+}
+
+func BenchmarkParseExample(b *testing.B) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(examplePath, data, noEnv); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

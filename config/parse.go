@@ -1,0 +1,99 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Defaults applied when a field is absent.
+const (
+	DefaultListen         = "127.0.0.1:7800"
+	DefaultAdminListen    = "127.0.0.1:7801"
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultSessionIdleTTL = 30 * time.Minute
+	DefaultCallTimeout    = 60 * time.Second
+	DefaultDataDir        = "warden-data"
+)
+
+// maxFileBytes bounds a config file; real ones are a few KiB, and the
+// YAML parser's cost grows with hostile input.
+const maxFileBytes = 1 << 20
+
+// Load reads, parses, defaults and validates the config file at path,
+// expanding ${VAR} from the process environment. Problems in the file are
+// returned as Errors; a file that cannot be read gives a wrapped I/O error.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, os.Getenv)
+}
+
+// Parse is Load without the file read: filename is used in messages and to
+// resolve relative paths, and getenv supplies the environment (an empty
+// value counts as unset). On failure the error is an Errors listing every
+// problem found.
+func Parse(filename string, data []byte, getenv func(string) string) (*Config, error) {
+	abs, err := filepath.Abs(filename)
+	if err != nil {
+		return nil, fmt.Errorf("resolve config path %q: %w", filename, err)
+	}
+	d := &decoder{file: filename, dir: filepath.Dir(abs), getenv: getenv, anchors: map[string]ast.Node{}}
+	cfg := d.parse(data)
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	cfg.File = abs
+	return cfg, nil
+}
+
+// parse turns bytes into a Config, recording problems in d.errs.
+func (d *decoder) parse(data []byte) *Config {
+	if len(data) > maxFileBytes {
+		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Col: 1, Msg: fmt.Sprintf("file is %d bytes; a config may be at most %d", len(data), maxFileBytes)})
+		return nil
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		d.syntaxError(err)
+		return nil
+	}
+	var body ast.Node
+	for i, doc := range f.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		if body != nil {
+			d.errorf(doc.Body, "a config is one YAML document; found another (document %d)", i+1)
+			return nil
+		}
+		body = doc.Body
+	}
+	if body == nil {
+		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Col: 1, Msg: "file is empty; a config needs at least upstreams and agents (see examples/warden.yaml)"})
+		return nil
+	}
+	d.collectAnchors(body)
+	return d.top(d.resolve(body))
+}
+
+// syntaxError records a YAML parse failure at the position go-yaml gives.
+func (d *decoder) syntaxError(err error) {
+	e := &Error{File: d.file, Line: 1, Col: 1, Msg: "not valid YAML: " + err.Error()}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e.Msg = "not valid YAML: " + ye.GetMessage()
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Col = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
+		}
+	}
+	d.errs = append(d.errs, e)
+}

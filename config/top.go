@@ -1,0 +1,193 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// topFields are the keys allowed at the top level.
+var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
+	"call_timeout", "data_dir", "log", "admin", "upstreams", "agents"}
+
+// top decodes the top-level mapping, applies defaults and runs the checks
+// that span sections (agent -> upstream references).
+func (d *decoder) top(n ast.Node) *Config {
+	cfg := &Config{
+		Listen:         DefaultListen,
+		MaxBodyBytes:   DefaultMaxBodyBytes,
+		SessionIdleTTL: DefaultSessionIdleTTL,
+		CallTimeout:    DefaultCallTimeout,
+		DataDir:        filepath.Join(d.dir, DefaultDataDir),
+		Log:            Log{Level: "info", Format: "text"},
+	}
+	if isNull(n) {
+		d.errorf(n, "file has no settings; a config needs at least upstreams and agents")
+		return cfg
+	}
+	fields, ok := d.mapping(n, "the config", topFields...)
+	if !ok {
+		return cfg
+	}
+	var upstreams, agents *field
+	for i := range fields {
+		f := &fields[i]
+		if f.val == nil {
+			if f.name == "upstreams" || f.name == "agents" {
+				d.errorf(f.key, "%s is empty; at least one is required", f.name)
+				upstreams, agents = keep(upstreams, agents, f)
+			}
+			continue // other null fields keep their defaults
+		}
+		switch f.name {
+		case "listen":
+			cfg.Listen = d.listen(f.val, "listen")
+		case "allowed_hosts":
+			cfg.AllowedHosts = d.hosts(f.val)
+		case "allowed_origins":
+			cfg.AllowedOrigins = d.origins(f.val)
+		case "max_body_bytes":
+			if v, ok := d.integer(f.val, "max_body_bytes"); ok {
+				if v <= 0 {
+					d.errorf(f.val, "max_body_bytes must be positive, got %d", v)
+				}
+				cfg.MaxBodyBytes = v
+			}
+		case "session_idle_ttl":
+			cfg.SessionIdleTTL, _ = d.duration(f.val, "session_idle_ttl")
+		case "call_timeout":
+			cfg.CallTimeout, _ = d.duration(f.val, "call_timeout")
+		case "data_dir":
+			if s, ok := d.nonEmpty(f.val, "data_dir"); ok {
+				cfg.DataDir = d.path(s)
+			}
+		case "log":
+			cfg.Log = d.log(f.val)
+		case "admin":
+			cfg.Admin = d.admin(f.val)
+		case "upstreams", "agents":
+			upstreams, agents = keep(upstreams, agents, f)
+		}
+	}
+	if upstreams == nil {
+		d.errorf(n, "no upstreams: add an upstreams list with at least one MCP server")
+	} else if upstreams.val != nil {
+		cfg.Upstreams = d.upstreams(upstreams.val, cfg.CallTimeout)
+	}
+	if agents == nil {
+		d.errorf(n, "no agents: add an agents list with at least one agent")
+	} else if agents.val != nil {
+		cfg.Agents = d.agents(agents.val, cfg.Upstreams)
+	}
+	return cfg
+}
+
+// keep files the upstreams or agents field into its slot.
+func keep(upstreams, agents, f *field) (*field, *field) {
+	if f.name == "upstreams" {
+		return f, agents
+	}
+	return upstreams, f
+}
+
+// path resolves p against the config file's directory.
+func (d *decoder) path(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(d.dir, p)
+}
+
+// listen reads a host:port address (host may be empty for all interfaces).
+func (d *decoder) listen(n ast.Node, what string) string {
+	s, ok := d.nonEmpty(n, what)
+	if !ok {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		d.errorf(n, "%s %q is not host:port (e.g. 127.0.0.1:7800)", what, s)
+		return s
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && port != "0") {
+		d.errorf(n, "%s %q has port %q; want a number 0-65535", what, s, port)
+	}
+	return s
+}
+
+// hosts reads allowed_hosts: bare host names, no scheme or port.
+func (d *decoder) hosts(n ast.Node) []string {
+	vals, nodes, _ := d.strList(n, "allowed_hosts")
+	for i, h := range vals {
+		if h == "" || strings.ContainsAny(h, "/ \t@") {
+			d.errorf(nodes[i], "allowed_hosts entry %q is not a host name", h)
+		}
+	}
+	return vals
+}
+
+// origins reads allowed_origins: scheme://host[:port], as browsers send them.
+func (d *decoder) origins(n ast.Node) []string {
+	vals, nodes, _ := d.strList(n, "allowed_origins")
+	for i, o := range vals {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			d.errorf(nodes[i], "allowed_origins entry %q is not an origin like https://app.example.com", o)
+		}
+	}
+	return vals
+}
+
+// log reads the log section.
+func (d *decoder) log(n ast.Node) Log {
+	l := Log{Level: "info", Format: "text"}
+	fields, _ := d.mapping(n, "log", "level", "format")
+	for _, f := range fields {
+		if f.val == nil {
+			continue
+		}
+		s, ok := d.str(f.val, "log."+f.name)
+		if !ok {
+			continue
+		}
+		switch f.name {
+		case "level":
+			if !contains([]string{"debug", "info", "warn", "error"}, s) {
+				d.errorf(f.val, "log.level %q is not one of debug, info, warn, error", s)
+			}
+			l.Level = s
+		case "format":
+			if !contains([]string{"text", "json"}, s) {
+				d.errorf(f.val, "log.format %q is not one of text, json", s)
+			}
+			l.Format = s
+		}
+	}
+	return l
+}
+
+// admin reads the admin section.
+func (d *decoder) admin(n ast.Node) *Admin {
+	a := &Admin{Listen: DefaultAdminListen}
+	fields, ok := d.mapping(n, "admin", "listen", "token_sha256", "token_env")
+	if !ok {
+		return a
+	}
+	var tokens []field
+	for _, f := range fields {
+		switch f.name {
+		case "listen":
+			if f.val != nil {
+				a.Listen = d.listen(f.val, "admin.listen")
+			}
+		default:
+			tokens = append(tokens, f)
+		}
+	}
+	a.TokenSHA256, _ = d.token(n, "admin", tokens)
+	return a
+}
