@@ -1,0 +1,213 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// tamper opens the closed store's file with bbolt itself and lets edit
+// change it, as someone with access to the file could.
+func tamper(t *testing.T, path string, edit func(t *testing.T, tx *bolt.Tx)) {
+	t.Helper()
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	if err := bdb.Update(func(tx *bolt.Tx) error { edit(t, tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chainOf returns the events bucket of session id.
+func chainOf(tx *bolt.Tx, id string) *bolt.Bucket {
+	return tx.Bucket(bucketEvents).Bucket([]byte(id))
+}
+
+// rewrite decodes event seq of s1, lets fn change it, and stores it back.
+func rewrite(t *testing.T, tx *bolt.Tx, seq uint64, fn func(*Event)) {
+	t.Helper()
+	b := chainOf(tx, "s1")
+	ev, err := decodeEvent(b.Get(seqKey(seq)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn(&ev)
+	v, err := json.Marshal(&ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(seqKey(seq), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func put(t *testing.T, b *bolt.Bucket, k, v []byte) {
+	t.Helper()
+	if err := b.Put(k, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerifyDetectsTampering(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(t *testing.T, tx *bolt.Tx)
+		wantSeq uint64
+		reason  string
+	}{
+		{"untouched", func(*testing.T, *bolt.Tx) {}, 0, ""},
+		{"raw bytes edited", func(t *testing.T, tx *bolt.Tx) {
+			b := chainOf(tx, "s1")
+			v := bytes.Replace(b.Get(seqKey(3)), []byte(`"tool":"tool3"`), []byte(`"tool":"tool9"`), 1)
+			put(t, b, seqKey(3), v)
+		}, 3, "hash mismatch"},
+		{"raw bytes cut", func(t *testing.T, tx *bolt.Tx) {
+			b := chainOf(tx, "s1")
+			v := b.Get(seqKey(2))
+			put(t, b, seqKey(2), append([]byte(nil), v[:len(v)/2]...))
+		}, 2, "decode event"},
+		{"field edited", func(t *testing.T, tx *bolt.Tx) {
+			rewrite(t, tx, 4, func(e *Event) { e.Verdict = "deny" })
+		}, 4, "hash mismatch"},
+		{"seq field edited", func(t *testing.T, tx *bolt.Tx) {
+			rewrite(t, tx, 2, func(e *Event) { e.Seq = 7 })
+		}, 2, "reordered"},
+		{"field edited and rehashed", func(t *testing.T, tx *bolt.Tx) {
+			rewrite(t, tx, 2, func(e *Event) { e.Args = json.RawMessage(`{"path":"/etc/shadow"}`); e.Hash, _ = hashEvent(*e) })
+		}, 3, "prev does not match"},
+		{"event deleted", func(t *testing.T, tx *bolt.Tx) {
+			if err := chainOf(tx, "s1").Delete(seqKey(3)); err != nil {
+				t.Fatal(err)
+			}
+		}, 3, "missing"},
+		{"events swapped", func(t *testing.T, tx *bolt.Tx) {
+			b := chainOf(tx, "s1")
+			v2 := append([]byte(nil), b.Get(seqKey(2))...)
+			v3 := append([]byte(nil), b.Get(seqKey(3))...)
+			put(t, b, seqKey(2), v3)
+			put(t, b, seqKey(3), v2)
+		}, 2, "reordered"},
+		{"events swapped and renumbered", func(t *testing.T, tx *bolt.Tx) {
+			b := chainOf(tx, "s1")
+			e2, _ := decodeEvent(b.Get(seqKey(2)))
+			e3, _ := decodeEvent(b.Get(seqKey(3)))
+			e2.Seq, e3.Seq = 3, 2
+			v2, _ := json.Marshal(&e2)
+			v3, _ := json.Marshal(&e3)
+			put(t, b, seqKey(2), v3)
+			put(t, b, seqKey(3), v2)
+		}, 2, "hash mismatch"},
+		{"tail truncated", func(t *testing.T, tx *bolt.Tx) {
+			b := chainOf(tx, "s1")
+			for _, s := range []uint64{4, 5} {
+				if err := b.Delete(seqKey(s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, 4, "tail truncated"},
+		{"head hash edited", func(t *testing.T, tx *bolt.Tx) {
+			sessions := tx.Bucket(bucketSessions)
+			s, _ := decodeSession(sessions.Get([]byte("s1")))
+			s.Head = strings.Repeat("0", 64)
+			v, _ := json.Marshal(&s)
+			put(t, sessions, []byte("s1"), v)
+		}, 5, "head hash"},
+		{"event added past the head", func(t *testing.T, tx *bolt.Tx) {
+			b := chainOf(tx, "s1")
+			e, _ := decodeEvent(b.Get(seqKey(5)))
+			e.Seq, e.Prev = 6, e.Hash
+			e.Hash, _ = hashEvent(e)
+			v, _ := json.Marshal(&e)
+			put(t, b, seqKey(6), v)
+		}, 6, "past the session record's head"},
+		{"session record deleted", func(t *testing.T, tx *bolt.Tx) {
+			if err := tx.Bucket(bucketSessions).Delete([]byte("s1")); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, "no session record"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, path := openTest(t)
+			ctx := context.Background()
+			mustCreate(t, db, "s1", "a", time.Now())
+			mustCreate(t, db, "s2", "a", time.Now())
+			for i := 1; i <= 5; i++ {
+				if _, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "tool" + string(rune('0'+i)), Args: json.RawMessage(`{"path":"/tmp"}`), Verdict: "allow", Reasons: []string{"r"}}); err != nil {
+					t.Fatal(err)
+				}
+				mustAppend(t, db, "s2", "other")
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tamper(t, path, tc.edit)
+
+			db2, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db2.Close() })
+			rep, err := db2.Verify(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Sessions != 2 {
+				t.Errorf("checked %d chains, want 2", rep.Sessions)
+			}
+			if tc.reason == "" {
+				if len(rep.Broken) != 0 || rep.Events != 10 {
+					t.Errorf("untouched store: %+v", rep)
+				}
+				return
+			}
+			if len(rep.Broken) != 1 {
+				t.Fatalf("Broken = %+v, want one break in s1", rep.Broken)
+			}
+			b := rep.Broken[0]
+			if b.Session != "s1" || b.Seq != tc.wantSeq || !strings.Contains(b.Reason, tc.reason) {
+				t.Errorf("got %+v, want s1 seq %d %q", b, tc.wantSeq, tc.reason)
+			}
+		})
+	}
+}
+
+// TestHashCoversEveryField changes each field of a sealed event in turn
+// and checks the hash changes: a field left out of the encoding could be
+// edited undetected.
+func TestHashCoversEveryField(t *testing.T) {
+	base := Event{Seq: 1, Session: "s", Time: time.Unix(1, 0).UTC(), Kind: "call", CallID: "c", Upstream: "u", Tool: "t",
+		Args: json.RawMessage(`{}`), Verdict: "allow", Reasons: []string{"r"}, OK: true, Error: "e", Size: 1, LatencyUS: 1,
+		Data: json.RawMessage(`1`), Prev: "p"}
+	h0, err := hashEvent(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(*Event){
+		"Seq": func(e *Event) { e.Seq++ }, "Session": func(e *Event) { e.Session += "x" },
+		"Time": func(e *Event) { e.Time = e.Time.Add(1) }, "Kind": func(e *Event) { e.Kind += "x" },
+		"CallID": func(e *Event) { e.CallID += "x" }, "Upstream": func(e *Event) { e.Upstream += "x" },
+		"Tool": func(e *Event) { e.Tool += "x" }, "Args": func(e *Event) { e.Args = json.RawMessage(`{"a":1}`) },
+		"Verdict": func(e *Event) { e.Verdict += "x" }, "Reasons": func(e *Event) { e.Reasons = append(e.Reasons, "s") },
+		"OK": func(e *Event) { e.OK = false }, "Error": func(e *Event) { e.Error += "x" },
+		"Size": func(e *Event) { e.Size++ }, "LatencyUS": func(e *Event) { e.LatencyUS++ },
+		"Data": func(e *Event) { e.Data = json.RawMessage(`2`) }, "Prev": func(e *Event) { e.Prev += "x" },
+	} {
+		e := base
+		change(&e)
+		if h, _ := hashEvent(e); h == h0 {
+			t.Errorf("changing %s leaves the hash unchanged", name)
+		}
+	}
+	e := base
+	e.Hash = "anything"
+	if h, _ := hashEvent(e); h != h0 {
+		t.Error("the hash depends on the Hash field itself")
+	}
+}
