@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -149,6 +150,11 @@ func (u *upstream) connect(ctx context.Context) (*client.Client, error) {
 
 func (u *upstream) transport() (transport.Interface, error) {
 	s := u.spec
+	// mcp-go's own messages ("listening to server forever") are noise at
+	// info level; its warnings and errors still show.
+	quiet := u.log.WithPrefix("mcp-go")
+	quiet.SetLevel(max(u.log.GetLevel(), log.WarnLevel))
+	slogger := slog.New(quiet)
 	switch {
 	case s.Command != "":
 		stderr := &logWriter{log: u.log}
@@ -162,14 +168,16 @@ func (u *upstream) transport() (transport.Interface, error) {
 				return cmd, nil
 			}),
 			transport.WithCommandStderrWriter(stderr),
+			transport.WithCommandLogger(slogger),
 		), nil
 	case s.SSE:
-		return transport.NewSSE(s.URL, transport.WithHeaders(s.Headers), transport.WithHTTPClient(u.http))
+		return transport.NewSSE(s.URL, transport.WithHeaders(s.Headers), transport.WithHTTPClient(u.http), transport.WithSSELogger(slogger))
 	default:
 		return transport.NewStreamableHTTP(s.URL,
 			transport.WithHTTPHeaders(s.Headers),
 			transport.WithHTTPBasicClient(u.http),
 			transport.WithContinuousListening(), // list_changed and resources/updated arrive outside any call
+			transport.WithHTTPLogger(slogger),
 		)
 	}
 }

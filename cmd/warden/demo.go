@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/internal/demo"
+	"github.com/warden-dev/warden/store"
+)
+
+type demoCmd struct {
+	Keep bool   `help:"Keep serving after the scenario, so that you can connect your own MCP client."`
+	Data string `help:"Directory for the demo's history (default: a new one under the system's temporary directory, kept after exit)."`
+}
+
+func (c *demoCmd) Run(g *cli) error {
+	out := os.Stdout
+	dataDir := c.Data
+	if dataDir == "" {
+		d, err := os.MkdirTemp("", "warden-demo-")
+		if err != nil {
+			return err
+		}
+		dataDir = d
+	}
+	upURL, stopUp, err := serveDemoUpstream()
+	if err != nil {
+		return err
+	}
+	defer stopUp()
+
+	token := randomToken()
+	sum := sha256.Sum256([]byte(token))
+	cfgFile := filepath.Join(dataDir, "demo.yaml")
+	text := demo.Config(upURL, dataDir, hex.EncodeToString(sum[:]))
+	if err := os.WriteFile(cfgFile, text, 0o600); err != nil {
+		return err
+	}
+	cfg, err := config.Parse(cfgFile, text, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var scenarioErr error
+	err = serve(ctx, cfg, logger, func(a *app, mcpURL string) {
+		go func() {
+			scenarioErr = runScenario(ctx, out, a, mcpURL, token)
+			if c.Keep && scenarioErr == nil {
+				fmt.Fprintf(out, "\nwarden keeps serving (Ctrl-C to stop). Connect your own MCP client:\n  URL:   %s\n  token: %s   (Authorization: Bearer <token>)\n", mcpURL, token)
+				return
+			}
+			cancel()
+		}()
+	})
+	if err != nil {
+		return err
+	}
+	if scenarioErr != nil && !c.Keep {
+		return scenarioErr
+	}
+	fmt.Fprintf(out, "\nhistory: %s\n  warden sessions ls --db %s\n  warden verify --db %s\n", dbPath(cfg), dbPath(cfg), dbPath(cfg))
+	return scenarioErr
+}
+
+// runScenario plays the scripted agent against warden and shows, step by
+// step, what warden decided and recorded.
+func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string) error {
+	fmt.Fprintf(w, "warden demo: a support agent works through warden at %s\n", mcpURL)
+	fmt.Fprintf(w, "upstream %q offers %d tools; every call is decided, recorded (fsync'd, hash-chained) and forwarded\n\n", "desk", len(a.hub.Catalog().Tools))
+	var sessionID string
+	seen := 0
+	show := func(step demo.Step, res *mcp.CallToolResult, err error) {
+		args, _ := jsonCompact(step.Args)
+		fmt.Fprintf(w, "agent  ▸ %s\n       %s %s\n", step.Say, step.Tool, args)
+		if sessionID != "" {
+			evs, _ := a.db.Events(ctx, sessionID)
+			for _, e := range evs[min(seen, len(evs)):] {
+				if e.Kind == store.KindCall {
+					fmt.Fprintf(w, "warden ▸ verdict %s, recorded as event %d (hash %s…)\n", e.Verdict, e.Seq, e.Hash[:12])
+				}
+			}
+			seen = len(evs)
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintf(w, "result ▸ error: %v\n\n", err)
+		case res.IsError:
+			fmt.Fprintf(w, "result ▸ tool error: %s\n\n", demo.Summary(res))
+		default:
+			fmt.Fprintf(w, "result ▸ %s\n\n", demo.Summary(res))
+		}
+	}
+	// The session id is known only after initialize; pick it up from the store.
+	observer := func(step demo.Step, res *mcp.CallToolResult, err error) {
+		if sessionID == "" {
+			if list, lerr := a.db.Sessions(ctx, store.Filter{Agent: "support-bot", Limit: 1}); lerr == nil && len(list) > 0 {
+				sessionID = list[0].ID
+			}
+		}
+		show(step, res, err)
+	}
+	if _, err := demo.RunAgent(ctx, mcpURL, token, observer); err != nil {
+		return err
+	}
+	if sessionID == "" {
+		return fmt.Errorf("demo: the session was not recorded")
+	}
+	// Let the session's last write land, then show the record.
+	time.Sleep(50 * time.Millisecond)
+	v, err := localHistory{a.db}.Session(ctx, sessionID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "the session as recorded (warden sessions show):")
+	printTimeline(w, v)
+	rep, err := a.db.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if len(rep.Broken) > 0 {
+		return fmt.Errorf("demo: history failed verification: %+v", rep.Broken)
+	}
+	fmt.Fprintf(w, "\nwarden verify: intact (%d sessions, %d events)\n", rep.Sessions, rep.Events)
+	return nil
+}
+
+// serveDemoUpstream runs the demo's support-desk MCP server on loopback.
+func serveDemoUpstream() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", server.NewStreamableHTTPServer(demo.NewUpstream().Server(),
+		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/mcp", func() { _ = srv.Close() }, nil
+}
+
+func randomToken() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	return "demo_" + hex.EncodeToString(b[:])
+}
+
+func jsonCompact(v any) (string, error) {
+	var sb strings.Builder
+	enc := jsonEncoder(&sb)
+	err := enc.Encode(v)
+	return strings.TrimSpace(sb.String()), err
+}

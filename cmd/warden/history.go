@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/supervisor"
+)
+
+// historyFlags say where the history is: the configuration's bbolt file
+// when warden is not running, else its admin API.
+type historyFlags struct {
+	Config        string `short:"c" help:"Configuration file: its data_dir, or its admin API when warden is running." xor:"where" required:""`
+	DB            string `help:"A bbolt history file to read directly." xor:"where" required:"" type:"existingfile"`
+	AdminTokenEnv string `help:"Environment variable holding the admin token, for the admin API." default:"WARDEN_ADMIN_TOKEN"`
+	JSON          bool   `help:"Print JSON for machines."`
+}
+
+// history is read access to recorded sessions, local or remote.
+type history interface {
+	Sessions(ctx context.Context, f store.Filter) ([]store.Session, error)
+	Session(ctx context.Context, id string) (supervisor.SessionView, error)
+	Verify(ctx context.Context) (store.Report, error)
+	Close() error
+}
+
+func (h historyFlags) open() (history, error) {
+	path := h.DB
+	var adminURL string
+	if h.Config != "" {
+		cfg, err := loadConfig(h.Config)
+		if err != nil {
+			return nil, err
+		}
+		path = dbPath(cfg)
+		if cfg.Admin != nil {
+			adminURL = "http://" + cfg.Admin.Listen
+		}
+	}
+	db, err := store.Open(path, store.WithLockTimeout(300*time.Millisecond))
+	if err == nil {
+		return localHistory{db}, nil
+	}
+	if adminURL == "" || !strings.Contains(err.Error(), "locked") {
+		return nil, err
+	}
+	// warden holds the file: ask it.
+	token := os.Getenv(h.AdminTokenEnv)
+	if token == "" {
+		return nil, fmt.Errorf("%w\nwarden is running; to use its admin API at %s set %s to the admin token", err, adminURL, h.AdminTokenEnv)
+	}
+	return &remoteHistory{base: adminURL, token: token}, nil
+}
+
+type localHistory struct{ *store.DB }
+
+func (l localHistory) Session(ctx context.Context, id string) (supervisor.SessionView, error) {
+	s, err := l.DB.Session(ctx, id)
+	if err != nil {
+		return supervisor.SessionView{}, err
+	}
+	evs, err := l.DB.Events(ctx, id)
+	return supervisor.SessionView{Session: s, Events: evs}, err
+}
+
+type remoteHistory struct{ base, token string }
+
+func (r *remoteHistory) Close() error { return nil }
+
+func (r *remoteHistory) get(ctx context.Context, path string, q url.Values, out any) error {
+	u := r.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.Unmarshal(body, &e)
+		return fmt.Errorf("admin API: %s: %s", resp.Status, e.Error)
+	}
+	return json.Unmarshal(body, out)
+}
+
+func (r *remoteHistory) Sessions(ctx context.Context, f store.Filter) ([]store.Session, error) {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("agent", f.Agent)
+	set("state", f.State)
+	if !f.Since.IsZero() {
+		set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		set("until", f.Until.Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		set("limit", fmt.Sprint(f.Limit))
+	}
+	var out []store.Session
+	return out, r.get(ctx, "/v1/sessions", q, &out)
+}
+
+func (r *remoteHistory) Session(ctx context.Context, id string) (supervisor.SessionView, error) {
+	var v supervisor.SessionView
+	return v, r.get(ctx, "/v1/sessions/"+url.PathEscape(id), nil, &v)
+}
+
+func (r *remoteHistory) Verify(ctx context.Context) (store.Report, error) {
+	var rep store.Report
+	return rep, r.get(ctx, "/v1/verify", nil, &rep)
+}
+
+type sessionsCmd struct {
+	Ls   sessionsLsCmd   `cmd:"" help:"List sessions, newest first."`
+	Show sessionsShowCmd `cmd:"" help:"Show one session's timeline."`
+}
+
+type sessionsLsCmd struct {
+	historyFlags
+	Agent string `help:"Only this agent's sessions."`
+	State string `help:"Only sessions in this state (active, ended, killed, expired)."`
+	Since string `help:"Started at or after: RFC 3339 time or a duration back from now (24h)."`
+	Until string `help:"Started before: RFC 3339 time or a duration back from now."`
+	Limit int    `help:"At most this many sessions." default:"0"`
+}
+
+func (c *sessionsLsCmd) Run() error {
+	f, err := supervisor.ParseFilter(c.Agent, c.State, c.Since, c.Until, fmt.Sprint(c.Limit))
+	if err != nil {
+		return err
+	}
+	h, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	list, err := h.Sessions(context.Background(), f)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if list == nil {
+			list = []store.Session{}
+		}
+		return printJSON(list)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tAGENT\tSTATE\tSTARTED\tLAST SEEN\tCLIENT\tREMOTE")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Agent, s.State,
+			s.Started.Local().Format(time.DateTime), s.LastSeen.Local().Format(time.DateTime),
+			strings.TrimSpace(s.ClientName+" "+s.ClientVersion), s.RemoteAddr)
+	}
+	return tw.Flush()
+}
+
+type sessionsShowCmd struct {
+	historyFlags
+	ID string `arg:"" help:"Session id."`
+}
+
+func (c *sessionsShowCmd) Run() error {
+	h, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	v, err := h.Session(context.Background(), c.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no session %q", c.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(v)
+	}
+	printTimeline(os.Stdout, v)
+	return nil
+}
+
+// printTimeline writes a session as a person reads it.
+func printTimeline(w io.Writer, v supervisor.SessionView) {
+	s := v.Session
+	fmt.Fprintf(w, "session %s  agent %s  state %s", s.ID, s.Agent, s.State)
+	if s.Reason != "" {
+		fmt.Fprintf(w, " (%s)", s.Reason)
+	}
+	fmt.Fprintf(w, "\nclient %s %s  protocol %s  from %s  %s\n\n", s.ClientName, s.ClientVersion, s.ProtocolVersion, s.RemoteAddr, s.UserAgent)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range v.Events {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format("15:04:05.000"), e.Kind, describe(e))
+	}
+	_ = tw.Flush()
+}
+
+func describe(e store.Event) string {
+	switch e.Kind {
+	case store.KindCall:
+		s := fmt.Sprintf("%s/%s %s → %s", e.Upstream, e.Tool, clip(string(e.Args), 120), e.Verdict)
+		if len(e.Reasons) > 0 {
+			s += " (" + strings.Join(e.Reasons, "; ") + ")"
+		}
+		return s
+	case store.KindResult:
+		status := "ok"
+		if !e.OK {
+			status = "error: " + clip(e.Error, 120)
+		}
+		return fmt.Sprintf("%s %s, %d bytes, %s", e.Tool, status, e.Size, time.Duration(e.LatencyUS)*time.Microsecond)
+	default:
+		data := string(e.Data)
+		if data == "null" {
+			data = ""
+		}
+		return strings.TrimSpace(strings.Join(e.Reasons, "; ") + " " + clip(data, 160))
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+type verifyCmd struct {
+	historyFlags
+}
+
+func (c *verifyCmd) Run() error {
+	h, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	rep, err := h.Verify(context.Background())
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		if err := printJSON(rep); err != nil {
+			return err
+		}
+	} else if len(rep.Broken) == 0 {
+		fmt.Printf("intact: %d sessions, %d events, every hash chain verified\n", rep.Sessions, rep.Events)
+	}
+	if len(rep.Broken) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "ALTERED: %d of %d chains are broken\n", len(rep.Broken), rep.Sessions)
+	for _, br := range rep.Broken {
+		fmt.Fprintf(&b, "  session %s: first broken event %d: %s\n", br.Session, br.Seq, br.Reason)
+	}
+	if c.JSON {
+		return exitError{code: 1}
+	}
+	return exitError{code: 1, msg: strings.TrimRight(b.String(), "\n")}
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func jsonEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}

@@ -1,0 +1,56 @@
+// Command warden supervises AI agents' MCP tool calls: it is an MCP proxy
+// that records every call of every session and escalates what is out of
+// scope. See the README for the commands.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	LogFormat string `help:"Log format: text or json (overrides the config)." enum:"text,json," default:""`
+	LogLevel  string `help:"Log level: debug, info, warn or error (overrides the config)." enum:"debug,info,warn,error," default:""`
+
+	Serve    serveCmd    `cmd:"" help:"Serve agents over MCP (Streamable HTTP at /mcp) in front of the configured upstreams."`
+	Stdio    stdioCmd    `cmd:"" help:"Serve one agent over stdin/stdout, for clients that launch a command."`
+	Validate validateCmd `cmd:"" help:"Check a configuration file; exit 0 only when it is valid."`
+	Demo     demoCmd     `cmd:"" help:"Run a self-contained demonstration: a demo upstream, warden, and a scripted agent."`
+	Sessions sessionsCmd `cmd:"" help:"List and inspect recorded sessions."`
+	Verify   verifyCmd   `cmd:"" help:"Check every session's hash chain; non-zero exit when history was altered."`
+	Bench    benchCmd    `cmd:"" help:"Measure warden against a direct call and a plain forwarding hop."`
+	Version  versionCmd  `cmd:"" help:"Print the version."`
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error {
+	fmt.Println("warden", version)
+	return nil
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c,
+		kong.Name("warden"),
+		kong.Description("warden supervises AI agents' tool calls for the whole life of their sessions."),
+		kong.UsageOnError(),
+	)
+	err := ctx.Run(&c)
+	if err != nil {
+		var ex exitError
+		if asExit(err, &ex) {
+			if ex.msg != "" {
+				fmt.Fprintln(os.Stderr, ex.msg)
+			}
+			os.Exit(ex.code)
+		}
+		fmt.Fprintln(os.Stderr, "warden:", err)
+		os.Exit(1)
+	}
+}

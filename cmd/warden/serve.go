@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/warden-dev/warden/config"
+)
+
+type serveCmd struct {
+	Config string `short:"c" required:"" help:"Configuration file (YAML)." type:"existingfile"`
+}
+
+func (c *serveCmd) Run(g *cli) error {
+	cfg, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, logger, nil)
+}
+
+// serve runs warden until ctx ends. ready, if set, is called with warden
+// and its MCP URL once it accepts connections.
+func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready func(a *app, mcpURL string)) error {
+	a, err := assemble(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close(context.Background())
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	var adminLn net.Listener
+	if cfg.Admin != nil {
+		if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin API: listen on %s: %w", cfg.Admin.Listen, err)
+		}
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	a.start(startCtx)
+	cancel()
+
+	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	listeners := []net.Listener{ln}
+	if adminLn != nil {
+		h, err := a.sup.AdminHandler(cfg.Admin.TokenSHA256)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, adminLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	mcpURL := "http://" + ln.Addr().String() + "/mcp"
+	for _, st := range a.hub.Status() {
+		if st.Connected {
+			logger.Info("upstream connected", "upstream", st.Name, "transport", st.Transport)
+		} else {
+			logger.Warn("upstream not connected yet; retrying in the background", "upstream", st.Name, "err", st.Error)
+		}
+	}
+	logger.Info("warden serving", "mcp", mcpURL, "agents", len(cfg.Agents), "tools", len(a.hub.Catalog().Tools), "history", dbPath(cfg))
+	if adminLn != nil {
+		logger.Info("admin API serving", "url", "http://"+adminLn.Addr().String())
+	}
+	if ready != nil {
+		ready(a, mcpURL)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		logger.Error("server failed", "err", err)
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		_ = srv.Shutdown(sctx)
+	}
+	return err
+}
+
+type stdioCmd struct {
+	Config string `short:"c" required:"" help:"Configuration file (YAML)." type:"existingfile"`
+	Agent  string `required:"" help:"The agent this client acts as (its identity comes from this flag, not a token)."`
+}
+
+func (c *stdioCmd) Run(g *cli) error {
+	cfg, err := loadConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	// stdout carries the protocol: logs go to stderr only.
+	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := assemble(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close(context.Background())
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	a.start(startCtx)
+	cancel()
+	return a.sup.ServeStdio(ctx, c.Agent, os.Stdin, os.Stdout)
+}
+
+// loadConfig loads a configuration, or fails with every problem listed.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, exitError{code: 2, msg: "invalid configuration:\n" + err.Error()}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,86 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// Step is one call of the scripted agent.
+type Step struct {
+	Say  string // what the agent is doing, for the live view
+	Tool string
+	Args map[string]any
+}
+
+// Script is what the demo agent does: a support task, including a note
+// whose text carries an injected instruction (recorded like everything).
+var Script = []Step{
+	{Say: "look up the customer who called", Tool: "lookup_customer", Args: map[string]any{"query": "Bram"}},
+	{Say: "read the refund policy", Tool: "read_file", Args: map[string]any{"path": "policies/refunds.md"}},
+	{Say: "read the call note", Tool: "read_file", Args: map[string]any{"path": "notes/C-1002.txt"}},
+	{Say: "refund the double charge to the customer's own IBAN", Tool: "issue_refund", Args: map[string]any{"customer_id": "C-1002", "iban": "NL91ABNA0417164300", "amount": 18}},
+}
+
+// Observer is told what happened after each step, to show it live.
+type Observer func(step Step, res *mcp.CallToolResult, err error)
+
+// RunAgent connects to warden as the demo agent and runs the script.
+func RunAgent(ctx context.Context, url, token string, observe Observer) (sessionID string, err error) {
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	if err != nil {
+		return "", err
+	}
+	c := client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
+	defer c.Close()
+	if err := c.Start(ctx); err != nil {
+		return "", fmt.Errorf("demo agent: %w", err)
+	}
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "demo-support-agent", Version: "1.0"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		return "", fmt.Errorf("demo agent: initialize: %w", err)
+	}
+	sessionID = c.GetSessionId()
+	for _, st := range Script {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		req := mcp.CallToolRequest{}
+		req.Params.Name = st.Tool
+		req.Params.Arguments = st.Args
+		res, err := c.CallTool(cctx, req)
+		cancel()
+		observe(st, res, err)
+		if ctx.Err() != nil {
+			return sessionID, ctx.Err()
+		}
+	}
+	return sessionID, nil
+}
+
+// Summary renders a tool result in one line for the live view.
+func Summary(res *mcp.CallToolResult) string {
+	if res == nil {
+		return ""
+	}
+	var s string
+	if res.StructuredContent != nil {
+		b, _ := json.Marshal(res.StructuredContent)
+		s = string(b)
+	}
+	for _, c := range res.Content {
+		if t, ok := c.(mcp.TextContent); ok && s == "" {
+			s = t.Text
+		}
+	}
+	if len(s) > 110 {
+		s = s[:110] + "…"
+	}
+	return s
+}
+
