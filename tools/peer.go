@@ -111,4 +111,3 @@ func (p peerHandlers) ListRoots(ctx context.Context, req mcp.ListRootsRequest) (
 	}
 	return p.u.hub.peer.ListRoots(c.ctx, req)
 }
-

@@ -83,4 +83,3 @@ func Summary(res *mcp.CallToolResult) string {
 	}
 	return s
 }
-
