@@ -112,8 +112,13 @@ func connect(t *testing.T, url, token string, opts ...client.ClientOption) *clie
 	return c
 }
 
+// dial opens a client session as agent frameworks do: with a standing GET
+// stream, which is how an MCP server sends requests (sampling, roots) and
+// notifications unrelated to a call.
 func dial(url, token string, opts ...client.ClientOption) (*client.Client, error) {
-	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	tr, err := transport.NewStreamableHTTP(url,
+		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}),
+		transport.WithContinuousListening())
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +126,8 @@ func dial(url, token string, opts ...client.ClientOption) (*client.Client, error
 	c := client.NewClient(tr, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.Start(ctx); err != nil {
+	// Start's context bounds the GET stream's life, not just the start.
+	if err := c.Start(context.Background()); err != nil {
 		return nil, err
 	}
 	init := mcp.InitializeRequest{}

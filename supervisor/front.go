@@ -57,7 +57,16 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		if sid := r.Header.Get(server.HeaderKeySessionID); sid != "" {
+		sid := r.Header.Get(server.HeaderKeySessionID)
+		if r.Method == http.MethodGet || r.Method == http.MethodDelete {
+			// mcp-go would open a session for any id on GET; only ids that
+			// warden issued and that are still live may listen or end.
+			if terminated, err := s.sessions.Validate(sid); sid == "" || err != nil || terminated {
+				httpError(w, http.StatusNotFound, "session not found")
+				return
+			}
+		}
+		if sid != "" {
 			// Another agent's session id is answered as if it did not exist.
 			if sess := s.sessions.get(sid); sess != nil && sess.agent != agent {
 				httpError(w, http.StatusNotFound, "session not found")

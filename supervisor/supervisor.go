@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -112,7 +113,11 @@ func New(opts Options) (*Supervisor, error) {
 		server.WithResourceRecovery(),
 	)
 	s.mcp.EnableSampling()
+	// mcp-go's own info messages are noise in warden's log; its warnings stay.
+	quiet := opts.Logger.WithPrefix("mcp-go")
+	quiet.SetLevel(max(opts.Logger.GetLevel(), log.WarnLevel))
 	s.http = server.NewStreamableHTTPServer(s.mcp,
+		server.WithStreamableHTTPLogger(slog.New(quiet)),
 		server.WithEndpointPath("/mcp"),
 		server.WithStreamableHTTPProtocolVersions(protocolVersions...),
 		server.WithSessionIdManager(s.sessions),
