@@ -27,10 +27,13 @@ type Program struct {
 	result bool
 }
 
-// Compile parses and type-checks src against Env. A guard must be boolean.
+// Compile parses and type-checks src against Env, with expr's builtins and
+// warden's helpers: rows(x) (a result as a list of rows), urls(text),
+// emails(text) (extraction from free text, the weakest source) and
+// host(url). A guard must be boolean.
 // The error says what is wrong, with the column inside src.
 func Compile(src string, kind Kind) (*Program, error) {
-	opts := []expr.Option{expr.Env(Env{})}
+	opts := append([]expr.Option{expr.Env(Env{})}, funcOptions()...)
 	if kind == Guard {
 		opts = append(opts, expr.AsBool())
 	}

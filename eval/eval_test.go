@@ -37,6 +37,10 @@ func TestCompileAndRun(t *testing.T) {
 		{"now.Hour() >= 22", true},
 		{"args.amount > 1000", false},
 		{"'b@x.com' in vars.missing", false},
+		{"len(rows(nil)) == 0 && len(rows({'a': 1})) == 1 && len(rows([1, 2])) == 2", true},
+		{"urls('see https://Evil.example.com/x?d=1, and www.info.com.') == ['https://Evil.example.com/x?d=1', 'www.info.com']", true},
+		{"host('https://www.Info.com:8080/a?b') == 'info.com' && host('info.com/x') == 'info.com'", true},
+		{"emails('mail bob@x.org or <eve@y.com>') == ['bob@x.org', 'eve@y.com']", true},
 	}
 	for _, tc := range tests {
 		p, err := Compile(tc.src, Guard)

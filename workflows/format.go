@@ -49,6 +49,9 @@ func (s *str) UnmarshalYAML(n ast.Node) error {
 	case *ast.NullNode:
 		s.Value = ""
 		return nil
+	case *ast.LiteralNode: // block scalars: | and >
+		s.Value = v.Value.Value
+		return nil
 	case ast.ScalarNode:
 		s.Value = fmt.Sprint(v.GetValue())
 		return nil
