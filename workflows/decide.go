@@ -169,7 +169,11 @@ func (w *Workflow) match(st State, call Call, env *eval.Env) (accepted []*step, 
 				return
 			}
 			if !ok {
-				refused = append(refused, refusal{s, fmt.Sprintf("step %q: guard is false: %s", s.name, s.guard.Source())})
+				why := fmt.Sprintf("step %q: guard is false: %s", s.name, s.guard.Source())
+				if s.description != "" {
+					why = fmt.Sprintf("step %q (%s): guard is false: %s", s.name, s.description, s.guard.Source())
+				}
+				refused = append(refused, refusal{s, why})
 				return
 			}
 		}

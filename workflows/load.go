@@ -155,6 +155,7 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 		}
 		st := &step{
 			name:        name,
+			description: ss.Description.Value,
 			tool:        newToolPattern(tool),
 			budget:      ss.Budget,
 			onViolation: c.verdict(ss.OnViolation, w.onViolation),

@@ -30,6 +30,7 @@ type Workflow struct {
 
 type step struct {
 	name        string
+	description string
 	tool        toolPattern
 	guard       *eval.Program
 	binds       []binding
