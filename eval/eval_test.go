@@ -150,6 +150,7 @@ func TestParseOutput(t *testing.T) {
 func FuzzParseOutput(f *testing.F) {
 	f.Add("- a: 1\n")
 	f.Add("{'x': [1, 2]}")
+	f.Add("start: !00\n000000\n  -00000000000000000000000000000000000000000000000000000000000")
 	f.Fuzz(func(t *testing.T, s string) {
 		_ = ParseOutput(s, nil) // must not panic
 	})

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -27,11 +28,22 @@ func ParseOutput(text string, structured any) any {
 	if json.Unmarshal([]byte(trimmed), &v) == nil {
 		return v
 	}
-	if len(trimmed) <= maxParse && yaml.Unmarshal([]byte(text), &v) == nil {
+	if len(trimmed) <= maxParse && parseYAML(text, &v) == nil {
 		switch v.(type) {
 		case map[string]any, []any:
 			return v
 		}
 	}
 	return text
+}
+
+// parseYAML parses text that a tool returned, which an attacker may shape:
+// a panic inside the YAML library must not take the decision path down.
+func parseYAML(text string, v *any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: %v", r)
+		}
+	}()
+	return yaml.Unmarshal([]byte(text), v)
 }

@@ -137,7 +137,7 @@ type RuleSet struct {
 // filename:line:col. The result rules come back with OnResult set.
 func LoadRules(filename string, data []byte) ([]Rule, error) {
 	var rs RuleSet
-	if err := yaml.UnmarshalWithOptions(data, &rs, yaml.Strict()); err != nil {
+	if err := decodeStrict(data, &rs); err != nil {
 		return nil, fmt.Errorf("%s", YAMLError(filename, err))
 	}
 	for i := range rs.ResultRules {
@@ -166,4 +166,15 @@ func YAMLError(filename string, err error) string {
 		return fmt.Sprintf("%s: %s", filename, ye.GetMessage())
 	}
 	return fmt.Sprintf("%s: %v", filename, err)
+}
+
+// decodeStrict decodes strictly, turning a panic inside the YAML library
+// into an error.
+func decodeStrict(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be read: %v", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.Strict())
 }
