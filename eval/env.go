@@ -1,0 +1,46 @@
+// Package eval is the expression layer of warden's policy: the environment
+// that guards, bindings and rules see, their compilation (expr-lang/expr,
+// type-checked at load, run many times), rule evaluation, and the parsing of
+// tool results into structure.
+package eval
+
+import "time"
+
+// Env is what a guard, binding or rule sees when it runs. Field tags give the
+// names used in expressions: call, args, session, vars, result, now, and the
+// history helpers called, count, last and since.
+type Env struct {
+	Call    CallEnv        `expr:"call"`
+	Args    map[string]any `expr:"args"` // shorthand for call.args
+	Session SessionEnv     `expr:"session"`
+	Vars    map[string]any `expr:"vars"`   // shorthand for session.vars
+	Result  any            `expr:"result"` // the parsed result; nil before the call returns
+	Now     time.Time      `expr:"now"`
+
+	// Called reports whether the session has called this tool before.
+	Called func(tool string) bool `expr:"called"`
+	// Count is how many times the session has called this tool.
+	Count func(tool string) int `expr:"count"`
+	// Last is the last call of this tool ({"args": ..., "result": ...}), nil if none.
+	Last func(tool string) map[string]any `expr:"last"`
+	// Since is the number of seconds since the last call of this tool
+	// (a very large number if it was never called).
+	Since func(tool string) float64 `expr:"since"`
+}
+
+// CallEnv is the call being decided.
+type CallEnv struct {
+	Tool     string         `expr:"tool"`
+	Args     map[string]any `expr:"args"`
+	Upstream string         `expr:"upstream"`
+}
+
+// SessionEnv is the session the call belongs to.
+type SessionEnv struct {
+	ID         string         `expr:"id"`
+	Agent      string         `expr:"agent"`
+	Vars       map[string]any `expr:"vars"`
+	Calls      int            `expr:"calls"` // calls accepted so far
+	Started    time.Time      `expr:"started"`
+	RemoteAddr string         `expr:"remote_addr"`
+}

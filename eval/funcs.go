@@ -1,0 +1,73 @@
+package eval
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/expr-lang/expr"
+)
+
+// Helper functions for guards and bindings. They are pure (no env), so
+// they are registered once per compile and cost nothing at run time.
+
+var (
+	urlPattern   = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"'()\[\]{}]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|dev|ai|co|uk|de|fr|ch|edu|gov)(?:/[^\s<>"'()\[\]{}]*)?`)
+	emailPattern = regexp.MustCompile(`(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b`)
+)
+
+func funcOptions() []expr.Option {
+	return []expr.Option{
+		expr.Function("rows", func(p ...any) (any, error) { return rows(p[0]), nil }, new(func(any) []any)),
+		expr.Function("urls", func(p ...any) (any, error) { return findAll(urlPattern, p[0]), nil }, new(func(any) []any)),
+		expr.Function("emails", func(p ...any) (any, error) { return findAll(emailPattern, p[0]), nil }, new(func(any) []any)),
+		expr.Function("host", func(p ...any) (any, error) { return host(p[0]), nil }, new(func(any) string)),
+	}
+}
+
+// rows makes a result iterable: a list as is, one object as a list of one,
+// anything else (text, nil) as an empty list.
+func rows(x any) []any {
+	switch t := x.(type) {
+	case []any:
+		return t
+	case map[string]any:
+		return []any{t}
+	}
+	return []any{}
+}
+
+// findAll extracts matches from text (free text: the weakest source).
+func findAll(re *regexp.Regexp, x any) []any {
+	s, ok := x.(string)
+	if !ok {
+		return []any{}
+	}
+	found := re.FindAllString(s, -1)
+	out := make([]any, 0, len(found))
+	for _, f := range found {
+		out = append(out, strings.TrimRight(f, ".,;:!?"))
+	}
+	return out
+}
+
+// host is a URL's host, lower-cased, without scheme, port, path or "www.".
+func host(x any) string {
+	s, ok := x.(string)
+	if !ok {
+		return ""
+	}
+	s = strings.ToLower(strings.TrimSpace(s))
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		s = s[i+1:]
+	}
+	if i := strings.Index(s, ":"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimPrefix(s, "www.")
+}

@@ -1,0 +1,180 @@
+package eval
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/warden-dev/warden"
+)
+
+// Rule is one policy rule: when When holds, the call (or, for a result rule,
+// the result) gets Action, with Reason. Rules run on top of the workflow
+// graph, on every call, for what a graph cannot say well.
+type Rule struct {
+	Name     string         `yaml:"name" json:"name,omitempty"`
+	When     string         `yaml:"when" json:"when"`
+	Action   warden.Verdict `yaml:"action" json:"action"`
+	Reason   string         `yaml:"reason" json:"reason"`
+	OnResult bool           `yaml:"-" json:"on_result,omitempty"` // runs on results (result_rules)
+	Line     int            `yaml:"-" json:"-"`                   // where the rule is written, for errors
+	Column   int            `yaml:"-" json:"-"`
+
+	prog *Program
+}
+
+// UnmarshalYAML reads a rule and remembers where it was written.
+func (r *Rule) UnmarshalYAML(node ast.Node) error {
+	var p struct {
+		Name   string `yaml:"name"`
+		When   string `yaml:"when"`
+		Action string `yaml:"action"`
+		Reason string `yaml:"reason"`
+	}
+	if err := yaml.NodeToValue(node, &p, yaml.Strict()); err != nil {
+		return err
+	}
+	v, err := warden.ParseVerdict(p.Action)
+	if err != nil {
+		// Report the verdict's own position, as a YAML error would.
+		tk := node.GetToken()
+		if m, ok := node.(*ast.MappingNode); ok {
+			for _, kv := range m.Values {
+				if kv.Key.String() == "action" {
+					tk = kv.Value.GetToken()
+				}
+			}
+		} else if mv, ok := node.(*ast.MappingValueNode); ok {
+			tk = mv.Value.GetToken()
+		}
+		return &yaml.SyntaxError{Message: err.Error(), Token: tk}
+	}
+	*r = Rule{Name: p.Name, When: p.When, Action: v, Reason: p.Reason}
+	if m, ok := node.(*ast.MappingNode); ok && len(m.Values) > 0 {
+		node = m.Values[0].Key
+	}
+	if mv, ok := node.(*ast.MappingValueNode); ok {
+		node = mv.Key
+	}
+	if tk := node.GetToken(); tk != nil && tk.Position != nil {
+		r.Line, r.Column = tk.Position.Line, tk.Position.Column
+	}
+	return nil
+}
+
+// Compile compiles the rule's condition; Match needs it. A rule with no
+// reason gets its condition as the reason, so no verdict is unexplained.
+func (r *Rule) Compile() error {
+	if strings.TrimSpace(r.When) == "" {
+		return errors.New("rule has no `when`")
+	}
+	p, err := Compile(r.When, Guard)
+	if err != nil {
+		return err
+	}
+	if p.UsesResult() && !r.OnResult {
+		return fmt.Errorf("rule %q reads `result`, which only result_rules can see", r.label())
+	}
+	if r.Reason == "" {
+		r.Reason = "rule: " + r.When
+	}
+	r.prog = p
+	return nil
+}
+
+// Program returns the compiled condition (nil before Compile).
+func (r *Rule) Program() *Program { return r.prog }
+
+func (r *Rule) label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.When
+}
+
+// Evaluate runs the rules of one kind (result rules when onResult, call
+// rules otherwise) against env and returns the strongest action of
+// those that fire, with every reason. A rule that fails to run (a nil access,
+// a wrong type) denies: policy fails closed. A rule not compiled denies too.
+func Evaluate(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string) {
+	v := warden.Allow
+	var reasons []string
+	for i := range rules {
+		r := &rules[i]
+		if r.OnResult != onResult {
+			continue
+		}
+		if r.prog == nil {
+			v = warden.Max(v, warden.Deny)
+			reasons = append(reasons, fmt.Sprintf("rule %q was not compiled", r.label()))
+			continue
+		}
+		ok, err := r.prog.Bool(env)
+		if err != nil {
+			v = warden.Max(v, warden.Deny)
+			reasons = append(reasons, fmt.Sprintf("rule %q failed, denying: %v", r.label(), err))
+			continue
+		}
+		if ok {
+			v = warden.Max(v, r.Action)
+			reasons = append(reasons, r.Reason)
+		}
+	}
+	return v, reasons
+}
+
+// RuleSet is the rules file format: rules on calls and rules on results.
+type RuleSet struct {
+	Rules       []Rule `yaml:"rules"`
+	ResultRules []Rule `yaml:"result_rules"`
+}
+
+// LoadRules reads a rules file (YAML: `rules:` and `result_rules:` lists of
+// {name, when, action, reason}) and compiles every rule. Errors name
+// filename:line:col. The result rules come back with OnResult set.
+func LoadRules(filename string, data []byte) ([]Rule, error) {
+	var rs RuleSet
+	if err := decodeStrict(data, &rs); err != nil {
+		return nil, fmt.Errorf("%s", YAMLError(filename, err))
+	}
+	for i := range rs.ResultRules {
+		rs.ResultRules[i].OnResult = true
+	}
+	all := append(rs.Rules, rs.ResultRules...)
+	var errs []error
+	for i := range all {
+		if err := all[i].Compile(); err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d:%d: %w", filename, all[i].Line, all[i].Column, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return all, nil
+}
+
+// YAMLError renders a goccy/go-yaml error as "file:line:col: message".
+func YAMLError(filename string, err error) string {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			return fmt.Sprintf("%s:%d:%d: %s", filename, tk.Position.Line, tk.Position.Column, ye.GetMessage())
+		}
+		return fmt.Sprintf("%s: %s", filename, ye.GetMessage())
+	}
+	return fmt.Sprintf("%s: %v", filename, err)
+}
+
+// decodeStrict decodes strictly, turning a panic inside the YAML library
+// into an error.
+func decodeStrict(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be read: %v", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.Strict())
+}

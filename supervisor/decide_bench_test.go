@@ -1,0 +1,93 @@
+package supervisor
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warden-dev/warden/eval"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// benchRules is 20 rules of the usual shapes (tool tests, argument
+// thresholds, history helpers, membership), none of which fires.
+func benchRules(b *testing.B) []eval.Rule {
+	b.Helper()
+	var sb strings.Builder
+	sb.WriteString("rules:\n")
+	for i := range 20 {
+		var when string
+		switch i % 4 {
+		case 0:
+			when = fmt.Sprintf("call.tool == 'tool_%d' && (args.amount ?? 0) > %d", i, 1000+i)
+		case 1:
+			when = fmt.Sprintf("count('tool_%d') > 50", i)
+		case 2:
+			when = fmt.Sprintf("call.tool startsWith 'admin_%d' || session.calls > 500", i)
+		case 3:
+			when = fmt.Sprintf("'blocked_%d' in (vars.payees ?? [])", i)
+		}
+		fmt.Fprintf(&sb, "  - when: %q\n    action: step_up\n    reason: r%d\n", when, i)
+	}
+	rules, err := eval.LoadRules("bench.yaml", []byte(sb.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rules
+}
+
+// BenchmarkDecide is one decision, warm: a guarded graph step with a
+// membership guard plus 20 rules. Target: p50 under 20 µs.
+func BenchmarkDecide(b *testing.B) {
+	p := examplePolicy(b, "banking", agentdojoTools(b)["banking"])
+	p.Rules = benchRules(b)
+	st := p.Workflow.Start(workflows.SessionInfo{ID: "b", Started: t0})
+	list := workflows.Call{Tool: "get_most_recent_transactions", Args: map[string]any{"n": 100.0}}
+	d, st := p.Decide(st, list, t0)
+	_, st = p.Observe(st, d.Steps, list, workflows.Result{Text: "- recipient: DE001\n  sender: me\n  amount: 1.0\n- recipient: DE002\n  sender: me\n"}, t0)
+	call := workflows.Call{Tool: "send_money", Args: map[string]any{"recipient": "DE002", "amount": 10.0, "subject": "x", "date": "2025-01-01"}}
+	now := t0.Add(time.Minute)
+	durs := make([]time.Duration, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		d, _ := p.Decide(st, call, now)
+		if len(durs) < cap(durs) {
+			durs = append(durs, time.Since(start))
+		}
+		if d.Verdict != 0 {
+			b.Fatalf("verdict %s %q", d.Verdict, d.Reasons)
+		}
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkReplayAgentDojo replays the 97 benign tasks against the four
+// example workflows; it reports calls per second.
+func BenchmarkReplayAgentDojo(b *testing.B) {
+	traces := agentdojoTraces(b)
+	tools := agentdojoTools(b)
+	policies := map[string]*Policy{}
+	for _, a := range agentdojoAgents {
+		policies[a] = examplePolicy(b, a, tools[a])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	calls := 0
+	for b.Loop() {
+		for _, a := range agentdojoAgents {
+			_, sum, err := Replay(policies[a], bytes.NewReader(traces), ReplayOptions{Agent: a})
+			if err != nil {
+				b.Fatal(err)
+			}
+			calls += sum.Calls
+		}
+	}
+	b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "calls/s")
+}

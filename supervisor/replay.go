@@ -1,0 +1,191 @@
+package supervisor
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// maxTraceLine bounds one JSONL line (one whole session) when reading traces.
+const maxTraceLine = 64 << 20
+
+// Trace is one recorded session: `{"id", "agent", "calls": [{"tool", "args", "output"}]}`.
+// Unknown fields are ignored; id defaults to the line number.
+type Trace struct {
+	ID    string      `json:"id"`
+	Agent string      `json:"agent"`
+	Calls []TraceCall `json:"calls"`
+	Line  int         `json:"-"`
+}
+
+// TraceCall is one call of a trace, with the text the tool returned
+// (Output) and its structuredContent if recorded.
+type TraceCall struct {
+	Tool       string         `json:"tool"`
+	Args       map[string]any `json:"args"`
+	Output     *string        `json:"output"`
+	Structured any            `json:"structured_content,omitempty"`
+}
+
+// ReadTraces reads JSONL traces, one session a line (blank lines skipped).
+// An error names the line.
+func ReadTraces(r io.Reader) ([]Trace, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	var out []Trace
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(trimSpace(b)) == 0 {
+			continue
+		}
+		var tr Trace
+		if err := json.Unmarshal(b, &tr); err != nil {
+			return nil, fmt.Errorf("traces line %d: %w", line, err)
+		}
+		for i, c := range tr.Calls {
+			if c.Tool == "" {
+				return nil, fmt.Errorf("traces line %d: call %d has no tool", line, i+1)
+			}
+		}
+		if tr.ID == "" {
+			tr.ID = strconv.Itoa(line)
+		}
+		tr.Line = line
+		out = append(out, tr)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("traces line %d: %w", line+1, err)
+	}
+	return out, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
+}
+
+// ReplayOptions tune a replay.
+type ReplayOptions struct {
+	// ApproveStepUps replays as if every step-up had been approved: the
+	// call goes ahead and the session advances.
+	ApproveStepUps bool
+	// Agent, when set, replays only the sessions of that agent (and those
+	// with no agent); the rest are counted as skipped.
+	Agent string
+	// Start is the clock of each session's first call (default 2025-01-01
+	// UTC, so replays are reproducible); Interval spaces the calls (default 1s).
+	Start    time.Time
+	Interval time.Duration
+}
+
+// ReplayedCall is the verdict on one call of a replayed session.
+type ReplayedCall struct {
+	Tool    string         `json:"tool"`
+	Verdict warden.Verdict `json:"verdict"`
+	Reasons []string       `json:"reasons"`
+	Step    string         `json:"step,omitempty"`
+}
+
+// ReplayedSession is one session's verdicts, in call order.
+type ReplayedSession struct {
+	ID    string         `json:"id"`
+	Agent string         `json:"agent,omitempty"`
+	Calls []ReplayedCall `json:"calls"`
+}
+
+// Summary counts calls by verdict, and sessions by the strongest verdict any
+// of their calls got.
+type Summary struct {
+	Sessions int                    `json:"sessions"`
+	Calls    int                    `json:"calls"`
+	Skipped  int                    `json:"skipped,omitempty"`
+	ByCall   map[warden.Verdict]int `json:"calls_by_verdict"`
+	BySess   map[warden.Verdict]int `json:"sessions_by_verdict"`
+}
+
+// Replay runs recorded sessions through policy with the live decision code
+// (Policy.Decide and Policy.Observe): a refused call (step_up, deny) does not
+// advance its session, and after a kill the rest of the session is reported
+// as kill.
+func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
+	if policy == nil {
+		return nil, Summary{}, errors.New("replay: no policy")
+	}
+	trs, err := ReadTraces(traces)
+	if err != nil {
+		return nil, Summary{}, fmt.Errorf("replay: %w", err)
+	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	sum := Summary{ByCall: map[warden.Verdict]int{}, BySess: map[warden.Verdict]int{}}
+	out := make([]ReplayedSession, 0, len(trs))
+	for _, tr := range trs {
+		if opts.Agent != "" && tr.Agent != "" && tr.Agent != opts.Agent {
+			sum.Skipped++
+			continue
+		}
+		rs := ReplaySession(policy, tr, opts)
+		worst := warden.Allow
+		for _, c := range rs.Calls {
+			sum.ByCall[c.Verdict]++
+			worst = warden.Max(worst, c.Verdict)
+		}
+		sum.Calls += len(rs.Calls)
+		sum.Sessions++
+		sum.BySess[worst]++
+		out = append(out, rs)
+	}
+	return out, sum, nil
+}
+
+// ReplaySession runs one trace through policy.
+func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	rs := ReplayedSession{ID: tr.ID, Agent: tr.Agent, Calls: make([]ReplayedCall, 0, len(tr.Calls))}
+	st := policy.Workflow.Start(workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: opts.Start})
+	for i, tc := range tr.Calls {
+		now := opts.Start.Add(time.Duration(i) * opts.Interval)
+		call := workflows.Call{Tool: tc.Tool, Args: tc.Args}
+		d, next := policy.Decide(st, call, now)
+		proceeds := d.Verdict <= warden.Throttle
+		if d.Verdict == warden.StepUp && opts.ApproveStepUps {
+			next, proceeds = d.Approved(), true
+		}
+		st = next
+		rc := ReplayedCall{Tool: tc.Tool, Verdict: d.Verdict, Reasons: d.Reasons, Step: d.Step}
+		if proceeds && (tc.Output != nil || tc.Structured != nil) {
+			text := ""
+			if tc.Output != nil {
+				text = *tc.Output
+			}
+			od, after := policy.Observe(st, d.Steps, call, workflows.Result{Text: text, Structured: tc.Structured}, now)
+			if od.Verdict > warden.Allow || len(od.Reasons) > 0 {
+				rc.Verdict = warden.Max(rc.Verdict, od.Verdict)
+				rc.Reasons = append(rc.Reasons, od.Reasons...)
+			}
+			st = after
+		}
+		if rc.Reasons == nil {
+			rc.Reasons = []string{}
+		}
+		rs.Calls = append(rs.Calls, rc)
+	}
+	return rs
+}

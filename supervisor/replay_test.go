@@ -1,0 +1,257 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/eval"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// agentdojoDir finds shared/corpus/agentdojo beside the repository root.
+func agentdojoDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	corpus := filepath.Join(filepath.Dir(dir), "shared", "corpus", "agentdojo")
+	if _, err := os.Stat(filepath.Join(corpus, "tasks.jsonl")); err != nil {
+		t.Fatalf("the AgentDojo corpus is missing: want %s/tasks.jsonl beside the repository (shared/ next to the repo root): %v", corpus, err)
+	}
+	return corpus
+}
+
+var agentdojoAgents = []string{"banking", "slack", "travel", "workspace"}
+
+// agentdojoTraces converts tasks.jsonl ({suite, task_id, calls}) into replay
+// traces ({id, agent, calls}).
+func agentdojoTraces(t testing.TB) []byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join(agentdojoDir(t), "tasks.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var task struct {
+			Suite  string            `json:"suite"`
+			TaskID string            `json:"task_id"`
+			Calls  []json.RawMessage `json:"calls"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &task); err != nil {
+			t.Fatalf("tasks.jsonl: %v", err)
+		}
+		line, err := json.Marshal(map[string]any{"id": task.Suite + "/" + task.TaskID, "agent": task.Suite, "calls": task.Calls})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Write(append(line, '\n'))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// agentdojoTools lists the tool names of each suite from tools.jsonl.
+func agentdojoTools(t testing.TB) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(agentdojoDir(t), "tools.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools := map[string][]string{}
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var tool struct{ Suite, Name string }
+		if err := json.Unmarshal(line, &tool); err != nil {
+			t.Fatal(err)
+		}
+		tools[tool.Suite] = append(tools[tool.Suite], tool.Name)
+	}
+	return tools
+}
+
+func examplePolicy(t testing.TB, agent string, known []string) *Policy {
+	t.Helper()
+	w, err := workflows.Load(filepath.Join("..", "examples", "agentdojo", agent+".yaml"), workflows.WithKnownTools(known))
+	if err != nil {
+		t.Fatalf("load %s workflow: %v", agent, err)
+	}
+	if ws := w.Warnings(); len(ws) > 0 {
+		t.Errorf("%s workflow warnings:\n%v", agent, ws)
+	}
+	return &Policy{Workflow: w}
+}
+
+// TestReplayAgentDojoBenign is the bar for the example workflows: the 97
+// intended tasks replay with no call denied or killed; step-ups (the
+// approval burden) are reported.
+func TestReplayAgentDojoBenign(t *testing.T) {
+	traces := agentdojoTraces(t)
+	tools := agentdojoTools(t)
+	total := 0
+	for _, agent := range agentdojoAgents {
+		p := examplePolicy(t, agent, tools[agent])
+		sessions, sum, err := Replay(p, bytes.NewReader(traces), ReplayOptions{Agent: agent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Sessions == 0 {
+			t.Fatalf("%s: no sessions replayed", agent)
+		}
+		for _, s := range sessions {
+			for i, c := range s.Calls {
+				switch {
+				case c.Verdict >= warden.Deny:
+					t.Errorf("%s call %d %s: %s %q", s.ID, i, c.Tool, c.Verdict, c.Reasons)
+				case c.Verdict == warden.StepUp && testing.Verbose():
+					t.Logf("step-up %s call %d %s: %q", s.ID, i, c.Tool, c.Reasons)
+				case c.Verdict == warden.Flag && testing.Verbose():
+					t.Logf("flag %s call %d %s: %q", s.ID, i, c.Tool, c.Reasons)
+				}
+			}
+		}
+		total += sum.Sessions
+		t.Logf("%-9s sessions %3d calls %4d  step_up %3d (in %d sessions)  flag %3d  allow %4d",
+			agent, sum.Sessions, sum.Calls, sum.ByCall[warden.StepUp], sum.BySess[warden.StepUp], sum.ByCall[warden.Flag], sum.ByCall[warden.Allow])
+	}
+	if total != 97 {
+		t.Errorf("replayed %d sessions, want the 97 tasks", total)
+	}
+}
+
+// TestReplayDeterministic replays the corpus twice, and checks the property
+// that replay is a pure function of (policy, traces).
+func TestReplayDeterministic(t *testing.T) {
+	traces := agentdojoTraces(t)
+	p := examplePolicy(t, "banking", agentdojoTools(t)["banking"])
+	a, sa, err := Replay(p, bytes.NewReader(traces), ReplayOptions{Agent: "banking"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, sb, err := Replay(p, bytes.NewReader(traces), ReplayOptions{Agent: "banking"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(sa, sb) {
+		t.Fatal("two replays of the same traces differ")
+	}
+}
+
+const replayWorkflow = `
+agent: shop
+start: [find]
+anytime: [help]
+terminal: [pay]
+steps:
+  - name: find
+    tool: find_customer
+    bind:
+      - var: accounts
+        add: "map(rows(result), .account)"
+    next: [pay]
+  - name: pay
+    tool: pay
+    guard: "args.to in vars.accounts"
+  - name: help
+    tool: help
+`
+
+func TestReplaySemantics(t *testing.T) {
+	w, err := workflows.Parse("shop.yaml", []byte(replayWorkflow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := eval.LoadRules("rules.yaml", []byte(`
+rules:
+  - when: "call.tool == 'self_destruct'"
+    action: kill
+    reason: never
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Policy{Workflow: w, Rules: rules}
+	traces := strings.Join([]string{
+		`{"id": "ok", "calls": [{"tool": "find_customer", "output": "- account: A1"}, {"tool": "pay", "args": {"to": "A1"}}]}`,
+		`{"calls": [{"tool": "pay", "args": {"to": "A1"}}, {"tool": "find_customer", "output": "[{\"account\": \"A1\"}]"}, {"tool": "pay", "args": {"to": "A1"}}]}`,
+		``,
+		`{"id": "killed", "extra": true, "calls": [{"tool": "help"}, {"tool": "self_destruct"}, {"tool": "help"}]}`,
+		`{"id": "free-text", "calls": [{"tool": "find_customer", "output": "pay A9 please"}, {"tool": "pay", "args": {"to": "A9"}}]}`,
+	}, "\n")
+	tests := []struct {
+		approve bool
+		want    map[string][]warden.Verdict
+	}{
+		{false, map[string][]warden.Verdict{
+			"ok":        {warden.Allow, warden.Allow},
+			"2":         {warden.StepUp, warden.Allow, warden.Allow},
+			"killed":    {warden.Allow, warden.Kill, warden.Kill},
+			"free-text": {warden.Allow, warden.StepUp},
+		}},
+		{true, map[string][]warden.Verdict{
+			"ok": {warden.Allow, warden.Allow},
+			// the approved pay moves the session to the terminal step, so the
+			// find after it is out of order too; once approved, pay is in scope.
+			"2":         {warden.StepUp, warden.StepUp, warden.Allow},
+			"killed":    {warden.Allow, warden.Kill, warden.Kill},
+			"free-text": {warden.Allow, warden.StepUp},
+		}},
+	}
+	for _, tc := range tests {
+		sessions, sum, err := Replay(p, strings.NewReader(traces), ReplayOptions{ApproveStepUps: tc.approve})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]warden.Verdict{}
+		for _, s := range sessions {
+			for _, c := range s.Calls {
+				got[s.ID] = append(got[s.ID], c.Verdict)
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("approve=%v: verdicts %v, want %v", tc.approve, got, tc.want)
+		}
+		if sum.Sessions != 4 || sum.Calls != 10 || sum.BySess[warden.Kill] != 1 {
+			t.Errorf("approve=%v: summary %+v", tc.approve, sum)
+		}
+		if killed := sessions[2].Calls[2]; killed.Reasons[0] != "session already killed" {
+			t.Errorf("after kill: %q", killed.Reasons)
+		}
+	}
+}
+
+func TestReadTracesErrors(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"{\"calls\": []}\n{bad json}\n", "traces line 2:"},
+		{"\n\n{\"calls\": [{\"args\": {}}]}\n", "traces line 3: call 1 has no tool"},
+		{"{\"calls\": 5}\n", "traces line 1:"},
+	}
+	for _, tc := range tests {
+		_, err := ReadTraces(strings.NewReader(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadTraces(%q) error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package workflows
+
+import (
+	"maps"
+	"math"
+	"time"
+
+	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/eval"
+)
+
+// startStep is the virtual step a session sits on before its first call;
+// its successors are the workflow's start steps. Step names cannot contain
+// parentheses, so it never clashes with a real step.
+const startStep = "(start)"
+
+// recentMax bounds the history kept in State, so a long session's state
+// stays small (the full history lives in the store).
+const recentMax = 16
+
+// lastResultMax bounds the size of a result text kept for last(tool).
+const lastResultMax = 8 << 10
+
+// SessionInfo identifies the session a workflow runs in.
+type SessionInfo struct {
+	ID         string    `json:"id"`
+	Agent      string    `json:"agent"`
+	RemoteAddr string    `json:"remote_addr,omitempty"`
+	Started    time.Time `json:"started"`
+}
+
+// Call is one tool call as the decision sees it.
+type Call struct {
+	Tool     string         `json:"tool"`
+	Args     map[string]any `json:"args,omitempty"`
+	Upstream string         `json:"upstream,omitempty"`
+}
+
+// Result is what a tool returned: its text and, when the tool gives it,
+// MCP structuredContent.
+type Result struct {
+	Text       string `json:"text,omitempty"`
+	Structured any    `json:"structured,omitempty"`
+	IsError    bool   `json:"is_error,omitempty"`
+}
+
+// ToolHistory is what the session remembers of one tool, for the history
+// helpers called, count, last and since.
+type ToolHistory struct {
+	Count      int            `json:"count"`
+	LastAt     time.Time      `json:"last_at"`
+	LastArgs   map[string]any `json:"last_args,omitempty"`
+	LastResult any            `json:"last_result,omitempty"`
+}
+
+// Event is one entry of the bounded recent history.
+type Event struct {
+	Tool    string         `json:"tool"`
+	Step    string         `json:"step,omitempty"`
+	Verdict warden.Verdict `json:"verdict"`
+	At      time.Time      `json:"at"`
+}
+
+// State is a session's position in its workflow. It is a value: Decide and
+// Observe return a new State and never change the one given. It marshals to
+// JSON so it can be persisted with the session and resumed after a restart.
+type State struct {
+	Session    SessionInfo            `json:"session"`
+	Steps      []string               `json:"steps"` // the current step set (never empty)
+	Vars       map[string]any         `json:"vars,omitempty"`
+	StepCounts map[string]int         `json:"step_counts,omitempty"`
+	Tools      map[string]ToolHistory `json:"tools,omitempty"`
+	Calls      int                    `json:"calls"` // calls that went ahead
+	Recent     []Event                `json:"recent,omitempty"`
+	Killed     bool                   `json:"killed,omitempty"`
+	KillReason string                 `json:"kill_reason,omitempty"`
+}
+
+// clone copies the parts of s that an update writes; values inside Vars are
+// never mutated in place (bindings build new slices), so a shallow copy is enough.
+func (s State) clone() State {
+	c := s
+	c.Steps = append([]string(nil), s.Steps...)
+	c.Vars = maps.Clone(s.Vars)
+	c.StepCounts = maps.Clone(s.StepCounts)
+	c.Tools = maps.Clone(s.Tools)
+	c.Recent = append([]Event(nil), s.Recent...)
+	if c.Vars == nil {
+		c.Vars = map[string]any{}
+	}
+	if c.StepCounts == nil {
+		c.StepCounts = map[string]int{}
+	}
+	if c.Tools == nil {
+		c.Tools = map[string]ToolHistory{}
+	}
+	return c
+}
+
+func (s *State) record(e Event) {
+	s.Recent = append(s.Recent, e)
+	if len(s.Recent) > recentMax {
+		s.Recent = append([]Event(nil), s.Recent[len(s.Recent)-recentMax:]...)
+	}
+}
+
+// history serves the expression helpers from a State.
+type history struct {
+	st  *State
+	now time.Time
+}
+
+func (h history) called(tool string) bool { return h.st.Tools[tool].Count > 0 }
+func (h history) count(tool string) int   { return h.st.Tools[tool].Count }
+
+func (h history) last(tool string) map[string]any {
+	th, ok := h.st.Tools[tool]
+	if !ok || th.Count == 0 {
+		return nil
+	}
+	return map[string]any{"args": th.LastArgs, "result": th.LastResult, "at": th.LastAt}
+}
+
+func (h history) since(tool string) float64 {
+	th, ok := h.st.Tools[tool]
+	if !ok || th.Count == 0 {
+		return math.MaxFloat64
+	}
+	return h.now.Sub(th.LastAt).Seconds()
+}
+
+// Env builds the expression environment for a call in this state. result is
+// nil for guards and call rules, the parsed result for result bindings and
+// result rules.
+func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
+	h := history{st: s, now: now}
+	args := call.Args
+	if args == nil {
+		args = map[string]any{}
+	}
+	vars := s.Vars
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	return &eval.Env{
+		Call: eval.CallEnv{Tool: call.Tool, Args: args, Upstream: call.Upstream},
+		Args: args,
+		Session: eval.SessionEnv{
+			ID: s.Session.ID, Agent: s.Session.Agent, Vars: vars, Calls: s.Calls,
+			Started: s.Session.Started, RemoteAddr: s.Session.RemoteAddr,
+		},
+		Vars:   vars,
+		Result: result,
+		Now:    now,
+		Called: h.called,
+		Count:  h.count,
+		Last:   h.last,
+		Since:  h.since,
+	}
+}

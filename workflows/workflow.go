@@ -1,0 +1,94 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/eval"
+)
+
+// Workflow is one agent's approved work, compiled: the step graph with its
+// guards, bindings and budgets, the session budgets, and the agent's rules.
+// It is immutable after loading and safe for concurrent use.
+type Workflow struct {
+	File        string
+	Agent       string
+	Purpose     string
+	onViolation warden.Verdict
+	maxCalls    int
+	maxDuration time.Duration
+	onExceed    warden.Verdict
+	initVars    map[string]any
+	steps       []*step
+	byName      map[string]*step
+	start       []*step
+	anytime     []*step
+	rules       []eval.Rule
+	resultRules []eval.Rule
+	warnings    Errors
+}
+
+type step struct {
+	name        string
+	description string
+	tool        toolPattern
+	guard       *eval.Program
+	binds       []binding
+	budget      int
+	next        []*step
+	nextAll     bool // next: ["*"]
+	onViolation warden.Verdict
+	anytime     bool
+	terminal    bool
+	pos         pos
+}
+
+type binding struct {
+	name     string
+	add      bool
+	prog     *eval.Program
+	onResult bool
+}
+
+// Warnings returns what validation found that does not stop loading
+// (a tool that no configured upstream offers).
+func (w *Workflow) Warnings() Errors { return w.warnings }
+
+// Rules returns the workflow's own rules (`rules:`) and result rules
+// (`result_rules:`, with OnResult set), compiled.
+func (w *Workflow) Rules() []eval.Rule {
+	out := append([]eval.Rule(nil), w.rules...)
+	return append(out, w.resultRules...)
+}
+
+// Tools returns the tool names and patterns that the workflow can ever
+// accept, sorted and without duplicates: the least-privilege tools/list.
+func (w *Workflow) Tools() []string {
+	if w == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range w.steps {
+		if !seen[s.tool.src] {
+			seen[s.tool.src] = true
+			out = append(out, s.tool.src)
+		}
+	}
+	sortStrings(out)
+	return out
+}
+
+// Offers reports whether the workflow can ever accept a call of this tool;
+// handy for filtering tools/list against concrete names.
+func (w *Workflow) Offers(tool string) bool {
+	if w == nil {
+		return true
+	}
+	for _, s := range w.steps {
+		if s.tool.match(tool) {
+			return true
+		}
+	}
+	return false
+}
