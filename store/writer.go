@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -146,6 +147,10 @@ func (w *writer) loop() {
 		case <-w.wake:
 		case <-w.stop:
 		}
+		// Callers woken by the last commit are often about to queue
+		// again; one yield lets them, so the round is larger. It is not a
+		// timer: with nothing else runnable it returns at once.
+		runtime.Gosched()
 		w.mu.Lock()
 		batch := w.pending
 		w.pending = nil
