@@ -61,7 +61,9 @@ func (d *decoder) parse(data []byte) *Config {
 		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Col: 1, Msg: fmt.Sprintf("file is %d bytes; a config may be at most %d", len(data), maxFileBytes)})
 		return nil
 	}
-	f, err := parser.ParseBytes(data, 0)
+	// Duplicate keys are allowed here and reported by the decoder instead,
+	// because go-yaml's parser stops at the first one.
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		d.syntaxError(err)
 		return nil
