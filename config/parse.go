@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -65,7 +66,7 @@ func (d *decoder) parse(data []byte) *Config {
 	// because go-yaml's parser stops at the first one.
 	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
-		d.syntaxError(err)
+		d.syntaxError(err, data)
 		return nil
 	}
 	var body ast.Node
@@ -88,7 +89,7 @@ func (d *decoder) parse(data []byte) *Config {
 }
 
 // syntaxError records a YAML parse failure at the position go-yaml gives.
-func (d *decoder) syntaxError(err error) {
+func (d *decoder) syntaxError(err error, data []byte) {
 	e := &Error{File: d.file, Line: 1, Col: 1, Msg: "not valid YAML: " + err.Error()}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
@@ -97,5 +98,26 @@ func (d *decoder) syntaxError(err error) {
 			e.Line, e.Col = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
 		}
 	}
+	// A bare * in a tool pattern is the commonest way to hit this: YAML
+	// reads it as an alias, and go-yaml's message does not say so.
+	// go-yaml points at the * or at the token after it.
+	if charAt(data, e.Line, e.Col) == '*' || charAt(data, e.Line, e.Col-1) == '*' {
+		e.Msg += ` (a bare * starts a YAML alias; quote glob patterns, e.g. "*")`
+	}
 	d.errs = append(d.errs, e)
+}
+
+// charAt returns the byte at a 1-based line and column, or 0.
+func charAt(data []byte, line, col int) byte {
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return 0
+		}
+		data = data[i+1:]
+	}
+	if col >= 1 && col-1 < len(data) {
+		return data[col-1]
+	}
+	return 0
 }
