@@ -40,9 +40,12 @@ func Load(path string) (*Config, error) {
 
 // Parse is Load without the file read: filename is used in messages and to
 // resolve relative paths, and getenv supplies the environment (an empty
-// value counts as unset). On failure the error is an Errors listing every
+// value counts as unset; nil means an empty environment). On failure the error is an Errors listing every
 // problem found.
 func Parse(filename string, data []byte, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	abs, err := filepath.Abs(filename)
 	if err != nil {
 		return nil, fmt.Errorf("resolve config path %q: %w", filename, err)
