@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/token"
 )
 
 // decoder walks a parsed YAML tree into a Config, collecting every
@@ -146,7 +147,11 @@ func (d *decoder) mapping(n ast.Node, what string, known ...string) (fields []fi
 		d.errorf(n, "%s must be a mapping, got %s", what, kind(n))
 		return nil, false
 	}
+	seen := map[string]ast.Node{}
 	for _, p := range pairs {
+		if p == nil || p.Key == nil {
+			continue
+		}
 		if _, merge := p.Key.(*ast.MergeKeyNode); merge {
 			d.errorf(p.Key, "merge keys (<<) are not supported in %s; write the fields out", what)
 			continue
@@ -156,6 +161,12 @@ func (d *decoder) mapping(n ast.Node, what string, known ...string) (fields []fi
 			d.errorf(p.Key, "%s has a key that is %s; keys must be field names", what, kind(d.resolve(p.Key)))
 			continue
 		}
+		if first, dup := seen[key.Value]; dup {
+			line, col := position(first)
+			d.errorf(p.Key, "%s has %q twice (first at %d:%d)", what, key.Value, line, col)
+			continue
+		}
+		seen[key.Value] = p.Key
 		if known != nil && !contains(known, key.Value) {
 			msg := fmt.Sprintf("unknown field %q in %s", key.Value, what)
 			if s := suggest(key.Value, known); s != "" {
@@ -227,6 +238,11 @@ func (d *decoder) duration(n ast.Node, what string) (time.Duration, bool) {
 func (d *decoder) integer(n ast.Node, what string) (int64, bool) {
 	v, isInt := n.(*ast.IntegerNode)
 	if !isInt {
+		// go-yaml turns integers too big for 64 bits into strings.
+		if s, isStr := n.(*ast.StringNode); isStr && s.Token.Type == token.StringType && digits(strings.TrimLeft(s.Value, "+-")) {
+			d.errorf(n, "%s %s is out of range", what, s.Value)
+			return 0, false
+		}
 		d.errorf(n, "%s must be an integer, got %s", what, kind(n))
 		return 0, false
 	}
@@ -321,4 +337,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// digits reports whether s is a non-empty run of ASCII digits.
+func digits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

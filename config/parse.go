@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -39,9 +40,12 @@ func Load(path string) (*Config, error) {
 
 // Parse is Load without the file read: filename is used in messages and to
 // resolve relative paths, and getenv supplies the environment (an empty
-// value counts as unset). On failure the error is an Errors listing every
+// value counts as unset; nil means an empty environment). On failure the error is an Errors listing every
 // problem found.
 func Parse(filename string, data []byte, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	abs, err := filepath.Abs(filename)
 	if err != nil {
 		return nil, fmt.Errorf("resolve config path %q: %w", filename, err)
@@ -61,9 +65,11 @@ func (d *decoder) parse(data []byte) *Config {
 		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Col: 1, Msg: fmt.Sprintf("file is %d bytes; a config may be at most %d", len(data), maxFileBytes)})
 		return nil
 	}
-	f, err := parser.ParseBytes(data, 0)
+	// Duplicate keys are allowed here and reported by the decoder instead,
+	// because go-yaml's parser stops at the first one.
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
-		d.syntaxError(err)
+		d.syntaxError(err, data)
 		return nil
 	}
 	var body ast.Node
@@ -86,7 +92,7 @@ func (d *decoder) parse(data []byte) *Config {
 }
 
 // syntaxError records a YAML parse failure at the position go-yaml gives.
-func (d *decoder) syntaxError(err error) {
+func (d *decoder) syntaxError(err error, data []byte) {
 	e := &Error{File: d.file, Line: 1, Col: 1, Msg: "not valid YAML: " + err.Error()}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
@@ -95,5 +101,26 @@ func (d *decoder) syntaxError(err error) {
 			e.Line, e.Col = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
 		}
 	}
+	// A bare * in a tool pattern is the commonest way to hit this: YAML
+	// reads it as an alias, and go-yaml's message does not say so.
+	// go-yaml points at the * or at the token after it.
+	if charAt(data, e.Line, e.Col) == '*' || charAt(data, e.Line, e.Col-1) == '*' {
+		e.Msg += ` (a bare * starts a YAML alias; quote glob patterns, e.g. "*")`
+	}
 	d.errs = append(d.errs, e)
+}
+
+// charAt returns the byte at a 1-based line and column, or 0.
+func charAt(data []byte, line, col int) byte {
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return 0
+		}
+		data = data[i+1:]
+	}
+	if col >= 1 && col-1 < len(data) {
+		return data[col-1]
+	}
+	return 0
 }

@@ -2,8 +2,16 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
+
+func TestParseNilGetenv(t *testing.T) {
+	_, err := Parse("w.yaml", []byte(envConfig), nil)
+	if err == nil || !strings.Contains(err.Error(), "BOT_TOKEN is not set") {
+		t.Fatalf("Parse with nil getenv = %v; want unset-variable errors", err)
+	}
+}
 
 func TestHashToken(t *testing.T) {
 	// Known SHA-256 of "secret" (printf %s secret | sha256sum).

@@ -198,7 +198,12 @@ func (d *decoder) remote(n ast.Node, what string) *Remote {
 			}
 			r.URL = s
 			u, err := url.Parse(s)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			switch {
+			case strings.Contains(s, "${"):
+				d.errorf(f.val, "%s.url: ${VAR} is not expanded in urls (only in stdio args, stdio env and headers)", what)
+			case err != nil:
+				d.errorf(f.val, "%s.url is not a valid URL", what)
+			case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 				d.errorf(f.val, "%s.url %q is not an http:// or https:// URL", what, redactURL(s))
 			}
 		case "headers":
