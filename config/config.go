@@ -29,6 +29,9 @@ type Config struct {
 	Log Log
 	// Admin configures the admin API; nil means there is none.
 	Admin *Admin
+	// Rules is the absolute path of the global rules file (expr rules on
+	// every call of every agent), or "".
+	Rules string
 	// Upstreams are the MCP tool servers warden connects to, in file order.
 	Upstreams []*Upstream
 	// Agents are the agents allowed to connect, in file order.

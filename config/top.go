@@ -12,7 +12,7 @@ import (
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "upstreams", "agents"}
+	"call_timeout", "data_dir", "log", "admin", "rules", "upstreams", "agents"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -69,6 +69,10 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Log = d.log(f.val)
 		case "admin":
 			cfg.Admin = d.admin(f.val)
+		case "rules":
+			if p, ok := d.nonEmpty(f.val, "rules"); ok {
+				cfg.Rules = d.path(p)
+			}
 		case "upstreams", "agents":
 			upstreams, agents = keep(upstreams, agents, f)
 		}

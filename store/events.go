@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,6 +17,20 @@ import (
 // SystemLog, whose record Append makes on first use. Kind is required;
 // Session, if set, must equal sessionID; Seq, Prev and Hash must be empty.
 func (d *DB) Append(ctx context.Context, sessionID string, ev Event) (Event, error) {
+	return d.append(ctx, sessionID, ev, nil)
+}
+
+// AppendWithData is Append that also replaces the session's Data in the
+// same transaction, so that the supervisor's state (a workflow position,
+// say) is never behind or ahead of the history that produced it.
+func (d *DB) AppendWithData(ctx context.Context, sessionID string, ev Event, data json.RawMessage) (Event, error) {
+	if data == nil {
+		data = json.RawMessage("null")
+	}
+	return d.append(ctx, sessionID, ev, data)
+}
+
+func (d *DB) append(ctx context.Context, sessionID string, ev Event, data json.RawMessage) (Event, error) {
 	switch {
 	case sessionID == "":
 		return Event{}, errors.New("store: append: empty session id")
@@ -63,6 +78,9 @@ func (d *DB) Append(ctx context.Context, sessionID string, ev Event) (Event, err
 			return fmt.Errorf("store: append to %q: %w", sessionID, err)
 		}
 		rec.LastSeq, rec.Head = e.Seq, e.Hash
+		if data != nil {
+			rec.Data = data
+		}
 		if e.Time.After(rec.LastSeen) {
 			rec.LastSeen = e.Time
 		}

@@ -27,6 +27,9 @@ type Store interface {
 	// Append adds ev to the session's chain and returns it as stored, with
 	// Seq, Time, Prev and Hash set.
 	Append(ctx context.Context, sessionID string, ev Event) (Event, error)
+	// AppendWithData is Append that also sets the session's Data in the
+	// same durable transaction.
+	AppendWithData(ctx context.Context, sessionID string, ev Event, data json.RawMessage) (Event, error)
 	// Events returns the session's events in order.
 	Events(ctx context.Context, sessionID string) ([]Event, error)
 	// Pin records hash as the definition of key and returns the hash it

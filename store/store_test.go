@@ -301,3 +301,27 @@ func TestClosed(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendWithDataSetsDataAtomically(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	if err := db.CreateSession(ctx, Session{ID: "s", Agent: "a", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AppendWithData(ctx, "s", Event{Kind: KindCall}, json.RawMessage(`{"steps":["a"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Append(ctx, "s", Event{Kind: KindResult}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Session(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Data) != `{"steps":["a"]}` || got.LastSeq != 2 {
+		t.Fatalf("session after AppendWithData then Append = %+v", got)
+	}
+	if rep, err := db.Verify(ctx); err != nil || len(rep.Broken) != 0 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}

@@ -12,70 +12,172 @@ import (
 	"github.com/warden-dev/warden"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
+	"github.com/warden-dev/warden/workflows"
 )
 
-// callTool is the path of one tools/call: decide, record the call durably,
-// forward, record the result durably, answer. Whatever goes wrong while
-// deciding or recording refuses the call (fail closed).
+// callTool is the path of one tools/call: decide, record the call and the
+// session's new state durably, enforce the verdict, forward, observe the
+// result, record it durably, answer. Whatever goes wrong while deciding or
+// recording refuses the call (fail closed).
 func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	sess := s.sessionFrom(ctx)
 	if sess == nil {
 		return refusal("warden refused this call: the session is not known or was not recorded"), nil
 	}
 	t, ok := s.hub.Catalog().Tool(req.Params.Name)
-	if !ok || !sess.agent.sees(t) {
+	pol := s.policyFor(sess.agent.Name)
+	if !ok || !sess.agent.sees(t) || !pol.Workflow.Offers(t.Def.Name) {
 		return refusal(fmt.Sprintf("warden refused this call: tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)), nil
 	}
 	callID := newID()
+	call := workflows.Call{Tool: t.Def.Name, Args: req.GetArguments(), Upstream: t.Upstream}
 	args, err := json.Marshal(req.Params.Arguments)
 	if err != nil {
 		args = json.RawMessage(`null`)
 	}
-	verdict, reasons := s.decide(sess, t, req)
+	wctx := context.WithoutCancel(ctx) // the record is written even if the agent has gone
 
-	// The call's event is durable before anything reaches the upstream. It
-	// is written even if the agent has gone, so the record is whole.
-	wctx := context.WithoutCancel(ctx)
-	_, err = s.store.Append(wctx, sess.id, store.Event{
-		Kind: "call", CallID: callID, Upstream: t.Upstream, Tool: t.Name,
-		Args: args, Verdict: verdict.String(), Reasons: reasons,
-	})
+	d, err := s.decideCall(wctx, sess, pol, callID, t, call, args)
 	if err != nil {
-		s.log.Error("cannot record call; refused", "session", sess.id, "tool", t.Def.Name, "err", err)
-		return refusal("warden refused this call: it could not be recorded"), nil
+		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", t.Def.Name, "err", err)
+		return refusal("warden refused this call: it could not be decided and recorded"), nil
 	}
-	if verdict > warden.Throttle {
-		return refusal(fmt.Sprintf("warden refused this call (%s): %s", verdict, strings.Join(reasons, "; "))), nil
+	switch enforced := enforce(d.Verdict); {
+	case enforced == warden.Kill:
+		s.kill(wctx, sess, "verdict on "+t.Def.Name+": "+strings.Join(d.Reasons, "; "))
+		return refusal(fmt.Sprintf("warden ended this session (%s): %s", d.Verdict, strings.Join(d.Reasons, "; "))), nil
+	case enforced > warden.Throttle:
+		return refusal(fmt.Sprintf("warden refused this call (%s): %s", d.Verdict, strings.Join(explain(d), "; "))), nil
+	case d.Verdict == warden.Flag:
+		s.log.Warn("call flagged", "session", sess.id, "agent", sess.agent.Name, "tool", t.Def.Name, "reasons", d.Reasons)
 	}
 
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	untrack, live := sess.track(cancel)
+	if !live {
+		return refusal("warden refused this call: the session was ended"), nil
+	}
 	start := time.Now()
-	res, ferr := s.hub.CallTool(ctx, req)
+	res, ferr := s.hub.CallTool(fctx, req)
 	latency := time.Since(start)
+	untrack()
 	if ferr != nil {
 		res = upstreamFailure(ferr)
 	}
-	ev := store.Event{
-		Kind: "result", CallID: callID, Upstream: t.Upstream, Tool: t.Name,
-		OK: !res.IsError, Size: resultSize(res), LatencyUS: latency.Microseconds(),
-	}
-	if ferr != nil {
-		ev.Error = ferr.Error()
-	} else if res.IsError {
-		ev.Error = firstText(res)
-	}
-	if _, err := s.store.Append(wctx, sess.id, ev); err != nil {
+
+	rd, err := s.observeResult(wctx, sess, pol, callID, t, call, d, res, ferr, latency)
+	if err != nil {
 		// The upstream acted, but a result that is not on record is not
 		// handed over: the agent learns that, and the log says why.
 		s.log.Error("cannot record result; withheld", "session", sess.id, "tool", t.Def.Name, "err", err)
 		return refusal("warden withheld the result: it could not be recorded"), nil
 	}
+	switch enforce(rd.Verdict) {
+	case warden.Kill:
+		s.kill(wctx, sess, "result of "+t.Def.Name+": "+strings.Join(rd.Reasons, "; "))
+		return refusal(fmt.Sprintf("warden withheld the result and ended this session: %s", strings.Join(rd.Reasons, "; "))), nil
+	case warden.Deny, warden.StepUp, warden.Throttle:
+		return refusal(fmt.Sprintf("warden withheld the result (%s): %s", rd.Verdict, strings.Join(rd.Reasons, "; "))), nil
+	case warden.Flag:
+		s.log.Warn("result flagged", "session", sess.id, "agent", sess.agent.Name, "tool", t.Def.Name, "reasons", rd.Reasons)
+	}
 	return res, nil
 }
 
-// decide returns the verdict for a call. Until workflows and rules are
-// wired in, every visible tool is allowed.
-func (s *Supervisor) decide(*session, tools.Tool, mcp.CallToolRequest) (warden.Verdict, []string) {
-	return warden.Allow, nil
+// decideCall runs the policy on a call and makes the call's event and the
+// session's new state durable together.
+func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, args json.RawMessage) (workflows.Decision, error) {
+	sess.decide.Lock()
+	defer sess.decide.Unlock()
+	sess.mu.Lock()
+	st, killed := sess.state, sess.killed
+	sess.mu.Unlock()
+	if killed {
+		return workflows.Decision{Verdict: warden.Kill, Reasons: []string{"session already killed"}}, nil
+	}
+	d, next := pol.Decide(st, call, time.Now())
+	if enforce(d.Verdict) > warden.Throttle && d.Verdict != warden.Kill {
+		next = st // a refused call does not move the session
+	}
+	state, err := encodeState(next)
+	if err != nil {
+		return d, err
+	}
+	_, err = s.store.AppendWithData(ctx, sess.id, store.Event{
+		Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Name,
+		Args: args, Verdict: d.Verdict.String(), Reasons: explain(d), Data: stepsData(d),
+	}, state)
+	if err != nil {
+		return d, err
+	}
+	sess.mu.Lock()
+	sess.state = next
+	sess.mu.Unlock()
+	return d, nil
+}
+
+// observeResult runs the policy's result bindings and rules and makes the
+// result's event and the session's state durable together.
+func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, d workflows.Decision, res *mcp.CallToolResult, ferr error, latency time.Duration) (workflows.Decision, error) {
+	sess.decide.Lock()
+	defer sess.decide.Unlock()
+	sess.mu.Lock()
+	st := sess.state
+	sess.mu.Unlock()
+	rd, next := pol.Observe(st, d.Steps, call, workflows.Result{Text: allText(res), Structured: res.StructuredContent, IsError: res.IsError}, time.Now())
+	state, err := encodeState(next)
+	if err != nil {
+		return rd, err
+	}
+	ev := store.Event{
+		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Name,
+		OK: !res.IsError, Size: resultSize(res), LatencyUS: latency.Microseconds(),
+		Verdict: rd.Verdict.String(), Reasons: rd.Reasons,
+	}
+	if ferr != nil {
+		ev.Error = ferr.Error()
+	} else if res.IsError {
+		ev.Error = clipText(allText(res), 500)
+	}
+	if _, err := s.store.AppendWithData(ctx, sess.id, ev, state); err != nil {
+		return rd, err
+	}
+	sess.mu.Lock()
+	sess.state = next
+	sess.mu.Unlock()
+	return rd, nil
+}
+
+// enforce is the verdict as it is carried out until escalation lands:
+// step_up and throttle are refused (deny), saying so.
+func enforce(v warden.Verdict) warden.Verdict {
+	if v == warden.StepUp || v == warden.Throttle {
+		return warden.Deny
+	}
+	return v
+}
+
+// explain is a decision's reasons, with what warden did about a verdict it
+// cannot carry out yet.
+func explain(d workflows.Decision) []string {
+	reasons := d.Reasons
+	switch d.Verdict {
+	case warden.StepUp:
+		reasons = append(reasons[:len(reasons):len(reasons)], "step-up approval is not available: denied")
+	case warden.Throttle:
+		reasons = append(reasons[:len(reasons):len(reasons)], "throttling is not available: denied")
+	}
+	return reasons
+}
+
+// stepsData records which workflow steps a call matched.
+func stepsData(d workflows.Decision) json.RawMessage {
+	if len(d.Steps) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]any{"steps": d.Steps})
+	return b
 }
 
 // refusal is what the agent sees when warden does not forward a call: a
@@ -98,14 +200,23 @@ func resultSize(res *mcp.CallToolResult) int {
 	return len(b)
 }
 
-func firstText(res *mcp.CallToolResult) string {
+// allText joins a result's text contents.
+func allText(res *mcp.CallToolResult) string {
+	var b strings.Builder
 	for _, c := range res.Content {
 		if t, ok := c.(mcp.TextContent); ok {
-			if len(t.Text) > 500 {
-				return t.Text[:500] + "…"
+			if b.Len() > 0 {
+				b.WriteByte('\n')
 			}
-			return t.Text
+			b.WriteString(t.Text)
 		}
 	}
-	return ""
+	return b.String()
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -92,16 +92,18 @@ func fingerprint(v any) [sha256.Size]byte {
 	return sha256.Sum256(b)
 }
 
-// filterTools shows an agent only the tools it may call.
+// filterTools shows an agent only the tools it may call: those it may see
+// and that its workflow can ever accept (least privilege).
 func (s *Supervisor) filterTools(ctx context.Context, list []mcp.Tool) []mcp.Tool {
 	id, ok := identityFrom(ctx)
 	if !ok {
 		return nil
 	}
 	cat := s.hub.Catalog()
+	wf := s.policyFor(id.agent.Name).Workflow
 	out := list[:0:0]
 	for _, def := range list {
-		if t, found := cat.Tool(def.Name); found && id.agent.sees(t) {
+		if t, found := cat.Tool(def.Name); found && id.agent.sees(t) && wf.Offers(def.Name) {
 			out = append(out, def)
 		}
 	}

@@ -2,9 +2,11 @@ package supervisor
 
 import (
 	"context"
+
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/warden-dev/warden/workflows"
 	"sync"
 	"time"
 )
@@ -28,8 +30,38 @@ type session struct {
 	userAgent string
 	started   time.Time
 
-	mu   sync.Mutex
-	subs map[string]bool // resource URIs the agent subscribed to
+	// decide serialises the decisions of one session, with the durable
+	// write of each, so that its state moves in the order of its history.
+	decide sync.Mutex
+
+	mu       sync.Mutex
+	state    workflows.State // the workflow position; under decide and mu
+	killed   bool
+	subs     map[string]bool // resource URIs the agent subscribed to
+	inflight map[*inflight]struct{}
+}
+
+// inflight is one call of the session being forwarded.
+type inflight struct{ cancel context.CancelFunc }
+
+// track registers a forwarded call so that a kill can cancel it; the
+// returned func forgets it.
+func (s *session) track(cancel context.CancelFunc) (untrack func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.killed {
+		return nil, false
+	}
+	if s.inflight == nil {
+		s.inflight = map[*inflight]struct{}{}
+	}
+	f := &inflight{cancel: cancel}
+	s.inflight[f] = struct{}{}
+	return func() {
+		s.mu.Lock()
+		delete(s.inflight, f)
+		s.mu.Unlock()
+	}, true
 }
 
 // subscribe records (on) or drops (off) a resource subscription.

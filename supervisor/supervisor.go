@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
+	"github.com/warden-dev/warden/workflows"
 )
 
 // Protocol versions served to agents, newest first. Pinned so that
@@ -43,6 +46,9 @@ type Options struct {
 	AllowedOrigins []string
 	// Version is announced to agents.
 	Version string
+	// Policies decide each agent's calls, by agent name; SetPolicies
+	// replaces them later. An agent without one has every visible call allowed.
+	Policies map[string]*Policy
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.
@@ -58,6 +64,7 @@ type Supervisor struct {
 
 	syncMu   sync.Mutex // serialises catalog mirroring
 	mirrored mirrorState
+	policies atomic.Pointer[policies]
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -82,6 +89,8 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
 	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions()}
+	initial := policies(maps.Clone(opts.Policies))
+	s.policies.Store(&initial)
 
 	hooks := &server.Hooks{}
 	hooks.AddAfterInitialize(s.afterInitialize)
@@ -161,7 +170,15 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 	if sess.key == "" || sess.key == stdioSessionKey {
 		sess.id = newID()
 	}
-	rec := store.Session{
+	sess.state = s.policyFor(sess.agent.Name).Workflow.Start(workflows.SessionInfo{
+		ID: sess.id, Agent: sess.agent.Name, RemoteAddr: sess.remote, Started: sess.started,
+	})
+	state, err := encodeState(sess.state)
+	if err != nil {
+		s.log.Error("cannot encode session state; its calls will be refused", "session", sess.id, "err", err)
+		return
+	}
+	rec := store.Session{Data: state,
 		ID: sess.id, Agent: sess.agent.Name,
 		ClientName: req.Params.ClientInfo.Name, ClientVersion: req.Params.ClientInfo.Version,
 		RemoteAddr: sess.remote, UserAgent: sess.userAgent, ProtocolVersion: res.ProtocolVersion,

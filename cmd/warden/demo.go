@@ -20,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/examples"
 	"github.com/warden-dev/warden/internal/demo"
 	"github.com/warden-dev/warden/store"
 )
@@ -47,8 +48,12 @@ func (c *demoCmd) Run(g *cli) error {
 
 	token := randomToken()
 	sum := sha256.Sum256([]byte(token))
+	wfFile := filepath.Join(dataDir, "support.yaml")
+	if err := os.WriteFile(wfFile, examples.SupportWorkflow, 0o600); err != nil {
+		return err
+	}
 	cfgFile := filepath.Join(dataDir, "demo.yaml")
-	text := demo.Config(upURL, dataDir, hex.EncodeToString(sum[:]))
+	text := demo.Config(upURL, dataDir, hex.EncodeToString(sum[:]), wfFile)
 	if err := os.WriteFile(cfgFile, text, 0o600); err != nil {
 		return err
 	}
@@ -85,24 +90,30 @@ func (c *demoCmd) Run(g *cli) error {
 }
 
 // runScenario plays the scripted agent against warden and shows, step by
-// step, what warden decided and recorded.
+// step, what warden decided and recorded. It fails when a verdict is not
+// the one the script expects, so the demo doubles as a smoke test.
 func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string) error {
 	fmt.Fprintf(w, "warden demo: a support agent works through warden at %s\n", mcpURL)
-	fmt.Fprintf(w, "upstream %q offers %d tools; every call is decided, recorded (fsync'd, hash-chained) and forwarded\n\n", "desk", len(a.hub.Catalog().Tools))
-	var sessionID string
+	fmt.Fprintf(w, "upstream %q offers %d tools; the agent's workflow is examples/workflows/support.yaml.\n", "desk", len(a.hub.Catalog().Tools))
+	fmt.Fprintf(w, "Every call is decided, recorded (fsync'd, hash-chained), and then forwarded or refused.\n\n")
 	seen := 0
-	show := func(step demo.Step, res *mcp.CallToolResult, err error) {
+	var surprises []string
+	observe := func(sessionID string, step demo.Step, res *mcp.CallToolResult, err error) {
 		args, _ := jsonCompact(step.Args)
-		fmt.Fprintf(w, "agent  ▸ %s\n       %s %s\n", step.Say, step.Tool, args)
-		if sessionID != "" {
-			evs, _ := a.db.Events(ctx, sessionID)
-			for _, e := range evs[min(seen, len(evs)):] {
-				if e.Kind == store.KindCall {
-					fmt.Fprintf(w, "warden ▸ verdict %s, recorded as event %d (hash %s…)\n", e.Verdict, e.Seq, e.Hash[:12])
+		fmt.Fprintf(w, "agent  ▸ %s\n         %s %s\n", step.Say, step.Tool, args)
+		got := "session ended"
+		evs, _ := a.db.Events(ctx, sessionID)
+		for _, e := range evs[min(seen, len(evs)):] {
+			if e.Kind == store.KindCall {
+				got = e.Verdict
+				why := ""
+				if len(e.Reasons) > 0 {
+					why = ": " + strings.Join(e.Reasons, "; ")
 				}
+				fmt.Fprintf(w, "warden ▸ %s%s\n         (event %d, hash %s…)\n", strings.ToUpper(e.Verdict), why, e.Seq, e.Hash[:12])
 			}
-			seen = len(evs)
 		}
+		seen = len(evs)
 		switch {
 		case err != nil:
 			fmt.Fprintf(w, "result ▸ error: %v\n\n", err)
@@ -111,27 +122,17 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string)
 		default:
 			fmt.Fprintf(w, "result ▸ %s\n\n", demo.Summary(res))
 		}
-	}
-	// The session id is known only after initialize; pick it up from the store.
-	observer := func(step demo.Step, res *mcp.CallToolResult, err error) {
-		if sessionID == "" {
-			if list, lerr := a.db.Sessions(ctx, store.Filter{Agent: "support-bot", Limit: 1}); lerr == nil && len(list) > 0 {
-				sessionID = list[0].ID
-			}
+		if got != step.Expect {
+			surprises = append(surprises, fmt.Sprintf("%s: got %s, want %s", step.Say, got, step.Expect))
 		}
-		show(step, res, err)
 	}
-	if _, err := demo.RunAgent(ctx, mcpURL, token, observer); err != nil {
-		return err
-	}
-	if sessionID == "" {
-		return fmt.Errorf("demo: the session was not recorded")
-	}
-	// Let the session's last write land, then show the record.
-	time.Sleep(50 * time.Millisecond)
-	v, err := localHistory{a.db}.Session(ctx, sessionID)
+	sessionID, err := demo.RunAgent(ctx, mcpURL, token, observe)
 	if err != nil {
 		return err
+	}
+	v, err := localHistory{a.db}.Session(ctx, sessionID)
+	if err != nil {
+		return fmt.Errorf("demo: the session was not recorded: %w", err)
 	}
 	fmt.Fprintln(w, "the session as recorded (warden sessions show):")
 	printTimeline(w, v)
@@ -143,6 +144,9 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string)
 		return fmt.Errorf("demo: history failed verification: %+v", rep.Broken)
 	}
 	fmt.Fprintf(w, "\nwarden verify: intact (%d sessions, %d events)\n", rep.Sessions, rep.Events)
+	if len(surprises) > 0 {
+		return fmt.Errorf("demo: warden did not decide as the script expects:\n  %s", strings.Join(surprises, "\n  "))
+	}
 	return nil
 }
 

@@ -28,7 +28,10 @@ func (c *serveCmd) Run(g *cli) error {
 	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, cfg, logger, nil)
+	return serve(ctx, cfg, logger, func(a *app, _ string) {
+		r := &reloader{path: cfg.File, sup: a.sup, log: logger, loaded: cfg}
+		go r.run(ctx)
+	})
 }
 
 // serve runs warden until ctx ends. ready, if set, is called with warden

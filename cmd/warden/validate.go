@@ -11,6 +11,19 @@ func (c *validateCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: valid (%d upstreams, %d agents)\n", cfg.File, len(cfg.Upstreams), len(cfg.Agents))
+	ps, warnings, err := loadPolicies(cfg)
+	for _, w := range warnings {
+		fmt.Println(w)
+	}
+	if err != nil {
+		return exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
+	}
+	workflows := 0
+	for _, p := range ps {
+		if p.Workflow != nil {
+			workflows++
+		}
+	}
+	fmt.Printf("%s: valid (%d upstreams, %d agents, %d workflows)\n", cfg.File, len(cfg.Upstreams), len(cfg.Agents), workflows)
 	return nil
 }

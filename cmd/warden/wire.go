@@ -28,6 +28,13 @@ type app struct {
 // assemble opens the store and builds the hub and the supervisor; start
 // connects the upstreams.
 func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
+	ps, warnings, err := loadPolicies(cfg)
+	if err != nil {
+		return nil, exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
 	db, err := store.Open(dbPath(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
@@ -41,7 +48,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		Hub: hub, Store: db, Agents: agentsOf(cfg), Logger: logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
-		Version: version,
+		Version: version, Policies: ps,
 	})
 	if err != nil {
 		_ = db.Close()

@@ -9,8 +9,9 @@ import (
 var configTemplate string
 
 // Config returns the demo's configuration file text for an upstream URL, a
-// data directory and the hex SHA-256 of the agent's token.
-func Config(upstreamURL, dataDir, tokenSHA256 string) []byte {
-	r := strings.NewReplacer("{{UPSTREAM_URL}}", upstreamURL, "{{DATA_DIR}}", dataDir, "{{TOKEN_SHA256}}", tokenSHA256)
+// data directory, the hex SHA-256 of the agent's token and the path of the
+// agent's workflow (examples.SupportWorkflow, written out).
+func Config(upstreamURL, dataDir, tokenSHA256, workflow string) []byte {
+	r := strings.NewReplacer("{{UPSTREAM_URL}}", upstreamURL, "{{DATA_DIR}}", dataDir, "{{TOKEN_SHA256}}", tokenSHA256, "{{WORKFLOW}}", workflow)
 	return []byte(r.Replace(configTemplate))
 }

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/eval"
+	"github.com/warden-dev/warden/supervisor"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// loadPolicies loads every agent's workflow and the global rules named by
+// a configuration. Every problem is reported, each with file and line.
+func loadPolicies(cfg *config.Config) (map[string]*supervisor.Policy, []string, error) {
+	var problems, warnings []string
+	var global []eval.Rule
+	if cfg.Rules != "" {
+		data, err := os.ReadFile(cfg.Rules)
+		if err == nil {
+			global, err = eval.LoadRules(cfg.Rules, data)
+		}
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	out := map[string]*supervisor.Policy{}
+	for _, a := range cfg.Agents {
+		p := &supervisor.Policy{Rules: global}
+		if a.Workflow != "" {
+			wf, err := workflows.Load(a.Workflow)
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			if wf.Agent != "" && wf.Agent != a.Name {
+				problems = append(problems, fmt.Sprintf("%s: the workflow is for agent %q, but agent %q of %s names it", a.Workflow, wf.Agent, a.Name, cfg.File))
+				continue
+			}
+			for _, w := range wf.Warnings() {
+				warnings = append(warnings, "warning: "+w.Error())
+			}
+			p.Workflow = wf
+		}
+		out[a.Name] = p
+	}
+	if len(problems) > 0 {
+		return nil, warnings, errors.New(strings.Join(problems, "\n"))
+	}
+	return out, warnings, nil
+}
+
+// policyFiles are the files whose change reloads the policies.
+func policyFiles(cfg *config.Config) []string {
+	files := []string{cfg.File}
+	if cfg.Rules != "" {
+		files = append(files, cfg.Rules)
+	}
+	for _, a := range cfg.Agents {
+		if a.Workflow != "" {
+			files = append(files, a.Workflow)
+		}
+	}
+	return files
+}
+
+// reloader hot-reloads policies on SIGHUP and when a policy file changes:
+// a valid new policy replaces the old one atomically; an invalid one is
+// refused, its errors logged, and the old one kept.
+type reloader struct {
+	path   string
+	sup    *supervisor.Supervisor
+	log    *log.Logger
+	loaded *config.Config
+}
+
+func (r *reloader) run(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		r.log.Warn("file watching unavailable; reload with SIGHUP", "err", err)
+	} else {
+		defer w.Close()
+		r.watch(w)
+	}
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if w != nil {
+		events, errs = w.Events, w.Errors
+	}
+	// Editors write a file in several steps: reload once things settle.
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			r.log.Info("SIGHUP: reloading policies")
+			r.reload(w)
+		case ev := <-events:
+			if r.watched(ev.Name) {
+				settle.Reset(200 * time.Millisecond)
+			}
+		case err := <-errs:
+			r.log.Warn("file watching", "err", err)
+		case <-settle.C:
+			r.log.Info("policy files changed: reloading policies")
+			r.reload(w)
+		}
+	}
+}
+
+// watch watches the folders of the policy files (files are often replaced,
+// not written in place, so watching the file itself would lose it).
+func (r *reloader) watch(w *fsnotify.Watcher) {
+	seen := map[string]bool{}
+	for _, f := range policyFiles(r.loaded) {
+		dir := filepath.Dir(f)
+		if !seen[dir] {
+			seen[dir] = true
+			if err := w.Add(dir); err != nil {
+				r.log.Warn("cannot watch", "dir", dir, "err", err)
+			}
+		}
+	}
+}
+
+func (r *reloader) watched(name string) bool {
+	for _, f := range policyFiles(r.loaded) {
+		if filepath.Clean(name) == f {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *reloader) reload(w *fsnotify.Watcher) {
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		r.log.Error("reload refused: the configuration is invalid; the current policies stay", "errors", err.Error())
+		return
+	}
+	ps, warnings, err := loadPolicies(cfg)
+	for _, wn := range warnings {
+		r.log.Warn(wn)
+	}
+	if err != nil {
+		r.log.Error("reload refused: a policy is invalid; the current policies stay", "errors", err.Error())
+		return
+	}
+	r.sup.SetPolicies(ps)
+	r.loaded = cfg
+	if w != nil {
+		r.watch(w)
+	}
+}
