@@ -105,8 +105,8 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 		return d, err
 	}
 	_, err = s.store.AppendWithData(ctx, sess.id, store.Event{
-		Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Name,
-		Args: args, Verdict: d.Verdict.String(), Reasons: explain(d), Data: stepsData(d),
+		Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
+		Args: args, Verdict: d.Verdict.String(), Reasons: explain(d), Data: callData(d, t),
 	}, state)
 	if err != nil {
 		return d, err
@@ -131,9 +131,9 @@ func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Poli
 		return rd, err
 	}
 	ev := store.Event{
-		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Name,
+		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
 		OK: !res.IsError, Size: resultSize(res), LatencyUS: latency.Microseconds(),
-		Verdict: rd.Verdict.String(), Reasons: rd.Reasons,
+		Verdict: rd.Verdict.String(), Reasons: rd.Reasons, Data: resultData(res),
 	}
 	if ferr != nil {
 		ev.Error = ferr.Error()
@@ -171,12 +171,44 @@ func explain(d workflows.Decision) []string {
 	return reasons
 }
 
-// stepsData records which workflow steps a call matched.
-func stepsData(d workflows.Decision) json.RawMessage {
-	if len(d.Steps) == 0 {
+// callData records which workflow steps a call matched, and the tool's
+// own name at its upstream when agents see it under another.
+func callData(d workflows.Decision, t tools.Tool) json.RawMessage {
+	m := map[string]any{}
+	if len(d.Steps) > 0 {
+		m["steps"] = d.Steps
+	}
+	if t.Name != t.Def.Name {
+		m["upstream_tool"] = t.Name
+	}
+	if len(m) == 0 {
 		return nil
 	}
-	b, _ := json.Marshal(map[string]any{"steps": d.Steps})
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// maxRecordedResult bounds the result text kept in history, enough for
+// replay to see what bindings and result rules saw.
+const maxRecordedResult = 64 << 10
+
+// ResultRecord is what history keeps of a tool result, in the result
+// event's Data: its text and structuredContent (text cut at 64 KiB).
+type ResultRecord struct {
+	Text       string `json:"text,omitempty"`
+	Structured any    `json:"structured,omitempty"`
+	Truncated  bool   `json:"truncated,omitempty"`
+}
+
+func resultData(res *mcp.CallToolResult) json.RawMessage {
+	rec := ResultRecord{Text: allText(res), Structured: res.StructuredContent}
+	if len(rec.Text) > maxRecordedResult {
+		rec.Text, rec.Truncated = rec.Text[:maxRecordedResult], true
+	}
+	b, err := json.Marshal(rec)
+	if err != nil || len(b) > 4*maxRecordedResult {
+		b, _ = json.Marshal(ResultRecord{Text: rec.Text, Truncated: true})
+	}
 	return b
 }
 

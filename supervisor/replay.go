@@ -17,12 +17,15 @@ import (
 const maxTraceLine = 64 << 20
 
 // Trace is one recorded session: `{"id", "agent", "calls": [{"tool", "args", "output"}]}`.
-// Unknown fields are ignored; id defaults to the line number.
+// Unknown fields are ignored; id defaults to the line number. AgentDojo's
+// `task_id` and `suite` stand in for a missing id and agent.
 type Trace struct {
-	ID    string      `json:"id"`
-	Agent string      `json:"agent"`
-	Calls []TraceCall `json:"calls"`
-	Line  int         `json:"-"`
+	ID     string      `json:"id"`
+	Agent  string      `json:"agent"`
+	Calls  []TraceCall `json:"calls"`
+	Line   int         `json:"-"`
+	TaskID string      `json:"task_id,omitempty"`
+	Suite  string      `json:"suite,omitempty"`
 }
 
 // TraceCall is one call of a trace, with the text the tool returned
@@ -57,7 +60,13 @@ func ReadTraces(r io.Reader) ([]Trace, error) {
 			}
 		}
 		if tr.ID == "" {
+			tr.ID = tr.TaskID
+		}
+		if tr.ID == "" {
 			tr.ID = strconv.Itoa(line)
+		}
+		if tr.Agent == "" {
+			tr.Agent = tr.Suite
 		}
 		tr.Line = line
 		out = append(out, tr)

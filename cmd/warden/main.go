@@ -23,6 +23,7 @@ type cli struct {
 	Demo     demoCmd     `cmd:"" help:"Run a self-contained demonstration: a demo upstream, warden, and a scripted agent."`
 	Sessions sessionsCmd `cmd:"" help:"List and inspect recorded sessions."`
 	Verify   verifyCmd   `cmd:"" help:"Check every session's hash chain; non-zero exit when history was altered."`
+	Replay   replayCmd   `cmd:"" help:"Run recorded sessions or traces through a policy with the live decision code."`
 	Bench    benchCmd    `cmd:"" help:"Measure warden against a direct call and a plain forwarding hop."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }

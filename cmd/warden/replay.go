@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/eval"
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/supervisor"
+	"github.com/warden-dev/warden/workflows"
+)
+
+type replayCmd struct {
+	Traces   string `help:"JSONL traces, one session a line: {\"id\",\"agent\",\"calls\":[{\"tool\",\"args\",\"output\"}]}." type:"existingfile" xor:"input"`
+	DB       string `help:"Replay the sessions recorded in this bbolt history file." type:"existingfile" xor:"input"`
+	Workflow string `help:"The workflow to replay against." type:"existingfile" xor:"policy"`
+	Rules    string `help:"Global rules to add to --workflow." type:"existingfile"`
+	Config   string `short:"c" help:"Take the policy (and, without --traces or --db, the history) from this configuration; needs --agent." type:"existingfile" xor:"policy"`
+	Agent    string `help:"Replay only this agent's sessions; with --config, whose policy to use."`
+	Since    string `help:"Recorded sessions started at or after: RFC 3339 time or a duration back (24h)."`
+	Until    string `help:"Recorded sessions started before."`
+
+	ApproveStepUps bool `help:"Replay as if every step-up had been approved."`
+	JSON           bool `help:"One JSON object per input session, in input order."`
+}
+
+func (c *replayCmd) Run() error {
+	pol, err := c.policy()
+	if err != nil {
+		return err
+	}
+	traces, recorded, err := c.input()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, tr := range traces {
+		if err := enc.Encode(tr); err != nil {
+			return err
+		}
+	}
+	sessions, sum, err := supervisor.Replay(pol, &buf, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		out := json.NewEncoder(os.Stdout)
+		for _, s := range sessions {
+			if err := out.Encode(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	printReplay(os.Stdout, sessions, recorded, sum)
+	return nil
+}
+
+// policy is the policy to replay against.
+func (c *replayCmd) policy() (*supervisor.Policy, error) {
+	switch {
+	case c.Workflow != "":
+		wf, err := workflows.Load(c.Workflow)
+		if err != nil {
+			return nil, exitError{code: 2, msg: "invalid workflow:\n" + err.Error()}
+		}
+		p := &supervisor.Policy{Workflow: wf}
+		if c.Rules != "" {
+			data, err := os.ReadFile(c.Rules)
+			if err == nil {
+				p.Rules, err = eval.LoadRules(c.Rules, data)
+			}
+			if err != nil {
+				return nil, exitError{code: 2, msg: "invalid rules:\n" + err.Error()}
+			}
+		}
+		return p, nil
+	case c.Config != "":
+		if c.Agent == "" {
+			return nil, errors.New("--config needs --agent: whose policy to replay against")
+		}
+		cfg, err := loadConfig(c.Config)
+		if err != nil {
+			return nil, err
+		}
+		ps, _, err := loadPolicies(cfg)
+		if err != nil {
+			return nil, exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
+		}
+		p, ok := ps[c.Agent]
+		if !ok {
+			return nil, fmt.Errorf("no agent %q in %s", c.Agent, cfg.File)
+		}
+		return p, nil
+	}
+	return nil, errors.New("say what to replay against: --workflow FILE, or --config FILE --agent NAME")
+}
+
+// input returns the sessions to replay, and the verdicts they were given
+// when recorded (by session id; none for traces that carry none).
+func (c *replayCmd) input() ([]supervisor.Trace, map[string][]string, error) {
+	if c.Traces != "" {
+		f, err := os.Open(c.Traces)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer f.Close()
+		trs, err := supervisor.ReadTraces(f)
+		return trs, nil, err
+	}
+	path := c.DB
+	if path == "" {
+		if c.Config == "" {
+			return nil, nil, errors.New("say what to replay: --traces FILE, --db FILE, or --config FILE")
+		}
+		cfg, err := loadConfig(c.Config)
+		if err != nil {
+			return nil, nil, err
+		}
+		path = dbPath(cfg)
+	}
+	h, err := (historyFlags{DB: path}).open()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer h.Close()
+	f, err := supervisor.ParseFilter(c.Agent, "", c.Since, c.Until, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := h.Sessions(context.Background(), f)
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Started.Before(list[j].Started) })
+	var trs []supervisor.Trace
+	recorded := map[string][]string{}
+	for _, s := range list {
+		v, err := h.Session(context.Background(), s.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		tr, verdicts := traceOf(v)
+		trs = append(trs, tr)
+		recorded[tr.ID] = verdicts
+	}
+	return trs, recorded, nil
+}
+
+// traceOf turns a recorded session into a trace: its calls, with the
+// results warden kept, and the verdicts they got.
+func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
+	tr := supervisor.Trace{ID: v.Session.ID, Agent: v.Session.Agent}
+	var verdicts []string
+	byCall := map[string]int{}
+	for _, e := range v.Events {
+		switch e.Kind {
+		case store.KindCall:
+			var args map[string]any
+			_ = json.Unmarshal(e.Args, &args)
+			byCall[e.CallID] = len(tr.Calls)
+			tr.Calls = append(tr.Calls, supervisor.TraceCall{Tool: e.Tool, Args: args})
+			verdicts = append(verdicts, e.Verdict)
+		case store.KindResult:
+			i, ok := byCall[e.CallID]
+			if !ok {
+				continue
+			}
+			var rec supervisor.ResultRecord
+			if json.Unmarshal(e.Data, &rec) == nil {
+				text := rec.Text
+				tr.Calls[i].Output, tr.Calls[i].Structured = &text, rec.Structured
+			}
+			if e.Verdict != "" && e.Verdict != "allow" {
+				verdicts[i] = maxVerdict(verdicts[i], e.Verdict)
+			}
+		}
+	}
+	return tr, verdicts
+}
+
+func maxVerdict(a, b string) string {
+	va, erra := warden.ParseVerdict(a)
+	vb, errb := warden.ParseVerdict(b)
+	if erra != nil || errb != nil {
+		return a
+	}
+	return warden.Max(va, vb).String()
+}
+
+// printReplay writes the readable report: the sessions whose verdicts
+// differ from what was recorded (for traces without verdicts, from allow),
+// then the totals.
+func printReplay(w io.Writer, sessions []supervisor.ReplayedSession, recorded map[string][]string, sum supervisor.Summary) {
+	changed := 0
+	for _, s := range sessions {
+		was := recorded[s.ID]
+		var lines []string
+		for i, c := range s.Calls {
+			before := "allow"
+			if i < len(was) && was[i] != "" {
+				before = was[i]
+			}
+			if c.Verdict.String() == before {
+				continue
+			}
+			lines = append(lines, fmt.Sprintf("  call %d %s: %s → %s  %s", i+1, c.Tool, before, c.Verdict, strings.Join(c.Reasons, "; ")))
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		changed++
+		agent := s.Agent
+		if agent == "" {
+			agent = "-"
+		}
+		fmt.Fprintf(w, "session %s (agent %s): %d of %d calls decided differently\n%s\n\n", s.ID, agent, len(lines), len(s.Calls), strings.Join(lines, "\n"))
+	}
+	fmt.Fprintf(w, "%d sessions, %d calls replayed; %d sessions decided differently", sum.Sessions, sum.Calls, changed)
+	if sum.Skipped > 0 {
+		fmt.Fprintf(w, "; %d sessions of other agents skipped", sum.Skipped)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-8s %8s %9s\n", "verdict", "calls", "sessions")
+	for v := warden.Allow; v <= warden.Kill; v++ {
+		fmt.Fprintf(w, "%-8s %8d %9d\n", v, sum.ByCall[v], sum.BySess[v])
+	}
+}
