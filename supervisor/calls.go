@@ -52,7 +52,8 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		s.log.Warn("call flagged", "session", sess.id, "agent", sess.agent.Name, "tool", t.Def.Name, "reasons", d.Reasons)
 	}
 
-	fctx, cancel := context.WithCancel(ctx)
+	progress := &progressMark{}
+	fctx, cancel := context.WithCancel(context.WithValue(ctx, progressKey{}, progress))
 	defer cancel()
 	untrack, live := sess.track(cancel)
 	if !live {
@@ -62,6 +63,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	res, ferr := s.hub.CallTool(fctx, req)
 	latency := time.Since(start)
 	untrack()
+	progress.settle()
 	if ferr != nil {
 		res = upstreamFailure(ferr)
 	}

@@ -74,6 +74,9 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			}
 		}
 		ctx := withIdentity(r.Context(), identity{agent: agent, remote: r.RemoteAddr, userAgent: r.UserAgent()})
+		if sess := s.sessions.get(sid); sess != nil && r.Method == http.MethodGet {
+			w = &streamWatch{ResponseWriter: w, onOK: sess.attached}
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -144,3 +147,26 @@ func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// streamWatch notices when mcp-go answers a GET with 200: it attaches the
+// stream before it writes that header.
+type streamWatch struct {
+	http.ResponseWriter
+	onOK func()
+}
+
+func (w *streamWatch) WriteHeader(code int) {
+	if code == http.StatusOK {
+		w.onOK()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush and Unwrap keep streaming working through the wrapper.
+func (w *streamWatch) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *streamWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }

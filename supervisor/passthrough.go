@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -109,6 +111,11 @@ func (c completer) complete(ctx context.Context, upstream string, req mcp.Comple
 type peer struct{ s *Supervisor }
 
 func (p peer) Notify(ctx context.Context, method string, params map[string]any) error {
+	if method == string(mcp.MethodNotificationProgress) {
+		if m, ok := ctx.Value(progressKey{}).(*progressMark); ok {
+			m.sent()
+		}
+	}
 	if method == string(mcp.MethodNotificationMessage) {
 		// Log lines go through the session's own level filter.
 		var n mcp.LoggingMessageNotification
@@ -125,7 +132,12 @@ func (p peer) Notify(ctx context.Context, method string, params map[string]any) 
 	return p.s.mcp.SendNotificationToClient(ctx, method, params)
 }
 
+// listenWait bounds how long a request towards the agent waits for the
+// agent's GET stream.
+const listenWait = 5 * time.Second
+
 func (p peer) CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	p.awaitListening(ctx)
 	return p.s.mcp.RequestSampling(ctx, req)
 }
 
@@ -134,7 +146,16 @@ func (p peer) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.Elic
 }
 
 func (p peer) ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	p.awaitListening(ctx)
 	return p.s.mcp.RequestRoots(ctx, req)
+}
+
+// awaitListening gives the agent's GET stream a moment to attach before a
+// request is queued for it (mcp-go sends sampling and roots only there).
+func (p peer) awaitListening(ctx context.Context) {
+	if sess := p.s.sessionFrom(ctx); sess != nil && sess.key != stdioSessionKey {
+		sess.awaitListening(ctx, listenWait)
+	}
 }
 
 // ResourceUpdated tells every session subscribed to uri.
@@ -147,5 +168,39 @@ func (p peer) ResourceUpdated(uri string) {
 		if err != nil {
 			p.s.log.Debug("resource update not delivered", "session", sess.id, "err", err)
 		}
+	}
+}
+
+// progressMark remembers when the last progress notification of a call was
+// relayed. mcp-go may send a notification on the agent's GET stream while
+// the result goes on the call's own stream, so the result can overtake it
+// and the client then drops the notification as late; the call's answer
+// waits progressGrace after the last one.
+type progressMark struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+type progressKey struct{}
+
+const progressGrace = 50 * time.Millisecond
+
+func (m *progressMark) sent() {
+	m.mu.Lock()
+	m.last = time.Now()
+	m.mu.Unlock()
+}
+
+// settle waits until progressGrace has passed since the last progress
+// notification, if there was one.
+func (m *progressMark) settle() {
+	m.mu.Lock()
+	last := m.last
+	m.mu.Unlock()
+	if last.IsZero() {
+		return
+	}
+	if d := progressGrace - time.Since(last); d > 0 {
+		time.Sleep(d)
 	}
 }

@@ -39,6 +39,31 @@ type session struct {
 	killed   bool
 	subs     map[string]bool // resource URIs the agent subscribed to
 	inflight map[*inflight]struct{}
+
+	// listening is closed once the agent's standing GET stream is attached:
+	// mcp-go sends sampling and roots requests only there, and loses one
+	// queued before the stream attaches.
+	listening     chan struct{}
+	listeningOnce sync.Once
+}
+
+// attached records that the session's GET stream is up.
+func (s *session) attached() {
+	s.listeningOnce.Do(func() { close(s.listening) })
+}
+
+// awaitListening waits until the session's GET stream is up, ctx ends or
+// timeout passes; it reports whether the stream is up.
+func (s *session) awaitListening(ctx context.Context, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-s.listening:
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
 }
 
 // inflight is one call of the session being forwarded.

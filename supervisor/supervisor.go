@@ -166,7 +166,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 	if cs == nil || !ok {
 		return
 	}
-	sess := &session{key: cs.SessionID(), id: cs.SessionID(), agent: id.agent, remote: id.remote, userAgent: id.userAgent, started: time.Now().UTC()}
+	sess := &session{key: cs.SessionID(), id: cs.SessionID(), agent: id.agent, remote: id.remote, userAgent: id.userAgent, started: time.Now().UTC(), listening: make(chan struct{})}
 	if sess.key == "" || sess.key == stdioSessionKey {
 		sess.id = newID()
 	}

@@ -192,10 +192,10 @@ func (u *upstream) refresh(ctx context.Context) {
 	defer cancel()
 	var o offer
 	if caps.Tools != nil {
-		if res, err := cli.ListTools(ctx, mcp.ListToolsRequest{}); err != nil {
+		if list, err := u.listToolsRaw(ctx, cli); err != nil {
 			u.log.Warn("tools/list failed", "err", err)
 		} else {
-			o.tools = u.validTools(res.Tools)
+			o.tools = u.validTools(list)
 		}
 	}
 	if caps.Resources != nil {
