@@ -186,7 +186,9 @@ func TestFilesystemAndMemory(t *testing.T) {
 				"call:memory/create_entities", "result:memory/create_entities:ok",
 				"call:memory/read_graph", "result:memory/read_graph:ok",
 			},
-			"memonly": {"call:memory/read_graph", "result:memory/read_graph:ok"},
+			// The attempt on a hidden tool is refused before any upstream
+			// sees it, and recorded as denied.
+			"memonly": {"call:filesystem/write_file:deny", "call:memory/read_graph", "result:memory/read_graph:ok"},
 		}
 		ctx := context.Background()
 		for agent, wantTimeline := range want {
@@ -202,7 +204,11 @@ func TestFilesystemAndMemory(t *testing.T) {
 			for _, e := range evs {
 				switch e.Kind {
 				case store.KindCall:
-					got = append(got, "call:"+e.Upstream+"/"+e.Tool)
+					entry := "call:" + e.Upstream + "/" + e.Tool
+					if e.Verdict != "allow" {
+						entry += ":" + e.Verdict
+					}
+					got = append(got, entry)
 				case store.KindResult:
 					status := "ok"
 					if !e.OK {

@@ -24,18 +24,25 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	if sess == nil {
 		return refusal("warden refused this call: the session is not known or was not recorded"), nil
 	}
-	t, ok := s.hub.Catalog().Tool(req.Params.Name)
-	pol := s.policyFor(sess.agent.Name)
-	if !ok || !sess.agent.sees(t) || !pol.Workflow.Offers(t.Def.Name) {
-		return refusal(fmt.Sprintf("warden refused this call: tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)), nil
-	}
 	callID := newID()
-	call := workflows.Call{Tool: t.Def.Name, Args: req.GetArguments(), Upstream: t.Upstream}
 	args, err := json.Marshal(req.Params.Arguments)
 	if err != nil {
 		args = json.RawMessage(`null`)
 	}
 	wctx := context.WithoutCancel(ctx) // the record is written even if the agent has gone
+	t, ok := s.hub.Catalog().Tool(req.Params.Name)
+	if !ok || !sess.agent.sees(t) {
+		// An attempt on a tool the agent cannot see is refused and recorded.
+		reason := fmt.Sprintf("tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)
+		_, err := s.store.Append(wctx, sess.id, store.Event{Kind: store.KindCall, CallID: callID, Upstream: t.Upstream,
+			Tool: req.Params.Name, Args: args, Verdict: warden.Deny.String(), Reasons: []string{reason}})
+		if err != nil {
+			s.log.Error("cannot record refused call", "session", sess.id, "tool", req.Params.Name, "err", err)
+		}
+		return refusal("warden refused this call: " + reason), nil
+	}
+	pol := s.policyFor(sess.agent.Name)
+	call := workflows.Call{Tool: t.Def.Name, Args: req.GetArguments(), Upstream: t.Upstream}
 
 	d, err := s.decideCall(wctx, sess, pol, callID, t, call, args)
 	if err != nil {

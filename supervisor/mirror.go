@@ -93,21 +93,27 @@ func fingerprint(v any) [sha256.Size]byte {
 }
 
 // filterTools shows an agent only the tools it may call: those it may see
-// and that its workflow can ever accept (least privilege).
-func (s *Supervisor) filterTools(ctx context.Context, list []mcp.Tool) []mcp.Tool {
-	id, ok := identityFrom(ctx)
-	if !ok {
-		return nil
+// and that its workflow can ever accept (least privilege). It edits the
+// list result in place rather than being an mcp-go tool filter, because
+// such a filter also refuses calls before warden sees them, and a call to a
+// hidden tool is an attempt that belongs on record.
+func (s *Supervisor) filterTools(ctx context.Context, _ any, _ *mcp.ListToolsRequest, res *mcp.ListToolsResult) {
+	if res == nil {
+		return
 	}
+	id, ok := identityFrom(ctx)
 	cat := s.hub.Catalog()
-	wf := s.policyFor(id.agent.Name).Workflow
-	out := list[:0:0]
-	for _, def := range list {
-		if t, found := cat.Tool(def.Name); found && id.agent.sees(t) && wf.Offers(def.Name) {
+	var wf interface{ Offers(string) bool }
+	if ok {
+		wf = s.policyFor(id.agent.Name).Workflow
+	}
+	out := res.Tools[:0]
+	for _, def := range res.Tools {
+		if t, found := cat.Tool(def.Name); ok && found && id.agent.sees(t) && wf.Offers(def.Name) {
 			out = append(out, def)
 		}
 	}
-	return out
+	res.Tools = out
 }
 
 func (s *Supervisor) filterPrompts(ctx context.Context, list []mcp.Prompt) []mcp.Prompt {

@@ -102,6 +102,7 @@ func New(opts Options) (*Supervisor, error) {
 	})
 	hooks.AddAfterSubscribe(s.afterSubscribe)
 	hooks.AddAfterUnsubscribe(s.afterUnsubscribe)
+	hooks.AddAfterListTools(s.filterTools)
 	hooks.AddAfterListResources(s.filterResources)
 	hooks.AddAfterListResourceTemplates(s.filterTemplates)
 
@@ -114,7 +115,6 @@ func New(opts Options) (*Supervisor, error) {
 		server.WithElicitation(),
 		server.WithRoots(),
 		server.WithHooks(hooks),
-		server.WithToolFilter(s.filterTools),
 		server.WithPromptFilter(s.filterPrompts),
 		server.WithPromptCompletionProvider(completer{s}),
 		server.WithResourceCompletionProvider(completer{s}),
