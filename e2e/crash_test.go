@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/warden-dev/warden/internal/demo"
+	"github.com/warden-dev/warden/store"
+)
+
+const crashToken = "crash-token-0123456789"
+
+// buildWarden builds the warden command into a temporary folder.
+func buildWarden(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "warden")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/warden")
+	cmd.Dir = filepath.Dir(e2eDir(t))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/warden: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// wardenProcess is `warden serve` running as its own process.
+type wardenProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	done   chan error
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs `warden serve -c cfg` and returns once it logs its MCP URL.
+func startServe(t *testing.T, bin, cfg string) *wardenProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "-c", cfg)
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &wardenProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			_, _ = p.stderr.Write(append(sc.Bytes(), '\n'))
+			var line struct {
+				Msg string `json:"msg"`
+				MCP string `json:"mcp"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "warden serving" {
+				urlc <- line.MCP
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	select {
+	case p.url = <-urlc:
+	case err := <-p.done:
+		t.Fatalf("warden serve exited before serving: %v\n%s", err, p.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("warden serve did not log its URL within 30s\n%s", p.stderr.String())
+	}
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *wardenProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("warden did not die within 10s of SIGKILL")
+	}
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("warden ended with %v, not by SIGKILL: it was not running under load", p.cmd.ProcessState)
+	}
+}
+
+// load runs agents client sessions that call echo with unique messages
+// until their warden goes away, and returns the messages whose result came
+// back. It kills warden once at least killAfter results came back.
+func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) []string {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		acked []string
+		total atomic.Int32
+		wg    sync.WaitGroup
+	)
+	clients := make([]*client.Client, agents)
+	for i := range clients {
+		c, err := quietDial(p.url, crashToken)
+		if err != nil {
+			t.Fatalf("client %d cannot connect: %v\n%s", i, err, p.stderr.String())
+		}
+		clients[i] = c
+	}
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 100000; n++ {
+				msg := fmt.Sprintf("round%d-client%d-call%d", round, i, n)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				req := mcp.CallToolRequest{}
+				req.Params.Name = "echo"
+				req.Params.Arguments = map[string]any{"message": msg}
+				res, err := c.CallTool(ctx, req)
+				cancel()
+				if err != nil {
+					return // warden is gone
+				}
+				if res.IsError || resultText(res) != msg {
+					t.Errorf("echo %q = %q (error %v)", msg, resultText(res), res.IsError)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, msg)
+				mu.Unlock()
+				total.Add(1)
+			}
+		}()
+	}
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d acknowledged calls", killAfter), func() bool { return int(total.Load()) >= killAfter })
+	p.kill(t)
+	wg.Wait()
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return acked
+}
+
+// quietDial is dial without mcp-go's client logging, which reports every
+// broken stream loudly once warden is killed.
+func quietDial(url, token string) (*client.Client, error) {
+	tr, err := transport.NewStreamableHTTP(url,
+		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}),
+		transport.WithHTTPLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return nil, err
+	}
+	c := client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	init := mcp.InitializeRequest{}
+	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcp.Implementation{Name: "crash-load", Version: "0.1"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// recorded reads every echo call and result in the history at path, keyed
+// by message; it fails on a result with no call before it.
+func recorded(t *testing.T, path string) (calls, results map[string]bool, sessions int) {
+	t.Helper()
+	db, err := store.Open(path, store.WithLockTimeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("open history after the crash: %v", err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	all, err := db.Sessions(ctx, store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, results = map[string]bool{}, map[string]bool{}
+	for _, s := range all {
+		evs, err := db.Events(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgOf := map[string]string{} // call id → message
+		for _, e := range evs {
+			switch e.Kind {
+			case store.KindCall:
+				var args struct{ Message string }
+				if err := json.Unmarshal(e.Args, &args); err != nil || args.Message == "" {
+					t.Fatalf("call event with args %s", e.Args)
+				}
+				calls[args.Message] = true
+				msgOf[e.CallID] = args.Message
+			case store.KindResult:
+				msg, ok := msgOf[e.CallID]
+				if !ok {
+					t.Fatalf("session %s: result %d has no call before it", s.ID, e.Seq)
+				}
+				if e.OK {
+					results[msg] = true
+				}
+			}
+		}
+	}
+	return calls, results, len(all)
+}
+
+// verifyCLI runs `warden verify --db path` and wants exit 0, "intact".
+func verifyCLI(t *testing.T, bin, path string) {
+	t.Helper()
+	out, err := exec.Command(bin, "verify", "--db", path).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "intact:") {
+		t.Fatalf("warden verify --db: %v\n%s", err, out)
+	}
+}
+
+// TestCrashKeepsHistory kills warden with SIGKILL under load, several
+// times: every call whose result reached an agent is on record with its
+// result, the hash chains verify, and warden serves again on restart.
+func TestCrashKeepsHistory(t *testing.T) {
+	bin := buildWarden(t)
+	up := serveUpstream(t, demo.NewUpstream().Server())
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "warden.yaml")
+	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: %s
+call_timeout: 10s
+log: {level: info, format: json}
+upstreams:
+  - name: desk
+    http: {url: %q}
+agents:
+  - name: loader
+    token_sha256: %s
+`, filepath.Join(dir, "data"), up, hashToken(crashToken))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "data", "warden.db")
+
+	const rounds, agents, killAfter = 3, 8, 120
+	var acked []string
+	for round := 1; round <= rounds; round++ {
+		p := startServe(t, bin, cfg)
+		acked = append(acked, load(t, p, round, agents, killAfter)...)
+		calls, results, sessions := recorded(t, db)
+		for _, msg := range acked {
+			if !calls[msg] || !results[msg] {
+				t.Fatalf("round %d: %q reached its agent but history has call %v, result %v", round, msg, calls[msg], results[msg])
+			}
+		}
+		if sessions != round*agents {
+			t.Fatalf("round %d: %d sessions on record, want %d", round, sessions, round*agents)
+		}
+		t.Logf("round %d: %d results acknowledged in all, %d calls on record", round, len(acked), len(calls))
+		verifyCLI(t, bin, db)
+	}
+
+	// Warden comes back on the same configuration and history.
+	p := startServe(t, bin, cfg)
+	c := connect(t, p.url, crashToken)
+	if got := resultText(callTool(t, c, "echo", map[string]any{"message": "back"})); got != "back" {
+		t.Fatalf("echo after restart = %q", got)
+	}
+	_ = c.Close()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-p.done; err != nil {
+		t.Fatalf("warden serve after SIGTERM: %v\n%s", err, p.stderr.String())
+	}
+	calls, results, _ := recorded(t, db)
+	if !calls["back"] || !results["back"] {
+		t.Fatal("the call after restart is not on record")
+	}
+	verifyCLI(t, bin, db)
+}
