@@ -319,4 +319,47 @@ agents:
 		t.Fatal("the call after restart is not on record")
 	}
 	verifyCLI(t, bin, db)
+	closedRecords(t, db)
+}
+
+// closedRecords checks that after restarts no session is left looking
+// live and every forwarded call has a result, real or "interrupted".
+func closedRecords(t *testing.T, path string) {
+	t.Helper()
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	list, err := st.Sessions(ctx, store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	interrupted := 0
+	for _, s := range list {
+		if s.State == store.StateActive {
+			t.Errorf("session %s is still active after warden restarted", s.ID)
+		}
+		evs, err := st.Events(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := map[string]bool{}
+		for _, e := range evs {
+			switch {
+			case e.Kind == store.KindCall && e.Verdict == "allow":
+				open[e.CallID] = true
+			case e.Kind == store.KindResult:
+				delete(open, e.CallID)
+				if strings.HasPrefix(e.Error, "interrupted:") {
+					interrupted++
+				}
+			}
+		}
+		if len(open) > 0 {
+			t.Errorf("session %s: %d forwarded calls have no result on record", s.ID, len(open))
+		}
+	}
+	t.Logf("%d calls in flight at the kills were closed as interrupted", interrupted)
 }

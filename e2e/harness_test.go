@@ -91,7 +91,9 @@ func startWarden(t *testing.T, specs []tools.Spec, agents []supervisor.Agent, tw
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sup.Start(ctx)
+	if err := sup.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	url := serveHTTP(t, sup.Handler()) + "/mcp"
 	t.Cleanup(func() {
 		_ = sup.Close(context.Background())

@@ -54,7 +54,9 @@ func idleWarden(tb testing.TB, specs []tools.Spec) (url string, db *store.DB) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sup.Start(ctx)
+	if err := sup.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

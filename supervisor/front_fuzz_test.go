@@ -43,7 +43,9 @@ func newFuzzFront(t testing.TB) *fuzzFront {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sup.Start(ctx)
+	if err := sup.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		_ = sup.Close(context.Background())
 		_ = hub.Close()

@@ -14,12 +14,8 @@ import (
 // errUnknownSession makes mcp-go answer 404 for an id warden never issued.
 var errUnknownSession = errors.New("unknown session id")
 
-// How long an issued id may wait for its initialize to finish, and how long
-// an ended id is remembered so that its reuse gets "terminated".
-const (
-	issuedTTL     = time.Minute
-	terminatedTTL = 24 * time.Hour
-)
+// How long an ended id is remembered so that its reuse gets "terminated".
+const terminatedTTL = 24 * time.Hour
 
 // session is one live MCP session of one agent.
 type session struct {
@@ -110,19 +106,19 @@ func (s *session) subscribed(uri string) bool {
 }
 
 // sessions is the registry of live sessions and warden's
-// server.SessionIdManager: ids are random and validated against what was
-// really issued (trap 4), and ended ids stay ended.
+// server.SessionIdManager: ids are random, and only the ids of sessions
+// that completed initialize and were recorded are valid (trap 4); ended ids
+// stay ended. An id that mcp-go issued for an initialize that failed is
+// never valid: the client only learns an id from a successful answer.
 type sessions struct {
 	mu         sync.RWMutex
 	live       map[string]*session
-	issued     map[string]time.Time
 	terminated map[string]time.Time
 }
 
 func newSessions() *sessions {
 	return &sessions{
 		live:       map[string]*session{},
-		issued:     map[string]time.Time{},
 		terminated: map[string]time.Time{},
 	}
 }
@@ -136,23 +132,17 @@ func newID() string {
 
 // Generate issues a session id for an initialize request.
 func (s *sessions) Generate() string {
-	id := newID()
-	now := time.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.prune(now)
-	s.issued[id] = now
-	return id
+	s.prune(time.Now())
+	s.mu.Unlock()
+	return newID()
 }
 
-// Validate accepts only ids that warden issued and that have not ended.
+// Validate accepts only the ids of live, recorded sessions.
 func (s *sessions) Validate(id string) (isTerminated bool, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if _, ok := s.live[id]; ok {
-		return false, nil
-	}
-	if _, ok := s.issued[id]; ok {
 		return false, nil
 	}
 	if _, ok := s.terminated[id]; ok {
@@ -165,7 +155,6 @@ func (s *sessions) Validate(id string) (isTerminated bool, err error) {
 func (s *sessions) Terminate(id string) (isNotAllowed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.issued, id)
 	s.terminated[id] = time.Now()
 	return false, nil
 }
@@ -174,7 +163,6 @@ func (s *sessions) Terminate(id string) (isNotAllowed bool, err error) {
 func (s *sessions) start(sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.issued, sess.key)
 	s.live[sess.key] = sess
 }
 
@@ -184,7 +172,6 @@ func (s *sessions) end(key string) *session {
 	defer s.mu.Unlock()
 	sess := s.live[key]
 	delete(s.live, key)
-	delete(s.issued, key)
 	if sess != nil {
 		s.terminated[key] = time.Now()
 	}
@@ -208,13 +195,8 @@ func (s *sessions) all() []*session {
 	return out
 }
 
-// prune drops stale issued and terminated ids; the caller holds mu.
+// prune forgets long-ended ids; the caller holds mu.
 func (s *sessions) prune(now time.Time) {
-	for id, t := range s.issued {
-		if now.Sub(t) > issuedTTL {
-			delete(s.issued, id)
-		}
-	}
 	for id, t := range s.terminated {
 		if now.Sub(t) > terminatedTTL {
 			delete(s.terminated, id)

@@ -144,11 +144,17 @@ func (s *Supervisor) Handler() http.Handler {
 	return mux
 }
 
-// Start connects the upstreams, relaying what they send to agents and
-// mirroring their catalog. It returns once each upstream has made its first
-// attempt to connect, or ctx ends.
-func (s *Supervisor) Start(ctx context.Context) {
+// Start closes the record of sessions that a previous run left live, then
+// connects the upstreams, relaying what they send to agents and mirroring
+// their catalog. It returns once each upstream has made its first attempt
+// to connect, or ctx ends. An error means the history could not be read or
+// written: warden must not serve then.
+func (s *Supervisor) Start(ctx context.Context) error {
+	if err := s.recoverInterrupted(ctx); err != nil {
+		return err
+	}
 	s.hub.Start(ctx, peer{s}, s.mirror)
+	return nil
 }
 
 // Close ends every live session, recording why.

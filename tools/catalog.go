@@ -86,10 +86,9 @@ func (c *Catalog) ResourceUpstream(uri string) (string, bool) {
 func buildCatalog(ups []*upstream) *Catalog {
 	c := &Catalog{tools: map[string]int{}, prompts: map[string]int{}, uris: map[string]int{}}
 	for _, u := range ups {
-		o, live := u.snapshot()
-		if !live {
-			continue
-		}
+		// A disconnected upstream keeps its last offer: a call in the
+		// outage then gets "reconnecting", not "no such tool".
+		o := u.snapshot()
 		for _, t := range o.tools {
 			name := exposedName(c.tools, u.spec, t.Name)
 			def := t

@@ -27,6 +27,7 @@ const (
 	connectTimeout = 30 * time.Second
 	pingInterval   = 15 * time.Second
 	pingTimeout    = 5 * time.Second
+	stableAfter    = 10 * time.Second
 )
 
 // errDown is wrapped by every error for a request that found its upstream
@@ -94,17 +95,27 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 			backoff = min(backoff*2, maxBackoff)
 			continue
 		}
-		backoff = minBackoff
 		u.log.Info("connected", "transport", u.spec.transportName())
 		u.refresh(ctx)
 		readyOnce()
+		since := time.Now()
 		err = u.watch(ctx, cli)
 		u.setDown(err)
 		_ = cli.Close()
-		u.hub.catalogChanged()
-		if ctx.Err() == nil {
-			u.log.Warn("connection lost; reconnecting", "err", err)
+		if ctx.Err() != nil {
+			return
 		}
+		u.log.Warn("connection lost; reconnecting", "err", err, "retry_in", backoff)
+		// Only a connection that held for a while earns a fresh backoff: a
+		// child that dies on every call is not restarted in a tight loop.
+		if time.Since(since) > stableAfter {
+			backoff = minBackoff
+			continue
+		}
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(backoff*2, maxBackoff)
 	}
 }
 
@@ -287,10 +298,10 @@ func (u *upstream) client() (*client.Client, mcp.ServerCapabilities, error) {
 	return u.cli, u.caps, nil
 }
 
-func (u *upstream) snapshot() (offer, bool) {
+func (u *upstream) snapshot() offer {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
-	return u.offer, u.cli != nil
+	return u.offer
 }
 
 // sleep waits d or until ctx ends; it reports whether ctx is still live.

@@ -55,8 +55,15 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		}
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	a.start(startCtx)
+	err = a.start(startCtx)
 	cancel()
+	if err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+		return err
+	}
 
 	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second}}
 	listeners := []net.Listener{ln}
@@ -126,8 +133,11 @@ func (c *stdioCmd) Run(g *cli) error {
 	}
 	defer a.close(context.Background())
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	a.start(startCtx)
+	err = a.start(startCtx)
 	cancel()
+	if err != nil {
+		return err
+	}
 	return a.sup.ServeStdio(ctx, c.Agent, os.Stdin, os.Stdout)
 }
 

@@ -57,7 +57,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 	return &app{cfg: cfg, db: db, hub: hub, sup: sup}, nil
 }
 
-func (a *app) start(ctx context.Context) { a.sup.Start(ctx) }
+func (a *app) start(ctx context.Context) error { return a.sup.Start(ctx) }
 
 // close ends sessions, upstreams and the store, in that order.
 func (a *app) close(ctx context.Context) {

@@ -175,7 +175,10 @@ func startWarden(ctx context.Context, upURL, dir string, serve func(http.Handler
 		_ = db.Close()
 		return "", nil, err
 	}
-	sup.Start(ctx)
+	if err := sup.Start(ctx); err != nil {
+		_ = db.Close()
+		return "", nil, err
+	}
 	url, err := serve(sup.Handler())
 	return url, func() {
 		_ = sup.Close(context.Background())
