@@ -39,6 +39,7 @@ const DefaultLockTimeout = 2 * time.Second
 type DB struct {
 	bolt *bolt.DB
 	w    *writer
+	j    *journal // nil in naive mode
 }
 
 var _ Store = (*DB)(nil)
@@ -97,7 +98,16 @@ func Open(path string, opts ...Option) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bolt: bdb, w: newWriter(bdb, o.naive)}, nil
+	d := &DB{bolt: bdb}
+	if !o.naive {
+		// The log sits beside the bbolt file: path + "-wal".
+		if d.j, err = openJournal(bdb, path+"-wal"); err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+	}
+	d.w = newWriter(bdb, o.naive, d.j)
+	return d, nil
 }
 
 // Close finishes every write already queued, then closes the file. Calls
@@ -106,19 +116,31 @@ func (d *DB) Close() error {
 	if err := d.w.close(); err != nil {
 		return err
 	}
+	if d.j != nil {
+		if err := d.j.close(); err != nil {
+			_ = d.bolt.Close()
+			return fmt.Errorf("store: close: %w", err)
+		}
+	}
 	if err := d.bolt.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
 }
 
-// view runs fn in a read transaction, after checking ctx and Close.
+// view runs fn in a read transaction, after checking ctx and Close, and
+// once every event already durable in the log is in bbolt.
 func (d *DB) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if d.w.isClosed() {
 		return ErrClosed
+	}
+	if d.j != nil {
+		if err := d.j.flush(ctx); err != nil {
+			return err
+		}
 	}
 	err := d.bolt.View(fn)
 	if errors.Is(err, bolterr.ErrDatabaseNotOpen) {

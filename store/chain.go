@@ -202,6 +202,28 @@ func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket) (i
 	return n, nil, nil
 }
 
+// sealEvent sets ev.Hash and returns the stored encoding, with one JSON
+// encoding instead of two: Hash is the last field, so the canonical bytes
+// (Hash empty) end in `"hash":""}` and the stored bytes are the same with
+// the hash spliced in. The result equals hashEvent then encodeEvent.
+func sealEvent(ev *Event) ([]byte, error) {
+	ev.Hash = ""
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	const tail = `"hash":""}`
+	if !bytes.HasSuffix(b, []byte(tail)) {
+		return nil, fmt.Errorf("encode event: unexpected encoding %.40q", b[max(0, len(b)-40):])
+	}
+	sum := sha256.Sum256(b)
+	ev.Hash = hex.EncodeToString(sum[:])
+	out := make([]byte, 0, len(b)+len(ev.Hash))
+	out = append(out, b[:len(b)-2]...)
+	out = append(out, ev.Hash...)
+	return append(out, `"}`...), nil
+}
+
 // encodeEvent is the stored form of an event: its canonical encoding with
 // Hash filled in.
 func encodeEvent(ev Event) ([]byte, error) {

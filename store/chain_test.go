@@ -211,3 +211,31 @@ func TestHashCoversEveryField(t *testing.T) {
 		t.Error("the hash depends on the Hash field itself")
 	}
 }
+
+// TestSealEventMatchesHashThenEncode: the one-pass seal gives exactly the
+// hash and bytes of hashing then encoding.
+func TestSealEventMatchesHashThenEncode(t *testing.T) {
+	evs := []Event{
+		{Seq: 1, Session: "s", Kind: KindCall, Tool: "t", Args: []byte(`{"a":"<b>&"}`), Reasons: []string{"x"}},
+		{Seq: 9, Session: "s", Prev: "ab", Kind: KindResult, Error: "\xff bad utf8", Data: []byte(`[1,2]`), OK: true, Size: 3},
+	}
+	for _, ev := range evs {
+		n, err := normalize(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantHash, err := hashEvent(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Hash = wantHash
+		want, err := encodeEvent(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sealEvent(&n)
+		if err != nil || n.Hash != wantHash || string(got) != string(want) {
+			t.Fatalf("sealEvent = %s (%s), %v\nwant %s (%s)", got, n.Hash, err, want, wantHash)
+		}
+	}
+}

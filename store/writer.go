@@ -27,6 +27,7 @@ import (
 type writer struct {
 	db    *bolt.DB
 	naive bool
+	j     *journal // appends go through the log; nil in naive mode
 
 	mu      sync.Mutex
 	pending []*op
@@ -44,8 +45,9 @@ type writer struct {
 // than once (a retried round), and reports write failures as abortError.
 type op struct {
 	ctx   context.Context
-	apply func(tx *bolt.Tx) error
-	taken bool // guarded by writer.mu: the loop owns it now
+	apply func(tx *bolt.Tx) error // a write to bbolt, or
+	req   *appendReq              // an append, made durable in the log
+	taken bool                    // guarded by writer.mu: the loop owns it now
 	err   error
 	done  chan struct{}
 }
@@ -65,10 +67,11 @@ func abort(err error) error {
 	return abortError{err}
 }
 
-func newWriter(db *bolt.DB, naive bool) *writer {
+func newWriter(db *bolt.DB, naive bool, j *journal) *writer {
 	w := &writer{
 		db:    db,
 		naive: naive,
+		j:     j,
 		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
@@ -85,10 +88,18 @@ func newWriter(db *bolt.DB, naive bool) *writer {
 // before the loop takes the op, the op is withdrawn and ctx.Err() returned;
 // once taken it completes and its own result is returned.
 func (w *writer) do(ctx context.Context, apply func(tx *bolt.Tx) error) error {
+	return w.queue(ctx, &op{ctx: ctx, apply: apply, done: make(chan struct{})})
+}
+
+// append queues an append for the log, with do's semantics.
+func (w *writer) append(ctx context.Context, r *appendReq) error {
+	return w.queue(ctx, &op{ctx: ctx, req: r, done: make(chan struct{})})
+}
+
+func (w *writer) queue(ctx context.Context, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, apply: apply, done: make(chan struct{})}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -170,9 +181,10 @@ func (w *writer) loop() {
 	}
 }
 
-// commit applies one round's ops in one transaction and answers each.
+// commit applies one round: its bbolt writes in one transaction, then its
+// appends in the log with one fdatasync, and answers each op.
 func (w *writer) commit(batch []*op) {
-	live := make([]*op, 0, len(batch))
+	var live, appends []*op
 	for _, o := range batch {
 		// A caller whose ctx ended before the round took it gets
 		// ctx.Err() and its write does not happen.
@@ -180,8 +192,24 @@ func (w *writer) commit(batch []*op) {
 			w.finish(o, err)
 			continue
 		}
-		live = append(live, o)
+		if o.req != nil {
+			appends = append(appends, o)
+		} else {
+			live = append(live, o)
+		}
 	}
+	w.commitBolt(live)
+	if len(appends) > 0 {
+		w.j.commit(appends)
+		w.rounds.Add(1)
+		for _, o := range appends {
+			w.finish(o, o.err)
+		}
+	}
+}
+
+// commitBolt applies bbolt writes in one transaction and answers each.
+func (w *writer) commitBolt(live []*op) {
 	for len(live) > 0 {
 		errs := make([]error, len(live))
 		failed := -1

@@ -105,6 +105,14 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 	if killed {
 		return workflows.Decision{Verdict: warden.Kill, Reasons: []string{"session already killed"}}, nil
 	}
+	if pol.empty() {
+		// Nothing to decide with and no state to keep: allow, and record.
+		_, err := s.store.Append(ctx, sess.id, store.Event{
+			Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
+			Args: args, Verdict: warden.Allow.String(), Data: callData(workflows.Decision{}, t),
+		})
+		return workflows.Decision{Verdict: warden.Allow}, err
+	}
 	d, next := pol.Decide(st, call, time.Now())
 	if enforce(d.Verdict) > warden.Throttle && d.Verdict != warden.Kill {
 		next = st // a refused call does not move the session
@@ -129,6 +137,21 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 // observeResult runs the policy's result bindings and rules and makes the
 // result's event and the session's state durable together.
 func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, d workflows.Decision, res *mcp.CallToolResult, ferr error, latency time.Duration) (workflows.Decision, error) {
+	ev := store.Event{
+		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
+		OK: !res.IsError, Size: resultSize(res), LatencyUS: latency.Microseconds(),
+		Data: resultData(res),
+	}
+	if ferr != nil {
+		ev.Error = ferr.Error()
+	} else if res.IsError {
+		ev.Error = clipText(allText(res), 500)
+	}
+	if pol.empty() {
+		ev.Verdict = warden.Allow.String()
+		_, err := s.store.Append(ctx, sess.id, ev)
+		return workflows.Decision{Verdict: warden.Allow}, err
+	}
 	sess.decide.Lock()
 	defer sess.decide.Unlock()
 	sess.mu.Lock()
@@ -139,16 +162,7 @@ func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Poli
 	if err != nil {
 		return rd, err
 	}
-	ev := store.Event{
-		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-		OK: !res.IsError, Size: resultSize(res), LatencyUS: latency.Microseconds(),
-		Verdict: rd.Verdict.String(), Reasons: rd.Reasons, Data: resultData(res),
-	}
-	if ferr != nil {
-		ev.Error = ferr.Error()
-	} else if res.IsError {
-		ev.Error = clipText(allText(res), 500)
-	}
+	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if _, err := s.store.AppendWithData(ctx, sess.id, ev, state); err != nil {
 		return rd, err
 	}

@@ -17,6 +17,11 @@ type Policy struct {
 	Rules    []eval.Rule // call rules and result rules (OnResult) together
 }
 
+// empty reports whether the policy has nothing to decide with: no
+// workflow and no rules. Every visible call is then allowed and the
+// session keeps no state.
+func (p *Policy) empty() bool { return p.Workflow == nil && len(p.Rules) == 0 }
+
 // Decide is the one decision function that live traffic and replay both
 // call: graph, budgets and workflow rules, then the policy's rules, on the
 // verdict ladder (strongest wins, every reason kept; an error denies). It is

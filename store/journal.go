@@ -1,0 +1,354 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// walResetSize is how large the log may grow before the writer waits for
+// bbolt to catch up and empties it.
+const walResetSize = 16 << 20
+
+// journal carries appends through the log (wal.go) into bbolt. The writer
+// goroutine prepares a round's appends, writes them to the log with one
+// fdatasync and answers the callers; a copier goroutine then puts them in
+// bbolt. Reads that must see every durable event call flush first.
+type journal struct {
+	bolt  *bolt.DB
+	wal   *wal
+	heads map[string]chainHead // by session; the writer goroutine's alone
+
+	mu      sync.Mutex
+	queue   []walRecord   // durable in the log, not yet in bbolt
+	written uint64        // records made durable
+	applied uint64        // records copied into bbolt
+	err     error         // a copy failed: appends are refused from then on
+	changed chan struct{} // closed and replaced when applied or err moves
+	wake    chan struct{} // capacity 1: the queue is not empty
+	urgent  chan struct{} // capacity 1: a reader waits for the copy
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// copyEvery paces the copier: a bbolt commit shares the disk with the log's
+// fdatasyncs, so copies are batched, at most one per copyEvery, unless a
+// reader is waiting or the queue is long.
+const (
+	copyEvery    = 20 * time.Millisecond
+	copyMaxQueue = 4096
+)
+
+// chainHead is the last event of a chain: its seq and hash.
+type chainHead struct {
+	seq  uint64
+	hash string
+}
+
+// appendReq is one Append waiting in the writer's queue.
+type appendReq struct {
+	session string
+	ev      Event // normalised; Seq, Prev and Hash are set by the writer
+	setData bool
+	data    json.RawMessage
+	out     Event
+}
+
+// openJournal opens the log beside the bbolt file, copies into bbolt
+// whatever a crash left in it, and starts the copier.
+func openJournal(bdb *bolt.DB, path string) (*journal, error) {
+	w, recs, err := openWAL(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) > 0 {
+		if err := bdb.Update(func(tx *bolt.Tx) error { return applyRecords(tx, recs) }); err != nil {
+			w.close()
+			return nil, fmt.Errorf("recover %d logged events into bbolt: %w", len(recs), err)
+		}
+	}
+	if err := w.reset(); err != nil {
+		w.close()
+		return nil, err
+	}
+	j := &journal{
+		bolt: bdb, wal: w, heads: map[string]chainHead{},
+		changed: make(chan struct{}), wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go j.copier()
+	return j, nil
+}
+
+// commit makes a round's appends durable: it chains each event to its
+// session's head, writes the round to the log with one fdatasync, and
+// answers each op. Called by the writer goroutine only.
+func (j *journal) commit(ops []*op) {
+	if err := j.failure(); err != nil {
+		for _, o := range ops {
+			o.err = err
+		}
+		return
+	}
+	var frames []byte
+	recs := make([]walRecord, 0, len(ops))
+	next := map[string]chainHead{}
+	for _, o := range ops {
+		r := o.req
+		h, err := j.head(next, r.session)
+		if err != nil {
+			o.err = err
+			continue
+		}
+		e := r.ev
+		e.Seq, e.Prev = h.seq+1, h.hash
+		val, err := sealEvent(&e)
+		if err != nil {
+			o.err = fmt.Errorf("store: append to %q: %w", r.session, err)
+			continue
+		}
+		rec := walRecord{Session: r.session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: r.setData, Data: r.data}
+		if frames, err = appendFrame(frames, j.wal.epoch, rec); err != nil {
+			o.err = fmt.Errorf("store: append to %q: %w", r.session, err)
+			continue
+		}
+		recs = append(recs, rec)
+		next[r.session] = chainHead{e.Seq, e.Hash}
+		r.out = e
+	}
+	if len(recs) == 0 {
+		return
+	}
+	if err := j.wal.write(frames); err != nil {
+		// Nothing of this round is durable: every append in it fails, and
+		// the heads stay where they were.
+		for _, o := range ops {
+			if o.err == nil {
+				o.err = fmt.Errorf("store: append: %w", err)
+			}
+		}
+		return
+	}
+	for s, h := range next {
+		j.heads[s] = h
+	}
+	j.enqueue(recs)
+	if j.wal.off > walResetSize {
+		j.compact()
+	}
+}
+
+// head returns the chain head of session as this round leaves it: from the
+// round so far, the cache, or bbolt.
+func (j *journal) head(round map[string]chainHead, session string) (chainHead, error) {
+	if h, ok := round[session]; ok {
+		return h, nil
+	}
+	if h, ok := j.heads[session]; ok {
+		return h, nil
+	}
+	var h chainHead
+	err := j.bolt.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketSessions).Get([]byte(session))
+		if raw == nil {
+			if session == SystemLog {
+				return nil
+			}
+			return fmt.Errorf("store: append to %q: %w", session, ErrNotFound)
+		}
+		rec, err := decodeSession(raw)
+		if err != nil {
+			return fmt.Errorf("store: append to %q: %w", session, err)
+		}
+		h = chainHead{rec.LastSeq, rec.Head}
+		return nil
+	})
+	return h, err
+}
+
+// enqueue hands durable records to the copier.
+func (j *journal) enqueue(recs []walRecord) {
+	j.mu.Lock()
+	j.queue = append(j.queue, recs...)
+	j.written += uint64(len(recs))
+	j.mu.Unlock()
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// copier puts durable records into bbolt, a batch per transaction, until
+// stopped with nothing left to copy.
+func (j *journal) copier() {
+	defer close(j.done)
+	pace := time.NewTimer(0)
+	defer pace.Stop()
+	for {
+		select {
+		case <-j.wake:
+		case <-j.urgent:
+		case <-j.stop:
+		}
+		// Wait out the pace, unless a reader or a long queue cannot.
+		j.mu.Lock()
+		long := len(j.queue) >= copyMaxQueue
+		j.mu.Unlock()
+		if !long {
+			select {
+			case <-pace.C:
+			case <-j.urgent:
+			case <-j.stop:
+			}
+		}
+		j.mu.Lock()
+		batch := j.queue
+		j.queue = nil
+		j.mu.Unlock()
+		if len(batch) > 0 {
+			err := j.bolt.Update(func(tx *bolt.Tx) error { return applyRecords(tx, batch) })
+			j.mu.Lock()
+			if err != nil {
+				j.err = fmt.Errorf("store: copy the log into bbolt: %w", err)
+			} else {
+				j.applied += uint64(len(batch))
+			}
+			close(j.changed)
+			j.changed = make(chan struct{})
+			j.mu.Unlock()
+		}
+		if !pace.Stop() {
+			select {
+			case <-pace.C:
+			default:
+			}
+		}
+		pace.Reset(copyEvery)
+		select {
+		case <-j.stop:
+			j.mu.Lock()
+			empty := len(j.queue) == 0
+			j.mu.Unlock()
+			if empty {
+				return
+			}
+		default:
+		}
+	}
+}
+
+func (j *journal) failure() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}
+
+// flush waits until every record durable when it was called is in bbolt.
+func (j *journal) flush(ctx context.Context) error {
+	select {
+	case j.urgent <- struct{}{}:
+	default:
+	}
+	j.mu.Lock()
+	target := j.written
+	for j.applied < target && j.err == nil {
+		ch := j.changed
+		j.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		j.mu.Lock()
+	}
+	err := j.err
+	j.mu.Unlock()
+	return err
+}
+
+// compact waits for bbolt to hold everything logged, then empties the log.
+// Called by the writer goroutine, so nothing is logged meanwhile.
+func (j *journal) compact() {
+	if err := j.flush(context.Background()); err != nil {
+		return // the log keeps what bbolt lacks; appends now fail with err
+	}
+	if err := j.wal.reset(); err != nil {
+		j.mu.Lock()
+		j.err = fmt.Errorf("store: %w", err)
+		j.mu.Unlock()
+	}
+}
+
+// close copies what is left, stops the copier and empties and closes the log.
+func (j *journal) close() error {
+	ferr := j.flush(context.Background())
+	close(j.stop)
+	<-j.done
+	if ferr == nil {
+		ferr = j.wal.reset()
+	}
+	return errors.Join(ferr, j.wal.close())
+}
+
+// applyRecords puts logged events into bbolt: each event under its seq and
+// its session's head moved on. An event bbolt already has is skipped, so
+// copying the same records twice (a crash after the copy, before the log
+// was emptied) is harmless. Each session record is read and written once
+// per batch.
+func applyRecords(tx *bolt.Tx, recs []walRecord) error {
+	sessions, events := tx.Bucket(bucketSessions), tx.Bucket(bucketEvents)
+	touched := map[string]*Session{}
+	var order []string
+	for _, r := range recs {
+		rec, ok := touched[r.Session]
+		if !ok {
+			key := []byte(r.Session)
+			rec = &Session{}
+			if raw := sessions.Get(key); raw != nil {
+				s, err := decodeSession(raw)
+				if err != nil {
+					return fmt.Errorf("session %q: %w", r.Session, err)
+				}
+				*rec = s
+			} else if r.Session == SystemLog {
+				*rec = Session{ID: SystemLog, State: StateActive, Started: r.Time}
+			} else {
+				return fmt.Errorf("session %q: %w", r.Session, ErrNotFound)
+			}
+			touched[r.Session] = rec
+			order = append(order, r.Session)
+		}
+		if rec.LastSeq >= r.Seq {
+			continue
+		}
+		chain, err := events.CreateBucketIfNotExists([]byte(r.Session))
+		if err != nil {
+			return fmt.Errorf("chain %q: %w", r.Session, err)
+		}
+		if err := chain.Put(seqKey(r.Seq), r.Event); err != nil {
+			return fmt.Errorf("event %q/%d: %w", r.Session, r.Seq, err)
+		}
+		rec.LastSeq, rec.Head = r.Seq, r.Hash
+		if r.Time.After(rec.LastSeen) {
+			rec.LastSeen = r.Time
+		}
+		if r.SetData {
+			rec.Data = r.Data
+		}
+	}
+	for _, id := range order {
+		val, err := encodeSession(*touched[id])
+		if err != nil {
+			return fmt.Errorf("session %q: %w", id, err)
+		}
+		if err := sessions.Put([]byte(id), val); err != nil {
+			return fmt.Errorf("session %q: %w", id, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+)
+
+// logged builds the log records that n appends to session after head
+// would have written: what a crash leaves in the log before the copy.
+func logged(t *testing.T, session string, head chainHead, n int, data string) []walRecord {
+	t.Helper()
+	var recs []walRecord
+	for i := 0; i < n; i++ {
+		e, err := normalize(Event{Session: session, Time: time.Now().UTC(), Kind: KindCall, Tool: "from-log", CallID: string(rune('a' + i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Seq, e.Prev = head.seq+1, head.hash
+		if e.Hash, err = hashEvent(e); err != nil {
+			t.Fatal(err)
+		}
+		val, err := encodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, walRecord{Session: session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: data != "", Data: json.RawMessage(data)})
+		head = chainHead{e.Seq, e.Hash}
+	}
+	return recs
+}
+
+// writeLog writes a log of epoch 7 holding recs, then tail.
+func writeLog(t *testing.T, path string, recs []walRecord, tail []byte) {
+	t.Helper()
+	buf := append([]byte(walMagic), 7, 0, 0, 0)
+	for _, r := range recs {
+		var err error
+		if buf, err = appendFrame(buf, 7, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, append(buf, tail...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenRecoversTheLog: events that a crash left only in the log are in
+// the history after Open, chained on; a torn frame at the end is dropped;
+// records bbolt already has are not copied twice.
+func TestOpenRecoversTheLog(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	first := mustAppend(t, db, "s1", "before-crash")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	recs := logged(t, "s1", chainHead{first.Seq, first.Hash}, 3, `{"steps":["x"]}`)
+	// The first record is already in bbolt's chain (as if copied just
+	// before the crash) only if we say so: repeat the stored one to check
+	// that it is skipped, then the new ones, then half a frame.
+	stored := logged(t, "s1", chainHead{}, 1, "")
+	stored[0].Seq, stored[0].Hash = first.Seq, first.Hash
+	torn := []byte{200, 0, 0, 0, 1, 2, 3, 4, '{', '"'}
+	writeLog(t, path+"-wal", append(stored, recs...), torn)
+
+	db2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db2.Close() })
+	evs, err := db2.Events(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 4 || evs[0].Tool != "before-crash" || evs[3].Tool != "from-log" || evs[3].Seq != 4 {
+		t.Fatalf("events after recovery = %+v", evs)
+	}
+	s, err := db2.Session(ctx, "s1")
+	if err != nil || s.LastSeq != 4 || s.Head != evs[3].Hash || string(s.Data) != `{"steps":["x"]}` {
+		t.Fatalf("session after recovery = %+v, %v", s, err)
+	}
+	if rep, err := db2.Verify(ctx); err != nil || len(rep.Broken) != 0 || rep.Events != 4 {
+		t.Fatalf("verify after recovery = %+v, %v", rep, err)
+	}
+	// Appends carry on from the recovered head, and the log was emptied.
+	if ev := mustAppend(t, db2, "s1", "after"); ev.Seq != 5 || ev.Prev != evs[3].Hash {
+		t.Fatalf("append after recovery = %+v", ev)
+	}
+	w, recs2, err := openWAL(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	if len(recs2) != 1 || recs2[0].Seq != 5 || w.epoch == 7 {
+		t.Fatalf("log after recovery and one append: epoch %d, %d records; want a new epoch holding seq 5", w.epoch, len(recs2))
+	}
+}
+
+// TestReadsSeeEveryDurableAppend: an append is readable as soon as it
+// returns, although it reaches bbolt in the background.
+func TestReadsSeeEveryDurableAppend(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	for i := 1; i <= 50; i++ {
+		ev, err := db.AppendWithData(ctx, "s1", Event{Kind: KindCall, Tool: "t"}, json.RawMessage(`{"n":`+itoa(i)+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := db.Session(ctx, "s1")
+		if err != nil || s.LastSeq != ev.Seq || string(s.Data) != `{"n":`+itoa(i)+`}` {
+			t.Fatalf("after append %d: session %+v, %v", i, s, err)
+		}
+	}
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+// TestCloseEmptiesTheLog: after Close everything is in bbolt and the log
+// is empty, so a reopen has nothing to recover.
+func TestCloseEmptiesTheLog(t *testing.T) {
+	db, path := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	for i := 0; i < 20; i++ {
+		mustAppend(t, db, "s1", "t")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, recs, err := openWAL(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.close()
+	if len(recs) != 0 {
+		t.Fatalf("log after Close holds %d records; want none", len(recs))
+	}
+	db2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	evs, err := db2.Events(context.Background(), "s1")
+	if err != nil || len(evs) != 20 {
+		t.Fatalf("events after reopen: %d, %v", len(evs), err)
+	}
+}
