@@ -40,6 +40,20 @@ type Store interface {
 	Verify(ctx context.Context) (Report, error)
 	// Close finishes the queued writes and releases the store.
 	Close() error
+
+	// CreateApproval records a pending approval; the error wraps ErrExists
+	// if the id is taken.
+	CreateApproval(ctx context.Context, a Approval) error
+	// Approval returns one approval; the error wraps ErrNotFound when missing.
+	Approval(ctx context.Context, id string) (Approval, error)
+	// Approvals lists the approvals that match f, newest (by Created) first.
+	Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, error)
+	// DecideApproval decides a pending, unexpired approval, exactly once;
+	// otherwise the error wraps ErrDecided or ErrExpired.
+	DecideApproval(ctx context.Context, id, decision, by string, now time.Time) (Approval, error)
+	// ExpireApprovals marks pending approvals past Expires (all pending
+	// ones if all) as expired and returns how many.
+	ExpireApprovals(ctx context.Context, now time.Time, all bool) (int, error)
 }
 
 // SystemLog is the chain for events that belong to no session, such as an

@@ -1,0 +1,67 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/warden-dev/warden/store"
+)
+
+// Message types: the value of Message.Type and of the Warden-Event header.
+const (
+	TypeApprovalRequested = "approval.requested"
+	TypeApprovalDecided   = "approval.decided"
+	TypeSessionKilled     = "session.killed"
+	TypeCallFlagged       = "call.flagged"
+)
+
+// Message is what approvers and alert receivers are sent. Its JSON
+// encoding is warden's webhook payload.
+type Message struct {
+	// Type is one of the Type constants.
+	Type string    `json:"type"`
+	Time time.Time `json:"time"`
+	// Approval is the held call (approval.requested) or the decision
+	// (approval.decided); nil for other types.
+	Approval   *store.Approval `json:"approval,omitempty"`
+	Session    string          `json:"session,omitempty"`
+	Agent      string          `json:"agent,omitempty"`
+	RemoteAddr string          `json:"remote_addr,omitempty"`
+	Client     string          `json:"client,omitempty"`
+	Reasons    []string        `json:"reasons,omitempty"`
+	// Recent are the session's last calls, oldest first.
+	Recent []RecentCall `json:"recent,omitempty"`
+	// Links maps a decision name (store.DecisionOnce, ...) to a signed,
+	// single-use URL that makes it.
+	Links map[string]string `json:"links,omitempty"`
+	// Text is a one-line human summary.
+	Text string `json:"text"`
+}
+
+// RecentCall is one of a session's last calls and its verdict.
+type RecentCall struct {
+	Tool    string    `json:"tool"`
+	Verdict string    `json:"verdict"`
+	Time    time.Time `json:"time"`
+}
+
+func validType(t string) bool {
+	switch t {
+	case TypeApprovalRequested, TypeApprovalDecided, TypeSessionKilled, TypeCallFlagged:
+		return true
+	}
+	return false
+}
+
+// body returns the request body for m: warden's JSON, or Slack's shape.
+func body(m Message, slack bool) ([]byte, error) {
+	if slack {
+		return json.Marshal(slackPayload(m))
+	}
+	b, err := json.Marshal(&m)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s message: %w", m.Type, err)
+	}
+	return b, nil
+}
