@@ -40,7 +40,7 @@ type journal struct {
 // fdatasyncs, so copies are batched, at most one per copyEvery, unless a
 // reader is waiting or the queue is long.
 const (
-	copyEvery    = 20 * time.Millisecond
+	copyEvery    = 50 * time.Millisecond
 	copyMaxQueue = 4096
 )
 
