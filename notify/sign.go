@@ -80,9 +80,10 @@ func parseSignature(header string) (ts string, sigs [][]byte, err error) {
 			}
 			ts = v
 		case "v1":
+			// Lower-case hex only, as signed: one MAC has one spelling.
 			sig, err := hex.DecodeString(v)
-			if err != nil || len(sig) != sha256.Size {
-				return "", nil, fmt.Errorf("%w: v1 is not %d hex bytes", errMalformed, sha256.Size)
+			if err != nil || len(sig) != sha256.Size || v != strings.ToLower(v) {
+				return "", nil, fmt.Errorf("%w: v1 is not %d lower-case hex bytes", errMalformed, sha256.Size)
 			}
 			sigs = append(sigs, sig)
 		}

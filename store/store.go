@@ -54,6 +54,10 @@ type Store interface {
 	// ExpireApprovals marks pending approvals past Expires (all pending
 	// ones if all) as expired and returns how many.
 	ExpireApprovals(ctx context.Context, now time.Time, all bool) (int, error)
+	// SetAgentSuspended records an agent as suspended or restored.
+	SetAgentSuspended(ctx context.Context, rec AgentRecord) error
+	// AgentRecords returns every recorded agent by name.
+	AgentRecords(ctx context.Context) (map[string]AgentRecord, error)
 }
 
 // SystemLog is the chain for events that belong to no session, such as an

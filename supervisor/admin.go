@@ -24,10 +24,23 @@ type SessionView struct {
 // AdminHandler serves the admin API, for the bearer token whose hex SHA-256
 // is tokenSHA256:
 //
-//	GET /v1/sessions?agent=&state=&since=&until=&limit=   sessions, newest first
-//	GET /v1/sessions/{id}                                 one session and its timeline
-//	GET /v1/verify                                        hash chains checked
-//	GET /v1/upstreams                                     upstream health
+//	GET  /v1/sessions?agent=&state=&since=&until=&limit=   sessions, newest first
+//	GET  /v1/sessions/{id}                                 one session and its timeline
+//	POST /v1/sessions/{id}/kill      {"reason","by"}       kill a session
+//	GET  /v1/verify                                        hash chains checked
+//	GET  /v1/upstreams                                     upstream health
+//	GET  /v1/approvals?state=&agent=&session=&limit=       approvals, newest first
+//	GET  /v1/approvals/{id}                                one approval
+//	POST /v1/approvals/{id}/decision {"decision","by"}     decide: once, session, deny, deny_kill
+//	GET  /v1/agents                                        agents, suspension, live sessions
+//	POST /v1/agents/{name}/kill      {"reason","by"}       kill every session of an agent
+//	POST /v1/agents/{name}/suspend   {"reason","by","kill"}
+//	POST /v1/agents/{name}/restore   {"by"}
+//
+// and, without the admin token (the signed token is the authority),
+//
+//	GET  /v1/decide?token=   a page that shows the held call and asks to confirm
+//	POST /v1/decide          token=...: makes the link's decision, once
 func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
 	want, err := hex.DecodeString(tokenSHA256)
 	if err != nil || len(want) != sha256.Size {
@@ -40,7 +53,22 @@ func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
 	mux.HandleFunc("GET /v1/upstreams", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.hub.Status())
 	})
+	mux.HandleFunc("POST /v1/sessions/{id}/kill", s.adminKillSession)
+	mux.HandleFunc("GET /v1/approvals", s.adminApprovals)
+	mux.HandleFunc("GET /v1/approvals/{id}", s.adminApproval)
+	mux.HandleFunc("POST /v1/approvals/{id}/decision", s.adminDecide)
+	mux.HandleFunc("GET /v1/agents", s.adminAgents)
+	mux.HandleFunc("POST /v1/agents/{name}/kill", s.adminKillAgent)
+	mux.HandleFunc("POST /v1/agents/{name}/suspend", s.adminSuspend(true))
+	mux.HandleFunc("POST /v1/agents/{name}/restore", s.adminSuspend(false))
+	links := http.NewServeMux()
+	links.HandleFunc("GET /v1/decide", s.linkPage)
+	links.HandleFunc("POST /v1/decide", s.linkDecide)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/decide" {
+			links.ServeHTTP(w, r)
+			return
+		}
 		token, _ := bearer(r)
 		sum := sha256.Sum256([]byte(token))
 		if token == "" || subtle.ConstantTimeCompare(sum[:], want) != 1 {

@@ -10,13 +10,15 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
 	"github.com/warden-dev/warden/workflows"
 )
 
-// callTool is the path of one tools/call: decide, record the call and the
-// session's new state durably, enforce the verdict, forward, observe the
+// callTool is the path of one tools/call: fit it to the rate limits,
+// decide, record the call and the session's new state durably, enforce the
+// verdict (holding a step-up for an approver), forward, observe the
 // result, record it durably, answer. Whatever goes wrong while deciding or
 // recording refuses the call (fail closed).
 func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -34,29 +36,44 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	if !ok || !sess.agent.sees(t) {
 		// An attempt on a tool the agent cannot see is refused and recorded.
 		reason := fmt.Sprintf("tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)
-		_, err := s.store.Append(wctx, sess.id, store.Event{Kind: store.KindCall, CallID: callID, Upstream: t.Upstream,
-			Tool: req.Params.Name, Args: args, Verdict: warden.Deny.String(), Reasons: []string{reason}})
-		if err != nil {
-			s.log.Error("cannot record refused call", "session", sess.id, "tool", req.Params.Name, "err", err)
-		}
+		s.recordRefusal(wctx, sess, callID, t.Upstream, req.Params.Name, args, warden.Deny, reason)
 		return refusal("warden refused this call: " + reason), nil
 	}
+
+	// Rate limits: a call over the rate waits up to MaxDelay, or is
+	// refused with when to retry.
+	var pre []checkResult
+	if wait, err := s.pace(ctx, sess); err != nil {
+		s.recordRefusal(wctx, sess, callID, t.Upstream, t.Def.Name, args, warden.Throttle, err.Error())
+		return refusal("warden refused this call (throttle): " + err.Error()), nil
+	} else if wait > 0 {
+		pre = append(pre, checkResult{warden.Throttle, fmt.Sprintf("held back %s by the rate limit", wait.Round(time.Millisecond))})
+	}
+
 	pol := s.policyFor(sess.agent.Name)
 	call := workflows.Call{Tool: t.Def.Name, Args: req.GetArguments(), Upstream: t.Upstream}
-
-	d, err := s.decideCall(wctx, sess, pol, callID, t, call, args)
+	d, err := s.decideCall(wctx, sess, pol, callID, t, call, args, pre)
 	if err != nil {
 		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", t.Def.Name, "err", err)
 		return refusal("warden refused this call: it could not be decided and recorded"), nil
 	}
-	switch enforced := enforce(d.Verdict); {
-	case enforced == warden.Kill:
-		s.kill(wctx, sess, "verdict on "+t.Def.Name+": "+strings.Join(d.Reasons, "; "))
-		return refusal(fmt.Sprintf("warden ended this session (%s): %s", d.Verdict, strings.Join(d.Reasons, "; "))), nil
-	case enforced > warden.Throttle:
-		return refusal(fmt.Sprintf("warden refused this call (%s): %s", d.Verdict, strings.Join(explain(d), "; "))), nil
+	switch {
+	case d.Verdict == warden.Kill:
+		s.kill(wctx, sess, "verdict on "+t.Def.Name+": "+strings.Join(d.Reasons, "; "), "warden")
+		return refusal(fmt.Sprintf("warden ended this session (kill): %s", strings.Join(d.Reasons, "; "))), nil
+	case d.Verdict == warden.Deny:
+		return refusal(fmt.Sprintf("warden refused this call (deny): %s", strings.Join(d.Reasons, "; "))), nil
+	case d.Verdict == warden.StepUp:
+		if res := s.stepUp(ctx, sess, req, callID, t, args, d); res != nil {
+			return res, nil
+		}
+	case d.Verdict == warden.Throttle && len(pre) == 0:
+		// A rule or workflow asked to slow this call down.
+		if !sleepCtx(ctx, s.esc.MaxDelay) {
+			return refusal("warden refused this call: the agent cancelled it while it was throttled"), nil
+		}
 	case d.Verdict == warden.Flag:
-		s.log.Warn("call flagged", "session", sess.id, "agent", sess.agent.Name, "tool", t.Def.Name, "reasons", d.Reasons)
+		s.flagged(sess, t.Def.Name, d.Reasons)
 	}
 
 	progress := &progressMark{}
@@ -82,40 +99,137 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		s.log.Error("cannot record result; withheld", "session", sess.id, "tool", t.Def.Name, "err", err)
 		return refusal("warden withheld the result: it could not be recorded"), nil
 	}
-	switch enforce(rd.Verdict) {
-	case warden.Kill:
-		s.kill(wctx, sess, "result of "+t.Def.Name+": "+strings.Join(rd.Reasons, "; "))
+	switch {
+	case rd.Verdict == warden.Kill:
+		s.kill(wctx, sess, "result of "+t.Def.Name+": "+strings.Join(rd.Reasons, "; "), "warden")
 		return refusal(fmt.Sprintf("warden withheld the result and ended this session: %s", strings.Join(rd.Reasons, "; "))), nil
-	case warden.Deny, warden.StepUp, warden.Throttle:
+	case rd.Verdict > warden.Flag:
 		return refusal(fmt.Sprintf("warden withheld the result (%s): %s", rd.Verdict, strings.Join(rd.Reasons, "; "))), nil
-	case warden.Flag:
-		s.log.Warn("result flagged", "session", sess.id, "agent", sess.agent.Name, "tool", t.Def.Name, "reasons", rd.Reasons)
+	case rd.Verdict == warden.Flag:
+		s.flagged(sess, t.Def.Name, rd.Reasons)
 	}
 	return res, nil
 }
 
+// checkResult is a verdict from a check outside the policy (rate limits).
+type checkResult struct {
+	verdict warden.Verdict
+	reason  string
+}
+
+// stepUp holds a call for an approver. It returns nil when the call was
+// approved and may go ahead, else the answer to give the agent.
+func (s *Supervisor) stepUp(ctx context.Context, sess *session, req mcp.CallToolRequest, callID string, t tools.Tool, args json.RawMessage, d workflows.Decision) *mcp.CallToolResult {
+	why := strings.Join(d.Reasons, "; ")
+	if !s.esc.Approvals {
+		return refusal("warden refused this call (step_up): " + why + "; no approver is configured, so it is denied")
+	}
+	wctx := context.WithoutCancel(ctx)
+	a, err := s.hold(ctx, sess, req, callID, t.Def.Name, t.Upstream, args, d)
+	if err != nil {
+		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", t.Def.Name, "err", err)
+		return refusal("warden refused this call (step_up): it could not be held for approval")
+	}
+	// The outcome is on record before anything else happens.
+	ev := store.Event{Kind: "approval", CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
+		Verdict: a.State, Reasons: []string{approvalSummary(a)}}
+	if _, err := s.store.Append(wctx, sess.id, ev); err != nil {
+		s.log.Error("cannot record approval outcome; refused", "session", sess.id, "err", err)
+		return refusal("warden refused this call: the approval could not be recorded")
+	}
+	switch {
+	case a.State == store.ApprovalApproved:
+		step := d.Step
+		if step == "" {
+			step = t.Def.Name
+		}
+		if a.Decision == store.DecisionSession {
+			sess.approve(step, a.DecidedBy)
+		}
+		// The approved call moves the session as if it had been in scope.
+		sess.decide.Lock()
+		sess.mu.Lock()
+		sess.state = d.Approved()
+		sess.mu.Unlock()
+		sess.decide.Unlock()
+		return nil
+	case a.State == store.ApprovalDenied && a.Decision == store.DecisionDenyKill:
+		s.kill(wctx, sess, "approver "+a.DecidedBy+" denied "+t.Def.Name+" and ended the session", a.DecidedBy)
+		return refusal("warden ended this session: an approver denied this call (" + why + ")")
+	case a.State == store.ApprovalDenied:
+		return refusal("warden refused this call: an approver denied it (" + why + ")")
+	default:
+		return refusal(fmt.Sprintf("warden refused this call (step_up): no approver decided within %s (%s)", s.esc.ApprovalTimeout, why))
+	}
+}
+
+func approvalSummary(a store.Approval) string {
+	switch a.State {
+	case store.ApprovalExpired:
+		return fmt.Sprintf("approval %s expired undecided", a.ID)
+	default:
+		return fmt.Sprintf("approval %s: %s by %s", a.ID, a.Decision, a.DecidedBy)
+	}
+}
+
+// recordRefusal records a call refused before the policy ran.
+func (s *Supervisor) recordRefusal(ctx context.Context, sess *session, callID, upstream, tool string, args json.RawMessage, v warden.Verdict, reason string) {
+	_, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindCall, CallID: callID, Upstream: upstream,
+		Tool: tool, Args: args, Verdict: v.String(), Reasons: []string{reason}})
+	if err != nil {
+		s.log.Error("cannot record refused call", "session", sess.id, "tool", tool, "err", err)
+	}
+}
+
+// flagged logs and alerts a flagged call or result; it goes ahead.
+func (s *Supervisor) flagged(sess *session, tool string, reasons []string) {
+	s.log.Warn("flagged", "session", sess.id, "agent", sess.agent.Name, "tool", tool, "reasons", reasons)
+	s.alert(notify.Message{Type: notify.TypeCallFlagged, Session: sess.id, Agent: sess.agent.Name,
+		RemoteAddr: sess.remote, Client: sess.client, Reasons: reasons, Recent: recent(sess),
+		Text: fmt.Sprintf("%s's call of %s was flagged: %s", sess.agent.Name, tool, strings.Join(reasons, "; "))})
+}
+
 // decideCall runs the policy on a call and makes the call's event and the
 // session's new state durable together.
-func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, args json.RawMessage) (workflows.Decision, error) {
+func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, args json.RawMessage, pre []checkResult) (workflows.Decision, error) {
 	sess.decide.Lock()
 	defer sess.decide.Unlock()
 	sess.mu.Lock()
-	st, killed := sess.state, sess.killed
+	st, killed, revalidate := sess.state, sess.killed, sess.revalidate
 	sess.mu.Unlock()
 	if killed {
 		return workflows.Decision{Verdict: warden.Kill, Reasons: []string{"session already killed"}}, nil
 	}
+	var d workflows.Decision
+	next := st
+	if !pol.empty() {
+		d, next = pol.Decide(st, call, time.Now())
+	}
+	for _, c := range pre {
+		d.Raise(c.verdict, c.reason)
+	}
+	if revalidate != "" {
+		d.Raise(warden.StepUp, revalidate)
+	}
+	step := d.Step
+	if step == "" {
+		step = t.Def.Name
+	}
+	if by, ok := sess.approvedFor(step); ok && d.Verdict == warden.StepUp && revalidate == "" {
+		d.Verdict = warden.Allow
+		d.Reasons = append(d.Reasons, "approved for this session by "+by)
+		next = d.Approved()
+	}
+	if d.Verdict > warden.Throttle && d.Verdict != warden.Kill {
+		next = st // a refused or held call does not move the session (yet)
+	}
 	if pol.empty() {
-		// Nothing to decide with and no state to keep: allow, and record.
+		// No policy: no state to keep.
 		_, err := s.store.Append(ctx, sess.id, store.Event{
 			Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-			Args: args, Verdict: warden.Allow.String(), Data: callData(workflows.Decision{}, t),
+			Args: args, Verdict: d.Verdict.String(), Reasons: d.Reasons, Data: callData(d, t),
 		})
-		return workflows.Decision{Verdict: warden.Allow}, err
-	}
-	d, next := pol.Decide(st, call, time.Now())
-	if enforce(d.Verdict) > warden.Throttle && d.Verdict != warden.Kill {
-		next = st // a refused call does not move the session
+		return d, err
 	}
 	state, err := encodeState(next)
 	if err != nil {
@@ -123,7 +237,7 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 	}
 	_, err = s.store.AppendWithData(ctx, sess.id, store.Event{
 		Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-		Args: args, Verdict: d.Verdict.String(), Reasons: explain(d), Data: callData(d, t),
+		Args: args, Verdict: d.Verdict.String(), Reasons: d.Reasons, Data: callData(d, t),
 	}, state)
 	if err != nil {
 		return d, err
@@ -170,28 +284,6 @@ func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Poli
 	sess.state = next
 	sess.mu.Unlock()
 	return rd, nil
-}
-
-// enforce is the verdict as it is carried out until escalation lands:
-// step_up and throttle are refused (deny), saying so.
-func enforce(v warden.Verdict) warden.Verdict {
-	if v == warden.StepUp || v == warden.Throttle {
-		return warden.Deny
-	}
-	return v
-}
-
-// explain is a decision's reasons, with what warden did about a verdict it
-// cannot carry out yet.
-func explain(d workflows.Decision) []string {
-	reasons := d.Reasons
-	switch d.Verdict {
-	case warden.StepUp:
-		reasons = append(reasons[:len(reasons):len(reasons)], "step-up approval is not available: denied")
-	case warden.Throttle:
-		reasons = append(reasons[:len(reasons):len(reasons)], "throttling is not available: denied")
-	}
-	return reasons
 }
 
 // callData records which workflow steps a call matched, and the tool's

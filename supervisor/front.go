@@ -40,6 +40,10 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			httpError(w, http.StatusUnauthorized, "unauthorized: a valid bearer token is required")
 			return
 		}
+		if rec, suspended := s.suspension(agent.Name); suspended {
+			httpError(w, http.StatusForbidden, "forbidden: agent "+quote(agent.Name)+" is suspended ("+rec.Reason+")")
+			return
+		}
 		if r.Method == http.MethodPost {
 			if r.ContentLength > s.opts.MaxBodyBytes {
 				httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
@@ -70,6 +74,10 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			// Another agent's session id is answered as if it did not exist.
 			if sess := s.sessions.get(sid); sess != nil && sess.agent != agent {
 				httpError(w, http.StatusNotFound, "session not found")
+				return
+			}
+			if sess := s.sessions.get(sid); sess != nil && !s.revalidate(r, sess) {
+				httpError(w, http.StatusNotFound, "session not found: it was ended because it changed hands")
 				return
 			}
 		}

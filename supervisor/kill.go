@@ -2,20 +2,24 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 )
 
 // kill ends a session for good: it is recorded (and so survives a
-// restart), its in-flight calls are cancelled (the upstream sees the
-// cancellation), its id is terminated so later requests get 404, and
-// mcp-go's own state for it is cleaned up (trap 3).
-func (s *Supervisor) kill(ctx context.Context, sess *session, reason string) {
+// restart), the approvals its calls wait on are denied, its in-flight
+// calls are cancelled (the upstream sees the cancellation), its id is
+// terminated so later requests get 404, and mcp-go's own state for it is
+// cleaned up (trap 3).
+func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string) {
 	sess.mu.Lock()
 	already := sess.killed
 	sess.killed = true
@@ -23,18 +27,30 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason string) {
 	for f := range sess.inflight {
 		calls = append(calls, f)
 	}
+	held := make([]string, 0, len(sess.held))
+	for id := range sess.held {
+		held = append(held, id)
+	}
 	sess.mu.Unlock()
 	if already {
 		return
 	}
+	for _, id := range held {
+		if _, err := s.decide(ctx, id, store.DecisionDeny, "warden: session killed"); err != nil {
+			s.log.Debug("held approval not denied", "approval", id, "err", err)
+		}
+	}
 	for _, f := range calls {
 		f.cancel()
 	}
-	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindKill, Reasons: []string{reason}}); err != nil {
+	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindKill, Reasons: []string{reason}, Data: byData(by)}); err != nil {
 		s.log.Error("cannot record kill", "session", sess.id, "err", err)
 	}
 	s.endSession(ctx, sess, store.StateKilled, reason)
-	s.log.Warn("session killed", "session", sess.id, "agent", sess.agent.Name, "reason", reason)
+	s.log.Warn("session killed", "session", sess.id, "agent", sess.agent.Name, "by", by, "reason", reason)
+	s.alert(notify.Message{Type: notify.TypeSessionKilled, Session: sess.id, Agent: sess.agent.Name,
+		RemoteAddr: sess.remote, Client: sess.client, Reasons: []string{reason}, Recent: recent(sess),
+		Text: fmt.Sprintf("%s killed %s's session %s: %s", by, sess.agent.Name, sess.id, reason)})
 	if sess.key == stdioSessionKey {
 		return
 	}
@@ -48,4 +64,46 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason string) {
 		r.Header.Set(mcp.HeaderProtocolVersion, protocolVersions[0])
 		s.http.ServeHTTP(httptest.NewRecorder(), r)
 	}()
+}
+
+// killAgent kills every live session of an agent and returns how many.
+func (s *Supervisor) killAgent(ctx context.Context, agent, reason, by string) int {
+	n := 0
+	for _, sess := range s.sessions.all() {
+		if sess.agent.Name == agent {
+			s.kill(ctx, sess, reason, by)
+			n++
+		}
+	}
+	return n
+}
+
+// killRecorded kills a session by id: a live one as kill does; one that
+// is only on record (warden restarted since) is marked killed there.
+func (s *Supervisor) killRecorded(ctx context.Context, id, reason, by string) error {
+	for _, sess := range s.sessions.all() {
+		if sess.id == id {
+			s.kill(ctx, sess, reason, by)
+			return nil
+		}
+	}
+	rec, err := s.store.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.State == store.StateKilled {
+		return nil
+	}
+	if _, err := s.store.Append(ctx, id, store.Event{Kind: store.KindKill, Reasons: []string{reason}, Data: byData(by)}); err != nil {
+		return err
+	}
+	return s.store.UpdateSession(ctx, id, func(r *store.Session) error {
+		r.State, r.Reason = store.StateKilled, reason
+		return nil
+	})
+}
+
+func byData(by string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{"by": by})
+	return b
 }

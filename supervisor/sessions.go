@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"golang.org/x/time/rate"
+
 	"github.com/warden-dev/warden/workflows"
 	"sync"
 	"time"
@@ -36,11 +38,54 @@ type session struct {
 	subs     map[string]bool // resource URIs the agent subscribed to
 	inflight map[*inflight]struct{}
 
+	client  string        // the client's name and version, for approvers
+	limiter *rate.Limiter // the session's token bucket; nil for none
+	// approved are the steps (or tools) an approver allowed for the rest
+	// of the session; revalidate, when set, is why every call steps up
+	// (the session changed hands). Both under mu.
+	approved   map[string]string
+	revalidate string
+	held       map[string]bool // approvals this session's calls wait on
+	// seenIP and seenUA are where the last request came from (under mu).
+	seenIP, seenUA string
+
 	// listening is closed once the agent's standing GET stream is attached:
 	// mcp-go sends sampling and roots requests only there, and loses one
 	// queued before the stream attaches.
 	listening     chan struct{}
 	listeningOnce sync.Once
+}
+
+// holding records (on) or forgets (off) an approval a call waits on.
+func (s *session) holding(id string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !on {
+		delete(s.held, id)
+		return
+	}
+	if s.held == nil {
+		s.held = map[string]bool{}
+	}
+	s.held[id] = true
+}
+
+// approvedFor says who approved a step for the rest of the session.
+func (s *session) approvedFor(step string) (by string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	by, ok = s.approved[step]
+	return by, ok
+}
+
+func (s *session) approve(step, by string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.approved == nil {
+		s.approved = map[string]string{}
+	}
+	s.approved[step] = by
+	s.revalidate = ""
 }
 
 // attached records that the session's GET stream is up.

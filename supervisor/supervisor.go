@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	"golang.org/x/time/rate"
 
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
@@ -49,6 +51,9 @@ type Options struct {
 	// Policies decide each agent's calls, by agent name; SetPolicies
 	// replaces them later. An agent without one has every visible call allowed.
 	Policies map[string]*Policy
+	// Escalation configures step-up approvals, webhooks, throttling and
+	// revalidation.
+	Escalation Escalation
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.
@@ -65,6 +70,12 @@ type Supervisor struct {
 	syncMu   sync.Mutex // serialises catalog mirroring
 	mirrored mirrorState
 	policies atomic.Pointer[policies]
+
+	esc       Escalation
+	links     *linkSigner // nil when links are not configured
+	waiting   waiters
+	lim       limiters
+	suspended atomic.Pointer[map[string]store.AgentRecord]
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -91,6 +102,17 @@ func New(opts Options) (*Supervisor, error) {
 	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions()}
 	initial := policies(maps.Clone(opts.Policies))
 	s.policies.Store(&initial)
+	s.esc = opts.Escalation
+	s.esc.defaults()
+	s.waiting.m = map[string]chan store.Approval{}
+	s.lim.byAgent = map[string]*rate.Limiter{}
+	none := map[string]store.AgentRecord{}
+	s.suspended.Store(&none)
+	if len(s.esc.LinkSecret) > 0 && s.esc.PublicURL != "" {
+		if s.links, err = newLinkSigner(s.esc.LinkSecret); err != nil {
+			return nil, fmt.Errorf("supervisor: decision links: %w", err)
+		}
+	}
 
 	hooks := &server.Hooks{}
 	hooks.AddAfterInitialize(s.afterInitialize)
@@ -153,6 +175,15 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	if err := s.recoverInterrupted(ctx); err != nil {
 		return err
 	}
+	// A call held when warden stopped went with its connection.
+	if n, err := s.store.ExpireApprovals(ctx, time.Now(), true); err != nil {
+		return fmt.Errorf("expire approvals left pending: %w", err)
+	} else if n > 0 {
+		s.log.Warn("approvals left pending by the last run are expired", "count", n)
+	}
+	if err := s.loadSuspensions(ctx); err != nil {
+		return err
+	}
 	s.hub.Start(ctx, peer{s}, s.mirror)
 	return nil
 }
@@ -172,7 +203,9 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 	if cs == nil || !ok {
 		return
 	}
-	sess := &session{key: cs.SessionID(), id: cs.SessionID(), agent: id.agent, remote: id.remote, userAgent: id.userAgent, started: time.Now().UTC(), listening: make(chan struct{})}
+	sess := &session{key: cs.SessionID(), id: cs.SessionID(), agent: id.agent, remote: id.remote, userAgent: id.userAgent,
+		started: time.Now().UTC(), listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(id.agent.Name)),
+		client: strings.TrimSpace(req.Params.ClientInfo.Name + " " + req.Params.ClientInfo.Version)}
 	if sess.key == "" || sess.key == stdioSessionKey {
 		sess.id = newID()
 	}

@@ -1,0 +1,262 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/warden-dev/warden/store"
+)
+
+// maxAdminBody bounds an admin request's body.
+const maxAdminBody = 64 << 10
+
+// readBody decodes an admin request's JSON body into v (an empty body is
+// an empty object).
+func readBody(r *http.Request, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxAdminBody))
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+type decisionRequest struct {
+	Decision string `json:"decision"`
+	By       string `json:"by"`
+	Note     string `json:"note,omitempty"`
+}
+
+type reasonRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+	Kill   bool   `json:"kill,omitempty"`
+}
+
+func (s *Supervisor) adminApprovals(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.ApprovalFilter{State: q.Get("state"), Agent: q.Get("agent"), Session: q.Get("session")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("limit: want a whole number, got %q", l)})
+			return
+		}
+		f.Limit = n
+	}
+	list, err := s.store.Approvals(r.Context(), f)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		return
+	}
+	if list == nil {
+		list = []store.Approval{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Supervisor) adminApproval(w http.ResponseWriter, r *http.Request) {
+	a, err := s.store.Approval(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Supervisor) adminDecide(w http.ResponseWriter, r *http.Request) {
+	var req decisionRequest
+	if err := readBody(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if req.By == "" {
+		writeJSON(w, http.StatusBadRequest, apiError{`"by" is required: who decides is recorded`})
+		return
+	}
+	a, err := s.decide(r.Context(), r.PathValue("id"), req.Decision, req.By)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// writeStoreError maps store errors to HTTP: unknown 404, already decided
+// 409, expired 410, anything else invalid 400.
+func writeStoreError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, apiError{err.Error()})
+	case errors.Is(err, store.ErrDecided):
+		writeJSON(w, http.StatusConflict, apiError{err.Error()})
+	case errors.Is(err, store.ErrExpired):
+		writeJSON(w, http.StatusGone, apiError{err.Error()})
+	default:
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+	}
+}
+
+func (s *Supervisor) adminKillSession(w http.ResponseWriter, r *http.Request) {
+	var req reasonRequest
+	if err := readBody(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if req.By == "" {
+		req.By = "admin API"
+	}
+	if req.Reason == "" {
+		req.Reason = "killed by " + req.By
+	}
+	if err := s.killRecorded(r.Context(), r.PathValue("id"), req.Reason, req.By); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"killed": true})
+}
+
+func (s *Supervisor) adminKillAgent(w http.ResponseWriter, r *http.Request) {
+	var req reasonRequest
+	if err := readBody(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	name := r.PathValue("name")
+	if _, ok := s.agents.byName(name); !ok {
+		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no agent %q", name)})
+		return
+	}
+	if req.By == "" {
+		req.By = "admin API"
+	}
+	if req.Reason == "" {
+		req.Reason = "every session of " + name + " killed by " + req.By
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"killed": s.killAgent(r.Context(), name, req.Reason, req.By)})
+}
+
+// AgentStatus is an agent as the admin API lists it.
+type AgentStatus struct {
+	Name         string `json:"name"`
+	Suspended    bool   `json:"suspended"`
+	Reason       string `json:"reason,omitempty"`
+	LiveSessions int    `json:"live_sessions"`
+}
+
+func (s *Supervisor) adminAgents(w http.ResponseWriter, r *http.Request) {
+	live := map[string]int{}
+	for _, sess := range s.sessions.all() {
+		live[sess.agent.Name]++
+	}
+	out := make([]AgentStatus, 0, len(s.agents.list))
+	for _, a := range s.agents.list {
+		rec, suspended := s.suspension(a.Name)
+		out = append(out, AgentStatus{Name: a.Name, Suspended: suspended, Reason: rec.Reason, LiveSessions: live[a.Name]})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Supervisor) adminSuspend(suspend bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req reasonRequest
+		if err := readBody(r, &req); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+			return
+		}
+		if req.By == "" {
+			req.By = "admin API"
+		}
+		killed, err := s.setSuspended(r.Context(), r.PathValue("name"), suspend, req.Reason, req.By, req.Kill)
+		if err != nil {
+			writeStoreError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "suspended": suspend, "killed": killed})
+	}
+}
+
+// The decision-link page. A GET only shows the held call and a button:
+// link scanners and chat unfurlers open URLs on their own, and must not
+// use up a single-use decision. The POST decides.
+var linkPageTmpl = template.Must(template.New("decide").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>warden: approve a held call?</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto">
+<h1>{{.Decision}}: {{.A.Agent}} → {{.A.Tool}}</h1>
+<p>Session <code>{{.A.Session}}</code>, approval <code>{{.A.ID}}</code>, state <b>{{.A.State}}</b>, expires {{.A.Expires}}.</p>
+<p>Why it was held:</p><ul>{{range .A.Reasons}}<li>{{.}}</li>{{end}}</ul>
+<p>Arguments:</p><pre>{{printf "%s" .A.Args}}</pre>
+{{if eq .A.State "pending"}}<form method="post" action="decide">
+<input type="hidden" name="token" value="{{.Token}}">
+<button type="submit">Confirm: {{.Decision}}</button></form>{{else}}<p>This call is no longer held.</p>{{end}}
+</body></html>`))
+
+func (s *Supervisor) linkToken(ctx context.Context, w http.ResponseWriter, token string) (store.Approval, string, bool) {
+	if s.links == nil {
+		http.Error(w, "decision links are not configured", http.StatusNotFound)
+		return store.Approval{}, "", false
+	}
+	id, decision, err := s.links.verify(token, time.Now())
+	if err != nil {
+		http.Error(w, "invalid decision link: "+err.Error(), http.StatusForbidden)
+		return store.Approval{}, "", false
+	}
+	a, err := s.store.Approval(ctx, id)
+	if err != nil {
+		http.Error(w, "no such approval", http.StatusNotFound)
+		return store.Approval{}, "", false
+	}
+	return a, decision, true
+}
+
+func (s *Supervisor) linkPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	a, decision, ok := s.linkToken(r.Context(), w, token)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	_ = linkPageTmpl.Execute(w, map[string]any{"A": a, "Decision": decision, "Token": token})
+}
+
+func (s *Supervisor) linkDecide(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	a, decision, ok := s.linkToken(r.Context(), w, r.PostForm.Get("token"))
+	if !ok {
+		return
+	}
+	got, err := s.decide(r.Context(), a.ID, decision, "decision link")
+	switch {
+	case errors.Is(err, store.ErrDecided):
+		http.Error(w, fmt.Sprintf("already decided: %s by %s", got.Decision, got.DecidedBy), http.StatusConflict)
+	case errors.Is(err, store.ErrExpired):
+		http.Error(w, "expired: the call is no longer held", http.StatusGone)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "decided: %s on %s's call of %s\n", got.Decision, got.Agent, got.Tool)
+	}
+}
+

@@ -1,0 +1,198 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/notify"
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// progressEvery is how often a held call tells a client that gave a
+// progress token that it is still waiting.
+const progressEvery = 5 * time.Second
+
+// waiters are the held calls, by approval id: a decision is handed to the
+// call it binds to.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string]chan store.Approval
+}
+
+func (w *waiters) add(id string) chan store.Approval {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ch := make(chan store.Approval, 1)
+	w.m[id] = ch
+	return ch
+}
+
+func (w *waiters) remove(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, id)
+}
+
+func (w *waiters) deliver(a store.Approval) {
+	w.mu.Lock()
+	ch := w.m[a.ID]
+	w.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- a:
+		default:
+		}
+	}
+}
+
+// hold keeps a stepped-up call waiting for an approver: it records the
+// approval durably, tells the approvers (webhook with signed links, and
+// elicitation at the client when enabled), keeps the client informed with
+// progress, and returns the approval as decided, or as expired when the
+// timeout passes. An error means the approval could not be recorded.
+func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRequest, callID string, tool, upstream string, args []byte, d workflows.Decision) (store.Approval, error) {
+	timeout := s.esc.ApprovalTimeout
+	now := time.Now().UTC()
+	a := store.Approval{
+		ID: newID(), Session: sess.id, Agent: sess.agent.Name, CallID: callID, Tool: tool, Upstream: upstream,
+		Args: args, Reasons: d.Reasons, Created: now, Expires: now.Add(timeout), State: store.ApprovalPending,
+	}
+	wctx := context.WithoutCancel(ctx)
+	if err := s.store.CreateApproval(wctx, a); err != nil {
+		return a, fmt.Errorf("record approval: %w", err)
+	}
+	decided := s.waiting.add(a.ID)
+	defer s.waiting.remove(a.ID)
+	sess.holding(a.ID, true)
+	defer sess.holding(a.ID, false)
+
+	links := map[string]string{}
+	if s.links != nil {
+		if l, err := s.links.links(strings.TrimRight(s.esc.PublicURL, "/")+"/v1/decide", a.ID, a.Expires); err == nil {
+			links = l
+		} else {
+			s.log.Warn("cannot make decision links", "err", err)
+		}
+	}
+	s.alert(notify.Message{
+		Type: notify.TypeApprovalRequested, Approval: &a, Session: sess.id, Agent: sess.agent.Name,
+		RemoteAddr: sess.remote, Client: sess.client, Reasons: d.Reasons, Recent: recent(sess), Links: links,
+		Text: fmt.Sprintf("%s wants to call %s: %s (approval %s, expires %s)", sess.agent.Name, tool, strings.Join(d.Reasons, "; "), a.ID, a.Expires.Format(time.RFC3339)),
+	})
+	s.log.Warn("call held for approval", "session", sess.id, "agent", sess.agent.Name, "tool", tool, "approval", a.ID, "timeout", timeout)
+	if s.esc.Elicitation {
+		go s.elicit(ctx, sess, a)
+	}
+
+	var tick <-chan time.Time
+	var token mcp.ProgressToken
+	if req.Params.Meta != nil && req.Params.Meta.ProgressToken != nil {
+		token = req.Params.Meta.ProgressToken
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	expire := time.NewTimer(timeout)
+	defer expire.Stop()
+	for n := 1; ; n++ {
+		select {
+		case got := <-decided:
+			return got, nil
+		case <-tick:
+			_ = s.mcp.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), map[string]any{
+				"progressToken": token, "progress": n,
+				"message": fmt.Sprintf("waiting for an approver (approval %s)", a.ID),
+			})
+			continue
+		case <-expire.C:
+		case <-ctx.Done():
+		}
+		// Timed out, or the agent gave up: whatever was decided first
+		// stands; otherwise the approval expires.
+		if _, err := s.store.ExpireApprovals(wctx, a.Expires.Add(time.Nanosecond), false); err != nil {
+			s.log.Error("cannot expire approval", "approval", a.ID, "err", err)
+		}
+		if ctx.Err() != nil && time.Now().Before(a.Expires) {
+			if got, err := s.store.DecideApproval(wctx, a.ID, store.DecisionDeny, "warden: the agent cancelled the call", time.Now()); err == nil {
+				return got, nil
+			}
+		}
+		got, err := s.store.Approval(wctx, a.ID)
+		if err != nil {
+			return a, err
+		}
+		return got, nil
+	}
+}
+
+// decide records a decision on an approval (exactly once) and hands it to
+// the held call. It is the one path for the admin API, the CLI, links and
+// elicitation.
+func (s *Supervisor) decide(ctx context.Context, id, decision, by string) (store.Approval, error) {
+	a, err := s.store.DecideApproval(ctx, id, decision, by, time.Now())
+	if err != nil {
+		return a, err
+	}
+	s.waiting.deliver(a)
+	s.alert(notify.Message{
+		Type: notify.TypeApprovalDecided, Approval: &a, Session: a.Session, Agent: a.Agent,
+		Text: fmt.Sprintf("%s decided %s on %s's call of %s (approval %s)", by, decision, a.Agent, a.Tool, a.ID),
+	})
+	s.log.Info("approval decided", "approval", id, "decision", decision, "by", by)
+	return a, nil
+}
+
+// elicit asks the human at the agent's client to confirm a held call, when
+// the client supports elicitation; an answer decides the approval like any
+// other (the first decision wins).
+func (s *Supervisor) elicit(ctx context.Context, sess *session, a store.Approval) {
+	cs, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
+	if !ok || cs.GetClientCapabilities().Elicitation == nil {
+		return
+	}
+	req := mcp.ElicitationRequest{}
+	req.Params.Message = fmt.Sprintf("warden holds a call of %s by %s: %s. Allow it?", a.Tool, a.Agent, strings.Join(a.Reasons, "; "))
+	req.Params.RequestedSchema = map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"approve": map[string]any{"type": "boolean", "title": "Allow this call", "default": false},
+		},
+		"required": []string{"approve"},
+	}
+	ectx, cancel := context.WithDeadline(ctx, a.Expires)
+	defer cancel()
+	res, err := s.mcp.RequestElicitation(ectx, req)
+	if err != nil {
+		s.log.Debug("elicitation not answered", "approval", a.ID, "err", err)
+		return
+	}
+	decision := store.DecisionDeny
+	if res.Action == mcp.ElicitationResponseActionAccept {
+		if m, ok := res.Content.(map[string]any); ok && m["approve"] == true {
+			decision = store.DecisionOnce
+		}
+	}
+	by := "elicitation: the user at " + sess.client
+	if _, err := s.decide(context.WithoutCancel(ctx), a.ID, decision, by); err != nil && !errors.Is(err, store.ErrDecided) && !errors.Is(err, store.ErrExpired) {
+		s.log.Warn("elicitation decision not recorded", "approval", a.ID, "err", err)
+	}
+}
+
+// recent is the session's last calls, for an approver's context.
+func recent(sess *session) []notify.RecentCall {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	out := make([]notify.RecentCall, 0, len(sess.state.Recent))
+	for _, e := range sess.state.Recent {
+		out = append(out, notify.RecentCall{Tool: e.Tool, Verdict: e.Verdict.String(), Time: e.At})
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/notify"
+	"github.com/warden-dev/warden/store"
+)
+
+// revalidate checks that a request on a live session comes from where the
+// session started: the same remote address (IP; ports change with every
+// connection) and user agent. A change is recorded and answered as
+// configured: flag, step up every later call until an approver allows the
+// session again, or kill. It reports whether the request may go on.
+func (s *Supervisor) revalidate(r *http.Request, sess *session) bool {
+	ip, ua := hostOf(r.RemoteAddr), r.UserAgent()
+	sess.mu.Lock()
+	if sess.seenIP == "" && sess.seenUA == "" {
+		sess.seenIP, sess.seenUA = hostOf(sess.remote), sess.userAgent
+	}
+	var what string
+	switch {
+	case ip != sess.seenIP:
+		what = fmt.Sprintf("remote address changed mid-session from %s to %s", sess.seenIP, ip)
+	case ua != sess.seenUA:
+		what = fmt.Sprintf("user agent changed mid-session from %q to %q", sess.seenUA, ua)
+	}
+	sess.seenIP, sess.seenUA = ip, ua
+	if what != "" && s.esc.OnChange == warden.StepUp {
+		sess.revalidate = what + ": every call needs an approver until one allows the session again"
+	}
+	sess.mu.Unlock()
+	if what == "" {
+		return true
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: "signal", Verdict: s.esc.OnChange.String(), Reasons: []string{what}}); err != nil {
+		s.log.Error("cannot record a session change", "session", sess.id, "err", err)
+	}
+	s.log.Warn("session changed hands", "session", sess.id, "agent", sess.agent.Name, "change", what, "response", s.esc.OnChange)
+	if s.esc.OnChange == warden.Kill {
+		s.kill(ctx, sess, what, "warden")
+		return false
+	}
+	s.alert(notify.Message{Type: notify.TypeCallFlagged, Session: sess.id, Agent: sess.agent.Name, RemoteAddr: r.RemoteAddr,
+		Client: sess.client, Reasons: []string{what}, Text: fmt.Sprintf("%s's session %s: %s", sess.agent.Name, sess.id, what)})
+	return true
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}

@@ -1,0 +1,51 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/warden-dev/warden/store"
+)
+
+// loadSuspensions reads which agents an admin suspended: a suspension
+// outlives restarts.
+func (s *Supervisor) loadSuspensions(ctx context.Context) error {
+	recs, err := s.store.AgentRecords(ctx)
+	if err != nil {
+		return fmt.Errorf("load agent suspensions: %w", err)
+	}
+	s.suspended.Store(&recs)
+	return nil
+}
+
+// suspension returns the record of a suspended agent.
+func (s *Supervisor) suspension(agent string) (store.AgentRecord, bool) {
+	rec, ok := (*s.suspended.Load())[agent]
+	return rec, ok && rec.Suspended
+}
+
+// setSuspended suspends or restores an agent's token, durably; suspending
+// with kill also kills the agent's live sessions.
+func (s *Supervisor) setSuspended(ctx context.Context, agent string, suspended bool, reason, by string, kill bool) (killed int, err error) {
+	if _, ok := s.agents.byName(agent); !ok {
+		return 0, fmt.Errorf("no agent %q: %w", agent, store.ErrNotFound)
+	}
+	rec := store.AgentRecord{Name: agent, Suspended: suspended, Reason: reason, By: by, Changed: time.Now()}
+	if err := s.store.SetAgentSuspended(ctx, rec); err != nil {
+		return 0, err
+	}
+	next := maps.Clone(*s.suspended.Load())
+	next[agent] = rec
+	s.suspended.Store(&next)
+	verb := "restored"
+	if suspended {
+		verb = "suspended"
+	}
+	s.log.Warn("agent "+verb, "agent", agent, "by", by, "reason", reason)
+	if suspended && kill {
+		killed = s.killAgent(ctx, agent, "agent suspended by "+by+": "+reason, by)
+	}
+	return killed, nil
+}
