@@ -259,4 +259,3 @@ func (s *Supervisor) linkDecide(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "decided: %s on %s's call of %s\n", got.Decision, got.Agent, got.Tool)
 	}
 }
-
