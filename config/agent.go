@@ -44,7 +44,7 @@ func (d *decoder) agents(n ast.Node, ups []*Upstream) []*Agent {
 // agent reads one agent.
 func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, seen map[string]ast.Node, tokens map[string]string) *Agent {
 	what := fmt.Sprintf("agents[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "workflow")
+	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "workflow", "throttle")
 	if !ok {
 		return nil
 	}
@@ -72,6 +72,10 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 		case "tools":
 			if f.val != nil {
 				a.Tools = d.tools(f.val, what)
+			}
+		case "throttle":
+			if f.val != nil {
+				a.Throttle = d.rate(f.val, what+".throttle")
 			}
 		case "workflow":
 			if f.val != nil {

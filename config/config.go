@@ -29,6 +29,14 @@ type Config struct {
 	Log Log
 	// Admin configures the admin API; nil means there is none.
 	Admin *Admin
+	// Approvals configures step-up approvals; never nil after Parse.
+	Approvals *Approvals
+	// Throttle holds the rate limits; never nil after Parse (its nil Rates
+	// mean no limit).
+	Throttle *Throttle
+	// Revalidation says how to answer a session whose client address or
+	// user agent changes.
+	Revalidation Revalidation
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string
@@ -106,6 +114,9 @@ type Agent struct {
 	Tools []string
 	// Workflow is the absolute path of the agent's workflow file, or "".
 	Workflow string
+	// Throttle is this agent's per-session limit, overriding
+	// Config.Throttle.Session; nil means no override.
+	Throttle *Rate
 
 	hash [32]byte // decoded TokenSHA256, for constant-time comparison
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-dev/warden"
 )
 
 // examplePath is the documented reference config.
@@ -40,6 +42,14 @@ func TestExampleLoads(t *testing.T) {
 		{"allowed_hosts", strings.Join(cfg.AllowedHosts, ","), "warden.internal"},
 		{"admin token", cfg.Admin.TokenSHA256, HashToken("secret")},
 		{"reporter sees all upstreams", strings.Join(cfg.Agents[1].Upstreams, ","), "everything,files,legacy"},
+		{"approvals timeout", cfg.Approvals.Timeout, 2 * time.Minute},
+		{"public_url", cfg.Approvals.PublicURL, "http://127.0.0.1:7801"},
+		{"session throttle", *cfg.Throttle.Session, Rate{PerMinute: 120, Burst: 20}},
+		{"agent throttle", *cfg.Throttle.Agent, Rate{PerMinute: 600, Burst: 60}},
+		{"max_delay", cfg.Throttle.MaxDelay, 2 * time.Second},
+		{"on_change", cfg.Revalidation.OnChange, warden.Flag},
+		{"reporter throttle", *cfg.Agents[1].Throttle, Rate{PerMinute: 30, Burst: 5}},
+		{"support-bot throttle", cfg.Agents[0].Throttle == nil, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -60,7 +70,9 @@ func TestExampleDocumentsEveryField(t *testing.T) {
 	}
 	fields := append([]string{}, topFields...)
 	fields = append(fields, "level", "format", "token_sha256", "token_env", "name", "stdio", "http", "sse",
-		"tool_prefix", "command", "args", "env", "dir", "url", "headers", "upstreams", "tools", "workflow")
+		"tool_prefix", "command", "args", "env", "dir", "url", "headers", "upstreams", "tools", "workflow",
+		"timeout", "webhooks", "slack", "secret_env", "public_url", "elicitation", "session", "agent", "per_minute", "burst",
+		"max_delay", "on_change", "throttle")
 	for _, f := range fields {
 		if !strings.Contains(string(data), f+":") {
 			t.Errorf("example does not show field %q", f)

@@ -17,6 +17,13 @@ func (c *Config) String() string {
 	if c.Admin != nil {
 		fmt.Fprintf(&b, " admin=%s", c.Admin.Listen)
 	}
+	if c.Approvals != nil {
+		fmt.Fprintf(&b, " approvals{%s}", c.Approvals)
+	}
+	if c.Throttle != nil {
+		fmt.Fprintf(&b, " throttle{%s}", c.Throttle)
+	}
+	fmt.Fprintf(&b, " revalidation.on_change=%s", c.Revalidation.OnChange)
 	for _, u := range c.Upstreams {
 		fmt.Fprintf(&b, " upstream{%s}", u)
 	}
@@ -76,6 +83,9 @@ func (a *Agent) String() string {
 	if a.Workflow != "" {
 		s += " workflow=" + a.Workflow
 	}
+	if a.Throttle != nil {
+		s += " throttle=" + a.Throttle.String()
+	}
 	return s
 }
 
@@ -87,6 +97,44 @@ func (a *Admin) String() string { return "listen=" + a.Listen }
 
 // GoString keeps %#v from printing the token hash.
 func (a *Admin) GoString() string { return "config.Admin{" + a.String() + "}" }
+
+// String shows the approval settings: the secret's variable name, never
+// its value, and only the scheme and host of each webhook.
+func (a *Approvals) String() string {
+	hooks := make([]string, len(a.Webhooks))
+	for i, w := range a.Webhooks {
+		hooks[i] = w.String()
+	}
+	return fmt.Sprintf("timeout=%s webhooks=[%s] secret_env=%s public_url=%s elicitation=%t",
+		a.Timeout, strings.Join(hooks, ","), a.SecretEnv, redactURL(a.PublicURL), a.Elicitation)
+}
+
+// GoString keeps %#v from printing the secret.
+func (a *Approvals) GoString() string { return "config.Approvals{" + a.String() + "}" }
+
+// LogValue gives slog the redacted summary.
+func (a *Approvals) LogValue() slog.Value { return slog.StringValue(a.String()) }
+
+// String shows the webhook's scheme and host only: webhook paths (Slack's,
+// for one) are often the credential.
+func (w Webhook) String() string {
+	s := "<unparseable url>"
+	if u, err := url.Parse(w.URL); err == nil {
+		s = u.Scheme + "://" + u.Host + "/…"
+	}
+	if w.Slack {
+		s += " (slack)"
+	}
+	return s
+}
+
+// GoString keeps %#v from printing the webhook's path.
+func (w Webhook) GoString() string { return "config.Webhook{" + w.String() + "}" }
+
+// String shows the limits.
+func (t *Throttle) String() string {
+	return fmt.Sprintf("session=%s agent=%s max_delay=%s", t.Session, t.Agent, t.MaxDelay)
+}
 
 // redactURL drops user info, query and fragment, where credentials hide.
 func redactURL(s string) string {

@@ -8,11 +8,13 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/warden-dev/warden"
 )
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "rules", "upstreams", "agents"}
+	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "rules", "upstreams", "agents"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -24,8 +26,11 @@ func (d *decoder) top(n ast.Node) *Config {
 		CallTimeout:    DefaultCallTimeout,
 		DataDir:        filepath.Join(d.dir, DefaultDataDir),
 		Log:            Log{Level: "info", Format: "text"},
+		Throttle:       &Throttle{MaxDelay: DefaultThrottleMaxDelay},
+		Revalidation:   Revalidation{OnChange: warden.Flag},
 	}
 	if isNull(n) {
+		cfg.Approvals = &Approvals{Timeout: DefaultApprovalTimeout}
 		d.errorf(n, "file has no settings; a config needs at least upstreams and agents")
 		return cfg
 	}
@@ -34,8 +39,13 @@ func (d *decoder) top(n ast.Node) *Config {
 		return cfg
 	}
 	var upstreams, agents *field
+	var approvals, approvalsKey ast.Node // decoded after admin, which links depend on
 	for i := range fields {
 		f := &fields[i]
+		if f.name == "approvals" {
+			approvals, approvalsKey = f.val, f.key
+			continue
+		}
 		if f.val == nil {
 			if f.name == "upstreams" || f.name == "agents" {
 				d.errorf(f.key, "%s is empty; at least one is required", f.name)
@@ -69,6 +79,10 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Log = d.log(f.val)
 		case "admin":
 			cfg.Admin = d.admin(f.val)
+		case "throttle":
+			cfg.Throttle = d.throttle(f.val)
+		case "revalidation":
+			cfg.Revalidation = d.revalidation(f.val)
 		case "rules":
 			if p, ok := d.nonEmpty(f.val, "rules"); ok {
 				cfg.Rules = d.path(p)
@@ -77,6 +91,7 @@ func (d *decoder) top(n ast.Node) *Config {
 			upstreams, agents = keep(upstreams, agents, f)
 		}
 	}
+	cfg.Approvals = d.approvals(approvals, approvalsKey, cfg.Admin)
 	if upstreams == nil {
 		d.errorf(n, "no upstreams: add an upstreams list with at least one MCP server")
 	} else if upstreams.val != nil {

@@ -17,6 +17,10 @@ type Decision struct {
 	Reasons []string       `json:"reasons,omitempty"`
 	Step    string         `json:"step,omitempty"`
 	Steps   []string       `json:"steps,omitempty"`
+	// ApprovalTimeout is how long a step-up of this call is held: the
+	// longest approval_timeout of the steps the call matched or would
+	// match (Steps). Zero means the configured default.
+	ApprovalTimeout time.Duration `json:"-"`
 
 	prev, next State // the state before, and as it is if the call goes ahead
 }
@@ -127,6 +131,7 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 	}
 	for _, s := range take {
 		d.Steps = append(d.Steps, s.name)
+		d.ApprovalTimeout = max(d.ApprovalTimeout, s.approval)
 	}
 	if len(d.Steps) > 0 {
 		d.Step = d.Steps[0]

@@ -65,6 +65,7 @@ type fileSpec struct {
 	Purpose     str            `yaml:"purpose"`
 	OnViolation str            `yaml:"on_violation"`
 	Budget      *budgetSpec    `yaml:"budget"`
+	Throttle    *throttleSpec  `yaml:"throttle"`
 	Vars        map[string]any `yaml:"vars"`
 	Start       []str          `yaml:"start"`
 	Anytime     []str          `yaml:"anytime"`
@@ -80,6 +81,24 @@ type budgetSpec struct {
 	OnExceed    str `yaml:"on_exceed"`
 }
 
+// throttleSpec is a per-session rate limit: a token bucket.
+type throttleSpec struct {
+	PerMinute str `yaml:"per_minute"`
+	Burst     str `yaml:"burst"`
+	pos
+}
+
+func (t *throttleSpec) UnmarshalYAML(n ast.Node) error {
+	type plain throttleSpec
+	var p plain
+	if err := yaml.NodeToValue(n, &p, yaml.Strict()); err != nil {
+		return err
+	}
+	*t = throttleSpec(p)
+	t.pos = nodePos(n)
+	return nil
+}
+
 type stepSpec struct {
 	Name        str        `yaml:"name"`
 	Description str        `yaml:"description"`
@@ -89,6 +108,8 @@ type stepSpec struct {
 	Budget      int        `yaml:"budget"`
 	Next        []str      `yaml:"next"`
 	OnViolation str        `yaml:"on_violation"`
+	// ApprovalTimeout is how long a step-up on this step holds the call.
+	ApprovalTimeout str `yaml:"approval_timeout"`
 	pos
 }
 

@@ -3,8 +3,10 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,6 +144,9 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 		}
 		w.onExceed = c.verdict(b.OnExceed, w.onViolation)
 	}
+	if t := spec.Throttle; t != nil {
+		w.perMinute, w.burst = c.throttle(t)
+	}
 	if len(spec.Steps) == 0 {
 		c.errorf(pos{1, 1}, "the workflow has no steps")
 	}
@@ -174,6 +179,13 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 		}
 		if ss.Budget < 0 {
 			c.errorf(ss.pos, "step %q: budget must not be negative", name)
+		}
+		if a := ss.ApprovalTimeout; a.Value != "" {
+			d, err := time.ParseDuration(a.Value)
+			if err != nil || d <= 0 {
+				c.errorf(a.pos, "step %q: approval_timeout %q is not a positive duration like 30s or 5m", name, a.Value)
+			}
+			st.approval = d
 		}
 		w.steps = append(w.steps, st)
 		w.byName[name] = st
@@ -251,6 +263,31 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 	c.checkReachable(w)
 	c.checkVars(w, spec)
 	return w
+}
+
+// maxBurst bounds a throttle's burst; more is a typo, not a limit.
+const maxBurst = 1_000_000
+
+// throttle reads the workflow's rate limit; both fields are required.
+func (c *compiler) throttle(t *throttleSpec) (perMinute float64, burst int) {
+	if t.PerMinute.Value == "" || t.Burst.Value == "" {
+		c.errorf(t.pos, "throttle needs per_minute (calls per minute, > 0) and burst (calls at once, >= 1), e.g. {per_minute: 60, burst: 10}")
+		return 0, 0
+	}
+	perMinute, err := strconv.ParseFloat(t.PerMinute.Value, 64)
+	if err != nil || perMinute <= 0 || math.IsInf(perMinute, 0) || math.IsNaN(perMinute) {
+		c.errorf(t.PerMinute.pos, "throttle.per_minute %q is not a positive number", t.PerMinute.Value)
+		perMinute = 0
+	}
+	burst, err = strconv.Atoi(t.Burst.Value)
+	if err != nil || burst < 1 || burst > maxBurst {
+		c.errorf(t.Burst.pos, "throttle.burst %q is not a whole number between 1 and %d", t.Burst.Value, maxBurst)
+		burst = 0
+	}
+	if perMinute == 0 || burst == 0 {
+		return 0, 0
+	}
+	return perMinute, burst
 }
 
 func (c *compiler) binding(st *step, b bindSpec) {

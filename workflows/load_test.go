@@ -155,6 +155,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("steps: [{name: a, bind: [{var: v, add: \"result\"}]}]\nanytime: [a]\n"))
 	f.Add([]byte("budget: {max_calls: -1}\nrules: [{when: 'true', action: kill}]\n"))
 	f.Add([]byte("{"))
+	f.Add([]byte("throttle: {per_minute: 0.5, burst: 2}\nstart: [a]\nsteps: [{name: a, approval_timeout: 1m, next: [a]}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := Parse("fuzz.yaml", data)
 		if err != nil {

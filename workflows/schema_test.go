@@ -48,7 +48,16 @@ func TestSchemaMatchesFormat(t *testing.T) {
 			t.Errorf("%s: schema has %v, loader reads %v", what, have, want)
 		}
 	}
-	var top, step, bind, rule []string
+	var throttle struct {
+		Properties map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal(schema.Properties["throttle"], &throttle); err != nil {
+		t.Fatalf("schema throttle: %v", err)
+	}
+	var top, step, bind, rule, thr []string
+	for k := range throttle.Properties {
+		thr = append(thr, k)
+	}
 	for k := range schema.Properties {
 		top = append(top, k)
 	}
@@ -64,6 +73,7 @@ func TestSchemaMatchesFormat(t *testing.T) {
 	check("workflow", reflect.TypeOf(fileSpec{}), top)
 	check("step", reflect.TypeOf(stepSpec{}), step)
 	check("binding", reflect.TypeOf(bindSpec{}), bind)
+	check("throttle", reflect.TypeOf(throttleSpec{}), thr)
 	if !slices.Equal(sorted(rule), []string{"action", "name", "reason", "when"}) {
 		t.Errorf("rule: schema has %v", rule)
 	}

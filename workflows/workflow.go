@@ -18,6 +18,8 @@ type Workflow struct {
 	maxCalls    int
 	maxDuration time.Duration
 	onExceed    warden.Verdict
+	perMinute   float64 // per-session throttle; 0 means none
+	burst       int
 	initVars    map[string]any
 	steps       []*step
 	byName      map[string]*step
@@ -38,6 +40,7 @@ type step struct {
 	next        []*step
 	nextAll     bool // next: ["*"]
 	onViolation warden.Verdict
+	approval    time.Duration // approval_timeout; 0 means the default
 	anytime     bool
 	terminal    bool
 	pos         pos
@@ -48,6 +51,16 @@ type binding struct {
 	add      bool
 	prog     *eval.Program
 	onResult bool
+}
+
+// Throttle returns the workflow's per-session rate limit (`throttle:`), a
+// token bucket of perMinute calls a minute holding up to burst; ok is false
+// when the workflow sets none.
+func (w *Workflow) Throttle() (perMinute float64, burst int, ok bool) {
+	if w == nil || w.perMinute == 0 {
+		return 0, 0, false
+	}
+	return w.perMinute, w.burst, true
 }
 
 // Warnings returns what validation found that does not stop loading

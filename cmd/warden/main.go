@@ -26,6 +26,11 @@ type cli struct {
 	Replay   replayCmd   `cmd:"" help:"Run recorded sessions or traces through a policy with the live decision code."`
 	Bench    benchCmd    `cmd:"" help:"Measure warden against a direct call and a plain forwarding hop."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
+
+	// Over warden's admin API.
+	Approvals approvalsCmd `cmd:"" help:"List and decide held calls (step-ups) through warden's admin API."`
+	Kill      killCmd      `cmd:"" help:"Kill a session, or every live session of an agent, through warden's admin API."`
+	Agents    agentsCmd    `cmd:"" help:"List, suspend and restore agents through warden's admin API."`
 }
 
 type versionCmd struct{}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// killCmd ends a session, or every live session of an agent.
+type killCmd struct {
+	adminFlags
+	Session string `arg:"" optional:"" help:"Session id to kill."`
+	Agent   string `help:"Kill every live session of this agent instead of one session."`
+	Reason  string `help:"Why; recorded with the kill."`
+	By      string `help:"Who kills, recorded with the kill (default: $USER@hostname)."`
+}
+
+// killRequest is the body of the kill endpoints.
+type killRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+func (c *killCmd) Run() error { return runAdmin(c) }
+
+func (c *killCmd) run(ctx context.Context, out io.Writer, getenv func(string) string) error {
+	if (c.Session == "") == (c.Agent == "") {
+		return fmt.Errorf("name one session (warden kill SESSION) or one agent (warden kill --agent NAME)")
+	}
+	cl, err := c.client(getenv)
+	if err != nil {
+		return err
+	}
+	by := c.By
+	if by == "" {
+		by = whoAmI(getenv)
+	}
+	body := killRequest{Reason: c.Reason, By: by}
+	if c.Agent != "" {
+		raw, err := cl.call(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(c.Agent)+"/kill", nil, body, nil)
+		if statusOf(err) == http.StatusNotFound {
+			return fmt.Errorf("no agent %q: %w", c.Agent, err)
+		}
+		if err != nil {
+			return fmt.Errorf("kill the sessions of agent %s: %w", c.Agent, err)
+		}
+		if c.JSON {
+			return printRaw(out, raw, "{}")
+		}
+		n, ok := decodeKilled(raw)
+		if !ok {
+			return fmt.Errorf("kill the sessions of agent %s: the API's answer has no killed count: %s", c.Agent, clip(string(raw), 200))
+		}
+		_, err = fmt.Fprintf(out, "killed %d %s of agent %s\n", n, plural(n, "session"), c.Agent)
+		return err
+	}
+	raw, err := cl.call(ctx, http.MethodPost, "/v1/sessions/"+url.PathEscape(c.Session)+"/kill", nil, body, nil)
+	if statusOf(err) == http.StatusNotFound {
+		return fmt.Errorf("no session %q: %w", c.Session, err)
+	}
+	if err != nil {
+		return fmt.Errorf("kill session %s: %w", c.Session, err)
+	}
+	if c.JSON {
+		return printRaw(out, raw, "{}")
+	}
+	_, err = fmt.Fprintf(out, "killed session %s\n", c.Session)
+	return err
+}
+
+// plural adds an s to word unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
