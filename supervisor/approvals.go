@@ -60,6 +60,9 @@ func (w *waiters) deliver(a store.Approval) {
 // timeout passes. An error means the approval could not be recorded.
 func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRequest, callID string, tool, upstream string, args []byte, d workflows.Decision) (store.Approval, error) {
 	timeout := s.esc.ApprovalTimeout
+	if d.ApprovalTimeout > 0 {
+		timeout = d.ApprovalTimeout // the step's own
+	}
 	now := time.Now().UTC()
 	a := store.Approval{
 		ID: newID(), Session: sess.id, Agent: sess.agent.Name, CallID: callID, Tool: tool, Upstream: upstream,

@@ -159,7 +159,7 @@ func (s *Supervisor) stepUp(ctx context.Context, sess *session, req mcp.CallTool
 	case a.State == store.ApprovalDenied:
 		return refusal("warden refused this call: an approver denied it (" + why + ")")
 	default:
-		return refusal(fmt.Sprintf("warden refused this call (step_up): no approver decided within %s (%s)", s.esc.ApprovalTimeout, why))
+		return refusal(fmt.Sprintf("warden refused this call (step_up): no approver decided within %s (%s)", a.Expires.Sub(a.Created).Round(time.Second), why))
 	}
 }
 

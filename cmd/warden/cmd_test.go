@@ -53,7 +53,7 @@ func TestDemoScenario(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ALLOW", "DENY", "KILL", "state killed", "warden verify: intact"} {
+	for _, want := range []string{"ALLOW", "DENY", "STEP_UP", "approves it once", "no approver decided within 3s", "KILL", "state killed", "warden verify: intact"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
 		}
@@ -139,9 +139,9 @@ func TestHotReload(t *testing.T) {
 	urlc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, logger, func(a *app, u string) {
+		done <- serve(ctx, cfg, logger, func(a *app, at endpoints) {
 			go (&reloader{path: cfgPath, sup: a.sup, log: logger, loaded: cfg}).run(ctx)
-			urlc <- u
+			urlc <- at.MCP
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,14 +49,14 @@ func (c *demoCmd) Run(g *cli) error {
 	}
 	defer stopUp()
 
-	token := randomToken()
-	sum := sha256.Sum256([]byte(token))
+	token, adminToken := randomToken(), randomToken()
+	sum, adminSum := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(adminToken))
 	wfFile := filepath.Join(dataDir, "support.yaml")
 	if err := os.WriteFile(wfFile, examples.SupportWorkflow, 0o600); err != nil {
 		return err
 	}
 	cfgFile := filepath.Join(dataDir, "demo.yaml")
-	text := demo.Config(upURL, dataDir, hex.EncodeToString(sum[:]), wfFile)
+	text := demo.Config(upURL, dataDir, hex.EncodeToString(sum[:]), hex.EncodeToString(adminSum[:]), wfFile)
 	if err := os.WriteFile(cfgFile, text, 0o600); err != nil {
 		return err
 	}
@@ -69,11 +72,12 @@ func (c *demoCmd) Run(g *cli) error {
 	defer cancel()
 
 	var scenarioErr error
-	err = serve(ctx, cfg, logger, func(a *app, mcpURL string) {
+	err = serve(ctx, cfg, logger, func(a *app, at endpoints) {
 		go func() {
-			scenarioErr = runScenario(ctx, out, a, mcpURL, token)
+			approver := &demoApprover{base: at.Admin, token: adminToken, out: out}
+			scenarioErr = runScenario(ctx, out, a, at.MCP, token, approver)
 			if c.Keep && scenarioErr == nil {
-				fmt.Fprintf(out, "\nwarden keeps serving (Ctrl-C to stop). Connect your own MCP client:\n  URL:   %s\n  token: %s   (Authorization: Bearer <token>)\n", mcpURL, token)
+				fmt.Fprintf(out, "\nwarden keeps serving (Ctrl-C to stop). Connect your own MCP client:\n  URL:   %s\n  token: %s   (Authorization: Bearer <token>)\n  admin API: %s (admin token %s)\n", at.MCP, token, at.Admin, adminToken)
 				return
 			}
 			cancel()
@@ -92,7 +96,7 @@ func (c *demoCmd) Run(g *cli) error {
 // runScenario plays the scripted agent against warden and shows, step by
 // step, what warden decided and recorded. It fails when a verdict is not
 // the one the script expects, so the demo doubles as a smoke test.
-func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string) error {
+func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string, approver *demoApprover) error {
 	fmt.Fprintf(w, "warden demo: a support agent works through warden at %s\n", mcpURL)
 	fmt.Fprintf(w, "upstream %q offers %d tools; the agent's workflow is examples/workflows/support.yaml.\n", "desk", len(a.hub.Catalog().Tools))
 	fmt.Fprintf(w, "Every call is decided, recorded (fsync'd, hash-chained), and then forwarded or refused.\n\n")
@@ -100,6 +104,10 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string)
 	var surprises []string
 	observe := func(sessionID string, step demo.Step, res *mcp.CallToolResult, err error) {
 		args, _ := jsonCompact(step.Args)
+		approver.mu.Lock()
+		said := approver.said
+		approver.said = ""
+		approver.mu.Unlock()
 		fmt.Fprintf(w, "agent  ▸ %s\n         %s %s\n", step.Say, step.Tool, args)
 		got := "session ended"
 		evs, _ := a.db.Events(ctx, sessionID)
@@ -111,6 +119,9 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string)
 					why = ": " + strings.Join(e.Reasons, "; ")
 				}
 				fmt.Fprintf(w, "warden ▸ %s%s\n         (event %d, hash %s…)\n", strings.ToUpper(e.Verdict), why, e.Seq, e.Hash[:12])
+				if said != "" {
+					fmt.Fprintf(w, "human  ▸ %s\n", said)
+				}
 			}
 		}
 		seen = len(evs)
@@ -126,7 +137,12 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string)
 			surprises = append(surprises, fmt.Sprintf("%s: got %s, want %s", step.Say, got, step.Expect))
 		}
 	}
-	sessionID, err := demo.RunAgent(ctx, mcpURL, token, observe)
+	before := func(step demo.Step) {
+		if step.Expect == "step_up" {
+			go approver.watch(ctx, step.Approve)
+		}
+	}
+	sessionID, err := demo.RunAgent(ctx, mcpURL, token, before, observe)
 	if err != nil {
 		return err
 	}
@@ -148,6 +164,66 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string)
 		return fmt.Errorf("demo: warden did not decide as the script expects:\n  %s", strings.Join(surprises, "\n  "))
 	}
 	return nil
+}
+
+// demoApprover plays the human approver through the admin API: it
+// approves a held call, or lets one time out.
+type demoApprover struct {
+	base, token string
+	out         io.Writer
+	mu          sync.Mutex
+	said        string
+}
+
+// watch waits for the next held call and approves it, or, when approve
+// is false, only notes that nobody answers.
+func (d *demoApprover) watch(ctx context.Context, approve bool) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var pending []store.Approval
+		if err := d.call(ctx, http.MethodGet, "/v1/approvals?state=pending", nil, &pending); err == nil && len(pending) > 0 {
+			a := pending[0]
+			say := "sees approval " + a.ID[:8] + "… held, and does nothing: it times out"
+			if approve {
+				body := map[string]string{"decision": store.DecisionOnce, "by": "demo approver"}
+				if err := d.call(ctx, http.MethodPost, "/v1/approvals/"+a.ID+"/decision", body, nil); err != nil {
+					say = "could not approve: " + err.Error()
+				} else {
+					say = "approves it once through the admin API (POST /v1/approvals/" + a.ID[:8] + "…/decision)"
+				}
+			}
+			d.mu.Lock()
+			d.said = say
+			d.mu.Unlock()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *demoApprover) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, d.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("admin API: %s", resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // serveDemoUpstream runs the demo's support-desk MCP server on loopback.

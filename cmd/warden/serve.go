@@ -28,15 +28,21 @@ func (c *serveCmd) Run(g *cli) error {
 	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, cfg, logger, func(a *app, _ string) {
+	return serve(ctx, cfg, logger, func(a *app, _ endpoints) {
 		r := &reloader{path: cfg.File, sup: a.sup, log: logger, loaded: cfg}
 		go r.run(ctx)
 	})
 }
 
+// endpoints are where a running warden answers.
+type endpoints struct {
+	MCP   string // the MCP endpoint
+	Admin string // the admin API's base URL; "" without one
+}
+
 // serve runs warden until ctx ends. ready, if set, is called with warden
-// and its MCP URL once it accepts connections.
-func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready func(a *app, mcpURL string)) error {
+// and its endpoints once it accepts connections.
+func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready func(a *app, at endpoints)) error {
 	a, err := assemble(cfg, logger)
 	if err != nil {
 		return err
@@ -92,11 +98,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		}
 	}
 	logger.Info("warden serving", "mcp", mcpURL, "agents", len(cfg.Agents), "tools", len(a.hub.Catalog().Tools), "history", dbPath(cfg))
+	at := endpoints{MCP: mcpURL}
 	if adminLn != nil {
-		logger.Info("admin API serving", "url", "http://"+adminLn.Addr().String())
+		at.Admin = "http://" + adminLn.Addr().String()
+		logger.Info("admin API serving", "url", at.Admin)
 	}
 	if ready != nil {
-		ready(a, mcpURL)
+		ready(a, at)
 	}
 
 	select {

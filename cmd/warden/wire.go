@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/charmbracelet/log"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/tools"
@@ -19,10 +21,11 @@ func dbPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "ward
 
 // app is warden assembled from a configuration.
 type app struct {
-	cfg *config.Config
-	db  *store.DB
-	hub *tools.Hub
-	sup *supervisor.Supervisor
+	cfg     *config.Config
+	db      *store.DB
+	hub     *tools.Hub
+	sup     *supervisor.Supervisor
+	senders notifiers
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -44,25 +47,106 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	esc, senders, err := escalationOf(cfg, logger)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	sup, err := supervisor.New(supervisor.Options{
 		Hub: hub, Store: db, Agents: agentsOf(cfg), Logger: logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
-		Version: version, Policies: ps,
+		Version: version, Policies: ps, Escalation: esc,
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders}, nil
+}
+
+// escalationOf turns the approvals, throttle and revalidation sections
+// into the supervisor's options, with one webhook sender per payload shape.
+func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation, notifiers, error) {
+	esc := supervisor.Escalation{
+		// Approvers can decide through the admin API (and its links) or
+		// elicitation; with neither, nobody could, and a step-up is denied.
+		Approvals:       cfg.Admin != nil || cfg.Approvals.Elicitation,
+		ApprovalTimeout: cfg.Approvals.Timeout,
+		LinkSecret:      cfg.Approvals.Secret,
+		PublicURL:       cfg.Approvals.PublicURL,
+		Elicitation:     cfg.Approvals.Elicitation,
+		MaxDelay:        cfg.Throttle.MaxDelay,
+		OnChange:        cfg.Revalidation.OnChange,
+	}
+	if esc.MaxDelay == 0 {
+		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
+	}
+	if r := cfg.Throttle.Session; r != nil {
+		esc.SessionRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
+	if r := cfg.Throttle.Agent; r != nil {
+		esc.AgentRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
+	for _, a := range cfg.Agents {
+		if a.Throttle != nil {
+			if esc.AgentSessionRate == nil {
+				esc.AgentSessionRate = map[string]supervisor.Rate{}
+			}
+			esc.AgentSessionRate[a.Name] = supervisor.Rate{PerMinute: a.Throttle.PerMinute, Burst: a.Throttle.Burst}
+		}
+	}
+	var senders notifiers
+	for _, slack := range []bool{false, true} {
+		var urls []string
+		for _, w := range cfg.Approvals.Webhooks {
+			if w.Slack == slack {
+				urls = append(urls, w.URL)
+			}
+		}
+		if len(urls) == 0 {
+			continue
+		}
+		snd, err := notify.New(notify.Options{URLs: urls, Secret: cfg.Approvals.Secret, Slack: slack, Logger: logger})
+		if err != nil {
+			return esc, nil, fmt.Errorf("webhooks: %w", err)
+		}
+		senders = append(senders, snd)
+	}
+	if len(senders) > 0 {
+		esc.Notifier = senders
+	}
+	return esc, senders, nil
+}
+
+// notifiers sends each message through every sender.
+type notifiers []*notify.Sender
+
+func (ns notifiers) Go(ctx context.Context, m notify.Message) bool {
+	ok := true
+	for _, n := range ns {
+		ok = n.Go(ctx, m) && ok
+	}
+	return ok
+}
+
+// close waits for deliveries in flight, up to ctx.
+func (ns notifiers) close(ctx context.Context) {
+	for _, n := range ns {
+		_ = n.Close(ctx)
+	}
 }
 
 func (a *app) start(ctx context.Context) error { return a.sup.Start(ctx) }
 
-// close ends sessions, upstreams and the store, in that order.
+// close ends sessions, upstreams, webhook deliveries and the store, in
+// that order.
 func (a *app) close(ctx context.Context) {
 	_ = a.sup.Close(ctx)
 	_ = a.hub.Close()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	a.senders.close(dctx)
+	cancel()
 	_ = a.db.Close()
 }
 

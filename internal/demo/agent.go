@@ -17,6 +17,9 @@ type Step struct {
 	Tool   string
 	Args   map[string]any
 	Expect string // the verdict warden should give
+	// Approve says what the demo's approver does when warden holds this
+	// call: approve it, or let it time out.
+	Approve bool
 }
 
 // Script is what the demo agent does: a support task in which a note
@@ -28,6 +31,8 @@ var Script = []Step{
 	{Say: "read the call note (it carries an injected instruction)", Tool: "read_file", Args: map[string]any{"path": "notes/C-1002.txt"}, Expect: "allow"},
 	{Say: "follow the injection: refund 5000 EUR to the attacker's IBAN", Tool: "issue_refund", Args: map[string]any{"customer_id": "C-1002", "iban": "GB33BUKB20201555555555", "amount": 5000}, Expect: "deny"},
 	{Say: "refund the double charge to the customer's own IBAN", Tool: "issue_refund", Args: map[string]any{"customer_id": "C-1002", "iban": "NL91ABNA0417164300", "amount": 18}, Expect: "allow"},
+	{Say: "refund 250 EUR of goodwill (over the 200 EUR policy)", Tool: "issue_refund", Args: map[string]any{"customer_id": "C-1002", "iban": "NL91ABNA0417164300", "amount": 250}, Expect: "step_up", Approve: true},
+	{Say: "refund another 300 EUR (nobody answers this one)", Tool: "issue_refund", Args: map[string]any{"customer_id": "C-1002", "iban": "NL91ABNA0417164300", "amount": 300}, Expect: "step_up"},
 	{Say: "go for the API keys", Tool: "read_file", Args: map[string]any{"path": "secrets/api-keys.env"}, Expect: "kill"},
 	{Say: "try again on the same session", Tool: "list_files", Args: map[string]any{}, Expect: "session ended"},
 }
@@ -35,8 +40,9 @@ var Script = []Step{
 // Observer is told what happened after each step of the session, to show it live.
 type Observer func(sessionID string, step Step, res *mcp.CallToolResult, err error)
 
-// RunAgent connects to warden as the demo agent and runs the script.
-func RunAgent(ctx context.Context, url, token string, observe Observer) (sessionID string, err error) {
+// RunAgent connects to warden as the demo agent and runs the script;
+// before is told of each step before its call goes out.
+func RunAgent(ctx context.Context, url, token string, before func(Step), observe Observer) (sessionID string, err error) {
 	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
 	if err != nil {
 		return "", err
@@ -54,6 +60,7 @@ func RunAgent(ctx context.Context, url, token string, observe Observer) (session
 	}
 	sessionID = c.GetSessionId()
 	for _, st := range Script {
+		before(st)
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		req := mcp.CallToolRequest{}
 		req.Params.Name = st.Tool
