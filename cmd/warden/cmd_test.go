@@ -178,22 +178,32 @@ func TestHotReload(t *testing.T) {
 
 func dialAgent(t *testing.T, url string) *client.Client {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testToken}))
+	c, err := dialAgentErr(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// dialAgentErr opens an initialised session as the test agent.
+func dialAgentErr(url string) (*client.Client, error) {
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testToken}))
+	if err != nil {
+		return nil, err
+	}
 	c := client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
 	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { _ = c.Close() })
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
 	init.Params.ClientInfo = mcp.Implementation{Name: "cmd-test", Version: "1"}
 	if _, err := c.Initialize(context.Background(), init); err != nil {
-		t.Fatal(err)
+		_ = c.Close()
+		return nil, err
 	}
-	return c
+	return c, nil
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

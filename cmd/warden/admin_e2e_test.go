@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/store"
+)
+
+const heldWorkflow = `agent: a
+start: [read]
+steps:
+  - name: read
+    tool: read_file
+    guard: "!(args.path startsWith 'notes/')"
+    on_violation: step_up
+    next: [read]
+`
+
+// TestCLIAgainstTheAdminAPI drives the approvals, kill and agents
+// commands against a real warden: a held call is approved with the CLI
+// and its result reaches the agent; another is denied with --kill and the
+// session ends; suspension refuses the agent's token until restored.
+func TestCLIAgainstTheAdminAPI(t *testing.T) {
+	upURL, stopUp, err := serveDemoUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopUp)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.yaml"), heldWorkflow)
+	adminSum := sha256.Sum256([]byte("admin-secret-token"))
+	cfgText := configText(upURL, dir, "wf.yaml") + "admin:\n  listen: 127.0.0.1:0\n  token_sha256: " + hex.EncodeToString(adminSum[:]) + "\napprovals: {timeout: 20s}\n"
+	cfgPath := filepath.Join(dir, "warden.yaml")
+	writeFile(t, cfgPath, cfgText)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := log.NewWithOptions(&syncBuffer{}, log.Options{Level: log.InfoLevel})
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan endpoints, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, logger, func(_ *app, at endpoints) { ready <- at }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var at endpoints
+	select {
+	case at = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	getenv := func(k string) string {
+		if k == "WARDEN_ADMIN_TOKEN" {
+			return "admin-secret-token"
+		}
+		return ""
+	}
+	admin := adminFlags{Admin: at.Admin, AdminTokenEnv: "WARDEN_ADMIN_TOKEN"}
+	jsonAdmin := admin
+	jsonAdmin.JSON = true
+	c := dialAgent(t, at.MCP)
+	held := func(path string) <-chan *mcp.CallToolResult {
+		ch := make(chan *mcp.CallToolResult, 1)
+		go func() {
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "read_file"
+			req.Params.Arguments = map[string]any{"path": path}
+			res, err := c.CallTool(context.Background(), req)
+			if err != nil {
+				res = mcp.NewToolResultError("transport: " + err.Error())
+			}
+			ch <- res
+		}()
+		return ch
+	}
+	pending := func() store.Approval {
+		t.Helper()
+		var list []store.Approval
+		waitFor(t, "a pending approval", func() bool {
+			var out bytes.Buffer
+			cmd := &approvalsLsCmd{adminFlags: jsonAdmin, State: "pending"}
+			if err := cmd.run(context.Background(), &out, getenv); err != nil {
+				t.Fatal(err)
+			}
+			list = nil
+			_ = json.Unmarshal(out.Bytes(), &list)
+			return len(list) == 1
+		})
+		return list[0]
+	}
+
+	// Approved with the CLI: the call goes through.
+	resc := held("notes/C-1002.txt")
+	a := pending()
+	if a.Tool != "read_file" || !strings.Contains(string(a.Args), "notes/C-1002.txt") {
+		t.Fatalf("pending approval = %+v", a)
+	}
+	var out bytes.Buffer
+	if err := (&approvalsApproveCmd{adminFlags: admin, decisionFlags: decisionFlags{By: "alice"}, ID: a.ID}).run(context.Background(), &out, getenv); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	select {
+	case res := <-resc:
+		if res.IsError || !strings.Contains(resultTextOf(res), "double charge") {
+			t.Fatalf("approved call = %+v", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the approved call did not return")
+	}
+	// The same decision again is refused: a decision is used once.
+	out.Reset()
+	err = (&approvalsApproveCmd{adminFlags: admin, decisionFlags: decisionFlags{By: "alice"}, ID: a.ID}).run(context.Background(), &out, getenv)
+	if err == nil || !strings.Contains(err.Error(), "already decided") {
+		t.Fatalf("second approve = %v, want already decided", err)
+	}
+
+	// Denied with --kill: the call is refused and the session is over.
+	resc = held("notes/other.txt")
+	a = pending()
+	out.Reset()
+	if err := (&approvalsDenyCmd{adminFlags: admin, decisionFlags: decisionFlags{By: "bob"}, ID: a.ID, Kill: true}).run(context.Background(), &out, getenv); err != nil {
+		t.Fatalf("deny --kill: %v", err)
+	}
+	if res := <-resc; !res.IsError || !strings.Contains(resultTextOf(res), "denied") {
+		t.Fatalf("denied call = %+v", res)
+	}
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "read_file"
+	req.Params.Arguments = map[string]any{"path": "policies/refunds.md"}
+	if _, err := c.CallTool(context.Background(), req); err == nil {
+		t.Fatal("the session lived on after deny --kill")
+	}
+
+	// kill --agent ends every session of the agent.
+	c2 := dialAgent(t, at.MCP)
+	out.Reset()
+	if err := (&killCmd{adminFlags: jsonAdmin, Agent: "a", Reason: "test"}).run(context.Background(), &out, getenv); err != nil || !strings.Contains(out.String(), `"killed": 1`) {
+		t.Fatalf("kill --agent: %v %s", err, out.String())
+	}
+	if _, err := c2.CallTool(context.Background(), req); err == nil {
+		t.Fatal("the session lived on after kill --agent")
+	}
+
+	// Suspension refuses the token until restored.
+	out.Reset()
+	if err := (&agentsSuspendCmd{adminFlags: admin, Name: "a", Reason: "token leaked", Kill: true}).run(context.Background(), &out, getenv); err != nil {
+		t.Fatalf("suspend: %v", err)
+	}
+	if _, err := dialAgentErr(at.MCP); err == nil {
+		t.Fatal("a suspended agent connected")
+	}
+	raw, _ := http.NewRequest(http.MethodPost, at.MCP, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+	raw.Header.Set("Authorization", "Bearer "+testToken)
+	raw.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(raw); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a suspended agent's request: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	out.Reset()
+	if err := (&agentsLsCmd{adminFlags: jsonAdmin}).run(context.Background(), &out, getenv); err != nil || !strings.Contains(out.String(), `"suspended": true`) {
+		t.Fatalf("agents ls: %v %s", err, out.String())
+	}
+	out.Reset()
+	if err := (&agentsRestoreCmd{adminFlags: admin, Name: "a"}).run(context.Background(), &out, getenv); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	dialAgent(t, at.MCP)
+}
+
+func resultTextOf(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
