@@ -126,6 +126,10 @@ const (
 	KindSessionEnd   = "session_end"
 	KindToolChanged  = "tool_changed"
 	KindKill         = "kill"
+	// KindApproval records how a held call's approval ended.
+	KindApproval = "approval"
+	// KindSignal records a change in a live session (address, user agent).
+	KindSignal = "signal"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part

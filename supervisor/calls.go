@@ -131,7 +131,7 @@ func (s *Supervisor) stepUp(ctx context.Context, sess *session, req mcp.CallTool
 		return refusal("warden refused this call (step_up): it could not be held for approval")
 	}
 	// The outcome is on record before anything else happens.
-	ev := store.Event{Kind: "approval", CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
+	ev := store.Event{Kind: store.KindApproval, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
 		Verdict: a.State, Reasons: []string{approvalSummary(a)}}
 	if _, err := s.store.Append(wctx, sess.id, ev); err != nil {
 		s.log.Error("cannot record approval outcome; refused", "session", sess.id, "err", err)

@@ -38,7 +38,7 @@ func (s *Supervisor) revalidate(r *http.Request, sess *session) bool {
 		return true
 	}
 	ctx := context.WithoutCancel(r.Context())
-	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: "signal", Verdict: s.esc.OnChange.String(), Reasons: []string{what}}); err != nil {
+	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: s.esc.OnChange.String(), Reasons: []string{what}}); err != nil {
 		s.log.Error("cannot record a session change", "session", sess.id, "err", err)
 	}
 	s.log.Warn("session changed hands", "session", sess.id, "agent", sess.agent.Name, "change", what, "response", s.esc.OnChange)
