@@ -128,11 +128,10 @@ func (p *wardenProcess) kill(t *testing.T) {
 // load runs agents client sessions that call echo with unique messages
 // until their warden goes away, and returns the messages whose result came
 // back. It kills warden once at least killAfter results came back.
-func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) []string {
+func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) (acked, sessions []string) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
-		acked []string
 		total atomic.Int32
 		wg    sync.WaitGroup
 	)
@@ -143,6 +142,9 @@ func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) []string
 			t.Fatalf("client %d cannot connect: %v\n%s", i, err, p.stderr.String())
 		}
 		clients[i] = c
+	}
+	for _, c := range clients {
+		sessions = append(sessions, c.GetSessionId())
 	}
 	for i, c := range clients {
 		wg.Add(1)
@@ -178,7 +180,7 @@ func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) []string
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return acked
+	return acked, sessions
 }
 
 // quietDial is dial without mcp-go's client logging, which reports every
@@ -284,10 +286,11 @@ agents:
 	db := filepath.Join(dir, "data", "warden.db")
 
 	const rounds, agents, killAfter = 3, 8, 120
-	var acked []string
+	var acked, lastSessions []string
 	for round := 1; round <= rounds; round++ {
 		p := startServe(t, bin, cfg)
-		acked = append(acked, load(t, p, round, agents, killAfter)...)
+		got, ids := load(t, p, round, agents, killAfter)
+		acked, lastSessions = append(acked, got...), ids
 		calls, results, sessions := recorded(t, db)
 		for _, msg := range acked {
 			if !calls[msg] || !results[msg] {
@@ -301,8 +304,10 @@ agents:
 		verifyCLI(t, bin, db)
 	}
 
-	// Warden comes back on the same configuration and history.
+	// Warden comes back on the same configuration and history, and a
+	// session of the last round carries on under its old id.
 	p := startServe(t, bin, cfg)
+	resumeOne(t, p.url, lastSessions[len(lastSessions)-1])
 	c := connect(t, p.url, crashToken)
 	if got := resultText(callTool(t, c, "echo", map[string]any{"message": "back"})); got != "back" {
 		t.Fatalf("echo after restart = %q", got)
@@ -322,8 +327,30 @@ agents:
 	closedRecords(t, db)
 }
 
-// closedRecords checks that after restarts no session is left looking
-// live and every forwarded call has a result, real or "interrupted".
+// resumeOne picks a session the crash left active and continues it with
+// its old id: the call is answered and lands in the same chain.
+func resumeOne(t *testing.T, url, id string) {
+	t.Helper()
+	if id == "" {
+		t.Fatal("no session id from the last round")
+	}
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + crashToken}), transport.WithSession(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := client.NewClient(tr, client.WithSession(), client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
+	if err := rc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got := resultText(callTool(t, rc, "echo", map[string]any{"message": "resumed-" + id})); got != "resumed-"+id {
+		t.Fatalf("echo on the resumed session = %q", got)
+	}
+}
+
+// closedRecords checks that after restarts every forwarded call has a
+// result, real or "interrupted", and that the resumed session's call is in
+// its own chain.
 func closedRecords(t *testing.T, path string) {
 	t.Helper()
 	st, err := store.Open(path)
@@ -336,11 +363,8 @@ func closedRecords(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	interrupted := 0
+	interrupted, resumed := 0, 0
 	for _, s := range list {
-		if s.State == store.StateActive {
-			t.Errorf("session %s is still active after warden restarted", s.ID)
-		}
 		evs, err := st.Events(ctx, s.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -350,16 +374,23 @@ func closedRecords(t *testing.T, path string) {
 			switch {
 			case e.Kind == store.KindCall && e.Verdict == "allow":
 				open[e.CallID] = true
+				if strings.Contains(string(e.Args), "resumed-"+s.ID) {
+					resumed++
+				}
 			case e.Kind == store.KindResult:
 				delete(open, e.CallID)
 				if strings.HasPrefix(e.Error, "interrupted:") {
 					interrupted++
 				}
+
 			}
 		}
 		if len(open) > 0 {
 			t.Errorf("session %s: %d forwarded calls have no result on record", s.ID, len(open))
 		}
+	}
+	if resumed != 1 {
+		t.Errorf("the resumed session's call is in %d chains, want its own", resumed)
 	}
 	t.Logf("%d calls in flight at the kills were closed as interrupted", interrupted)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,13 +65,19 @@ type wardenUnderTest struct {
 	DBPath string
 	Sup    *supervisor.Supervisor
 	Hub    *tools.Hub
+	stop   func()
 }
 
 // startWarden runs warden in this process in front of the given upstreams,
 // with a real bbolt file, serving on 127.0.0.1.
 func startWarden(t *testing.T, specs []tools.Spec, agents []supervisor.Agent, tweak ...func(*supervisor.Options)) *wardenUnderTest {
 	t.Helper()
-	dbPath := filepath.Join(t.TempDir(), "warden.db")
+	return startWardenOn(t, filepath.Join(t.TempDir(), "warden.db"), specs, agents, tweak...)
+}
+
+// startWardenOn is startWarden on a given history file, as after a restart.
+func startWardenOn(t *testing.T, dbPath string, specs []tools.Spec, agents []supervisor.Agent, tweak ...func(*supervisor.Options)) *wardenUnderTest {
+	t.Helper()
 	db, err := store.Open(dbPath)
 	if err != nil {
 		t.Fatal(err)
@@ -94,13 +101,33 @@ func startWarden(t *testing.T, specs []tools.Spec, agents []supervisor.Agent, tw
 	if err := sup.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	url := serveHTTP(t, sup.Handler()) + "/mcp"
-	t.Cleanup(func() {
+	url, stopHTTP := serveHTTPStoppable(t, sup.Handler())
+	w := &wardenUnderTest{URL: url + "/mcp", Store: db, DBPath: dbPath, Sup: sup, Hub: hub}
+	w.stop = sync.OnceFunc(func() {
+		stopHTTP()
 		_ = sup.Close(context.Background())
 		_ = hub.Close()
 		_ = db.Close()
 	})
-	return &wardenUnderTest{URL: url, Store: db, DBPath: dbPath, Sup: sup, Hub: hub}
+	t.Cleanup(w.stop)
+	return w
+}
+
+// Stop shuts warden down, as a restart would, before the test ends.
+func (w *wardenUnderTest) Stop() { w.stop() }
+
+// serveHTTPStoppable is serveHTTP with a way to stop serving early.
+func serveHTTPStoppable(t *testing.T, h http.Handler) (string, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop := sync.OnceFunc(func() { _ = srv.Close() })
+	t.Cleanup(stop)
+	return "http://" + ln.Addr().String(), stop
 }
 
 // connect opens an initialised mcp-go client session to url with token.

@@ -62,6 +62,10 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		sid := r.Header.Get(server.HeaderKeySessionID)
+		if sid != "" && s.sessions.get(sid) == nil {
+			// A session that a previous run left live comes back.
+			s.resume(r.Context(), sid, identity{agent: agent})
+		}
 		if r.Method == http.MethodGet || r.Method == http.MethodDelete {
 			// mcp-go would open a session for any id on GET; only ids that
 			// warden issued and that are still live may listen or end.

@@ -9,11 +9,12 @@ import (
 	"github.com/warden-dev/warden/store"
 )
 
-// recoverInterrupted closes the record of sessions that were live when
-// warden last stopped without closing them (killed, crashed, power lost):
-// a forwarded call with no result gets a result event saying its outcome
-// is unknown, and the session is ended with the reason. Nothing is lost or
-// left looking live; the chains stay intact.
+// recoverInterrupted tidies the record of sessions that were live when
+// warden last stopped (killed, crashed, power lost): a forwarded call with
+// no result gets a result event saying its outcome is unknown. A session
+// idle for less than the idle TTL stays active, so that its agent can
+// carry on with it (resume); an older one is ended as expired. Nothing is
+// lost or left looking live for ever; the chains stay intact.
 func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 	live, err := s.store.Sessions(ctx, store.Filter{State: store.StateActive})
 	if err != nil {
@@ -24,13 +25,25 @@ func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("recover session %s: %w", rec.ID, err)
 		}
+		// A call went to its upstream when its verdict let it (allow,
+		// flag, throttle) or an approver approved it.
 		open := map[string]store.Event{}
+		held := map[string]store.Event{}
 		var order []string
 		for _, e := range evs {
 			switch e.Kind {
 			case store.KindCall:
-				if v, err := warden.ParseVerdict(e.Verdict); err == nil && v <= warden.Flag {
+				v, err := warden.ParseVerdict(e.Verdict)
+				switch {
+				case err == nil && v <= warden.Throttle:
 					open[e.CallID] = e
+					order = append(order, e.CallID)
+				case v == warden.StepUp:
+					held[e.CallID] = e
+				}
+			case store.KindApproval:
+				if call, ok := held[e.CallID]; ok && e.Verdict == store.ApprovalApproved {
+					open[e.CallID] = call
 					order = append(order, e.CallID)
 				}
 			case store.KindResult:
@@ -50,18 +63,21 @@ func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 				return fmt.Errorf("recover session %s: %w", rec.ID, err)
 			}
 		}
-		reason := "warden stopped while the session was live"
+		if time.Since(rec.LastSeen) <= s.opts.IdleTTL {
+			continue // resumable
+		}
+		reason := "idle since warden stopped"
 		if _, err := s.store.Append(ctx, rec.ID, store.Event{Kind: store.KindSessionEnd, Reasons: []string{reason}}); err != nil {
 			return fmt.Errorf("recover session %s: %w", rec.ID, err)
 		}
 		err = s.store.UpdateSession(ctx, rec.ID, func(r *store.Session) error {
-			r.State, r.Reason, r.LastSeen = store.StateEnded, reason, time.Now().UTC()
+			r.State, r.Reason = store.StateExpired, reason
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("recover session %s: %w", rec.ID, err)
 		}
-		s.log.Warn("closed the record of an interrupted session", "session", rec.ID, "agent", rec.Agent, "calls_without_result", len(open))
+		s.log.Warn("closed the record of an expired session", "session", rec.ID, "agent", rec.Agent, "calls_without_result", len(open))
 	}
 	return nil
 }

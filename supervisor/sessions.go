@@ -159,6 +159,7 @@ type sessions struct {
 	mu         sync.RWMutex
 	live       map[string]*session
 	terminated map[string]time.Time
+	onEnd      func(*session) // records the end of a session still live at Terminate
 }
 
 func newSessions() *sessions {
@@ -196,12 +197,33 @@ func (s *sessions) Validate(id string) (isTerminated bool, err error) {
 	return false, errUnknownSession
 }
 
-// Terminate ends an id: on DELETE from the client, on idle expiry, or on kill.
+// Terminate ends an id: on DELETE from the client, on idle expiry, or on
+// kill. A session still live is ended on record (onEnd), for sessions
+// that mcp-go never registered (resumed ones) fire no unregister hook.
 func (s *sessions) Terminate(id string) (isNotAllowed bool, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	sess := s.live[id]
 	s.terminated[id] = time.Now()
+	s.mu.Unlock()
+	if sess != nil && s.onEnd != nil {
+		s.onEnd(sess)
+	}
 	return false, nil
+}
+
+// revive puts back a session from history, unless one with its key is
+// live already or the key was ended in this run; it reports whether it did.
+func (s *sessions) revive(sess *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, live := s.live[sess.key]; live {
+		return false
+	}
+	if _, ended := s.terminated[sess.key]; ended {
+		return false
+	}
+	s.live[sess.key] = sess
+	return true
 }
 
 // start records a session that completed initialize.

@@ -76,6 +76,7 @@ type Supervisor struct {
 	waiting   waiters
 	lim       limiters
 	suspended atomic.Pointer[map[string]store.AgentRecord]
+	closing   atomic.Bool
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -100,6 +101,11 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
 	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions()}
+	s.sessions.onEnd = func(sess *session) {
+		if !s.closing.Load() {
+			s.endSession(context.Background(), sess, store.StateEnded, "closed by the client or idle")
+		}
+	}
 	initial := policies(maps.Clone(opts.Policies))
 	s.policies.Store(&initial)
 	s.esc = opts.Escalation
@@ -188,10 +194,21 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close ends every live session, recording why.
+// Close stops serving. Live sessions stay active on record: their agents
+// can carry on with them when warden is back (see resume), and those that
+// do not come back within the idle TTL are expired then.
 func (s *Supervisor) Close(ctx context.Context) error {
+	// mcp-go's shutdown terminates every session; they are not ending.
+	s.closing.Store(true)
 	for _, sess := range s.sessions.all() {
-		s.endSession(ctx, sess, "ended", "warden shut down")
+		if sess.key == stdioSessionKey {
+			continue
+		}
+		_, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: "allow",
+			Reasons: []string{"warden shut down; the session can resume when it is back"}})
+		if err != nil {
+			s.log.Error("cannot record shutdown", "session", sess.id, "err", err)
+		}
 	}
 	return s.http.Shutdown(ctx)
 }
@@ -242,7 +259,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 // that expired idle.
 func (s *Supervisor) onUnregister(ctx context.Context, cs server.ClientSession) {
 	sess := s.sessions.get(cs.SessionID())
-	if sess == nil {
+	if sess == nil || s.closing.Load() {
 		return
 	}
 	s.endSession(context.WithoutCancel(ctx), sess, "ended", "closed by the client or idle")

@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/warden-dev/warden/internal/demo"
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/supervisor"
+	"github.com/warden-dev/warden/tools"
+)
+
+// TestSessionResumesAfterRestart: warden restarts on the same history; an
+// agent that carries on with its session id continues the same session
+// (same chain), while another agent cannot take that id over.
+func TestSessionResumesAfterRestart(t *testing.T) {
+	up := serveUpstream(t, demo.NewUpstream().Server())
+	specs := []tools.Spec{{Name: "desk", URL: up}}
+	agents := []supervisor.Agent{
+		{Name: "support", TokenSHA256: hashToken(supportToken)},
+		{Name: "other", TokenSHA256: hashToken("other-token-0123456789")},
+	}
+	w := startWarden(t, specs, agents)
+	c := connect(t, w.URL, supportToken)
+	callTool(t, c, "echo", map[string]any{"message": "before"})
+	id := c.GetSessionId()
+	w.Stop()
+
+	w2 := startWardenOn(t, w.DBPath, specs, agents)
+	resumeClient := func(token string) *client.Client {
+		tr, err := transport.NewStreamableHTTP(w2.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}), transport.WithSession(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := client.NewClient(tr, client.WithSession(), client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
+		if err := rc.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rc.Close() })
+		return rc
+	}
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "echo"
+	req.Params.Arguments = map[string]any{"message": "hijack"}
+	if _, err := resumeClient("other-token-0123456789").CallTool(context.Background(), req); err == nil {
+		t.Fatal("another agent took over the session after the restart")
+	}
+	if got := resultText(callTool(t, resumeClient(supportToken), "echo", map[string]any{"message": "after"})); got != "after" {
+		t.Fatalf("echo after the restart = %q", got)
+	}
+	evs, err := w2.Store.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var timeline []string
+	for _, e := range evs {
+		entry := e.Kind
+		if e.Kind == store.KindCall {
+			entry += ":" + strings.Trim(string(e.Args), "{}")
+		}
+		timeline = append(timeline, entry)
+	}
+	want := `session_start call:"message":"before" result signal signal call:"message":"after" result`
+	if got := strings.Join(timeline, " "); got != want {
+		t.Fatalf("timeline across the restart:\n got %s\nwant %s", got, want)
+	}
+	if rep, err := w2.Store.Verify(context.Background()); err != nil || len(rep.Broken) != 0 {
+		t.Fatalf("verify: %+v %v", rep, err)
+	}
+}

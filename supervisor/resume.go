@@ -1,0 +1,52 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// resume brings back a session that a previous run of warden left live,
+// when its agent comes back with its id: the session continues from its
+// recorded workflow state (carried over to the current workflow), so a
+// restart interrupts no one's work. Only an active session of the same
+// agent that has not been idle longer than the idle TTL is resumed;
+// anything else stays unknown (404), as before.
+func (s *Supervisor) resume(ctx context.Context, id string, ident identity) *session {
+	if id == "" || id == stdioSessionKey {
+		return nil
+	}
+	rec, err := s.store.Session(ctx, id)
+	if err != nil || rec.State != store.StateActive || rec.Agent != ident.agent.Name {
+		return nil
+	}
+	if time.Since(rec.LastSeen) > s.opts.IdleTTL {
+		return nil
+	}
+	var st workflows.State
+	if len(rec.Data) > 0 && string(rec.Data) != "null" {
+		if err := json.Unmarshal(rec.Data, &st); err != nil {
+			s.log.Warn("cannot resume session: its state does not decode", "session", id, "err", err)
+			return nil
+		}
+	} else {
+		st = s.policyFor(rec.Agent).Workflow.Start(workflows.SessionInfo{ID: id, Agent: rec.Agent, RemoteAddr: rec.RemoteAddr, Started: rec.Started})
+	}
+	sess := &session{key: id, id: id, agent: ident.agent, remote: rec.RemoteAddr, userAgent: rec.UserAgent,
+		started: rec.Started, listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(rec.Agent)),
+		client: strings.TrimSpace(rec.ClientName + " " + rec.ClientVersion)}
+	sess.state = s.policyFor(rec.Agent).Workflow.Resume(st)
+	if !s.sessions.revive(sess) {
+		return s.sessions.get(id) // another request revived it first
+	}
+	if _, err := s.store.Append(context.WithoutCancel(ctx), id, store.Event{Kind: store.KindSignal, Verdict: "allow",
+		Reasons: []string{"session resumed after warden restarted"}}); err != nil {
+		s.log.Error("cannot record session resumption", "session", id, "err", err)
+	}
+	s.log.Info("session resumed after a restart", "session", id, "agent", rec.Agent)
+	return sess
+}
