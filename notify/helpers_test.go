@@ -101,3 +101,15 @@ func newSender(t *testing.T, urls []string, change func(*Options)) (*Sender, *sy
 	}
 	return s, logs
 }
+
+// waitRequests waits until at least n requests arrived (or a few seconds
+// passed), lets any extra ones arrive, and returns how many there are.
+func (rc *receiver) waitRequests(t *testing.T, n int) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rc.deliveries()) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a 17th, if the pool were too wide, would be here by now
+	return len(rc.deliveries())
+}

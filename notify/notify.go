@@ -24,6 +24,8 @@ const (
 	DefaultBackoff = 500 * time.Millisecond
 	// MaxInFlight bounds the deliveries that Go runs at once.
 	MaxInFlight = 16
+	// MaxQueued bounds the deliveries waiting for one of those.
+	MaxQueued = 4096
 )
 
 // Options configure a Sender.
@@ -63,11 +65,12 @@ type Sender struct {
 	client  *http.Client
 	log     *log.Logger
 
-	// The pool behind Go: slots bounds the deliveries in flight, stop
-	// cancels them when Close gives up waiting.
-	slots  chan struct{}
-	mu     sync.Mutex
-	closed bool
+	// The pool behind Go: queued deliveries, run by at most MaxInFlight
+	// workers; stop cancels them when Close gives up waiting.
+	mu      sync.Mutex
+	queue   []job
+	running int
+	closed  bool
 	wg     sync.WaitGroup
 	stop   context.Context
 	cancel context.CancelFunc
@@ -81,7 +84,6 @@ func New(o Options) (*Sender, error) {
 	s := &Sender{
 		secret: o.Secret, timeout: o.Timeout, retries: o.Retries, backoff: o.Backoff,
 		slack: o.Slack, client: o.Client, log: o.Logger,
-		slots: make(chan struct{}, MaxInFlight),
 	}
 	s.stop, s.cancel = context.WithCancel(context.Background())
 	for _, raw := range o.URLs {

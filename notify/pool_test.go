@@ -36,8 +36,9 @@ func TestGoWaitsInClose(t *testing.T) {
 	}
 }
 
-// TestGoBounded: beyond MaxInFlight, Go drops with an error log instead
-// of waiting; Close with an ended ctx cancels what is in flight.
+// TestGoBounded: MaxInFlight deliveries run, MaxQueued more wait; beyond
+// that Go drops with an error log instead of waiting; Close with an ended
+// ctx cancels what is in flight and waiting.
 func TestGoBounded(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
@@ -48,15 +49,18 @@ func TestGoBounded(t *testing.T) {
 		}
 	})
 	s, logs := newSender(t, []string{rc.URL}, func(o *Options) { o.Timeout = time.Minute })
-	for i := range MaxInFlight {
+	for i := range MaxInFlight + MaxQueued {
 		if !s.Go(context.Background(), testMessage()) {
-			t.Fatalf("Go refused message %d of %d", i+1, MaxInFlight)
+			t.Fatalf("Go refused message %d of %d", i+1, MaxInFlight+MaxQueued)
 		}
 	}
-	if s.Go(context.Background(), testMessage()) {
-		t.Fatalf("Go took message %d; the pool holds %d", MaxInFlight+1, MaxInFlight)
+	if got := rc.waitRequests(t, MaxInFlight); got != MaxInFlight {
+		t.Fatalf("%d deliveries ran at once; the pool runs %d", got, MaxInFlight)
 	}
-	if !strings.Contains(logs.String(), "webhook dropped: too many deliveries in flight") {
+	if s.Go(context.Background(), testMessage()) {
+		t.Fatalf("Go took message %d; the pool holds %d", MaxInFlight+MaxQueued+1, MaxInFlight+MaxQueued)
+	}
+	if !strings.Contains(logs.String(), "webhook dropped: too many deliveries waiting") {
 		t.Fatalf("drop not logged:\n%s", logs)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

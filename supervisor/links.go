@@ -82,6 +82,10 @@ func (l *linkSigner) verify(token string, now time.Time) (approvalID, decision s
 	if !ok {
 		return "", "", fmt.Errorf("%w: no signature part", errLinkMalformed)
 	}
+	// The decoder skips line breaks; a token has one spelling only.
+	if !isBase64URL(p64) || !isBase64URL(m64) {
+		return "", "", fmt.Errorf("%w: characters outside base64url", errLinkMalformed)
+	}
 	enc := base64.RawURLEncoding.Strict()
 	payload, err := enc.DecodeString(p64)
 	if err != nil {
@@ -148,4 +152,14 @@ func cutLast(s, sep string) (before, after string, ok bool) {
 		return s, "", false
 	}
 	return s[:i], s[i+len(sep):], true
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -194,12 +194,17 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops serving. Live sessions stay active on record: their agents
+// Close stops serving; calling it again does nothing. Calls held for an
+// approver are released first (their approvals expire: nobody can decide
+// them in this run), so a shutdown does not wait on humans. Live sessions stay active on record: their agents
 // can carry on with them when warden is back (see resume), and those that
 // do not come back within the idle TTL are expired then.
 func (s *Supervisor) Close(ctx context.Context) error {
 	// mcp-go's shutdown terminates every session; they are not ending.
-	s.closing.Store(true)
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.releaseHeld(ctx)
 	for _, sess := range s.sessions.all() {
 		if sess.key == stdioSessionKey {
 			continue

@@ -115,6 +115,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Release held calls and let sessions know first, so that the servers'
+	// shutdown does not wait on them.
+	_ = a.sup.Close(sctx)
 	for _, srv := range servers {
 		_ = srv.Shutdown(sctx)
 	}
