@@ -72,4 +72,3 @@ func TestElicitationDecidesHeldCall(t *testing.T) {
 		})
 	}
 }
-
