@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -59,6 +60,7 @@ func TestThousandPendingApprovalsLeaveNoGoroutines(t *testing.T) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: total, MaxConnsPerHost: 0}}
 	t.Cleanup(hc.CloseIdleConnections)
 
+	ua := map[string]string{"User-Agent": "load/1"}
 	sids := make([]string, sessions)
 	for i := range sids {
 		sids[i] = rawSession(t, hc, l.URL, opsToken, "load/1")
@@ -67,7 +69,7 @@ func TestThousandPendingApprovalsLeaveNoGoroutines(t *testing.T) {
 	// count.
 	warm := make(chan string, 1)
 	go func() {
-		_, body, _, _ := ladderPost(hc, l.URL, opsToken, sids[0], toolCallBody(1, "pay", `{"amount":500,"to":"warm"}`), nil)
+		_, body, _, _ := ladderPost(hc, l.URL, opsToken, sids[0], toolCallBody(1, "pay", `{"amount":500,"to":"warm"}`), ua)
 		warm <- body
 	}()
 	l.decide(t, l.pending(t, sids[0], 1)[0].ID, store.DecisionOnce)
@@ -82,7 +84,7 @@ func TestThousandPendingApprovalsLeaveNoGoroutines(t *testing.T) {
 	for s, sid := range sids {
 		for i := range perSession {
 			wg.Go(func() {
-				st, body, _, err := ladderPost(hc, l.URL, opsToken, sid, toolCallBody(2+i, "pay", `{"amount":500,"to":"s`+string(rune('a'+s))+`"}`), nil)
+				st, body, _, err := ladderPost(hc, l.URL, opsToken, sid, toolCallBody(2+i, "pay", `{"amount":500,"to":"s`+string(rune('a'+s))+`"}`), ua)
 				if err != nil || st != 200 {
 					body = "failed: " + body
 				}
@@ -129,6 +131,12 @@ func TestThousandPendingApprovalsLeaveNoGoroutines(t *testing.T) {
 		}
 		paid++
 	}
+	for _, sid := range sids {
+		evs, tl := l.timeline(t, sid)
+		if got := strings.Join(tl, " "); strings.Contains(got, "signal") || len(evs) < 3*perSession {
+			t.Fatalf("session %s: %d events, or a signal: %.200s", sid, len(evs), got)
+		}
+	}
 	if paid != total || l.Up.paid.Load() != total+1 {
 		t.Fatalf("%d calls returned, %d paid upstream; want %d", paid, l.Up.paid.Load(), total)
 	}
@@ -142,8 +150,8 @@ func TestThousandPendingApprovalsLeaveNoGoroutines(t *testing.T) {
 		// anything else must go back to where it was.
 		return after.Supervisor <= base.Supervisor && after.Other <= base.Other+4
 	}, func() string { return fmt.Sprintf("baseline %+v, now %+v", base, countGoroutines()) })
-	t.Logf("1,000 calls held in %s, resolved through the API in %s (%.0f decisions/s); goroutines before %+v, at peak %+v, after %+v",
-		held.Round(time.Millisecond), resolved.Round(time.Millisecond), float64(total)/resolved.Seconds(), base, peak, after)
+	t.Logf("1,000 calls held in %s, resolved through the API in %s (%.0f decisions/s); goroutines before %+v, at peak %+v, after %+v; webhooks received %v (the notifier drops beyond %d in flight)",
+		held.Round(time.Millisecond), resolved.Round(time.Millisecond), float64(total)/resolved.Seconds(), base, peak, after, hooks(l), notify.MaxInFlight)
 	left, err := l.Store.Approvals(context.Background(), store.ApprovalFilter{State: store.ApprovalPending})
 	if err != nil || len(left) != 0 {
 		t.Fatalf("%d approvals still pending (%v)", len(left), err)
@@ -173,4 +181,15 @@ func settle(t *testing.T, d time.Duration, cond func() bool, what func() string)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// hooks counts the webhooks received, by type.
+func hooks(l *ladder) map[string]int {
+	l.Hook.mu.Lock()
+	defer l.Hook.mu.Unlock()
+	out := map[string]int{}
+	for _, d := range l.Hook.got {
+		out[d.Msg.Type]++
+	}
+	return out
 }
