@@ -68,6 +68,13 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 		ID: newID(), Session: sess.id, Agent: sess.agent.Name, CallID: callID, Tool: tool, Upstream: upstream,
 		Args: args, Reasons: d.Reasons, Created: now, Expires: now.Add(timeout), State: store.ApprovalPending,
 	}
+	// The digest goes out with the webhook: approvers see what the
+	// decision binds to.
+	digest, err := store.DigestArgs(args)
+	if err != nil {
+		return a, fmt.Errorf("record approval: %w", err)
+	}
+	a.ArgsDigest = digest
 	wctx := context.WithoutCancel(ctx)
 	if err := s.store.CreateApproval(wctx, a); err != nil {
 		return a, fmt.Errorf("record approval: %w", err)
