@@ -142,17 +142,23 @@ func TestKillSurvivesRestart(t *testing.T) {
 	if err != nil || rec.State != store.StateKilled || rec.Reason != "stolen token" {
 		t.Fatalf("killed session after restart = %+v (%v), want killed for the same reason", rec, err)
 	}
-	if rec, _ := l2.Store.Session(t.Context(), lsid); rec.State == store.StateActive || rec.State == store.StateKilled {
-		t.Fatalf("the session that was live at the stop is %q after restart, want ended", rec.State)
+	// The session that was live at the stop can resume; the killed one
+	// cannot.
+	if rec, _ := l2.Store.Session(t.Context(), lsid); rec.State != store.StateActive {
+		t.Fatalf("the session that was live at the stop is %q after restart, want active (resumable)", rec.State)
 	}
-	for _, sid := range []string{ksid, lsid} {
-		if st, body, _, err := ladderPost(nil, l2.URL, opsToken, sid, toolsList, nil); err != nil || st != http.StatusNotFound {
-			t.Fatalf("old session %s on the new warden: %d %s %v, want 404", sid, st, body, err)
-		}
+	if st, body, _, err := ladderPost(nil, l2.URL, opsToken, ksid, toolsList, nil); err != nil || st != http.StatusNotFound {
+		t.Fatalf("killed session %s on the new warden: %d %s %v, want 404", ksid, st, body, err)
 	}
-	// A kill by id of a session only on record is recorded too.
+	if st, body, _, err := ladderPost(nil, l2.URL, opsToken, lsid, toolsList, nil); err != nil || st != http.StatusOK {
+		t.Fatalf("live session %s on the new warden: %d %s %v, want it resumed (200)", lsid, st, body, err)
+	}
+	// A kill by id of the resumed session ends it for good.
 	if st, body := l2.admin(t, http.MethodPost, "/v1/sessions/"+lsid+"/kill", map[string]string{"reason": "after the fact", "by": "bob"}, nil); st != 200 {
-		t.Fatalf("kill on record: %d %s", st, body)
+		t.Fatalf("kill of the resumed session: %d %s", st, body)
+	}
+	if st, _, _, err := ladderPost(nil, l2.URL, opsToken, lsid, toolsList, nil); err != nil || st != http.StatusNotFound {
+		t.Fatalf("killed resumed session answered %d %v, want 404", st, err)
 	}
 	if rec, _ := l2.Store.Session(t.Context(), lsid); rec.State != store.StateKilled {
 		t.Fatalf("session killed on record = %q", rec.State)

@@ -71,9 +71,9 @@ type Sender struct {
 	queue   []job
 	running int
 	closed  bool
-	wg     sync.WaitGroup
-	stop   context.Context
-	cancel context.CancelFunc
+	wg      sync.WaitGroup
+	stop    context.Context
+	cancel  context.CancelFunc
 }
 
 // New checks o and builds a Sender.
