@@ -280,3 +280,41 @@ func (b *syncBuffer) String() string {
 	defer func() { <-b.mu }()
 	return b.buf.String()
 }
+
+// TestUnofferedToolWarning: a workflow step whose tool no upstream offers
+// is reported when warden starts (validation cannot know the upstreams).
+func TestUnofferedToolWarning(t *testing.T) {
+	upURL, stopUp, err := serveDemoUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopUp)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.yaml"), `agent: a
+start: [read]
+anytime: [typo]
+steps:
+  - {name: read, tool: read_file, next: [read]}
+  - {name: typo, tool: raed_file}
+`)
+	writeFile(t, filepath.Join(dir, "warden.yaml"), configText(upURL, dir, "wf.yaml"))
+	cfg, err := config.Load(filepath.Join(dir, "warden.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	logger := log.NewWithOptions(&logs, log.Options{Level: log.InfoLevel})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, logger, func(*app, endpoints) { cancel() }) }()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := logs.String()
+	if !strings.Contains(got, `step "typo": no configured upstream offers a tool matching "raed_file"`) {
+		t.Fatalf("no warning about the unoffered tool:\n%s", got)
+	}
+	if strings.Contains(got, `step "read"`) {
+		t.Fatalf("an offered tool was warned about:\n%s", got)
+	}
+}

@@ -22,7 +22,9 @@ import (
 
 // loadPolicies loads every agent's workflow and the global rules named by
 // a configuration. Every problem is reported, each with file and line.
-func loadPolicies(cfg *config.Config) (map[string]*supervisor.Policy, []string, error) {
+// With the names of the tools the upstreams offer, a step whose tool none
+// offers is a warning.
+func loadPolicies(cfg *config.Config, knownTools ...string) (map[string]*supervisor.Policy, []string, error) {
 	var problems, warnings []string
 	var global []eval.Rule
 	if cfg.Rules != "" {
@@ -38,7 +40,11 @@ func loadPolicies(cfg *config.Config) (map[string]*supervisor.Policy, []string, 
 	for _, a := range cfg.Agents {
 		p := &supervisor.Policy{Rules: global}
 		if a.Workflow != "" {
-			wf, err := workflows.Load(a.Workflow)
+			var opts []workflows.Option
+			if len(knownTools) > 0 {
+				opts = append(opts, workflows.WithKnownTools(knownTools))
+			}
+			wf, err := workflows.Load(a.Workflow, opts...)
 			if err != nil {
 				problems = append(problems, err.Error())
 				continue

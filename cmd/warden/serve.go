@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		}()
 	}
 	mcpURL := "http://" + ln.Addr().String() + "/mcp"
+	policyWarnings(a, logger)
 	for _, st := range a.hub.Status() {
 		if st.Connected {
 			logger.Info("upstream connected", "upstream", st.Name, "transport", st.Transport)
@@ -149,6 +150,7 @@ func (c *stdioCmd) Run(g *cli) error {
 	if err != nil {
 		return err
 	}
+	policyWarnings(a, logger)
 	return a.sup.ServeStdio(ctx, c.Agent, os.Stdin, os.Stdout)
 }
 
@@ -159,4 +161,19 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, exitError{code: 2, msg: "invalid configuration:\n" + err.Error()}
 	}
 	return cfg, nil
+}
+
+// policyWarnings logs what is doubtful in the policies, including workflow
+// steps whose tool no connected upstream offers (a typo, or an upstream
+// that is down).
+func policyWarnings(a *app, logger *log.Logger) {
+	var names []string
+	for _, t := range a.hub.Catalog().Tools {
+		names = append(names, t.Def.Name)
+	}
+	if _, warnings, err := loadPolicies(a.cfg, names...); err == nil {
+		for _, w := range warnings {
+			logger.Warn(w)
+		}
+	}
 }

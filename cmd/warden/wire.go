@@ -31,12 +31,10 @@ type app struct {
 // assemble opens the store and builds the hub and the supervisor; start
 // connects the upstreams.
 func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
-	ps, warnings, err := loadPolicies(cfg)
+	// Warnings are logged once the upstreams' tools are known (policyWarnings).
+	ps, _, err := loadPolicies(cfg)
 	if err != nil {
 		return nil, exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
-	}
-	for _, w := range warnings {
-		logger.Warn(w)
 	}
 	db, err := store.Open(dbPath(cfg))
 	if err != nil {
