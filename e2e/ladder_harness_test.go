@@ -235,60 +235,26 @@ func startLadder(t *testing.T, dbPath string, up *ladderUpstream, hook *hookRece
 		t.Fatal(err)
 	}
 	admin := "http://" + ln.Addr().String()
-	db, err := store.Open(dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := log.NewWithOptions(os.Stderr, log.Options{Level: log.ErrorLevel, Prefix: "warden"})
-	opts := supervisor.Options{Store: db, Logger: logger, Agents: []supervisor.Agent{
+	agents := []supervisor.Agent{
 		{Name: "ops", TokenSHA256: hashToken(opsToken)},
 		{Name: "other", TokenSHA256: hashToken("other-token-0123456789abcdef")},
-	}}
-	ladderOpts(t, hook, admin)(&opts)
-	for _, f := range tweak {
-		f(&opts)
 	}
-	hub, err := tools.NewHub([]tools.Spec{{Name: "ops", URL: up.URL}}, tools.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
+	quiet := func(o *supervisor.Options) {
+		o.Logger = log.NewWithOptions(os.Stderr, log.Options{Level: log.ErrorLevel, Prefix: "warden"})
 	}
-	opts.Hub = hub
-	sup, err := supervisor.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := sup.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ah, err := sup.AdminHandler(hashToken(adminToken))
+	opts := append([]func(*supervisor.Options){quiet, ladderOpts(t, hook, admin)}, tweak...)
+	w := startWardenOn(t, dbPath, []tools.Spec{{Name: "ops", URL: up.URL}}, agents, opts...)
+	ah, err := w.Sup.AdminHandler(hashToken(adminToken))
 	if err != nil {
 		t.Fatal(err)
 	}
 	adminSrv := &http.Server{Handler: ah, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = adminSrv.Serve(ln) }()
-	mcpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mcpSrv := &http.Server{Handler: sup.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = mcpSrv.Serve(mcpLn) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = sup.Close(ctx)
-			_ = adminSrv.Shutdown(ctx)
-			// Held requests would keep Shutdown waiting: close them.
-			_ = mcpSrv.Close()
-			_ = hub.Close()
-			_ = db.Close()
-		})
-	}
+	stop := sync.OnceFunc(func() {
+		_ = adminSrv.Close()
+		w.Stop()
+	})
 	t.Cleanup(stop)
-	w := &wardenUnderTest{URL: "http://" + mcpLn.Addr().String() + "/mcp", Store: db, DBPath: dbPath, Sup: sup, Hub: hub}
 	return &ladder{wardenUnderTest: w, Admin: admin, Hook: hook, Up: up, stop: stop}
 }
 

@@ -86,13 +86,15 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	start := time.Now()
 	res, ferr := s.hub.CallTool(fctx, req)
 	latency := time.Since(start)
-	untrack()
 	progress.settle()
 	if ferr != nil {
 		res = upstreamFailure(ferr)
 	}
 
+	// The call counts as in flight until its result is on record, so that
+	// a kill records the session's end after it.
 	rd, err := s.observeResult(wctx, sess, pol, callID, t, call, d, res, ferr, latency)
+	untrack()
 	if err != nil {
 		// The upstream acted, but a result that is not on record is not
 		// handed over: the agent learns that, and the log says why.

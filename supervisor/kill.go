@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -43,6 +44,8 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 	for _, f := range calls {
 		f.cancel()
 	}
+	// Let the cancelled calls record their results before the end.
+	sess.awaitIdle(ctx, killGrace)
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindKill, Reasons: []string{reason}, Data: byData(by)}); err != nil {
 		s.log.Error("cannot record kill", "session", sess.id, "err", err)
 	}
@@ -65,6 +68,10 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 		s.http.ServeHTTP(httptest.NewRecorder(), r)
 	}()
 }
+
+// killGrace bounds how long a kill waits for its session's cancelled
+// calls to record their results.
+const killGrace = 2 * time.Second
 
 // killAgent kills every live session of an agent and returns how many.
 func (s *Supervisor) killAgent(ctx context.Context, agent, reason, by string) int {

@@ -56,6 +56,21 @@ type session struct {
 	listeningOnce sync.Once
 }
 
+// awaitIdle waits until no call of the session is in flight, ctx ends or
+// timeout passes.
+func (s *session) awaitIdle(ctx context.Context, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		s.mu.Lock()
+		n := len(s.inflight)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // holding records (on) or forgets (off) an approval a call waits on.
 func (s *session) holding(id string, on bool) {
 	s.mu.Lock()
