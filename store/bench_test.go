@@ -59,7 +59,7 @@ func BenchmarkAppend(b *testing.B) {
 				rate := float64(b.N) / b.Elapsed().Seconds()
 				b.ReportMetric(rate, "events/s")
 				if !naive {
-					b.ReportMetric(float64(b.N)/float64(db.w.rounds.Load()), "events/tx")
+					b.ReportMetric(float64(b.N)/float64(db.j.syncs.Load()), "events/fsync")
 				}
 				rates[name] = rate
 			})

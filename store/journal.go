@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,24 +17,34 @@ import (
 const walResetSize = 16 << 20
 
 // journal carries appends through the log (wal.go) into bbolt. The writer
-// goroutine prepares a round's appends, writes them to the log with one
-// fdatasync and answers the callers; a copier goroutine then puts them in
-// bbolt. Reads that must see every durable event call flush first.
+// goroutine prepares a round's appends and writes them to the log; a
+// syncer goroutine makes what was written durable (one fdatasync for
+// every round written meanwhile) and answers the callers; a copier
+// goroutine then puts the records in bbolt. Writing the next round while
+// the last one syncs is what lets concurrent sessions share fsyncs. Reads
+// that must see every durable event call flush first.
 type journal struct {
 	bolt  *bolt.DB
 	wal   *wal
 	heads map[string]chainHead // by session; the writer goroutine's alone
 
-	mu      sync.Mutex
-	queue   []walRecord   // durable in the log, not yet in bbolt
-	written uint64        // records made durable
-	applied uint64        // records copied into bbolt
-	err     error         // a copy failed: appends are refused from then on
-	changed chan struct{} // closed and replaced when applied or err moves
-	wake    chan struct{} // capacity 1: the queue is not empty
-	urgent  chan struct{} // capacity 1: a reader waits for the copy
-	stop    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	unsynced []syncRound   // written to the log, not yet durable
+	syncing  bool          // the syncer is running an fdatasync
+	synced   chan struct{} // closed and replaced when unsynced empties
+	syncWake chan struct{} // capacity 1: unsynced is not empty
+	queue    []walRecord   // durable in the log, not yet in bbolt
+	written  uint64        // records made durable
+	applied  uint64        // records copied into bbolt
+	err      error         // a copy failed: appends are refused from then on
+	changed  chan struct{} // closed and replaced when applied or err moves
+	wake     chan struct{} // capacity 1: the queue is not empty
+	urgent   chan struct{} // capacity 1: a reader waits for the copy
+	stop     chan struct{}
+	done     chan struct{}
+	syncDone chan struct{} // closed when the syncer has exited
+
+	syncs atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
 }
 
 // copyEvery paces the copier: a bbolt commit shares the disk with the log's
@@ -43,6 +54,14 @@ const (
 	copyEvery    = 50 * time.Millisecond
 	copyMaxQueue = 4096
 )
+
+// syncRound is a round written to the log: its ops are answered once it
+// is durable.
+type syncRound struct {
+	ops    []*op
+	recs   []walRecord
+	finish func(*op, error)
+}
 
 // chainHead is the last event of a chain: its seq and hash.
 type chainHead struct {
@@ -80,67 +99,155 @@ func openJournal(bdb *bolt.DB, path string) (*journal, error) {
 		bolt: bdb, wal: w, heads: map[string]chainHead{},
 		changed: make(chan struct{}), wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
+		synced: make(chan struct{}), syncWake: make(chan struct{}, 1), syncDone: make(chan struct{}),
 	}
 	go j.copier()
+	go j.syncer()
 	return j, nil
 }
 
-// commit makes a round's appends durable: it chains each event to its
-// session's head, writes the round to the log with one fdatasync, and
-// answers each op. Called by the writer goroutine only.
-func (j *journal) commit(ops []*op) {
+// commit writes a round's appends to the log, each chained to its
+// session's head, and hands the round to the syncer, which answers each op
+// (with finish) once the round is durable. An op that fails before that is
+// answered at once. Called by the writer goroutine only.
+func (j *journal) commit(ops []*op, finish func(*op, error)) {
 	if err := j.failure(); err != nil {
 		for _, o := range ops {
-			o.err = err
+			finish(o, err)
 		}
 		return
 	}
 	var frames []byte
 	recs := make([]walRecord, 0, len(ops))
+	taken := make([]*op, 0, len(ops))
 	next := map[string]chainHead{}
 	for _, o := range ops {
 		r := o.req
 		h, err := j.head(next, r.session)
 		if err != nil {
-			o.err = err
+			finish(o, err)
 			continue
 		}
 		e := r.ev
 		e.Seq, e.Prev = h.seq+1, h.hash
 		val, err := sealEvent(&e)
 		if err != nil {
-			o.err = fmt.Errorf("store: append to %q: %w", r.session, err)
+			finish(o, fmt.Errorf("store: append to %q: %w", r.session, err))
 			continue
 		}
 		rec := walRecord{Session: r.session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: r.setData, Data: r.data}
 		if frames, err = appendFrame(frames, j.wal.epoch, rec); err != nil {
-			o.err = fmt.Errorf("store: append to %q: %w", r.session, err)
+			finish(o, fmt.Errorf("store: append to %q: %w", r.session, err))
 			continue
 		}
 		recs = append(recs, rec)
+		taken = append(taken, o)
 		next[r.session] = chainHead{e.Seq, e.Hash}
 		r.out = e
 	}
 	if len(recs) == 0 {
 		return
 	}
-	if err := j.wal.write(frames); err != nil {
-		// Nothing of this round is durable: every append in it fails, and
-		// the heads stay where they were.
-		for _, o := range ops {
-			if o.err == nil {
-				o.err = fmt.Errorf("store: append: %w", err)
-			}
+	if j.wal.off > walResetSize {
+		j.compact()
+	}
+	if err := j.wal.put(frames); err != nil {
+		// A failed write may have left part of the round in the log: the
+		// store stops taking appends (fail closed) rather than chain on
+		// from an unknown state.
+		j.fail(fmt.Errorf("store: append: %w", err))
+		for _, o := range taken {
+			finish(o, j.failure())
 		}
 		return
 	}
 	for s, h := range next {
 		j.heads[s] = h
 	}
-	j.enqueue(recs)
-	if j.wal.off > walResetSize {
-		j.compact()
+	j.mu.Lock()
+	j.unsynced = append(j.unsynced, syncRound{ops: taken, recs: recs, finish: finish})
+	j.mu.Unlock()
+	select {
+	case j.syncWake <- struct{}{}:
+	default:
 	}
+}
+
+// syncer makes written rounds durable, as many per fdatasync as were
+// written meanwhile, answers their ops, and hands their records to the
+// copier. An fdatasync that fails fails its rounds and the store: after a
+// failed sync nothing can be trusted to have reached the disk.
+func (j *journal) syncer() {
+	defer close(j.syncDone)
+	for {
+		select {
+		case <-j.syncWake:
+		case <-j.stop:
+			j.mu.Lock()
+			empty := len(j.unsynced) == 0
+			j.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+		j.mu.Lock()
+		rounds := j.unsynced
+		j.unsynced = nil
+		j.syncing = len(rounds) > 0
+		j.mu.Unlock()
+		if len(rounds) == 0 {
+			continue
+		}
+		err := j.wal.sync()
+		j.syncs.Add(1)
+		if err != nil {
+			j.fail(fmt.Errorf("store: append: %w", err))
+		}
+		for _, r := range rounds {
+			if err == nil {
+				j.enqueue(r.recs)
+			}
+			for _, o := range r.ops {
+				r.finish(o, err)
+			}
+		}
+		j.mu.Lock()
+		j.syncing = false
+		if len(j.unsynced) == 0 {
+			close(j.synced)
+			j.synced = make(chan struct{})
+		}
+		j.mu.Unlock()
+	}
+}
+
+// waitSynced waits until everything written to the log is durable.
+func (j *journal) waitSynced() {
+	for {
+		j.mu.Lock()
+		idle := len(j.unsynced) == 0 && !j.syncing
+		ch := j.synced
+		j.mu.Unlock()
+		if idle {
+			return
+		}
+		select {
+		case j.syncWake <- struct{}{}:
+		default:
+		}
+		<-ch
+	}
+}
+
+// fail records the first error that stops the store taking appends.
+func (j *journal) fail(err error) {
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+	}
+	close(j.changed)
+	j.changed = make(chan struct{})
+	j.mu.Unlock()
 }
 
 // head returns the chain head of session as this round leaves it: from the
@@ -271,9 +378,11 @@ func (j *journal) flush(ctx context.Context) error {
 	return err
 }
 
-// compact waits for bbolt to hold everything logged, then empties the log.
-// Called by the writer goroutine, so nothing is logged meanwhile.
+// compact waits for everything logged to be durable and in bbolt, then
+// empties the log. Called by the writer goroutine, so nothing is logged
+// meanwhile.
 func (j *journal) compact() {
+	j.waitSynced()
 	if err := j.flush(context.Background()); err != nil {
 		return // the log keeps what bbolt lacks; appends now fail with err
 	}
@@ -284,10 +393,13 @@ func (j *journal) compact() {
 	}
 }
 
-// close copies what is left, stops the copier and empties and closes the log.
+// close syncs and copies what is left, stops the syncer and the copier,
+// and empties and closes the log. The writer has stopped already.
 func (j *journal) close() error {
+	j.waitSynced()
 	ferr := j.flush(context.Background())
 	close(j.stop)
+	<-j.syncDone
 	<-j.done
 	if ferr == nil {
 		ferr = j.wal.reset()

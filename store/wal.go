@@ -227,6 +227,14 @@ func appendFrame(buf []byte, epoch uint32, rec walRecord) ([]byte, error) {
 
 // write puts frames at the end of the log and makes them durable.
 func (w *wal) write(frames []byte) error {
+	if err := w.put(frames); err != nil {
+		return err
+	}
+	return w.sync()
+}
+
+// put puts frames at the end of the log, not yet durable.
+func (w *wal) put(frames []byte) error {
 	if need := w.off + int64(len(frames)); need > w.size {
 		size := (need/walChunk + 1) * walChunk
 		if err := w.f.Truncate(size); err != nil {
@@ -237,10 +245,16 @@ func (w *wal) write(frames []byte) error {
 	if _, err := w.f.WriteAt(frames, w.off); err != nil {
 		return fmt.Errorf("write log: %w", err)
 	}
+	w.off += int64(len(frames))
+	return nil
+}
+
+// sync makes everything put so far durable. It may run while the next
+// frames are put: fdatasync covers whatever was written before it began.
+func (w *wal) sync() error {
 	if err := fdatasync(w.f); err != nil {
 		return fmt.Errorf("sync log: %w", err)
 	}
-	w.off += int64(len(frames))
 	return nil
 }
 

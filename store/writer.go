@@ -200,11 +200,10 @@ func (w *writer) commit(batch []*op) {
 	}
 	w.commitBolt(live)
 	if len(appends) > 0 {
-		w.j.commit(appends)
+		// The journal answers the appends once they are durable, which
+		// may be after the next rounds have been written.
+		w.j.commit(appends, w.finish)
 		w.rounds.Add(1)
-		for _, o := range appends {
-			w.finish(o, o.err)
-		}
 	}
 }
 

@@ -44,16 +44,16 @@ func TestConcurrentWritesSurviveReopen(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	rounds := db.w.rounds.Load()
+	rounds := db.j.syncs.Load()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// 400 appends from 16 goroutines, each waiting for an fsync: if the
-	// writer committed each on its own there would be 400 rounds.
+	// 400 appends from 16 goroutines, each waiting for an fsync: if each
+	// were synced on its own there would be 400 fsyncs.
 	if rounds >= writers*perWriter {
-		t.Errorf("%d rounds for %d appends: no group commit", rounds, writers*perWriter)
+		t.Errorf("%d fsyncs for %d appends: no group commit", rounds, writers*perWriter)
 	}
-	t.Logf("%d appends in %d transactions", writers*perWriter, rounds)
+	t.Logf("%d appends in %d fsyncs", writers*perWriter, rounds)
 
 	db2, err := Open(path)
 	if err != nil {
