@@ -91,7 +91,9 @@ func openJournal(bdb *bolt.DB, path string) (*journal, error) {
 			return nil, fmt.Errorf("recover %d logged events into bbolt: %w", len(recs), err)
 		}
 	}
-	if err := w.reset(); err != nil {
+	// Always a new epoch: whatever the old one left beyond its readable
+	// end (a torn frame, then an intact one) must never count again.
+	if err := w.start(w.epoch + 1); err != nil {
 		w.close()
 		return nil, err
 	}
@@ -150,6 +152,12 @@ func (j *journal) commit(ops []*op, finish func(*op, error)) {
 	}
 	if j.wal.off > walResetSize {
 		j.compact()
+		if err := j.failure(); err != nil {
+			for _, o := range taken {
+				finish(o, err)
+			}
+			return
+		}
 	}
 	if err := j.wal.put(frames); err != nil {
 		// A failed write may have left part of the round in the log: the
@@ -316,8 +324,12 @@ func (j *journal) copier() {
 		j.mu.Lock()
 		batch := j.queue
 		j.queue = nil
+		failed := j.err != nil
 		j.mu.Unlock()
-		if len(batch) > 0 {
+		// After a failure nothing more is copied: bbolt must not get
+		// later events with earlier ones missing. The log keeps them all
+		// for the next start.
+		if len(batch) > 0 && !failed {
 			err := j.bolt.Update(func(tx *bolt.Tx) error { return applyRecords(tx, batch) })
 			j.mu.Lock()
 			if err != nil {
@@ -410,8 +422,8 @@ func (j *journal) close() error {
 // applyRecords puts logged events into bbolt: each event under its seq and
 // its session's head moved on. An event bbolt already has is skipped, so
 // copying the same records twice (a crash after the copy, before the log
-// was emptied) is harmless. Each session record is read and written once
-// per batch.
+// was emptied) is harmless; an event that would leave a gap is an error.
+// Each session record is read and written once per batch.
 func applyRecords(tx *bolt.Tx, recs []walRecord) error {
 	sessions, events := tx.Bucket(bucketSessions), tx.Bucket(bucketEvents)
 	touched := map[string]*Session{}
@@ -437,6 +449,9 @@ func applyRecords(tx *bolt.Tx, recs []walRecord) error {
 		}
 		if rec.LastSeq >= r.Seq {
 			continue
+		}
+		if r.Seq != rec.LastSeq+1 {
+			return fmt.Errorf("session %q: event %d would follow %d: events are missing", r.Session, r.Seq, rec.LastSeq)
 		}
 		chain, err := events.CreateBucketIfNotExists([]byte(r.Session))
 		if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -147,7 +148,8 @@ func openWAL(path string) (*wal, []walRecord, error) {
 	var hdr [walHeader]byte
 	if _, err := f.ReadAt(hdr[:], 0); err != nil || string(hdr[:4]) != walMagic {
 		// New, or never got its header: nothing in it was acknowledged.
-		if err := w.start(1); err != nil {
+		// A random epoch keeps frames an earlier header wrote from counting.
+		if err := w.start(randomEpoch()); err != nil {
 			f.Close()
 			return nil, nil, err
 		}
@@ -256,6 +258,12 @@ func (w *wal) sync() error {
 		return fmt.Errorf("sync log: %w", err)
 	}
 	return nil
+}
+
+func randomEpoch() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint32(b[:])
 }
 
 // reset empties the log by starting a new epoch; the caller knows
