@@ -441,3 +441,40 @@ func (d *DB) ExpireApprovals(ctx context.Context, now time.Time, all bool) (int,
 	}
 	return n, nil
 }
+
+// ExpireApproval marks one pending approval expired, whatever its Expires
+// (its call is gone: the agent left, or warden is stopping), with note as
+// the reason. An approval no longer pending is left as it is and returned.
+func (d *DB) ExpireApproval(ctx context.Context, id, note string) (Approval, error) {
+	var out Approval
+	err := d.w.do(ctx, func(tx *bolt.Tx) error {
+		approvals, pending := tx.Bucket(bucketApprovals), tx.Bucket(bucketApprovalsPending)
+		if approvals == nil {
+			return fmt.Errorf("store: approval %q: %w", id, ErrNotFound)
+		}
+		raw := approvals.Get([]byte(id))
+		if raw == nil {
+			return fmt.Errorf("store: approval %q: %w", id, ErrNotFound)
+		}
+		a, err := decodeApproval(raw)
+		if err != nil {
+			return fmt.Errorf("store: approval %q: %w", id, err)
+		}
+		out = a
+		if a.State != ApprovalPending {
+			return nil
+		}
+		a.State, a.Note = ApprovalExpired, note
+		if err := putApproval(approvals, a); err != nil {
+			return abort(err)
+		}
+		if pending != nil {
+			if err := pending.Delete([]byte(id)); err != nil {
+				return abort(fmt.Errorf("approval %q: %w", id, err))
+			}
+		}
+		out = a
+		return nil
+	})
+	return out, err
+}

@@ -494,3 +494,35 @@ func BenchmarkDecideApproval(b *testing.B) {
 		}
 	})
 }
+
+// TestExpireApprovalTouchesOnlyItsOwn: expiring one approval early leaves
+// the other pending ones pending, and leaves a decided one as decided.
+func TestExpireApprovalTouchesOnlyItsOwn(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	now := time.Now()
+	for _, id := range []string{"a1", "a2", "a3"} {
+		if err := db.CreateApproval(ctx, Approval{ID: id, Session: "s", Tool: "t", Created: now, Expires: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.DecideApproval(ctx, "a3", DecisionOnce, "alice", now); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ExpireApproval(ctx, "a1", "cancelled")
+	if err != nil || got.State != ApprovalExpired || got.Note != "cancelled" {
+		t.Fatalf("ExpireApproval(a1) = %+v, %v", got, err)
+	}
+	if a, _ := db.Approval(ctx, "a2"); a.State != ApprovalPending {
+		t.Fatalf("a2 became %s; only a1 was to expire", a.State)
+	}
+	if a, err := db.ExpireApproval(ctx, "a3", "late"); err != nil || a.State != ApprovalApproved {
+		t.Fatalf("ExpireApproval on a decided approval = %+v, %v; want it left approved", a, err)
+	}
+	if _, err := db.DecideApproval(ctx, "a1", DecisionOnce, "bob", now); !errors.Is(err, ErrExpired) {
+		t.Fatalf("decision on the expired approval: %v", err)
+	}
+	if _, err := db.ExpireApproval(ctx, "nope", "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ExpireApproval of an unknown id: %v", err)
+	}
+}

@@ -58,6 +58,8 @@ type Store interface {
 	SetAgentSuspended(ctx context.Context, rec AgentRecord) error
 	// AgentRecords returns every recorded agent by name.
 	AgentRecords(ctx context.Context) (map[string]AgentRecord, error)
+	// ExpireApproval marks one pending approval expired, with a note.
+	ExpireApproval(ctx context.Context, id, note string) (Approval, error)
 }
 
 // SystemLog is the chain for events that belong to no session, such as an

@@ -76,13 +76,15 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 	}
 	a.ArgsDigest = digest
 	wctx := context.WithoutCancel(ctx)
-	if err := s.store.CreateApproval(wctx, a); err != nil {
-		return a, fmt.Errorf("record approval: %w", err)
-	}
+	// Listen before the approval exists: a decision (or a kill) that comes
+	// the moment it is recorded must find the held call.
 	decided := s.waiting.add(a.ID)
 	defer s.waiting.remove(a.ID)
 	sess.holding(a.ID, true)
 	defer sess.holding(a.ID, false)
+	if err := s.store.CreateApproval(wctx, a); err != nil {
+		return a, fmt.Errorf("record approval: %w", err)
+	}
 
 	links := map[string]string{}
 	if s.links != nil {
@@ -123,23 +125,20 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 			})
 			continue
 		case <-expire.C:
+			// Timed out: whatever was decided first stands; otherwise the
+			// approval expires (and only approvals past due expire with it).
+			if _, err := s.store.ExpireApprovals(wctx, time.Now(), false); err != nil {
+				s.log.Error("cannot expire approval", "approval", a.ID, "err", err)
+			}
 		case <-ctx.Done():
-		}
-		// Timed out, or the agent gave up: whatever was decided first
-		// stands; otherwise the approval expires.
-		if _, err := s.store.ExpireApprovals(wctx, a.Expires.Add(time.Nanosecond), false); err != nil {
-			s.log.Error("cannot expire approval", "approval", a.ID, "err", err)
-		}
-		if ctx.Err() != nil && time.Now().Before(a.Expires) {
-			if got, err := s.store.DecideApproval(wctx, a.ID, store.DecisionDeny, "warden: the agent cancelled the call", time.Now()); err == nil {
-				return got, nil
+			// The call is gone with its request (the agent cancelled, or
+			// the connection dropped): this approval alone expires, unless
+			// a decision came first.
+			if _, err := s.store.ExpireApproval(wctx, a.ID, "the call was cancelled or its connection closed while held"); err != nil {
+				s.log.Error("cannot expire the approval of a cancelled call", "approval", a.ID, "err", err)
 			}
 		}
-		got, err := s.store.Approval(wctx, a.ID)
-		if err != nil {
-			return a, err
-		}
-		return got, nil
+		return s.store.Approval(wctx, a.ID)
 	}
 }
 
@@ -163,7 +162,17 @@ func (s *Supervisor) decide(ctx context.Context, id, decision, by string) (store
 // elicit asks the human at the agent's client to confirm a held call, when
 // the client supports elicitation; an answer decides the approval like any
 // other (the first decision wins).
+//
+// The answer comes from the agent's own client, so it is trusted only as
+// far as that client is: never for a session that changed hands (the
+// client is then who is in question), and only for this one call.
 func (s *Supervisor) elicit(ctx context.Context, sess *session, a store.Approval) {
+	sess.mu.Lock()
+	changedHands := sess.revalidate != ""
+	sess.mu.Unlock()
+	if changedHands {
+		return
+	}
 	cs, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
 	if !ok || cs.GetClientCapabilities().Elicitation == nil {
 		return

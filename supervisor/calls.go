@@ -64,7 +64,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	case d.Verdict == warden.Deny:
 		return refusal(fmt.Sprintf("warden refused this call (deny): %s", strings.Join(d.Reasons, "; "))), nil
 	case d.Verdict == warden.StepUp:
-		if res := s.stepUp(ctx, sess, req, callID, t, args, d); res != nil {
+		if res := s.stepUp(ctx, sess, pol, req, call, callID, t, args, d); res != nil {
 			return res, nil
 		}
 	case d.Verdict == warden.Throttle && len(pre) == 0:
@@ -121,7 +121,7 @@ type checkResult struct {
 
 // stepUp holds a call for an approver. It returns nil when the call was
 // approved and may go ahead, else the answer to give the agent.
-func (s *Supervisor) stepUp(ctx context.Context, sess *session, req mcp.CallToolRequest, callID string, t tools.Tool, args json.RawMessage, d workflows.Decision) *mcp.CallToolResult {
+func (s *Supervisor) stepUp(ctx context.Context, sess *session, pol *Policy, req mcp.CallToolRequest, call workflows.Call, callID string, t tools.Tool, args json.RawMessage, d workflows.Decision) *mcp.CallToolResult {
 	why := strings.Join(d.Reasons, "; ")
 	if !s.esc.Approvals {
 		return refusal("warden refused this call (step_up): " + why + "; no approver is configured, so it is denied")
@@ -132,28 +132,29 @@ func (s *Supervisor) stepUp(ctx context.Context, sess *session, req mcp.CallTool
 		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", t.Def.Name, "err", err)
 		return refusal("warden refused this call (step_up): it could not be held for approval")
 	}
-	// The outcome is on record before anything else happens.
+	step := d.Step
+	if step == "" {
+		step = t.Def.Name
+	}
 	ev := store.Event{Kind: store.KindApproval, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
 		Verdict: a.State, Reasons: []string{approvalSummary(a)}}
-	if _, err := s.store.Append(wctx, sess.id, ev); err != nil {
-		s.log.Error("cannot record approval outcome; refused", "session", sess.id, "err", err)
-		return refusal("warden refused this call: the approval could not be recorded")
+	if a.State != store.ApprovalApproved {
+		// The outcome is on record before the agent hears of it.
+		if _, err := s.store.Append(wctx, sess.id, ev); err != nil {
+			s.log.Error("cannot record approval outcome", "session", sess.id, "err", err)
+		}
 	}
 	switch {
 	case a.State == store.ApprovalApproved:
-		step := d.Step
-		if step == "" {
-			step = t.Def.Name
+		// The session may have moved while the call was held: decide again
+		// on its state now. The approval waives this step-up; nothing
+		// stronger (a deny, a kill, a rule that now refuses) is waived.
+		if res := s.proceedApproved(wctx, sess, pol, t, call, ev); res != nil {
+			return res
 		}
 		if a.Decision == store.DecisionSession {
-			sess.approve(step, a.DecidedBy)
+			sess.approve(step, a.DecidedBy, d.Reasons)
 		}
-		// The approved call moves the session as if it had been in scope.
-		sess.decide.Lock()
-		sess.mu.Lock()
-		sess.state = d.Approved()
-		sess.mu.Unlock()
-		sess.decide.Unlock()
 		return nil
 	case a.State == store.ApprovalDenied && a.Decision == store.DecisionDenyKill:
 		s.kill(wctx, sess, "approver "+a.DecidedBy+" denied "+t.Def.Name+" and ended the session", a.DecidedBy)
@@ -163,6 +164,54 @@ func (s *Supervisor) stepUp(ctx context.Context, sess *session, req mcp.CallTool
 	default:
 		return refusal(fmt.Sprintf("warden refused this call (step_up): no approver decided within %s (%s)", a.Expires.Sub(a.Created).Round(time.Second), why))
 	}
+}
+
+// proceedApproved moves the session for an approved call: under the
+// session's decision lock it decides the call again on the current state,
+// and records the approval with the state the call leaves. It returns the
+// answer for the agent when the call must not go ahead after all.
+func (s *Supervisor) proceedApproved(ctx context.Context, sess *session, pol *Policy, t tools.Tool, call workflows.Call, ev store.Event) *mcp.CallToolResult {
+	sess.decideMu.Lock()
+	defer sess.decideMu.Unlock()
+	sess.mu.Lock()
+	st, gone := sess.state, sess.killed || sess.ended
+	sess.mu.Unlock()
+	if gone {
+		_, _ = s.store.Append(ctx, sess.id, ev)
+		return refusal("warden refused this call: the session ended while it was held")
+	}
+	next := st
+	if !pol.empty() {
+		d2, after := pol.Decide(st, call, time.Now())
+		switch {
+		case d2.Verdict > warden.StepUp:
+			ev.Reasons = append(ev.Reasons, "decided again after approval: "+d2.Verdict.String()+": "+strings.Join(d2.Reasons, "; "))
+			ev.Verdict = d2.Verdict.String()
+			_, _ = s.store.Append(ctx, sess.id, ev)
+			return refusal(fmt.Sprintf("warden refused this call after its approval (%s): %s", d2.Verdict, strings.Join(d2.Reasons, "; ")))
+		case d2.Verdict == warden.StepUp:
+			next = d2.Approved()
+		default:
+			next = after
+		}
+	}
+	var err error
+	if pol.empty() {
+		_, err = s.store.Append(ctx, sess.id, ev)
+	} else {
+		var state json.RawMessage
+		if state, err = encodeState(next); err == nil {
+			_, err = s.store.AppendWithData(ctx, sess.id, ev, state)
+		}
+	}
+	if err != nil {
+		s.log.Error("cannot record approval; refused", "session", sess.id, "err", err)
+		return refusal("warden refused this call: its approval could not be recorded")
+	}
+	sess.mu.Lock()
+	sess.state = next
+	sess.mu.Unlock()
+	return nil
 }
 
 func approvalSummary(a store.Approval) string {
@@ -194,13 +243,19 @@ func (s *Supervisor) flagged(sess *session, tool string, reasons []string) {
 // decideCall runs the policy on a call and makes the call's event and the
 // session's new state durable together.
 func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, args json.RawMessage, pre []checkResult) (workflows.Decision, error) {
-	sess.decide.Lock()
-	defer sess.decide.Unlock()
+	sess.decideMu.Lock()
+	defer sess.decideMu.Unlock()
 	sess.mu.Lock()
-	st, killed, revalidate := sess.state, sess.killed, sess.revalidate
+	st, killed, ended, revalidate := sess.state, sess.killed, sess.ended, sess.revalidate
 	sess.mu.Unlock()
-	if killed {
-		return workflows.Decision{Verdict: warden.Kill, Reasons: []string{"session already killed"}}, nil
+	if killed || ended {
+		d := workflows.Decision{Verdict: warden.Deny, Reasons: []string{"session already ended"}}
+		if killed {
+			d = workflows.Decision{Verdict: warden.Kill, Reasons: []string{"session already killed"}}
+		}
+		_, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindCall, CallID: callID, Upstream: t.Upstream,
+			Tool: t.Def.Name, Args: args, Verdict: d.Verdict.String(), Reasons: d.Reasons})
+		return d, err
 	}
 	var d workflows.Decision
 	next := st
@@ -217,7 +272,7 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 	if step == "" {
 		step = t.Def.Name
 	}
-	if by, ok := sess.approvedFor(step); ok && d.Verdict == warden.StepUp && revalidate == "" {
+	if by, ok := sess.approvedFor(step, d.Reasons); ok && d.Verdict == warden.StepUp && revalidate == "" {
 		d.Verdict = warden.Allow
 		d.Reasons = append(d.Reasons, "approved for this session by "+by)
 		next = d.Approved()
@@ -268,8 +323,8 @@ func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Poli
 		_, err := s.store.Append(ctx, sess.id, ev)
 		return workflows.Decision{Verdict: warden.Allow}, err
 	}
-	sess.decide.Lock()
-	defer sess.decide.Unlock()
+	sess.decideMu.Lock()
+	defer sess.decideMu.Unlock()
 	sess.mu.Lock()
 	st := sess.state
 	sess.mu.Unlock()

@@ -21,31 +21,11 @@ import (
 // terminated so later requests get 404, and mcp-go's own state for it is
 // cleaned up (trap 3).
 func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string) {
-	sess.mu.Lock()
-	already := sess.killed
-	sess.killed = true
-	calls := make([]*inflight, 0, len(sess.inflight))
-	for f := range sess.inflight {
-		calls = append(calls, f)
-	}
-	held := make([]string, 0, len(sess.held))
-	for id := range sess.held {
-		held = append(held, id)
-	}
-	sess.mu.Unlock()
+	calls, held, already := sess.stop(true)
 	if already {
 		return
 	}
-	for _, id := range held {
-		if _, err := s.decide(ctx, id, store.DecisionDeny, "warden: session killed"); err != nil {
-			s.log.Debug("held approval not denied", "approval", id, "err", err)
-		}
-	}
-	for _, f := range calls {
-		f.cancel()
-	}
-	// Let the cancelled calls record their results before the end.
-	sess.awaitIdle(ctx, killGrace)
+	s.release(ctx, sess, calls, held, "warden: session killed")
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindKill, Reasons: []string{reason}, Data: byData(by)}); err != nil {
 		s.log.Error("cannot record kill", "session", sess.id, "err", err)
 	}
@@ -67,6 +47,21 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 		r.Header.Set(mcp.HeaderProtocolVersion, protocolVersions[0])
 		s.http.ServeHTTP(httptest.NewRecorder(), r)
 	}()
+}
+
+// release lets go of a stopping session's held approvals (denied) and
+// calls in flight (cancelled), and waits a little for those calls to
+// record their results.
+func (s *Supervisor) release(ctx context.Context, sess *session, calls []*inflight, held []string, by string) {
+	for _, id := range held {
+		if _, err := s.decide(ctx, id, store.DecisionDeny, by); err != nil {
+			s.log.Debug("held approval not denied", "approval", id, "err", err)
+		}
+	}
+	for _, f := range calls {
+		f.cancel()
+	}
+	sess.awaitIdle(ctx, killGrace)
 }
 
 // killGrace bounds how long a kill waits for its session's cancelled

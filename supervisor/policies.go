@@ -29,9 +29,11 @@ func (s *Supervisor) SetPolicies(ps map[string]*Policy) {
 	s.policies.Store(&next)
 	for _, sess := range s.sessions.all() {
 		p := s.policyFor(sess.agent.Name)
+		sess.decideMu.Lock() // not under a decision made with the old policy
 		sess.mu.Lock()
 		sess.state = p.Workflow.Resume(sess.state)
 		sess.mu.Unlock()
+		sess.decideMu.Unlock()
 	}
 	s.log.Info("policies loaded", "agents", len(next))
 }

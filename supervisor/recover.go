@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/warden-dev/warden"
@@ -63,6 +64,17 @@ func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 				return fmt.Errorf("recover session %s: %w", rec.ID, err)
 			}
 		}
+		if state, reason, ended := endedOnRecord(evs); ended {
+			// A kill or an end whose state change did not land (a crash
+			// between the two writes): the session stays over.
+			if err := s.store.UpdateSession(ctx, rec.ID, func(r *store.Session) error {
+				r.State, r.Reason = state, reason
+				return nil
+			}); err != nil {
+				return fmt.Errorf("recover session %s: %w", rec.ID, err)
+			}
+			continue
+		}
 		if time.Since(rec.LastSeen) <= s.opts.IdleTTL {
 			continue // resumable
 		}
@@ -80,4 +92,18 @@ func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 		s.log.Warn("closed the record of an expired session", "session", rec.ID, "agent", rec.Agent, "calls_without_result", len(open))
 	}
 	return nil
+}
+
+// endedOnRecord reports whether a session's history says it was killed or
+// ended, whatever its record's state says.
+func endedOnRecord(evs []store.Event) (state, reason string, ended bool) {
+	for _, e := range evs {
+		switch e.Kind {
+		case store.KindKill:
+			return store.StateKilled, strings.Join(e.Reasons, "; "), true
+		case store.KindSessionEnd:
+			state, reason, ended = store.StateEnded, strings.Join(e.Reasons, "; "), true
+		}
+	}
+	return state, reason, ended
 }

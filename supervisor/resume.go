@@ -27,6 +27,14 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) *ses
 	if time.Since(rec.LastSeen) > s.opts.IdleTTL {
 		return nil
 	}
+	// The history, not just the record, must say it is live.
+	evs, err := s.store.Events(ctx, id)
+	if err != nil {
+		return nil
+	}
+	if _, _, ended := endedOnRecord(evs); ended {
+		return nil
+	}
 	var st workflows.State
 	if len(rec.Data) > 0 && string(rec.Data) != "null" {
 		if err := json.Unmarshal(rec.Data, &st); err != nil {

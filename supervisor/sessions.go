@@ -30,11 +30,12 @@ type session struct {
 
 	// decide serialises the decisions of one session, with the durable
 	// write of each, so that its state moves in the order of its history.
-	decide sync.Mutex
+	decideMu sync.Mutex
 
 	mu       sync.Mutex
-	state    workflows.State // the workflow position; under decide and mu
+	state    workflows.State // the workflow position; under decideMu and mu
 	killed   bool
+	ended    bool // closed by the client, idle, or stdio closed: no more calls
 	subs     map[string]bool // resource URIs the agent subscribed to
 	inflight map[*inflight]struct{}
 
@@ -43,7 +44,7 @@ type session struct {
 	// approved are the steps (or tools) an approver allowed for the rest
 	// of the session; revalidate, when set, is why every call steps up
 	// (the session changed hands). Both under mu.
-	approved   map[string]string
+	approved   map[string]sessionApproval
 	revalidate string
 	held       map[string]bool // approvals this session's calls wait on
 	// seenIP and seenUA are where the last request came from (under mu).
@@ -71,6 +72,29 @@ func (s *session) awaitIdle(ctx context.Context, timeout time.Duration) {
 	}
 }
 
+// stop marks the session killed or ended and returns what it must let go:
+// its calls in flight and the approvals its calls wait on. It reports
+// whether the session was already stopped.
+func (s *session) stop(kill bool) (calls []*inflight, held []string, already bool) {
+	s.decideMu.Lock() // no decision is half made while the session stops
+	defer s.decideMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	already = s.killed || (s.ended && !kill)
+	if kill {
+		s.killed = true
+	} else {
+		s.ended = true
+	}
+	for f := range s.inflight {
+		calls = append(calls, f)
+	}
+	for id := range s.held {
+		held = append(held, id)
+	}
+	return calls, held, already
+}
+
 // holding records (on) or forgets (off) an approval a call waits on.
 func (s *session) holding(id string, on bool) {
 	s.mu.Lock()
@@ -85,21 +109,43 @@ func (s *session) holding(id string, on bool) {
 	s.held[id] = true
 }
 
-// approvedFor says who approved a step for the rest of the session.
-func (s *session) approvedFor(step string) (by string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	by, ok = s.approved[step]
-	return by, ok
+// sessionApproval is an approver's "allow for the rest of the session" on
+// a step: who, and for which reasons.
+type sessionApproval struct {
+	by      string
+	reasons map[string]bool
 }
 
-func (s *session) approve(step, by string) {
+// approvedFor says who allowed a step for the rest of the session, if the
+// approval covers every one of reasons: the step's own violation, as the
+// approver saw it; a budget or a rule that steps up for another reason
+// still asks again.
+func (s *session) approvedFor(step string, reasons []string) (by string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.approved[step]
+	if !ok {
+		return "", false
+	}
+	for _, r := range reasons {
+		if !a.reasons[r] {
+			return "", false
+		}
+	}
+	return a.by, true
+}
+
+func (s *session) approve(step, by string, reasons []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.approved == nil {
-		s.approved = map[string]string{}
+		s.approved = map[string]sessionApproval{}
 	}
-	s.approved[step] = by
+	a := sessionApproval{by: by, reasons: map[string]bool{}}
+	for _, r := range reasons {
+		a.reasons[r] = true
+	}
+	s.approved[step] = a
 	s.revalidate = ""
 }
 
@@ -130,7 +176,7 @@ type inflight struct{ cancel context.CancelFunc }
 func (s *session) track(cancel context.CancelFunc) (untrack func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.killed {
+	if s.killed || s.ended {
 		return nil, false
 	}
 	if s.inflight == nil {
