@@ -35,7 +35,7 @@ type session struct {
 	mu       sync.Mutex
 	state    workflows.State // the workflow position; under decideMu and mu
 	killed   bool
-	ended    bool // closed by the client, idle, or stdio closed: no more calls
+	ended    bool            // closed by the client, idle, or stdio closed: no more calls
 	subs     map[string]bool // resource URIs the agent subscribed to
 	inflight map[*inflight]struct{}
 
