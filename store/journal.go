@@ -47,6 +47,9 @@ type journal struct {
 	syncs atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
 }
 
+// maxHeads bounds the cache of chain heads (one per session written to).
+const maxHeads = 100_000
+
 // copyEvery paces the copier: a bbolt commit shares the disk with the log's
 // fdatasyncs, so copies are batched, at most one per copyEvery, unless a
 // reader is waiting or the queue is long.
@@ -168,6 +171,14 @@ func (j *journal) commit(ops []*op, finish func(*op, error)) {
 			finish(o, j.failure())
 		}
 		return
+	}
+	if len(j.heads) > maxHeads {
+		// The cache only spares bbolt reads: once everything logged is in
+		// bbolt, it can be dropped and filled again from there.
+		j.waitSynced()
+		if err := j.flush(context.Background()); err == nil {
+			clear(j.heads)
+		}
 	}
 	for s, h := range next {
 		j.heads[s] = h

@@ -3,6 +3,8 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +36,17 @@ func readBody(r *http.Request, v any) error {
 		return fmt.Errorf("body: %w", err)
 	}
 	return nil
+}
+
+// badBody answers a request whose body could not be read: 413 when it was
+// too large, 400 otherwise.
+func badBody(w http.ResponseWriter, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeJSON(w, http.StatusRequestEntityTooLarge, apiError{"request body exceeds the limit"})
+		return
+	}
+	writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 }
 
 type decisionRequest struct {
@@ -82,7 +95,7 @@ func (s *Supervisor) adminApproval(w http.ResponseWriter, r *http.Request) {
 func (s *Supervisor) adminDecide(w http.ResponseWriter, r *http.Request) {
 	var req decisionRequest
 	if err := readBody(r, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		badBody(w, err)
 		return
 	}
 	if req.By == "" {
@@ -115,7 +128,7 @@ func writeStoreError(w http.ResponseWriter, err error) {
 func (s *Supervisor) adminKillSession(w http.ResponseWriter, r *http.Request) {
 	var req reasonRequest
 	if err := readBody(r, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		badBody(w, err)
 		return
 	}
 	if req.By == "" {
@@ -134,7 +147,7 @@ func (s *Supervisor) adminKillSession(w http.ResponseWriter, r *http.Request) {
 func (s *Supervisor) adminKillAgent(w http.ResponseWriter, r *http.Request) {
 	var req reasonRequest
 	if err := readBody(r, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		badBody(w, err)
 		return
 	}
 	name := r.PathValue("name")
@@ -176,7 +189,7 @@ func (s *Supervisor) adminSuspend(suspend bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req reasonRequest
 		if err := readBody(r, &req); err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+			badBody(w, err)
 			return
 		}
 		if req.By == "" {
@@ -246,7 +259,7 @@ func (s *Supervisor) linkDecide(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	got, err := s.decide(r.Context(), a.ID, decision, "decision link")
+	got, err := s.decide(r.Context(), a.ID, decision, "decision link "+linkID(r.PostForm.Get("token")))
 	switch {
 	case errors.Is(err, store.ErrDecided):
 		http.Error(w, fmt.Sprintf("already decided: %s by %s", got.Decision, got.DecidedBy), http.StatusConflict)
@@ -258,4 +271,11 @@ func (s *Supervisor) linkDecide(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "decided: %s on %s's call of %s\n", got.Decision, got.Agent, got.Tool)
 	}
+}
+
+// linkID names a decision link in the record without making it usable: a
+// short digest of its token, to match against the webhook that carried it.
+func linkID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:4])
 }

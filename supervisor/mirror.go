@@ -78,7 +78,7 @@ func (s *Supervisor) pin(c *tools.Catalog) {
 		s.log.Warn("upstream changed a pinned tool definition", "upstream", t.Upstream, "tool", t.Name, "pinned", prev[:12], "now", t.Hash[:12])
 		data, _ := json.Marshal(map[string]any{"pinned": prev, "now": t.Hash, "definition": t.Def})
 		_, err = s.store.Append(ctx, store.SystemLog, store.Event{
-			Kind: "tool_changed", Upstream: t.Upstream, Tool: t.Name, Data: data,
+			Kind: store.KindToolChanged, Upstream: t.Upstream, Tool: t.Name, Data: data,
 			Reasons: []string{fmt.Sprintf("definition of %s changed after it was pinned", key)},
 		})
 		if err != nil {

@@ -220,6 +220,7 @@ type sessions struct {
 	mu         sync.RWMutex
 	live       map[string]*session
 	terminated map[string]time.Time
+	pruned     time.Time      // when terminated was last pruned
 	onEnd      func(*session) // records the end of a session still live at Terminate
 }
 
@@ -239,8 +240,12 @@ func newID() string {
 
 // Generate issues a session id for an initialize request.
 func (s *sessions) Generate() string {
+	now := time.Now()
 	s.mu.Lock()
-	s.prune(time.Now())
+	if now.Sub(s.pruned) > time.Minute {
+		s.prune(now)
+		s.pruned = now
+	}
 	s.mu.Unlock()
 	return newID()
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/store"
 )
 
 // stdioSessionKey is the session id mcp-go gives the one stdio session;
@@ -27,7 +29,7 @@ func (s *Supervisor) ServeStdio(ctx context.Context, agent string, in io.Reader,
 	})
 	err := srv.Listen(ctx, in, out)
 	if sess := s.sessions.get(stdioSessionKey); sess != nil {
-		s.endSession(context.WithoutCancel(ctx), sess, "ended", "stdio closed")
+		s.endSession(context.WithoutCancel(ctx), sess, store.StateEnded, "stdio closed")
 	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("stdio: %w", err)

@@ -76,6 +76,7 @@ type Supervisor struct {
 	waiting   waiters
 	lim       limiters
 	suspended atomic.Pointer[map[string]store.AgentRecord]
+	suspendMu sync.Mutex
 	closing   atomic.Bool
 }
 
@@ -230,6 +231,10 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		client: strings.TrimSpace(req.Params.ClientInfo.Name + " " + req.Params.ClientInfo.Version)}
 	if sess.key == "" || sess.key == stdioSessionKey {
 		sess.id = newID()
+		if prev := s.sessions.get(stdioSessionKey); prev != nil {
+			// A client that initializes again starts a new session.
+			s.endSession(context.WithoutCancel(ctx), prev, store.StateEnded, "the client initialized again")
+		}
 	}
 	sess.state = s.policyFor(sess.agent.Name).Workflow.Start(workflows.SessionInfo{
 		ID: sess.id, Agent: sess.agent.Name, RemoteAddr: sess.remote, Started: sess.started,
@@ -243,7 +248,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		ID: sess.id, Agent: sess.agent.Name,
 		ClientName: req.Params.ClientInfo.Name, ClientVersion: req.Params.ClientInfo.Version,
 		RemoteAddr: sess.remote, UserAgent: sess.userAgent, ProtocolVersion: res.ProtocolVersion,
-		Started: sess.started, LastSeen: sess.started, State: "active",
+		Started: sess.started, LastSeen: sess.started, State: store.StateActive,
 	}
 	wctx := context.WithoutCancel(ctx)
 	if err := s.store.CreateSession(wctx, rec); err != nil {
@@ -252,7 +257,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		return
 	}
 	data, _ := json.Marshal(map[string]any{"client": req.Params.ClientInfo, "protocol": res.ProtocolVersion})
-	if _, err := s.store.Append(wctx, sess.id, store.Event{Kind: "session_start", Data: data}); err != nil {
+	if _, err := s.store.Append(wctx, sess.id, store.Event{Kind: store.KindSessionStart, Data: data}); err != nil {
 		s.log.Error("cannot record session start; its calls will be refused", "session", sess.id, "err", err)
 		return
 	}
@@ -267,7 +272,7 @@ func (s *Supervisor) onUnregister(ctx context.Context, cs server.ClientSession) 
 	if sess == nil || s.closing.Load() {
 		return
 	}
-	s.endSession(context.WithoutCancel(ctx), sess, "ended", "closed by the client or idle")
+	s.endSession(context.WithoutCancel(ctx), sess, store.StateEnded, "closed by the client or idle")
 }
 
 // endSession moves a live session to a final state and records it.

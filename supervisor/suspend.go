@@ -33,6 +33,8 @@ func (s *Supervisor) setSuspended(ctx context.Context, agent string, suspended b
 		return 0, fmt.Errorf("no agent %q: %w", agent, store.ErrNotFound)
 	}
 	rec := store.AgentRecord{Name: agent, Suspended: suspended, Reason: reason, By: by, Changed: time.Now()}
+	s.suspendMu.Lock() // the record and the map change together, one change at a time
+	defer s.suspendMu.Unlock()
 	if err := s.store.SetAgentSuspended(ctx, rec); err != nil {
 		return 0, err
 	}

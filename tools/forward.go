@@ -173,6 +173,10 @@ func (h *Hub) upstreamFor(name string) (*upstream, error) {
 // upstream terminated is re-initialised and the request sent once more:
 // a terminated session never saw it.
 func (h *Hub) do(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn func(context.Context, *client.Client, *mcp.Meta) error) error {
+	return u.redact(h.doRaw(ctx, u, downMeta, fn))
+}
+
+func (h *Hub) doRaw(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn func(context.Context, *client.Client, *mcp.Meta) error) error {
 	c := &call{ctx: ctx, up: u}
 	var meta *mcp.Meta
 	if downMeta != nil && downMeta.ProgressToken != nil {

@@ -10,9 +10,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// Version is the version warden announces to upstreams.
-var Version = "dev"
-
 // Peer is the agent side of warden, as upstreams need it: where their
 // notifications and their requests towards the client go. Calls carry the
 // context of the agent request they belong to.
@@ -31,15 +28,18 @@ type Peer interface {
 // Options configure a Hub.
 type Options struct {
 	Logger *log.Logger
+	// Version is what warden announces to upstreams; default "dev".
+	Version string
 }
 
 // Hub holds every upstream connection and the merged catalog.
 type Hub struct {
-	ups    []*upstream
-	byName map[string]*upstream
-	peer   Peer
-	log    *log.Logger
-	onCat  func(*Catalog)
+	ups     []*upstream
+	byName  map[string]*upstream
+	peer    Peer
+	log     *log.Logger
+	version string
+	onCat   func(*Catalog)
 
 	catMu sync.Mutex // serialises catalog rebuilds and OnCatalog calls
 	cat   atomic.Pointer[Catalog]
@@ -56,7 +56,10 @@ func NewHub(specs []Spec, opts Options) (*Hub, error) {
 	if opts.Logger == nil {
 		opts.Logger = log.New(nopWriter{})
 	}
-	h := &Hub{byName: map[string]*upstream{}, log: opts.Logger}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	h := &Hub{byName: map[string]*upstream{}, log: opts.Logger, version: opts.Version}
 	for _, s := range specs {
 		if err := s.validate(); err != nil {
 			return nil, err

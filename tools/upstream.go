@@ -87,7 +87,7 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 		cli, err := u.connect(ctx)
 		if err != nil {
 			u.setDown(err)
-			u.log.Warn("cannot connect", "transport", u.spec.transportName(), "err", err, "retry_in", backoff)
+			u.log.Warn("cannot connect", "transport", u.spec.transportName(), "err", u.redact(err), "retry_in", backoff)
 			readyOnce() // the first attempt is over; the catalog is served without it
 			if !sleep(ctx, backoff) {
 				return
@@ -105,7 +105,7 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 		if ctx.Err() != nil {
 			return
 		}
-		u.log.Warn("connection lost; reconnecting", "err", err, "retry_in", backoff)
+		u.log.Warn("connection lost; reconnecting", "err", u.redact(err), "retry_in", backoff)
 		// Only a connection that held for a while earns a fresh backoff: a
 		// child that dies on every call is not restarted in a tight loop.
 		if time.Since(since) > stableAfter {
@@ -147,7 +147,7 @@ func (u *upstream) connect(ctx context.Context) (*client.Client, error) {
 	defer cancel()
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "warden", Version: Version}
+	init.Params.ClientInfo = mcp.Implementation{Name: "warden", Version: u.hub.version}
 	res, err := cli.Initialize(ictx, init)
 	if err != nil {
 		_ = cli.Close()
@@ -204,14 +204,14 @@ func (u *upstream) refresh(ctx context.Context) {
 	var o offer
 	if caps.Tools != nil {
 		if list, err := u.listToolsRaw(ctx, cli); err != nil {
-			u.log.Warn("tools/list failed", "err", err)
+			u.log.Warn("tools/list failed", "err", u.redact(err))
 		} else {
 			o.tools = u.validTools(list)
 		}
 	}
 	if caps.Resources != nil {
 		if res, err := cli.ListResources(ctx, mcp.ListResourcesRequest{}); err != nil {
-			u.log.Warn("resources/list failed", "err", err)
+			u.log.Warn("resources/list failed", "err", u.redact(err))
 		} else {
 			o.resources = res.Resources
 		}
@@ -223,7 +223,7 @@ func (u *upstream) refresh(ctx context.Context) {
 	}
 	if caps.Prompts != nil {
 		if res, err := cli.ListPrompts(ctx, mcp.ListPromptsRequest{}); err != nil {
-			u.log.Warn("prompts/list failed", "err", err)
+			u.log.Warn("prompts/list failed", "err", u.redact(err))
 		} else {
 			o.prompts = res.Prompts
 		}
@@ -283,6 +283,7 @@ func (u *upstream) poke() {
 }
 
 func (u *upstream) setDown(err error) {
+	err = u.redact(err)
 	u.mu.Lock()
 	u.cli, u.lastErr = nil, err
 	u.mu.Unlock()

@@ -71,14 +71,17 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		return err
 	}
 
-	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second}}
+	// The MCP server's requests may be held (step-up) or stream for long;
+	// idle connections still close. The admin API's are short.
+	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
 	listeners := []net.Listener{ln}
 	if adminLn != nil {
 		h, err := a.sup.AdminHandler(cfg.Admin.TokenSHA256)
 		if err != nil {
 			return err
 		}
-		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute})
 		listeners = append(listeners, adminLn)
 	}
 	errc := make(chan error, len(servers))

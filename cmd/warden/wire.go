@@ -40,7 +40,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
 	}
-	hub, err := tools.NewHub(upstreamSpecs(cfg), tools.Options{Logger: logger})
+	hub, err := tools.NewHub(upstreamSpecs(cfg), tools.Options{Logger: logger, Version: version})
 	if err != nil {
 		_ = db.Close()
 		return nil, err
