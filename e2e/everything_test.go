@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/tools"
 )
@@ -178,10 +179,21 @@ func TestEverythingPassthrough(t *testing.T) {
 				t.Fatalf("ping: %v", err)
 			}
 
-			// Every call above is on record, chained.
+			// Every call, resource read and prompt above is on record, chained.
 			rep, err := w.Store.Verify(ctx)
-			if err != nil || len(rep.Broken) != 0 || rep.Events != 11 {
+			if err != nil || len(rep.Broken) != 0 || rep.Events != 15 {
 				t.Fatalf("history: %+v %v", rep, err)
+			}
+			sessions, _ := w.Store.Sessions(ctx, storeFilter("a"))
+			evs, _ := w.Store.Events(ctx, sessions[0].ID)
+			var reads []string
+			for _, e := range evs {
+				if e.Kind == store.KindResourceRead || e.Kind == store.KindPromptGet {
+					reads = append(reads, e.Kind+":"+e.Verdict)
+				}
+			}
+			if strings.Join(reads, " ") != "resource_read:allow prompt_get:allow" {
+				t.Fatalf("reads on record = %v", reads)
 			}
 		})
 	}

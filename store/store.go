@@ -132,6 +132,10 @@ const (
 	KindApproval = "approval"
 	// KindSignal records a change in a live session (address, user agent).
 	KindSignal = "signal"
+	// KindResourceRead and KindPromptGet record reads of resources and
+	// prompts; their results are KindResult events.
+	KindResourceRead = "resource_read"
+	KindPromptGet    = "prompt_get"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part
