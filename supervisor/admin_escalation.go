@@ -102,7 +102,7 @@ func (s *Supervisor) adminDecide(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{`"by" is required: who decides is recorded`})
 		return
 	}
-	a, err := s.decide(r.Context(), r.PathValue("id"), req.Decision, req.By)
+	a, err := s.decideApproval(r.Context(), r.PathValue("id"), req.Decision, req.By)
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -259,7 +259,7 @@ func (s *Supervisor) linkDecide(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	got, err := s.decide(r.Context(), a.ID, decision, "decision link "+linkID(r.PostForm.Get("token")))
+	got, err := s.decideApproval(r.Context(), a.ID, decision, "decision link "+linkID(r.PostForm.Get("token")))
 	switch {
 	case errors.Is(err, store.ErrDecided):
 		http.Error(w, fmt.Sprintf("already decided: %s by %s", got.Decision, got.DecidedBy), http.StatusConflict)

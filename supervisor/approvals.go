@@ -142,10 +142,10 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 	}
 }
 
-// decide records a decision on an approval (exactly once) and hands it to
+// decideApproval records a decision on an approval (exactly once) and hands it to
 // the held call. It is the one path for the admin API, the CLI, links and
 // elicitation.
-func (s *Supervisor) decide(ctx context.Context, id, decision, by string) (store.Approval, error) {
+func (s *Supervisor) decideApproval(ctx context.Context, id, decision, by string) (store.Approval, error) {
 	a, err := s.store.DecideApproval(ctx, id, decision, by, time.Now())
 	if err != nil {
 		return a, err
@@ -200,7 +200,7 @@ func (s *Supervisor) elicit(ctx context.Context, sess *session, a store.Approval
 		}
 	}
 	by := "elicitation: the user at " + sess.client
-	if _, err := s.decide(context.WithoutCancel(ctx), a.ID, decision, by); err != nil && !errors.Is(err, store.ErrDecided) && !errors.Is(err, store.ErrExpired) {
+	if _, err := s.decideApproval(context.WithoutCancel(ctx), a.ID, decision, by); err != nil && !errors.Is(err, store.ErrDecided) && !errors.Is(err, store.ErrExpired) {
 		s.log.Warn("elicitation decision not recorded", "approval", a.ID, "err", err)
 	}
 }

@@ -62,31 +62,29 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		sid := r.Header.Get(server.HeaderKeySessionID)
-		if sid != "" && s.sessions.get(sid) == nil {
-			// A session that a previous run left live comes back.
-			s.resume(r.Context(), sid, identity{agent: agent})
-		}
-		if r.Method == http.MethodGet || r.Method == http.MethodDelete {
-			// mcp-go would open a session for any id on GET; only ids that
-			// warden issued and that are still live may listen or end.
-			if terminated, err := s.sessions.Validate(sid); sid == "" || err != nil || terminated {
-				httpError(w, http.StatusNotFound, "session not found")
-				return
-			}
-		}
+		var sess *session
 		if sid != "" {
+			if sess = s.sessions.get(sid); sess == nil {
+				// A session that a previous run left live comes back.
+				sess = s.resume(r.Context(), sid, identity{agent: agent})
+			}
+		}
+		switch {
+		case (r.Method == http.MethodGet || r.Method == http.MethodDelete) && sess == nil:
+			// mcp-go would open a session for any id on GET; only live
+			// sessions may listen or end.
+			httpError(w, http.StatusNotFound, "session not found")
+			return
+		case sess != nil && sess.agent != agent:
 			// Another agent's session id is answered as if it did not exist.
-			if sess := s.sessions.get(sid); sess != nil && sess.agent != agent {
-				httpError(w, http.StatusNotFound, "session not found")
-				return
-			}
-			if sess := s.sessions.get(sid); sess != nil && !s.revalidate(r, sess) {
-				httpError(w, http.StatusNotFound, "session not found: it was ended because it changed hands")
-				return
-			}
+			httpError(w, http.StatusNotFound, "session not found")
+			return
+		case sess != nil && !s.revalidate(r, sess):
+			httpError(w, http.StatusNotFound, "session not found: it was ended because it changed hands")
+			return
 		}
 		ctx := withIdentity(r.Context(), identity{agent: agent, remote: r.RemoteAddr, userAgent: r.UserAgent()})
-		if sess := s.sessions.get(sid); sess != nil && r.Method == http.MethodGet {
+		if sess != nil && r.Method == http.MethodGet {
 			w = &streamWatch{ResponseWriter: w, onOK: sess.attached}
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))

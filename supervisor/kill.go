@@ -54,7 +54,7 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 // record their results.
 func (s *Supervisor) release(ctx context.Context, sess *session, calls []*inflight, held []string, by string) {
 	for _, id := range held {
-		if _, err := s.decide(ctx, id, store.DecisionDeny, by); err != nil {
+		if _, err := s.decideApproval(ctx, id, store.DecisionDeny, by); err != nil {
 			s.log.Debug("held approval not denied", "approval", id, "err", err)
 		}
 	}

@@ -2,15 +2,15 @@ package supervisor
 
 import (
 	"context"
-
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync"
+	"time"
+
 	"golang.org/x/time/rate"
 
 	"github.com/warden-dev/warden/workflows"
-	"sync"
-	"time"
 )
 
 // errUnknownSession makes mcp-go answer 404 for an id warden never issued.

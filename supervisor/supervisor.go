@@ -196,10 +196,11 @@ func (s *Supervisor) Start(ctx context.Context) error {
 }
 
 // Close stops serving; calling it again does nothing. Calls held for an
-// approver are released first (their approvals expire: nobody can decide
-// them in this run), so a shutdown does not wait on humans. Live sessions stay active on record: their agents
-// can carry on with them when warden is back (see resume), and those that
-// do not come back within the idle TTL are expired then.
+// approver are released first (their approvals expire, since nobody can
+// decide them in this run), so a shutdown does not wait on humans. Live
+// sessions stay active on record: their agents can carry on with them
+// when warden is back (see resume), and those that do not come back
+// within the idle TTL are expired then.
 func (s *Supervisor) Close(ctx context.Context) error {
 	// mcp-go's shutdown terminates every session; they are not ending.
 	if !s.closing.CompareAndSwap(false, true) {
