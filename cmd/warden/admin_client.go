@@ -192,6 +192,19 @@ func (c *adminClient) call(ctx context.Context, method, path string, q url.Value
 }
 
 // printRaw writes an API answer as indented JSON ("fallback" if empty).
+// post sends an action to the admin API and words its failure: a 404 is
+// "no <kind> <name>", anything else "<doing>: <the API's answer>".
+func (c *adminClient) post(ctx context.Context, path string, body any, kind, name, doing string) (json.RawMessage, error) {
+	raw, err := c.call(ctx, http.MethodPost, path, nil, body, nil)
+	if statusOf(err) == http.StatusNotFound {
+		return nil, fmt.Errorf("no %s %q: %w", kind, name, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	return raw, nil
+}
+
 func printRaw(w io.Writer, raw json.RawMessage, fallback string) error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {

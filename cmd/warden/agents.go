@@ -81,13 +81,10 @@ func (c *agentsSuspendCmd) run(ctx context.Context, out io.Writer, getenv func(s
 	if by == "" {
 		by = whoAmI(getenv)
 	}
-	raw, err := cl.call(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(c.Name)+"/suspend", nil,
-		suspendRequest{Reason: c.Reason, By: by, Kill: c.Kill}, nil)
-	if statusOf(err) == http.StatusNotFound {
-		return fmt.Errorf("no agent %q: %w", c.Name, err)
-	}
+	raw, err := cl.post(ctx, "/v1/agents/"+url.PathEscape(c.Name)+"/suspend",
+		suspendRequest{Reason: c.Reason, By: by, Kill: c.Kill}, "agent", c.Name, "suspend agent "+c.Name)
 	if err != nil {
-		return fmt.Errorf("suspend agent %s: %w", c.Name, err)
+		return err
 	}
 	if c.JSON {
 		return printRaw(out, raw, "{}")
@@ -122,12 +119,9 @@ func (c *agentsRestoreCmd) run(ctx context.Context, out io.Writer, getenv func(s
 	if by == "" {
 		by = whoAmI(getenv)
 	}
-	raw, err := cl.call(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(c.Name)+"/restore", nil, restoreRequest{By: by}, nil)
-	if statusOf(err) == http.StatusNotFound {
-		return fmt.Errorf("no agent %q: %w", c.Name, err)
-	}
+	raw, err := cl.post(ctx, "/v1/agents/"+url.PathEscape(c.Name)+"/restore", restoreRequest{By: by}, "agent", c.Name, "restore agent "+c.Name)
 	if err != nil {
-		return fmt.Errorf("restore agent %s: %w", c.Name, err)
+		return err
 	}
 	if c.JSON {
 		return printRaw(out, raw, "{}")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 )
 
@@ -39,12 +38,9 @@ func (c *killCmd) run(ctx context.Context, out io.Writer, getenv func(string) st
 	}
 	body := killRequest{Reason: c.Reason, By: by}
 	if c.Agent != "" {
-		raw, err := cl.call(ctx, http.MethodPost, "/v1/agents/"+url.PathEscape(c.Agent)+"/kill", nil, body, nil)
-		if statusOf(err) == http.StatusNotFound {
-			return fmt.Errorf("no agent %q: %w", c.Agent, err)
-		}
+		raw, err := cl.post(ctx, "/v1/agents/"+url.PathEscape(c.Agent)+"/kill", body, "agent", c.Agent, "kill the sessions of agent "+c.Agent)
 		if err != nil {
-			return fmt.Errorf("kill the sessions of agent %s: %w", c.Agent, err)
+			return err
 		}
 		if c.JSON {
 			return printRaw(out, raw, "{}")
@@ -56,12 +52,9 @@ func (c *killCmd) run(ctx context.Context, out io.Writer, getenv func(string) st
 		_, err = fmt.Fprintf(out, "killed %d %s of agent %s\n", n, plural(n, "session"), c.Agent)
 		return err
 	}
-	raw, err := cl.call(ctx, http.MethodPost, "/v1/sessions/"+url.PathEscape(c.Session)+"/kill", nil, body, nil)
-	if statusOf(err) == http.StatusNotFound {
-		return fmt.Errorf("no session %q: %w", c.Session, err)
-	}
+	raw, err := cl.post(ctx, "/v1/sessions/"+url.PathEscape(c.Session)+"/kill", body, "session", c.Session, "kill session "+c.Session)
 	if err != nil {
-		return fmt.Errorf("kill session %s: %w", c.Session, err)
+		return err
 	}
 	if c.JSON {
 		return printRaw(out, raw, "{}")
