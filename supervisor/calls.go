@@ -84,7 +84,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		return refusal("warden refused this call: the session was ended"), nil
 	}
 	start := time.Now()
-	res, ferr := s.hub.CallTool(fctx, req)
+	res, size, ferr := s.hub.CallTool(fctx, req)
 	latency := time.Since(start)
 	progress.settle()
 	if ferr != nil {
@@ -93,7 +93,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 
 	// The call counts as in flight until its result is on record, so that
 	// a kill records the session's end after it.
-	rd, err := s.observeResult(wctx, sess, pol, callID, t, call, d, res, ferr, latency)
+	rd, err := s.observeResult(wctx, sess, pol, callID, t, call, d, res, size, ferr, latency)
 	untrack()
 	if err != nil {
 		// The upstream acted, but a result that is not on record is not
@@ -307,10 +307,10 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 
 // observeResult runs the policy's result bindings and rules and makes the
 // result's event and the session's state durable together.
-func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, d workflows.Decision, res *mcp.CallToolResult, ferr error, latency time.Duration) (workflows.Decision, error) {
+func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, d workflows.Decision, res *mcp.CallToolResult, size int, ferr error, latency time.Duration) (workflows.Decision, error) {
 	ev := store.Event{
 		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-		OK: !res.IsError, Size: resultSize(res), LatencyUS: latency.Microseconds(),
+		OK: !res.IsError, Size: size, LatencyUS: latency.Microseconds(),
 		Data: resultData(res),
 	}
 	if ferr != nil {
@@ -394,14 +394,6 @@ func refusal(msg string) *mcp.CallToolResult {
 // handler error would reach the agent as a bare -32603).
 func upstreamFailure(err error) *mcp.CallToolResult {
 	return mcp.NewToolResultError("warden could not get a result from the upstream: " + err.Error())
-}
-
-func resultSize(res *mcp.CallToolResult) int {
-	b, err := json.Marshal(res)
-	if err != nil {
-		return 0
-	}
-	return len(b)
 }
 
 // allText joins a result's text contents.

@@ -31,14 +31,15 @@ type call struct {
 
 type callKey struct{}
 
-// CallTool forwards a tools/call whose Params.Name is the exposed name. An
-// error means the upstream gave no result: it is down, timed out, broke the
-// connection, or answered with a protocol error. A tool that failed is a
-// result with IsError set, not an error.
-func (h *Hub) CallTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+// CallTool forwards a tools/call whose Params.Name is the exposed name, and
+// returns the result with its encoded size. An error means the upstream
+// gave no result: it is down, timed out, broke the connection, or answered
+// with a protocol error. A tool that failed is a result with IsError set,
+// not an error.
+func (h *Hub) CallTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, int, error) {
 	t, ok := h.Catalog().Tool(req.Params.Name)
 	if !ok {
-		return nil, fmt.Errorf("tool %q: %w", req.Params.Name, ErrUnknown)
+		return nil, 0, fmt.Errorf("tool %q: %w", req.Params.Name, ErrUnknown)
 	}
 	u := h.byName[t.Upstream]
 	out := mcp.CallToolRequest{}
@@ -52,12 +53,13 @@ func (h *Hub) CallTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("upstream %q, tool %q: %w", u.spec.Name, t.Name, err)
+		return nil, 0, fmt.Errorf("upstream %q, tool %q: %w", u.spec.Name, t.Name, err)
 	}
-	if err := checkSize(res); err != nil {
-		return nil, fmt.Errorf("upstream %q, tool %q: %w", u.spec.Name, t.Name, err)
+	size, err := sizeOf(res)
+	if err != nil {
+		return nil, 0, fmt.Errorf("upstream %q, tool %q: %w", u.spec.Name, t.Name, err)
 	}
-	return res, nil
+	return res, size, nil
 }
 
 // ReadResource forwards resources/read to the upstream that listed the URI,
@@ -78,7 +80,7 @@ func (h *Hub) ReadResource(ctx context.Context, upstream string, req mcp.ReadRes
 		return err
 	})
 	if err == nil {
-		err = checkSize(res)
+		_, err = sizeOf(res)
 	}
 	return res, err
 }
@@ -243,13 +245,14 @@ func (u *upstream) awaitNew(ctx context.Context, old *client.Client) bool {
 	}
 }
 
-func checkSize(v any) error {
+// sizeOf is a result's encoded size, refused beyond MaxResultBytes.
+func sizeOf(v any) (int, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("unencodable result: %w", err)
+		return 0, fmt.Errorf("unencodable result: %w", err)
 	}
 	if len(b) > MaxResultBytes {
-		return fmt.Errorf("result of %d bytes exceeds the %d-byte limit", len(b), MaxResultBytes)
+		return 0, fmt.Errorf("result of %d bytes exceeds the %d-byte limit", len(b), MaxResultBytes)
 	}
-	return nil
+	return len(b), nil
 }
