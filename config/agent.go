@@ -55,14 +55,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 		switch f.name {
 		case "name":
 			named = true
-			if f.val == nil {
-				d.errorf(f.key, "%s.name is empty", what)
-				continue
-			}
-			if s, ok := d.str(f.val, what+".name"); ok {
-				a.Name = s
-				d.checkName(f.val, "agent", s, seen)
-			}
+			a.Name = d.nameField(f, what, "agent", seen)
 		case "token_sha256", "token_env":
 			tokenFields = append(tokenFields, f)
 		case "upstreams":

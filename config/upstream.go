@@ -56,14 +56,7 @@ func (d *decoder) upstream(n ast.Node, i int, callTimeout time.Duration, seen ma
 		switch f.name {
 		case "name":
 			named = true
-			if f.val == nil {
-				d.errorf(f.key, "%s.name is empty", what)
-				continue
-			}
-			if s, ok := d.str(f.val, what+".name"); ok {
-				u.Name = s
-				d.checkName(f.val, "upstream", s, seen)
-			}
+			u.Name = d.nameField(f, what, "upstream", seen)
 		case "stdio", "http", "sse":
 			transports = append(transports, f)
 		case "tool_prefix":
@@ -251,4 +244,19 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// nameField reads the name of an upstream or an agent (kind): required,
+// in the allowed charset, and unique among its kind.
+func (d *decoder) nameField(f field, what, kind string, seen map[string]ast.Node) string {
+	if f.val == nil {
+		d.errorf(f.key, "%s.name is empty", what)
+		return ""
+	}
+	s, ok := d.str(f.val, what+".name")
+	if !ok {
+		return ""
+	}
+	d.checkName(f.val, kind, s, seen)
+	return s
 }
