@@ -41,3 +41,16 @@ func (d *DB) Pin(ctx context.Context, key, hash string) (string, error) {
 	}
 	return prev, nil
 }
+
+// Pinned returns the hash pinned for key, "" when none is.
+func (d *DB) Pinned(ctx context.Context, key string) (string, error) {
+	var h string
+	err := d.view(ctx, func(tx *bolt.Tx) error {
+		h = string(tx.Bucket(bucketPins).Get([]byte(key)))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: pinned %q: %w", key, err)
+	}
+	return h, nil
+}

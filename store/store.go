@@ -60,6 +60,8 @@ type Store interface {
 	AgentRecords(ctx context.Context) (map[string]AgentRecord, error)
 	// ExpireApproval marks one pending approval expired, with a note.
 	ExpireApproval(ctx context.Context, id, note string) (Approval, error)
+	// Pinned returns the hash pinned for key, "" when none is.
+	Pinned(ctx context.Context, key string) (string, error)
 }
 
 // SystemLog is the chain for events that belong to no session, such as an
@@ -127,6 +129,8 @@ const (
 	KindResult       = "result"
 	KindSessionEnd   = "session_end"
 	KindToolChanged  = "tool_changed"
+	// KindToolAccepted records an admin accepting a changed tool definition.
+	KindToolAccepted = "tool_accepted"
 	KindKill         = "kill"
 	// KindApproval records how a held call's approval ended.
 	KindApproval = "approval"

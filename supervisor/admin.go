@@ -32,6 +32,8 @@ type SessionView struct {
 //	GET  /v1/approvals?state=&agent=&session=&limit=       approvals, newest first
 //	GET  /v1/approvals/{id}                                one approval
 //	POST /v1/approvals/{id}/decision {"decision","by"}     decide: once, session, deny, deny_kill
+//	GET  /v1/tools                                         tools, their upstream, and whether their definition changed
+//	POST /v1/tools/{name}/accept     {"by"}                accept a changed definition (re-pin it)
 //	GET  /v1/agents                                        agents, suspension, live sessions
 //	POST /v1/agents/{name}/kill      {"reason","by"}       kill every session of an agent
 //	POST /v1/agents/{name}/suspend   {"reason","by","kill"}
@@ -57,6 +59,8 @@ func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
 	mux.HandleFunc("GET /v1/approvals", s.adminApprovals)
 	mux.HandleFunc("GET /v1/approvals/{id}", s.adminApproval)
 	mux.HandleFunc("POST /v1/approvals/{id}/decision", s.adminDecide)
+	mux.HandleFunc("GET /v1/tools", s.adminTools)
+	mux.HandleFunc("POST /v1/tools/{name}/accept", s.adminAcceptTool)
 	mux.HandleFunc("GET /v1/agents", s.adminAgents)
 	mux.HandleFunc("POST /v1/agents/{name}/kill", s.adminKillAgent)
 	mux.HandleFunc("POST /v1/agents/{name}/suspend", s.adminSuspend(true))

@@ -279,3 +279,45 @@ func linkID(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:4])
 }
+
+// ToolStatus is a tool as the admin API lists it.
+type ToolStatus struct {
+	Name     string `json:"name"` // as agents see it
+	Upstream string `json:"upstream"`
+	Hash     string `json:"hash"`
+	// Changed is set when the definition differs from its pin: calls step
+	// up until an admin accepts it.
+	Changed bool   `json:"changed"`
+	Pinned  string `json:"pinned,omitempty"`
+}
+
+func (s *Supervisor) adminTools(w http.ResponseWriter, _ *http.Request) {
+	changed := s.changedTools()
+	cat := s.hub.Catalog()
+	out := make([]ToolStatus, 0, len(cat.Tools))
+	for _, t := range cat.Tools {
+		st := ToolStatus{Name: t.Def.Name, Upstream: t.Upstream, Hash: t.Hash}
+		if ch, ok := changed[t.Def.Name]; ok {
+			st.Changed, st.Pinned = true, ch.pinned
+		}
+		out = append(out, st)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Supervisor) adminAcceptTool(w http.ResponseWriter, r *http.Request) {
+	var req reasonRequest
+	if err := readBody(r, &req); err != nil {
+		badBody(w, err)
+		return
+	}
+	if req.By == "" {
+		writeJSON(w, http.StatusBadRequest, apiError{`"by" is required: who accepts is recorded`})
+		return
+	}
+	if err := s.acceptTool(r.Context(), r.PathValue("name"), req.By); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "accepted": true})
+}

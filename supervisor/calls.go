@@ -268,6 +268,9 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 	if revalidate != "" {
 		d.Raise(warden.StepUp, revalidate)
 	}
+	if ch, ok := s.changedTools()[t.Def.Name]; ok {
+		d.Raise(warden.StepUp, fmt.Sprintf("the definition of %s changed since it was pinned (%s…); an admin has not accepted it", ch.key, shortHash(ch.now)))
+	}
 	step := d.Step
 	if step == "" {
 		step = t.Def.Name
@@ -415,4 +418,11 @@ func clipText(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"maps"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -61,22 +62,36 @@ func (s *Supervisor) mirror(c *tools.Catalog) {
 	}
 }
 
-// pin records each tool definition's hash the first time it is seen and
-// records any later change.
+// pin checks each tool definition against its pin. The first definition
+// seen is pinned. A later one that differs is a possible rug pull (an
+// upstream changing what a tool does after agents were approved to use
+// it): it is recorded, and calls of that tool step up until an admin
+// accepts the new definition (acceptTool).
 func (s *Supervisor) pin(c *tools.Catalog) {
 	ctx := context.Background()
+	changed := map[string]toolChange{}
 	for _, t := range c.Tools {
 		key := t.Upstream + "/" + t.Name
-		prev, err := s.store.Pin(ctx, key, t.Hash)
+		pinned, err := s.store.Pinned(ctx, key)
+		if err == nil && pinned == "" {
+			_, err = s.store.Pin(ctx, key, t.Hash)
+		}
 		if err != nil {
+			// Fail closed: a definition that cannot be checked is treated
+			// as changed.
 			s.log.Error("cannot pin tool definition", "tool", key, "err", err)
+			changed[t.Def.Name] = toolChange{key: key, now: t.Hash}
 			continue
 		}
-		if prev == "" || prev == t.Hash {
+		if pinned == "" || pinned == t.Hash {
 			continue
 		}
-		s.log.Warn("upstream changed a pinned tool definition", "upstream", t.Upstream, "tool", t.Name, "pinned", prev[:12], "now", t.Hash[:12])
-		data, _ := json.Marshal(map[string]any{"pinned": prev, "now": t.Hash, "definition": t.Def})
+		changed[t.Def.Name] = toolChange{key: key, pinned: pinned, now: t.Hash}
+		if prev, seen := s.changedTools()[t.Def.Name]; seen && prev.now == t.Hash {
+			continue // already recorded
+		}
+		s.log.Warn("upstream changed a pinned tool definition; its calls step up until accepted", "upstream", t.Upstream, "tool", t.Name, "pinned", pinned[:12], "now", t.Hash[:12])
+		data, _ := json.Marshal(map[string]any{"pinned": pinned, "now": t.Hash, "definition": t.Def})
 		_, err = s.store.Append(ctx, store.SystemLog, store.Event{
 			Kind: store.KindToolChanged, Upstream: t.Upstream, Tool: t.Name, Data: data,
 			Reasons: []string{fmt.Sprintf("definition of %s changed after it was pinned", key)},
@@ -85,6 +100,47 @@ func (s *Supervisor) pin(c *tools.Catalog) {
 			s.log.Error("cannot record tool definition change", "tool", key, "err", err)
 		}
 	}
+	s.changed.Store(&changed)
+}
+
+// toolChange is a tool whose definition differs from its pin.
+type toolChange struct {
+	key         string // upstream/name
+	pinned, now string // hashes; pinned is "" when it could not be read
+}
+
+func (s *Supervisor) changedTools() map[string]toolChange {
+	if m := s.changed.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// acceptTool pins a tool's current definition, so its calls are decided
+// as before; by is recorded.
+func (s *Supervisor) acceptTool(ctx context.Context, exposed, by string) error {
+	t, ok := s.hub.Catalog().Tool(exposed)
+	if !ok {
+		return fmt.Errorf("tool %q: %w", exposed, store.ErrNotFound)
+	}
+	key := t.Upstream + "/" + t.Name
+	if _, err := s.store.Pin(ctx, key, t.Hash); err != nil {
+		return err
+	}
+	_, err := s.store.Append(ctx, store.SystemLog, store.Event{
+		Kind: store.KindToolAccepted, Upstream: t.Upstream, Tool: t.Name, Data: byData(by),
+		Reasons: []string{fmt.Sprintf("definition of %s accepted by %s", key, by)},
+	})
+	if err != nil {
+		return err
+	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	next := maps.Clone(s.changedTools())
+	delete(next, exposed)
+	s.changed.Store(&next)
+	s.log.Info("tool definition accepted", "tool", key, "by", by)
+	return nil
 }
 
 func fingerprint(v any) [sha256.Size]byte {

@@ -77,6 +77,7 @@ type Supervisor struct {
 	lim       limiters
 	suspended atomic.Pointer[map[string]store.AgentRecord]
 	suspendMu sync.Mutex
+	changed   atomic.Pointer[map[string]toolChange] // tools whose definition differs from its pin, by exposed name
 	closing   atomic.Bool
 }
 

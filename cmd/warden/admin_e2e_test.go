@@ -101,6 +101,20 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 		return list[0]
 	}
 
+	// tools ls and accept reach the real API.
+	out0 := bytes.Buffer{}
+	if err := (&toolsLsCmd{adminFlags: jsonAdmin}).run(context.Background(), &out0, getenv); err != nil ||
+		!strings.Contains(out0.String(), `"name": "read_file"`) || !strings.Contains(out0.String(), `"changed": false`) {
+		t.Fatalf("tools ls: %v %s", err, out0.String())
+	}
+	out0.Reset()
+	if err := (&toolsAcceptCmd{adminFlags: admin, Name: "read_file", By: "alice"}).run(context.Background(), &out0, getenv); err != nil {
+		t.Fatalf("tools accept: %v", err)
+	}
+	if err := (&toolsAcceptCmd{adminFlags: admin, Name: "no_such_tool", By: "alice"}).run(context.Background(), &out0, getenv); err == nil || !strings.Contains(err.Error(), `no tool "no_such_tool"`) {
+		t.Fatalf("tools accept of an unknown tool: %v", err)
+	}
+
 	// Approved with the CLI: the call goes through.
 	resc := held("notes/C-1002.txt")
 	a := pending()

@@ -31,6 +31,7 @@ type cli struct {
 	Approvals approvalsCmd `cmd:"" help:"List and decide held calls (step-ups) through warden's admin API."`
 	Kill      killCmd      `cmd:"" help:"Kill a session, or every live session of an agent, through warden's admin API."`
 	Agents    agentsCmd    `cmd:"" help:"List, suspend and restore agents through warden's admin API."`
+	Tools     toolsCmd     `cmd:"" help:"List tools and accept changed definitions through warden's admin API."`
 }
 
 type versionCmd struct{}
