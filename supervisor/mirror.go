@@ -2,10 +2,10 @@ package supervisor
 
 import (
 	"context"
-	"maps"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
