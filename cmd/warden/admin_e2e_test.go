@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,14 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "wf.yaml"), heldWorkflow)
 	adminSum := sha256.Sum256([]byte("admin-secret-token"))
-	cfgText := configText(upURL, dir, "wf.yaml") + "admin:\n  listen: 127.0.0.1:0\n  token_sha256: " + hex.EncodeToString(adminSum[:]) + "\napprovals: {timeout: 20s}\n"
+	// A fixed admin port, so that commands given only -c find it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := ln.Addr().String()
+	ln.Close()
+	cfgText := configText(upURL, dir, "wf.yaml") + "admin:\n  listen: " + adminAddr + "\n  token_sha256: " + hex.EncodeToString(adminSum[:]) + "\napprovals: {timeout: 20s}\n"
 	cfgPath := filepath.Join(dir, "warden.yaml")
 	writeFile(t, cfgPath, cfgText)
 	cfg, err := config.Load(cfgPath)
@@ -192,6 +200,19 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 		t.Fatalf("restore: %v", err)
 	}
 	dialAgent(t, at.MCP)
+
+	// Replay of the running warden's history goes through its admin API
+	// (warden holds the bbolt file).
+	t.Setenv("WARDEN_ADMIN_TOKEN", "admin-secret-token")
+	replayed, err := captureStdout(t, func() error {
+		return (&replayCmd{Config: cfgPath, Workflow: filepath.Join(dir, "wf.yaml"), JSON: true}).Run()
+	})
+	if err != nil {
+		t.Fatalf("replay of a running warden's history: %v", err)
+	}
+	if n := strings.Count(replayed, `"id":`); n < 3 || !strings.Contains(replayed, `"verdict":"step_up"`) {
+		t.Fatalf("replay output (%d sessions):\n%s", n, replayed)
+	}
 }
 
 func resultTextOf(res *mcp.CallToolResult) string {

@@ -117,18 +117,16 @@ func (c *replayCmd) input() ([]supervisor.Trace, map[string][]string, error) {
 		trs, err := supervisor.ReadTraces(f)
 		return trs, nil, err
 	}
-	path := c.DB
-	if path == "" {
+	where := historyFlags{DB: c.DB, AdminTokenEnv: "WARDEN_ADMIN_TOKEN"}
+	if c.DB == "" {
 		if c.Config == "" {
 			return nil, nil, errors.New("say what to replay: --traces FILE, --db FILE, or --config FILE")
 		}
-		cfg, err := loadConfig(c.Config)
-		if err != nil {
-			return nil, nil, err
-		}
-		path = dbPath(cfg)
+		// The configuration's history: its file, or warden's admin API
+		// when warden is running and holds the file.
+		where.Config = c.Config
 	}
-	h, err := (historyFlags{DB: path}).open()
+	h, err := where.open()
 	if err != nil {
 		return nil, nil, err
 	}
