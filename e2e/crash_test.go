@@ -192,20 +192,7 @@ func quietDial(url, token string) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Start(context.Background()); err != nil {
-		return nil, err
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "crash-load", Version: "0.1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return c, nil
+	return startClient(client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION)), "crash-load")
 }
 
 // recorded reads every echo call and result in the history at path, keyed

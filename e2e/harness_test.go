@@ -153,15 +153,21 @@ func dial(url, token string, opts ...client.ClientOption) (*client.Client, error
 	}
 	opts = append([]client.ClientOption{client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION)}, opts...)
 	c := client.NewClient(tr, opts...)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	return startClient(c, "e2e-agent")
+}
+
+// startClient starts a client and runs the initialize handshake as name;
+// the client is closed if that fails.
+func startClient(c *client.Client, name string) (*client.Client, error) {
 	// Start's context bounds the GET stream's life, not just the start.
 	if err := c.Start(context.Background()); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "e2e-agent", Version: "0.1"}
+	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "0.1"}
 	if _, err := c.Initialize(ctx, init); err != nil {
 		_ = c.Close()
 		return nil, err

@@ -38,6 +38,20 @@ func readBody(r *http.Request, v any) error {
 	return nil
 }
 
+// readAttributed reads a body that must say who acts (into *by); it
+// answers the request itself and reports false when the body is unusable.
+func readAttributed(w http.ResponseWriter, r *http.Request, v any, by *string, verb string) bool {
+	if err := readBody(r, v); err != nil {
+		badBody(w, err)
+		return false
+	}
+	if *by == "" {
+		writeJSON(w, http.StatusBadRequest, apiError{`"by" is required: who ` + verb + ` is recorded`})
+		return false
+	}
+	return true
+}
+
 // badBody answers a request whose body could not be read: 413 when it was
 // too large, 400 otherwise.
 func badBody(w http.ResponseWriter, err error) {
@@ -94,12 +108,7 @@ func (s *Supervisor) adminApproval(w http.ResponseWriter, r *http.Request) {
 
 func (s *Supervisor) adminDecide(w http.ResponseWriter, r *http.Request) {
 	var req decisionRequest
-	if err := readBody(r, &req); err != nil {
-		badBody(w, err)
-		return
-	}
-	if req.By == "" {
-		writeJSON(w, http.StatusBadRequest, apiError{`"by" is required: who decides is recorded`})
+	if !readAttributed(w, r, &req, &req.By, "decides") {
 		return
 	}
 	a, err := s.decideApproval(r.Context(), r.PathValue("id"), req.Decision, req.By)
@@ -307,12 +316,7 @@ func (s *Supervisor) adminTools(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Supervisor) adminAcceptTool(w http.ResponseWriter, r *http.Request) {
 	var req reasonRequest
-	if err := readBody(r, &req); err != nil {
-		badBody(w, err)
-		return
-	}
-	if req.By == "" {
-		writeJSON(w, http.StatusBadRequest, apiError{`"by" is required: who accepts is recorded`})
+	if !readAttributed(w, r, &req, &req.By, "accepts") {
 		return
 	}
 	if err := s.acceptTool(r.Context(), r.PathValue("name"), req.By); err != nil {

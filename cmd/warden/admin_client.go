@@ -220,6 +220,14 @@ func printRaw(w io.Writer, raw json.RawMessage, fallback string) error {
 }
 
 // whoAmI is the default --by: $USER@hostname.
+// byOrMe is who a command acts as: the --by given, else whoAmI.
+func byOrMe(by string, getenv func(string) string) string {
+	if by != "" {
+		return by
+	}
+	return whoAmI(getenv)
+}
+
 func whoAmI(getenv func(string) string) string {
 	name := getenv("USER")
 	if name == "" {

@@ -77,10 +77,7 @@ func (c *agentsSuspendCmd) run(ctx context.Context, out io.Writer, getenv func(s
 	if err != nil {
 		return err
 	}
-	by := c.By
-	if by == "" {
-		by = whoAmI(getenv)
-	}
+	by := byOrMe(c.By, getenv)
 	raw, err := cl.post(ctx, "/v1/agents/"+url.PathEscape(c.Name)+"/suspend",
 		suspendRequest{Reason: c.Reason, By: by, Kill: c.Kill}, "agent", c.Name, "suspend agent "+c.Name)
 	if err != nil {
@@ -115,10 +112,7 @@ func (c *agentsRestoreCmd) run(ctx context.Context, out io.Writer, getenv func(s
 	if err != nil {
 		return err
 	}
-	by := c.By
-	if by == "" {
-		by = whoAmI(getenv)
-	}
+	by := byOrMe(c.By, getenv)
 	raw, err := cl.post(ctx, "/v1/agents/"+url.PathEscape(c.Name)+"/restore", restoreRequest{By: by}, "agent", c.Name, "restore agent "+c.Name)
 	if err != nil {
 		return err

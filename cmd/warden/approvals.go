@@ -200,10 +200,7 @@ func decide(ctx context.Context, out io.Writer, getenv func(string) string, f ad
 	if err != nil {
 		return err
 	}
-	by := df.By
-	if by == "" {
-		by = whoAmI(getenv)
-	}
+	by := byOrMe(df.By, getenv)
 	var a store.Approval
 	raw, err := cl.call(ctx, http.MethodPost, "/v1/approvals/"+url.PathEscape(id)+"/decision", nil,
 		decisionRequest{Decision: decision, By: by, Note: df.Note}, &a)

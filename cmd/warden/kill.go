@@ -32,10 +32,7 @@ func (c *killCmd) run(ctx context.Context, out io.Writer, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	by := c.By
-	if by == "" {
-		by = whoAmI(getenv)
-	}
+	by := byOrMe(c.By, getenv)
 	body := killRequest{Reason: c.Reason, By: by}
 	if c.Agent != "" {
 		raw, err := cl.post(ctx, "/v1/agents/"+url.PathEscape(c.Agent)+"/kill", body, "agent", c.Agent, "kill the sessions of agent "+c.Agent)

@@ -67,10 +67,7 @@ func (c *toolsAcceptCmd) run(ctx context.Context, out io.Writer, getenv func(str
 	if err != nil {
 		return err
 	}
-	by := c.By
-	if by == "" {
-		by = whoAmI(getenv)
-	}
+	by := byOrMe(c.By, getenv)
 	raw, err := cl.post(ctx, "/v1/tools/"+url.PathEscape(c.Name)+"/accept", map[string]string{"by": by}, "tool", c.Name, "accept tool "+c.Name)
 	if err != nil {
 		return err
