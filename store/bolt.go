@@ -19,6 +19,7 @@ import (
 //	events     id -> nested bucket: 8-byte big-endian seq -> Event
 //	started    8-byte big-endian Started (UnixNano, sign bit flipped) + id -> empty
 //	pins       key -> hash
+//	meta       wal_applied -> the LSN of the last log frame copied in
 //
 // The started index lets Sessions walk newest first and stop at Since,
 // Until or Limit without touching events. SystemLog has a session record
@@ -28,6 +29,7 @@ var (
 	bucketEvents   = []byte("events")
 	bucketStarted  = []byte("started")
 	bucketPins     = []byte("pins")
+	bucketMeta     = []byte("meta")
 )
 
 // DefaultLockTimeout is how long Open waits for a file that another
@@ -40,6 +42,8 @@ type DB struct {
 	bolt *bolt.DB
 	w    *writer
 	j    *journal // nil in naive mode
+
+	recovered int // events copied from the log at Open
 }
 
 var _ Store = (*DB)(nil)
@@ -87,7 +91,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = bdb.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketSessions, bucketEvents, bucketStarted, bucketPins} {
+		for _, name := range [][]byte{bucketSessions, bucketEvents, bucketStarted, bucketPins, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
@@ -101,7 +105,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	d := &DB{bolt: bdb}
 	if !o.naive {
 		// The log sits beside the bbolt file: path + "-wal".
-		if d.j, err = openJournal(bdb, path+"-wal"); err != nil {
+		if d.j, d.recovered, err = openJournal(bdb, path+"-wal"); err != nil {
 			_ = bdb.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
@@ -109,6 +113,11 @@ func Open(path string, opts ...Option) (*DB, error) {
 	d.w = newWriter(bdb, o.naive, d.j)
 	return d, nil
 }
+
+// Recovered is how many events Open found only in the write-ahead log (a
+// crash left them there) and copied into the history. Open fails instead
+// when it cannot recover every event that was acknowledged.
+func (d *DB) Recovered() int { return d.recovered }
 
 // Close finishes every write already queued, then closes the file. Calls
 // made after Close return ErrClosed, and so does a second Close.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,25 +83,41 @@ type appendReq struct {
 }
 
 // openJournal opens the log beside the bbolt file, copies into bbolt
-// whatever a crash left in it, and starts the copier.
-func openJournal(bdb *bolt.DB, path string) (*journal, error) {
-	w, recs, err := openWAL(path)
-	if err != nil {
-		return nil, err
+// whatever a crash left in it, replaces it with a new, empty log, and
+// starts the syncer and the copier. It refuses, wrapping ErrLogDamaged,
+// when the log and bbolt between them may not hold every acknowledged
+// event; recovered is how many events it copied from the log.
+func openJournal(bdb *bolt.DB, path string) (j *journal, recovered int, err error) {
+	var applied uint64
+	if err := bdb.View(func(tx *bolt.Tx) error { applied = appliedLSN(tx); return nil }); err != nil {
+		return nil, 0, fmt.Errorf("read the log position: %w", err)
 	}
-	if len(recs) > 0 {
-		if err := bdb.Update(func(tx *bolt.Tx) error { return applyRecords(tx, recs) }); err != nil {
-			w.close()
-			return nil, fmt.Errorf("recover %d logged events into bbolt: %w", len(recs), err)
+	old, err := readLog(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if old.exists && !old.v1 {
+		// bbolt must have everything before the log's first frame, and
+		// nothing the log lost: what followed a lost frame is unknown.
+		if old.base > applied {
+			return nil, 0, damaged(path, "it starts after log sequence number %d, but the history has only reached %d", old.base, applied)
+		}
+		if applied > old.last() {
+			return nil, 0, damaged(path, "the history has copied up to log sequence number %d, but the log can be read only to %d", applied, old.last())
 		}
 	}
-	// Always a new epoch: whatever the old one left beyond its readable
-	// end (a torn frame, then an intact one) must never count again.
-	if err := w.start(w.epoch + 1); err != nil {
-		w.close()
-		return nil, err
+	if len(old.recs) > 0 {
+		if err := bdb.Update(func(tx *bolt.Tx) error { return applyRecords(tx, old.recs) }); err != nil {
+			return nil, 0, fmt.Errorf("recover %d logged events from %s into bbolt: %w", len(old.recs), path, err)
+		}
 	}
-	j := &journal{
+	// Always a new file: nothing an earlier run left beyond the readable
+	// end (a torn frame, then an intact one) can ever be read again.
+	w, err := createWAL(path, old.epoch+1, max(applied, old.last()))
+	if err != nil {
+		return nil, 0, err
+	}
+	j = &journal{
 		bolt: bdb, wal: w, heads: map[string]chainHead{},
 		changed: make(chan struct{}), wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
@@ -108,7 +125,7 @@ func openJournal(bdb *bolt.DB, path string) (*journal, error) {
 	}
 	go j.copier()
 	go j.syncer()
-	return j, nil
+	return j, len(old.recs), nil
 }
 
 // commit writes a round's appends to the log, each chained to its
@@ -122,8 +139,19 @@ func (j *journal) commit(ops []*op, finish func(*op, error)) {
 		}
 		return
 	}
-	var frames []byte
+	// Empty the log first, before anything of this round is framed: the
+	// round is then put under the header it is stamped for.
+	if j.wal.off > walResetSize {
+		j.compact()
+		if err := j.failure(); err != nil {
+			for _, o := range ops {
+				finish(o, err)
+			}
+			return
+		}
+	}
 	recs := make([]walRecord, 0, len(ops))
+	payloads := make([][]byte, 0, len(ops))
 	taken := make([]*op, 0, len(ops))
 	next := map[string]chainHead{}
 	for _, o := range ops {
@@ -141,11 +169,13 @@ func (j *journal) commit(ops []*op, finish func(*op, error)) {
 			continue
 		}
 		rec := walRecord{Session: r.session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: r.setData, Data: r.data}
-		if frames, err = appendFrame(frames, j.wal.epoch, rec); err != nil {
-			finish(o, fmt.Errorf("store: append to %q: %w", r.session, err))
+		payload := rec.marshal()
+		if len(payload) > maxFrame {
+			finish(o, fmt.Errorf("store: append to %q: log record of %d bytes exceeds %d", r.session, len(payload), maxFrame))
 			continue
 		}
 		recs = append(recs, rec)
+		payloads = append(payloads, payload)
 		taken = append(taken, o)
 		next[r.session] = chainHead{e.Seq, e.Hash}
 		r.out = e
@@ -153,22 +183,13 @@ func (j *journal) commit(ops []*op, finish func(*op, error)) {
 	if len(recs) == 0 {
 		return
 	}
-	if j.wal.off > walResetSize {
-		j.compact()
-		if err := j.failure(); err != nil {
-			for _, o := range taken {
-				finish(o, err)
-			}
-			return
-		}
-	}
-	if err := j.wal.put(frames); err != nil {
+	if err := j.wal.put(recs, payloads); err != nil {
 		// A failed write may have left part of the round in the log: the
 		// store stops taking appends (fail closed) rather than chain on
 		// from an unknown state.
-		j.fail(fmt.Errorf("store: append: %w", err))
+		err = j.fail(fmt.Errorf("store: append: %w", err))
 		for _, o := range taken {
-			finish(o, j.failure())
+			finish(o, err)
 		}
 		return
 	}
@@ -220,7 +241,7 @@ func (j *journal) syncer() {
 		err := j.wal.sync()
 		j.syncs.Add(1)
 		if err != nil {
-			j.fail(fmt.Errorf("store: append: %w", err))
+			err = j.fail(fmt.Errorf("store: append: %w", err))
 		}
 		for _, r := range rounds {
 			if err == nil {
@@ -258,15 +279,19 @@ func (j *journal) waitSynced() {
 	}
 }
 
-// fail records the first error that stops the store taking appends.
-func (j *journal) fail(err error) {
+// fail records err as the store's failure, unless one is recorded already,
+// wakes every waiter, and returns the failure now in force. It is the one
+// way the journal fails: appends are refused from then on, and nothing
+// more is copied into bbolt.
+func (j *journal) fail(err error) error {
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	if j.err == nil {
 		j.err = err
 	}
 	close(j.changed)
 	j.changed = make(chan struct{})
-	j.mu.Unlock()
+	return j.err
 }
 
 // head returns the chain head of session as this round leaves it: from the
@@ -341,16 +366,15 @@ func (j *journal) copier() {
 		// later events with earlier ones missing. The log keeps them all
 		// for the next start.
 		if len(batch) > 0 && !failed {
-			err := j.bolt.Update(func(tx *bolt.Tx) error { return applyRecords(tx, batch) })
-			j.mu.Lock()
-			if err != nil {
-				j.err = fmt.Errorf("store: copy the log into bbolt: %w", err)
+			if err := j.bolt.Update(func(tx *bolt.Tx) error { return applyRecords(tx, batch) }); err != nil {
+				j.fail(fmt.Errorf("store: copy the log into bbolt: %w", err))
 			} else {
+				j.mu.Lock()
 				j.applied += uint64(len(batch))
+				close(j.changed)
+				j.changed = make(chan struct{})
+				j.mu.Unlock()
 			}
-			close(j.changed)
-			j.changed = make(chan struct{})
-			j.mu.Unlock()
 		}
 		if !pace.Stop() {
 			select {
@@ -410,9 +434,7 @@ func (j *journal) compact() {
 		return // the log keeps what bbolt lacks; appends now fail with err
 	}
 	if err := j.wal.reset(); err != nil {
-		j.mu.Lock()
-		j.err = fmt.Errorf("store: %w", err)
-		j.mu.Unlock()
+		j.fail(fmt.Errorf("store: %w", err))
 	}
 }
 
@@ -479,6 +501,9 @@ func applyRecords(tx *bolt.Tx, recs []walRecord) error {
 			rec.Data = r.Data
 		}
 	}
+	if err := setAppliedLSN(tx, recs); err != nil {
+		return err
+	}
 	for _, id := range order {
 		val, err := encodeSession(*touched[id])
 		if err != nil {
@@ -487,6 +512,32 @@ func applyRecords(tx *bolt.Tx, recs []walRecord) error {
 		if err := sessions.Put([]byte(id), val); err != nil {
 			return fmt.Errorf("session %q: %w", id, err)
 		}
+	}
+	return nil
+}
+
+// keyApplied, in the meta bucket, holds the LSN of the last log frame
+// copied into bbolt (8 bytes, big-endian).
+var keyApplied = []byte("wal_applied")
+
+// appliedLSN is the LSN of the last log frame copied into bbolt; 0 before
+// the first.
+func appliedLSN(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketMeta).Get(keyApplied); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// setAppliedLSN moves the copied LSN on to the highest of recs, in the
+// transaction that copies them.
+func setAppliedLSN(tx *bolt.Tx, recs []walRecord) error {
+	top := appliedLSN(tx)
+	for _, r := range recs {
+		top = max(top, r.LSN)
+	}
+	if err := tx.Bucket(bucketMeta).Put(keyApplied, binary.BigEndian.AppendUint64(nil, top)); err != nil {
+		return fmt.Errorf("log position: %w", err)
 	}
 	return nil
 }

@@ -34,19 +34,46 @@ func logged(t *testing.T, session string, head chainHead, n int, data string) []
 	return recs
 }
 
-// writeLog writes a log of epoch 7 holding recs, then tail.
-func writeLog(t *testing.T, path string, recs []walRecord, tail []byte) {
+// writeLog writes a log of epoch 7 whose frames follow base, holding recs
+// (their LSNs base+1, base+2, ...), then tail.
+func writeLog(t *testing.T, path string, base uint64, recs []walRecord, tail []byte) {
 	t.Helper()
-	buf := append([]byte(walMagic), 7, 0, 0, 0)
-	for _, r := range recs {
-		var err error
-		if buf, err = appendFrame(buf, 7, r); err != nil {
+	w, err := createWAL(path, 7, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	if len(recs) > 0 {
+		payloads := make([][]byte, len(recs))
+		for i, r := range recs {
+			payloads[i] = r.marshal()
+		}
+		if err := w.put(recs, payloads); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(path, append(buf, tail...), 0o600); err != nil {
+	if _, err := w.f.WriteAt(tail, w.off); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// frameOf encodes rec as a frame of epoch with lsn, as put would.
+func frameOf(t *testing.T, epoch uint32, lsn uint64, rec walRecord) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := createWAL(filepath.Join(dir, "wal"), epoch, lsn-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	if err := w.put([]walRecord{rec}, [][]byte{rec.marshal()}); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, w.off-walHeader)
+	if _, err := w.f.ReadAt(b, walHeader); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestOpenRecoversTheLog: events that a crash left only in the log are in
@@ -68,7 +95,7 @@ func TestOpenRecoversTheLog(t *testing.T) {
 	stored := logged(t, "s1", chainHead{}, 1, "")
 	stored[0].Seq, stored[0].Hash = first.Seq, first.Hash
 	torn := []byte{200, 0, 0, 0, 1, 2, 3, 4, '{', '"'}
-	writeLog(t, path+"-wal", append(stored, recs...), torn)
+	writeLog(t, path+"-wal", 0, append(stored, recs...), torn)
 
 	db2, err := Open(path)
 	if err != nil {
@@ -93,13 +120,12 @@ func TestOpenRecoversTheLog(t *testing.T) {
 	if ev := mustAppend(t, db2, "s1", "after"); ev.Seq != 5 || ev.Prev != evs[3].Hash {
 		t.Fatalf("append after recovery = %+v", ev)
 	}
-	w, recs2, err := openWAL(path + "-wal")
+	c, err := readLog(path + "-wal")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.close()
-	if len(recs2) != 1 || recs2[0].Seq != 5 || w.epoch == 7 {
-		t.Fatalf("log after recovery and one append: epoch %d, %d records; want a new epoch holding seq 5", w.epoch, len(recs2))
+	if len(c.recs) != 1 || c.recs[0].Seq != 5 || c.recs[0].LSN != 5 || c.epoch == 7 {
+		t.Fatalf("log after recovery and one append: epoch %d, records %+v; want a new epoch holding seq 5 at LSN 5", c.epoch, c.recs)
 	}
 }
 
@@ -137,13 +163,12 @@ func TestCloseEmptiesTheLog(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w, recs, err := openWAL(path + "-wal")
+	c, err := readLog(path + "-wal")
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.close()
-	if len(recs) != 0 {
-		t.Fatalf("log after Close holds %d records; want none", len(recs))
+	if len(c.recs) != 0 || c.base != 20 {
+		t.Fatalf("log after Close holds %d records from LSN %d; want none, from 20", len(c.recs), c.base)
 	}
 	db2, err := Open(path)
 	if err != nil {
@@ -169,13 +194,10 @@ func TestStaleFramesNeverCount(t *testing.T) {
 	}
 	stale := logged(t, "s1", chainHead{first.Seq, first.Hash}, 1, "")
 	stale[0].Event = []byte(`{"not":"acknowledged"}`)
-	frame, err := appendFrame(nil, 7, stale[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	frame := frameOf(t, 7, 2, stale[0])
 	torn := append([]byte{}, frame...)
 	torn[len(torn)-1] ^= 0xff // the first frame fails its checksum
-	writeLog(t, path+"-wal", nil, append(torn, frame...))
+	writeLog(t, path+"-wal", 1, nil, append(torn, frame...))
 
 	db2, err := Open(path)
 	if err != nil {
@@ -194,13 +216,12 @@ func TestStaleFramesNeverCount(t *testing.T) {
 	if err := os.WriteFile(crashed, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w, recs, err := openWAL(crashed)
+	c, err := readLog(crashed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.close()
-	if len(recs) != 1 || recs[0].Seq != 2 || strings.Contains(string(recs[0].Event), "not") {
-		t.Fatalf("records a crash would recover: %+v; want only the acknowledged append", recs)
+	if len(c.recs) != 1 || c.recs[0].Seq != 2 || strings.Contains(string(c.recs[0].Event), "not") {
+		t.Fatalf("records a crash would recover: %+v; want only the acknowledged append", c.recs)
 	}
 	db2.Close()
 }
@@ -215,7 +236,7 @@ func TestGapInCopyIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := logged(t, "s1", chainHead{first.Seq, first.Hash}, 3, "")
-	writeLog(t, path+"-wal", []walRecord{recs[0], recs[2]}, nil) // seq 2, then 4
+	writeLog(t, path+"-wal", 1, []walRecord{recs[0], recs[2]}, nil) // seq 2, then 4
 	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("Open of a log with a gap: %v; want an error naming the missing events", err)
 	}

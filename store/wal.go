@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -24,16 +25,36 @@ import (
 // copied in first. Copying is idempotent: an event whose seq bbolt already
 // has is skipped.
 //
-// The file starts with an 8-byte header: "WLOG" and a 4-byte epoch. A
-// frame is a 4-byte little-endian payload length, a 4-byte CRC-32C, the
-// 4-byte epoch and the payload (a walRecord in JSON); the checksum covers
-// epoch and payload. The file is grown in sparse chunks and written in
-// place: an fdatasync then has no file size to record, which on ext4 costs
-// about half of an appending write's. Emptying the log bumps the epoch
-// instead of erasing: older frames further on no longer count. Reading
-// stops at the first frame that is torn, corrupt or of another epoch; the
-// appends in a torn frame never returned, so no caller was told they were
-// durable.
+// Every frame carries a log sequence number (LSN): 1, 2, 3, ... over the
+// whole life of the store, never reused. bbolt records the LSN of the last
+// frame it has copied (in the same transaction as the events), and the
+// log's header the LSN that everything before its first frame had reached
+// when it was emptied (its base). So Open can tell whether the log and
+// bbolt between them still hold every acknowledged event: bbolt must have
+// reached the base, and the frames must follow the base without a gap.
+//
+// The file starts with a 16-byte header: "WAL2", a 4-byte epoch and the
+// 8-byte base LSN. A frame is a 4-byte little-endian payload length, a
+// 4-byte CRC-32C, the 4-byte epoch, the 8-byte LSN and the payload (a
+// walRecord); the checksum covers epoch, LSN and payload. The file is
+// grown in sparse chunks and written in place: an fdatasync then has no
+// file size to record, which on ext4 costs about half of an appending
+// write's. Emptying the log bumps the epoch instead of erasing: older
+// frames further on no longer count. Frames are stamped by the log itself
+// as they are put, with the epoch of the header they are written under.
+//
+// Reading stops at the first frame that is torn, corrupt or of another
+// epoch; the appends in a torn frame never returned, so no caller was told
+// they were durable. Beyond that end only frames of older epochs can be
+// intact, and all of them are at or below the base; an intact frame of an
+// older epoch above the base was stamped wrong and is an acknowledged event
+// that reading could not reach, so Open refuses to go on without it.
+//
+// Only a missing or empty file is a new log. A file that cannot be read,
+// or whose header is not a log's, fails Open with an error that names the
+// file: it may hold acknowledged events, and starting over would lose
+// them. After a successful recovery the log is replaced by a new, empty
+// one, so nothing of an earlier run is ever read again.
 
 // maxFrame bounds one frame's payload when reading the log back.
 const maxFrame = 64 << 20
@@ -42,15 +63,27 @@ const maxFrame = 64 << 20
 const walChunk = 4 << 20
 
 const (
-	walMagic  = "WLOG"
-	walHeader = 8
-	frameHead = 12
+	walMagic  = "WAL2"
+	walHeader = 16
+	frameHead = 20
+
+	// The first format had an 8-byte header ("WLOG", epoch) and 12-byte
+	// frame heads without an LSN; Open still recovers such a log.
+	walMagicV1  = "WLOG"
+	walHeaderV1 = 8
+	frameHeadV1 = 12
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// ErrLogDamaged is wrapped by Open's error when the write-ahead log cannot
+// be read back whole: it may hold acknowledged events that are not in
+// bbolt, so the store does not open over it.
+var ErrLogDamaged = errors.New("write-ahead log damaged")
+
 // walRecord is one appended event as the log keeps it.
 type walRecord struct {
+	LSN     uint64 // set by the log when the record is put or read
 	Session string
 	Seq     uint64
 	Hash    string
@@ -122,132 +155,266 @@ func unmarshalRecord(b []byte) (walRecord, error) {
 	return r, nil
 }
 
-// wal is the log file; only the writer goroutine writes and resets it.
+// wal is the log file; only the writer goroutine puts and resets it.
 type wal struct {
 	f     *os.File
 	path  string
 	epoch uint32
-	off   int64 // where the next frame goes
-	size  int64 // the file's size
+	base  uint64 // the LSN every frame of this epoch follows
+	lsn   uint64 // the LSN of the last frame put
+	off   int64  // where the next frame goes
+	size  int64  // the file's size
 }
 
-// openWAL opens (creating) the log at path and returns the records of its
-// current epoch.
-func openWAL(path string) (*wal, []walRecord, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open log %s: %w", path, err)
+// logContents is what a log file held when it was opened.
+type logContents struct {
+	exists bool   // false for a missing or empty file: a new log
+	epoch  uint32 // the header's
+	base   uint64 // the header's; 0 for the first format
+	v1     bool   // written in the first format, without LSNs
+	recs   []walRecord
+}
+
+// last is the LSN of the last readable record, or the base without one.
+func (c logContents) last() uint64 {
+	if len(c.recs) == 0 || c.v1 {
+		return c.base
 	}
-	w := &wal{f: f, path: path}
+	return c.recs[len(c.recs)-1].LSN
+}
+
+// damaged wraps ErrLogDamaged with the file and what to do about it.
+func damaged(path, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s; it may hold acknowledged events that are not in the history: "+
+		"keep a copy of it, and move it aside only to start without them", ErrLogDamaged, path, fmt.Sprintf(format, args...))
+}
+
+// readLog reads the log at path: its header and the records of its
+// current epoch. It fails, wrapping ErrLogDamaged, when the file is not a
+// log or when acknowledged events in it could not be read.
+func readLog(path string) (logContents, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return logContents{}, nil
+	}
+	if err != nil {
+		return logContents{}, fmt.Errorf("open log %s: %w", path, err)
+	}
+	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("open log %s: %w", path, err)
+		return logContents{}, fmt.Errorf("open log %s: %w", path, err)
 	}
-	w.size = fi.Size()
-	var hdr [walHeader]byte
-	if _, err := f.ReadAt(hdr[:], 0); err != nil || string(hdr[:4]) != walMagic {
-		// New, or never got its header: nothing in it was acknowledged.
-		// A random epoch keeps frames an earlier header wrote from counting.
-		if err := w.start(randomEpoch()); err != nil {
-			f.Close()
-			return nil, nil, err
+	if !fi.Mode().IsRegular() {
+		return logContents{}, fmt.Errorf("open log %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() == 0 {
+		return logContents{}, nil
+	}
+	var hdr [walHeader + frameHead]byte
+	n, err := f.ReadAt(hdr[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return logContents{}, fmt.Errorf("read log %s: %w", path, err)
+	}
+	c := logContents{exists: true}
+	switch {
+	case n >= walHeader && string(hdr[:4]) == walMagic:
+		c.epoch = binary.LittleEndian.Uint32(hdr[4:8])
+		c.base = binary.LittleEndian.Uint64(hdr[8:16])
+		err = c.readFrames(f, walHeader, frameHead)
+	case n >= walHeaderV1 && string(hdr[:4]) == walMagicV1:
+		c.epoch, c.v1 = binary.LittleEndian.Uint32(hdr[4:8]), true
+		err = c.readFrames(f, walHeaderV1, frameHeadV1)
+	case n == len(hdr) && allZero(hdr[:]):
+		// Created, never given its header nor a frame: nothing in it was
+		// ever acknowledged.
+		return logContents{}, nil
+	case n < walHeader:
+		return c, damaged(path, "header cut short (%d bytes)", n)
+	default:
+		return c, damaged(path, "not a write-ahead log (header %q)", hdr[:4])
+	}
+	if err != nil {
+		var d damageError
+		if errors.As(err, &d) {
+			return c, damaged(path, "%s", d.msg)
 		}
-		return w, nil, nil
+		return c, fmt.Errorf("read log %s: %w", path, err)
 	}
-	w.epoch = binary.LittleEndian.Uint32(hdr[4:])
-	recs, end := readFrames(f, w.epoch)
-	w.off = end
-	return w, recs, nil
+	return c, nil
 }
 
-// start writes a fresh header with epoch and makes it durable.
-func (w *wal) start(epoch uint32) error {
+// damageError says why a log's frames cannot be trusted to be complete.
+type damageError struct{ msg string }
+
+func (e damageError) Error() string { return e.msg }
+
+// readFrames reads the frames of c's epoch from off on, and checks what
+// lies beyond them (see the top of this file).
+func (c *logContents) readFrames(f *os.File, off int64, head int) error {
+	r := bufio.NewReaderSize(io.NewSectionReader(f, off, 1<<62), 1<<20)
+	current, expect := true, c.base+1
+	for {
+		epoch, lsn, payload, ok, err := readFrame(r, head)
+		if err != nil || !ok {
+			return err
+		}
+		if current && epoch == c.epoch {
+			if !c.v1 && lsn != expect {
+				return damageError{fmt.Sprintf("frame at offset %d has log sequence number %d where %d was due", off, lsn, expect)}
+			}
+			rec, err := unmarshalRecord(payload)
+			if err != nil {
+				return damageError{fmt.Sprintf("frame at offset %d: %v", off, err)}
+			}
+			rec.LSN = lsn
+			c.recs = append(c.recs, rec)
+			expect++
+			off += int64(head + len(payload))
+			continue
+		}
+		// Past the readable end: stale frames of older epochs, or the
+		// unsynced tail of this one.
+		current = false
+		if !c.v1 && epoch != c.epoch && lsn > c.last() {
+			return damageError{fmt.Sprintf("an intact frame of epoch %d beyond the readable end holds log sequence number %d, after the last readable %d", epoch, lsn, c.last())}
+		}
+	}
+}
+
+// readFrame reads one frame; ok is false at the end of the frames (a
+// zero, oversized, cut or corrupt frame). err is an I/O error.
+func readFrame(r *bufio.Reader, head int) (epoch uint32, lsn uint64, payload []byte, ok bool, err error) {
+	hdr := make([]byte, head)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return 0, 0, nil, false, endOrErr(err)
+	}
+	n := binary.LittleEndian.Uint32(hdr[0:4])
+	sum := binary.LittleEndian.Uint32(hdr[4:8])
+	if n == 0 || n > maxFrame {
+		return 0, 0, nil, false, nil
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 0, 0, nil, false, endOrErr(err)
+	}
+	if crc32.Update(crc32.Checksum(hdr[8:], crcTable), crcTable, payload) != sum {
+		return 0, 0, nil, false, nil
+	}
+	epoch = binary.LittleEndian.Uint32(hdr[8:12])
+	if head == frameHead {
+		lsn = binary.LittleEndian.Uint64(hdr[12:20])
+	}
+	return epoch, lsn, payload, true, nil
+}
+
+// endOrErr is nil for the end of the file (a cut frame) and err otherwise.
+func endOrErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// createWAL replaces whatever is at path with a new, empty log of epoch
+// whose frames follow base, made durable before it takes the old file's
+// place, so a crash leaves either the old log or the new one.
+func createWAL(path string, epoch uint32, base uint64) (*wal, error) {
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create log %s: %w", tmp, err)
+	}
+	w := &wal{f: f, path: tmp}
+	if err := w.start(epoch, base); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("create log %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("create log %s: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("create log %s: %w", path, err)
+	}
+	if w.f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
+		return nil, fmt.Errorf("open log %s: %w", path, err)
+	}
+	w.path = path
+	return w, nil
+}
+
+// start writes a fresh header with epoch and base and makes it durable.
+func (w *wal) start(epoch uint32, base uint64) error {
 	var hdr [walHeader]byte
 	copy(hdr[:4], walMagic)
-	binary.LittleEndian.PutUint32(hdr[4:], epoch)
+	binary.LittleEndian.PutUint32(hdr[4:8], epoch)
+	binary.LittleEndian.PutUint64(hdr[8:16], base)
 	if _, err := w.f.WriteAt(hdr[:], 0); err != nil {
-		return fmt.Errorf("write log header: %w", err)
+		return fmt.Errorf("write log header %s: %w", w.path, err)
 	}
-	w.epoch, w.off = epoch, walHeader
+	w.epoch, w.base, w.lsn, w.off = epoch, base, base, walHeader
 	if w.size < walChunk {
 		if err := w.f.Truncate(walChunk); err != nil {
-			return fmt.Errorf("grow log: %w", err)
+			return fmt.Errorf("grow log %s: %w", w.path, err)
 		}
 		w.size = walChunk
 	}
 	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("sync log: %w", err)
+		return fmt.Errorf("sync log %s: %w", w.path, err)
 	}
 	return nil
 }
 
-// readFrames reads the frames of epoch from the start of the log; end is
-// the offset just past the last whole one.
-func readFrames(f *os.File, epoch uint32) (recs []walRecord, end int64) {
-	r := bufio.NewReaderSize(io.NewSectionReader(f, walHeader, 1<<62), 1<<20)
-	end = walHeader
-	var hdr [frameHead]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return recs, end
-		}
-		n := binary.LittleEndian.Uint32(hdr[0:4])
-		sum := binary.LittleEndian.Uint32(hdr[4:8])
-		if n == 0 || n > maxFrame || binary.LittleEndian.Uint32(hdr[8:12]) != epoch {
-			return recs, end
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return recs, end
-		}
-		if crc32.Update(crc32.Checksum(hdr[8:12], crcTable), crcTable, payload) != sum {
-			return recs, end
-		}
-		rec, err := unmarshalRecord(payload)
-		if err != nil {
-			return recs, end
-		}
-		recs = append(recs, rec)
-		end += int64(frameHead) + int64(n)
-	}
-}
+// frameSize is what a payload takes in the log.
+func frameSize(payload []byte) int { return frameHead + len(payload) }
 
-// appendFrame encodes rec as a frame of epoch onto buf.
-func appendFrame(buf []byte, epoch uint32, rec walRecord) ([]byte, error) {
-	payload := rec.marshal()
-	if len(payload) > maxFrame {
-		return buf, fmt.Errorf("log record of %d bytes exceeds %d", len(payload), maxFrame)
+// put frames recs (their payloads already marshalled) with the log's
+// epoch and the next LSNs, sets each record's LSN, and puts the frames at
+// the end of the log, not yet durable. Stamping here, with the header's
+// own epoch, is what keeps a frame from being written under a header it
+// does not belong to.
+func (w *wal) put(recs []walRecord, payloads [][]byte) error {
+	n := 0
+	for _, p := range payloads {
+		n += frameSize(p)
 	}
-	var ep [4]byte
-	binary.LittleEndian.PutUint32(ep[:], epoch)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Update(crc32.Checksum(ep[:], crcTable), crcTable, payload))
-	buf = append(buf, ep[:]...)
-	return append(buf, payload...), nil
-}
-
-// write puts frames at the end of the log and makes them durable.
-func (w *wal) write(frames []byte) error {
-	if err := w.put(frames); err != nil {
-		return err
+	buf := make([]byte, 0, n)
+	var stamp [12]byte
+	binary.LittleEndian.PutUint32(stamp[:4], w.epoch)
+	lsn := w.lsn
+	for i, p := range payloads {
+		lsn++
+		binary.LittleEndian.PutUint64(stamp[4:], lsn)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(p)))
+		buf = binary.LittleEndian.AppendUint32(buf, crc32.Update(crc32.Checksum(stamp[:], crcTable), crcTable, p))
+		buf = append(buf, stamp[:]...)
+		buf = append(buf, p...)
+		recs[i].LSN = lsn
 	}
-	return w.sync()
-}
-
-// put puts frames at the end of the log, not yet durable.
-func (w *wal) put(frames []byte) error {
-	if need := w.off + int64(len(frames)); need > w.size {
+	if need := w.off + int64(len(buf)); need > w.size {
 		size := (need/walChunk + 1) * walChunk
 		if err := w.f.Truncate(size); err != nil {
 			return fmt.Errorf("grow log: %w", err)
 		}
 		w.size = size
 	}
-	if _, err := w.f.WriteAt(frames, w.off); err != nil {
+	if _, err := w.f.WriteAt(buf, w.off); err != nil {
 		return fmt.Errorf("write log: %w", err)
 	}
-	w.off += int64(len(frames))
+	w.off += int64(len(buf))
+	w.lsn = lsn
 	return nil
 }
 
@@ -260,22 +427,30 @@ func (w *wal) sync() error {
 	return nil
 }
 
-func randomEpoch() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return binary.LittleEndian.Uint32(b[:])
-}
-
-// reset empties the log by starting a new epoch; the caller knows
-// everything in it is in bbolt.
+// reset empties the log by starting a new epoch whose frames follow the
+// last one put; the caller knows everything in it is in bbolt.
 func (w *wal) reset() error {
 	if w.off == walHeader {
 		return nil
 	}
-	return w.start(w.epoch + 1)
+	return w.start(w.epoch+1, w.lsn)
 }
 
 func (w *wal) close() error { return w.f.Close() }
+
+// syncDir makes a rename in dir durable. Windows cannot open a directory
+// for syncing; its renames are durable once MoveFileEx returns.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
 
 // fdatasync flushes the file's data (and the metadata needed to read it).
 func fdatasync(f *os.File) error {
