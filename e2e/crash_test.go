@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -125,9 +126,14 @@ func (p *wardenProcess) kill(t *testing.T) {
 	}
 }
 
-// load runs agents client sessions that call echo with unique messages
-// until their warden goes away, and returns the messages whose result came
-// back. It kills warden once at least killAfter results came back.
+// crashPad makes each echo large (its call and its result both recorded),
+// so that a round drives the write-ahead log through several wraps.
+var crashPad = ":" + strings.Repeat("p", 24<<10)
+
+// load runs agents client sessions that call echo with unique, large
+// messages until their warden goes away, and returns the messages (without
+// their padding) whose result came back. It kills warden once at least
+// killAfter results came back.
 func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) (acked, sessions []string) {
 	t.Helper()
 	var (
@@ -155,14 +161,14 @@ func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) (acked, 
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				req := mcp.CallToolRequest{}
 				req.Params.Name = "echo"
-				req.Params.Arguments = map[string]any{"message": msg}
+				req.Params.Arguments = map[string]any{"message": msg + crashPad}
 				res, err := c.CallTool(ctx, req)
 				cancel()
 				if err != nil {
 					return // warden is gone
 				}
-				if res.IsError || resultText(res) != msg {
-					t.Errorf("echo %q = %q (error %v)", msg, resultText(res), res.IsError)
+				if res.IsError || resultText(res) != msg+crashPad {
+					t.Errorf("echo %q = %.80q (error %v)", msg, resultText(res), res.IsError)
 					return
 				}
 				mu.Lock()
@@ -172,7 +178,7 @@ func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) (acked, 
 			}
 		}()
 	}
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d acknowledged calls", killAfter), func() bool { return int(total.Load()) >= killAfter })
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d acknowledged calls", killAfter), func() bool { return int(total.Load()) >= killAfter })
 	p.kill(t)
 	wg.Wait()
 	for _, c := range clients {
@@ -221,10 +227,11 @@ func recorded(t *testing.T, path string) (calls, results map[string]bool, sessio
 			case store.KindCall:
 				var args struct{ Message string }
 				if err := json.Unmarshal(e.Args, &args); err != nil || args.Message == "" {
-					t.Fatalf("call event with args %s", e.Args)
+					t.Fatalf("call event with args %.200s", e.Args)
 				}
-				calls[args.Message] = true
-				msgOf[e.CallID] = args.Message
+				msg, _, _ := strings.Cut(args.Message, ":")
+				calls[msg] = true
+				msgOf[e.CallID] = msg
 			case store.KindResult:
 				msg, ok := msgOf[e.CallID]
 				if !ok {
@@ -248,9 +255,29 @@ func verifyCLI(t *testing.T, bin, path string) {
 	}
 }
 
-// TestCrashKeepsHistory kills warden with SIGKILL under load, several
-// times: every call whose result reached an agent is on record with its
-// result, the hash chains verify, and warden serves again on restart.
+// walEpoch reads the epoch from the header of warden's write-ahead log
+// ("WAL2", then the epoch, little-endian; see store/wal.go); 0 when there
+// is no log yet. Every start and every wrap moves it on by one.
+func walEpoch(t *testing.T, db string) uint32 {
+	t.Helper()
+	b, err := os.ReadFile(db + "-wal")
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 8 || string(b[:4]) != "WAL2" {
+		t.Fatalf("%s-wal does not start with a log header", db)
+	}
+	return binary.LittleEndian.Uint32(b[4:8])
+}
+
+// TestCrashKeepsHistory kills warden with SIGKILL under sustained load of
+// large calls, after the write-ahead log has wrapped several times, in
+// several rounds: every call whose result reached an agent is on record
+// with its result, the hash chains verify, and warden serves again on
+// restart.
 func TestCrashKeepsHistory(t *testing.T) {
 	bin := buildWarden(t)
 	up := serveUpstream(t, demo.NewUpstream().Server())
@@ -272,11 +299,18 @@ agents:
 	}
 	db := filepath.Join(dir, "data", "warden.db")
 
-	const rounds, agents, killAfter = 3, 8, 120
+	// A call writes about 50 KiB of log (its call and its result); the log
+	// wraps at 16 MiB, so 1,100 calls wrap it three times. Each round kills
+	// at another point of an epoch.
+	const rounds, agents, minWraps = 3, 8, 3
 	var acked, lastSessions []string
 	for round := 1; round <= rounds; round++ {
+		before := walEpoch(t, db)
 		p := startServe(t, bin, cfg)
-		got, ids := load(t, p, round, agents, killAfter)
+		got, ids := load(t, p, round, agents, 1100+130*round)
+		if wraps := walEpoch(t, db) - before - 1; wraps < minWraps {
+			t.Fatalf("round %d: the log wrapped %d times before the kill; the test needs %d", round, wraps, minWraps)
+		}
 		acked, lastSessions = append(acked, got...), ids
 		calls, results, sessions := recorded(t, db)
 		for _, msg := range acked {
@@ -380,4 +414,43 @@ func closedRecords(t *testing.T, path string) {
 		t.Errorf("the resumed session's call is in %d chains, want its own", resumed)
 	}
 	t.Logf("%d calls in flight at the kills were closed as interrupted", interrupted)
+}
+
+// TestVerifyReportsADamagedLog: a write-ahead log whose header is corrupt
+// may hold acknowledged events, so `warden verify` fails and names it
+// (and so would a start), and the log is left as it was.
+func TestVerifyReportsADamagedLog(t *testing.T) {
+	bin := buildWarden(t)
+	path := filepath.Join(t.TempDir(), "warden.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := db.CreateSession(ctx, store.Session{ID: "s1", Agent: "a", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Append(ctx, "s1", store.Event{Kind: store.KindCall, Tool: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	verifyCLI(t, bin, path)
+	b, err := os.ReadFile(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b, "JUNK")
+	if err := os.WriteFile(path+"-wal", b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "verify", "--db", path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "write-ahead log damaged") || !strings.Contains(string(out), path+"-wal") {
+		t.Fatalf("warden verify over a damaged log: %v\n%s", err, out)
+	}
+	after, err := os.ReadFile(path + "-wal")
+	if err != nil || !bytes.Equal(after, b) {
+		t.Fatalf("the damaged log was changed (%v)", err)
+	}
 }

@@ -40,6 +40,10 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
 	}
+	if n := db.Recovered(); n > 0 {
+		// Open fails rather than recover part of the log, so this is all.
+		logger.Info("recovered every acknowledged event a crash left in the write-ahead log", "events", n)
+	}
 	hub, err := tools.NewHub(upstreamSpecs(cfg), tools.Options{Logger: logger, Version: version})
 	if err != nil {
 		_ = db.Close()
