@@ -225,7 +225,7 @@ func readLog(path string) (logContents, error) {
 	case n >= walHeaderV1 && string(hdr[:4]) == walMagicV1:
 		c.epoch, c.v1 = binary.LittleEndian.Uint32(hdr[4:8]), true
 		err = c.readFrames(f, walHeaderV1, frameHeadV1)
-	case n == len(hdr) && allZero(hdr[:]):
+	case allZero(hdr[:n]):
 		// Created, never given its header nor a frame: nothing in it was
 		// ever acknowledged.
 		return logContents{}, nil

@@ -101,7 +101,7 @@ func TestUnreadableLogFailsOpen(t *testing.T) {
 // TestNewLogs: a missing, an empty or a never-written (all zero) log file
 // is a new log: Open succeeds and the history is intact.
 func TestNewLogs(t *testing.T) {
-	for name, content := range map[string][]byte{"missing": nil, "empty": {}, "zeroed": make([]byte, walChunk)} {
+	for name, content := range map[string][]byte{"missing": nil, "empty": {}, "zeroed": make([]byte, walChunk), "a few zeros": make([]byte, 5)} {
 		t.Run(name, func(t *testing.T) {
 			path, _ := closedWithLog(t)
 			wal := path + "-wal"
