@@ -28,7 +28,7 @@ func Start(c *client.Client, name string) error {
 	defer cancel()
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "1"}
+	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "0.1"}
 	if _, err := c.Initialize(ctx, init); err != nil {
 		_ = c.Close()
 		return fmt.Errorf("initialize %s: %w", name, err)
