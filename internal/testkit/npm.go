@@ -34,11 +34,16 @@ func NPMInstall(ctx context.Context, dir string) error {
 	if ok, _ := npmInstalled(dir); ok {
 		return nil
 	}
-	abs, err := filepath.Abs(dir)
+	// The lock is named after where the packages really go: worktrees
+	// may share one node_modules through a symlink.
+	target, err := filepath.Abs(filepath.Join(dir, "node_modules"))
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", dir, err)
 	}
-	lockPath := filepath.Join(os.TempDir(), "warden-npm-"+strings.ReplaceAll(abs, "/", "_")+".lock")
+	if real, err := filepath.EvalSymlinks(target); err == nil {
+		target = real
+	}
+	lockPath := filepath.Join(os.TempDir(), "warden-npm-"+strings.ReplaceAll(target, "/", "_")+".lock")
 	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("open npm install lock: %w", err)
