@@ -13,25 +13,19 @@ import (
 // ScenarioResult is the outcome of one conformance scenario.
 type ScenarioResult = conformancerun.ScenarioResult
 
-const (
-	// conformanceInstallTimeout bounds `npm ci` when node_modules is missing.
-	conformanceInstallTimeout = 5 * time.Minute
-	// conformanceRunTimeout bounds one run of the suite; a run takes a few
-	// seconds, so hitting it means a scenario hung.
-	conformanceRunTimeout = 2 * time.Minute
-)
+// conformanceRunTimeout bounds one run of the suite; a run takes a few
+// seconds, so hitting it means a scenario hung.
+const conformanceRunTimeout = 2 * time.Minute
 
 // runConformance runs every server scenario of the pinned conformance suite
 // (active and pending: the 32 of 0.1.16) against the MCP server at url and
 // returns each scenario's outcome by name. It installs the npm peers first
-// if e2e/node_modules is absent, and fails the test if Node 22 or the suite
+// unless they match the lockfile, and fails the test if Node 22 or the suite
 // is unavailable or the run does not complete. The suite's output is saved
 // in the test's temp dir and logged when the test fails.
 func runConformance(t *testing.T, url string) map[string]ScenarioResult {
 	t.Helper()
-	setupCtx, cancel := context.WithTimeout(context.Background(), conformanceInstallTimeout)
-	defer cancel()
-	runner, err := conformancerun.Setup(setupCtx, ".")
+	runner, err := conformancerun.Setup(context.Background(), filepath.Dir(nodeModules(t)))
 	if err != nil {
 		t.Fatalf("conformance suite unavailable: %v", err)
 	}

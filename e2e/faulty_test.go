@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/tools"
 )
 
@@ -162,14 +163,8 @@ func stdioFixture(t *testing.T, name string, env ...string) tools.Spec {
 	return tools.Spec{Name: name, Command: exe, Env: append([]string{fixtureEnv + "=stdio"}, env...)}
 }
 
-// waitFor polls cond every 20 ms until it holds or d passes.
+// waitFor is testkit.WaitFor, by the name this package's tests use.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, d, what, cond)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/tools"
@@ -145,31 +146,13 @@ func connect(t *testing.T, url, token string, opts ...client.ClientOption) *clie
 // stream, which is how an MCP server sends requests (sampling, roots) and
 // notifications unrelated to a call.
 func dial(url, token string, opts ...client.ClientOption) (*client.Client, error) {
-	tr, err := transport.NewStreamableHTTP(url,
-		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}),
-		transport.WithContinuousListening())
-	if err != nil {
-		return nil, err
-	}
-	opts = append([]client.ClientOption{client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION)}, opts...)
-	c := client.NewClient(tr, opts...)
-	return startClient(c, "e2e-agent")
+	return testkit.Dial(url, token, "e2e-agent", []transport.StreamableHTTPCOption{transport.WithContinuousListening()}, opts...)
 }
 
 // startClient starts a client and runs the initialize handshake as name;
 // the client is closed if that fails.
 func startClient(c *client.Client, name string) (*client.Client, error) {
-	// Start's context bounds the GET stream's life, not just the start.
-	if err := c.Start(context.Background()); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: name, Version: "0.1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		_ = c.Close()
+	if err := testkit.Start(c, name); err != nil {
 		return nil, err
 	}
 	return c, nil

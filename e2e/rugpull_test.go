@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/tools"
@@ -35,7 +34,7 @@ func TestChangedToolDefinitionStepsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := serveHTTP(t, ah)
+	admin := testkit.Admin{Base: serveHTTP(t, ah), Token: "rug-admin-token"}
 	c := connect(t, w.URL, "rug-token-0123456789")
 	if res := callTool(t, c, "transfer", map[string]any{"to": "bob"}); res.IsError {
 		t.Fatalf("call before the change: %s", resultText(res))
@@ -46,15 +45,15 @@ func TestChangedToolDefinitionStepsUp(t *testing.T) {
 	var list []supervisor.ToolStatus
 	waitFor(t, 10*time.Second, "warden to notice the changed definition", func() bool {
 		list = nil
-		adminCall(t, admin, http.MethodGet, "/v1/tools", nil, &list)
+		admin.Do(t, http.MethodGet, "/v1/tools", nil, &list)
 		return len(list) == 1 && list[0].Changed
 	})
 	res := callTool(t, c, "transfer", map[string]any{"to": "bob"})
 	if !res.IsError || !strings.Contains(resultText(res), "changed since it was pinned") {
 		t.Fatalf("call after the change = %q, want it stepped up for the changed definition", resultText(res))
 	}
-	if st := adminCall(t, admin, http.MethodPost, "/v1/tools/transfer/accept", map[string]string{"by": "alice"}, nil); st != http.StatusOK {
-		t.Fatalf("accept: %d", st)
+	if st, body := admin.Do(t, http.MethodPost, "/v1/tools/transfer/accept", map[string]string{"by": "alice"}, nil); st != http.StatusOK {
+		t.Fatalf("accept: %d %s", st, body)
 	}
 	if res := callTool(t, c, "transfer", map[string]any{"to": "bob"}); res.IsError {
 		t.Fatalf("call after the definition was accepted: %s", resultText(res))
@@ -70,31 +69,4 @@ func TestChangedToolDefinitionStepsUp(t *testing.T) {
 	if strings.Join(kinds, " ") != "tool_changed tool_accepted" {
 		t.Fatalf("system log = %v", kinds)
 	}
-}
-
-// adminCall sends a request to the admin API with the test admin token
-// and decodes the answer into out; it returns the status.
-func adminCall(t *testing.T, base, method, path string, body, out any) int {
-	t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer rug-admin-token")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden/internal/demo"
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -43,14 +44,11 @@ agents:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "desktop-client", Version: "2"}
-	if _, err := c.Initialize(ctx, init); err != nil {
+	if err := testkit.Start(c, "desktop-client"); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	list, err := c.ListTools(ctx, mcp.ListToolsRequest{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 package notify
 
 import (
-	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/log"
+
+	"github.com/warden-dev/warden/internal/testkit"
 )
 
 var testSecret = []byte("whsec-test-0123456789")
@@ -29,6 +31,8 @@ type receiver struct {
 	*httptest.Server
 	mu     sync.Mutex
 	got    []delivery
+	busy   int // requests inside answer now
+	most   int // the highest busy has been
 	answer func(n int, w http.ResponseWriter, r *http.Request)
 }
 
@@ -44,7 +48,14 @@ func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http
 		n := len(rc.got)
 		rc.got = append(rc.got, delivery{at: time.Now(), header: r.Header.Clone(), body: b,
 			verifyErr: Verify(testSecret, r.Header.Get(HeaderSignature), b, time.Now(), 5*time.Minute)})
+		rc.busy++
+		rc.most = max(rc.most, rc.busy)
 		rc.mu.Unlock()
+		defer func() {
+			rc.mu.Lock()
+			rc.busy--
+			rc.mu.Unlock()
+		}()
 		if rc.answer == nil {
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -68,29 +79,11 @@ func statuses(codes ...int) func(int, http.ResponseWriter, *http.Request) {
 	}
 }
 
-// syncBuffer is a log sink that tests read while senders write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newSender builds a Sender with fast retries for tests; change adjusts
 // the options first.
-func newSender(t *testing.T, urls []string, change func(*Options)) (*Sender, *syncBuffer) {
+func newSender(t *testing.T, urls []string, change func(*Options)) (*Sender, *testkit.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	o := Options{URLs: urls, Secret: testSecret, Backoff: 5 * time.Millisecond, Timeout: 2 * time.Second, Logger: log.New(logs)}
 	if change != nil {
 		change(&o)
@@ -102,14 +95,16 @@ func newSender(t *testing.T, urls []string, change func(*Options)) (*Sender, *sy
 	return s, logs
 }
 
-// waitRequests waits until at least n requests arrived (or a few seconds
-// passed), lets any extra ones arrive, and returns how many there are.
-func (rc *receiver) waitRequests(t *testing.T, n int) int {
+// waitRequests waits until at least n requests have arrived.
+func (rc *receiver) waitRequests(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(rc.deliveries()) < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // a 17th, if the pool were too wide, would be here by now
-	return len(rc.deliveries())
+	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d webhook requests", n), func() bool { return len(rc.deliveries()) >= n })
+}
+
+// maxConcurrent is the most requests the receiver has had in its answer
+// function at once.
+func (rc *receiver) maxConcurrent() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.most
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -178,38 +179,99 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 }
 
-// TestHashCoversEveryField changes each field of a sealed event in turn
-// and checks the hash changes: a field left out of the encoding could be
-// edited undetected.
+// TestHashCoversEveryField sets each field of Event, found by reflection,
+// to a non-zero value in turn, from both an empty and a full event, and
+// checks the hash changes: a field left out of the encoding could be
+// edited undetected, and a field added to Event later is checked without
+// anyone remembering to list it here. Hash itself is the one field the
+// hash must not depend on; Prev is hashed like the rest (it is what links
+// the chain).
 func TestHashCoversEveryField(t *testing.T) {
-	base := Event{Seq: 1, Session: "s", Time: time.Unix(1, 0).UTC(), Kind: "call", CallID: "c", Upstream: "u", Tool: "t",
-		Args: json.RawMessage(`{}`), Verdict: "allow", Reasons: []string{"r"}, OK: true, Error: "e", Size: 1, LatencyUS: 1,
-		Data: json.RawMessage(`1`), Prev: "p"}
-	h0, err := hashEvent(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, change := range map[string]func(*Event){
-		"Seq": func(e *Event) { e.Seq++ }, "Session": func(e *Event) { e.Session += "x" },
-		"Time": func(e *Event) { e.Time = e.Time.Add(1) }, "Kind": func(e *Event) { e.Kind += "x" },
-		"CallID": func(e *Event) { e.CallID += "x" }, "Upstream": func(e *Event) { e.Upstream += "x" },
-		"Tool": func(e *Event) { e.Tool += "x" }, "Args": func(e *Event) { e.Args = json.RawMessage(`{"a":1}`) },
-		"Verdict": func(e *Event) { e.Verdict += "x" }, "Reasons": func(e *Event) { e.Reasons = append(e.Reasons, "s") },
-		"OK": func(e *Event) { e.OK = false }, "Error": func(e *Event) { e.Error += "x" },
-		"Size": func(e *Event) { e.Size++ }, "LatencyUS": func(e *Event) { e.LatencyUS++ },
-		"Data": func(e *Event) { e.Data = json.RawMessage(`2`) }, "Prev": func(e *Event) { e.Prev += "x" },
-	} {
-		e := base
-		change(&e)
-		if h, _ := hashEvent(e); h == h0 {
-			t.Errorf("changing %s leaves the hash unchanged", name)
+	typ := reflect.TypeFor[Event]()
+	full := Event{}
+	for i := range typ.NumField() {
+		if f := typ.Field(i); f.IsExported() && f.Name != "Hash" {
+			reflect.ValueOf(&full).Elem().Field(i).Set(nonZero(t, f))
 		}
 	}
-	e := base
-	e.Hash = "anything"
-	if h, _ := hashEvent(e); h != h0 {
-		t.Error("the hash depends on the Hash field itself")
+	for _, base := range []struct {
+		name string
+		ev   Event
+	}{{"empty", Event{}}, {"full", full}} {
+		h0, err := hashEvent(base.ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Name == "Hash" {
+				continue
+			}
+			if !f.IsExported() {
+				t.Errorf("Event.%s is unexported, so encoding/json leaves it out of the hash", f.Name)
+				continue
+			}
+			e := base.ev
+			v := reflect.ValueOf(&e).Elem().Field(i)
+			if v.IsZero() {
+				v.Set(nonZero(t, f))
+			} else {
+				v.SetZero()
+			}
+			h, err := hashEvent(e)
+			if err != nil {
+				t.Fatalf("%s event with %s changed: %v", base.name, f.Name, err)
+			}
+			if h == h0 {
+				t.Errorf("changing %s of the %s event leaves the hash unchanged", f.Name, base.name)
+			}
+		}
+		e := base.ev
+		e.Hash = "anything"
+		if h, _ := hashEvent(e); h != h0 {
+			t.Errorf("the hash of the %s event depends on the Hash field itself", base.name)
+		}
 	}
+	if _, ok := typ.FieldByName("Hash"); !ok {
+		t.Fatal("Event has no Hash field: this test needs to learn its new name")
+	}
+}
+
+// nonZero is a non-zero value for field f that encoding/json can encode.
+// A field of a type it does not know fails the test, so that the type is
+// taught here rather than skipped.
+func nonZero(t *testing.T, f reflect.StructField) reflect.Value {
+	t.Helper()
+	v := reflect.New(f.Type).Elem()
+	switch {
+	case f.Type == reflect.TypeFor[json.RawMessage]():
+		v.SetBytes([]byte(`1`))
+	case f.Type == reflect.TypeFor[time.Time]():
+		v.Set(reflect.ValueOf(time.Unix(1, 0).UTC()))
+	case f.Type.Kind() == reflect.String:
+		v.SetString("x")
+	case f.Type.Kind() == reflect.Bool:
+		v.SetBool(true)
+	case v.CanInt():
+		v.SetInt(1)
+	case v.CanUint():
+		v.SetUint(1)
+	case v.CanFloat():
+		v.SetFloat(1)
+	case f.Type.Kind() == reflect.Slice:
+		elem := nonZero(t, reflect.StructField{Name: f.Name + "[0]", Type: f.Type.Elem()})
+		v.Set(reflect.Append(v, elem))
+	case f.Type.Kind() == reflect.Map && f.Type.Key().Kind() == reflect.String:
+		v.Set(reflect.MakeMap(f.Type))
+		v.SetMapIndex(reflect.ValueOf("k").Convert(f.Type.Key()), nonZero(t, reflect.StructField{Name: f.Name + "[k]", Type: f.Type.Elem()}))
+	case f.Type.Kind() == reflect.Pointer:
+		p := reflect.New(f.Type.Elem())
+		p.Elem().Set(nonZero(t, reflect.StructField{Name: "*" + f.Name, Type: f.Type.Elem()}))
+		v.Set(p)
+	default:
+		t.Fatalf("Event.%s has type %s, for which this test has no non-zero value: add one to nonZero", f.Name, f.Type)
+	}
+	return v
 }
 
 // TestSealEventMatchesHashThenEncode: the one-pass seal gives exactly the

@@ -7,8 +7,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/warden-dev/warden/internal/testkit"
 )
 
 // TestConcurrentWritesSurviveReopen writes from many goroutines, closes,
@@ -102,17 +105,11 @@ func holdWriter(t *testing.T, db *DB, id string) (release func(), done <-chan er
 // waitPending waits until n ops are queued behind the writer.
 func waitPending(t *testing.T, db *DB, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d ops queued behind the writer", n), func() bool {
 		db.w.mu.Lock()
-		got := len(db.w.pending)
-		db.w.mu.Unlock()
-		if got == n {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("pending never reached %d", n)
+		defer db.w.mu.Unlock()
+		return len(db.w.pending) == n
+	})
 }
 
 func TestCancelBeforeTakenDropsTheWrite(t *testing.T) {
@@ -168,26 +165,30 @@ func TestCancelAfterTakenCompletes(t *testing.T) {
 	}()
 	waitPending(t, db, 1)
 	ctx, cancel := context.WithCancel(context.Background())
+	// released is set just before B's round may finish; Append notes
+	// whether it was when it returns, so an Append that returned on
+	// cancel while its round still ran is caught without timing it.
+	var released atomic.Bool
 	type result struct {
-		ev  Event
-		err error
+		ev         Event
+		err        error
+		afterRound bool
 	}
 	resc := make(chan result, 1)
 	go func() {
 		ev, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "taken"})
-		resc <- result{ev, err}
+		resc <- result{ev, err, released.Load()}
 	}()
 	waitPending(t, db, 2)
 	releaseA()
 	<-enteredB // the round holding B and C has begun
 	cancel()
-	select {
-	case r := <-resc:
-		t.Fatalf("Append returned while its round was running: %+v", r)
-	case <-time.After(50 * time.Millisecond):
-	}
+	released.Store(true)
 	close(gateB)
 	r := <-resc
+	if !r.afterRound {
+		t.Fatalf("Append returned while its round was running: %+v", r)
+	}
 	if r.err != nil || r.ev.Seq != 1 || r.ev.Tool != "taken" {
 		t.Fatalf("taken Append: %+v", r)
 	}
@@ -240,9 +241,7 @@ func TestCloseDrainsQueuedWrites(t *testing.T) {
 	waitPending(t, db, n)
 	closed := make(chan error, 1)
 	go func() { closed <- db.Close() }()
-	for !db.w.isClosed() {
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, "Close to begin", db.w.isClosed)
 	if _, err := db.Append(context.Background(), "s1", Event{Kind: KindCall}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append during Close: %v, want ErrClosed", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -57,7 +58,7 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := log.NewWithOptions(&syncBuffer{}, log.Options{Level: log.InfoLevel})
+	logger := log.NewWithOptions(&testkit.SyncBuffer{}, log.Options{Level: log.InfoLevel})
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan endpoints, 1)
 	done := make(chan error, 1)
@@ -96,7 +97,7 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 	pending := func() store.Approval {
 		t.Helper()
 		var list []store.Approval
-		waitFor(t, "a pending approval", func() bool {
+		testkit.WaitFor(t, 10*time.Second, "a pending approval", func() bool {
 			var out bytes.Buffer
 			cmd := &approvalsLsCmd{adminFlags: jsonAdmin, State: "pending"}
 			if err := cmd.run(context.Background(), &out, getenv); err != nil {
@@ -204,9 +205,7 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 	// Replay of the running warden's history goes through its admin API
 	// (warden holds the bbolt file).
 	t.Setenv("WARDEN_ADMIN_TOKEN", "admin-secret-token")
-	replayed, err := captureStdout(t, func() error {
-		return (&replayCmd{Config: cfgPath, Workflow: filepath.Join(dir, "wf.yaml"), JSON: true}).Run()
-	})
+	replayed, err := printed((&replayCmd{Config: cfgPath, Workflow: filepath.Join(dir, "wf.yaml"), JSON: true}).Run)
 	if err != nil {
 		t.Fatalf("replay of a running warden's history: %v", err)
 	}

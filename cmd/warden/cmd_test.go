@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,39 +16,25 @@ import (
 
 	"github.com/charmbracelet/log"
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/supervisor"
 )
 
-// captureStdout runs f with os.Stdout sent to a buffer.
-func captureStdout(t *testing.T, f func() error) (string, error) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	ferr := f()
-	os.Stdout = old
-	w.Close()
-	return <-done, ferr
+// printed runs f with a cli whose output goes to a buffer, and returns
+// what it printed.
+func printed(f func(g *cli) error) (string, error) {
+	var out bytes.Buffer
+	err := f(&cli{LogLevel: "error", out: &out})
+	return out.String(), err
 }
 
 // TestDemoScenario is the README's first command: the demo must finish,
 // with every verdict as its script expects, and exit cleanly.
 func TestDemoScenario(t *testing.T) {
-	out, err := captureStdout(t, func() error {
-		return (&demoCmd{Data: t.TempDir()}).Run(&cli{LogLevel: "error"})
-	})
+	out, err := printed((&demoCmd{Data: t.TempDir()}).Run)
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)
 	}
@@ -66,12 +51,12 @@ func TestValidateReportsFileLineAndColumn(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("listen: 127.0.0.1:7800\nupstreams:\n  - name: x\n    stdio: {command: \"\"}\nagents: []\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := (&validateCmd{Config: bad}).Run()
+	_, err := printed((&validateCmd{Config: bad}).Run)
 	var ex exitError
 	if !errors.As(err, &ex) || ex.code != 2 || !strings.Contains(ex.msg, bad+":4:") {
 		t.Fatalf("validate of a broken file = %v, want exit 2 naming %s:4", err, bad)
 	}
-	out, err := captureStdout(t, func() error { return (&validateCmd{Config: "../../examples/warden.yaml"}).Run() })
+	out, err := printed((&validateCmd{Config: "../../examples/warden.yaml"}).Run)
 	if err != nil || !strings.Contains(out, "valid (3 upstreams, 2 agents, 1 workflows)") {
 		t.Fatalf("validate of the example = %v, %q", err, out)
 	}
@@ -83,7 +68,7 @@ func TestValidateRefusesABrokenWorkflow(t *testing.T) {
 	writeFile(t, wf, "agent: a\nstart: [one]\nsteps:\n  - {name: one, tool: t, next: [missing]}\n")
 	cfg := filepath.Join(dir, "warden.yaml")
 	writeFile(t, cfg, configText("http://127.0.0.1:1/mcp", dir, "wf.yaml"))
-	err := (&validateCmd{Config: cfg}).Run()
+	_, err := printed((&validateCmd{Config: cfg}).Run)
 	var ex exitError
 	if !errors.As(err, &ex) || ex.code != 2 || !strings.Contains(ex.msg, wf+":4:") || !strings.Contains(ex.msg, "missing") {
 		t.Fatalf("validate with a broken workflow = %v, want exit 2 naming %s:4 and the unknown step", err, wf)
@@ -133,7 +118,7 @@ func TestHotReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	logger := log.NewWithOptions(&logs, log.Options{Level: log.InfoLevel})
 	ctx, cancel := context.WithCancel(context.Background())
 	urlc := make(chan string, 1)
@@ -167,10 +152,10 @@ func TestHotReload(t *testing.T) {
 	}
 	// A valid change: notes become readable too.
 	writeFile(t, wf, strings.Replace(readWorkflow, "%s", "args.path startsWith 'policies/' || args.path startsWith 'notes/'", 1))
-	waitFor(t, "the new workflow to take effect", func() bool { return verdict("notes/C-1002.txt") })
+	testkit.WaitFor(t, 10*time.Second, "the new workflow to take effect", func() bool { return verdict("notes/C-1002.txt") })
 	// An invalid change is refused; the last good workflow stays.
 	writeFile(t, wf, "agent: a\nsteps: [oops\n")
-	waitFor(t, "the refusal to be logged", func() bool { return strings.Contains(logs.String(), "reload refused") })
+	testkit.WaitFor(t, 10*time.Second, "the refusal to be logged", func() bool { return strings.Contains(logs.String(), "reload refused") })
 	if !verdict("notes/C-1002.txt") || verdict("secrets/api-keys.env") {
 		t.Fatal("after a refused reload the previous workflow is not in force")
 	}
@@ -188,33 +173,7 @@ func dialAgent(t *testing.T, url string) *client.Client {
 
 // dialAgentErr opens an initialised session as the test agent.
 func dialAgentErr(url string) (*client.Client, error) {
-	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testToken}))
-	if err != nil {
-		return nil, err
-	}
-	c := client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
-	if err := c.Start(context.Background()); err != nil {
-		return nil, err
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "cmd-test", Version: "1"}
-	if _, err := c.Initialize(context.Background(), init); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return testkit.Dial(url, testToken, "cmd-test", nil)
 }
 
 // TestReplayAgentDojo replays the benign AgentDojo traces through the four
@@ -227,9 +186,7 @@ func TestReplayAgentDojo(t *testing.T) {
 	}
 	total := 0
 	for _, agent := range []string{"workspace", "travel", "banking", "slack"} {
-		out, err := captureStdout(t, func() error {
-			return (&replayCmd{Traces: traces, Workflow: "../../examples/agentdojo/" + agent + ".yaml", Agent: agent, JSON: true}).Run()
-		})
+		out, err := printed((&replayCmd{Traces: traces, Workflow: "../../examples/agentdojo/" + agent + ".yaml", Agent: agent, JSON: true}).Run)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,31 +213,6 @@ func TestReplayAgentDojo(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) lock() {
-	if b.mu == nil {
-		b.mu = make(chan struct{}, 1)
-	}
-	b.mu <- struct{}{}
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.lock()
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.lock()
-	defer func() { <-b.mu }()
-	return b.buf.String()
-}
-
 // TestUnofferedToolWarning: a workflow step whose tool no upstream offers
 // is reported when warden starts (validation cannot know the upstreams).
 func TestUnofferedToolWarning(t *testing.T) {
@@ -302,7 +234,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	logger := log.NewWithOptions(&logs, log.Options{Level: log.InfoLevel})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -34,7 +34,7 @@ type demoCmd struct {
 }
 
 func (c *demoCmd) Run(g *cli) error {
-	out := os.Stdout
+	out := g.stdout()
 	dataDir := c.Data
 	if dataDir == "" {
 		d, err := os.MkdirTemp("", "warden-demo-")

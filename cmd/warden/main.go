@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/alecthomas/kong"
@@ -32,6 +33,18 @@ type cli struct {
 	Kill      killCmd      `cmd:"" help:"Kill a session, or every live session of an agent, through warden's admin API."`
 	Agents    agentsCmd    `cmd:"" help:"List, suspend and restore agents through warden's admin API."`
 	Tools     toolsCmd     `cmd:"" help:"List tools and accept changed definitions through warden's admin API."`
+
+	// out is where commands print their results; nil is os.Stdout. Tests
+	// set it rather than swapping the process's stdout.
+	out io.Writer
+}
+
+// stdout is where a command prints its results.
+func (g *cli) stdout() io.Writer {
+	if g == nil || g.out == nil {
+		return os.Stdout
+	}
+	return g.out
 }
 
 type versionCmd struct{}

@@ -32,7 +32,7 @@ type replayCmd struct {
 	JSON           bool `help:"One JSON object per input session, in input order."`
 }
 
-func (c *replayCmd) Run() error {
+func (c *replayCmd) Run(g *cli) error {
 	pol, err := c.policy()
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (c *replayCmd) Run() error {
 		return err
 	}
 	if c.JSON {
-		out := json.NewEncoder(os.Stdout)
+		out := json.NewEncoder(g.stdout())
 		for _, s := range sessions {
 			if err := out.Encode(s); err != nil {
 				return err
@@ -61,7 +61,7 @@ func (c *replayCmd) Run() error {
 		}
 		return nil
 	}
-	printReplay(os.Stdout, sessions, recorded, sum)
+	printReplay(g.stdout(), sessions, recorded, sum)
 	return nil
 }
 

@@ -6,14 +6,14 @@ type validateCmd struct {
 	Config string `short:"c" required:"" help:"Configuration file (YAML)."`
 }
 
-func (c *validateCmd) Run() error {
+func (c *validateCmd) Run(g *cli) error {
 	cfg, err := loadConfig(c.Config)
 	if err != nil {
 		return err
 	}
 	ps, warnings, err := loadPolicies(cfg)
 	for _, w := range warnings {
-		fmt.Println(w)
+		fmt.Fprintln(g.stdout(), w)
 	}
 	if err != nil {
 		return exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
@@ -24,6 +24,6 @@ func (c *validateCmd) Run() error {
 			workflows++
 		}
 	}
-	fmt.Printf("%s: valid (%d upstreams, %d agents, %d workflows)\n", cfg.File, len(cfg.Upstreams), len(cfg.Agents), workflows)
+	fmt.Fprintf(g.stdout(), "%s: valid (%d upstreams, %d agents, %d workflows)\n", cfg.File, len(cfg.Upstreams), len(cfg.Agents), workflows)
 	return nil
 }

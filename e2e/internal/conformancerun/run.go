@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -36,13 +35,10 @@ type Runner struct {
 	Node, Entry string
 }
 
-// Setup returns a Runner for the npm peers pinned in e2eDir, running
-// `npm ci` there first if e2eDir/node_modules is missing. It fails with a
-// clear error if npm, Node 22 or the conformance package is unavailable.
+// Setup returns a Runner for the npm peers installed in e2eDir (the e2e
+// tests install them with testkit.NPMInstall first). It fails with a clear
+// error if Node 22 or the conformance package is unavailable.
 func Setup(ctx context.Context, e2eDir string) (Runner, error) {
-	if err := ensureInstalled(ctx, e2eDir); err != nil {
-		return Runner{}, err
-	}
 	r := Runner{Node: filepath.Join(e2eDir, nodeRel), Entry: filepath.Join(e2eDir, entryRel)}
 	if _, err := os.Stat(r.Entry); err != nil {
 		return Runner{}, fmt.Errorf("conformance package missing (run `npm ci` in %s): %w", e2eDir, err)
@@ -55,42 +51,6 @@ func Setup(ctx context.Context, e2eDir string) (Runner, error) {
 		return Runner{}, fmt.Errorf("node at %s is %s, want %sx", r.Node, v, nodeMajor)
 	}
 	return r, nil
-}
-
-// ensureInstalled runs `npm ci` in e2eDir unless node_modules exists. A
-// file lock keeps concurrent test processes from installing at once.
-func ensureInstalled(ctx context.Context, e2eDir string) error {
-	modules := filepath.Join(e2eDir, "node_modules")
-	if _, err := os.Stat(modules); err == nil {
-		return nil
-	}
-	abs, err := filepath.Abs(e2eDir)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", e2eDir, err)
-	}
-	lockPath := filepath.Join(os.TempDir(), "warden-e2e-npm-"+strings.NewReplacer("/", "_").Replace(abs)+".lock")
-	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("open npm install lock: %w", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", lockPath, err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it anyway
-	if _, err := os.Stat(modules); err == nil {
-		return nil // another process installed while we waited
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return fmt.Errorf("%s is missing and npm is not on PATH to install it: %w", modules, err)
-	}
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = e2eDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("npm ci in %s: %w\n%s", e2eDir, err, tail(out, 2000))
-	}
-	return nil
 }
 
 // Run runs the server suite against url and returns the outcome of every
