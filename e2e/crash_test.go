@@ -23,6 +23,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden/internal/demo"
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -44,26 +45,8 @@ func buildWarden(t *testing.T) string {
 type wardenProcess struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
+	stderr *testkit.SyncBuffer
 	done   chan error
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServe runs `warden serve -c cfg` and returns once it logs its MCP URL.
@@ -77,7 +60,7 @@ func startServe(t *testing.T, bin, cfg string) *wardenProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &wardenProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &wardenProcess{cmd: cmd, stderr: &testkit.SyncBuffer{}, done: make(chan error, 1)}
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
