@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -20,7 +21,7 @@ func funcOptions() []expr.Option {
 		expr.Function("rows", func(p ...any) (any, error) { return rows(p[0]), nil }, new(func(any) []any)),
 		expr.Function("urls", func(p ...any) (any, error) { return findAll(urlPattern, p[0]), nil }, new(func(any) []any)),
 		expr.Function("emails", func(p ...any) (any, error) { return findAll(emailPattern, p[0]), nil }, new(func(any) []any)),
-		expr.Function("host", func(p ...any) (any, error) { return host(p[0]), nil }, new(func(any) string)),
+		expr.Function("host", func(p ...any) (any, error) { return host(p[0]) }, new(func(any) string)),
 	}
 }
 
@@ -50,24 +51,18 @@ func findAll(re *regexp.Regexp, x any) []any {
 	return out
 }
 
-// host is a URL's host, lower-cased, without scheme, port, path or "www.".
-func host(x any) string {
+// host is the host a URL points to, lower-cased, in ASCII, without port
+// or a leading "www.". Anything but a string is no URL and has no host
+// (""). A string that is not a URL every client reads the same way
+// (urlparse.go) is an error, which fails the guard or rule closed.
+func host(x any) (string, error) {
 	s, ok := x.(string)
 	if !ok {
-		return ""
+		return "", nil
 	}
-	s = strings.ToLower(strings.TrimSpace(s))
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
+	h, err := parseHost(s)
+	if err != nil {
+		return "", fmt.Errorf("host(): %w", err)
 	}
-	if i := strings.IndexAny(s, "/?#"); i >= 0 {
-		s = s[:i]
-	}
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		s = s[i+1:]
-	}
-	if i := strings.Index(s, ":"); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimPrefix(s, "www.")
+	return strings.TrimPrefix(h, "www."), nil
 }
