@@ -1,0 +1,222 @@
+package tools
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Arguments must mean the same thing to the policy and to the upstream.
+// Go upstreams that bind arguments to structs (mcp-go's typed handlers,
+// encoding/json) match object keys case-insensitively, with Unicode
+// simple folding ("ſ" is "s", the Kelvin sign is "k"), and take the last
+// of duplicate keys; other parsers take the first. So an argument object
+// whose keys collide under folding, at any depth, could be read one way
+// by a guard and another by the tool, and is refused. Where the tool
+// declares an input schema, the arguments must validate against it, and a
+// key that is not a declared property but folds to one is refused even
+// where the schema allows other properties: a struct-binding upstream
+// would read it as the declared one, unguarded.
+
+// ErrArgs is wrapped by every refusal of ArgChecker.Check.
+var ErrArgs = errors.New("arguments refused")
+
+// maxSchemas bounds the compiled schemas an ArgChecker keeps.
+const maxSchemas = 4096
+
+// ArgChecker checks calls' arguments against their tools' input schemas.
+// It caches compiled schemas by content; the zero value is ready to use
+// and it is safe for concurrent use.
+type ArgChecker struct {
+	mu      sync.Mutex
+	schemas map[[sha256.Size]byte]compiled
+}
+
+type compiled struct {
+	schema *jsonschema.Schema
+	err    error
+}
+
+// Check refuses args (a JSON object, or empty) whose keys collide under
+// case folding or repeat, that do not validate against schema (the tool's
+// inputSchema; none when empty), or that hold a key folding to a declared
+// property without being it. The error wraps ErrArgs and names the path.
+func (c *ArgChecker) Check(schema, args json.RawMessage) error {
+	if len(bytes.TrimSpace(args)) == 0 {
+		args = json.RawMessage("{}")
+	}
+	if err := checkKeys(args); err != nil {
+		return fmt.Errorf("%w: %w", ErrArgs, err)
+	}
+	if len(bytes.TrimSpace(schema)) == 0 {
+		return nil
+	}
+	var decoded any
+	if err := json.Unmarshal(args, &decoded); err != nil {
+		return fmt.Errorf("%w: %w", ErrArgs, err)
+	}
+	var sch any
+	if err := json.Unmarshal(schema, &sch); err != nil {
+		return fmt.Errorf("%w: the tool's input schema is not JSON: %w", ErrArgs, err)
+	}
+	if err := undeclaredFolds(sch, decoded, "arguments"); err != nil {
+		return fmt.Errorf("%w: %w", ErrArgs, err)
+	}
+	s, err := c.compile(schema)
+	if err != nil {
+		return fmt.Errorf("%w: the tool's input schema does not compile: %w", ErrArgs, err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrArgs, err)
+	}
+	if err := s.Validate(inst); err != nil {
+		return fmt.Errorf("%w: they do not match the tool's input schema: %w", ErrArgs, err)
+	}
+	return nil
+}
+
+// compile compiles schema once per content. It loads nothing: a $ref to
+// a file or a URL fails rather than reach outside.
+func (c *ArgChecker) compile(schema json.RawMessage) (*jsonschema.Schema, error) {
+	key := sha256.Sum256(schema)
+	c.mu.Lock()
+	if got, ok := c.schemas[key]; ok {
+		c.mu.Unlock()
+		return got.schema, got.err
+	}
+	c.mu.Unlock()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	var s *jsonschema.Schema
+	if err == nil {
+		comp := jsonschema.NewCompiler()
+		comp.UseLoader(jsonschema.SchemeURLLoader{})
+		comp.DefaultDraft(jsonschema.Draft2020)
+		const loc = "warden:///input-schema.json"
+		if err = comp.AddResource(loc, doc); err == nil {
+			s, err = comp.Compile(loc)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.schemas == nil || len(c.schemas) >= maxSchemas {
+		c.schemas = map[[sha256.Size]byte]compiled{}
+	}
+	c.schemas[key] = compiled{s, err}
+	return s, err
+}
+
+// checkKeys walks a JSON value and refuses an object with a key that
+// repeats or that folds to another of its keys.
+func checkKeys(raw json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := walkKeys(dec, "arguments"); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("arguments: more than one JSON value")
+	}
+	return nil
+}
+
+// walkKeys reads one value from dec.
+func walkKeys(dec *json.Decoder, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]string{} // folded -> as written
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			k := kt.(string)
+			f := foldKey(k)
+			if prev, ok := seen[f]; ok {
+				if prev == k {
+					return fmt.Errorf("%s: key %q appears twice; parsers differ on which one counts", path, k)
+				}
+				return fmt.Errorf("%s: keys %q and %q are one key to a case-insensitive reader (a Go upstream binds either)", path, prev, k)
+			}
+			seen[f] = k
+			if err := walkKeys(dec, path+"."+k); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token() // }
+		return err
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := walkKeys(dec, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token() // ]
+		return err
+	}
+	return nil
+}
+
+// foldKey maps s to one representative of its case-folding class: each
+// rune becomes the smallest rune of its Unicode simple-folding orbit, so
+// "S", "s" and "ſ" agree, and so do "K", "k" and the Kelvin sign.
+func foldKey(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
+}
+
+// undeclaredFolds refuses, wherever schema declares properties, a key of
+// args that is not declared but folds to one that is.
+func undeclaredFolds(schema, args any, path string) error {
+	sch, ok := schema.(map[string]any)
+	if !ok {
+		return nil
+	}
+	switch v := args.(type) {
+	case map[string]any:
+		props, _ := sch["properties"].(map[string]any)
+		folded := make(map[string]string, len(props))
+		for name := range props {
+			folded[foldKey(name)] = name
+		}
+		for k, val := range v {
+			if _, declared := props[k]; declared {
+				if err := undeclaredFolds(props[k], val, path+"."+k); err != nil {
+					return err
+				}
+				continue
+			}
+			if name, ok := folded[foldKey(k)]; ok {
+				return fmt.Errorf("%s: key %q is not declared, but a Go upstream would read it as the declared %q", path, k, name)
+			}
+		}
+	case []any:
+		for i, item := range v {
+			if err := undeclaredFolds(sch["items"], item, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

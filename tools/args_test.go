@@ -1,0 +1,99 @@
+package tools
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+const refundSchema = `{"type":"object","properties":{
+  "recipients":{"type":"array","items":{"type":"string"}},
+  "bcc":{"type":"string"},
+  "amount":{"type":"number","maximum":1000},
+  "meta":{"type":"object","properties":{"note":{"type":"string"}}}},
+  "required":["recipients"]}`
+
+func TestArgCheckerRefusesWhatReadsTwoWays(t *testing.T) {
+	tests := []struct {
+		name, schema, args, want string // want "" means accepted
+	}{
+		{"plain", refundSchema, `{"recipients":["emma@x.com"],"amount":250}`, ""},
+		{"no schema, plain", "", `{"a":1,"b":{"c":[1,{"d":2}]}}`, ""},
+		{"empty arguments, no schema", "", ``, ""},
+		{"long s folds to s", refundSchema, `{"recipients":["emma@x.com"],"recipientſ":["attacker@evil.com"]}`, "one key"},
+		{"kelvin sign folds to k", "", `{"kind":"a","\u212aind":"b"}`, "one key"},
+		{"case variant, no schema", "", `{"to":"a","TO":"b"}`, "one key"},
+		{"fold collision deep inside", "", `{"x":[{"y":{"Name":1,"name":2}}]}`, "arguments.x[0].y"},
+		{"duplicate key", "", `{"to":"a","to":"b"}`, "appears twice"},
+		{"undeclared key folding to a declared one", refundSchema, `{"recipients":["a"],"Bcc":"attacker@evil.com"}`, `would read it as the declared "bcc"`},
+		{"undeclared fold, nested", refundSchema, `{"recipients":["a"],"meta":{"NOTE":"x"}}`, `arguments.meta`},
+		{"schema violation", refundSchema, `{"recipients":["a"],"amount":1000000}`, "input schema"},
+		{"missing required", refundSchema, `{"amount":1}`, "input schema"},
+		{"not JSON", "", `{"a":`, "arguments"},
+		{"two values", "", `{} {}`, "more than one"},
+		{"schema that reaches for a file", `{"$ref":"file:///etc/passwd"}`, `{}`, "does not compile"},
+	}
+	var c ArgChecker
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.Check(json.RawMessage(tc.schema), json.RawMessage(tc.args))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrArgs) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check = %v; want a refusal saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestFoldKeyMatchesEncodingJSON: two keys share a folded form exactly when
+// encoding/json would bind either to the same struct field.
+func TestFoldKeyMatchesEncodingJSON(t *testing.T) {
+	for _, k := range []string{"recipients", "recipientſ", "RECIPIENTS", "Recipients", "\u212aind", "kind", "straße", "STRASSE", "bcc", "Bcc", "ﬀ"} {
+		var v struct {
+			Recipients string `json:"recipients"`
+			Kind       string `json:"kind"`
+			Bcc        string `json:"bcc"`
+		}
+		raw, _ := json.Marshal(map[string]string{k: "x"})
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		bound := v.Recipients != "" || v.Kind != "" || v.Bcc != ""
+		folds := foldKey(k) == foldKey("recipients") || foldKey(k) == foldKey("kind") || foldKey(k) == foldKey("bcc")
+		if bound != folds {
+			t.Errorf("key %q: encoding/json binds it: %v; foldKey says it folds to a field: %v", k, bound, folds)
+		}
+	}
+}
+
+// FuzzCheckKeys: any JSON object Check accepts without a schema has keys
+// that differ pairwise under folding, so no struct-binding reader can
+// confuse two of them; nothing panics.
+func FuzzCheckKeys(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":1,"A":2}`, `{"ſ":1,"s":2}`, `[{"x":{"y":1}}]`, `{"a":{"b":[1,2,{"c":null}]}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var c ArgChecker
+		if c.Check(nil, json.RawMessage(s)) != nil {
+			return
+		}
+		var top map[string]json.RawMessage
+		if json.Unmarshal([]byte(s), &top) != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for k := range top {
+			if seen[foldKey(k)] {
+				t.Fatalf("accepted %q with two keys folding to %q", s, foldKey(k))
+			}
+			seen[foldKey(k)] = true
+		}
+	})
+}
