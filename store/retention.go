@@ -1,0 +1,421 @@
+package store
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Retention: ended sessions past their agent's policy are exported, then
+// their events are deleted, and the deletion itself is recorded twice: a
+// tombstone in the pruned bucket (id -> Tombstone) and a KindPrune event
+// on the SystemLog chain that lists every session of the batch with its
+// chain head and the export file's SHA-256. Verify accepts a session
+// whose events are gone only when both agree; events deleted any other
+// way still break its chain ("tail truncated").
+//
+// Order, so that a crash at any point loses nothing: the export file is
+// written, fsync'd and renamed into place; then the prune event is
+// appended (durable); then one transaction deletes the events and writes
+// the tombstones. A crash before the last step leaves the events in place
+// (and at worst a prune event or a file for a prune that did not happen);
+// the next run exports them again.
+//
+// The session record is kept (listing still shows who ran what, when),
+// with its head unchanged and its Data (the supervisor's workflow state,
+// which may hold values bound from results) cleared. An event appended to
+// a pruned session later (a late result) starts a chain that continues
+// from the tombstone's head; Verify checks that link.
+
+var bucketPruned = []byte("pruned")
+
+// KindPrune is the SystemLog event that records a prune (PruneRecord in
+// its Data).
+const KindPrune = "prune"
+
+// pruneBatch bounds the sessions of one export file and one prune event.
+const pruneBatch = 1000
+
+// Retention bounds the history kept for one agent. A zero field sets no
+// bound.
+type Retention struct {
+	// MaxAge prunes ended sessions last seen longer ago than this.
+	MaxAge time.Duration
+	// MaxBytes prunes the agent's oldest ended sessions (by LastSeen)
+	// while its stored events take more than this many bytes.
+	MaxBytes int64
+}
+
+// PruneOptions say what Prune removes and where it exports it first.
+type PruneOptions struct {
+	// Now is the time MaxAge counts back from; zero means time.Now().
+	Now time.Time
+	// ExportDir receives one export file per batch; required.
+	ExportDir string
+	// Policy returns the retention of an agent's sessions; required.
+	Policy func(agent string) Retention
+}
+
+// PruneResult says what one Prune removed.
+type PruneResult struct {
+	Sessions int      // sessions whose events were deleted
+	Events   int      // events deleted
+	Bytes    int64    // bytes of events deleted (before compaction)
+	Files    []string // export files written, absolute paths
+}
+
+// Tombstone is what the store keeps of a pruned session's events.
+type Tombstone struct {
+	Session string    `json:"session"`
+	Pruned  time.Time `json:"pruned"`
+	// LastSeq and Head are the chain head at the prune.
+	LastSeq uint64 `json:"last_seq"`
+	Head    string `json:"head"`
+	// ExportFile is the base name of the export file in the export
+	// directory, ExportSHA256 its SHA-256.
+	ExportFile   string `json:"export_file"`
+	ExportSHA256 string `json:"export_sha256"`
+	// SystemSeq is the seq of the KindPrune event on the SystemLog chain.
+	SystemSeq uint64 `json:"system_seq"`
+}
+
+// PruneRecord is the Data of a KindPrune event.
+type PruneRecord struct {
+	ExportFile   string        `json:"export_file"`
+	ExportSHA256 string        `json:"export_sha256"`
+	Sessions     []PrunedChain `json:"sessions"`
+}
+
+// PrunedChain is one session of a prune: its agent and chain head.
+type PrunedChain struct {
+	Session string `json:"session"`
+	Agent   string `json:"agent"`
+	LastSeq uint64 `json:"last_seq"`
+	Head    string `json:"head"`
+	Events  int    `json:"events"`
+	Bytes   int64  `json:"bytes"`
+}
+
+// candidate is a session Prune may remove, with the size of its events.
+type candidate struct {
+	s      Session
+	events int
+	bytes  int64
+}
+
+// Prune exports and then deletes the events of ended (or killed, or
+// expired) sessions that are past their agent's retention, in batches of
+// at most pruneBatch sessions per export file. Active sessions and the
+// SystemLog are never pruned.
+func (d *DB) Prune(ctx context.Context, o PruneOptions) (PruneResult, error) {
+	var res PruneResult
+	if o.ExportDir == "" || o.Policy == nil {
+		return res, errors.New("store: prune: an export directory and a policy are required")
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	victims, err := d.pruneCandidates(ctx, o)
+	if err != nil {
+		return res, fmt.Errorf("store: prune: %w", err)
+	}
+	for batch := range slices.Chunk(victims, pruneBatch) {
+		if err := d.pruneBatch(ctx, o, batch, &res); err != nil {
+			return res, fmt.Errorf("store: prune: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// pruneCandidates picks the sessions past their agent's retention: every
+// ended session older than MaxAge, then the oldest ended ones while the
+// agent's history is over MaxBytes.
+func (d *DB) pruneCandidates(ctx context.Context, o PruneOptions) ([]candidate, error) {
+	byAgent := map[string][]candidate{}
+	err := d.view(ctx, func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			if string(k) == SystemLog {
+				return nil
+			}
+			s, err := decodeSession(v)
+			if err != nil {
+				return fmt.Errorf("session %q: %w", k, err)
+			}
+			c := candidate{s: s}
+			if chain := events.Bucket(k); chain != nil {
+				cur := chain.Cursor()
+				for ck, cv := cur.First(); ck != nil; ck, cv = cur.Next() {
+					c.events++
+					c.bytes += int64(len(ck) + len(cv))
+				}
+			}
+			byAgent[s.Agent] = append(byAgent[s.Agent], c)
+			return ctx.Err()
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []candidate
+	for agent, list := range byAgent {
+		pol := o.Policy(agent)
+		// Oldest first, so that MaxBytes removes the oldest.
+		slices.SortFunc(list, func(a, b candidate) int {
+			return cmp.Or(a.s.LastSeen.Compare(b.s.LastSeen), cmp.Compare(a.s.ID, b.s.ID))
+		})
+		var total int64
+		for _, c := range list {
+			total += c.bytes
+		}
+		for _, c := range list {
+			if c.s.State == StateActive || c.events == 0 {
+				continue
+			}
+			old := pol.MaxAge > 0 && o.Now.Sub(c.s.LastSeen) > pol.MaxAge
+			big := pol.MaxBytes > 0 && total > pol.MaxBytes
+			if old || big {
+				out = append(out, c)
+				total -= c.bytes
+			}
+		}
+	}
+	return out, nil
+}
+
+// pruneBatch exports one batch, records the prune on the SystemLog, and
+// deletes the batch's events under tombstones.
+func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, res *PruneResult) error {
+	ids := make([]string, len(batch))
+	for i, c := range batch {
+		ids[i] = c.s.ID
+	}
+	name := fmt.Sprintf("warden-export-%s-%s.jsonl", o.Now.UTC().Format("20060102T150405Z"), randomSuffix())
+	path := filepath.Join(o.ExportDir, name)
+	heads := map[string]PrunedChain{}
+	sum, err := writeFileDurably(path, func(w io.Writer) error {
+		for _, c := range batch {
+			s, evs, size, err := d.snapshot(ctx, c.s.ID)
+			if err != nil {
+				return err
+			}
+			if err := writeExportSession(w, s, evs); err != nil {
+				return err
+			}
+			heads[s.ID] = PrunedChain{Session: s.ID, Agent: s.Agent, LastSeq: s.LastSeq, Head: s.Head, Events: len(evs), Bytes: size}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rec := PruneRecord{ExportFile: name, ExportSHA256: sum}
+	for _, id := range ids {
+		rec.Sessions = append(rec.Sessions, heads[id])
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode prune record: %w", err)
+	}
+	sysEv, err := d.Append(ctx, SystemLog, Event{Kind: KindPrune, Data: data,
+		Reasons: []string{fmt.Sprintf("retention: %d sessions exported to %s, then their events deleted", len(ids), name)}})
+	if err != nil {
+		return fmt.Errorf("record the prune of %s: %w", name, err)
+	}
+	// Everything logged so far is in bbolt before the delete; an event
+	// logged after this continues the chain from the tombstone's head.
+	if d.j != nil {
+		if err := d.j.flush(ctx); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	var pruned []PrunedChain
+	err = d.w.do(ctx, func(tx *bolt.Tx) error {
+		pruned = pruned[:0]
+		tombs, err := tx.CreateBucketIfNotExists(bucketPruned)
+		if err != nil {
+			return abort(err)
+		}
+		sessions, events := tx.Bucket(bucketSessions), tx.Bucket(bucketEvents)
+		for _, id := range ids {
+			h := heads[id]
+			key := []byte(id)
+			raw := sessions.Get(key)
+			if raw == nil {
+				continue
+			}
+			s, err := decodeSession(raw)
+			if err != nil {
+				return fmt.Errorf("session %q: %w", id, err)
+			}
+			// A session that moved since its export keeps its events:
+			// the next run exports it again.
+			if s.State == StateActive || s.LastSeq != h.LastSeq || s.Head != h.Head {
+				continue
+			}
+			ts, err := json.Marshal(Tombstone{Session: id, Pruned: now, LastSeq: h.LastSeq, Head: h.Head,
+				ExportFile: name, ExportSHA256: sum, SystemSeq: sysEv.Seq})
+			if err != nil {
+				return fmt.Errorf("tombstone %q: %w", id, err)
+			}
+			s.Data = nil
+			val, err := encodeSession(s)
+			if err != nil {
+				return err
+			}
+			if events.Bucket(key) != nil {
+				if err := events.DeleteBucket(key); err != nil {
+					return abort(fmt.Errorf("events of %q: %w", id, err))
+				}
+			}
+			if err := tombs.Put(key, ts); err != nil {
+				return abort(fmt.Errorf("tombstone %q: %w", id, err))
+			}
+			if err := sessions.Put(key, val); err != nil {
+				return abort(fmt.Errorf("session %q: %w", id, err))
+			}
+			pruned = append(pruned, h)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete the events exported to %s: %w", name, err)
+	}
+	res.Files = append(res.Files, path)
+	for _, h := range pruned {
+		res.Sessions++
+		res.Events += h.Events
+		res.Bytes += h.Bytes
+	}
+	return nil
+}
+
+// snapshot reads one session and its events in one transaction, and the
+// bytes the events take in bbolt (keys and values).
+func (d *DB) snapshot(ctx context.Context, id string) (Session, []Event, int64, error) {
+	var s Session
+	var evs []Event
+	var size int64
+	err := d.view(ctx, func(tx *bolt.Tx) error {
+		key := []byte(id)
+		raw := tx.Bucket(bucketSessions).Get(key)
+		if raw == nil {
+			return fmt.Errorf("session %q: %w", id, ErrNotFound)
+		}
+		var err error
+		if s, err = decodeSession(raw); err != nil {
+			return fmt.Errorf("session %q: %w", id, err)
+		}
+		chain := tx.Bucket(bucketEvents).Bucket(key)
+		if chain == nil {
+			return nil
+		}
+		return chain.ForEach(func(k, v []byte) error {
+			ev, err := decodeEvent(v)
+			if err != nil {
+				return fmt.Errorf("session %q event %x: %w", id, k, err)
+			}
+			evs = append(evs, ev)
+			size += int64(len(k) + len(v))
+			return nil
+		})
+	})
+	return s, evs, size, err
+}
+
+// Tombstone returns what was kept of a pruned session; ok is false if
+// the session was never pruned.
+func (d *DB) Tombstone(ctx context.Context, id string) (t Tombstone, ok bool, err error) {
+	err = d.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPruned)
+		if b == nil {
+			return nil
+		}
+		raw := b.Get([]byte(id))
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		return decodeStrict(raw, &t)
+	})
+	if err != nil {
+		return Tombstone{}, false, fmt.Errorf("store: tombstone of %q: %w", id, err)
+	}
+	return t, ok, nil
+}
+
+// writeFileDurably writes a new file at path through fill: into a
+// temporary file in the same directory, fsync'd, renamed into place, and
+// the directory fsync'd, so that once it returns the file survives a
+// crash whole or not at all. It returns the file's hex SHA-256.
+func writeFileDurably(path string, fill func(io.Writer) error) (string, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("export directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return "", fmt.Errorf("export file: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	if err := fill(bw); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("export %s: sync: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	ok = true
+	if err := syncDir(dir); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// syncDir fsyncs a directory, so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	return errors.Join(serr, d.Close())
+}
+
+// randomSuffix keeps two exports in the same second apart.
+func randomSuffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
