@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,38 +30,21 @@ type ExportedSession struct {
 // event holds at most a few hundred KiB (results are cut at 64 KiB).
 const maxExportLine = 16 << 20
 
-// writeExportSession writes one session and its events.
-func writeExportSession(w io.Writer, s Session, evs []Event) error {
+// WriteExport writes one session and its events in the export format.
+// evs must be the session's chain as stored, ending at s's head, for the
+// export to read back (ReadExport checks that).
+func WriteExport(w io.Writer, s Session, evs []Event) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(exportLine{Session: &s}); err != nil {
-		return fmt.Errorf("export session %q: %w", s.ID, err)
+		return fmt.Errorf("store: export session %q: %w", s.ID, err)
 	}
 	for i := range evs {
 		if err := enc.Encode(exportLine{Event: &evs[i]}); err != nil {
-			return fmt.Errorf("export session %q event %d: %w", s.ID, evs[i].Seq, err)
+			return fmt.Errorf("store: export session %q event %d: %w", s.ID, evs[i].Seq, err)
 		}
 	}
 	return nil
-}
-
-// Export writes the sessions named by ids, each with its events, to w in
-// the export format, and returns how many events it wrote. Each session
-// and its events are read in one transaction, so the header's head is the
-// last event written.
-func (d *DB) Export(ctx context.Context, w io.Writer, ids []string) (int, error) {
-	n := 0
-	for _, id := range ids {
-		s, evs, _, err := d.snapshot(ctx, id)
-		if err != nil {
-			return n, fmt.Errorf("store: export: %w", err)
-		}
-		if err := writeExportSession(w, s, evs); err != nil {
-			return n, fmt.Errorf("store: %w", err)
-		}
-		n += len(evs)
-	}
-	return n, nil
 }
 
 // ReadExport reads an export, checks each session's chain (every hash,

@@ -138,10 +138,10 @@ func FuzzReadExport(f *testing.F) {
 		evs = append(evs, ev)
 	}
 	s.LastSeq, s.Head = 3, evs[2].Hash
-	if err := writeExportSession(&good, s, evs); err != nil {
+	if err := WriteExport(&good, s, evs); err != nil {
 		f.Fatal(err)
 	}
-	if err := writeExportSession(&good, Session{ID: "empty", State: StateEnded}, nil); err != nil {
+	if err := WriteExport(&good, Session{ID: "empty", State: StateEnded}, nil); err != nil {
 		f.Fatal(err)
 	}
 	n := 0
@@ -159,7 +159,7 @@ func FuzzReadExport(f *testing.F) {
 		}
 		var again bytes.Buffer
 		for _, x := range got {
-			if err := writeExportSession(&again, x.Session, x.Events); err != nil {
+			if err := WriteExport(&again, x.Session, x.Events); err != nil {
 				t.Fatalf("accepted session does not write: %v", err)
 			}
 		}

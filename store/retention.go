@@ -212,7 +212,7 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 			if err != nil {
 				return err
 			}
-			if err := writeExportSession(w, s, evs); err != nil {
+			if err := WriteExport(w, s, evs); err != nil {
 				return err
 			}
 			heads[s.ID] = PrunedChain{Session: s.ID, Agent: s.Agent, LastSeq: s.LastSeq, Head: s.Head, Events: len(evs), Bytes: size}

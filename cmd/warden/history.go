@@ -269,7 +269,11 @@ func (c *verifyCmd) Run() error {
 			return err
 		}
 	} else if len(rep.Broken) == 0 {
-		fmt.Printf("intact: %d sessions, %d events, every hash chain verified\n", rep.Sessions, rep.Events)
+		pruned := ""
+		if rep.Pruned > 0 {
+			pruned = fmt.Sprintf(" (%d of them pruned by retention, each matching its recorded prune)", rep.Pruned)
+		}
+		fmt.Printf("intact: %d sessions%s, %d events, every hash chain verified\n", rep.Sessions, pruned, rep.Events)
 	}
 	if len(rep.Broken) == 0 {
 		return nil
