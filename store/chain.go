@@ -95,6 +95,7 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 	err := d.view(ctx, func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
 		tombs := tx.Bucket(bucketPruned) // nil until the first prune
+		prunes := map[uint64]*pruneEvent{} // prune events read so far, by seq
 		seen := map[string]bool{}
 		c := tx.Bucket(bucketSessions).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -109,7 +110,7 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 			var start chainHead
 			if tombs != nil {
 				if raw := tombs.Get(k); raw != nil {
-					t, reason := checkTombstone(tx, id, raw)
+					t, reason := checkTombstone(tx, id, raw, prunes)
 					if reason != "" {
 						rep.Broken = append(rep.Broken, Break{Session: id, Seq: 1, Reason: reason})
 						continue
@@ -163,8 +164,9 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 
 // checkTombstone decodes a tombstone and checks it against the prune
 // event it names on the SystemLog chain; a non-empty reason says why it
-// does not hold.
-func checkTombstone(tx *bolt.Tx, id string, raw []byte) (Tombstone, string) {
+// does not hold. prunes caches the prune events already read (one lists
+// up to a batch of sessions), with nil for one that is not intact.
+func checkTombstone(tx *bolt.Tx, id string, raw []byte, prunes map[uint64]*pruneEvent) (Tombstone, string) {
 	var t Tombstone
 	if err := decodeStrict(raw, &t); err != nil {
 		return t, fmt.Sprintf("tombstone: %v", err)
@@ -172,36 +174,59 @@ func checkTombstone(tx *bolt.Tx, id string, raw []byte) (Tombstone, string) {
 	if t.Session != id {
 		return t, fmt.Sprintf("tombstone names session %q", t.Session)
 	}
-	var val []byte
-	if sys := tx.Bucket(bucketEvents).Bucket([]byte(SystemLog)); sys != nil {
-		val = sys.Get(seqKey(t.SystemSeq))
+	pe, seen := prunes[t.SystemSeq]
+	if !seen {
+		pe = readPrune(tx, t)
+		prunes[t.SystemSeq] = pe
 	}
-	if val == nil {
-		return t, fmt.Sprintf("events pruned, but the system log has no prune event %d: deleted, not pruned", t.SystemSeq)
+	if pe == nil {
+		return t, fmt.Sprintf("events pruned, but the system log has no intact prune event %d: deleted, not pruned", t.SystemSeq)
 	}
-	ev, err := decodeEvent(val)
-	if err != nil {
-		return t, fmt.Sprintf("prune event %d: %v", t.SystemSeq, err)
-	}
-	var pr PruneRecord
-	if h, err := hashEvent(ev); err != nil || h != ev.Hash || ev.Kind != KindPrune {
-		return t, fmt.Sprintf("system log event %d is not an intact prune event", t.SystemSeq)
-	}
-	if err := json.Unmarshal(ev.Data, &pr); err != nil {
-		return t, fmt.Sprintf("prune event %d: %v", t.SystemSeq, err)
-	}
-	if pr.ExportFile != t.ExportFile || pr.ExportSHA256 != t.ExportSHA256 {
+	p, ok := pe.chains[id]
+	switch {
+	case !ok:
+		return t, fmt.Sprintf("prune event %d does not list this session: deleted, not pruned", t.SystemSeq)
+	case p.LastSeq != t.LastSeq || p.Head != t.Head:
+		return t, fmt.Sprintf("tombstone's chain head differs from prune event %d's", t.SystemSeq)
+	case pe.file != t.ExportFile || pe.sum != t.ExportSHA256:
 		return t, fmt.Sprintf("tombstone's export file differs from prune event %d's", t.SystemSeq)
 	}
-	for _, p := range pr.Sessions {
-		if p.Session == id {
-			if p.LastSeq != t.LastSeq || p.Head != t.Head {
-				return t, fmt.Sprintf("tombstone's chain head differs from prune event %d's", t.SystemSeq)
-			}
-			return t, ""
-		}
+	return t, ""
+}
+
+// pruneEvent is a prune event as Verify uses it.
+type pruneEvent struct {
+	file, sum string                 // the export file and its SHA-256
+	chains    map[string]PrunedChain // by session id
+}
+
+// readPrune reads the prune event a tombstone names; nil if the event is
+// missing, altered or not a prune.
+func readPrune(tx *bolt.Tx, t Tombstone) *pruneEvent {
+	sys := tx.Bucket(bucketEvents).Bucket([]byte(SystemLog))
+	if sys == nil {
+		return nil
 	}
-	return t, fmt.Sprintf("prune event %d does not list this session: deleted, not pruned", t.SystemSeq)
+	val := sys.Get(seqKey(t.SystemSeq))
+	if val == nil {
+		return nil
+	}
+	ev, err := decodeEvent(val)
+	if err != nil || ev.Kind != KindPrune {
+		return nil
+	}
+	if h, err := hashEvent(ev); err != nil || h != ev.Hash {
+		return nil
+	}
+	var pr PruneRecord
+	if err := json.Unmarshal(ev.Data, &pr); err != nil {
+		return nil
+	}
+	pe := &pruneEvent{file: pr.ExportFile, sum: pr.ExportSHA256, chains: make(map[string]PrunedChain, len(pr.Sessions))}
+	for _, p := range pr.Sessions {
+		pe.chains[p.Session] = p
+	}
+	return pe
 }
 
 // checkChain walks one chain (b may be nil: no events) and returns how

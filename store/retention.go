@@ -109,7 +109,9 @@ type PrunedChain struct {
 	Bytes   int64  `json:"bytes"`
 }
 
-// candidate is a session Prune may remove, with the size of its events.
+// candidate is a session Prune may remove, with the count and size of
+// its events (counted only for an agent with a MaxBytes; else events is
+// 1 for "some").
 type candidate struct {
 	s      Session
 	events int
@@ -145,6 +147,7 @@ func (d *DB) Prune(ctx context.Context, o PruneOptions) (PruneResult, error) {
 // agent's history is over MaxBytes.
 func (d *DB) pruneCandidates(ctx context.Context, o PruneOptions) ([]candidate, error) {
 	byAgent := map[string][]candidate{}
+	policies := map[string]Retention{}
 	err := d.view(ctx, func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
@@ -155,12 +158,25 @@ func (d *DB) pruneCandidates(ctx context.Context, o PruneOptions) ([]candidate, 
 			if err != nil {
 				return fmt.Errorf("session %q: %w", k, err)
 			}
+			s.Data = nil // not needed here, and it can be large
+			pol, ok := policies[s.Agent]
+			if !ok {
+				pol = o.Policy(s.Agent)
+				policies[s.Agent] = pol
+			}
 			c := candidate{s: s}
 			if chain := events.Bucket(k); chain != nil {
 				cur := chain.Cursor()
-				for ck, cv := cur.First(); ck != nil; ck, cv = cur.Next() {
-					c.events++
-					c.bytes += int64(len(ck) + len(cv))
+				if pol.MaxBytes <= 0 {
+					// Only whether there is anything to prune matters.
+					if first, _ := cur.First(); first != nil {
+						c.events = 1
+					}
+				} else {
+					for ck, cv := cur.First(); ck != nil; ck, cv = cur.Next() {
+						c.events++
+						c.bytes += int64(len(ck) + len(cv))
+					}
 				}
 			}
 			byAgent[s.Agent] = append(byAgent[s.Agent], c)
@@ -172,7 +188,7 @@ func (d *DB) pruneCandidates(ctx context.Context, o PruneOptions) ([]candidate, 
 	}
 	var out []candidate
 	for agent, list := range byAgent {
-		pol := o.Policy(agent)
+		pol := policies[agent]
 		// Oldest first, so that MaxBytes removes the oldest.
 		slices.SortFunc(list, func(a, b candidate) int {
 			return cmp.Or(a.s.LastSeen.Compare(b.s.LastSeen), cmp.Compare(a.s.ID, b.s.ID))

@@ -123,6 +123,10 @@ func TestRetentionThroughServe(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("export files %v, want one", files)
 	}
+	list, err := a.db.Sessions(context.Background(), store.Filter{Agent: "a"})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("sessions = %v, %v", list, err)
+	}
 	db := dbPath(a.cfg)
 	stop()
 
@@ -133,6 +137,12 @@ func TestRetentionThroughServe(t *testing.T) {
 	out, err = captureStdout(t, func() error { return (&exportCheckCmd{File: files[0]}).Run() })
 	if err != nil || !strings.Contains(out, "intact: 1 sessions") {
 		t.Fatalf("export check = %v:\n%s", err, out)
+	}
+	out, err = captureStdout(t, func() error {
+		return (&sessionsShowCmd{historyFlags: historyFlags{DB: db}, ID: list[0].ID}).Run()
+	})
+	if err != nil || !strings.Contains(out, "were pruned by retention") {
+		t.Fatalf("sessions show of the pruned session = %v:\n%s", err, out)
 	}
 }
 
