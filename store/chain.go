@@ -94,7 +94,7 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 	var rep Report
 	err := d.view(ctx, func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
-		tombs := tx.Bucket(bucketPruned) // nil until the first prune
+		tombs := tx.Bucket(bucketPruned)   // nil until the first prune
 		prunes := map[uint64]*pruneEvent{} // prune events read so far, by seq
 		seen := map[string]bool{}
 		c := tx.Bucket(bucketSessions).Cursor()
