@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -342,5 +343,31 @@ func TestCompactRefusesAnOpenStore(t *testing.T) {
 	_, path := openTest(t)
 	if _, err := Compact(context.Background(), path, 0, WithLockTimeout(50*time.Millisecond)); err == nil || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("Compact of an open store: %v, want a lock error", err)
+	}
+}
+
+// An export that cannot be written deletes nothing and records nothing.
+func TestPruneWithoutAnExportDeletesNothing(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	now := time.Now()
+	retained(t, db, "old", "a", StateEnded, now.Add(-48*time.Hour), 3)
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.Prune(ctx, PruneOptions{Now: now, ExportDir: filepath.Join(notADir, "export"),
+		Policy: func(string) Retention { return Retention{MaxAge: time.Hour} }})
+	if err == nil {
+		t.Fatal("Prune succeeded with an export directory that cannot exist")
+	}
+	if evs, _ := db.Events(ctx, "old"); len(evs) != 3 {
+		t.Fatalf("the session has %d events after a failed export, want 3", len(evs))
+	}
+	if _, ok, _ := db.Tombstone(ctx, "old"); ok {
+		t.Fatal("a tombstone was written for a failed export")
+	}
+	if evs, _ := db.Events(ctx, SystemLog); len(evs) != 0 {
+		t.Fatalf("the system log recorded %d events for a failed export", len(evs))
 	}
 }
