@@ -17,6 +17,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
 )
 
 // Retention: ended sessions past their agent's policy are exported, then
@@ -222,16 +223,21 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 	name := fmt.Sprintf("warden-export-%s-%s.jsonl", o.Now.UTC().Format("20060102T150405Z"), randomSuffix())
 	path := filepath.Join(o.ExportDir, name)
 	heads := map[string]PrunedChain{}
+	// One flush for the batch, not one per session: a session that gets
+	// an event after its export is left alone by the delete below.
+	if err := d.flushLog(ctx); err != nil {
+		return err
+	}
 	sum, err := writeFileDurably(path, func(w io.Writer) error {
-		for _, c := range batch {
-			s, evs, size, err := d.snapshot(ctx, c.s.ID)
+		for _, id := range ids {
+			s, evs, size, err := d.snapshot(ctx, id)
 			if err != nil {
 				return err
 			}
 			if err := WriteExport(w, s, evs); err != nil {
 				return err
 			}
-			heads[s.ID] = PrunedChain{Session: s.ID, Agent: s.Agent, LastSeq: s.LastSeq, Head: s.Head, Events: len(evs), Bytes: size}
+			heads[id] = PrunedChain{Session: id, Agent: s.Agent, LastSeq: s.LastSeq, Head: s.Head, Events: len(evs), Bytes: size}
 		}
 		return nil
 	})
@@ -253,14 +259,37 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 	}
 	// Everything logged so far is in bbolt before the delete; an event
 	// logged after this continues the chain from the tombstone's head.
-	if d.j != nil {
-		if err := d.j.flush(ctx); err != nil {
-			return err
+	if err := d.flushLog(ctx); err != nil {
+		return err
+	}
+	tomb := Tombstone{Pruned: time.Now().UTC(), ExportFile: name, ExportSHA256: sum, SystemSeq: sysEv.Seq}
+	res.Files = append(res.Files, path)
+	for chunk := range slices.Chunk(ids, deleteChunk) {
+		pruned, err := d.dropChains(ctx, chunk, heads, tomb)
+		for _, h := range pruned {
+			res.Sessions++
+			res.Events += h.Events
+			res.Bytes += h.Bytes
+		}
+		if err != nil {
+			return fmt.Errorf("delete the events exported to %s: %w", name, err)
 		}
 	}
-	now := time.Now().UTC()
+	return nil
+}
+
+// deleteChunk bounds the sessions whose events one transaction deletes:
+// the transaction holds up every other write, appends included.
+const deleteChunk = 50
+
+// dropChains deletes the events of the sessions ids, in one durable
+// transaction, each under a tombstone made from tomb and its exported
+// head. A session whose head moved since its export (or that is active
+// again) is skipped: the next run exports it again. It returns the heads
+// of the sessions it pruned.
+func (d *DB) dropChains(ctx context.Context, ids []string, heads map[string]PrunedChain, tomb Tombstone) ([]PrunedChain, error) {
 	var pruned []PrunedChain
-	err = d.w.do(ctx, func(tx *bolt.Tx) error {
+	err := d.w.do(ctx, func(tx *bolt.Tx) error {
 		pruned = pruned[:0]
 		tombs, err := tx.CreateBucketIfNotExists(bucketPruned)
 		if err != nil {
@@ -268,8 +297,7 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 		}
 		sessions, events := tx.Bucket(bucketSessions), tx.Bucket(bucketEvents)
 		for _, id := range ids {
-			h := heads[id]
-			key := []byte(id)
+			h, key := heads[id], []byte(id)
 			raw := sessions.Get(key)
 			if raw == nil {
 				continue
@@ -278,13 +306,12 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 			if err != nil {
 				return fmt.Errorf("session %q: %w", id, err)
 			}
-			// A session that moved since its export keeps its events:
-			// the next run exports it again.
 			if s.State == StateActive || s.LastSeq != h.LastSeq || s.Head != h.Head {
 				continue
 			}
-			ts, err := json.Marshal(Tombstone{Session: id, Pruned: now, LastSeq: h.LastSeq, Head: h.Head,
-				ExportFile: name, ExportSHA256: sum, SystemSeq: sysEv.Seq})
+			t := tomb
+			t.Session, t.LastSeq, t.Head = id, h.LastSeq, h.Head
+			ts, err := json.Marshal(t)
 			if err != nil {
 				return fmt.Errorf("tombstone %q: %w", id, err)
 			}
@@ -309,24 +336,30 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete the events exported to %s: %w", name, err)
+		return nil, err
 	}
-	res.Files = append(res.Files, path)
-	for _, h := range pruned {
-		res.Sessions++
-		res.Events += h.Events
-		res.Bytes += h.Bytes
+	return pruned, nil
+}
+
+// flushLog waits until every event durable in the log is in bbolt.
+func (d *DB) flushLog(ctx context.Context) error {
+	if d.j == nil {
+		return nil
 	}
-	return nil
+	return d.j.flush(ctx)
 }
 
 // snapshot reads one session and its events in one transaction, and the
-// bytes the events take in bbolt (keys and values).
+// bytes the events take in bbolt (keys and values). It does not wait for
+// the log (see flushLog): events still there are simply not read.
 func (d *DB) snapshot(ctx context.Context, id string) (Session, []Event, int64, error) {
 	var s Session
 	var evs []Event
 	var size int64
-	err := d.view(ctx, func(tx *bolt.Tx) error {
+	if err := ctx.Err(); err != nil {
+		return s, nil, 0, err
+	}
+	err := d.bolt.View(func(tx *bolt.Tx) error {
 		key := []byte(id)
 		raw := tx.Bucket(bucketSessions).Get(key)
 		if raw == nil {
@@ -350,6 +383,9 @@ func (d *DB) snapshot(ctx context.Context, id string) (Session, []Event, int64, 
 			return nil
 		})
 	})
+	if errors.Is(err, bolterr.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
 	return s, evs, size, err
 }
 

@@ -156,7 +156,10 @@ func TestPruneMaxBytesTakesOldestFirst(t *testing.T) {
 	retained(t, db, "oldest", "a", StateExpired, now.Add(-3*time.Hour), 4)
 	retained(t, db, "other-agent", "b", StateEnded, now.Add(-9*time.Hour), 4)
 	var one int64
-	if _, _, size, err := db.snapshot(context.Background(), "middle"); err != nil {
+	if err := db.flushLog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, size, err := db.snapshot(context.Background(), "middle"); err != nil || size == 0 {
 		t.Fatal(err)
 	} else {
 		one = size
