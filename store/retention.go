@@ -110,13 +110,12 @@ type PrunedChain struct {
 	Bytes   int64  `json:"bytes"`
 }
 
-// candidate is a session Prune may remove, with the count and size of
-// its events (counted only for an agent with a MaxBytes; else events is
-// 1 for "some").
+// candidate is a session Prune may remove: whether it has events, and
+// their size (counted only for an agent with a MaxBytes).
 type candidate struct {
-	s      Session
-	events int
-	bytes  int64
+	s     Session
+	some  bool
+	bytes int64
 }
 
 // Prune exports and then deletes the events of ended (or killed, or
@@ -167,18 +166,8 @@ func (d *DB) pruneCandidates(ctx context.Context, o PruneOptions) ([]candidate, 
 			}
 			c := candidate{s: s}
 			if chain := events.Bucket(k); chain != nil {
-				cur := chain.Cursor()
-				if pol.MaxBytes <= 0 {
-					// Only whether there is anything to prune matters.
-					if first, _ := cur.First(); first != nil {
-						c.events = 1
-					}
-				} else {
-					for ck, cv := cur.First(); ck != nil; ck, cv = cur.Next() {
-						c.events++
-						c.bytes += int64(len(ck) + len(cv))
-					}
-				}
+				first, _ := chain.Cursor().First()
+				c.some = first != nil
 			}
 			byAgent[s.Agent] = append(byAgent[s.Agent], c)
 			return ctx.Err()
@@ -186,6 +175,22 @@ func (d *DB) pruneCandidates(ctx context.Context, o PruneOptions) ([]candidate, 
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Sizes are counted a session per transaction: one read transaction
+	// over the whole history would hold up bbolt's growth (a writer that
+	// must remap waits for every reader) for as long as it walks.
+	for agent, list := range byAgent {
+		if policies[agent].MaxBytes <= 0 {
+			continue
+		}
+		for i := range list {
+			if !list[i].some {
+				continue
+			}
+			if list[i].bytes, err = d.chainSize(ctx, list[i].s.ID); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var out []candidate
 	for agent, list := range byAgent {
@@ -199,7 +204,7 @@ func (d *DB) pruneCandidates(ctx context.Context, o PruneOptions) ([]candidate, 
 			total += c.bytes
 		}
 		for _, c := range list {
-			if c.s.State == StateActive || c.events == 0 {
+			if c.s.State == StateActive || !c.some {
 				continue
 			}
 			old := pol.MaxAge > 0 && o.Now.Sub(c.s.LastSeen) > pol.MaxAge
@@ -276,6 +281,25 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 		}
 	}
 	return nil
+}
+
+// chainSize returns the bytes a session's events take in bbolt (keys and
+// values).
+func (d *DB) chainSize(ctx context.Context, id string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := d.bolt.View(func(tx *bolt.Tx) error {
+		if chain := tx.Bucket(bucketEvents).Bucket([]byte(id)); chain != nil {
+			c := chain.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				n += int64(len(k) + len(v))
+			}
+		}
+		return nil
+	})
+	return n, err
 }
 
 // deleteChunk bounds the sessions whose events one transaction deletes:
