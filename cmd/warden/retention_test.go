@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,16 +212,15 @@ func TestExportCommand(t *testing.T) {
 	}
 }
 
-// TestCompactCommandShrinksTheFile: after a prune, warden compact gives
-// the space back and verify still finds every chain intact.
-func TestCompactCommandShrinksTheFile(t *testing.T) {
+// fillAndPrune writes 30 ended sessions of 40 events of 2 KB each, two
+// days old, and prunes them all.
+func fillAndPrune(t *testing.T, db *store.DB, exportDir string) {
+	t.Helper()
 	ctx := context.Background()
-	db, dbFile := openHistory(t)
-	dir := filepath.Dir(dbFile)
 	old := time.Now().Add(-48 * time.Hour)
 	big := json.RawMessage(`{"q":"` + strings.Repeat("x", 2000) + `"}`)
 	for i := range 30 {
-		id := "s" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		id := fmt.Sprintf("s%02d", i)
 		if err := db.CreateSession(ctx, store.Session{ID: id, Agent: "a", Started: old}); err != nil {
 			t.Fatal(err)
 		}
@@ -233,11 +233,19 @@ func TestCompactCommandShrinksTheFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := db.Prune(ctx, store.PruneOptions{ExportDir: filepath.Join(dir, "export"),
+	res, err := db.Prune(ctx, store.PruneOptions{ExportDir: exportDir,
 		Policy: func(string) store.Retention { return store.Retention{MaxAge: time.Hour} }})
 	if err != nil || res.Sessions != 30 {
 		t.Fatalf("Prune = %+v, %v", res, err)
 	}
+}
+
+// TestCompactCommandShrinksTheFile: after a prune, warden compact gives
+// the space back and verify still finds every chain intact.
+func TestCompactCommandShrinksTheFile(t *testing.T) {
+	db, dbFile := openHistory(t)
+	dir := filepath.Dir(dbFile)
+	fillAndPrune(t, db, filepath.Join(dir, "export"))
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -260,5 +268,42 @@ func TestCompactCommandShrinksTheFile(t *testing.T) {
 	out, err = captureStdout(t, func() error { return (&verifyCmd{historyFlags{DB: dbFile}}).Run() })
 	if err != nil || !strings.Contains(out, "30 of them pruned") {
 		t.Fatalf("verify after compaction = %v:\n%s", err, out)
+	}
+}
+
+// TestCompactsAtStart: warden with retention compacts a history file
+// that is mostly free pages when it starts, and leaves it intact.
+func TestCompactsAtStart(t *testing.T) {
+	db, dbFile := openHistory(t)
+	fillAndPrune(t, db, filepath.Join(filepath.Dir(dbFile), "export"))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(filepath.Dir(dbFile), "warden.yaml")
+	writeFile(t, cfgPath, configText("http://127.0.0.1:1/mcp", filepath.Dir(dbFile), "")+"retention: {max_age: 720h, export_dir: export}\n")
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	a, err := assemble(cfg, log.NewWithOptions(&logs, log.Options{Level: log.InfoLevel}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.db.Verify(context.Background())
+	a.close(context.Background())
+	if err != nil || len(rep.Broken) != 0 || rep.Pruned != 30 {
+		t.Fatalf("Verify after the start = %+v, %v", rep, err)
+	}
+	after, err := os.Stat(dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() >= before.Size() || !strings.Contains(logs.String(), "history compacted") {
+		t.Fatalf("the file went from %d to %d bytes; logs:\n%s", before.Size(), after.Size(), logs.String())
 	}
 }
