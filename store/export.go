@@ -2,10 +2,15 @@ package store
 
 import (
 	"bufio"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 )
 
 // The history export format (docs/history-export.md): JSON Lines, each
@@ -135,4 +140,66 @@ func checkExported(x ExportedSession) error {
 		return fmt.Errorf("events end at %d but the header's head is event %d (or its hash differs): truncated or extended", last.Seq, s.LastSeq)
 	}
 	return nil
+}
+
+// writeFileDurably writes a new file at path through fill: into a
+// temporary file in the same directory, fsync'd, renamed into place, and
+// the directory fsync'd, so that once it returns the file survives a
+// crash whole or not at all. It returns the file's hex SHA-256.
+func writeFileDurably(path string, fill func(io.Writer) error) (string, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("export directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return "", fmt.Errorf("export file: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	if err := fill(bw); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("export %s: sync: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	ok = true
+	if err := syncDir(dir); err != nil {
+		return "", fmt.Errorf("export %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// syncDir fsyncs a directory, so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	return errors.Join(serr, d.Close())
+}
+
+// randomSuffix keeps two exports in the same second apart.
+func randomSuffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -1,17 +1,12 @@
 package store
 
 import (
-	"bufio"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -30,10 +25,10 @@ import (
 //
 // Order, so that a crash at any point loses nothing: the export file is
 // written, fsync'd and renamed into place; then the prune event is
-// appended (durable); then one transaction deletes the events and writes
-// the tombstones. A crash before the last step leaves the events in place
-// (and at worst a prune event or a file for a prune that did not happen);
-// the next run exports them again.
+// appended (durable); then transactions of up to deleteChunk sessions
+// delete the events and write the tombstones. A crash before a session's
+// delete leaves its events in place (and at worst a prune event or a file
+// for a prune that did not happen); the next run exports them again.
 //
 // The session record is kept (listing still shows who ran what, when),
 // with its head unchanged and its Data (the supervisor's workflow state,
@@ -432,66 +427,4 @@ func (d *DB) Tombstone(ctx context.Context, id string) (t Tombstone, ok bool, er
 		return Tombstone{}, false, fmt.Errorf("store: tombstone of %q: %w", id, err)
 	}
 	return t, ok, nil
-}
-
-// writeFileDurably writes a new file at path through fill: into a
-// temporary file in the same directory, fsync'd, renamed into place, and
-// the directory fsync'd, so that once it returns the file survives a
-// crash whole or not at all. It returns the file's hex SHA-256.
-func writeFileDurably(path string, fill func(io.Writer) error) (string, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("export directory: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return "", fmt.Errorf("export file: %w", err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	if err := fill(bw); err != nil {
-		return "", fmt.Errorf("export %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("export %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("export %s: sync: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("export %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("export %s: %w", path, err)
-	}
-	ok = true
-	if err := syncDir(dir); err != nil {
-		return "", fmt.Errorf("export %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// syncDir fsyncs a directory, so that a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	return errors.Join(serr, d.Close())
-}
-
-// randomSuffix keeps two exports in the same second apart.
-func randomSuffix() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
