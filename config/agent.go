@@ -44,11 +44,11 @@ func (d *decoder) agents(n ast.Node, ups []*Upstream) []*Agent {
 // agent reads one agent.
 func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, seen map[string]ast.Node, tokens map[string]string) *Agent {
 	what := fmt.Sprintf("agents[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "workflow", "throttle")
+	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "workflow", "throttle", "retention", "record_results")
 	if !ok {
 		return nil
 	}
-	a := &Agent{Upstreams: all, Tools: []string{"*"}}
+	a := &Agent{Upstreams: all, Tools: []string{"*"}, RecordResults: RecordResults{Default: ResultsFull}}
 	var tokenFields []field
 	named := false
 	for _, f := range fields {
@@ -69,6 +69,14 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 		case "throttle":
 			if f.val != nil {
 				a.Throttle = d.rate(f.val, what+".throttle")
+			}
+		case "retention":
+			if f.val != nil {
+				a.Retention, a.retentionAt = d.agentRetention(f.val, what+".retention"), f.key
+			}
+		case "record_results":
+			if f.val != nil {
+				a.RecordResults = d.recordResults(f.val, what+".record_results")
 			}
 		case "workflow":
 			if f.val != nil {

@@ -4,7 +4,11 @@
 // reported at once so a user can fix a file in one pass.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+)
 
 // Config is a loaded, defaulted and validated warden configuration.
 // Durations are time.Duration and paths are absolute.
@@ -37,6 +41,8 @@ type Config struct {
 	// Revalidation says how to answer a session whose client address or
 	// user agent changes.
 	Revalidation Revalidation
+	// Retention is the history retention policy; nil keeps all history.
+	Retention *Retention
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string
@@ -117,6 +123,14 @@ type Agent struct {
 	// Throttle is this agent's per-session limit, overriding
 	// Config.Throttle.Session; nil means no override.
 	Throttle *Rate
+	// Retention overrides Config.Retention's limits for this agent; nil
+	// means none.
+	Retention *AgentRetention
+	// RecordResults says whether this agent's tool results are recorded
+	// in full or as a digest; Default is always set.
+	RecordResults RecordResults
+
+	retentionAt ast.Node // where Retention was set, for messages
 
 	hash [32]byte // decoded TokenSHA256, for constant-time comparison
 }

@@ -50,6 +50,11 @@ func TestExampleLoads(t *testing.T) {
 		{"on_change", cfg.Revalidation.OnChange, warden.Flag},
 		{"reporter throttle", *cfg.Agents[1].Throttle, Rate{PerMinute: 30, Burst: 5}},
 		{"support-bot throttle", cfg.Agents[0].Throttle == nil, true},
+		{"retention max_age", cfg.Retention.MaxAge, 720 * time.Hour},
+		{"retention export_dir", cfg.Retention.ExportDir, filepath.Join(dir, "warden-data/export")},
+		{"reporter retention", *cfg.Agents[1].Retention, AgentRetention{MaxAge: 168 * time.Hour, MaxBytes: 1 << 30}},
+		{"reporter digests fs reads", cfg.Agents[1].RecordResults.Digest("fs_read_file"), true},
+		{"support-bot records in full", cfg.Agents[0].RecordResults.Digest("fs_read_file"), false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -72,7 +77,7 @@ func TestExampleDocumentsEveryField(t *testing.T) {
 	fields = append(fields, "level", "format", "token_sha256", "token_env", "name", "stdio", "http", "sse",
 		"tool_prefix", "command", "args", "env", "dir", "url", "headers", "upstreams", "tools", "workflow",
 		"timeout", "webhooks", "slack", "secret_env", "public_url", "elicitation", "session", "agent", "per_minute", "burst",
-		"max_delay", "on_change", "throttle")
+		"max_delay", "on_change", "throttle", "max_age", "max_bytes", "export_dir", "every", "retention", "record_results", "default")
 	for _, f := range fields {
 		if !strings.Contains(string(data), f+":") {
 			t.Errorf("example does not show field %q", f)

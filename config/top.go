@@ -14,7 +14,7 @@ import (
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "rules", "upstreams", "agents"}
+	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "retention", "rules", "upstreams", "agents"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -39,6 +39,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		return cfg
 	}
 	var upstreams, agents *field
+	var retentionAt ast.Node
 	var approvals, approvalsKey ast.Node // decoded after admin, which links depend on
 	for i := range fields {
 		f := &fields[i]
@@ -83,6 +84,8 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Throttle = d.throttle(f.val)
 		case "revalidation":
 			cfg.Revalidation = d.revalidation(f.val)
+		case "retention":
+			cfg.Retention, retentionAt = d.retention(f.val), f.key
 		case "rules":
 			if p, ok := d.nonEmpty(f.val, "rules"); ok {
 				cfg.Rules = d.path(p)
@@ -102,6 +105,7 @@ func (d *decoder) top(n ast.Node) *Config {
 	} else if agents.val != nil {
 		cfg.Agents = d.agents(agents.val, cfg.Upstreams)
 	}
+	d.checkRetention(retentionAt, cfg.Retention, cfg.Agents)
 	return cfg
 }
 

@@ -86,11 +86,16 @@ func decodeStrict(b []byte, v any) error {
 // Verify recomputes every event's hash and link, in every chain, and
 // compares each chain's end with its session record's head. It reports the
 // first broken event of each broken chain; a nil error with an empty
-// Broken means every chain is intact.
+// Broken means every chain is intact. A session whose events were pruned
+// counts as intact (and in Pruned) only when its tombstone matches the
+// prune event on the SystemLog chain; its chain, if events came after the
+// prune, must continue from the tombstone's head.
 func (d *DB) Verify(ctx context.Context) (Report, error) {
 	var rep Report
 	err := d.view(ctx, func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
+		tombs := tx.Bucket(bucketPruned)   // nil until the first prune
+		prunes := map[uint64]*pruneEvent{} // prune events read so far, by seq
 		seen := map[string]bool{}
 		c := tx.Bucket(bucketSessions).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -102,7 +107,19 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 				rep.Broken = append(rep.Broken, Break{Session: id, Reason: fmt.Sprintf("session record: %v", err)})
 				continue
 			}
-			n, brk, err := checkChain(ctx, id, &rec, events.Bucket(k))
+			var start chainHead
+			if tombs != nil {
+				if raw := tombs.Get(k); raw != nil {
+					t, reason := checkTombstone(tx, id, raw, prunes)
+					if reason != "" {
+						rep.Broken = append(rep.Broken, Break{Session: id, Seq: 1, Reason: reason})
+						continue
+					}
+					start = chainHead{t.LastSeq, t.Head}
+					rep.Pruned++
+				}
+			}
+			n, brk, err := checkChain(ctx, id, &rec, events.Bucket(k), start)
 			rep.Events += n
 			if err != nil {
 				return err
@@ -118,7 +135,7 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 				continue
 			}
 			rep.Sessions++
-			n, brk, err := checkChain(ctx, string(k), nil, events.Bucket(k))
+			n, brk, err := checkChain(ctx, string(k), nil, events.Bucket(k), chainHead{})
 			rep.Events += n
 			if err != nil {
 				return err
@@ -126,6 +143,16 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 			if brk != nil {
 				rep.Broken = append(rep.Broken, *brk)
 			}
+		}
+		// Tombstones whose session record is gone.
+		if tombs != nil {
+			return tombs.ForEach(func(k, _ []byte) error {
+				if !seen[string(k)] {
+					rep.Sessions++
+					rep.Broken = append(rep.Broken, Break{Session: string(k), Seq: 1, Reason: "pruned session has no session record"})
+				}
+				return nil
+			})
 		}
 		return nil
 	})
@@ -135,16 +162,84 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
+// checkTombstone decodes a tombstone and checks it against the prune
+// event it names on the SystemLog chain; a non-empty reason says why it
+// does not hold. prunes caches the prune events already read (one lists
+// up to a batch of sessions), with nil for one that is not intact.
+func checkTombstone(tx *bolt.Tx, id string, raw []byte, prunes map[uint64]*pruneEvent) (Tombstone, string) {
+	var t Tombstone
+	if err := decodeStrict(raw, &t); err != nil {
+		return t, fmt.Sprintf("tombstone: %v", err)
+	}
+	if t.Session != id {
+		return t, fmt.Sprintf("tombstone names session %q", t.Session)
+	}
+	pe, seen := prunes[t.SystemSeq]
+	if !seen {
+		pe = readPrune(tx, t)
+		prunes[t.SystemSeq] = pe
+	}
+	if pe == nil {
+		return t, fmt.Sprintf("events pruned, but the system log has no intact prune event %d: deleted, not pruned", t.SystemSeq)
+	}
+	p, ok := pe.chains[id]
+	switch {
+	case !ok:
+		return t, fmt.Sprintf("prune event %d does not list this session: deleted, not pruned", t.SystemSeq)
+	case p.LastSeq != t.LastSeq || p.Head != t.Head:
+		return t, fmt.Sprintf("tombstone's chain head differs from prune event %d's", t.SystemSeq)
+	case pe.file != t.ExportFile || pe.sum != t.ExportSHA256:
+		return t, fmt.Sprintf("tombstone's export file differs from prune event %d's", t.SystemSeq)
+	}
+	return t, ""
+}
+
+// pruneEvent is a prune event as Verify uses it.
+type pruneEvent struct {
+	file, sum string                 // the export file and its SHA-256
+	chains    map[string]PrunedChain // by session id
+}
+
+// readPrune reads the prune event a tombstone names; nil if the event is
+// missing, altered or not a prune.
+func readPrune(tx *bolt.Tx, t Tombstone) *pruneEvent {
+	sys := tx.Bucket(bucketEvents).Bucket([]byte(SystemLog))
+	if sys == nil {
+		return nil
+	}
+	val := sys.Get(seqKey(t.SystemSeq))
+	if val == nil {
+		return nil
+	}
+	ev, err := decodeEvent(val)
+	if err != nil || ev.Kind != KindPrune {
+		return nil
+	}
+	if h, err := hashEvent(ev); err != nil || h != ev.Hash {
+		return nil
+	}
+	var pr PruneRecord
+	if err := json.Unmarshal(ev.Data, &pr); err != nil {
+		return nil
+	}
+	pe := &pruneEvent{file: pr.ExportFile, sum: pr.ExportSHA256, chains: make(map[string]PrunedChain, len(pr.Sessions))}
+	for _, p := range pr.Sessions {
+		pe.chains[p.Session] = p
+	}
+	return pe
+}
+
 // checkChain walks one chain (b may be nil: no events) and returns how
 // many events were intact before the first break, and that break. rec is
-// the chain's session record, nil when it has none.
-func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket) (int, *Break, error) {
+// the chain's session record, nil when it has none. start is where the
+// chain begins: zero, or the head its pruned events ended at.
+func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket, start chainHead) (int, *Break, error) {
 	brk := func(seq uint64, format string, args ...any) *Break {
 		return &Break{Session: id, Seq: seq, Reason: fmt.Sprintf(format, args...)}
 	}
 	var n int
-	prev := ""
-	expect := uint64(1)
+	prev := start.hash
+	expect := start.seq + 1
 	if b != nil {
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

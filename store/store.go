@@ -169,6 +169,7 @@ type Event struct {
 type Report struct {
 	Sessions int     // chains checked
 	Events   int     // events checked
+	Pruned   int     // sessions whose events were pruned, by a recorded prune
 	Broken   []Break // one per broken chain: its first broken event
 }
 

@@ -4,9 +4,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
+
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden/tools"
 )
@@ -21,6 +24,25 @@ type Agent struct {
 	Upstreams []string
 	// Tools are path.Match patterns over exposed tool names; empty means all.
 	Tools []string
+	// DigestResults, if set, says which tools' results are recorded as a
+	// digest (size and SHA-256) instead of their content.
+	DigestResults func(tool string) bool
+}
+
+// resultData is what history keeps of a result of tool: its content, or
+// its digest when the agent's policy says so (high-volume tools, whose
+// content would dominate the history's size).
+func (a *Agent) resultData(tool string, res *mcp.CallToolResult) json.RawMessage {
+	if a == nil || a.DigestResults == nil || !a.DigestResults(tool) {
+		return resultData(res)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		b = []byte(allText(res))
+	}
+	sum := sha256.Sum256(b)
+	out, _ := json.Marshal(ResultRecord{SHA256: hex.EncodeToString(sum[:]), Bytes: len(b)})
+	return out
 }
 
 // sees reports whether the agent may list and call a tool.

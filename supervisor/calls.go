@@ -314,7 +314,7 @@ func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Poli
 	ev := store.Event{
 		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
 		OK: !res.IsError, Size: size, LatencyUS: latency.Microseconds(),
-		Data: resultData(res),
+		Data: sess.agent.resultData(t.Def.Name, res),
 	}
 	if ferr != nil {
 		ev.Error = ferr.Error()
@@ -368,11 +368,15 @@ func callData(d workflows.Decision, t tools.Tool) json.RawMessage {
 const maxRecordedResult = 64 << 10
 
 // ResultRecord is what history keeps of a tool result, in the result
-// event's Data: its text and structuredContent (text cut at 64 KiB).
+// event's Data: its text and structuredContent (text cut at 64 KiB), or,
+// for a tool whose results are recorded as a digest, only the SHA-256
+// and length of the result's JSON.
 type ResultRecord struct {
 	Text       string `json:"text,omitempty"`
 	Structured any    `json:"structured,omitempty"`
 	Truncated  bool   `json:"truncated,omitempty"`
+	SHA256     string `json:"sha256,omitempty"`
+	Bytes      int    `json:"bytes,omitempty"`
 }
 
 func resultData(res *mcp.CallToolResult) json.RawMessage {

@@ -213,6 +213,13 @@ func printTimeline(w io.Writer, v supervisor.SessionView) {
 		fmt.Fprintf(w, " (%s)", s.Reason)
 	}
 	fmt.Fprintf(w, "\nclient %s %s  protocol %s  from %s  %s\n\n", s.ClientName, s.ClientVersion, s.ProtocolVersion, s.RemoteAddr, s.UserAgent)
+	if n := len(v.Events); s.LastSeq > 0 && (n == 0 || v.Events[0].Seq > 1) {
+		first := s.LastSeq + 1
+		if n > 0 {
+			first = v.Events[0].Seq
+		}
+		fmt.Fprintf(w, "events 1-%d were pruned by retention; they are in its export files (warden export check FILE)\n\n", first-1)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, e := range v.Events {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Seq, e.Time.Local().Format("15:04:05.000"), e.Kind, describe(e))
@@ -269,7 +276,11 @@ func (c *verifyCmd) Run() error {
 			return err
 		}
 	} else if len(rep.Broken) == 0 {
-		fmt.Printf("intact: %d sessions, %d events, every hash chain verified\n", rep.Sessions, rep.Events)
+		pruned := ""
+		if rep.Pruned > 0 {
+			pruned = fmt.Sprintf(" (%d of them pruned by retention, each matching its recorded prune)", rep.Pruned)
+		}
+		fmt.Printf("intact: %d sessions%s, %d events, every hash chain verified\n", rep.Sessions, pruned, rep.Events)
 	}
 	if len(rep.Broken) == 0 {
 		return nil

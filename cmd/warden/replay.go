@@ -174,7 +174,8 @@ func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 				continue
 			}
 			var rec supervisor.ResultRecord
-			if json.Unmarshal(e.Data, &rec) == nil {
+			// A result kept only as a digest has no content to replay.
+			if json.Unmarshal(e.Data, &rec) == nil && rec.SHA256 == "" {
 				text := rec.Text
 				tr.Calls[i].Output, tr.Calls[i].Structured = &text, rec.Structured
 			}

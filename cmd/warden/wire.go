@@ -26,6 +26,8 @@ type app struct {
 	hub     *tools.Hub
 	sup     *supervisor.Supervisor
 	senders notifiers
+	log     *log.Logger
+	ret     *retainer // nil without retention, or before start
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -35,6 +37,11 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 	ps, _, err := loadPolicies(cfg)
 	if err != nil {
 		return nil, exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
+	}
+	if cfg.Retention != nil {
+		if err := compactAtStart(context.Background(), dbPath(cfg), logger); err != nil {
+			return nil, err
+		}
 	}
 	db, err := store.Open(dbPath(cfg))
 	if err != nil {
@@ -64,7 +71,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger}, nil
 }
 
 // escalationOf turns the approvals, throttle and revalidation sections
@@ -139,16 +146,26 @@ func (ns notifiers) close(ctx context.Context) {
 	}
 }
 
-func (a *app) start(ctx context.Context) error { return a.sup.Start(ctx) }
+// start connects the upstreams, then starts retention (if configured).
+func (a *app) start(ctx context.Context) error {
+	if err := a.sup.Start(ctx); err != nil {
+		return err
+	}
+	if a.cfg.Retention != nil {
+		a.ret = startRetention(a.db, a.cfg, a.log, nil)
+	}
+	return nil
+}
 
-// close ends sessions, upstreams, webhook deliveries and the store, in
-// that order.
+// close ends sessions, upstreams, webhook deliveries, retention and the
+// store, in that order.
 func (a *app) close(ctx context.Context) {
 	_ = a.sup.Close(ctx)
 	_ = a.hub.Close()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	a.senders.close(dctx)
 	cancel()
+	a.ret.close()
 	_ = a.db.Close()
 }
 
@@ -178,7 +195,8 @@ func upstreamSpecs(cfg *config.Config) []tools.Spec {
 func agentsOf(cfg *config.Config) []supervisor.Agent {
 	out := make([]supervisor.Agent, 0, len(cfg.Agents))
 	for _, a := range cfg.Agents {
-		out = append(out, supervisor.Agent{Name: a.Name, TokenSHA256: a.TokenSHA256, Upstreams: a.Upstreams, Tools: a.Tools})
+		out = append(out, supervisor.Agent{Name: a.Name, TokenSHA256: a.TokenSHA256, Upstreams: a.Upstreams, Tools: a.Tools,
+			DigestResults: a.RecordResults.Digest})
 	}
 	return out
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/supervisor"
+)
+
+type exportCmd struct {
+	Write exportWriteCmd `cmd:"" default:"withargs" help:"Write sessions with their events in the history export format (the default)."`
+	Check exportCheckCmd `cmd:"" help:"Read an export file and check every chain in it."`
+}
+
+type exportWriteCmd struct {
+	historyFlags
+	Session []string `help:"Export this session (repeatable; _system is the system log)."`
+	Agent   string   `help:"Export every session of this agent."`
+	Out     string   `short:"o" help:"Write to this file (made whole or not at all) instead of stdout."`
+}
+
+// maxExportTries bounds re-reads of a live session whose head moved
+// while it was read.
+const maxExportTries = 5
+
+func (c *exportWriteCmd) Run() error {
+	if len(c.Session) > 0 && c.Agent != "" {
+		return errors.New("give --session or --agent, not both")
+	}
+	h, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ctx := context.Background()
+	ids := c.Session
+	if len(ids) == 0 {
+		list, err := h.Sessions(ctx, store.Filter{Agent: c.Agent})
+		if err != nil {
+			return err
+		}
+		for _, s := range slices.Backward(list) { // oldest first
+			ids = append(ids, s.ID)
+		}
+		if len(ids) == 0 {
+			return fmt.Errorf("no sessions to export")
+		}
+	}
+	write := func(w io.Writer) error {
+		for _, id := range ids {
+			v, err := exportView(ctx, h, id)
+			if err != nil {
+				return err
+			}
+			if len(v.Events) == 0 && v.Session.LastSeq > 0 {
+				fmt.Fprintf(os.Stderr, "session %s: its events were pruned by retention; they are in the retention export files\n", id)
+			}
+			if err := store.WriteExport(w, v.Session, v.Events); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if c.Out == "" {
+		bw := bufio.NewWriter(os.Stdout)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	return writeWhole(c.Out, write)
+}
+
+// exportView reads one session whose events end at its recorded head: a
+// live session may move between the two reads, so it is read again.
+func exportView(ctx context.Context, h history, id string) (supervisor.SessionView, error) {
+	for range maxExportTries {
+		v, err := h.Session(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return v, fmt.Errorf("no session %q", id)
+		}
+		if err != nil {
+			return v, err
+		}
+		n := len(v.Events)
+		if n == 0 || (v.Events[n-1].Seq == v.Session.LastSeq && v.Events[n-1].Hash == v.Session.Head) {
+			return v, nil
+		}
+	}
+	return supervisor.SessionView{}, fmt.Errorf("session %q kept changing while it was read; try again", id)
+}
+
+// writeWhole writes a file through fill: a temporary file beside it,
+// fsync'd, then renamed into place.
+func writeWhole(path string, fill func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // fails harmlessly once renamed
+	bw := bufio.NewWriter(f)
+	err = fill(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+type exportCheckCmd struct {
+	File string `arg:"" help:"An export file (from retention or warden export)." type:"existingfile"`
+	JSON bool   `help:"Print JSON for machines."`
+}
+
+// exportSummary is what check found.
+type exportSummary struct {
+	Sessions int `json:"sessions"`
+	Events   int `json:"events"`
+}
+
+func (c *exportCheckCmd) Run() error {
+	f, err := os.Open(c.File)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var sum exportSummary
+	err = store.ReadExport(bufio.NewReader(f), func(x store.ExportedSession) error {
+		sum.Sessions++
+		sum.Events += len(x.Events)
+		return nil
+	})
+	if err != nil {
+		return exitError{code: 1, msg: fmt.Sprintf("ALTERED or damaged: %s: %v", c.File, err)}
+	}
+	if c.JSON {
+		return printJSON(sum)
+	}
+	fmt.Printf("intact: %d sessions, %d events, every chain ends at its recorded head\n", sum.Sessions, sum.Events)
+	return nil
+}
