@@ -30,7 +30,7 @@ type exportWriteCmd struct {
 // while it was read.
 const maxExportTries = 5
 
-func (c *exportWriteCmd) Run() error {
+func (c *exportWriteCmd) Run(g *cli) error {
 	if len(c.Session) > 0 && c.Agent != "" {
 		return errors.New("give --session or --agent, not both")
 	}
@@ -69,7 +69,7 @@ func (c *exportWriteCmd) Run() error {
 		return nil
 	}
 	if c.Out == "" {
-		bw := bufio.NewWriter(os.Stdout)
+		bw := bufio.NewWriter(g.stdout())
 		if err := write(bw); err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ type exportSummary struct {
 	Events   int `json:"events"`
 }
 
-func (c *exportCheckCmd) Run() error {
+func (c *exportCheckCmd) Run(g *cli) error {
 	f, err := os.Open(c.File)
 	if err != nil {
 		return err
@@ -164,8 +164,8 @@ func (c *exportCheckCmd) Run() error {
 		return exitError{code: 1, msg: fmt.Sprintf("ALTERED or damaged: %s: %v", c.File, err)}
 	}
 	if c.JSON {
-		return printJSON(sum)
+		return printJSON(g.stdout(), sum)
 	}
-	fmt.Printf("intact: %d sessions, %d events, every chain ends at its recorded head\n", sum.Sessions, sum.Events)
+	fmt.Fprintf(g.stdout(), "intact: %d sessions, %d events, every chain ends at its recorded head\n", sum.Sessions, sum.Events)
 	return nil
 }

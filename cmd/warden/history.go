@@ -150,7 +150,7 @@ type sessionsLsCmd struct {
 	Limit int    `help:"At most this many sessions." default:"0"`
 }
 
-func (c *sessionsLsCmd) Run() error {
+func (c *sessionsLsCmd) Run(g *cli) error {
 	f, err := supervisor.ParseFilter(c.Agent, c.State, c.Since, c.Until, fmt.Sprint(c.Limit))
 	if err != nil {
 		return err
@@ -168,9 +168,9 @@ func (c *sessionsLsCmd) Run() error {
 		if list == nil {
 			list = []store.Session{}
 		}
-		return printJSON(list)
+		return printJSON(g.stdout(), list)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(g.stdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SESSION\tAGENT\tSTATE\tSTARTED\tLAST SEEN\tCLIENT\tREMOTE")
 	for _, s := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Agent, s.State,
@@ -185,7 +185,7 @@ type sessionsShowCmd struct {
 	ID string `arg:"" help:"Session id."`
 }
 
-func (c *sessionsShowCmd) Run() error {
+func (c *sessionsShowCmd) Run(g *cli) error {
 	h, err := c.open()
 	if err != nil {
 		return err
@@ -199,9 +199,9 @@ func (c *sessionsShowCmd) Run() error {
 		return err
 	}
 	if c.JSON {
-		return printJSON(v)
+		return printJSON(g.stdout(), v)
 	}
-	printTimeline(os.Stdout, v)
+	printTimeline(g.stdout(), v)
 	return nil
 }
 
@@ -261,7 +261,7 @@ type verifyCmd struct {
 	historyFlags
 }
 
-func (c *verifyCmd) Run() error {
+func (c *verifyCmd) Run(g *cli) error {
 	h, err := c.open()
 	if err != nil {
 		return err
@@ -272,7 +272,7 @@ func (c *verifyCmd) Run() error {
 		return err
 	}
 	if c.JSON {
-		if err := printJSON(rep); err != nil {
+		if err := printJSON(g.stdout(), rep); err != nil {
 			return err
 		}
 	} else if len(rep.Broken) == 0 {
@@ -280,7 +280,7 @@ func (c *verifyCmd) Run() error {
 		if rep.Pruned > 0 {
 			pruned = fmt.Sprintf(" (%d of them pruned by retention, each matching its recorded prune)", rep.Pruned)
 		}
-		fmt.Printf("intact: %d sessions%s, %d events, every hash chain verified\n", rep.Sessions, pruned, rep.Events)
+		fmt.Fprintf(g.stdout(), "intact: %d sessions%s, %d events, every hash chain verified\n", rep.Sessions, pruned, rep.Events)
 	}
 	if len(rep.Broken) == 0 {
 		return nil
@@ -296,8 +296,8 @@ func (c *verifyCmd) Run() error {
 	return exitError{code: 1, msg: strings.TrimRight(b.String(), "\n")}
 }
 
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

@@ -95,7 +95,7 @@ type compactCmd struct {
 }
 
 // Run compacts the history file; warden must be stopped.
-func (c *compactCmd) Run() error {
+func (c *compactCmd) Run(g *cli) error {
 	path := c.DB
 	if c.Config != "" {
 		cfg, err := loadConfig(c.Config)
@@ -108,6 +108,6 @@ func (c *compactCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("compacted %s: %d -> %d bytes\n", path, res.Before, res.After)
+	fmt.Fprintf(g.stdout(), "compacted %s: %d -> %d bytes\n", path, res.Before, res.After)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/warden-dev/warden/internal/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,7 @@ func TestRetentionThroughServe(t *testing.T) {
 	a, url, stop := serveWith(t, "", "session_idle_ttl: 200ms\nretention: {max_age: 1ms, export_dir: export, every: 50ms}\n")
 	exportDir := a.cfg.Retention.ExportDir
 	callTool(t, url, "read_file", map[string]any{"path": "policies/refunds.md"})
-	waitFor(t, "the session to be pruned", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the session to be pruned", func() bool {
 		rep, err := a.db.Verify(context.Background())
 		return err == nil && rep.Pruned == 1
 	})
@@ -131,17 +132,15 @@ func TestRetentionThroughServe(t *testing.T) {
 	db := dbPath(a.cfg)
 	stop()
 
-	out, err := captureStdout(t, func() error { return (&verifyCmd{historyFlags{DB: db}}).Run() })
+	out, err := printed((&verifyCmd{historyFlags{DB: db}}).Run)
 	if err != nil || !strings.Contains(out, "(1 of them pruned by retention") {
 		t.Fatalf("verify after the prune = %v:\n%s", err, out)
 	}
-	out, err = captureStdout(t, func() error { return (&exportCheckCmd{File: files[0]}).Run() })
+	out, err = printed((&exportCheckCmd{File: files[0]}).Run)
 	if err != nil || !strings.Contains(out, "intact: 1 sessions") {
 		t.Fatalf("export check = %v:\n%s", err, out)
 	}
-	out, err = captureStdout(t, func() error {
-		return (&sessionsShowCmd{historyFlags: historyFlags{DB: db}, ID: list[0].ID}).Run()
-	})
+	out, err = printed((&sessionsShowCmd{historyFlags: historyFlags{DB: db}, ID: list[0].ID}).Run)
 	if err != nil || !strings.Contains(out, "were pruned by retention") {
 		t.Fatalf("sessions show of the pruned session = %v:\n%s", err, out)
 	}
@@ -180,7 +179,7 @@ func TestExportCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "s2.jsonl")
-	if err := (&exportWriteCmd{historyFlags: historyFlags{DB: dbFile}, Session: []string{"s2"}, Out: out}).Run(); err != nil {
+	if err := (&exportWriteCmd{historyFlags: historyFlags{DB: dbFile}, Session: []string{"s2"}, Out: out}).Run(nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(out)
@@ -195,9 +194,7 @@ func TestExportCommand(t *testing.T) {
 	}
 
 	// Every session of the agent, to stdout.
-	text, err := captureStdout(t, func() error {
-		return (&exportWriteCmd{historyFlags: historyFlags{DB: dbFile}, Agent: "a"}).Run()
-	})
+	text, err := printed((&exportWriteCmd{historyFlags: historyFlags{DB: dbFile}, Agent: "a"}).Run)
 	if err != nil || strings.Count(text, `{"session":`) != 2 || strings.Count(text, `{"event":`) != 6 {
 		t.Fatalf("export --agent = %v:\n%s", err, text)
 	}
@@ -205,7 +202,7 @@ func TestExportCommand(t *testing.T) {
 	// The check notices an altered amount.
 	raw, _ := os.ReadFile(out)
 	writeFile(t, out, strings.Replace(string(raw), `"amount":10`, `"amount":99`, 1))
-	_, err = captureStdout(t, func() error { return (&exportCheckCmd{File: out}).Run() })
+	_, err = printed((&exportCheckCmd{File: out}).Run)
 	var ex exitError
 	if !asExit(err, &ex) || ex.code != 1 || !strings.Contains(ex.msg, "hash mismatch") {
 		t.Fatalf("check of an altered export = %v, want exit 1 and a hash mismatch", err)
@@ -253,7 +250,7 @@ func TestCompactCommandShrinksTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := captureStdout(t, func() error { return (&compactCmd{DB: dbFile}).Run() })
+	out, err := printed((&compactCmd{DB: dbFile}).Run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +262,7 @@ func TestCompactCommandShrinksTheFile(t *testing.T) {
 		t.Fatalf("compact left the file at %d bytes (was %d): %s", after.Size(), before.Size(), out)
 	}
 	t.Logf("%s", strings.TrimSpace(out))
-	out, err = captureStdout(t, func() error { return (&verifyCmd{historyFlags{DB: dbFile}}).Run() })
+	out, err = printed((&verifyCmd{historyFlags{DB: dbFile}}).Run)
 	if err != nil || !strings.Contains(out, "30 of them pruned") {
 		t.Fatalf("verify after compaction = %v:\n%s", err, out)
 	}
@@ -289,7 +286,7 @@ func TestCompactsAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	a, err := assemble(cfg, log.NewWithOptions(&logs, log.Options{Level: log.InfoLevel}))
 	if err != nil {
 		t.Fatal(err)
