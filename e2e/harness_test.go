@@ -88,7 +88,7 @@ func startWardenOn(t *testing.T, dbPath string, specs []tools.Spec, agents []sup
 	for _, f := range tweak {
 		f(&opts)
 	}
-	hub, err := tools.NewHub(specs, tools.Options{Logger: logger})
+	hub, err := tools.NewHub(specs, tools.Options{Logger: logger, Names: db})
 	if err != nil {
 		t.Fatal(err)
 	}

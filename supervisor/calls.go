@@ -269,7 +269,7 @@ func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy,
 		d.Raise(warden.StepUp, revalidate)
 	}
 	if ch, ok := s.changedTools()[t.Def.Name]; ok {
-		d.Raise(warden.StepUp, fmt.Sprintf("the definition of %s changed since it was pinned (%s…); an admin has not accepted it", ch.key, shortHash(ch.now)))
+		d.Raise(warden.StepUp, ch.stepUpReason(t.Def.Name))
 	}
 	step := d.Step
 	if step == "" {

@@ -18,6 +18,7 @@ import (
 // catalog sends no list_changed to agents.
 type mirrorState struct {
 	tools, resources, templates, prompts [sha256.Size]byte
+	takeovers                            map[tools.Takeover]bool // refused takeovers already recorded
 }
 
 // mirror publishes the upstreams' catalog to agents and pins tool
@@ -100,6 +101,10 @@ func (s *Supervisor) pin(c *tools.Catalog) {
 			s.log.Error("cannot record tool definition change", "tool", key, "err", err)
 		}
 	}
+	for _, t := range c.Tools {
+		s.checkMoved(ctx, t, changed)
+	}
+	s.recordTakeovers(ctx, c)
 	s.changed.Store(&changed)
 }
 
@@ -107,6 +112,7 @@ func (s *Supervisor) pin(c *tools.Catalog) {
 type toolChange struct {
 	key         string // upstream/name
 	pinned, now string // hashes; pinned is "" when it could not be read
+	movedFrom   string // the name's pinned holder, when the name moved to key
 }
 
 func (s *Supervisor) changedTools() map[string]toolChange {
@@ -125,6 +131,9 @@ func (s *Supervisor) acceptTool(ctx context.Context, exposed, by string) error {
 	}
 	key := t.Upstream + "/" + t.Name
 	if _, err := s.store.Pin(ctx, key, t.Hash); err != nil {
+		return err
+	}
+	if err := s.hub.AcceptName(ctx, exposed); err != nil {
 		return err
 	}
 	_, err := s.store.Append(ctx, store.SystemLog, store.Event{

@@ -1,10 +1,12 @@
 package tools
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 
+	"github.com/charmbracelet/log"
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
@@ -15,12 +17,17 @@ import (
 // followed by its own name. When that name is already taken by an upstream
 // listed earlier in the configuration, the later one is exposed as
 // "<upstream>__<name>" instead, so that the first upstream's names never
-// change when another upstream is added.
+// change when another upstream is added. Tool names are also stable: a
+// name, once held, stays with its holder while the holder offers the tool
+// (see nameTools), so an upstream that adds a tool later cannot take over a
+// name agents already use.
 type Catalog struct {
 	Tools     []Tool
 	Resources []Resource
 	Templates []Template
 	Prompts   []Prompt
+	// Takeovers are the tools refused a name held by a later upstream.
+	Takeovers []Takeover
 
 	tools   map[string]int
 	prompts map[string]int
@@ -34,6 +41,10 @@ type Tool struct {
 	Def      mcp.Tool // Def.Name is the exposed name
 	// Hash is the hex SHA-256 of the upstream's definition, for pinning.
 	Hash string
+	// MovedFrom is set when the exposed name is pinned to another tool
+	// ("upstream/tool", or "?" when the pin could not be read): the name
+	// moved to this tool, a possible rug pull, until AcceptName.
+	MovedFrom string
 }
 
 // Resource is one upstream resource.
@@ -82,20 +93,33 @@ func (c *Catalog) ResourceUpstream(uri string) (string, bool) {
 	return c.Resources[i].Upstream, true
 }
 
-// buildCatalog merges the offers of upstreams, in configuration order.
-func buildCatalog(ups []*upstream) *Catalog {
+// buildCatalog merges the offers of upstreams, in configuration order, and
+// returns the tool names it gave out that nobody held (to be pinned).
+func buildCatalog(ctx context.Context, ups []*upstream, pins NameStore, logger *log.Logger) (*Catalog, map[string]string) {
 	c := &Catalog{tools: map[string]int{}, prompts: map[string]int{}, uris: map[string]int{}}
-	for _, u := range ups {
-		// A disconnected upstream keeps its last offer: a call in the
-		// outage then gets "reconnecting", not "no such tool".
-		o := u.snapshot()
-		for _, t := range o.tools {
-			name := exposedName(c.tools, u.spec, t.Name)
-			def := t
-			def.Name = name
-			c.tools[name] = len(c.Tools)
-			c.Tools = append(c.Tools, Tool{Upstream: u.spec.Name, Name: t.Name, Def: def, Hash: hashTool(t)})
+	// A disconnected upstream keeps its last offer: a call in the outage
+	// then gets "reconnecting", not "no such tool".
+	offers := make([]offer, len(ups))
+	var tools []offered
+	for i, u := range ups {
+		offers[i] = u.snapshot()
+		for _, t := range offers[i].tools {
+			tools = append(tools, offered{rank: i, spec: u.spec, def: t})
 		}
+	}
+	n := nameTools(ctx, pins, logger, tools)
+	for i, o := range tools {
+		if n.exposed[i] == "" {
+			continue
+		}
+		def := o.def
+		def.Name = n.exposed[i]
+		c.tools[def.Name] = len(c.Tools)
+		c.Tools = append(c.Tools, Tool{Upstream: o.spec.Name, Name: o.def.Name, Def: def, Hash: hashTool(o.def), MovedFrom: n.movedFrom[i]})
+	}
+	c.Takeovers = n.takeovers
+	for i, u := range ups {
+		o := offers[i]
 		for _, p := range o.prompts {
 			name := exposedName(c.prompts, u.spec, p.Name)
 			def := p
@@ -114,7 +138,7 @@ func buildCatalog(ups []*upstream) *Catalog {
 			c.Templates = append(c.Templates, Template{Upstream: u.spec.Name, Def: t})
 		}
 	}
-	return c
+	return c, n.claims
 }
 
 func exposedName[T any](taken map[string]T, spec Spec, name string) string {

@@ -30,6 +30,9 @@ type Options struct {
 	Logger *log.Logger
 	// Version is what warden announces to upstreams; default "dev".
 	Version string
+	// Names keeps which tool holds each exposed name across restarts; nil
+	// keeps them for the life of the process only.
+	Names NameStore
 }
 
 // Hub holds every upstream connection and the merged catalog.
@@ -43,6 +46,11 @@ type Hub struct {
 
 	catMu sync.Mutex // serialises catalog rebuilds and OnCatalog calls
 	cat   atomic.Pointer[Catalog]
+	names NameStore
+	// claiming is set once every upstream made its first attempt: names
+	// are pinned only from then on, so which upstream connected first
+	// does not decide who holds a name.
+	claiming atomic.Bool
 
 	tokens  atomic.Uint64 // upstream progress tokens
 	calls   sync.Map      // upstream progress token → *call
@@ -59,7 +67,10 @@ func NewHub(specs []Spec, opts Options) (*Hub, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	h := &Hub{byName: map[string]*upstream{}, log: opts.Logger, version: opts.Version}
+	h := &Hub{byName: map[string]*upstream{}, log: opts.Logger, version: opts.Version, names: opts.Names}
+	if h.names == nil {
+		h.names = &memNames{m: map[string]string{}}
+	}
 	for _, s := range specs {
 		if err := s.validate(); err != nil {
 			return nil, err
@@ -71,7 +82,8 @@ func NewHub(specs []Spec, opts Options) (*Hub, error) {
 		h.ups = append(h.ups, u)
 		h.byName[s.Name] = u
 	}
-	h.cat.Store(buildCatalog(nil))
+	c, _ := buildCatalog(context.Background(), nil, h.names, h.log)
+	h.cat.Store(c)
 	return h, nil
 }
 
@@ -98,7 +110,11 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 		}()
 	}
 	done := make(chan struct{})
-	go func() { first.Wait(); close(done) }()
+	go func() {
+		first.Wait()
+		h.startClaiming()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -143,11 +159,55 @@ type UpstreamStatus struct {
 func (h *Hub) catalogChanged() {
 	h.catMu.Lock()
 	defer h.catMu.Unlock()
-	c := buildCatalog(h.ups)
+	h.rebuild()
+}
+
+// startClaiming pins the names of the catalog from now on.
+func (h *Hub) startClaiming() {
+	h.catMu.Lock()
+	defer h.catMu.Unlock()
+	h.claiming.Store(true)
+	h.rebuild()
+}
+
+// rebuild publishes a new catalog and pins the names it gave out that
+// nobody held. Called with catMu held.
+func (h *Hub) rebuild() {
+	ctx := context.Background()
+	c, claims := buildCatalog(ctx, h.ups, h.names, h.log)
+	if h.claiming.Load() {
+		for name, holder := range claims {
+			// On failure the name is pinned on a later rebuild; until then
+			// it is held in this catalog only.
+			if _, err := h.names.Pin(ctx, nameKey(name), holder); err != nil {
+				h.log.Error("cannot pin a tool name", "name", name, "tool", holder, "err", err)
+			}
+		}
+	}
 	h.cat.Store(c)
 	if h.onCat != nil {
 		h.onCat(c)
 	}
+}
+
+// AcceptName pins an exposed tool name to the tool that holds it now, so
+// that a name that moved to another upstream's tool is that tool's from
+// then on, and publishes the catalog again.
+func (h *Hub) AcceptName(ctx context.Context, exposed string) error {
+	h.catMu.Lock()
+	defer h.catMu.Unlock()
+	t, ok := h.cat.Load().Tool(exposed)
+	if !ok {
+		return fmt.Errorf("accept tool name %q: no such tool", exposed)
+	}
+	if t.MovedFrom == "" {
+		return nil
+	}
+	if _, err := h.names.Pin(ctx, nameKey(exposed), holderOf(t.Upstream, t.Name)); err != nil {
+		return fmt.Errorf("accept tool name %q: %w", exposed, err)
+	}
+	h.rebuild()
+	return nil
 }
 
 type nopWriter struct{}

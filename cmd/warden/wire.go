@@ -51,7 +51,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		// Open fails rather than recover part of the log, so this is all.
 		logger.Info("recovered every acknowledged event a crash left in the write-ahead log", "events", n)
 	}
-	hub, err := tools.NewHub(upstreamSpecs(cfg), tools.Options{Logger: logger, Version: version})
+	hub, err := tools.NewHub(upstreamSpecs(cfg), tools.Options{Logger: logger, Version: version, Names: db})
 	if err != nil {
 		_ = db.Close()
 		return nil, err
