@@ -144,8 +144,10 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 
 // decideApproval records a decision on an approval (exactly once) and hands it to
 // the held call. It is the one path for the admin API, the CLI, links and
-// elicitation.
+// elicitation. A decision once made is recorded and delivered whatever
+// becomes of ctx's caller (an admin client that hangs up).
 func (s *Supervisor) decideApproval(ctx context.Context, id, decision, by string) (store.Approval, error) {
+	ctx = context.WithoutCancel(ctx)
 	a, err := s.store.DecideApproval(ctx, id, decision, by, time.Now())
 	if err != nil {
 		return a, err

@@ -19,8 +19,11 @@ import (
 // restart), the approvals its calls wait on are denied, its in-flight
 // calls are cancelled (the upstream sees the cancellation), its id is
 // terminated so later requests get 404, and mcp-go's own state for it is
-// cleaned up (trap 3).
+// cleaned up (trap 3). Once started it runs to the end whatever becomes
+// of ctx's caller (an admin client that hangs up): a kill that took effect
+// in memory but not on record would come back at a restart.
 func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string) {
+	ctx = context.WithoutCancel(ctx)
 	calls, held, already := sess.stop(true)
 	if already {
 		return
@@ -81,8 +84,10 @@ func (s *Supervisor) killAgent(ctx context.Context, agent, reason, by string) in
 }
 
 // killRecorded kills a session by id: a live one as kill does; one that
-// is only on record (warden restarted since) is marked killed there.
+// is only on record (warden restarted since) is marked killed there. Like
+// kill, it does not stop halfway when ctx's caller goes away.
 func (s *Supervisor) killRecorded(ctx context.Context, id, reason, by string) error {
+	ctx = context.WithoutCancel(ctx)
 	for _, sess := range s.sessions.all() {
 		if sess.id == id {
 			s.kill(ctx, sess, reason, by)

@@ -27,8 +27,10 @@ func (s *Supervisor) suspension(agent string) (store.AgentRecord, bool) {
 }
 
 // setSuspended suspends or restores an agent's token, durably; suspending
-// with kill also kills the agent's live sessions.
+// with kill also kills the agent's live sessions. It does not stop halfway
+// when ctx's caller goes away.
 func (s *Supervisor) setSuspended(ctx context.Context, agent string, suspended bool, reason, by string, kill bool) (killed int, err error) {
+	ctx = context.WithoutCancel(ctx)
 	if _, ok := s.agents.byName(agent); !ok {
 		return 0, fmt.Errorf("no agent %q: %w", agent, store.ErrNotFound)
 	}
