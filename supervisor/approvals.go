@@ -148,6 +148,15 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 // becomes of ctx's caller (an admin client that hangs up).
 func (s *Supervisor) decideApproval(ctx context.Context, id, decision, by string) (store.Approval, error) {
 	ctx = context.WithoutCancel(ctx)
+	switch decision {
+	case store.DecisionOnce, store.DecisionSession, store.DecisionDeny, store.DecisionDenyKill:
+	default:
+		return store.Approval{}, fmt.Errorf("%w: unknown decision %q (want %s, %s, %s or %s)", errInvalid, decision,
+			store.DecisionOnce, store.DecisionSession, store.DecisionDeny, store.DecisionDenyKill)
+	}
+	if by == "" {
+		return store.Approval{}, fmt.Errorf("%w: a decision records who made it; none given", errInvalid)
+	}
 	a, err := s.store.DecideApproval(ctx, id, decision, by, time.Now())
 	if err != nil {
 		return a, err
