@@ -58,19 +58,20 @@ func (w *waiters) deliver(a store.Approval) {
 // elicitation at the client when enabled), keeps the client informed with
 // progress, and returns the approval as decided, or as expired when the
 // timeout passes. An error means the approval could not be recorded.
-func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRequest, callID string, tool, upstream string, args []byte, d workflows.Decision) (store.Approval, error) {
+func (c *call) hold(ctx context.Context, d workflows.Decision) (store.Approval, error) {
+	s, sess, tool := c.s, c.sess, c.name
 	timeout := s.esc.ApprovalTimeout
 	if d.ApprovalTimeout > 0 {
 		timeout = d.ApprovalTimeout // the step's own
 	}
 	now := time.Now().UTC()
 	a := store.Approval{
-		ID: newID(), Session: sess.id, Agent: sess.agent.Name, CallID: callID, Tool: tool, Upstream: upstream,
-		Args: args, Reasons: d.Reasons, Created: now, Expires: now.Add(timeout), State: store.ApprovalPending,
+		ID: newID(), Session: sess.id, Agent: sess.agent.Name, CallID: c.id, Tool: tool, Upstream: c.tool.Upstream,
+		Args: c.args, Reasons: d.Reasons, Created: now, Expires: now.Add(timeout), State: store.ApprovalPending,
 	}
 	// The digest goes out with the webhook: approvers see what the
 	// decision binds to.
-	digest, err := store.DigestArgs(args)
+	digest, err := store.DigestArgs(c.args)
 	if err != nil {
 		return a, fmt.Errorf("record approval: %w", err)
 	}
@@ -106,8 +107,8 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 
 	var tick <-chan time.Time
 	var token mcp.ProgressToken
-	if req.Params.Meta != nil && req.Params.Meta.ProgressToken != nil {
-		token = req.Params.Meta.ProgressToken
+	if meta := c.req.Params.Meta; meta != nil && meta.ProgressToken != nil {
+		token = meta.ProgressToken
 		t := time.NewTicker(progressEvery)
 		defer t.Stop()
 		tick = t.C
