@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -310,8 +311,8 @@ type forwarded struct {
 // answer for the agent.
 func (c *call) forward(ctx context.Context, d workflows.Decision) *mcp.CallToolResult {
 	progress := &progressMark{}
-	fctx, cancel := context.WithCancel(context.WithValue(ctx, progressKey{}, progress))
-	defer cancel()
+	fctx, cancel := context.WithCancelCause(context.WithValue(ctx, progressKey{}, progress))
+	defer cancel(nil)
 	untrack, live := c.sess.track(cancel)
 	if !live {
 		return refusal("warden refused this call: the session was ended")
@@ -321,7 +322,11 @@ func (c *call) forward(ctx context.Context, d workflows.Decision) *mcp.CallToolR
 	f.res, f.size, f.err = c.s.hub.CallTool(fctx, c.req)
 	f.latency = time.Since(start)
 	progress.settle()
-	if f.err != nil {
+	if cause := context.Cause(fctx); f.err != nil && errors.Is(cause, errCancelledByWarden) {
+		// The upstream saw a cancellation; the agent and the record learn
+		// that warden made it, and why.
+		f.err, f.res = cause, refusal("this call was "+cause.Error())
+	} else if f.err != nil {
 		f.res = upstreamFailure(f.err)
 	}
 

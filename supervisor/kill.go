@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -24,11 +25,11 @@ import (
 // in memory but not on record would come back at a restart.
 func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string) {
 	ctx = context.WithoutCancel(ctx)
-	calls, held, already := sess.stop(true)
+	st, already := sess.stop(true)
 	if already {
 		return
 	}
-	s.release(ctx, sess, calls, held, "warden: session killed")
+	s.release(ctx, sess, st, "warden: session killed", fmt.Errorf("%w: the session was killed by %s: %s", errCancelledByWarden, by, reason))
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindKill, Reasons: []string{reason}, Data: byData(by)}); err != nil {
 		s.log.Error("cannot record kill", "session", sess.id, "err", err)
 	}
@@ -52,17 +53,21 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 	}()
 }
 
-// release lets go of a stopping session's held approvals (denied) and
-// calls in flight (cancelled), and waits a little for those calls to
-// record their results.
-func (s *Supervisor) release(ctx context.Context, sess *session, calls []*inflight, held []string, by string) {
-	for _, id := range held {
+// errCancelledByWarden is the cause of the cancellation of a call in
+// flight whose session was killed or ended: the agent did not cancel it.
+var errCancelledByWarden = errors.New("cancelled by warden")
+
+// release lets go of a stopping session's held approvals (denied by by)
+// and calls in flight (cancelled, with cause), and waits a little for
+// those calls to record their results.
+func (s *Supervisor) release(ctx context.Context, sess *session, st stopping, by string, cause error) {
+	for _, id := range st.held {
 		if _, err := s.decideApproval(ctx, id, store.DecisionDeny, by); err != nil {
 			s.log.Debug("held approval not denied", "approval", id, "err", err)
 		}
 	}
-	for _, f := range calls {
-		f.cancel()
+	for _, f := range st.calls {
+		f.cancel(cause)
 	}
 	sess.awaitIdle(ctx, killGrace)
 }

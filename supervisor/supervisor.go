@@ -284,8 +284,8 @@ func (s *Supervisor) endSession(ctx context.Context, sess *session, state, reaso
 	}
 	// No call of an ended session goes ahead: held ones are denied, those
 	// in flight cancelled, before the end is recorded.
-	calls, held, _ := sess.stop(false)
-	s.release(ctx, sess, calls, held, "warden: session ended")
+	st, _ := sess.stop(false)
+	s.release(ctx, sess, st, "warden: session ended", fmt.Errorf("%w: the session ended: %s", errCancelledByWarden, reason))
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: "session_end", Reasons: []string{reason}}); err != nil {
 		s.log.Error("cannot record session end", "session", sess.id, "err", err)
 	}
