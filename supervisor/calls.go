@@ -216,14 +216,7 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 	}
 	ev := c.event(store.KindApproval)
 	ev.Verdict, ev.Reasons = a.State, []string{approvalSummary(a)}
-	if a.State != store.ApprovalApproved {
-		// The outcome is on record before the agent hears of it.
-		if err := c.record(wctx, ev, nil); err != nil {
-			s.log.Error("cannot record approval outcome", "session", sess.id, "err", err)
-		}
-	}
-	switch {
-	case a.State == store.ApprovalApproved:
+	if a.State == store.ApprovalApproved {
 		// The session may have moved while the call was held: decide again
 		// on its state now. The approval waives this step-up; nothing
 		// stronger (a deny, a kill, a rule that now refuses) is waived.
@@ -234,8 +227,22 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 			sess.approve(c.step(d), a.DecidedBy, d.Reasons)
 		}
 		return nil
-	case a.State == store.ApprovalDenied && a.Decision == store.DecisionDenyKill:
+	}
+	// Any other outcome is on record before it takes effect. One that
+	// cannot be recorded refuses the call all the same, and the agent
+	// learns why; a kill the approver asked for stands either way.
+	err = c.record(wctx, ev, nil)
+	if err != nil {
+		s.log.Error("cannot record approval outcome; refused", "session", sess.id, "approval", a.ID, "err", err)
+	}
+	kill := a.State == store.ApprovalDenied && a.Decision == store.DecisionDenyKill
+	if kill {
 		s.kill(wctx, sess, "approver "+a.DecidedBy+" denied "+c.name+" and ended the session", a.DecidedBy)
+	}
+	switch {
+	case err != nil:
+		return refusal(fmt.Sprintf("warden refused this call (step_up): the outcome of its approval (%s) could not be recorded", a.State))
+	case kill:
 		return refusal("warden ended this session: an approver denied this call (" + why + ")")
 	case a.State == store.ApprovalDenied:
 		return refusal("warden refused this call: an approver denied it (" + why + ")")
@@ -256,7 +263,9 @@ func (c *call) proceedApproved(ctx context.Context, ev store.Event) *mcp.CallToo
 	st, gone := sess.state, sess.killed || sess.ended
 	sess.mu.Unlock()
 	if gone {
-		_ = c.record(ctx, ev, nil)
+		if err := c.record(ctx, ev, nil); err != nil {
+			c.s.log.Error("cannot record approval", "session", sess.id, "err", err)
+		}
 		return refusal("warden refused this call: the session ended while it was held")
 	}
 	next := st
@@ -266,7 +275,9 @@ func (c *call) proceedApproved(ctx context.Context, ev store.Event) *mcp.CallToo
 		case d2.Verdict > warden.StepUp:
 			ev.Reasons = append(ev.Reasons, "decided again after approval: "+d2.Verdict.String()+": "+strings.Join(d2.Reasons, "; "))
 			ev.Verdict = d2.Verdict.String()
-			_ = c.record(ctx, ev, nil)
+			if err := c.record(ctx, ev, nil); err != nil {
+				c.s.log.Error("cannot record approval", "session", sess.id, "err", err)
+			}
 			return refusal(fmt.Sprintf("warden refused this call after its approval (%s): %s", d2.Verdict, strings.Join(d2.Reasons, "; ")))
 		case d2.Verdict == warden.StepUp:
 			next = d2.Approved()
