@@ -102,7 +102,14 @@ func (c *call) hold(ctx context.Context, d workflows.Decision) (store.Approval, 
 	})
 	s.log.Warn("call held for approval", "session", sess.id, "agent", sess.agent.Name, "tool", tool, "approval", a.ID, "timeout", timeout)
 	if s.esc.Elicitation {
-		go s.elicit(ctx, sess, a)
+		// The question is moot once the call is no longer held, or warden
+		// closes.
+		ectx, stop := context.WithCancel(ctx)
+		defer stop()
+		s.bg.spawn(func(done context.Context) {
+			defer context.AfterFunc(done, stop)()
+			s.elicit(ectx, sess, a)
+		})
 	}
 
 	var tick <-chan time.Time

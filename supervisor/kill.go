@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -42,16 +41,32 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 		return
 	}
 	_, _ = s.sessions.Terminate(sess.key)
-	// mcp-go has no call that closes one session; a DELETE of our own runs
-	// its cleanup. It waits for nothing: the killing call's answer is on its
+	// The kill waits for nothing more: the killing call's answer is on its
 	// own stream.
-	go func() {
-		r := httptest.NewRequest(http.MethodDelete, "/mcp", nil)
-		r.Header.Set(server.HeaderKeySessionID, sess.key)
-		r.Header.Set(mcp.HeaderProtocolVersion, protocolVersions[0])
-		s.http.ServeHTTP(httptest.NewRecorder(), r)
-	}()
+	s.bg.spawn(func(ctx context.Context) { s.closeTransport(ctx, sess.key) })
 }
+
+// closeTransport runs mcp-go's clean-up of a session's transport state
+// (trap 3). mcp-go has no call that closes one session, so warden serves
+// it a DELETE of its own, whose answer nobody reads.
+func (s *Supervisor) closeTransport(ctx context.Context, key string) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodDelete, "/mcp", http.NoBody)
+	if err != nil {
+		s.log.Error("cannot clean up a killed session's transport", "session", key, "err", err)
+		return
+	}
+	r.Header.Set(server.HeaderKeySessionID, key)
+	r.Header.Set(mcp.HeaderProtocolVersion, protocolVersions[0])
+	s.http.ServeHTTP(unread{header: http.Header{}}, r)
+}
+
+// unread is the answer to warden's own requests to mcp-go, which nobody
+// reads.
+type unread struct{ header http.Header }
+
+func (u unread) Header() http.Header       { return u.header }
+func (unread) Write(p []byte) (int, error) { return len(p), nil }
+func (unread) WriteHeader(int)             {}
 
 // errCancelledByWarden is the cause of the cancellation of a call in
 // flight whose session was killed or ended: the agent did not cancel it.
