@@ -33,13 +33,13 @@ steps:
 `
 
 // payUpstream is a real MCP server over HTTP on 127.0.0.1 with one tool,
-// pay, that counts the calls that reach it.
-func payUpstream(t *testing.T, paid *atomic.Int64) string {
+// pay, that runs pay before it answers.
+func payUpstream(t *testing.T, pay func(context.Context)) string {
 	t.Helper()
 	s := server.NewMCPServer("ops", "1.0.0", server.WithToolCapabilities(true))
 	s.AddTool(mcp.NewTool("pay", mcp.WithNumber("amount", mcp.Required())),
-		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			paid.Add(1)
+		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			pay(ctx)
 			return mcp.NewToolResultText("paid"), nil
 		})
 	h := server.NewStreamableHTTPServer(s)
@@ -49,13 +49,13 @@ func payUpstream(t *testing.T, paid *atomic.Int64) string {
 }
 
 // agentClient is an initialised mcp-go client of agent ops at url.
-func agentClient(t *testing.T, url string) *client.Client {
+func agentClient(t *testing.T, url string, opts ...client.ClientOption) *client.Client {
 	t.Helper()
 	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testAgentToken}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := client.NewClient(tr)
+	c := client.NewClient(tr, opts...)
 	t.Cleanup(func() { _ = c.Close() })
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -84,41 +84,11 @@ func TestApprovalOutcomeOnRecordBeforeEffect(t *testing.T) {
 		{store.ApprovalDenied, store.DecisionDenyKill},
 		{store.ApprovalExpired, ""},
 	}
-	wf, err := workflows.Parse("pay.yaml", []byte(payWorkflow))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range cases {
 		t.Run(tc.state+"_"+tc.decision, func(t *testing.T) {
 			var paid atomic.Int64
-			held := make(heldCalls, 1)
-			sup, db := startTestSupervisor(t, []tools.Spec{{Name: "ops", URL: payUpstream(t, &paid)}}, func(o *Options) {
-				o.Policies = map[string]*Policy{"ops": {Workflow: wf}}
-				o.Escalation.Approvals = true
-				o.Escalation.ApprovalTimeout = time.Minute
-				o.Escalation.Notifier = held
-			})
-			front := httptest.NewServer(sup.Handler())
-			t.Cleanup(front.Close)
-			c := agentClient(t, front.URL+"/mcp")
-
-			answer := make(chan *mcp.CallToolResult, 1)
-			go func() {
-				req := mcp.CallToolRequest{}
-				req.Params.Name = "pay"
-				req.Params.Arguments = map[string]any{"amount": 500}
-				res, err := c.CallTool(context.Background(), req)
-				if err != nil {
-					res = mcp.NewToolResultError("client error: " + err.Error())
-				}
-				answer <- res
-			}()
-			var a store.Approval
-			select {
-			case a = <-held:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the call was never held")
-			}
+			h := holdPayment(t, func(context.Context) { paid.Add(1) }, nil)
+			sup, db, a := h.sup, h.db, h.approval
 
 			// The decision was made; then the store fails before its
 			// outcome reaches the session's record.
@@ -128,12 +98,7 @@ func TestApprovalOutcomeOnRecordBeforeEffect(t *testing.T) {
 			a.State, a.Decision, a.DecidedBy = tc.state, tc.decision, "alice"
 			sup.waiting.deliver(a)
 
-			var res *mcp.CallToolResult
-			select {
-			case res = <-answer:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the held call was never answered")
-			}
+			res := h.answer(t)
 			if text := allText(res); !res.IsError || !strings.Contains(text, "could not be recorded") {
 				t.Fatalf("the held call answered %q (error %v), want a refusal saying its approval could not be recorded", text, res.IsError)
 			}
@@ -141,6 +106,68 @@ func TestApprovalOutcomeOnRecordBeforeEffect(t *testing.T) {
 				t.Fatal("the call reached the upstream")
 			}
 		})
+	}
+}
+
+// heldPayment is a payment of 500 that an agent asked for and warden
+// holds for an approver.
+type heldPayment struct {
+	sup      *Supervisor
+	db       *store.DB
+	approval store.Approval           // the pending approval
+	answered chan *mcp.CallToolResult // the agent's answer, once it has one
+}
+
+// holdPayment starts warden in front of an upstream whose pay runs pay,
+// with approvals on (and tweak), connects agent ops with opts, and has it
+// call pay with 500; it returns once warden holds the call.
+func holdPayment(t *testing.T, pay func(context.Context), tweak func(*Options), opts ...client.ClientOption) *heldPayment {
+	t.Helper()
+	wf, err := workflows.Parse("pay.yaml", []byte(payWorkflow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(heldCalls, 1)
+	h := &heldPayment{answered: make(chan *mcp.CallToolResult, 1)}
+	h.sup, h.db = startTestSupervisor(t, []tools.Spec{{Name: "ops", URL: payUpstream(t, pay)}}, func(o *Options) {
+		o.Policies = map[string]*Policy{"ops": {Workflow: wf}}
+		o.Escalation.Approvals = true
+		o.Escalation.ApprovalTimeout = time.Minute
+		o.Escalation.Notifier = held
+		if tweak != nil {
+			tweak(o)
+		}
+	})
+	front := httptest.NewServer(h.sup.Handler())
+	t.Cleanup(front.Close)
+	c := agentClient(t, front.URL+"/mcp", opts...)
+	go func() {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "pay"
+		req.Params.Arguments = map[string]any{"amount": 500}
+		res, err := c.CallTool(context.Background(), req)
+		if err != nil {
+			res = mcp.NewToolResultError("client error: " + err.Error())
+		}
+		h.answered <- res
+	}()
+	select {
+	case h.approval = <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call was never held")
+	}
+	return h
+}
+
+// answer waits for the agent's answer.
+func (h *heldPayment) answer(t *testing.T) *mcp.CallToolResult {
+	t.Helper()
+	select {
+	case res := <-h.answered:
+		return res
+	case <-time.After(30 * time.Second):
+		t.Fatal("the held call was never answered")
+		return nil
 	}
 }
 
