@@ -30,13 +30,15 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	c := s.newCall(sess, req)
 	wctx := context.WithoutCancel(ctx) // the record is written even if the agent has gone
 	t, ok := s.hub.Catalog().Tool(req.Params.Name)
+	if ok {
+		c.found(t)
+	}
 	if !ok || !sess.agent.sees(t) {
 		// An attempt on a tool the agent cannot see is refused and recorded.
 		reason := fmt.Sprintf("tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)
 		c.refused(wctx, warden.Deny, reason)
 		return refusal("warden refused this call: " + reason), nil
 	}
-	c.found(t)
 
 	// Rate limits: a call over the rate waits up to MaxDelay, or is
 	// refused with when to retry.
