@@ -224,7 +224,8 @@ func (s *Supervisor) adminSuspend(suspend bool) http.HandlerFunc {
 		if req.By == "" {
 			req.By = "admin API"
 		}
-		killed, err := s.setSuspended(r.Context(), r.PathValue("name"), suspend, req.Reason, req.By, req.Kill)
+		rec := store.AgentRecord{Name: r.PathValue("name"), Suspended: suspend, Reason: req.Reason, By: req.By}
+		killed, err := s.setSuspended(r.Context(), rec, req.Kill)
 		if err != nil {
 			writeStoreError(w, err)
 			return
