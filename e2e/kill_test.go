@@ -38,9 +38,12 @@ func TestKillCancelsInFlightCall(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upstream never saw the in-flight call cancelled")
 	}
+	// The killed call tells the agent, and the record, that warden
+	// cancelled it and why: it was not the agent.
+	const why = "cancelled by warden: the session was killed by alice: exfiltration suspected"
 	r := await(t, inflight, 10*time.Second)
-	if r.err == nil && !r.res.IsError {
-		t.Fatalf("the killed call ended with a result: %s", resultText(r.res))
+	if r.err != nil || !r.res.IsError || !strings.Contains(resultText(r.res), why) {
+		t.Fatalf("the killed call answered %+v %v, want an error saying %q", r.res, r.err, why)
 	}
 	if st, body, _, err := ladderPost(nil, l.URL, opsToken, sid, toolsList, nil); err != nil || st != http.StatusNotFound {
 		t.Fatalf("request with the killed session id: %d %s %v, want 404", st, body, err)
@@ -58,7 +61,7 @@ func TestKillCancelsInFlightCall(t *testing.T) {
 	if got := strings.Join(tl, " "); !strings.HasPrefix(got, "session_start call:block:allow") || !strings.Contains(got, "kill") || !strings.HasSuffix(got, "session_end") {
 		t.Fatalf("timeline %s", got)
 	}
-	kills := 0
+	kills, results := 0, 0
 	for _, e := range evs {
 		switch {
 		case e.Kind == store.KindKill:
@@ -66,12 +69,15 @@ func TestKillCancelsInFlightCall(t *testing.T) {
 			if e.Reasons[0] != "exfiltration suspected" || !strings.Contains(string(e.Data), "alice") {
 				t.Fatalf("kill event = %+v", e)
 			}
-		case e.Kind == store.KindResult && (e.OK || !strings.Contains(e.Error, "cancel")):
-			t.Fatalf("the cancelled call's result is recorded as %+v", e)
+		case e.Kind == store.KindResult:
+			results++
+			if e.OK || !strings.Contains(e.Error, why) {
+				t.Fatalf("the cancelled call's result is recorded as %+v, want it to say %q", e, why)
+			}
 		}
 	}
-	if kills != 1 {
-		t.Fatalf("%d kill events, want 1", kills)
+	if kills != 1 || results != 1 {
+		t.Fatalf("%d kill events and %d results, want 1 of each", kills, results)
 	}
 	l.Hook.wait(t, 10*time.Second, "session.killed", func(m notify.Message) bool {
 		return m.Type == notify.TypeSessionKilled && m.Session == sid && strings.Contains(strings.Join(m.Reasons, ";"), "exfiltration")

@@ -96,7 +96,7 @@ func (s *Supervisor) adminSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.store.Sessions(r.Context(), f)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		writeStoreError(w, err)
 		return
 	}
 	if list == nil {
@@ -118,7 +118,7 @@ func (s *Supervisor) adminSession(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, err := s.store.Events(r.Context(), id)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		writeStoreError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, SessionView{Session: sess, Events: evs})
@@ -127,7 +127,7 @@ func (s *Supervisor) adminSession(w http.ResponseWriter, r *http.Request) {
 func (s *Supervisor) adminVerify(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.store.Verify(r.Context())
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		writeStoreError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)

@@ -78,6 +78,13 @@ type reasonRequest struct {
 func (s *Supervisor) adminApprovals(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.ApprovalFilter{State: q.Get("state"), Agent: q.Get("agent"), Session: q.Get("session")}
+	switch f.State {
+	case "", store.ApprovalPending, store.ApprovalApproved, store.ApprovalDenied, store.ApprovalExpired:
+	default:
+		writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("state: want %s, %s, %s or %s, got %q",
+			store.ApprovalPending, store.ApprovalApproved, store.ApprovalDenied, store.ApprovalExpired, f.State)})
+		return
+	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
@@ -88,7 +95,7 @@ func (s *Supervisor) adminApprovals(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.store.Approvals(r.Context(), f)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		writeStoreError(w, err)
 		return
 	}
 	if list == nil {
@@ -119,19 +126,32 @@ func (s *Supervisor) adminDecide(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// writeStoreError maps store errors to HTTP: unknown 404, already decided
-// 409, expired 410, anything else invalid 400.
-func writeStoreError(w http.ResponseWriter, err error) {
+// errInvalid is wrapped by the errors of an operation asked for with
+// unusable input: the client's fault, not warden's.
+var errInvalid = errors.New("invalid request")
+
+// statusOf maps an operation's error to HTTP: unknown 404, already decided
+// 409, expired 410, invalid input 400; anything else (the store failed) is
+// warden's fault, 500.
+func statusOf(err error) int {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, apiError{err.Error()})
+		return http.StatusNotFound
 	case errors.Is(err, store.ErrDecided):
-		writeJSON(w, http.StatusConflict, apiError{err.Error()})
+		return http.StatusConflict
 	case errors.Is(err, store.ErrExpired):
-		writeJSON(w, http.StatusGone, apiError{err.Error()})
+		return http.StatusGone
+	case errors.Is(err, errInvalid):
+		return http.StatusBadRequest
 	default:
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return http.StatusInternalServerError
 	}
+}
+
+// writeStoreError answers with an operation's error, its status as statusOf
+// says.
+func writeStoreError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), apiError{err.Error()})
 }
 
 func (s *Supervisor) adminKillSession(w http.ResponseWriter, r *http.Request) {
@@ -204,7 +224,8 @@ func (s *Supervisor) adminSuspend(suspend bool) http.HandlerFunc {
 		if req.By == "" {
 			req.By = "admin API"
 		}
-		killed, err := s.setSuspended(r.Context(), r.PathValue("name"), suspend, req.Reason, req.By, req.Kill)
+		rec := store.AgentRecord{Name: r.PathValue("name"), Suspended: suspend, Reason: req.Reason, By: req.By}
+		killed, err := s.setSuspended(r.Context(), rec, req.Kill)
 		if err != nil {
 			writeStoreError(w, err)
 			return
@@ -240,7 +261,7 @@ func (s *Supervisor) linkToken(ctx context.Context, w http.ResponseWriter, token
 	}
 	a, err := s.store.Approval(ctx, id)
 	if err != nil {
-		http.Error(w, "no such approval", http.StatusNotFound)
+		http.Error(w, "approval: "+err.Error(), statusOf(err))
 		return store.Approval{}, "", false
 	}
 	return a, decision, true
@@ -275,7 +296,7 @@ func (s *Supervisor) linkDecide(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrExpired):
 		http.Error(w, "expired: the call is no longer held", http.StatusGone)
 	case err != nil:
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, err.Error(), statusOf(err))
 	default:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "decided: %s on %s's call of %s\n", got.Decision, got.Agent, got.Tool)

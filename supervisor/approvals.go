@@ -58,19 +58,20 @@ func (w *waiters) deliver(a store.Approval) {
 // elicitation at the client when enabled), keeps the client informed with
 // progress, and returns the approval as decided, or as expired when the
 // timeout passes. An error means the approval could not be recorded.
-func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRequest, callID string, tool, upstream string, args []byte, d workflows.Decision) (store.Approval, error) {
+func (c *call) hold(ctx context.Context, d workflows.Decision) (store.Approval, error) {
+	s, sess, tool := c.s, c.sess, c.name
 	timeout := s.esc.ApprovalTimeout
 	if d.ApprovalTimeout > 0 {
 		timeout = d.ApprovalTimeout // the step's own
 	}
 	now := time.Now().UTC()
 	a := store.Approval{
-		ID: newID(), Session: sess.id, Agent: sess.agent.Name, CallID: callID, Tool: tool, Upstream: upstream,
-		Args: args, Reasons: d.Reasons, Created: now, Expires: now.Add(timeout), State: store.ApprovalPending,
+		ID: newID(), Session: sess.id, Agent: sess.agent.Name, CallID: c.id, Tool: tool, Upstream: c.tool.Upstream,
+		Args: c.args, Reasons: d.Reasons, Created: now, Expires: now.Add(timeout), State: store.ApprovalPending,
 	}
 	// The digest goes out with the webhook: approvers see what the
 	// decision binds to.
-	digest, err := store.DigestArgs(args)
+	digest, err := store.DigestArgs(c.args)
 	if err != nil {
 		return a, fmt.Errorf("record approval: %w", err)
 	}
@@ -101,13 +102,20 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 	})
 	s.log.Warn("call held for approval", "session", sess.id, "agent", sess.agent.Name, "tool", tool, "approval", a.ID, "timeout", timeout)
 	if s.esc.Elicitation {
-		go s.elicit(ctx, sess, a)
+		// The question is moot once the call is no longer held, or warden
+		// closes.
+		ectx, stop := context.WithCancel(ctx)
+		defer stop()
+		s.bg.spawn(func(done context.Context) {
+			defer context.AfterFunc(done, stop)()
+			s.elicit(ectx, sess, a)
+		})
 	}
 
 	var tick <-chan time.Time
 	var token mcp.ProgressToken
-	if req.Params.Meta != nil && req.Params.Meta.ProgressToken != nil {
-		token = req.Params.Meta.ProgressToken
+	if meta := c.req.Params.Meta; meta != nil && meta.ProgressToken != nil {
+		token = meta.ProgressToken
 		t := time.NewTicker(progressEvery)
 		defer t.Stop()
 		tick = t.C
@@ -144,8 +152,19 @@ func (s *Supervisor) hold(ctx context.Context, sess *session, req mcp.CallToolRe
 
 // decideApproval records a decision on an approval (exactly once) and hands it to
 // the held call. It is the one path for the admin API, the CLI, links and
-// elicitation.
+// elicitation. A decision once made is recorded and delivered whatever
+// becomes of ctx's caller (an admin client that hangs up).
 func (s *Supervisor) decideApproval(ctx context.Context, id, decision, by string) (store.Approval, error) {
+	ctx = context.WithoutCancel(ctx)
+	switch decision {
+	case store.DecisionOnce, store.DecisionSession, store.DecisionDeny, store.DecisionDenyKill:
+	default:
+		return store.Approval{}, fmt.Errorf("%w: unknown decision %q (want %s, %s, %s or %s)", errInvalid, decision,
+			store.DecisionOnce, store.DecisionSession, store.DecisionDeny, store.DecisionDenyKill)
+	}
+	if by == "" {
+		return store.Approval{}, fmt.Errorf("%w: a decision records who made it; none given", errInvalid)
+	}
 	a, err := s.store.DecideApproval(ctx, id, decision, by, time.Now())
 	if err != nil {
 		return a, err

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,17 +27,16 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	if sess == nil {
 		return refusal("warden refused this call: the session is not known or was not recorded"), nil
 	}
-	callID := newID()
-	args, err := json.Marshal(req.Params.Arguments)
-	if err != nil {
-		args = json.RawMessage(`null`)
-	}
+	c := s.newCall(sess, req)
 	wctx := context.WithoutCancel(ctx) // the record is written even if the agent has gone
 	t, ok := s.hub.Catalog().Tool(req.Params.Name)
+	if ok {
+		c.found(t)
+	}
 	if !ok || !sess.agent.sees(t) {
 		// An attempt on a tool the agent cannot see is refused and recorded.
 		reason := fmt.Sprintf("tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)
-		s.recordRefusal(wctx, sess, callID, t.Upstream, req.Params.Name, args, warden.Deny, reason)
+		c.refused(wctx, warden.Deny, reason)
 		return refusal("warden refused this call: " + reason), nil
 	}
 
@@ -44,27 +44,25 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	// refused with when to retry.
 	var pre []checkResult
 	if wait, err := s.pace(ctx, sess); err != nil {
-		s.recordRefusal(wctx, sess, callID, t.Upstream, t.Def.Name, args, warden.Throttle, err.Error())
+		c.refused(wctx, warden.Throttle, err.Error())
 		return refusal("warden refused this call (throttle): " + err.Error()), nil
 	} else if wait > 0 {
 		pre = append(pre, checkResult{warden.Throttle, fmt.Sprintf("held back %s by the rate limit", wait.Round(time.Millisecond))})
 	}
 
-	pol := s.policyFor(sess.agent.Name)
-	call := workflows.Call{Tool: t.Def.Name, Args: req.GetArguments(), Upstream: t.Upstream}
-	d, err := s.decideCall(wctx, sess, pol, callID, t, call, args, pre)
+	d, err := c.decide(wctx, pre)
 	if err != nil {
-		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", t.Def.Name, "err", err)
+		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", c.name, "err", err)
 		return refusal("warden refused this call: it could not be decided and recorded"), nil
 	}
 	switch {
 	case d.Verdict == warden.Kill:
-		s.kill(wctx, sess, "verdict on "+t.Def.Name+": "+strings.Join(d.Reasons, "; "), "warden")
+		s.kill(wctx, sess, "verdict on "+c.name+": "+strings.Join(d.Reasons, "; "), "warden")
 		return refusal(fmt.Sprintf("warden ended this session (kill): %s", strings.Join(d.Reasons, "; "))), nil
 	case d.Verdict == warden.Deny:
 		return refusal(fmt.Sprintf("warden refused this call (deny): %s", strings.Join(d.Reasons, "; "))), nil
 	case d.Verdict == warden.StepUp:
-		if res := s.stepUp(ctx, sess, pol, req, call, callID, t, args, d); res != nil {
+		if res := c.stepUp(ctx, d); res != nil {
 			return res, nil
 		}
 	case d.Verdict == warden.Throttle && len(pre) == 0:
@@ -73,44 +71,79 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 			return refusal("warden refused this call: the agent cancelled it while it was throttled"), nil
 		}
 	case d.Verdict == warden.Flag:
-		s.flagged(sess, t.Def.Name, d.Reasons)
+		s.flagged(sess, c.name, d.Reasons)
 	}
+	return c.forward(ctx, d), nil
+}
 
-	progress := &progressMark{}
-	fctx, cancel := context.WithCancel(context.WithValue(ctx, progressKey{}, progress))
-	defer cancel()
-	untrack, live := sess.track(cancel)
-	if !live {
-		return refusal("warden refused this call: the session was ended"), nil
-	}
-	start := time.Now()
-	res, size, ferr := s.hub.CallTool(fctx, req)
-	latency := time.Since(start)
-	progress.settle()
-	if ferr != nil {
-		res = upstreamFailure(ferr)
-	}
+// call is one tools/call on its way through warden: whose it is, what it
+// asks, and the policy that decides it. Its methods are the steps of
+// callTool.
+type call struct {
+	s    *Supervisor
+	sess *session
+	req  mcp.CallToolRequest
+	id   string          // the call's id in history
+	name string          // the tool as the agent names it
+	tool tools.Tool      // the tool, once found in the catalog
+	args json.RawMessage // the arguments, as recorded
+	pol  *Policy
+	wf   workflows.Call // the call as the policy sees it, once the tool is found
+}
 
-	// The call counts as in flight until its result is on record, so that
-	// a kill records the session's end after it.
-	rd, err := s.observeResult(wctx, sess, pol, callID, t, call, d, res, size, ferr, latency)
-	untrack()
+func (s *Supervisor) newCall(sess *session, req mcp.CallToolRequest) *call {
+	args, err := json.Marshal(req.Params.Arguments)
 	if err != nil {
-		// The upstream acted, but a result that is not on record is not
-		// handed over: the agent learns that, and the log says why.
-		s.log.Error("cannot record result; withheld", "session", sess.id, "tool", t.Def.Name, "err", err)
-		return refusal("warden withheld the result: it could not be recorded"), nil
+		args = json.RawMessage(`null`)
 	}
-	switch {
-	case rd.Verdict == warden.Kill:
-		s.kill(wctx, sess, "result of "+t.Def.Name+": "+strings.Join(rd.Reasons, "; "), "warden")
-		return refusal(fmt.Sprintf("warden withheld the result and ended this session: %s", strings.Join(rd.Reasons, "; "))), nil
-	case rd.Verdict > warden.Flag:
-		return refusal(fmt.Sprintf("warden withheld the result (%s): %s", rd.Verdict, strings.Join(rd.Reasons, "; "))), nil
-	case rd.Verdict == warden.Flag:
-		s.flagged(sess, t.Def.Name, rd.Reasons)
+	return &call{s: s, sess: sess, req: req, id: newID(), name: req.Params.Name, args: args, pol: s.policyFor(sess.agent.Name)}
+}
+
+// found binds the call to the catalog's tool.
+func (c *call) found(t tools.Tool) {
+	c.tool, c.name = t, t.Def.Name
+	c.wf = workflows.Call{Tool: t.Def.Name, Args: c.req.GetArguments(), Upstream: t.Upstream}
+}
+
+// event is an event of this call of the given kind.
+func (c *call) event(kind string) store.Event {
+	return store.Event{Kind: kind, CallID: c.id, Upstream: c.tool.Upstream, Tool: c.name}
+}
+
+// callEvent is the record of the call itself, with its verdict.
+func (c *call) callEvent(d workflows.Decision) store.Event {
+	ev := c.event(store.KindCall)
+	ev.Args, ev.Verdict, ev.Reasons, ev.Data = c.args, d.Verdict.String(), d.Reasons, callData(d, c.tool)
+	return ev
+}
+
+// record makes ev durable; with next, it records the session's new state
+// with it in the same write and moves the session there (a session
+// without a policy has no state to keep). The caller holds decideMu when
+// it passes next.
+func (c *call) record(ctx context.Context, ev store.Event, next *workflows.State) error {
+	if next == nil || c.pol.empty() {
+		_, err := c.s.store.Append(ctx, c.sess.id, ev)
+		return err
 	}
-	return res, nil
+	state, err := encodeState(*next)
+	if err != nil {
+		return err
+	}
+	if _, err := c.s.store.AppendWithData(ctx, c.sess.id, ev, state); err != nil {
+		return err
+	}
+	c.sess.mu.Lock()
+	c.sess.state = *next
+	c.sess.mu.Unlock()
+	return nil
+}
+
+// refused records a call refused before the policy ran.
+func (c *call) refused(ctx context.Context, v warden.Verdict, reason string) {
+	if err := c.record(ctx, c.callEvent(workflows.Decision{Verdict: v, Reasons: []string{reason}}), nil); err != nil {
+		c.s.log.Error("cannot record refused call", "session", c.sess.id, "tool", c.name, "err", err)
+	}
 }
 
 // checkResult is a verdict from a check outside the policy (rate limits).
@@ -119,45 +152,99 @@ type checkResult struct {
 	reason  string
 }
 
-// stepUp holds a call for an approver. It returns nil when the call was
+// decide runs the policy on the call and makes the call's event and the
+// session's new state durable together.
+func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decision, error) {
+	sess := c.sess
+	sess.decideMu.Lock()
+	defer sess.decideMu.Unlock()
+	sess.mu.Lock()
+	st, killed, ended, revalidate := sess.state, sess.killed, sess.ended, sess.revalidate
+	sess.mu.Unlock()
+	if killed || ended {
+		d := workflows.Decision{Verdict: warden.Deny, Reasons: []string{"session already ended"}}
+		if killed {
+			d = workflows.Decision{Verdict: warden.Kill, Reasons: []string{"session already killed"}}
+		}
+		return d, c.record(ctx, c.callEvent(d), nil)
+	}
+	var d workflows.Decision
+	next := st
+	if !c.pol.empty() {
+		d, next = c.pol.Decide(st, c.wf, time.Now())
+	}
+	for _, r := range pre {
+		d.Raise(r.verdict, r.reason)
+	}
+	if revalidate != "" {
+		d.Raise(warden.StepUp, revalidate)
+	}
+	if ch, ok := c.s.changedTools()[c.name]; ok {
+		d.Raise(warden.StepUp, ch.stepUpReason(c.name))
+	}
+	if by, ok := sess.approvedFor(c.step(d), d.Reasons); ok && d.Verdict == warden.StepUp && revalidate == "" {
+		d.Verdict = warden.Allow
+		d.Reasons = append(d.Reasons, "approved for this session by "+by)
+		next = d.Approved()
+	}
+	if d.Verdict > warden.Throttle && d.Verdict != warden.Kill {
+		next = st // a refused or held call does not move the session (yet)
+	}
+	return d, c.record(ctx, c.callEvent(d), &next)
+}
+
+// step is what an approval "for the session" of this call covers: its
+// workflow step, or the tool when no step matched.
+func (c *call) step(d workflows.Decision) string {
+	if d.Step != "" {
+		return d.Step
+	}
+	return c.name
+}
+
+// stepUp holds the call for an approver. It returns nil when the call was
 // approved and may go ahead, else the answer to give the agent.
-func (s *Supervisor) stepUp(ctx context.Context, sess *session, pol *Policy, req mcp.CallToolRequest, call workflows.Call, callID string, t tools.Tool, args json.RawMessage, d workflows.Decision) *mcp.CallToolResult {
+func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolResult {
+	s, sess := c.s, c.sess
 	why := strings.Join(d.Reasons, "; ")
 	if !s.esc.Approvals {
 		return refusal("warden refused this call (step_up): " + why + "; no approver is configured, so it is denied")
 	}
 	wctx := context.WithoutCancel(ctx)
-	a, err := s.hold(ctx, sess, req, callID, t.Def.Name, t.Upstream, args, d)
+	a, err := c.hold(ctx, d)
 	if err != nil {
-		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", t.Def.Name, "err", err)
+		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", c.name, "err", err)
 		return refusal("warden refused this call (step_up): it could not be held for approval")
 	}
-	step := d.Step
-	if step == "" {
-		step = t.Def.Name
-	}
-	ev := store.Event{Kind: store.KindApproval, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-		Verdict: a.State, Reasons: []string{approvalSummary(a)}}
-	if a.State != store.ApprovalApproved {
-		// The outcome is on record before the agent hears of it.
-		if _, err := s.store.Append(wctx, sess.id, ev); err != nil {
-			s.log.Error("cannot record approval outcome", "session", sess.id, "err", err)
-		}
-	}
-	switch {
-	case a.State == store.ApprovalApproved:
+	ev := c.event(store.KindApproval)
+	ev.Verdict, ev.Reasons = a.State, []string{approvalSummary(a)}
+	if a.State == store.ApprovalApproved {
 		// The session may have moved while the call was held: decide again
 		// on its state now. The approval waives this step-up; nothing
 		// stronger (a deny, a kill, a rule that now refuses) is waived.
-		if res := s.proceedApproved(wctx, sess, pol, t, call, ev); res != nil {
+		if res := c.proceedApproved(wctx, ev); res != nil {
 			return res
 		}
 		if a.Decision == store.DecisionSession {
-			sess.approve(step, a.DecidedBy, d.Reasons)
+			sess.approve(c.step(d), a.DecidedBy, d.Reasons)
 		}
 		return nil
-	case a.State == store.ApprovalDenied && a.Decision == store.DecisionDenyKill:
-		s.kill(wctx, sess, "approver "+a.DecidedBy+" denied "+t.Def.Name+" and ended the session", a.DecidedBy)
+	}
+	// Any other outcome is on record before it takes effect. One that
+	// cannot be recorded refuses the call all the same, and the agent
+	// learns why; a kill the approver asked for stands either way.
+	err = c.record(wctx, ev, nil)
+	if err != nil {
+		s.log.Error("cannot record approval outcome; refused", "session", sess.id, "approval", a.ID, "err", err)
+	}
+	kill := a.State == store.ApprovalDenied && a.Decision == store.DecisionDenyKill
+	if kill {
+		s.kill(wctx, sess, "approver "+a.DecidedBy+" denied "+c.name+" and ended the session", a.DecidedBy)
+	}
+	switch {
+	case err != nil:
+		return refusal(fmt.Sprintf("warden refused this call (step_up): the outcome of its approval (%s) could not be recorded", a.State))
+	case kill:
 		return refusal("warden ended this session: an approver denied this call (" + why + ")")
 	case a.State == store.ApprovalDenied:
 		return refusal("warden refused this call: an approver denied it (" + why + ")")
@@ -168,26 +255,31 @@ func (s *Supervisor) stepUp(ctx context.Context, sess *session, pol *Policy, req
 
 // proceedApproved moves the session for an approved call: under the
 // session's decision lock it decides the call again on the current state,
-// and records the approval with the state the call leaves. It returns the
-// answer for the agent when the call must not go ahead after all.
-func (s *Supervisor) proceedApproved(ctx context.Context, sess *session, pol *Policy, t tools.Tool, call workflows.Call, ev store.Event) *mcp.CallToolResult {
+// and records the approval (ev) with the state the call leaves. It returns
+// the answer for the agent when the call must not go ahead after all.
+func (c *call) proceedApproved(ctx context.Context, ev store.Event) *mcp.CallToolResult {
+	sess := c.sess
 	sess.decideMu.Lock()
 	defer sess.decideMu.Unlock()
 	sess.mu.Lock()
 	st, gone := sess.state, sess.killed || sess.ended
 	sess.mu.Unlock()
 	if gone {
-		_, _ = s.store.Append(ctx, sess.id, ev)
+		if err := c.record(ctx, ev, nil); err != nil {
+			c.s.log.Error("cannot record approval", "session", sess.id, "err", err)
+		}
 		return refusal("warden refused this call: the session ended while it was held")
 	}
 	next := st
-	if !pol.empty() {
-		d2, after := pol.Decide(st, call, time.Now())
+	if !c.pol.empty() {
+		d2, after := c.pol.Decide(st, c.wf, time.Now())
 		switch {
 		case d2.Verdict > warden.StepUp:
 			ev.Reasons = append(ev.Reasons, "decided again after approval: "+d2.Verdict.String()+": "+strings.Join(d2.Reasons, "; "))
 			ev.Verdict = d2.Verdict.String()
-			_, _ = s.store.Append(ctx, sess.id, ev)
+			if err := c.record(ctx, ev, nil); err != nil {
+				c.s.log.Error("cannot record approval", "session", sess.id, "err", err)
+			}
 			return refusal(fmt.Sprintf("warden refused this call after its approval (%s): %s", d2.Verdict, strings.Join(d2.Reasons, "; ")))
 		case d2.Verdict == warden.StepUp:
 			next = d2.Approved()
@@ -195,22 +287,10 @@ func (s *Supervisor) proceedApproved(ctx context.Context, sess *session, pol *Po
 			next = after
 		}
 	}
-	var err error
-	if pol.empty() {
-		_, err = s.store.Append(ctx, sess.id, ev)
-	} else {
-		var state json.RawMessage
-		if state, err = encodeState(next); err == nil {
-			_, err = s.store.AppendWithData(ctx, sess.id, ev, state)
-		}
-	}
-	if err != nil {
-		s.log.Error("cannot record approval; refused", "session", sess.id, "err", err)
+	if err := c.record(ctx, ev, &next); err != nil {
+		c.s.log.Error("cannot record approval; refused", "session", sess.id, "err", err)
 		return refusal("warden refused this call: its approval could not be recorded")
 	}
-	sess.mu.Lock()
-	sess.state = next
-	sess.mu.Unlock()
 	return nil
 }
 
@@ -223,15 +303,6 @@ func approvalSummary(a store.Approval) string {
 	}
 }
 
-// recordRefusal records a call refused before the policy ran.
-func (s *Supervisor) recordRefusal(ctx context.Context, sess *session, callID, upstream, tool string, args json.RawMessage, v warden.Verdict, reason string) {
-	_, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindCall, CallID: callID, Upstream: upstream,
-		Tool: tool, Args: args, Verdict: v.String(), Reasons: []string{reason}})
-	if err != nil {
-		s.log.Error("cannot record refused call", "session", sess.id, "tool", tool, "err", err)
-	}
-}
-
 // flagged logs and alerts a flagged call or result; it goes ahead.
 func (s *Supervisor) flagged(sess *session, tool string, reasons []string) {
 	s.log.Warn("flagged", "session", sess.id, "agent", sess.agent.Name, "tool", tool, "reasons", reasons)
@@ -240,110 +311,84 @@ func (s *Supervisor) flagged(sess *session, tool string, reasons []string) {
 		Text: fmt.Sprintf("%s's call of %s was flagged: %s", sess.agent.Name, tool, strings.Join(reasons, "; "))})
 }
 
-// decideCall runs the policy on a call and makes the call's event and the
-// session's new state durable together.
-func (s *Supervisor) decideCall(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, args json.RawMessage, pre []checkResult) (workflows.Decision, error) {
-	sess.decideMu.Lock()
-	defer sess.decideMu.Unlock()
-	sess.mu.Lock()
-	st, killed, ended, revalidate := sess.state, sess.killed, sess.ended, sess.revalidate
-	sess.mu.Unlock()
-	if killed || ended {
-		d := workflows.Decision{Verdict: warden.Deny, Reasons: []string{"session already ended"}}
-		if killed {
-			d = workflows.Decision{Verdict: warden.Kill, Reasons: []string{"session already killed"}}
-		}
-		_, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindCall, CallID: callID, Upstream: t.Upstream,
-			Tool: t.Def.Name, Args: args, Verdict: d.Verdict.String(), Reasons: d.Reasons})
-		return d, err
-	}
-	var d workflows.Decision
-	next := st
-	if !pol.empty() {
-		d, next = pol.Decide(st, call, time.Now())
-	}
-	for _, c := range pre {
-		d.Raise(c.verdict, c.reason)
-	}
-	if revalidate != "" {
-		d.Raise(warden.StepUp, revalidate)
-	}
-	if ch, ok := s.changedTools()[t.Def.Name]; ok {
-		d.Raise(warden.StepUp, ch.stepUpReason(t.Def.Name))
-	}
-	step := d.Step
-	if step == "" {
-		step = t.Def.Name
-	}
-	if by, ok := sess.approvedFor(step, d.Reasons); ok && d.Verdict == warden.StepUp && revalidate == "" {
-		d.Verdict = warden.Allow
-		d.Reasons = append(d.Reasons, "approved for this session by "+by)
-		next = d.Approved()
-	}
-	if d.Verdict > warden.Throttle && d.Verdict != warden.Kill {
-		next = st // a refused or held call does not move the session (yet)
-	}
-	if pol.empty() {
-		// No policy: no state to keep.
-		_, err := s.store.Append(ctx, sess.id, store.Event{
-			Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-			Args: args, Verdict: d.Verdict.String(), Reasons: d.Reasons, Data: callData(d, t),
-		})
-		return d, err
-	}
-	state, err := encodeState(next)
-	if err != nil {
-		return d, err
-	}
-	_, err = s.store.AppendWithData(ctx, sess.id, store.Event{
-		Kind: store.KindCall, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-		Args: args, Verdict: d.Verdict.String(), Reasons: d.Reasons, Data: callData(d, t),
-	}, state)
-	if err != nil {
-		return d, err
-	}
-	sess.mu.Lock()
-	sess.state = next
-	sess.mu.Unlock()
-	return d, nil
+// forwarded is what came back from the upstream for a call.
+type forwarded struct {
+	res     *mcp.CallToolResult
+	size    int
+	err     error // why there is no result from the upstream
+	latency time.Duration
 }
 
-// observeResult runs the policy's result bindings and rules and makes the
-// result's event and the session's state durable together.
-func (s *Supervisor) observeResult(ctx context.Context, sess *session, pol *Policy, callID string, t tools.Tool, call workflows.Call, d workflows.Decision, res *mcp.CallToolResult, size int, ferr error, latency time.Duration) (workflows.Decision, error) {
-	ev := store.Event{
-		Kind: store.KindResult, CallID: callID, Upstream: t.Upstream, Tool: t.Def.Name,
-		OK: !res.IsError, Size: size, LatencyUS: latency.Microseconds(),
-		Data: sess.agent.resultData(t.Def.Name, res),
+// forward sends the decided call d upstream (a kill of the session
+// cancels it there), records and judges the result, and returns the
+// answer for the agent.
+func (c *call) forward(ctx context.Context, d workflows.Decision) *mcp.CallToolResult {
+	progress := &progressMark{}
+	fctx, cancel := context.WithCancelCause(context.WithValue(ctx, progressKey{}, progress))
+	defer cancel(nil)
+	untrack, live := c.sess.track(cancel)
+	if !live {
+		return refusal("warden refused this call: the session was ended")
 	}
-	if ferr != nil {
-		ev.Error = ferr.Error()
-	} else if res.IsError {
-		ev.Error = clipText(allText(res), 500)
+	start := time.Now()
+	var f forwarded
+	f.res, f.size, f.err = c.s.hub.CallTool(fctx, c.req)
+	f.latency = time.Since(start)
+	progress.settle()
+	if cause := context.Cause(fctx); f.err != nil && errors.Is(cause, errCancelledByWarden) {
+		// The upstream saw a cancellation; the agent and the record learn
+		// that warden made it, and why.
+		f.err, f.res = cause, refusal("this call was "+cause.Error())
+	} else if f.err != nil {
+		f.res = upstreamFailure(f.err)
 	}
-	if pol.empty() {
+
+	// The call counts as in flight until its result is on record, so that
+	// a kill records the session's end after it.
+	rd, err := c.observeResult(context.WithoutCancel(ctx), d, f)
+	untrack()
+	if err != nil {
+		// The upstream acted, but a result that is not on record is not
+		// handed over: the agent learns that, and the log says why.
+		c.s.log.Error("cannot record result; withheld", "session", c.sess.id, "tool", c.name, "err", err)
+		return refusal("warden withheld the result: it could not be recorded")
+	}
+	switch {
+	case rd.Verdict == warden.Kill:
+		c.s.kill(context.WithoutCancel(ctx), c.sess, "result of "+c.name+": "+strings.Join(rd.Reasons, "; "), "warden")
+		return refusal(fmt.Sprintf("warden withheld the result and ended this session: %s", strings.Join(rd.Reasons, "; ")))
+	case rd.Verdict > warden.Flag:
+		return refusal(fmt.Sprintf("warden withheld the result (%s): %s", rd.Verdict, strings.Join(rd.Reasons, "; ")))
+	case rd.Verdict == warden.Flag:
+		c.s.flagged(c.sess, c.name, rd.Reasons)
+	}
+	return f.res
+}
+
+// observeResult runs the policy's result bindings and rules on what the
+// call decided as d got back, and makes the result's event and the
+// session's state durable together.
+func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwarded) (workflows.Decision, error) {
+	ev := c.event(store.KindResult)
+	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.agent.resultData(c.name, f.res)
+	if f.err != nil {
+		ev.Error = f.err.Error()
+	} else if f.res.IsError {
+		ev.Error = clipText(allText(f.res), 500)
+	}
+	if c.pol.empty() {
 		ev.Verdict = warden.Allow.String()
-		_, err := s.store.Append(ctx, sess.id, ev)
-		return workflows.Decision{Verdict: warden.Allow}, err
+		return workflows.Decision{Verdict: warden.Allow}, c.record(ctx, ev, nil)
 	}
+	sess := c.sess
 	sess.decideMu.Lock()
 	defer sess.decideMu.Unlock()
 	sess.mu.Lock()
 	st := sess.state
 	sess.mu.Unlock()
-	rd, next := pol.Observe(st, d.Steps, call, workflows.Result{Text: allText(res), Structured: res.StructuredContent, IsError: res.IsError}, time.Now())
-	state, err := encodeState(next)
-	if err != nil {
-		return rd, err
-	}
+	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: allText(f.res), Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
-	if _, err := s.store.AppendWithData(ctx, sess.id, ev, state); err != nil {
-		return rd, err
-	}
-	sess.mu.Lock()
-	sess.state = next
-	sess.mu.Unlock()
-	return rd, nil
+	return rd, c.record(ctx, ev, &next)
 }
 
 // callData records which workflow steps a call matched, and the tool's

@@ -2,17 +2,13 @@ package supervisor
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/warden-dev/warden/store"
-	"github.com/warden-dev/warden/tools"
 )
 
 const fuzzToken = "fuzz-token-0123456789abcdef"
@@ -28,28 +24,8 @@ type fuzzFront struct {
 
 func newFuzzFront(t testing.TB) *fuzzFront {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "warden.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := tools.NewHub(nil, tools.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256([]byte(fuzzToken))
-	sup, err := New(Options{Hub: hub, Store: db, Agents: []Agent{{Name: "fuzz", TokenSHA256: hex.EncodeToString(sum[:])}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := sup.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = sup.Close(context.Background())
-		_ = hub.Close()
-		_ = db.Close()
+	sup, db := startTestSupervisor(t, nil, func(o *Options) {
+		o.Agents = []Agent{{Name: "fuzz", TokenSHA256: tokenHash(fuzzToken)}}
 	})
 	f := &fuzzFront{sup: sup, h: sup.Handler(), db: db}
 	f.ensureLive(t)

@@ -3,9 +3,9 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -19,13 +19,16 @@ import (
 // restart), the approvals its calls wait on are denied, its in-flight
 // calls are cancelled (the upstream sees the cancellation), its id is
 // terminated so later requests get 404, and mcp-go's own state for it is
-// cleaned up (trap 3).
+// cleaned up (trap 3). Once started it runs to the end whatever becomes
+// of ctx's caller (an admin client that hangs up): a kill that took effect
+// in memory but not on record would come back at a restart.
 func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string) {
-	calls, held, already := sess.stop(true)
+	ctx = context.WithoutCancel(ctx)
+	st, already := sess.stop(true)
 	if already {
 		return
 	}
-	s.release(ctx, sess, calls, held, "warden: session killed")
+	s.release(ctx, sess, st, "warden: session killed", fmt.Errorf("%w: the session was killed by %s: %s", errCancelledByWarden, by, reason))
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindKill, Reasons: []string{reason}, Data: byData(by)}); err != nil {
 		s.log.Error("cannot record kill", "session", sess.id, "err", err)
 	}
@@ -38,28 +41,48 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 		return
 	}
 	_, _ = s.sessions.Terminate(sess.key)
-	// mcp-go has no call that closes one session; a DELETE of our own runs
-	// its cleanup. It waits for nothing: the killing call's answer is on its
+	// The kill waits for nothing more: the killing call's answer is on its
 	// own stream.
-	go func() {
-		r := httptest.NewRequest(http.MethodDelete, "/mcp", nil)
-		r.Header.Set(server.HeaderKeySessionID, sess.key)
-		r.Header.Set(mcp.HeaderProtocolVersion, protocolVersions[0])
-		s.http.ServeHTTP(httptest.NewRecorder(), r)
-	}()
+	s.bg.spawn(func(ctx context.Context) { s.closeTransport(ctx, sess.key) })
 }
 
-// release lets go of a stopping session's held approvals (denied) and
-// calls in flight (cancelled), and waits a little for those calls to
-// record their results.
-func (s *Supervisor) release(ctx context.Context, sess *session, calls []*inflight, held []string, by string) {
-	for _, id := range held {
+// closeTransport runs mcp-go's clean-up of a session's transport state
+// (trap 3). mcp-go has no call that closes one session, so warden serves
+// it a DELETE of its own, whose answer nobody reads.
+func (s *Supervisor) closeTransport(ctx context.Context, key string) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodDelete, "/mcp", http.NoBody)
+	if err != nil {
+		s.log.Error("cannot clean up a killed session's transport", "session", key, "err", err)
+		return
+	}
+	r.Header.Set(server.HeaderKeySessionID, key)
+	r.Header.Set(mcp.HeaderProtocolVersion, protocolVersions[0])
+	s.http.ServeHTTP(unread{header: http.Header{}}, r)
+}
+
+// unread is the answer to warden's own requests to mcp-go, which nobody
+// reads.
+type unread struct{ header http.Header }
+
+func (u unread) Header() http.Header       { return u.header }
+func (unread) Write(p []byte) (int, error) { return len(p), nil }
+func (unread) WriteHeader(int)             {}
+
+// errCancelledByWarden is the cause of the cancellation of a call in
+// flight whose session was killed or ended: the agent did not cancel it.
+var errCancelledByWarden = errors.New("cancelled by warden")
+
+// release lets go of a stopping session's held approvals (denied by by)
+// and calls in flight (cancelled, with cause), and waits a little for
+// those calls to record their results.
+func (s *Supervisor) release(ctx context.Context, sess *session, st stopping, by string, cause error) {
+	for _, id := range st.held {
 		if _, err := s.decideApproval(ctx, id, store.DecisionDeny, by); err != nil {
 			s.log.Debug("held approval not denied", "approval", id, "err", err)
 		}
 	}
-	for _, f := range calls {
-		f.cancel()
+	for _, f := range st.calls {
+		f.cancel(cause)
 	}
 	sess.awaitIdle(ctx, killGrace)
 }
@@ -81,8 +104,10 @@ func (s *Supervisor) killAgent(ctx context.Context, agent, reason, by string) in
 }
 
 // killRecorded kills a session by id: a live one as kill does; one that
-// is only on record (warden restarted since) is marked killed there.
+// is only on record (warden restarted since) is marked killed there. Like
+// kill, it does not stop halfway when ctx's caller goes away.
 func (s *Supervisor) killRecorded(ctx context.Context, id, reason, by string) error {
+	ctx = context.WithoutCancel(ctx)
 	for _, sess := range s.sessions.all() {
 		if sess.id == id {
 			s.kill(ctx, sess, reason, by)

@@ -125,6 +125,7 @@ func (s *Supervisor) changedTools() map[string]toolChange {
 // acceptTool pins a tool's current definition, so its calls are decided
 // as before; by is recorded.
 func (s *Supervisor) acceptTool(ctx context.Context, exposed, by string) error {
+	ctx = context.WithoutCancel(ctx) // the pin and its record go together, whatever the caller does
 	t, ok := s.hub.Catalog().Tool(exposed)
 	if !ok {
 		return fmt.Errorf("tool %q: %w", exposed, store.ErrNotFound)

@@ -38,6 +38,7 @@ type session struct {
 	ended    bool            // closed by the client, idle, or stdio closed: no more calls
 	subs     map[string]bool // resource URIs the agent subscribed to
 	inflight map[*inflight]struct{}
+	idle     chan struct{} // closed when the last call in flight is forgotten; nil when none is in flight
 
 	client  string        // the client's name and version, for approvers
 	limiter *rate.Limiter // the session's token bucket; nil for none
@@ -60,22 +61,31 @@ type session struct {
 // awaitIdle waits until no call of the session is in flight, ctx ends or
 // timeout passes.
 func (s *session) awaitIdle(ctx context.Context, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		s.mu.Lock()
-		n := len(s.inflight)
-		s.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
+	if idle == nil {
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
-// stop marks the session killed or ended and returns what it must let go:
-// its calls in flight and the approvals its calls wait on. It reports
-// whether the session was already stopped.
-func (s *session) stop(kill bool) (calls []*inflight, held []string, already bool) {
+// stopping is what a stopping session must let go: its calls in flight
+// and the approvals its calls wait on.
+type stopping struct {
+	calls []*inflight
+	held  []string
+}
+
+// stop marks the session killed or ended and returns what it must let go.
+// It reports whether the session was already stopped.
+func (s *session) stop(kill bool) (st stopping, already bool) {
 	s.decideMu.Lock() // no decision is half made while the session stops
 	defer s.decideMu.Unlock()
 	s.mu.Lock()
@@ -87,12 +97,12 @@ func (s *session) stop(kill bool) (calls []*inflight, held []string, already boo
 		s.ended = true
 	}
 	for f := range s.inflight {
-		calls = append(calls, f)
+		st.calls = append(st.calls, f)
 	}
 	for id := range s.held {
-		held = append(held, id)
+		st.held = append(st.held, id)
 	}
-	return calls, held, already
+	return st, already
 }
 
 // holding records (on) or forgets (off) an approval a call waits on.
@@ -168,12 +178,13 @@ func (s *session) awaitListening(ctx context.Context, timeout time.Duration) boo
 	return false
 }
 
-// inflight is one call of the session being forwarded.
-type inflight struct{ cancel context.CancelFunc }
+// inflight is one call of the session being forwarded; cancel's cause
+// says why warden cancelled it.
+type inflight struct{ cancel context.CancelCauseFunc }
 
 // track registers a forwarded call so that a kill can cancel it; the
 // returned func forgets it.
-func (s *session) track(cancel context.CancelFunc) (untrack func(), ok bool) {
+func (s *session) track(cancel context.CancelCauseFunc) (untrack func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.killed || s.ended {
@@ -182,12 +193,19 @@ func (s *session) track(cancel context.CancelFunc) (untrack func(), ok bool) {
 	if s.inflight == nil {
 		s.inflight = map[*inflight]struct{}{}
 	}
+	if len(s.inflight) == 0 {
+		s.idle = make(chan struct{})
+	}
 	f := &inflight{cancel: cancel}
 	s.inflight[f] = struct{}{}
 	return func() {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		delete(s.inflight, f)
-		s.mu.Unlock()
+		if len(s.inflight) == 0 && s.idle != nil {
+			close(s.idle)
+			s.idle = nil
+		}
 	}, true
 }
 

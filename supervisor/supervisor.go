@@ -79,6 +79,7 @@ type Supervisor struct {
 	suspendMu sync.Mutex
 	changed   atomic.Pointer[map[string]toolChange] // tools whose definition differs from its pin, by exposed name
 	closing   atomic.Bool
+	bg        *background // goroutines beside the requests; Close joins them
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -102,7 +103,7 @@ func New(opts Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
-	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions()}
+	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions(), bg: newBackground()}
 	s.sessions.onEnd = func(sess *session) {
 		if !s.closing.Load() {
 			s.endSession(context.Background(), sess, store.StateEnded, "closed by the client or idle")
@@ -198,7 +199,8 @@ func (s *Supervisor) Start(ctx context.Context) error {
 
 // Close stops serving; calling it again does nothing. Calls held for an
 // approver are released first (their approvals expire, since nobody can
-// decide them in this run), so a shutdown does not wait on humans. Live
+// decide them in this run), so a shutdown does not wait on humans; the
+// Supervisor's background work is ended and waited for. Live
 // sessions stay active on record: their agents can carry on with them
 // when warden is back (see resume), and those that do not come back
 // within the idle TTL are expired then.
@@ -218,6 +220,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 			s.log.Error("cannot record shutdown", "session", sess.id, "err", err)
 		}
 	}
+	s.bg.close()
 	return s.http.Shutdown(ctx)
 }
 
@@ -284,8 +287,8 @@ func (s *Supervisor) endSession(ctx context.Context, sess *session, state, reaso
 	}
 	// No call of an ended session goes ahead: held ones are denied, those
 	// in flight cancelled, before the end is recorded.
-	calls, held, _ := sess.stop(false)
-	s.release(ctx, sess, calls, held, "warden: session ended")
+	st, _ := sess.stop(false)
+	s.release(ctx, sess, st, "warden: session ended", fmt.Errorf("%w: the session ended: %s", errCancelledByWarden, reason))
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: "session_end", Reasons: []string{reason}}); err != nil {
 		s.log.Error("cannot record session end", "session", sess.id, "err", err)
 	}

@@ -26,28 +26,31 @@ func (s *Supervisor) suspension(agent string) (store.AgentRecord, bool) {
 	return rec, ok && rec.Suspended
 }
 
-// setSuspended suspends or restores an agent's token, durably; suspending
-// with kill also kills the agent's live sessions.
-func (s *Supervisor) setSuspended(ctx context.Context, agent string, suspended bool, reason, by string, kill bool) (killed int, err error) {
-	if _, ok := s.agents.byName(agent); !ok {
-		return 0, fmt.Errorf("no agent %q: %w", agent, store.ErrNotFound)
+// setSuspended suspends or restores an agent's token as rec says (its
+// Changed is set here), durably; suspending with kill also kills the
+// agent's live sessions. It does not stop halfway when ctx's caller goes
+// away.
+func (s *Supervisor) setSuspended(ctx context.Context, rec store.AgentRecord, kill bool) (killed int, err error) {
+	ctx = context.WithoutCancel(ctx)
+	if _, ok := s.agents.byName(rec.Name); !ok {
+		return 0, fmt.Errorf("no agent %q: %w", rec.Name, store.ErrNotFound)
 	}
-	rec := store.AgentRecord{Name: agent, Suspended: suspended, Reason: reason, By: by, Changed: time.Now()}
+	rec.Changed = time.Now()
 	s.suspendMu.Lock() // the record and the map change together, one change at a time
 	defer s.suspendMu.Unlock()
 	if err := s.store.SetAgentSuspended(ctx, rec); err != nil {
 		return 0, err
 	}
 	next := maps.Clone(*s.suspended.Load())
-	next[agent] = rec
+	next[rec.Name] = rec
 	s.suspended.Store(&next)
 	verb := "restored"
-	if suspended {
+	if rec.Suspended {
 		verb = "suspended"
 	}
-	s.log.Warn("agent "+verb, "agent", agent, "by", by, "reason", reason)
-	if suspended && kill {
-		killed = s.killAgent(ctx, agent, "agent suspended by "+by+": "+reason, by)
+	s.log.Warn("agent "+verb, "agent", rec.Name, "by", rec.By, "reason", rec.Reason)
+	if rec.Suspended && kill {
+		killed = s.killAgent(ctx, rec.Name, "agent suspended by "+rec.By+": "+rec.Reason, rec.By)
 	}
 	return killed, nil
 }

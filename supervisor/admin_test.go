@@ -1,0 +1,129 @@
+package supervisor
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warden-dev/warden/store"
+)
+
+const testAdminToken = "admin-token-0123456789abcdef"
+
+// adminServer serves sup's admin API over HTTP on 127.0.0.1 until cleanup.
+func adminServer(t *testing.T, sup *Supervisor) string {
+	t.Helper()
+	h, err := sup.AdminHandler(tokenHash(testAdminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// seedApproval records a session s1 (when absent) and an approval on it,
+// decided when decision is set.
+func seedApproval(t *testing.T, db *store.DB, id string, created, expires time.Time, decision string) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := db.Session(ctx, "s1"); err != nil {
+		if err := db.CreateSession(ctx, store.Session{ID: "s1", Agent: "ops", Started: created, State: store.StateActive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []byte(`{"amount":500}`)
+	digest, err := store.DigestArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := store.Approval{ID: id, Session: "s1", Agent: "ops", Tool: "pay", Args: args, ArgsDigest: digest,
+		Created: created, Expires: expires, State: store.ApprovalPending}
+	if err := db.CreateApproval(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if decision != "" {
+		if _, err := db.DecideApproval(ctx, id, decision, "alice", created); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAdminErrorStatus: the admin API tells a client's mistake (4xx) from
+// warden's own failure to read or write its store (500, with a message).
+func TestAdminErrorStatus(t *testing.T) {
+	linkOpts := func(o *Options) {
+		o.Escalation.LinkSecret = []byte("link-secret-0123456789abcdef")
+		o.Escalation.PublicURL = "http://127.0.0.1:1"
+	}
+	open, openDB := startTestSupervisor(t, nil, linkOpts)
+	now := time.Now()
+	seedApproval(t, openDB, "pending", now, now.Add(time.Hour), "")
+	seedApproval(t, openDB, "decided", now, now.Add(time.Hour), store.DecisionDeny)
+	seedApproval(t, openDB, "expired", now.Add(-2*time.Hour), now.Add(-time.Hour), "")
+
+	broken, brokenDB := startTestSupervisor(t, nil, linkOpts)
+	seedApproval(t, brokenDB, "pending", now, now.Add(time.Hour), "")
+	if err := brokenDB.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	link := func(sup *Supervisor, id string) string {
+		return url.Values{"token": {sup.links.sign(id, store.DecisionOnce, now.Add(time.Hour))}}.Encode()
+	}
+	cases := []struct {
+		name         string
+		sup          *Supervisor
+		method, path string
+		body         string
+		want         int
+		says         string
+	}{
+		{"decide an unknown approval", open, "POST", "/v1/approvals/nope/decision", `{"decision":"deny","by":"alice"}`, 404, "not found"},
+		{"decide with an unknown decision", open, "POST", "/v1/approvals/pending/decision", `{"decision":"maybe","by":"alice"}`, 400, "unknown decision"},
+		{"decide without saying who", open, "POST", "/v1/approvals/pending/decision", `{"decision":"deny"}`, 400, "is required: who decides"},
+		{"decide a decided approval", open, "POST", "/v1/approvals/decided/decision", `{"decision":"once","by":"bob"}`, 409, "already decided"},
+		{"decide an expired approval", open, "POST", "/v1/approvals/expired/decision", `{"decision":"once","by":"bob"}`, 410, "expired"},
+		{"read an unknown approval", open, "GET", "/v1/approvals/nope", "", 404, "not found"},
+		{"list approvals in an unknown state", open, "GET", "/v1/approvals?state=bogus", "", 400, "state"},
+		{"kill an unknown session", open, "POST", "/v1/sessions/nope/kill", "", 404, "not found"},
+		{"suspend an unknown agent", open, "POST", "/v1/agents/nobody/suspend", "", 404, "no agent"},
+		{"accept an unknown tool", open, "POST", "/v1/tools/nope/accept", `{"by":"alice"}`, 404, "not found"},
+		{"follow a link to an unknown approval", open, "POST", "/v1/decide", link(open, "nope"), 404, "not found"},
+
+		{"decide with the store down", broken, "POST", "/v1/approvals/pending/decision", `{"decision":"deny","by":"alice"}`, 500, "store closed"},
+		{"read an approval with the store down", broken, "GET", "/v1/approvals/pending", "", 500, "store closed"},
+		{"list approvals with the store down", broken, "GET", "/v1/approvals", "", 500, "store closed"},
+		{"list sessions with the store down", broken, "GET", "/v1/sessions", "", 500, "store closed"},
+		{"read a session with the store down", broken, "GET", "/v1/sessions/s1", "", 500, "store closed"},
+		{"kill a session with the store down", broken, "POST", "/v1/sessions/s1/kill", "", 500, "store closed"},
+		{"suspend an agent with the store down", broken, "POST", "/v1/agents/ops/suspend", `{"by":"alice"}`, 500, "store closed"},
+		{"follow a link with the store down", broken, "POST", "/v1/decide", link(broken, "pending"), 500, "store closed"},
+	}
+	base := map[*Supervisor]string{open: adminServer(t, open), broken: adminServer(t, broken)}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, base[tc.sup]+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+testAdminToken)
+			if tc.path == "/v1/decide" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want || !strings.Contains(string(body), tc.says) {
+				t.Fatalf("%s %s: %d %s, want %d saying %q", tc.method, tc.path, resp.StatusCode, body, tc.want, tc.says)
+			}
+		})
+	}
+}
