@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"syscall"
 	"time"
 )
 
@@ -276,13 +275,3 @@ func (w *wal) reset() error {
 }
 
 func (w *wal) close() error { return w.f.Close() }
-
-// fdatasync flushes the file's data (and the metadata needed to read it).
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}
