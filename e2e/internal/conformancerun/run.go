@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -74,10 +73,10 @@ func ensureInstalled(ctx context.Context, e2eDir string) error {
 		return fmt.Errorf("open npm install lock: %w", err)
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockFile(lock); err != nil {
 		return fmt.Errorf("lock %s: %w", lockPath, err)
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it anyway
+	// Closing the file releases the lock.
 	if _, err := os.Stat(modules); err == nil {
 		return nil // another process installed while we waited
 	}
