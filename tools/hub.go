@@ -98,14 +98,21 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 		}()
 	}
 	done := make(chan struct{})
-	go func() { first.Wait(); close(done) }()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		first.Wait() // every run calls its ready before it returns
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
 	}
 }
 
-// Close disconnects every upstream (stopping stdio children) and waits.
+// Close disconnects every upstream (stopping stdio children) and waits for
+// every goroutine the hub started, listings included: once it returns, no
+// catalog is published any more.
 func (h *Hub) Close() error {
 	if h.cancel != nil {
 		h.cancel()
