@@ -72,8 +72,10 @@ func (c *demoCmd) Run(g *cli) error {
 	defer cancel()
 
 	var scenarioErr error
+	// The scripted agent is warden's background work: warden stops it, and
+	// waits for it, before closing what it uses; scenarioErr is read after.
 	err = serve(ctx, cfg, logger, func(a *app, at endpoints) {
-		go func() {
+		a.bg.Go(func(ctx context.Context) {
 			approver := &demoApprover{base: at.Admin, token: adminToken, out: out}
 			scenarioErr = runScenario(ctx, out, a, at.MCP, token, approver)
 			if c.Keep && scenarioErr == nil {
@@ -81,7 +83,7 @@ func (c *demoCmd) Run(g *cli) error {
 				return
 			}
 			cancel()
-		}()
+		})
 	})
 	if err != nil {
 		return err
@@ -102,6 +104,8 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string,
 	fmt.Fprintf(w, "Every call is decided, recorded (fsync'd, hash-chained), and then forwarded or refused.\n\n")
 	seen := 0
 	var surprises []string
+	var approving sync.WaitGroup
+	defer approving.Wait()
 	observe := func(sessionID string, step demo.Step, res *mcp.CallToolResult, err error) {
 		args, _ := jsonCompact(step.Args)
 		approver.mu.Lock()
@@ -139,7 +143,7 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string,
 	}
 	before := func(step demo.Step) {
 		if step.Expect == "step_up" {
-			go approver.watch(ctx, step.Approve)
+			approving.Go(func() { approver.watch(ctx, step.Approve) })
 		}
 	}
 	sessionID, err := demo.RunAgent(ctx, mcpURL, token, before, observe)
@@ -236,8 +240,9 @@ func serveDemoUpstream() (string, func(), error) {
 	mux.Handle("/mcp", server.NewStreamableHTTPServer(demo.NewUpstream().Server(),
 		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/mcp", func() { _ = srv.Close() }, nil
+	var serving sync.WaitGroup
+	serving.Go(func() { _ = srv.Serve(ln) })
+	return "http://" + ln.Addr().String() + "/mcp", func() { _ = srv.Close(); serving.Wait() }, nil
 }
 
 func randomToken() string {

@@ -26,6 +26,7 @@ type app struct {
 	hub     *tools.Hub
 	sup     *supervisor.Supervisor
 	senders notifiers
+	bg      *background // stopped first, before what it uses closes
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -60,7 +61,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, bg: newBackground()}, nil
 }
 
 // escalationOf turns the approvals, throttle and revalidation sections
@@ -137,9 +138,10 @@ func (ns notifiers) close(ctx context.Context) {
 
 func (a *app) start(ctx context.Context) error { return a.sup.Start(ctx) }
 
-// close ends sessions, upstreams, webhook deliveries and the store, in
-// that order.
+// close ends background work, sessions, upstreams, webhook deliveries and
+// the store, in that order.
 func (a *app) close(ctx context.Context) {
+	a.bg.stop()
 	_ = a.sup.Close(ctx)
 	_ = a.hub.Close()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
