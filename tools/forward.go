@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -231,16 +230,17 @@ func (h *Hub) doRaw(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn fun
 
 // awaitNew waits until the upstream has a connection other than old.
 func (u *upstream) awaitNew(ctx context.Context, old *client.Client) bool {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
 	for {
-		if cli, _, err := u.client(); err == nil && cli != old {
+		u.mu.RLock()
+		cli, changed := u.cli, u.changed
+		u.mu.RUnlock()
+		if cli != nil && cli != old {
 			return true
 		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-t.C:
+		case <-changed:
 		}
 	}
 }

@@ -110,8 +110,10 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 		}()
 	}
 	done := make(chan struct{})
+	h.wg.Add(1)
 	go func() {
-		first.Wait()
+		defer h.wg.Done()
+		first.Wait() // every run calls its ready before it returns
 		h.startClaiming()
 		close(done)
 	}()
@@ -121,7 +123,9 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 	}
 }
 
-// Close disconnects every upstream (stopping stdio children) and waits.
+// Close disconnects every upstream (stopping stdio children) and waits for
+// every goroutine the hub started, listings included: once it returns, no
+// catalog is published any more.
 func (h *Hub) Close() error {
 	if h.cancel != nil {
 		h.cancel()

@@ -42,7 +42,7 @@ func (h *Hub) notification(u *upstream, n mcp.JSONRPCNotification) {
 	case string(mcp.MethodNotificationToolsListChanged),
 		string(mcp.MethodNotificationResourcesListChanged),
 		string(mcp.MethodNotificationPromptsListChanged):
-		go u.refresh(context.Background())
+		u.listChanged()
 	case string(mcp.MethodNotificationResourceUpdated):
 		if uri, ok := params["uri"].(string); ok && h.peer != nil {
 			h.peer.ResourceUpdated(uri)

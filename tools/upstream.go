@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -43,10 +42,12 @@ type upstream struct {
 	log  *log.Logger
 	http *http.Client // tuned transport shared by this upstream's requests (trap 11)
 
-	kick chan struct{} // a request failed: check health now
+	kick   chan struct{} // a request failed: check health now
+	relist chan struct{} // the upstream said a list changed: list again
 
 	mu       sync.RWMutex
 	cli      *client.Client // nil while down
+	changed  chan struct{}  // closed, and replaced, whenever cli changes
 	caps     mcp.ServerCapabilities
 	lastErr  error
 	offer    offer
@@ -73,18 +74,22 @@ func newUpstream(spec Spec, h *Hub) *upstream {
 			IdleConnTimeout:     90 * time.Second,
 		}},
 		kick:     make(chan struct{}, 1),
+		relist:   make(chan struct{}, 1),
+		changed:  make(chan struct{}),
 		lastErr:  errors.New("not connected yet"),
 		inflight: make(map[*call]struct{}),
 	}
 }
 
-// run keeps the upstream connected until ctx ends.
+// run keeps the upstream connected until ctx ends. Everything it starts,
+// lists included, is done by the time it returns.
 func (u *upstream) run(ctx context.Context, ready func()) {
 	backoff := minBackoff
 	readyOnce := sync.OnceFunc(ready)
 	defer readyOnce()
+	defer u.http.CloseIdleConnections() // their read loops would outlive the hub
 	for ctx.Err() == nil {
-		cli, err := u.connect(ctx)
+		conn, err := u.connect(ctx)
 		if err != nil {
 			u.setDown(err)
 			u.log.Warn("cannot connect", "transport", u.spec.transportName(), "err", u.redact(err), "retry_in", backoff)
@@ -99,9 +104,9 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 		u.refresh(ctx)
 		readyOnce()
 		since := time.Now()
-		err = u.watch(ctx, cli)
+		err = u.watch(ctx, conn.cli)
 		u.setDown(err)
-		_ = cli.Close()
+		conn.close()
 		if ctx.Err() != nil {
 			return
 		}
@@ -119,11 +124,24 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 	}
 }
 
+// conn is one live connection: the client and, for stdio, its child.
+type conn struct {
+	cli *client.Client
+	kid *child // nil unless stdio
+}
+
+// close closes the transport (which ends a stdio child gracefully if it
+// can), then removes whatever the child left running.
+func (c conn) close() {
+	_ = c.cli.Close()
+	c.kid.stop()
+}
+
 // connect starts a transport and runs the initialize handshake.
-func (u *upstream) connect(ctx context.Context) (*client.Client, error) {
-	tr, err := u.transport()
+func (u *upstream) connect(ctx context.Context) (conn, error) {
+	tr, kid, err := u.transport()
 	if err != nil {
-		return nil, err
+		return conn{}, err
 	}
 	peer := peerHandlers{u}
 	cli := client.NewClient(tr,
@@ -134,9 +152,14 @@ func (u *upstream) connect(ctx context.Context) (*client.Client, error) {
 	)
 	// Start's context bounds the life of a stdio child and an HTTP listening
 	// stream, so it is the hub's, not the connect timeout's.
+	c := conn{cli: cli, kid: kid}
 	if err := cli.Start(ctx); err != nil {
-		_ = cli.Close()
-		return nil, fmt.Errorf("start %s transport: %w", u.spec.transportName(), err)
+		c.close()
+		return conn{}, fmt.Errorf("start %s transport: %w", u.spec.transportName(), err)
+	}
+	if err := kid.started(u.log); err != nil {
+		c.close()
+		return conn{}, err
 	}
 	cli.OnNotification(func(n mcp.JSONRPCNotification) { u.hub.notification(u, n) })
 	if lost, ok := tr.(interface{ SetConnectionLostHandler(func(error)) }); ok {
@@ -150,16 +173,19 @@ func (u *upstream) connect(ctx context.Context) (*client.Client, error) {
 	init.Params.ClientInfo = mcp.Implementation{Name: "warden", Version: u.hub.version}
 	res, err := cli.Initialize(ictx, init)
 	if err != nil {
-		_ = cli.Close()
-		return nil, fmt.Errorf("initialize: %w", err)
+		c.close()
+		return conn{}, fmt.Errorf("initialize: %w", err)
 	}
 	u.mu.Lock()
 	u.cli, u.caps, u.lastErr = cli, res.Capabilities, nil
+	u.signalChangeLocked()
 	u.mu.Unlock()
-	return cli, nil
+	return c, nil
 }
 
-func (u *upstream) transport() (transport.Interface, error) {
+// transport builds the upstream's transport; for stdio it also returns the
+// child, whose process exists once the transport has started.
+func (u *upstream) transport() (transport.Interface, *child, error) {
 	s := u.spec
 	// mcp-go's own messages ("listening to server forever") are noise at
 	// info level; its warnings and errors still show.
@@ -169,31 +195,38 @@ func (u *upstream) transport() (transport.Interface, error) {
 	switch {
 	case s.Command != "":
 		stderr := &logWriter{log: u.log}
-		return transport.NewStdioWithOptions(s.Command, s.Env, s.Args,
+		kid := &child{}
+		// mcp-go starts the process itself, calling this during Start.
+		tr := transport.NewStdioWithOptions(s.Command, s.Env, s.Args,
 			transport.WithCommandFunc(func(ctx context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
 				cmd := exec.Command(command, args...)
 				cmd.Env = append(os.Environ(), env...)
 				cmd.Dir = s.Dir
 				// The child must not outlive warden, even when warden is killed.
-				cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+				prepareChild(cmd)
+				kid.cmd = cmd
 				return cmd, nil
 			}),
 			transport.WithCommandStderrWriter(stderr),
 			transport.WithCommandLogger(slogger),
-		), nil
+		)
+		return tr, kid, nil
 	case s.SSE:
-		return transport.NewSSE(s.URL, transport.WithHeaders(s.Headers), transport.WithHTTPClient(u.http), transport.WithSSELogger(slogger))
+		tr, err := transport.NewSSE(s.URL, transport.WithHeaders(s.Headers), transport.WithHTTPClient(u.http), transport.WithSSELogger(slogger))
+		return tr, nil, err
 	default:
-		return transport.NewStreamableHTTP(s.URL,
+		tr, err := transport.NewStreamableHTTP(s.URL,
 			transport.WithHTTPHeaders(s.Headers),
 			transport.WithHTTPBasicClient(u.http),
 			transport.WithContinuousListening(), // list_changed and resources/updated arrive outside any call
 			transport.WithHTTPLogger(slogger),
 		)
+		return tr, nil, err
 	}
 }
 
-// refresh lists everything the upstream offers and republishes the catalog.
+// refresh lists everything the upstream offers and republishes the
+// catalog, unless ctx ends first: a closing hub publishes nothing more.
 func (u *upstream) refresh(ctx context.Context) {
 	cli, caps, err := u.client()
 	if err != nil {
@@ -228,6 +261,9 @@ func (u *upstream) refresh(ctx context.Context) {
 			o.prompts = res.Prompts
 		}
 	}
+	if ctx.Err() != nil {
+		return
+	}
 	u.mu.Lock()
 	u.offer = o
 	u.mu.Unlock()
@@ -254,7 +290,9 @@ func (u *upstream) validTools(in []mcp.Tool) []mcp.Tool {
 }
 
 // watch returns when the connection is judged dead: a failed ping after a
-// failed request, or a failed periodic ping.
+// failed request, or a failed periodic ping. It also lists again what the
+// upstream offers when the upstream says a list changed, so that the
+// listing belongs to the connection and ends with it.
 func (u *upstream) watch(ctx context.Context, cli *client.Client) error {
 	tick := time.NewTicker(pingInterval)
 	defer tick.Stop()
@@ -264,6 +302,9 @@ func (u *upstream) watch(ctx context.Context, cli *client.Client) error {
 			return ctx.Err()
 		case <-tick.C:
 		case <-u.kick:
+		case <-u.relist:
+			u.refresh(ctx)
+			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 		err := cli.Ping(pctx)
@@ -275,9 +316,17 @@ func (u *upstream) watch(ctx context.Context, cli *client.Client) error {
 }
 
 // poke asks the watcher to check the connection now.
-func (u *upstream) poke() {
+func (u *upstream) poke() { signal(u.kick) }
+
+// listChanged asks the watcher to list what the upstream offers again;
+// several changes before it gets to it make one listing.
+func (u *upstream) listChanged() { signal(u.relist) }
+
+// signal sends on a channel with a buffer of one, unless a send is
+// already waiting there.
+func signal(ch chan<- struct{}) {
 	select {
-	case u.kick <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -286,7 +335,14 @@ func (u *upstream) setDown(err error) {
 	err = u.redact(err)
 	u.mu.Lock()
 	u.cli, u.lastErr = nil, err
+	u.signalChangeLocked()
 	u.mu.Unlock()
+}
+
+// signalChangeLocked wakes whoever waits for cli to change. u.mu is held.
+func (u *upstream) signalChangeLocked() {
+	close(u.changed)
+	u.changed = make(chan struct{})
 }
 
 // client returns the live client, or an error that says why there is none.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"go.uber.org/goleak"
 
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/store"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // adminToken is the stand-in API's bearer token.

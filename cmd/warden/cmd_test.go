@@ -125,7 +125,7 @@ func TestHotReload(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- serve(ctx, cfg, logger, func(a *app, at endpoints) {
-			go (&reloader{path: cfgPath, sup: a.sup, log: logger, loaded: cfg}).run(ctx)
+			a.bg.Go((&reloader{path: cfgPath, sup: a.sup, log: logger, loaded: cfg}).run)
 			urlc <- at.MCP
 		})
 	}()

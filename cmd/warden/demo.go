@@ -25,6 +25,7 @@ import (
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/examples"
 	"github.com/warden-dev/warden/internal/demo"
+	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -49,18 +50,31 @@ func (c *demoCmd) Run(g *cli) error {
 	}
 	defer stopUp()
 
-	token, adminToken := randomToken(), randomToken()
+	token, adminToken, hookSecret := randomToken(), randomToken(), randomToken()
+	// The approver outlives warden (deferred first, stopped last), so that
+	// warden's last webhook deliveries find it.
+	approver := &demoApprover{token: adminToken, secret: []byte(hookSecret), heard: make(chan string, 1)}
+	hookURL, stopHook, err := serveLoopback(approver)
+	if err != nil {
+		return err
+	}
+	defer stopHook()
 	sum, adminSum := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(adminToken))
 	wfFile := filepath.Join(dataDir, "support.yaml")
 	if err := os.WriteFile(wfFile, examples.SupportWorkflow, 0o600); err != nil {
 		return err
 	}
 	cfgFile := filepath.Join(dataDir, "demo.yaml")
-	text := demo.Config(upURL, dataDir, hex.EncodeToString(sum[:]), hex.EncodeToString(adminSum[:]), wfFile)
+	text := demo.Config(upURL, hookURL, dataDir, hex.EncodeToString(sum[:]), hex.EncodeToString(adminSum[:]), wfFile)
 	if err := os.WriteFile(cfgFile, text, 0o600); err != nil {
 		return err
 	}
-	cfg, err := config.Parse(cfgFile, text, os.Getenv)
+	cfg, err := config.Parse(cfgFile, text, func(name string) string {
+		if name == demo.WebhookSecretEnv {
+			return hookSecret
+		}
+		return os.Getenv(name)
+	})
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
@@ -72,16 +86,18 @@ func (c *demoCmd) Run(g *cli) error {
 	defer cancel()
 
 	var scenarioErr error
+	// The scripted agent is warden's background work: warden stops it, and
+	// waits for it, before closing what it uses; scenarioErr is read after.
 	err = serve(ctx, cfg, logger, func(a *app, at endpoints) {
-		go func() {
-			approver := &demoApprover{base: at.Admin, token: adminToken, out: out}
+		a.bg.Go(func(ctx context.Context) {
+			approver.setAdmin(at.Admin)
 			scenarioErr = runScenario(ctx, out, a, at.MCP, token, approver)
 			if c.Keep && scenarioErr == nil {
 				fmt.Fprintf(out, "\nwarden keeps serving (Ctrl-C to stop). Connect your own MCP client:\n  URL:   %s\n  token: %s   (Authorization: Bearer <token>)\n  admin API: %s (admin token %s)\n", at.MCP, token, at.Admin, adminToken)
 				return
 			}
 			cancel()
-		}()
+		})
 	})
 	if err != nil {
 		return err
@@ -104,10 +120,10 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string,
 	var surprises []string
 	observe := func(sessionID string, step demo.Step, res *mcp.CallToolResult, err error) {
 		args, _ := jsonCompact(step.Args)
-		approver.mu.Lock()
-		said := approver.said
-		approver.said = ""
-		approver.mu.Unlock()
+		said := ""
+		if step.Expect == "step_up" {
+			said = approver.heardOf(ctx)
+		}
 		fmt.Fprintf(w, "agent  ▸ %s\n         %s %s\n", step.Say, step.Tool, args)
 		got := "session ended"
 		evs, _ := a.db.Events(ctx, sessionID)
@@ -137,11 +153,7 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string,
 			surprises = append(surprises, fmt.Sprintf("%s: got %s, want %s", step.Say, got, step.Expect))
 		}
 	}
-	before := func(step demo.Step) {
-		if step.Expect == "step_up" {
-			go approver.watch(ctx, step.Approve)
-		}
-	}
+	before := func(step demo.Step) { approver.expect(step.Approve) }
 	sessionID, err := demo.RunAgent(ctx, mcpURL, token, before, observe)
 	if err != nil {
 		return err
@@ -166,38 +178,90 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string,
 	return nil
 }
 
-// demoApprover plays the human approver through the admin API: it
-// approves a held call, or lets one time out.
+// demoApprover plays the human approver as a real one would: warden's
+// signed webhook tells it of a held call, and it decides through the admin
+// API, or lets the call time out, as the script says for that step.
 type demoApprover struct {
-	base, token string
-	out         io.Writer
-	mu          sync.Mutex
-	said        string
+	token  string
+	secret []byte
+	heard  chan string // what it did about the last held call; buffer of one
+
+	mu      sync.Mutex
+	base    string // the admin API
+	approve bool   // what to do with the next held call
 }
 
-// watch waits for the next held call and approves it, or, when approve
-// is false, only notes that nobody answers.
-func (d *demoApprover) watch(ctx context.Context, approve bool) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var pending []store.Approval
-		if err := d.call(ctx, http.MethodGet, "/v1/approvals?state=pending", nil, &pending); err == nil && len(pending) > 0 {
-			a := pending[0]
-			say := "sees approval " + a.ID[:8] + "… held, and does nothing: it times out"
-			if approve {
-				body := map[string]string{"decision": store.DecisionOnce, "by": "demo approver"}
-				if err := d.call(ctx, http.MethodPost, "/v1/approvals/"+a.ID+"/decision", body, nil); err != nil {
-					say = "could not approve: " + err.Error()
-				} else {
-					say = "approves it once through the admin API (POST /v1/approvals/" + a.ID[:8] + "…/decision)"
-				}
-			}
-			d.mu.Lock()
-			d.said = say
-			d.mu.Unlock()
-			return
+func (d *demoApprover) setAdmin(base string) {
+	d.mu.Lock()
+	d.base = base
+	d.mu.Unlock()
+}
+
+// expect says what to do with the next held call, and forgets anything
+// heard of an earlier one.
+func (d *demoApprover) expect(approve bool) {
+	d.mu.Lock()
+	d.approve = approve
+	d.mu.Unlock()
+	select {
+	case <-d.heard:
+	default:
+	}
+}
+
+// heardOf returns what the approver did about the held call, waiting for
+// its webhook if it has not come yet.
+func (d *demoApprover) heardOf(ctx context.Context) string {
+	select {
+	case said := <-d.heard:
+		return said
+	case <-ctx.Done():
+		return ""
+	case <-time.After(10 * time.Second):
+		return "heard of no held call"
+	}
+}
+
+// ServeHTTP receives warden's webhooks. It checks the signature, and
+// answers a held call once it has decided it.
+func (d *demoApprover) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := notify.Verify(d.secret, r.Header.Get("Warden-Signature"), body, time.Now(), time.Minute); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var m notify.Message
+	if err := json.Unmarshal(body, &m); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if m.Type == notify.TypeApprovalRequested && m.Approval != nil {
+		d.decide(r.Context(), m.Approval.ID)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// decide approves a held call once, or leaves it, as expected.
+func (d *demoApprover) decide(ctx context.Context, id string) {
+	d.mu.Lock()
+	approve := d.approve
+	d.mu.Unlock()
+	say := "hears of approval " + id[:8] + "… (webhook) and does nothing: it times out"
+	if approve {
+		body := map[string]string{"decision": store.DecisionOnce, "by": "demo approver"}
+		if err := d.call(ctx, http.MethodPost, "/v1/approvals/"+id+"/decision", body, nil); err != nil {
+			say = "could not approve: " + err.Error()
+		} else {
+			say = "hears of it (webhook) and approves it once through the admin API (POST /v1/approvals/" + id[:8] + "…/decision)"
 		}
-		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case d.heard <- say:
+	default: // the script did not wait for this one
 	}
 }
 
@@ -207,7 +271,10 @@ func (d *demoApprover) call(ctx context.Context, method, path string, body, out 
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, d.base+path, rd)
+	d.mu.Lock()
+	base := d.base
+	d.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return err
 	}
@@ -226,18 +293,27 @@ func (d *demoApprover) call(ctx context.Context, method, path string, body, out 
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// serveDemoUpstream runs the demo's support-desk MCP server on loopback.
+// serveDemoUpstream runs the demo's support-desk MCP server on loopback
+// and returns its endpoint.
 func serveDemoUpstream() (string, func(), error) {
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", server.NewStreamableHTTPServer(demo.NewUpstream().Server(),
+		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
+	base, stop, err := serveLoopback(mux)
+	return base + "/mcp", stop, err
+}
+
+// serveLoopback serves h on a free loopback port until the returned stop,
+// which waits for the server's goroutine.
+func serveLoopback(h http.Handler) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", server.NewStreamableHTTPServer(demo.NewUpstream().Server(),
-		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/mcp", func() { _ = srv.Close() }, nil
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	var serving sync.WaitGroup
+	serving.Go(func() { _ = srv.Serve(ln) })
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close(); serving.Wait() }, nil
 }
 
 func randomToken() string {

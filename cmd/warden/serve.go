@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,8 +30,7 @@ func (c *serveCmd) Run(g *cli) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, logger, func(a *app, _ endpoints) {
-		r := &reloader{path: cfg.File, sup: a.sup, log: logger, loaded: cfg}
-		go r.run(ctx)
+		a.bg.Go((&reloader{path: cfg.File, sup: a.sup, log: logger, loaded: cfg}).run)
 	})
 }
 
@@ -85,12 +85,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		listeners = append(listeners, adminLn)
 	}
 	errc := make(chan error, len(servers))
+	var serving sync.WaitGroup
 	for i, srv := range servers {
-		go func() {
+		serving.Go(func() {
 			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
-		}()
+		})
 	}
 	mcpURL := "http://" + ln.Addr().String() + "/mcp"
 	policyWarnings(a, logger)
@@ -117,6 +118,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		logger.Error("server failed", "err", err)
 	}
 	logger.Info("shutting down")
+	a.bg.stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Release held calls and let sessions know first, so that the servers'
@@ -125,6 +127,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	for _, srv := range servers {
 		_ = srv.Shutdown(sctx)
 	}
+	serving.Wait()
 	return err
 }
 

@@ -27,7 +27,8 @@ type app struct {
 	sup     *supervisor.Supervisor
 	senders notifiers
 	log     *log.Logger
-	ret     *retainer // nil without retention, or before start
+	ret     *retainer   // nil without retention, or before start
+	bg      *background // stopped first, before what it uses closes
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -71,7 +72,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger, bg: newBackground()}, nil
 }
 
 // escalationOf turns the approvals, throttle and revalidation sections
@@ -157,9 +158,10 @@ func (a *app) start(ctx context.Context) error {
 	return nil
 }
 
-// close ends sessions, upstreams, webhook deliveries, retention and the
-// store, in that order.
+// close ends background work, sessions, upstreams, webhook deliveries,
+// retention and the store, in that order.
 func (a *app) close(ctx context.Context) {
+	a.bg.stop()
 	_ = a.sup.Close(ctx)
 	_ = a.hub.Close()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // lockedPackage is what a lockfile pins of one package.
@@ -49,7 +48,7 @@ func NPMInstall(ctx context.Context, dir string) error {
 		return fmt.Errorf("open npm install lock: %w", err)
 	}
 	defer lock.Close() // closing releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockFile(lock); err != nil {
 		return fmt.Errorf("lock %s: %w", lockPath, err)
 	}
 	if ok, _ := npmInstalled(dir); ok {
