@@ -182,7 +182,7 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 	if ch, ok := c.s.changedTools()[c.name]; ok {
 		d.Raise(warden.StepUp, ch.stepUpReason(c.name))
 	}
-	if by, ok := sess.approvedFor(c.step(d), d.Reasons); ok && d.Verdict == warden.StepUp && revalidate == "" {
+	if by, ok := sess.approvedFor(c.step(d), d.Reasons, c.args); ok && d.Verdict == warden.StepUp && revalidate == "" {
 		d.Verdict = warden.Allow
 		d.Reasons = append(d.Reasons, "approved for this session by "+by)
 		next = d.Approved()
@@ -226,7 +226,7 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 			return res
 		}
 		if a.Decision == store.DecisionSession {
-			sess.approve(c.step(d), a.DecidedBy, d.Reasons)
+			sess.approve(c.step(d), a.DecidedBy, d.Reasons, pinArgs(d.Reads, c.args))
 		}
 		return nil
 	}
