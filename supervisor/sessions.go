@@ -47,7 +47,11 @@ type session struct {
 	// (the session changed hands). Both under mu.
 	approved   map[string]sessionApproval
 	revalidate string
-	held       map[string]bool // approvals this session's calls wait on
+	// changedHands is the first change-of-hands signal seen on the session
+	// (whatever the response to it was): the agent's client is then no
+	// longer trusted to approve its own calls. Under mu.
+	changedHands string
+	held         map[string]bool // approvals this session's calls wait on
 	// seenIP and seenUA are where the last request came from (under mu).
 	seenIP, seenUA string
 
