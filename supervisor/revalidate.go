@@ -31,9 +31,6 @@ func (s *Supervisor) revalidate(r *http.Request, sess *session) bool {
 		what = fmt.Sprintf("user agent changed mid-session from %q to %q", sess.seenUA, ua)
 	}
 	sess.seenIP, sess.seenUA = ip, ua
-	if what != "" && sess.changedHands == "" {
-		sess.changedHands = what
-	}
 	if what != "" && s.esc.OnChange == warden.StepUp {
 		sess.revalidate = what + ": every call needs an approver until one allows the session again"
 	}
@@ -41,6 +38,7 @@ func (s *Supervisor) revalidate(r *http.Request, sess *session) bool {
 	if what == "" {
 		return true
 	}
+	sess.handsChanged(what)
 	ctx := context.WithoutCancel(r.Context())
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: s.esc.OnChange.String(), Reasons: []string{what}, Data: changedHandsMark}); err != nil {
 		s.log.Error("cannot record a session change", "session", sess.id, "err", err)
@@ -60,6 +58,18 @@ func hostOf(addr string) string {
 		return h
 	}
 	return addr
+}
+
+// handsChanged records a change-of-hands signal on the session, whatever
+// the response to it: every signal saying that the client may no longer
+// be the one that started the session calls it, so that the client is
+// never asked to approve the session's calls (see elicit).
+func (s *session) handsChanged(what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changedHands == "" {
+		s.changedHands = what
+	}
 }
 
 // changedHandsMark marks a signal event as a change of hands, so that a
