@@ -44,7 +44,7 @@ func (d *decoder) agents(n ast.Node, ups []*Upstream) []*Agent {
 // agent reads one agent.
 func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, seen map[string]ast.Node, tokens map[string]string) *Agent {
 	what := fmt.Sprintf("agents[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "workflow", "throttle", "retention", "record_results")
+	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "workflow", "throttle", "retention", "record_results", "budgets")
 	if !ok {
 		return nil
 	}
@@ -73,6 +73,10 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 		case "retention":
 			if f.val != nil {
 				a.Retention, a.retentionAt = d.agentRetention(f.val, what+".retention"), f.key
+			}
+		case "budgets":
+			if f.val != nil {
+				a.Budgets = d.budgets(f.val, what+".budgets")
 			}
 		case "record_results":
 			if f.val != nil {

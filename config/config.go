@@ -43,6 +43,9 @@ type Config struct {
 	Revalidation Revalidation
 	// Retention is the history retention policy; nil keeps all history.
 	Retention *Retention
+	// Limits bound each agent's sessions, session openings and pending
+	// approvals; never nil after Parse.
+	Limits *Limits
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string
@@ -129,6 +132,9 @@ type Agent struct {
 	// RecordResults says whether this agent's tool results are recorded
 	// in full or as a digest; Default is always set.
 	RecordResults RecordResults
+	// Budgets cap this agent's calls of some tools per window, across its
+	// sessions.
+	Budgets []Budget
 
 	retentionAt ast.Node // where Retention was set, for messages
 

@@ -14,7 +14,7 @@ import (
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "retention", "rules", "upstreams", "agents"}
+	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "retention", "rules", "upstreams", "agents", "limits"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -28,6 +28,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		Log:            Log{Level: "info", Format: "text"},
 		Throttle:       &Throttle{MaxDelay: DefaultThrottleMaxDelay},
 		Revalidation:   Revalidation{OnChange: warden.Flag},
+		Limits:         defaultLimits(),
 	}
 	if isNull(n) {
 		cfg.Approvals = &Approvals{Timeout: DefaultApprovalTimeout}
@@ -84,6 +85,8 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Throttle = d.throttle(f.val)
 		case "revalidation":
 			cfg.Revalidation = d.revalidation(f.val)
+		case "limits":
+			cfg.Limits = d.limits(f.val)
 		case "retention":
 			cfg.Retention, retentionAt = d.retention(f.val), f.key
 		case "rules":

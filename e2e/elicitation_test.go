@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 )
@@ -70,5 +72,57 @@ func TestElicitationDecidesHeldCall(t *testing.T) {
 			// The webhook went out too: both channels were open.
 			l.Hook.requested(t, sid)
 		})
+	}
+}
+
+// A session that changed hands is never asked to approve its own calls,
+// even when warden's response to the change is only to flag it (the
+// default): the client is who is in question then. The held call waits
+// for another approver, here for none, and expires.
+func TestElicitationNotAskedAfterChangeOfHands(t *testing.T) {
+	l := newLadder(t, func(o *supervisor.Options) {
+		o.Escalation.Elicitation = true
+		o.Escalation.ApprovalTimeout = 3 * time.Second
+	})
+	human := &humanAtClient{approve: true}
+	var ua atomic.Value
+	ua.Store("agent/1.0")
+	c, err := testkit.Dial(l.URL, opsToken, "e2e-agent", []transport.StreamableHTTPCOption{
+		transport.WithContinuousListening(),
+		transport.WithHTTPHeaderFunc(func(context.Context) map[string]string {
+			return map[string]string{"User-Agent": ua.Load().(string)}
+		}),
+	}, client.WithElicitationHandler(human))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	sid := c.GetSessionId()
+	if res := callTool(t, c, "echo", map[string]any{"message": "hi"}); res.IsError {
+		t.Fatalf("echo: %s", resultText(res))
+	}
+
+	ua.Store("curl/8.0") // the token is now used from another client
+	r := await(t, callAsync(c, "pay", map[string]any{"amount": 75, "to": "frank"}, nil), 20*time.Second)
+	if r.err != nil || !r.res.IsError || !strings.Contains(resultText(r.res), "no approver decided") {
+		t.Fatalf("call held after a change of hands: %+v %v, want it to expire undecided", r.res, r.err)
+	}
+	if n := human.asked.Load(); n != 0 {
+		t.Fatalf("the client of a session that changed hands was asked %d times to approve its own call", n)
+	}
+	if l.Up.paid.Load() != 0 {
+		t.Fatal("the payment reached the upstream")
+	}
+	list, err := l.Store.Approvals(t.Context(), store.ApprovalFilter{Session: sid})
+	if err != nil || len(list) != 1 || list[0].State != store.ApprovalExpired {
+		t.Fatalf("approvals = %+v (%v), want one, expired", list, err)
+	}
+	evs, _ := l.timeline(t, sid)
+	flagged := false
+	for _, e := range evs {
+		flagged = flagged || (e.Kind == store.KindSignal && e.Verdict == "flag" && strings.Contains(strings.Join(e.Reasons, ";"), "user agent changed"))
+	}
+	if !flagged {
+		t.Fatal("the change of hands was not recorded as a flag")
 	}
 }

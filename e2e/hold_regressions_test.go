@@ -121,14 +121,15 @@ func TestSessionApprovalKeepsBudgets(t *testing.T) {
 	if r := await(t, held, 10*time.Second); r.err != nil || r.res.IsError {
 		t.Fatalf("approved call: %+v %v", r.res, r.err)
 	}
-	// Two more big payments go through on the session approval (budget 3).
+	// Two more payments of the amount the approver saw go through on the
+	// session approval (budget 3).
 	for i := 0; i < 2; i++ {
-		if res := callTool(t, c, "pay", map[string]any{"amount": 60, "to": "x"}); res.IsError {
+		if res := callTool(t, c, "pay", map[string]any{"amount": 50, "to": "x"}); res.IsError {
 			t.Fatalf("payment %d under the session approval: %s", i+2, resultText(res))
 		}
 	}
 	// The fourth is over the budget: a new reason, so it is held again.
-	fourth := callAsync(c, "pay", map[string]any{"amount": 60, "to": "x"}, nil)
+	fourth := callAsync(c, "pay", map[string]any{"amount": 50, "to": "x"}, nil)
 	q := l.pending(t, sid, 1)[0]
 	if !strings.Contains(strings.Join(q.Reasons, " "), "budget") {
 		t.Fatalf("the fourth payment is held for %v, want the budget", q.Reasons)

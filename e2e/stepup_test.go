@@ -203,9 +203,11 @@ func TestStepUpApprovedForSession(t *testing.T) {
 	if r := await(t, held, 10*time.Second); r.err != nil || r.res.IsError {
 		t.Fatalf("approved call: %+v %v", r.res, r.err)
 	}
-	// The same step, other arguments: allowed without a new approval.
-	res := callTool(t, c, "pay", map[string]any{"amount": 80, "to": "erin"})
-	if res.IsError || resultText(res) != "paid 80 to erin" {
+	// The same step, the amount the guard read as the approver saw it,
+	// another payee (which no guard reads): allowed without a new approval.
+	// approval_scope_test.go shows that another amount is not.
+	res := callTool(t, c, "pay", map[string]any{"amount": 70, "to": "erin"})
+	if res.IsError || resultText(res) != "paid 70 to erin" {
 		t.Fatalf("a later call of the approved step: %s", resultText(res))
 	}
 	all, err := l.Store.Approvals(context.Background(), store.ApprovalFilter{Session: sid})
@@ -219,7 +221,7 @@ func TestStepUpApprovedForSession(t *testing.T) {
 	}
 	// Another session of the same agent is not covered by the approval.
 	c2 := connect(t, l.URL, opsToken)
-	held2 := callAsync(c2, "pay", map[string]any{"amount": 80, "to": "erin"}, nil)
+	held2 := callAsync(c2, "pay", map[string]any{"amount": 70, "to": "erin"}, nil)
 	a2 := l.pending(t, c2.GetSessionId(), 1)[0]
 	if st, body := l.decide(t, a2.ID, store.DecisionDeny); st != 200 {
 		t.Fatalf("deny: %d %s", st, body)

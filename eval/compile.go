@@ -25,6 +25,7 @@ type Program struct {
 	prog   *vm.Program
 	vars   []string
 	result bool
+	reads  Reads
 }
 
 // Compile parses and type-checks src against Env, with expr's builtins and
@@ -43,6 +44,7 @@ func Compile(src string, kind Kind) (*Program, error) {
 	}
 	p := &Program{src: src, kind: kind, prog: prog}
 	p.vars, p.result = scan(prog.Node())
+	p.reads = scanReads(prog.Node())
 	return p, nil
 }
 

@@ -100,7 +100,15 @@ func (r *Rule) label() string {
 // those that fire, with every reason. A rule that fails to run (a nil access,
 // a wrong type) denies: policy fails closed. A rule not compiled denies too.
 func Evaluate(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string) {
+	v, reasons, _ := EvaluateReads(rules, env, onResult)
+	return v, reasons
+}
+
+// EvaluateReads is Evaluate that also says which arguments the rules that
+// fired read: what an approval of the verdict is bound to.
+func EvaluateReads(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string, Reads) {
 	v := warden.Allow
+	var read Reads
 	var reasons []string
 	for i := range rules {
 		r := &rules[i]
@@ -121,9 +129,10 @@ func Evaluate(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string) 
 		if ok {
 			v = warden.Max(v, r.Action)
 			reasons = append(reasons, r.Reason)
+			read.Merge(r.prog.Reads())
 		}
 	}
-	return v, reasons
+	return v, reasons, read
 }
 
 // RuleSet is the rules file format: rules on calls and rules on results.

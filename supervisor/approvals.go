@@ -183,11 +183,12 @@ func (s *Supervisor) decideApproval(ctx context.Context, id, decision, by string
 // other (the first decision wins).
 //
 // The answer comes from the agent's own client, so it is trusted only as
-// far as that client is: never for a session that changed hands (the
-// client is then who is in question), and only for this one call.
+// far as that client is: never for a session with any change-of-hands
+// signal, whatever the configured response to it (the client is then who
+// is in question), and only for this one call.
 func (s *Supervisor) elicit(ctx context.Context, sess *session, a store.Approval) {
 	sess.mu.Lock()
-	changedHands := sess.revalidate != ""
+	changedHands := sess.revalidate != "" || sess.changedHands != ""
 	sess.mu.Unlock()
 	if changedHands {
 		return

@@ -50,6 +50,15 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		pre = append(pre, checkResult{warden.Throttle, fmt.Sprintf("held back %s by the rate limit", wait.Round(time.Millisecond))})
 	}
 
+	// The agent's budgets across its sessions: a unit is taken now and
+	// given back unless the call goes ahead.
+	spend, err := s.spendBudget(sess.agent.Name, c.name)
+	if err != nil {
+		c.refused(wctx, warden.Deny, err.Error())
+		return refusal("warden refused this call (deny): " + err.Error()), nil
+	}
+	defer spend.settle()
+
 	d, err := c.decide(wctx, pre)
 	if err != nil {
 		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", c.name, "err", err)
@@ -73,6 +82,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	case d.Verdict == warden.Flag:
 		s.flagged(sess, c.name, d.Reasons)
 	}
+	spend.keep()
 	return c.forward(ctx, d), nil
 }
 
@@ -182,7 +192,7 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 	if ch, ok := c.s.changedTools()[c.name]; ok {
 		d.Raise(warden.StepUp, ch.stepUpReason(c.name))
 	}
-	if by, ok := sess.approvedFor(c.step(d), d.Reasons); ok && d.Verdict == warden.StepUp && revalidate == "" {
+	if by, ok := sess.approvedFor(c.step(d), d.Reasons, c.args); ok && d.Verdict == warden.StepUp && revalidate == "" {
 		d.Verdict = warden.Allow
 		d.Reasons = append(d.Reasons, "approved for this session by "+by)
 		next = d.Approved()
@@ -211,6 +221,11 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 		return refusal("warden refused this call (step_up): " + why + "; no approver is configured, so it is denied")
 	}
 	wctx := context.WithoutCancel(ctx)
+	release, over := c.reservePending(wctx)
+	if over != nil {
+		return over
+	}
+	defer release()
 	a, err := c.hold(ctx, d)
 	if err != nil {
 		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", c.name, "err", err)
@@ -226,7 +241,7 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 			return res
 		}
 		if a.Decision == store.DecisionSession {
-			sess.approve(c.step(d), a.DecidedBy, d.Reasons)
+			sess.approve(c.step(d), a.DecidedBy, d.Reasons, pinArgs(d.Reads, c.args))
 		}
 		return nil
 	}

@@ -30,9 +30,10 @@ func (p *Policy) empty() bool { return p.Workflow == nil && len(p.Rules) == 0 }
 func (p *Policy) Decide(st workflows.State, call workflows.Call, now time.Time) (workflows.Decision, workflows.State) {
 	d, _ := p.Workflow.Decide(st, call, now)
 	if !st.Killed && len(p.Rules) > 0 {
-		v, reasons := eval.Evaluate(p.Rules, st.Env(call, nil, now), false)
+		v, reasons, reads := eval.EvaluateReads(p.Rules, st.Env(call, nil, now), false)
 		if len(reasons) > 0 {
 			d.Raise(v, reasons...)
+			d.Reads.Merge(reads)
 		}
 	}
 	return d, d.State()

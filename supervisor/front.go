@@ -62,6 +62,18 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		sid := r.Header.Get(server.HeaderKeySessionID)
+		if sid == "" && r.Method == http.MethodPost {
+			// Only an initialize opens a session; anything else without
+			// an id is refused by mcp-go, and counts against the rate all
+			// the same.
+			release, refused := s.admitSession(agent.Name)
+			if refused != "" {
+				w.Header().Set("Retry-After", "1")
+				httpError(w, http.StatusTooManyRequests, "too many requests: "+refused)
+				return
+			}
+			defer release()
+		}
 		var sess *session
 		if sid != "" {
 			if sess = s.sessions.get(sid); sess == nil {

@@ -48,6 +48,7 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) *ses
 		started: rec.Started, listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(rec.Agent)),
 		client: strings.TrimSpace(rec.ClientName + " " + rec.ClientVersion)}
 	sess.state = s.policyFor(rec.Agent).Workflow.Resume(st)
+	sess.changedHands = changedHandsOnRecord(evs)
 	if !s.sessions.revive(sess) {
 		return s.sessions.get(id) // another request revived it first
 	}

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,8 +38,9 @@ func (s *Supervisor) revalidate(r *http.Request, sess *session) bool {
 	if what == "" {
 		return true
 	}
+	sess.handsChanged(what)
 	ctx := context.WithoutCancel(r.Context())
-	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: s.esc.OnChange.String(), Reasons: []string{what}}); err != nil {
+	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: s.esc.OnChange.String(), Reasons: []string{what}, Data: changedHandsMark}); err != nil {
 		s.log.Error("cannot record a session change", "session", sess.id, "err", err)
 	}
 	s.log.Warn("session changed hands", "session", sess.id, "agent", sess.agent.Name, "change", what, "response", s.esc.OnChange)
@@ -56,4 +58,37 @@ func hostOf(addr string) string {
 		return h
 	}
 	return addr
+}
+
+// handsChanged records a change-of-hands signal on the session, whatever
+// the response to it: every signal saying that the client may no longer
+// be the one that started the session calls it, so that the client is
+// never asked to approve the session's calls (see elicit).
+func (s *session) handsChanged(what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changedHands == "" {
+		s.changedHands = what
+	}
+}
+
+// changedHandsMark marks a signal event as a change of hands, so that a
+// session resumed after a restart still knows it changed hands.
+var changedHandsMark = json.RawMessage(`{"changed_hands":true}`)
+
+// changedHandsOnRecord returns the first change of hands recorded in a
+// session's history, or "".
+func changedHandsOnRecord(evs []store.Event) string {
+	for _, e := range evs {
+		if e.Kind != store.KindSignal || len(e.Data) == 0 {
+			continue
+		}
+		var m struct {
+			ChangedHands bool `json:"changed_hands"`
+		}
+		if json.Unmarshal(e.Data, &m) == nil && m.ChangedHands && len(e.Reasons) > 0 {
+			return e.Reasons[0]
+		}
+	}
+	return ""
 }

@@ -47,7 +47,11 @@ type session struct {
 	// (the session changed hands). Both under mu.
 	approved   map[string]sessionApproval
 	revalidate string
-	held       map[string]bool // approvals this session's calls wait on
+	// changedHands is the first change-of-hands signal seen on the session
+	// (whatever the response to it was): the agent's client is then no
+	// longer trusted to approve its own calls. Under mu.
+	changedHands string
+	held         map[string]bool // approvals this session's calls wait on
 	// seenIP and seenUA are where the last request came from (under mu).
 	seenIP, seenUA string
 
@@ -117,46 +121,6 @@ func (s *session) holding(id string, on bool) {
 		s.held = map[string]bool{}
 	}
 	s.held[id] = true
-}
-
-// sessionApproval is an approver's "allow for the rest of the session" on
-// a step: who, and for which reasons.
-type sessionApproval struct {
-	by      string
-	reasons map[string]bool
-}
-
-// approvedFor says who allowed a step for the rest of the session, if the
-// approval covers every one of reasons: the step's own violation, as the
-// approver saw it; a budget or a rule that steps up for another reason
-// still asks again.
-func (s *session) approvedFor(step string, reasons []string) (by string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.approved[step]
-	if !ok {
-		return "", false
-	}
-	for _, r := range reasons {
-		if !a.reasons[r] {
-			return "", false
-		}
-	}
-	return a.by, true
-}
-
-func (s *session) approve(step, by string, reasons []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.approved == nil {
-		s.approved = map[string]sessionApproval{}
-	}
-	a := sessionApproval{by: by, reasons: map[string]bool{}}
-	for _, r := range reasons {
-		a.reasons[r] = true
-	}
-	s.approved[step] = a
-	s.revalidate = ""
 }
 
 // attached records that the session's GET stream is up.

@@ -54,6 +54,9 @@ type Options struct {
 	// Escalation configures step-up approvals, webhooks, throttling and
 	// revalidation.
 	Escalation Escalation
+	// Limits bound the sessions, session openings, pending approvals and
+	// budgets of each agent.
+	Limits Limits
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.
@@ -80,6 +83,7 @@ type Supervisor struct {
 	changed   atomic.Pointer[map[string]toolChange] // tools whose definition differs from its pin, by exposed name
 	closing   atomic.Bool
 	bg        *background // goroutines beside the requests; Close joins them
+	limits    *limits
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -103,7 +107,8 @@ func New(opts Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
-	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions(), bg: newBackground()}
+	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions(), bg: newBackground(),
+		limits: newLimits(opts.Limits)}
 	s.sessions.onEnd = func(sess *session) {
 		if !s.closing.Load() {
 			s.endSession(context.Background(), sess, store.StateEnded, "closed by the client or idle")
@@ -191,6 +196,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		s.log.Warn("approvals left pending by the last run are expired", "count", n)
 	}
 	if err := s.loadSuspensions(ctx); err != nil {
+		return err
+	}
+	if err := s.loadBudgets(ctx); err != nil {
 		return err
 	}
 	s.hub.Start(ctx, peer{s}, s.mirror)

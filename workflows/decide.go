@@ -21,6 +21,10 @@ type Decision struct {
 	// longest approval_timeout of the steps the call matched or would
 	// match (Steps). Zero means the configured default.
 	ApprovalTimeout time.Duration `json:"-"`
+	// Reads are the arguments that the guards and rules behind Reasons
+	// read: an approval of this call for the session covers later calls
+	// only where these arguments are the same.
+	Reads eval.Reads `json:"-"`
 
 	prev, next State // the state before, and as it is if the call goes ahead
 }
@@ -113,6 +117,7 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 	case len(refused) > 0:
 		for _, r := range refused {
 			d.Raise(r.step.onViolation, r.reason)
+			d.Reads.Merge(r.reads)
 			take = append(take, r.step)
 		}
 	default:
@@ -124,6 +129,11 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 			for i, s := range elsewhere {
 				d.Raise(s.onViolation)
 				names[i] = s.name
+				if s.guard != nil {
+					// The guard did not run: what an approver lets through
+					// is bound to what it would have read.
+					d.Reads.Merge(s.guard.Reads())
+				}
 			}
 			d.Raise(warden.Allow, fmt.Sprintf("tool %q (step %s) is not a legal next step after %s", call.Tool, strings.Join(names, ", "), strings.Join(st.Steps, ", ")))
 			take = elsewhere
@@ -136,8 +146,9 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 	if len(d.Steps) > 0 {
 		d.Step = d.Steps[0]
 	}
-	if v, reasons := eval.Evaluate(w.rules, env, false); len(reasons) > 0 {
+	if v, reasons, reads := eval.EvaluateReads(w.rules, env, false); len(reasons) > 0 {
 		d.Raise(v, reasons...)
+		d.Reads.Merge(reads)
 	}
 	next := advance(st, take, call, now, d.Verdict)
 	if err := applyBindings(&next, take, env, false); err != nil {
@@ -150,6 +161,7 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 type refusal struct {
 	step   *step
 	reason string
+	reads  eval.Reads // what the guard that refused read
 }
 
 // match tries every candidate: successors of the current steps first, then
@@ -164,7 +176,7 @@ func (w *Workflow) match(st State, call Call, env *eval.Env) (accepted []*step, 
 		}
 		seen[s] = true
 		if s.budget > 0 && st.StepCounts[s.name] >= s.budget {
-			refused = append(refused, refusal{s, fmt.Sprintf("step %q: budget of %d calls spent", s.name, s.budget)})
+			refused = append(refused, refusal{step: s, reason: fmt.Sprintf("step %q: budget of %d calls spent", s.name, s.budget)})
 			return
 		}
 		if s.guard != nil {
@@ -178,7 +190,7 @@ func (w *Workflow) match(st State, call Call, env *eval.Env) (accepted []*step, 
 				if s.description != "" {
 					why = fmt.Sprintf("step %q (%s): guard is false: %s", s.name, s.description, s.guard.Source())
 				}
-				refused = append(refused, refusal{s, why})
+				refused = append(refused, refusal{step: s, reason: why, reads: s.guard.Reads()})
 				return
 			}
 		}

@@ -66,7 +66,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		Hub: hub, Store: db, Agents: agentsOf(cfg), Logger: logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
-		Version: version, Policies: ps, Escalation: esc,
+		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg),
 	})
 	if err != nil {
 		_ = db.Close()
@@ -127,6 +127,25 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		esc.Notifier = senders
 	}
 	return esc, senders, nil
+}
+
+// limitsOf turns the limits section and the agents' budgets into the
+// supervisor's limits.
+func limitsOf(cfg *config.Config) supervisor.Limits {
+	var l supervisor.Limits
+	if c := cfg.Limits; c != nil {
+		l = supervisor.Limits{SessionsPerAgent: c.SessionsPerAgent, PendingPerSession: c.PendingPerSession, PendingPerAgent: c.PendingPerAgent,
+			Initialize: supervisor.Rate{PerMinute: c.Initialize.PerMinute, Burst: c.Initialize.Burst}}
+	}
+	for _, a := range cfg.Agents {
+		for _, b := range a.Budgets {
+			if l.Budgets == nil {
+				l.Budgets = map[string][]supervisor.Budget{}
+			}
+			l.Budgets[a.Name] = append(l.Budgets[a.Name], supervisor.Budget{Tools: b.Tools, Max: b.Max, Per: b.Per})
+		}
+	}
+	return l
 }
 
 // notifiers sends each message through every sender.
