@@ -100,8 +100,15 @@ func (r *Rule) label() string {
 // those that fire, with every reason. A rule that fails to run (a nil access,
 // a wrong type) denies: policy fails closed. A rule not compiled denies too.
 func Evaluate(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string) {
-	v := warden.Allow
-	var reasons []string
+	v, reasons, _ := Fired(rules, env, onResult)
+	return v, reasons
+}
+
+// Fired is Evaluate that also names the rules that fired or failed (each
+// by its name, or its condition when it has none), for a record that
+// must say which rule acted without repeating what it saw.
+func Fired(rules []Rule, env *Env, onResult bool) (v warden.Verdict, reasons, names []string) {
+	v = warden.Allow
 	for i := range rules {
 		r := &rules[i]
 		if r.OnResult != onResult {
@@ -110,20 +117,23 @@ func Evaluate(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string) 
 		if r.prog == nil {
 			v = warden.Max(v, warden.Deny)
 			reasons = append(reasons, fmt.Sprintf("rule %q was not compiled", r.label()))
+			names = append(names, r.label())
 			continue
 		}
 		ok, err := r.prog.Bool(env)
 		if err != nil {
 			v = warden.Max(v, warden.Deny)
 			reasons = append(reasons, fmt.Sprintf("rule %q failed, denying: %v", r.label(), err))
+			names = append(names, r.label())
 			continue
 		}
 		if ok {
 			v = warden.Max(v, r.Action)
 			reasons = append(reasons, r.Reason)
+			names = append(names, r.label())
 		}
 	}
-	return v, reasons
+	return v, reasons, names
 }
 
 // RuleSet is the rules file format: rules on calls and rules on results.
