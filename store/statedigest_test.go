@@ -135,3 +135,41 @@ func TestAppendRefusesACallersDataDigest(t *testing.T) {
 		t.Fatalf("Append with a digest: %v", err)
 	}
 }
+
+// TestPrunedSessionStateStaysCleared: a prune clears a session's state
+// with its events; state put back into the record afterwards has nothing
+// to commit to it, and Verify reports it.
+func TestPrunedSessionStateStaysCleared(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		edit   bool
+		broken bool
+	}{{"untouched", false, false}, {"state added after the prune", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, path := openTest(t)
+			now := time.Now()
+			retained(t, db, "old", "a", StateEnded, now.Add(-48*time.Hour), 3)
+			if res, _ := pruneWith(t, db, Retention{MaxAge: 24 * time.Hour}, now); res.Sessions != 1 {
+				t.Fatalf("prune: %+v", res)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.edit {
+				editData(t, path, "old", func(json.RawMessage) json.RawMessage { return json.RawMessage(`{"bound":"forged"}`) })
+			}
+			db2, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db2.Close() })
+			rep := mustVerify(t, db2)
+			if rep.Pruned != 1 {
+				t.Fatalf("verify: %+v; want the pruned session counted", rep)
+			}
+			if got := len(rep.Broken) == 1 && strings.Contains(rep.Broken[0].Reason, "pruned"); got != tc.broken || (!tc.broken && len(rep.Broken) != 0) {
+				t.Fatalf("verify: %+v; want broken %v", rep, tc.broken)
+			}
+		})
+	}
+}
