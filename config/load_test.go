@@ -77,7 +77,7 @@ func TestExampleDocumentsEveryField(t *testing.T) {
 	fields = append(fields, "level", "format", "token_sha256", "token_env", "name", "stdio", "http", "sse",
 		"tool_prefix", "command", "args", "env", "dir", "url", "headers", "upstreams", "tools", "workflow",
 		"timeout", "webhooks", "slack", "secret_env", "public_url", "elicitation", "session", "agent", "per_minute", "burst",
-		"max_delay", "on_change", "throttle", "max_age", "max_bytes", "export_dir", "every", "retention", "record_results", "default",
+		"max_delay", "on_change", "throttle", "max_age", "max_bytes", "export_dir", "every", "retention", "record_results", "default", "withheld",
 		"sessions_per_agent", "initialize", "pending_approvals_per_session", "pending_approvals_per_agent", "budgets", "max", "per")
 	for _, f := range fields {
 		if !strings.Contains(string(data), f+":") {

@@ -58,11 +58,17 @@ const (
 
 // RecordResults says how an agent's tool results are recorded: Default,
 // unless one of Tools matches the tool's exposed name (the first match in
-// file order decides).
+// file order decides). Withheld is how a result that a result rule
+// withheld from the agent is recorded: ResultsDigest (the default, with
+// the rules that fired) or ResultsFull.
 type RecordResults struct {
-	Default string
-	Tools   []ToolResults
+	Default  string
+	Tools    []ToolResults
+	Withheld string
 }
+
+// KeepWithheld reports whether withheld results are recorded in clear.
+func (r RecordResults) KeepWithheld() bool { return r.Withheld == ResultsFull }
 
 // ToolResults is one per-tool override of RecordResults.
 type ToolResults struct {
@@ -205,16 +211,17 @@ func parseByteSize(s string) (int64, error) {
 }
 
 // recordResults reads an agent's record_results: full, digest, or
-// {default: full|digest, tools: {pattern: full|digest, ...}}.
+// {default: full|digest, tools: {pattern: full|digest, ...},
+// withheld: full|digest}.
 func (d *decoder) recordResults(n ast.Node, what string) RecordResults {
-	r := RecordResults{Default: ResultsFull}
+	r := RecordResults{Default: ResultsFull, Withheld: ResultsDigest}
 	if _, isMap := n.(*ast.MappingNode); !isMap {
 		if _, isPair := n.(*ast.MappingValueNode); !isPair {
 			r.Default = d.resultsMode(n, what)
 			return r
 		}
 	}
-	fields, ok := d.mapping(n, what, "default", "tools")
+	fields, ok := d.mapping(n, what, "default", "tools", "withheld")
 	if !ok {
 		return r
 	}
@@ -225,6 +232,8 @@ func (d *decoder) recordResults(n ast.Node, what string) RecordResults {
 		switch f.name {
 		case "default":
 			r.Default = d.resultsMode(f.val, what+".default")
+		case "withheld":
+			r.Withheld = d.resultsMode(f.val, what+".withheld")
 		case "tools":
 			tools, ok := d.mapping(f.val, what+".tools")
 			if !ok {

@@ -8,7 +8,7 @@ import (
 
 func TestParseRetention(t *testing.T) {
 	src := minimal + `    retention: {max_age: 24h}
-    record_results: {default: full, tools: {"search_*": digest, "search_one": full}}
+    record_results: {default: full, tools: {"search_*": digest, "search_one": full}, withheld: full}
   - name: other
     token_sha256: ` + HashToken("token-b") + `
     record_results: digest
@@ -49,6 +49,10 @@ retention:
 			t.Errorf("%s Digest(%s) = %v, want %v", c.agent.Name, c.tool, got, c.digest)
 		}
 	}
+	if !bot.RecordResults.KeepWithheld() || other.RecordResults.KeepWithheld() {
+		t.Errorf("KeepWithheld: %s %v, %s %v; want true (withheld: full), false (the default)",
+			bot.Name, bot.RecordResults.KeepWithheld(), other.Name, other.RecordResults.KeepWithheld())
+	}
 }
 
 func TestParseWithoutRetentionKeepsEverything(t *testing.T) {
@@ -56,7 +60,7 @@ func TestParseWithoutRetentionKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Retention != nil || cfg.Agents[0].RecordResults.Digest("x") {
+	if cfg.Retention != nil || cfg.Agents[0].RecordResults.Digest("x") || cfg.Agents[0].RecordResults.KeepWithheld() {
 		t.Fatalf("defaults: retention %+v, digest %v; want none and full results", cfg.Retention, cfg.Agents[0].RecordResults.Digest("x"))
 	}
 	if age, size := cfg.Retention.Limits(cfg.Agents[0]); age != 0 || size != 0 {
@@ -79,6 +83,7 @@ func TestParseRetentionErrors(t *testing.T) {
 		{"unknown field", minimal + "retention: {max_agee: 1h, export_dir: x}\n", []want{{7, 1, "sets no limit"}, {7, 13, `did you mean "max_age"?`}}},
 		{"agent retention without section", minimal + "    retention: {max_age: 1h}\n", []want{{7, 5, "no top-level retention section"}}},
 		{"bad mode", minimal + "    record_results: everything\n", []want{{7, 21, `"everything" is not one of full, digest`}}},
+		{"bad withheld mode", minimal + "    record_results: {withheld: clear}\n", []want{{7, 32, `record_results.withheld "clear" is not one of full, digest`}}},
 		{"bad tool mode", minimal + "    record_results: {tools: {\"a*\": hash}}\n", []want{{7, 36, `record_results.tools.a* "hash"`}}},
 		{"bad pattern", minimal + "    record_results: {tools: {\"[\": digest}}\n", []want{{7, 30, "not a valid glob pattern"}}},
 	}

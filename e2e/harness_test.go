@@ -183,3 +183,19 @@ func resultText(res *mcp.CallToolResult) string {
 }
 
 func storeFilter(agent string) store.Filter { return store.Filter{Agent: agent} }
+
+// rejoin starts a client on an existing session id, without initialising,
+// as an agent does that carries on with its session after warden restarts.
+func rejoin(t *testing.T, url, token, sid string) *client.Client {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}), transport.WithSession(sid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.NewClient(tr, client.WithSession(), client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}

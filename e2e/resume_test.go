@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden/internal/demo"
@@ -32,18 +31,7 @@ func TestSessionResumesAfterRestart(t *testing.T) {
 	w.Stop()
 
 	w2 := startWardenOn(t, w.DBPath, specs, agents)
-	resumeClient := func(token string) *client.Client {
-		tr, err := transport.NewStreamableHTTP(w2.URL, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}), transport.WithSession(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc := client.NewClient(tr, client.WithSession(), client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
-		if err := rc.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rc.Close() })
-		return rc
-	}
+	resumeClient := func(token string) *client.Client { return rejoin(t, w2.URL, token, id) }
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "echo"
 	req.Params.Arguments = map[string]any{"message": "hijack"}

@@ -100,16 +100,29 @@ func (r *Rule) label() string {
 // those that fire, with every reason. A rule that fails to run (a nil access,
 // a wrong type) denies: policy fails closed. A rule not compiled denies too.
 func Evaluate(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string) {
-	v, reasons, _ := EvaluateReads(rules, env, onResult)
+	v, reasons, _, _ := evaluate(rules, env, onResult)
 	return v, reasons
 }
 
 // EvaluateReads is Evaluate that also says which arguments the rules that
 // fired read: what an approval of the verdict is bound to.
 func EvaluateReads(rules []Rule, env *Env, onResult bool) (warden.Verdict, []string, Reads) {
-	v := warden.Allow
-	var read Reads
-	var reasons []string
+	v, reasons, _, reads := evaluate(rules, env, onResult)
+	return v, reasons, reads
+}
+
+// Fired is Evaluate that also names the rules that fired or failed (each
+// by its name, or its condition when it has none), for a record that
+// must say which rule acted without repeating what it saw.
+func Fired(rules []Rule, env *Env, onResult bool) (v warden.Verdict, reasons, names []string) {
+	v, reasons, names, _ = evaluate(rules, env, onResult)
+	return v, reasons, names
+}
+
+// evaluate runs the rules: the strongest verdict of those that fired, and
+// their reasons, names and the arguments they read.
+func evaluate(rules []Rule, env *Env, onResult bool) (v warden.Verdict, reasons, names []string, read Reads) {
+	v = warden.Allow
 	for i := range rules {
 		r := &rules[i]
 		if r.OnResult != onResult {
@@ -118,21 +131,24 @@ func EvaluateReads(rules []Rule, env *Env, onResult bool) (warden.Verdict, []str
 		if r.prog == nil {
 			v = warden.Max(v, warden.Deny)
 			reasons = append(reasons, fmt.Sprintf("rule %q was not compiled", r.label()))
+			names = append(names, r.label())
 			continue
 		}
 		ok, err := r.prog.Bool(env)
 		if err != nil {
 			v = warden.Max(v, warden.Deny)
 			reasons = append(reasons, fmt.Sprintf("rule %q failed, denying: %v", r.label(), err))
+			names = append(names, r.label())
 			continue
 		}
 		if ok {
 			v = warden.Max(v, r.Action)
 			reasons = append(reasons, r.Reason)
+			names = append(names, r.label())
 			read.Merge(r.prog.Reads())
 		}
 	}
-	return v, reasons, read
+	return v, reasons, names, read
 }
 
 // RuleSet is the rules file format: rules on calls and rules on results.

@@ -119,13 +119,15 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 					rep.Pruned++
 				}
 			}
-			n, brk, err := checkChain(ctx, id, &rec, events.Bucket(k), start)
+			n, brk, data, err := checkChain(ctx, id, &rec, events.Bucket(k), start)
 			rep.Events += n
 			if err != nil {
 				return err
 			}
 			if brk != nil {
 				rep.Broken = append(rep.Broken, *brk)
+			} else if hasData(rec.Data) && !data {
+				rep.Uncommitted++
 			}
 		}
 		// Chains whose session record is gone.
@@ -135,7 +137,7 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 				continue
 			}
 			rep.Sessions++
-			n, brk, err := checkChain(ctx, string(k), nil, events.Bucket(k), chainHead{})
+			n, brk, _, err := checkChain(ctx, string(k), nil, events.Bucket(k), chainHead{})
 			rep.Events += n
 			if err != nil {
 				return err
@@ -232,12 +234,14 @@ func readPrune(tx *bolt.Tx, t Tombstone) *pruneEvent {
 // checkChain walks one chain (b may be nil: no events) and returns how
 // many events were intact before the first break, and that break. rec is
 // the chain's session record, nil when it has none. start is where the
-// chain begins: zero, or the head its pruned events ended at.
-func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket, start chainHead) (int, *Break, error) {
+// chain begins: zero, or the head its pruned events ended at. committed
+// says whether some event commits to the record's Data; one that does must
+// match it.
+func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket, start chainHead) (n int, _ *Break, committed bool, _ error) {
 	brk := func(seq uint64, format string, args ...any) *Break {
 		return &Break{Session: id, Seq: seq, Reason: fmt.Sprintf(format, args...)}
 	}
-	var n int
+	var data dataCommit
 	prev := start.hash
 	expect := start.seq + 1
 	if b != nil {
@@ -245,37 +249,38 @@ func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket, st
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n%1024 == 0 {
 				if err := ctx.Err(); err != nil {
-					return n, nil, err
+					return n, nil, false, err
 				}
 			}
 			if len(k) != 8 || v == nil {
-				return n, brk(expect, "unexpected key %x in the chain", k), nil
+				return n, brk(expect, "unexpected key %x in the chain", k), false, nil
 			}
 			seq := binary.BigEndian.Uint64(k)
 			if seq != expect {
-				return n, brk(expect, "event %d is missing (the next stored is %d): deleted", expect, seq), nil
+				return n, brk(expect, "event %d is missing (the next stored is %d): deleted", expect, seq), false, nil
 			}
 			ev, err := decodeEvent(v)
 			if err != nil {
-				return n, brk(seq, "%v", err), nil
+				return n, brk(seq, "%v", err), false, nil
 			}
 			if ev.Seq != seq {
-				return n, brk(seq, "stored as event %d but says it is event %d: reordered", seq, ev.Seq), nil
+				return n, brk(seq, "stored as event %d but says it is event %d: reordered", seq, ev.Seq), false, nil
 			}
 			if ev.Session != id {
-				return n, brk(seq, "says it belongs to session %q: moved between chains", ev.Session), nil
+				return n, brk(seq, "says it belongs to session %q: moved between chains", ev.Session), false, nil
 			}
 			h, err := hashEvent(ev)
 			if err != nil {
-				return n, brk(seq, "%v", err), nil
+				return n, brk(seq, "%v", err), false, nil
 			}
 			if h != ev.Hash {
-				return n, brk(seq, "hash mismatch: the event was altered"), nil
+				return n, brk(seq, "hash mismatch: the event was altered"), false, nil
 			}
 			if ev.Prev != prev {
-				return n, brk(seq, "prev does not match the hash of event %d: an event before it was replaced or reordered", seq-1), nil
+				return n, brk(seq, "prev does not match the hash of event %d: an event before it was replaced or reordered", seq-1), false, nil
 			}
 			prev = ev.Hash
+			data.see(ev)
 			expect++
 			n++
 		}
@@ -284,17 +289,24 @@ func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket, st
 	switch {
 	case rec == nil:
 		if last == 0 {
-			return n, nil, nil // an empty chain bucket is harmless
+			return n, nil, false, nil // an empty chain bucket is harmless
 		}
-		return n, brk(1, "chain has no session record"), nil
+		return n, brk(1, "chain has no session record"), false, nil
 	case rec.LastSeq > last:
-		return n, brk(last+1, "chain ends at event %d but the session record's head is event %d: tail truncated", last, rec.LastSeq), nil
+		return n, brk(last+1, "chain ends at event %d but the session record's head is event %d: tail truncated", last, rec.LastSeq), false, nil
 	case rec.LastSeq < last:
-		return n, brk(rec.LastSeq+1, "chain runs to event %d past the session record's head, event %d", last, rec.LastSeq), nil
+		return n, brk(rec.LastSeq+1, "chain runs to event %d past the session record's head, event %d", last, rec.LastSeq), false, nil
 	case rec.Head != prev:
-		return n, brk(last, "the session record's head hash does not match the last event"), nil
+		return n, brk(last, "the session record's head hash does not match the last event"), false, nil
 	}
-	return n, nil, nil
+	if reason, _ := data.check(rec.Data, start.seq > 0); reason != "" {
+		seq := data.seq
+		if seq == 0 {
+			seq = last
+		}
+		return n, brk(seq, "%s", reason), false, nil
+	}
+	return n, nil, data.digest != "", nil
 }
 
 // sealEvent sets ev.Hash and returns the stored encoding, with one JSON

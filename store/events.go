@@ -38,8 +38,16 @@ func (d *DB) append(ctx context.Context, sessionID string, ev Event, data json.R
 		return Event{}, fmt.Errorf("store: append to %q: event names session %q", sessionID, ev.Session)
 	case ev.Kind == "":
 		return Event{}, fmt.Errorf("store: append to %q: empty kind", sessionID)
-	case ev.Seq != 0 || ev.Prev != "" || ev.Hash != "":
-		return Event{}, fmt.Errorf("store: append to %q: Seq, Prev and Hash are set by Append", sessionID)
+	case ev.Seq != 0 || ev.Prev != "" || ev.Hash != "" || ev.DataSHA256 != "":
+		return Event{}, fmt.Errorf("store: append to %q: Seq, Prev, Hash and DataSHA256 are set by Append", sessionID)
+	}
+	if data != nil {
+		// The event commits the chain to the state it writes.
+		digest, err := dataDigest(data)
+		if err != nil {
+			return Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
+		}
+		ev.DataSHA256 = digest
 	}
 	ev.Session = sessionID
 	if ev.Time.IsZero() {

@@ -86,7 +86,8 @@ func (d *DB) CreateSession(ctx context.Context, s Session) error {
 // UpdateSession runs fn on the stored session and writes the result, in
 // one durable transaction. fn runs on the writer goroutine, where it holds
 // up every other write: keep it short and do not call the store from it.
-// fn may not change ID, Started, LastSeq or Head.
+// fn may not change ID, Started, LastSeq or Head, nor Data: that is
+// AppendWithData's, with the event that commits the chain to it.
 func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*Session) error) error {
 	if fn == nil {
 		return fmt.Errorf("store: update session %q: nil fn", id)
@@ -111,6 +112,8 @@ func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*Session) err
 			return fmt.Errorf("store: update session %q: fn may not change ID or Started", id)
 		case s.LastSeq != old.LastSeq, s.Head != old.Head:
 			return fmt.Errorf("store: update session %q: fn may not change LastSeq or Head", id)
+		case !bytes.Equal(s.Data, old.Data):
+			return fmt.Errorf("store: update session %q: fn may not change Data (AppendWithData writes it, on the chain)", id)
 		case !validState(s.State):
 			return fmt.Errorf("store: update session %q: unknown state %q", id, s.State)
 		}

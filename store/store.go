@@ -161,8 +161,12 @@ type Event struct {
 	Size      int             `json:"size"`
 	LatencyUS int64           `json:"latency_us"`
 	Data      json.RawMessage `json:"data"`
-	Prev      string          `json:"prev"`
-	Hash      string          `json:"hash"`
+	// DataSHA256 is set by AppendWithData: the digest of the session's
+	// Data after this event (statedigest.go). Omitted when empty, so that
+	// events stored before it existed encode, and hash, as they did.
+	DataSHA256 string `json:"data_sha256,omitempty"`
+	Prev       string `json:"prev"`
+	Hash       string `json:"hash"`
 }
 
 // Report is what Verify found.
@@ -171,6 +175,10 @@ type Report struct {
 	Events   int     // events checked
 	Pruned   int     // sessions whose events were pruned, by a recorded prune
 	Broken   []Break // one per broken chain: its first broken event
+	// Uncommitted counts sessions whose record has state (Data) that no
+	// event commits to: chains written before events carried the
+	// state's digest. Such a session is not resumed.
+	Uncommitted int
 }
 
 // Break names the first broken event of a chain and why it is broken.

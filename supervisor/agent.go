@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
 )
 
@@ -27,6 +28,11 @@ type Agent struct {
 	// DigestResults, if set, says which tools' results are recorded as a
 	// digest (size and SHA-256) instead of their content.
 	DigestResults func(tool string) bool
+	// KeepWithheld records the results that a result rule withheld from
+	// the agent in clear, like any other. By default history keeps only
+	// their digest and the rules that fired: what a rule withholds is
+	// often a secret, and history is read by more people than the agent.
+	KeepWithheld bool
 }
 
 // resultData is what history keeps of a result of tool: its content, or
@@ -36,13 +42,34 @@ func (a *Agent) resultData(tool string, res *mcp.CallToolResult) json.RawMessage
 	if a == nil || a.DigestResults == nil || !a.DigestResults(tool) {
 		return resultData(res)
 	}
+	out, _ := json.Marshal(resultDigest(res))
+	return out
+}
+
+// withheld rewrites the record of a result that result rules withheld,
+// unless the agent's policy keeps those in clear: the content and the
+// error text (which repeats it) give way to the digest and the rules.
+func (a *Agent) withheld(ev *store.Event, res *mcp.CallToolResult, rules []string) {
+	if a != nil && a.KeepWithheld {
+		return
+	}
+	rec := resultDigest(res)
+	rec.Withheld, rec.Rules = true, rules
+	ev.Data, _ = json.Marshal(rec)
+	if ev.Error != "" {
+		ev.Error = "withheld by a result rule; its digest is recorded"
+	}
+}
+
+// resultDigest is the record of a result by its size and the SHA-256 of
+// its JSON, as the agent would have received it.
+func resultDigest(res *mcp.CallToolResult) ResultRecord {
 	b, err := json.Marshal(res)
 	if err != nil {
 		b = []byte(allText(res))
 	}
 	sum := sha256.Sum256(b)
-	out, _ := json.Marshal(ResultRecord{SHA256: hex.EncodeToString(sum[:]), Bytes: len(b)})
-	return out
+	return ResultRecord{SHA256: hex.EncodeToString(sum[:]), Bytes: len(b)}
 }
 
 // sees reports whether the agent may list and call a tool.

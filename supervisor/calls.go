@@ -403,6 +403,9 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	sess.mu.Unlock()
 	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: allText(f.res), Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
+	if rd.Verdict > warden.Flag {
+		sess.agent.withheld(&ev, f.res, rd.Rules)
+	}
 	return rd, c.record(ctx, ev, &next)
 }
 
@@ -430,13 +433,16 @@ const maxRecordedResult = 64 << 10
 // ResultRecord is what history keeps of a tool result, in the result
 // event's Data: its text and structuredContent (text cut at 64 KiB), or,
 // for a tool whose results are recorded as a digest, only the SHA-256
-// and length of the result's JSON.
+// and length of the result's JSON. A result that result rules withheld
+// is recorded as a digest too, with Withheld and the rules that fired.
 type ResultRecord struct {
-	Text       string `json:"text,omitempty"`
-	Structured any    `json:"structured,omitempty"`
-	Truncated  bool   `json:"truncated,omitempty"`
-	SHA256     string `json:"sha256,omitempty"`
-	Bytes      int    `json:"bytes,omitempty"`
+	Text       string   `json:"text,omitempty"`
+	Structured any      `json:"structured,omitempty"`
+	Truncated  bool     `json:"truncated,omitempty"`
+	SHA256     string   `json:"sha256,omitempty"`
+	Bytes      int      `json:"bytes,omitempty"`
+	Withheld   bool     `json:"withheld,omitempty"`
+	Rules      []string `json:"rules,omitempty"`
 }
 
 func resultData(res *mcp.CallToolResult) json.RawMessage {

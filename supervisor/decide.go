@@ -3,6 +3,7 @@ package supervisor
 import (
 	"time"
 
+	"github.com/warden-dev/warden"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/workflows"
 )
@@ -41,15 +42,21 @@ func (p *Policy) Decide(st workflows.State, call workflows.Call, now time.Time) 
 
 // Observe applies a call's result: the workflow's result bindings and
 // result rules, then the policy's result rules. steps are the Decision's
-// Steps for that call.
+// Steps for that call. A result withheld from the agent (any verdict above
+// flag) leaves nothing of itself in the state: a throttled one, which
+// would otherwise advance it, keeps st.
 func (p *Policy) Observe(st workflows.State, steps []string, call workflows.Call, result workflows.Result, now time.Time) (workflows.Decision, workflows.State) {
 	d, _ := p.Workflow.Observe(st, steps, call, result, now)
 	if !st.Killed && len(p.Rules) > 0 {
 		env := st.Env(call, workflows.ParseResult(result), now)
-		v, reasons := eval.Evaluate(p.Rules, env, true)
+		v, reasons, names := eval.Fired(p.Rules, env, true)
 		if len(reasons) > 0 {
 			d.Raise(v, reasons...)
+			d.Rules = append(d.Rules, names...)
 		}
+	}
+	if d.Verdict == warden.Throttle {
+		return d, st
 	}
 	return d, d.State()
 }

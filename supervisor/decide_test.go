@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +131,48 @@ result_rules:
 	d, st2 := p.Decide(p.Workflow.Start(workflows.SessionInfo{}), workflows.Call{Tool: "wipe"}, t0)
 	if d.Verdict != warden.Kill || !st2.Killed {
 		t.Fatalf("wipe: %s killed=%v", d.Verdict, st2.Killed)
+	}
+}
+
+// TestWithheldResultLeavesNoTrace: a result that result rules withhold
+// names the rules that fired and leaves the state as it was, even for a
+// throttle (which would otherwise advance it), so that nothing of what
+// was withheld is recorded with the state.
+func TestWithheldResultLeavesNoTrace(t *testing.T) {
+	rules, err := eval.LoadRules("r.yaml", []byte(`
+result_rules:
+  - name: slow-down
+    when: "type(result) == 'string' && result contains 'SECRET'"
+    action: throttle
+    reason: a secret-looking result
+  - when: "type(result) == 'string' && result contains 'SECRET-2'"
+    action: deny
+    reason: another
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Policy{Rules: rules}
+	for _, tc := range []struct {
+		text  string
+		want  warden.Verdict
+		rules []string
+	}{
+		{"SECRET-1", warden.Throttle, []string{"slow-down"}},
+		{"SECRET-2", warden.Deny, []string{"slow-down", "type(result) == 'string' && result contains 'SECRET-2'"}},
+	} {
+		st := p.Workflow.Start(workflows.SessionInfo{ID: "x"})
+		d, st := p.Decide(st, workflows.Call{Tool: "read"}, t0)
+		od, after := p.Observe(st, d.Steps, workflows.Call{Tool: "read"}, workflows.Result{Text: tc.text}, t0)
+		if od.Verdict != tc.want || !slices.Equal(od.Rules, tc.rules) {
+			t.Errorf("%s: %s, rules %q; want %s, %q", tc.text, od.Verdict, od.Rules, tc.want, tc.rules)
+		}
+		b, err := json.Marshal(after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "SECRET") {
+			t.Errorf("%s: the withheld result is in the state: %s", tc.text, b)
+		}
 	}
 }

@@ -78,7 +78,11 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		if sid != "" {
 			if sess = s.sessions.get(sid); sess == nil {
 				// A session that a previous run left live comes back.
-				sess = s.resume(r.Context(), sid, identity{agent: agent})
+				var err error
+				if sess, err = s.resume(r.Context(), sid, identity{agent: agent}); err != nil {
+					httpError(w, http.StatusNotFound, "session not found: "+err.Error())
+					return
+				}
 			}
 		}
 		switch {

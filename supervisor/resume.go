@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -15,31 +16,36 @@ import (
 // recorded workflow state (carried over to the current workflow), so a
 // restart interrupts no one's work. Only an active session of the same
 // agent that has not been idle longer than the idle TTL is resumed;
-// anything else stays unknown (404), as before.
-func (s *Supervisor) resume(ctx context.Context, id string, ident identity) *session {
+// anything else stays unknown (404), as before. A session whose recorded
+// state is not the one its history commits to is not trusted: it is
+// killed on record, and the error says why.
+func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*session, error) {
 	if id == "" || id == stdioSessionKey {
-		return nil
+		return nil, nil
 	}
 	rec, err := s.store.Session(ctx, id)
 	if err != nil || rec.State != store.StateActive || rec.Agent != ident.agent.Name {
-		return nil
+		return nil, nil
 	}
 	if time.Since(rec.LastSeen) > s.opts.IdleTTL {
-		return nil
+		return nil, nil
 	}
 	// The history, not just the record, must say it is live.
 	evs, err := s.store.Events(ctx, id)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	if _, _, ended := endedOnRecord(evs); ended {
-		return nil
+		return nil, nil
+	}
+	if err := store.CheckData(rec, evs); err != nil {
+		return nil, s.refuseResume(ctx, id, err)
 	}
 	var st workflows.State
 	if len(rec.Data) > 0 && string(rec.Data) != "null" {
 		if err := json.Unmarshal(rec.Data, &st); err != nil {
 			s.log.Warn("cannot resume session: its state does not decode", "session", id, "err", err)
-			return nil
+			return nil, nil
 		}
 	} else {
 		st = s.policyFor(rec.Agent).Workflow.Start(workflows.SessionInfo{ID: id, Agent: rec.Agent, RemoteAddr: rec.RemoteAddr, Started: rec.Started})
@@ -50,12 +56,24 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) *ses
 	sess.state = s.policyFor(rec.Agent).Workflow.Resume(st)
 	sess.changedHands = changedHandsOnRecord(evs)
 	if !s.sessions.revive(sess) {
-		return s.sessions.get(id) // another request revived it first
+		return s.sessions.get(id), nil // another request revived it first
 	}
 	if _, err := s.store.Append(context.WithoutCancel(ctx), id, store.Event{Kind: store.KindSignal, Verdict: "allow",
 		Reasons: []string{"session resumed after warden restarted"}}); err != nil {
 		s.log.Error("cannot record session resumption", "session", id, "err", err)
 	}
 	s.log.Info("session resumed after a restart", "session", id, "agent", rec.Agent)
-	return sess
+	return sess, nil
+}
+
+// refuseResume kills, on record, a session whose state failed its check,
+// and returns the error its agent gets. The kill is recorded before the
+// answer; if it cannot be, the session stays refused all the same.
+func (s *Supervisor) refuseResume(ctx context.Context, id string, cause error) error {
+	reason := "not resumed: its recorded state does not match its history"
+	if err := s.killRecorded(ctx, id, reason+": "+cause.Error(), "warden"); err != nil {
+		s.log.Error("cannot record the refused resumption", "session", id, "err", err)
+	}
+	s.log.Error("session not resumed: its recorded state does not match its history", "session", id, "err", cause)
+	return fmt.Errorf("session %s %s; it was killed", id, reason)
 }

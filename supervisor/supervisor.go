@@ -270,7 +270,8 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		return
 	}
 	data, _ := json.Marshal(map[string]any{"client": req.Params.ClientInfo, "protocol": res.ProtocolVersion})
-	if _, err := s.store.Append(wctx, sess.id, store.Event{Kind: store.KindSessionStart, Data: data}); err != nil {
+	// The start commits the chain to the session's first state.
+	if _, err := s.store.AppendWithData(wctx, sess.id, store.Event{Kind: store.KindSessionStart, Data: data}, state); err != nil {
 		s.log.Error("cannot record session start; its calls will be refused", "session", sess.id, "err", err)
 		return
 	}

@@ -17,6 +17,9 @@ type Decision struct {
 	Reasons []string       `json:"reasons,omitempty"`
 	Step    string         `json:"step,omitempty"`
 	Steps   []string       `json:"steps,omitempty"`
+	// Rules names the result rules that fired on a result (Observe), so
+	// that its record can say which rule withheld it.
+	Rules []string `json:"rules,omitempty"`
 	// ApprovalTimeout is how long a step-up of this call is held: the
 	// longest approval_timeout of the steps the call matched or would
 	// match (Steps). Zero means the configured default.
@@ -399,8 +402,9 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 		if err := applyBindings(&next, take, env, true); err != nil {
 			d.Raise(warden.Flag, err.Error())
 		}
-		if v, reasons := eval.Evaluate(w.resultRules, env, true); len(reasons) > 0 {
+		if v, reasons, names := eval.Fired(w.resultRules, env, true); len(reasons) > 0 {
 			d.Raise(v, reasons...)
+			d.Rules = append(d.Rules, names...)
 		}
 	}
 	d.next = next

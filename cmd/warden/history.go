@@ -281,6 +281,9 @@ func (c *verifyCmd) Run(g *cli) error {
 			pruned = fmt.Sprintf(" (%d of them pruned by retention, each matching its recorded prune)", rep.Pruned)
 		}
 		fmt.Fprintf(g.stdout(), "intact: %d sessions%s, %d events, every hash chain verified\n", rep.Sessions, pruned, rep.Events)
+		if rep.Uncommitted > 0 {
+			fmt.Fprintf(g.stdout(), "note: %d sessions hold state that no event commits to (written before events carried its digest); they are not resumed\n", rep.Uncommitted)
+		}
 	}
 	if len(rep.Broken) == 0 {
 		return nil
