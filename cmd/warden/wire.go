@@ -43,7 +43,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	db, err := store.Open(dbPath(cfg))
+	db, err := store.Open(dbPath(cfg), store.WithSessionLog())
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
 	}
