@@ -43,6 +43,8 @@ type Config struct {
 	Revalidation Revalidation
 	// Retention is the history retention policy; nil keeps all history.
 	Retention *Retention
+	// Anchor configures signed checkpoints of the chain heads; nil for none.
+	Anchor *Anchor
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string

@@ -77,7 +77,8 @@ func TestExampleDocumentsEveryField(t *testing.T) {
 	fields = append(fields, "level", "format", "token_sha256", "token_env", "name", "stdio", "http", "sse",
 		"tool_prefix", "command", "args", "env", "dir", "url", "headers", "upstreams", "tools", "workflow",
 		"timeout", "webhooks", "slack", "secret_env", "public_url", "elicitation", "session", "agent", "per_minute", "burst",
-		"max_delay", "on_change", "throttle", "max_age", "max_bytes", "export_dir", "every", "retention", "record_results", "default")
+		"max_delay", "on_change", "throttle", "max_age", "max_bytes", "export_dir", "every", "retention", "record_results", "default",
+		"file", "webhook")
 	for _, f := range fields {
 		if !strings.Contains(string(data), f+":") {
 			t.Errorf("example does not show field %q", f)
