@@ -1,12 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/warden-dev/warden/notify"
+	"github.com/warden-dev/warden/store"
 )
 
 // copyFiles copies each of names from src to dst (directories).
@@ -67,7 +75,7 @@ func TestVerifyAnchorCatchesARollback(t *testing.T) {
 		return printed((&verifyCmd{historyFlags: historyFlags{DB: db}, Anchor: anchorFile, AnchorKeyEnv: keyEnv}).Run)
 	}
 	out, err := anchored()
-	if err != nil || !strings.Contains(out, "anchored: every head of") {
+	if err != nil || !strings.Contains(out, "anchored: every head of") || !strings.Contains(out, "matching the session log") {
 		t.Fatalf("verify --anchor on the real history = %v:\n%s", err, out)
 	}
 
@@ -82,4 +90,69 @@ func TestVerifyAnchorCatchesARollback(t *testing.T) {
 		t.Fatalf("verify --anchor on the older copy = %v, want exit 1 naming the session the copy lacks", err)
 	}
 	t.Logf("verify --anchor said:\n%s", ex.msg)
+}
+
+// TestAnchorWebhookGetsSignedCheckpoints: with a webhook as the anchor,
+// each checkpoint arrives as a signed anchor.checkpoint POST whose
+// checkpoint verifies under the key, and the last one holds the session's
+// head as the history has it.
+func TestAnchorWebhookGetsSignedCheckpoints(t *testing.T) {
+	const keyEnv = "WARDEN_TEST_ANCHOR_KEY"
+	key := "0123456789abcdef0123456789abcdef"
+	t.Setenv(keyEnv, key)
+	var mu sync.Mutex
+	var got []store.Checkpoint
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := notify.Verify([]byte(key), r.Header.Get("Warden-Signature"), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("webhook signature: %v", err)
+		}
+		var m notify.Message
+		if err := json.Unmarshal(body, &m); err != nil || m.Type != notify.TypeAnchorCheckpoint || m.Checkpoint == nil {
+			t.Errorf("webhook body %s: %v", body, err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, *m.Checkpoint)
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	a, url, stop := serveWith(t, "", "anchor: {webhook: \""+hook.URL+"\", secret_env: "+keyEnv+", every: 1h}\n")
+	callTool(t, url, "read_file", map[string]any{"path": "policies/refunds.md"})
+	stop() // the last checkpoint is sent, and waited for, as warden stops
+	db, err := store.Open(dbPath(a.cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	heads, err := db.Heads(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var lines strings.Builder
+	for _, cp := range got {
+		b, _ := json.Marshal(cp)
+		lines.Write(append(b, '\n'))
+	}
+	cps, _, err := store.ReadCheckpoints(strings.NewReader(lines.String()), []byte(key))
+	if err != nil || len(cps) == 0 {
+		t.Fatalf("checkpoints received: %d, %v", len(cps), err)
+	}
+	latest := map[string]store.Head{}
+	for _, cp := range cps {
+		for _, h := range cp.Heads {
+			latest[h.Session] = h
+		}
+	}
+	for _, h := range heads {
+		if latest[h.Session] != h {
+			t.Errorf("head %+v was not checkpointed (latest sent: %+v)", h, latest[h.Session])
+		}
+	}
+	if brk, err := db.CheckHeads(t.Context(), heads); err != nil || len(brk) != 0 {
+		t.Fatalf("CheckHeads = %+v, %v", brk, err)
+	}
 }
