@@ -163,24 +163,7 @@ func (d *decoder) webhooks(n ast.Node) []Webhook {
 
 // secret reads secret_env and the key it names.
 func (d *decoder) secret(n ast.Node) (string, Secret) {
-	name, ok := d.str(n, "approvals.secret_env")
-	if !ok {
-		return "", nil
-	}
-	if !validEnvName(name) {
-		d.errorf(n, "approvals.secret_env %q is not an environment variable name", name)
-		return name, nil
-	}
-	v := d.getenv(name)
-	switch {
-	case v == "":
-		d.errorf(n, "approvals.secret_env: environment variable %s is not set or empty", name)
-		return name, nil
-	case len(v) < MinSecretBytes:
-		d.errorf(n, "approvals.secret_env: the value of %s is %d bytes; it must be at least %d (e.g. `openssl rand -hex 32`)", name, len(v), MinSecretBytes)
-		return name, nil
-	}
-	return name, Secret(v)
+	return d.secretEnv(n, "approvals.secret_env")
 }
 
 // publicURL reads an explicit base for decision links.

@@ -46,6 +46,8 @@ type Config struct {
 	// Limits bound each agent's sessions, session openings and pending
 	// approvals; never nil after Parse.
 	Limits *Limits
+	// Anchor configures signed checkpoints of the chain heads; nil for none.
+	Anchor *Anchor
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string

@@ -78,7 +78,8 @@ func TestExampleDocumentsEveryField(t *testing.T) {
 		"tool_prefix", "command", "args", "env", "dir", "url", "headers", "upstreams", "tools", "workflow",
 		"timeout", "webhooks", "slack", "secret_env", "public_url", "elicitation", "session", "agent", "per_minute", "burst",
 		"max_delay", "on_change", "throttle", "max_age", "max_bytes", "export_dir", "every", "retention", "record_results", "default", "withheld",
-		"sessions_per_agent", "initialize", "pending_approvals_per_session", "pending_approvals_per_agent", "budgets", "max", "per")
+		"sessions_per_agent", "initialize", "pending_approvals_per_session", "pending_approvals_per_agent", "budgets", "max", "per",
+		"file", "webhook")
 	for _, f := range fields {
 		if !strings.Contains(string(data), f+":") {
 			t.Errorf("example does not show field %q", f)

@@ -14,7 +14,7 @@ import (
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "retention", "rules", "upstreams", "agents", "limits"}
+	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "retention", "anchor", "rules", "upstreams", "agents", "limits"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -40,7 +40,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		return cfg
 	}
 	var upstreams, agents *field
-	var retentionAt ast.Node
+	var retentionAt, anchorAt ast.Node
 	var approvals, approvalsKey ast.Node // decoded after admin, which links depend on
 	for i := range fields {
 		f := &fields[i]
@@ -89,6 +89,8 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Limits = d.limits(f.val)
 		case "retention":
 			cfg.Retention, retentionAt = d.retention(f.val), f.key
+		case "anchor":
+			cfg.Anchor, anchorAt = d.anchor(f.val), f.key
 		case "rules":
 			if p, ok := d.nonEmpty(f.val, "rules"); ok {
 				cfg.Rules = d.path(p)
@@ -109,7 +111,16 @@ func (d *decoder) top(n ast.Node) *Config {
 		cfg.Agents = d.agents(agents.val, cfg.Upstreams)
 	}
 	d.checkRetention(retentionAt, cfg.Retention, cfg.Agents)
+	if cfg.Anchor != nil && within(cfg.Anchor.File, cfg.DataDir) {
+		d.errorf(anchorAt, "anchor.file %q is inside data_dir: whoever can rewrite the history could rewrite its anchor too; keep it elsewhere", cfg.Anchor.File)
+	}
 	return cfg
+}
+
+// within reports whether path p is dir or under it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return p != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // keep files the upstreams or agents field into its slot.

@@ -14,6 +14,9 @@ const (
 	TypeApprovalDecided   = "approval.decided"
 	TypeSessionKilled     = "session.killed"
 	TypeCallFlagged       = "call.flagged"
+	// TypeAnchorCheckpoint carries a signed checkpoint of the history's
+	// chain heads (Message.Checkpoint), for an operator's external anchor.
+	TypeAnchorCheckpoint = "anchor.checkpoint"
 )
 
 // Message is what approvers and alert receivers are sent. Its JSON
@@ -35,6 +38,8 @@ type Message struct {
 	// Links maps a decision name (store.DecisionOnce, ...) to a signed,
 	// single-use URL that makes it.
 	Links map[string]string `json:"links,omitempty"`
+	// Checkpoint is the anchor.checkpoint's checkpoint; nil for other types.
+	Checkpoint *store.Checkpoint `json:"checkpoint,omitempty"`
 	// Text is a one-line human summary.
 	Text string `json:"text"`
 }
@@ -48,7 +53,7 @@ type RecentCall struct {
 
 func validType(t string) bool {
 	switch t {
-	case TypeApprovalRequested, TypeApprovalDecided, TypeSessionKilled, TypeCallFlagged:
+	case TypeApprovalRequested, TypeApprovalDecided, TypeSessionKilled, TypeCallFlagged, TypeAnchorCheckpoint:
 		return true
 	}
 	return false

@@ -44,6 +44,9 @@ type DB struct {
 	j    *journal // nil in naive mode
 
 	recovered int // events copied from the log at Open
+	// logSessions: sessions' starts and ends go on the SystemLog chain
+	// (sessionlog.go).
+	logSessions bool
 }
 
 var _ Store = (*DB)(nil)
@@ -56,6 +59,8 @@ type options struct {
 	// naive commits each write in its own transaction, in the caller's
 	// goroutine; it exists only as the benchmarks' baseline.
 	naive bool
+	// sessionLog: see WithSessionLog.
+	sessionLog bool
 }
 
 // WithLockTimeout sets how long Open waits for a file locked by another
@@ -63,6 +68,14 @@ type options struct {
 // would make bbolt wait forever.
 func WithLockTimeout(d time.Duration) Option {
 	return func(o *options) { o.lockTimeout = d }
+}
+
+// WithSessionLog keeps every session's start and end on the SystemLog
+// chain, and has Verify check sessions and approvals against it (see
+// sessionlog.go). A file opened once with it keeps doing so at every later
+// Open, with it or not, so that no writer can quietly leave it out.
+func WithSessionLog() Option {
+	return func(o *options) { o.sessionLog = true }
 }
 
 // Open opens (creating it and its directories if needed) the store at path.
@@ -111,6 +124,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 		}
 	}
 	d.w = newWriter(bdb, o.naive, d.j)
+	if err := d.adoptSessions(context.Background(), o.sessionLog); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
 	return d, nil
 }
 

@@ -32,9 +32,11 @@ import (
 // that point. A chain alone cannot show that its tail was cut off (the
 // shorter chain is still valid), so each session record also keeps the
 // chain's head (LastSeq, Head), written in the same transaction as the
-// event, and Verify compares them. Someone who can rewrite the file can
-// still recompute every hash and head: detecting that needs the heads
-// anchored outside the file (exported, signed or sent to a SIEM).
+// event, and Verify compares them. A session deleted whole, or cut back
+// with its record's head moved to match, is caught against the session log
+// on the SystemLog chain (sessionlog.go). Someone who can rewrite the file
+// can still recompute every hash and head, the SystemLog's included:
+// detecting that needs the heads anchored outside the file (anchor.go).
 
 // normalize returns ev after the JSON round trip described above.
 func normalize(ev Event) (Event, error) {
@@ -89,7 +91,8 @@ func decodeStrict(b []byte, v any) error {
 // Broken means every chain is intact. A session whose events were pruned
 // counts as intact (and in Pruned) only when its tombstone matches the
 // prune event on the SystemLog chain; its chain, if events came after the
-// prune, must continue from the tombstone's head.
+// prune, must continue from the tombstone's head. Verify also checks the
+// sessions and approvals against the session log (sessionlog.go).
 func (d *DB) Verify(ctx context.Context) (Report, error) {
 	var rep Report
 	err := d.view(ctx, func(tx *bolt.Tx) error {
@@ -148,7 +151,7 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 		}
 		// Tombstones whose session record is gone.
 		if tombs != nil {
-			return tombs.ForEach(func(k, _ []byte) error {
+			_ = tombs.ForEach(func(k, _ []byte) error {
 				if !seen[string(k)] {
 					rep.Sessions++
 					rep.Broken = append(rep.Broken, Break{Session: string(k), Seq: 1, Reason: "pruned session has no session record"})
@@ -156,6 +159,7 @@ func (d *DB) Verify(ctx context.Context) (Report, error) {
 				return nil
 			})
 		}
+		checkSessionLog(tx, &rep)
 		return nil
 	})
 	if err != nil {

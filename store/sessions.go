@@ -71,7 +71,7 @@ func (d *DB) CreateSession(ctx context.Context, s Session) error {
 		return fmt.Errorf("store: create session: %w", err)
 	}
 	id := []byte(s.ID)
-	return d.w.do(ctx, func(tx *bolt.Tx) error {
+	err = d.w.do(ctx, func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		if sessions.Get(id) != nil {
 			return fmt.Errorf("store: create session %q: %w", s.ID, ErrExists)
@@ -81,19 +81,30 @@ func (d *DB) CreateSession(ctx context.Context, s Session) error {
 		}
 		return abort(tx.Bucket(bucketStarted).Put(startedKey(s.Started, s.ID), nil))
 	})
+	if err != nil {
+		return err
+	}
+	// On the session log (sessionlog.go), so that deleting it shows.
+	if err := d.markStart(ctx, s); err != nil {
+		return fmt.Errorf("store: create session %q: recorded, but not its start on the system log: %w", s.ID, err)
+	}
+	return nil
 }
 
 // UpdateSession runs fn on the stored session and writes the result, in
 // one durable transaction. fn runs on the writer goroutine, where it holds
 // up every other write: keep it short and do not call the store from it.
 // fn may not change ID, Started, LastSeq or Head, nor Data: that is
-// AppendWithData's, with the event that commits the chain to it.
+// AppendWithData's, with the event that commits the chain to it. A
+// session that enters a final state gets its end, with its chain head, on
+// the session log.
 func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*Session) error) error {
 	if fn == nil {
 		return fmt.Errorf("store: update session %q: nil fn", id)
 	}
 	key := []byte(id)
-	return d.w.do(ctx, func(tx *bolt.Tx) error {
+	var ended bool
+	err := d.w.do(ctx, func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		raw := sessions.Get(key)
 		if raw == nil {
@@ -122,8 +133,16 @@ func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*Session) err
 		if err != nil {
 			return fmt.Errorf("store: update session: %w", err)
 		}
+		ended = s.State != old.State && s.State != StateActive && id != SystemLog
 		return abort(sessions.Put(key, val))
 	})
+	if err != nil || !ended {
+		return err
+	}
+	if err := d.markEnd(ctx, id); err != nil {
+		return fmt.Errorf("store: update session %q: its end is recorded, but not on the system log: %w", id, err)
+	}
+	return nil
 }
 
 // callFn runs fn and turns a panic into an error: fn runs on the writer

@@ -171,10 +171,13 @@ type Event struct {
 
 // Report is what Verify found.
 type Report struct {
-	Sessions int     // chains checked
-	Events   int     // events checked
-	Pruned   int     // sessions whose events were pruned, by a recorded prune
-	Broken   []Break // one per broken chain: its first broken event
+	Sessions int // chains checked
+	Events   int // events checked
+	Pruned   int // sessions whose events were pruned, by a recorded prune
+	// SessionLog says sessions and approvals were also checked against
+	// the session log on the SystemLog chain (see WithSessionLog).
+	SessionLog bool
+	Broken     []Break // one per broken chain: its first broken event
 	// Uncommitted counts sessions whose record has state (Data) that no
 	// event commits to: chains written before events carried the
 	// state's digest. Such a session is not resumed.

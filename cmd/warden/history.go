@@ -259,6 +259,17 @@ func clip(s string, n int) string {
 
 type verifyCmd struct {
 	historyFlags
+	Anchor       string `help:"An anchor file of signed checkpoints (anchor.file): also check that the history still holds every head it lists." type:"existingfile"`
+	AnchorKeyEnv string `help:"Environment variable holding the anchor's key (anchor.secret_env)." default:"WARDEN_ANCHOR_KEY"`
+}
+
+// anchorReport is what verify --anchor found.
+type anchorReport struct {
+	Checkpoints int       `json:"checkpoints"`
+	Heads       int       `json:"heads"`
+	Latest      time.Time `json:"latest,omitzero"`
+	// Broken lists each checkpointed head the history no longer holds.
+	Broken []store.Break `json:"broken"`
 }
 
 func (c *verifyCmd) Run(g *cli) error {
@@ -267,36 +278,101 @@ func (c *verifyCmd) Run(g *cli) error {
 		return err
 	}
 	defer h.Close()
-	rep, err := h.Verify(context.Background())
+	ctx := context.Background()
+	var anc *anchorReport
+	if c.Anchor != "" {
+		local, ok := h.(localHistory)
+		if !ok {
+			return errors.New("verify --anchor reads the history file, and warden holds it: stop warden, or verify a copy with --db")
+		}
+		if anc, err = checkAnchor(ctx, local.DB, c.Anchor, c.AnchorKeyEnv); err != nil {
+			return err
+		}
+	}
+	rep, err := h.Verify(ctx)
 	if err != nil {
 		return err
 	}
+	broken := len(rep.Broken) > 0 || (anc != nil && len(anc.Broken) > 0)
 	if c.JSON {
-		if err := printJSON(g.stdout(), rep); err != nil {
+		out := any(rep)
+		if anc != nil {
+			out = struct {
+				store.Report
+				Anchor *anchorReport `json:"anchor"`
+			}{rep, anc}
+		}
+		if err := printJSON(g.stdout(), out); err != nil {
 			return err
 		}
-	} else if len(rep.Broken) == 0 {
-		pruned := ""
+		if broken {
+			return exitError{code: 1}
+		}
+		return nil
+	}
+	if !broken {
+		pruned, logged := "", ""
 		if rep.Pruned > 0 {
 			pruned = fmt.Sprintf(" (%d of them pruned by retention, each matching its recorded prune)", rep.Pruned)
 		}
-		fmt.Fprintf(g.stdout(), "intact: %d sessions%s, %d events, every hash chain verified\n", rep.Sessions, pruned, rep.Events)
+		if rep.SessionLog {
+			logged = ", every session and approval matching the session log"
+		}
+		fmt.Fprintf(g.stdout(), "intact: %d sessions%s, %d events, every hash chain verified%s\n", rep.Sessions, pruned, rep.Events, logged)
 		if rep.Uncommitted > 0 {
 			fmt.Fprintf(g.stdout(), "note: %d sessions hold state that no event commits to (written before events carried its digest); they are not resumed\n", rep.Uncommitted)
 		}
-	}
-	if len(rep.Broken) == 0 {
+		if anc != nil {
+			fmt.Fprintf(g.stdout(), "anchored: every head of %d checkpoints (%d heads, the latest at %s) is in the history\n",
+				anc.Checkpoints, anc.Heads, anc.Latest.Local().Format(time.DateTime))
+		}
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "ALTERED: %d of %d chains are broken\n", len(rep.Broken), rep.Sessions)
-	for _, br := range rep.Broken {
-		fmt.Fprintf(&b, "  session %s: first broken event %d: %s\n", br.Session, br.Seq, br.Reason)
+	if len(rep.Broken) > 0 {
+		fmt.Fprintf(&b, "ALTERED: %d of %d chains are broken\n", len(rep.Broken), rep.Sessions)
+		for _, br := range rep.Broken {
+			fmt.Fprintf(&b, "  session %s: first broken event %d: %s\n", br.Session, br.Seq, br.Reason)
+		}
 	}
-	if c.JSON {
-		return exitError{code: 1}
+	if anc != nil && len(anc.Broken) > 0 {
+		fmt.Fprintf(&b, "ROLLED BACK: %d checkpointed heads are no longer in the history (of %d in %d checkpoints)\n", len(anc.Broken), anc.Heads, anc.Checkpoints)
+		for _, br := range anc.Broken {
+			fmt.Fprintf(&b, "  session %s: %s\n", br.Session, br.Reason)
+		}
 	}
 	return exitError{code: 1, msg: strings.TrimRight(b.String(), "\n")}
+}
+
+// checkAnchor reads the anchor file, checking its signatures with the key
+// in keyEnv, and checks every head of every checkpoint against db.
+func checkAnchor(ctx context.Context, db *store.DB, path, keyEnv string) (*anchorReport, error) {
+	key := os.Getenv(keyEnv)
+	if key == "" {
+		return nil, fmt.Errorf("verify --anchor: set %s to the anchor's key (its anchor.secret_env), or name another variable with --anchor-key-env", keyEnv)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("verify --anchor: %w", err)
+	}
+	defer f.Close()
+	cps, _, err := store.ReadCheckpoints(f, []byte(key))
+	if err != nil {
+		return nil, exitError{code: 1, msg: fmt.Sprintf("ANCHOR UNTRUSTED: %s: %v", path, err)}
+	}
+	if len(cps) == 0 {
+		return nil, fmt.Errorf("verify --anchor: %s holds no checkpoint", path)
+	}
+	rep := &anchorReport{Checkpoints: len(cps), Latest: cps[len(cps)-1].Time, Broken: []store.Break{}}
+	for _, cp := range cps {
+		rep.Heads += len(cp.Heads)
+		brk, err := db.CheckHeads(ctx, cp.Heads)
+		if err != nil {
+			return nil, err
+		}
+		rep.Broken = append(rep.Broken, brk...)
+	}
+	return rep, nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -32,6 +32,13 @@ func serveWith(t *testing.T, agentExtra, topExtra string) (a *app, mcpURL string
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "warden.yaml")
 	writeFile(t, cfgPath, strings.Replace(configText(upURL, dir, ""), "    workflow: \n", agentExtra, 1)+topExtra)
+	return serveConfig(t, cfgPath)
+}
+
+// serveConfig runs warden with the configuration file at cfgPath, as
+// serveWith does.
+func serveConfig(t *testing.T, cfgPath string) (a *app, mcpURL string, stop func()) {
+	t.Helper()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +139,7 @@ func TestRetentionThroughServe(t *testing.T) {
 	db := dbPath(a.cfg)
 	stop()
 
-	out, err := printed((&verifyCmd{historyFlags{DB: db}}).Run)
+	out, err := printed((&verifyCmd{historyFlags: historyFlags{DB: db}}).Run)
 	if err != nil || !strings.Contains(out, "(1 of them pruned by retention") {
 		t.Fatalf("verify after the prune = %v:\n%s", err, out)
 	}
@@ -262,7 +269,7 @@ func TestCompactCommandShrinksTheFile(t *testing.T) {
 		t.Fatalf("compact left the file at %d bytes (was %d): %s", after.Size(), before.Size(), out)
 	}
 	t.Logf("%s", strings.TrimSpace(out))
-	out, err = printed((&verifyCmd{historyFlags{DB: dbFile}}).Run)
+	out, err = printed((&verifyCmd{historyFlags: historyFlags{DB: dbFile}}).Run)
 	if err != nil || !strings.Contains(out, "30 of them pruned") {
 		t.Fatalf("verify after compaction = %v:\n%s", err, out)
 	}

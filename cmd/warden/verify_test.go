@@ -52,7 +52,7 @@ func TestVerifyReportsAlteredState(t *testing.T) {
 			if tc.withData {
 				editSessionData(t, path, "s1", `{"vars":{"accounts":["c1 DE00","c1 ATTACKER"]}}`)
 			}
-			out, err := printed((&verifyCmd{historyFlags{DB: path}}).Run)
+			out, err := printed((&verifyCmd{historyFlags: historyFlags{DB: path}}).Run)
 			var exit exitError
 			if got := errors.As(err, &exit) && exit.code == 1; got != tc.exit {
 				t.Fatalf("exit error %v, want one: %v\n%s", err, tc.exit, out)

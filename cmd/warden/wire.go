@@ -28,6 +28,7 @@ type app struct {
 	senders notifiers
 	log     *log.Logger
 	ret     *retainer   // nil without retention, or before start
+	anc     *anchorer   // nil without an anchor, or before start
 	bg      *background // stopped first, before what it uses closes
 }
 
@@ -44,7 +45,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	db, err := store.Open(dbPath(cfg))
+	db, err := store.Open(dbPath(cfg), store.WithSessionLog())
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
 	}
@@ -166,10 +167,18 @@ func (ns notifiers) close(ctx context.Context) {
 	}
 }
 
-// start connects the upstreams, then starts retention (if configured).
+// start connects the upstreams, then starts retention and the anchor's
+// checkpoints (if configured).
 func (a *app) start(ctx context.Context) error {
 	if err := a.sup.Start(ctx); err != nil {
 		return err
+	}
+	if a.cfg.Anchor != nil {
+		anc, err := startAnchor(a.db, a.cfg.Anchor, a.log)
+		if err != nil {
+			return err
+		}
+		a.anc = anc
 	}
 	if a.cfg.Retention != nil {
 		a.ret = startRetention(a.db, a.cfg, a.log, nil)
@@ -178,15 +187,17 @@ func (a *app) start(ctx context.Context) error {
 }
 
 // close ends background work, sessions, upstreams, webhook deliveries,
-// retention and the store, in that order.
+// retention, the anchor (after a last checkpoint) and the store, in that
+// order.
 func (a *app) close(ctx context.Context) {
 	a.bg.stop()
 	_ = a.sup.Close(ctx)
 	_ = a.hub.Close()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	a.senders.close(dctx)
-	cancel()
 	a.ret.close()
+	a.anc.close(dctx)
+	cancel()
 	_ = a.db.Close()
 }
 
