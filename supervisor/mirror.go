@@ -12,6 +12,7 @@ import (
 
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
+	"github.com/warden-dev/warden/workflows"
 )
 
 // mirrorState remembers what was last published, so that an unchanged
@@ -182,6 +183,9 @@ func (s *Supervisor) filterTools(ctx context.Context, _ any, _ *mcp.ListToolsReq
 	res.Tools = out
 }
 
+// filterPrompts, filterResources and filterTemplates show an agent only
+// what it may use: its patterns allow it and its workflow names it
+// (mayUse), as for tools.
 func (s *Supervisor) filterPrompts(ctx context.Context, list []mcp.Prompt) []mcp.Prompt {
 	id, ok := identityFrom(ctx)
 	if !ok {
@@ -190,7 +194,7 @@ func (s *Supervisor) filterPrompts(ctx context.Context, list []mcp.Prompt) []mcp
 	cat := s.hub.Catalog()
 	out := list[:0:0]
 	for _, def := range list {
-		if p, found := cat.Prompt(def.Name); found && id.agent.seesUpstream(p.Upstream) {
+		if p, found := cat.Prompt(def.Name); found && s.mayUse(id.agent, workflows.KindPrompt, p.Upstream, def.Name) {
 			out = append(out, def)
 		}
 	}
@@ -207,7 +211,7 @@ func (s *Supervisor) filterResources(ctx context.Context, _ any, _ *mcp.ListReso
 	cat := s.hub.Catalog()
 	out := res.Resources[:0]
 	for _, r := range res.Resources {
-		if up, found := cat.ResourceUpstream(r.URI); ok && found && id.agent.seesUpstream(up) {
+		if up, found := cat.ResourceUpstream(r.URI); ok && found && s.mayUse(id.agent, workflows.KindResource, up, r.URI) {
 			out = append(out, r)
 		}
 	}
@@ -230,7 +234,7 @@ func (s *Supervisor) filterTemplates(ctx context.Context, _ any, _ *mcp.ListReso
 		if t.URITemplate == nil {
 			continue
 		}
-		if up, found := ups[t.URITemplate.Raw()]; ok && found && id.agent.seesUpstream(up) {
+		if up, found := ups[t.URITemplate.Raw()]; ok && found && s.mayUseTemplate(id.agent, up, t.URITemplate.Raw()) {
 			out = append(out, t)
 		}
 	}

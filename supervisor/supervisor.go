@@ -131,6 +131,7 @@ func New(opts Options) (*Supervisor, error) {
 			s.hub.SetLevel(context.WithoutCancel(ctx), req.Params.Level)
 		}
 	})
+	hooks.AddOnRequestInitialization(s.refuseSubscribe)
 	hooks.AddAfterSubscribe(s.afterSubscribe)
 	hooks.AddAfterUnsubscribe(s.afterUnsubscribe)
 	hooks.AddAfterListTools(s.filterTools)
