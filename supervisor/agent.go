@@ -72,6 +72,18 @@ func (a *Agent) matchesTool(name string) bool {
 	return false
 }
 
+// seesRoute reports whether the agent's patterns let it read a resource
+// URI or get a prompt (kind) of an upstream.
+func (a *Agent) seesRoute(kind, upstream, name string) bool {
+	switch kind {
+	case workflows.KindResource:
+		return a.seesResource(upstream, name)
+	case workflows.KindPrompt:
+		return a.seesPrompt(upstream, name)
+	}
+	return false
+}
+
 // seesResource reports whether the agent's patterns let it read a
 // resource URI of an upstream.
 func (a *Agent) seesResource(upstream, uri string) bool {

@@ -185,20 +185,21 @@ func (s *Supervisor) filterTools(ctx context.Context, _ any, _ *mcp.ListToolsReq
 
 // filterPrompts, filterResources and filterTemplates show an agent only
 // what it may use: its patterns allow it and its workflow names it
-// (mayUse), as for tools.
-func (s *Supervisor) filterPrompts(ctx context.Context, list []mcp.Prompt) []mcp.Prompt {
+// (mayUse), as for tools. They are list hooks rather than mcp-go's
+// prompt filter, which would also refuse a get before warden records it.
+func (s *Supervisor) filterPrompts(ctx context.Context, _ any, _ *mcp.ListPromptsRequest, res *mcp.ListPromptsResult) {
 	id, ok := identityFrom(ctx)
-	if !ok {
-		return nil
+	if res == nil {
+		return
 	}
 	cat := s.hub.Catalog()
-	out := list[:0:0]
-	for _, def := range list {
-		if p, found := cat.Prompt(def.Name); found && s.mayUse(id.agent, workflows.KindPrompt, p.Upstream, def.Name) {
+	out := res.Prompts[:0]
+	for _, def := range res.Prompts {
+		if p, found := cat.Prompt(def.Name); ok && found && s.mayUse(id.agent, workflows.KindPrompt, p.Upstream, def.Name) {
 			out = append(out, def)
 		}
 	}
-	return out
+	res.Prompts = out
 }
 
 // filterResources edits the list result in place: mcp-go has no resource

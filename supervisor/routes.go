@@ -87,8 +87,9 @@ func (s *Supervisor) decideRoute(ctx context.Context, r route, fetch relayFunc) 
 		return errors.New("warden refused this request: the session is not known or was not recorded")
 	}
 	c := s.newRouteCall(sess, r)
-	if r.upstream == "" || !s.mayUse(sess.agent, r.kind, r.upstream, r.name) {
+	if r.upstream == "" || !sess.agent.seesRoute(r.kind, r.upstream, r.name) {
 		// As for a hidden tool: refused, and the attempt is on record.
+		// What the workflow does not name is the workflow's to answer.
 		reason := fmt.Sprintf("%s %q is not available to agent %q", r.kind, r.name, sess.agent.Name)
 		c.refused(context.WithoutCancel(ctx), warden.Deny, reason)
 		return errors.New("warden refused this request: " + reason)
@@ -123,19 +124,7 @@ func (s *Supervisor) newRouteCall(sess *session, r route) *call {
 // step (least privilege, as for tools). Listing, subscribing and
 // completion go by this; each read and get is decided on top.
 func (s *Supervisor) mayUse(a *Agent, kind, upstream, name string) bool {
-	switch kind {
-	case workflows.KindResource:
-		if !a.seesResource(upstream, name) {
-			return false
-		}
-	case workflows.KindPrompt:
-		if !a.seesPrompt(upstream, name) {
-			return false
-		}
-	default:
-		return false
-	}
-	return s.policyFor(a.Name).Workflow.Accepts(kind, name)
+	return a.seesRoute(kind, upstream, name) && s.policyFor(a.Name).Workflow.Accepts(kind, name)
 }
 
 // mayUseTemplate is mayUse for a resource template: whether some URI of it

@@ -136,6 +136,7 @@ func New(opts Options) (*Supervisor, error) {
 	hooks.AddAfterUnsubscribe(s.afterUnsubscribe)
 	hooks.AddAfterListTools(s.filterTools)
 	hooks.AddAfterListResources(s.filterResources)
+	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResourceTemplates(s.filterTemplates)
 
 	s.mcp = server.NewMCPServer("warden", opts.Version,
@@ -147,7 +148,6 @@ func New(opts Options) (*Supervisor, error) {
 		server.WithElicitation(),
 		server.WithRoots(),
 		server.WithHooks(hooks),
-		server.WithPromptFilter(s.filterPrompts),
 		server.WithPromptCompletionProvider(completer{s}),
 		server.WithResourceCompletionProvider(completer{s}),
 		server.WithRecovery(),
