@@ -175,6 +175,12 @@ func TestAllowedResourcesAndPromptsAreRecorded(t *testing.T) {
 	if err != nil || !strings.Contains(msgs, "Refunds up to 200 EUR") {
 		t.Fatalf("prompts/get summarize_file: %q, %v", msgs, err)
 	}
+	comp := mcp.CompleteRequest{}
+	comp.Params.Ref = mcp.PromptReference{Type: "ref/prompt", Name: "summarize_file"}
+	comp.Params.Argument = mcp.CompleteArgument{Name: "path", Value: "pol"}
+	if cr, err := c.Complete(ctx, comp); err != nil || len(cr.Completion.Values) != 1 || cr.Completion.Values[0] != policiesPath {
+		t.Errorf("completion/complete of summarize_file's path: %+v, %v", cr, err)
+	}
 	sid := c.GetSessionId()
 	evs, err := w.Store.Events(t.Context(), sid)
 	if err != nil {
@@ -294,12 +300,12 @@ func TestRestrictedAgentGetsNoOtherRoute(t *testing.T) {
 	comp := mcp.CompleteRequest{}
 	comp.Params.Ref = mcp.PromptReference{Type: "ref/prompt", Name: "summarize_file"}
 	comp.Params.Argument = mcp.CompleteArgument{Name: "path", Value: "sec"}
-	if _, err := c.Complete(ctx, comp); err == nil {
-		t.Errorf("completion/complete of summarize_file was answered")
+	if cr, err := c.Complete(ctx, comp); err == nil {
+		t.Errorf("completion/complete of summarize_file was answered: %v", cr.Completion.Values)
 	}
 	comp.Params.Ref = mcp.ResourceReference{Type: "ref/resource", URI: "kb://files/{+path}"}
-	if _, err := c.Complete(ctx, comp); err == nil {
-		t.Errorf("completion/complete of the kb template was answered")
+	if cr, err := c.Complete(ctx, comp); err == nil {
+		t.Errorf("completion/complete of the kb template was answered: %v", cr.Completion.Values)
 	}
 	sid := c.GetSessionId()
 	for _, k := range []struct{ kind, name string }{

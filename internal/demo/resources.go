@@ -36,6 +36,31 @@ func (u *Upstream) addResources(s *server.MCPServer) {
 	), u.summarize)
 }
 
+// completer completes file paths, for the prompt's path argument and the
+// template's: one more route that tells what files there are.
+type completer struct{ u *Upstream }
+
+func (c completer) paths(prefix string) *mcp.Completion {
+	c.u.mu.Lock()
+	defer c.u.mu.Unlock()
+	out := []string{}
+	for n := range c.u.files {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return &mcp.Completion{Values: out, Total: len(out)}
+}
+
+func (c completer) CompletePromptArgument(_ context.Context, _ string, arg mcp.CompleteArgument, _ mcp.CompleteContext) (*mcp.Completion, error) {
+	return c.paths(arg.Value), nil
+}
+
+func (c completer) CompleteResourceArgument(_ context.Context, _ string, arg mcp.CompleteArgument, _ mcp.CompleteContext) (*mcp.Completion, error) {
+	return c.paths(arg.Value), nil
+}
+
 func (u *Upstream) file(path string) (string, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()

@@ -48,7 +48,8 @@ func NewUpstream() *Upstream {
 // Server returns the MCP server exposing the demo tools.
 func (u *Upstream) Server() *server.MCPServer {
 	s := server.NewMCPServer("demo-support-desk", "1.0.0", server.WithToolCapabilities(true),
-		server.WithResourceCapabilities(false, false), server.WithPromptCapabilities(false))
+		server.WithResourceCapabilities(false, false), server.WithPromptCapabilities(false),
+		server.WithCompletions(), server.WithPromptCompletionProvider(completer{u}), server.WithResourceCompletionProvider(completer{u}))
 	u.addResources(s)
 	s.AddTool(mcp.NewTool("lookup_customer",
 		mcp.WithDescription("Find a customer by id or name; returns id, name, email and IBAN."),
