@@ -1,6 +1,10 @@
 package workflows
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/yosida95/uritemplate/v3"
+)
 
 // toolPattern matches tool names: an exact name, or a glob where * matches
 // any run of characters (including '/', since upstream prefixes use it) and
@@ -67,8 +71,9 @@ func TemplateMayMatch(pattern, template string) bool {
 	if j := strings.IndexAny(p, "*?"); j >= 0 {
 		p = p[:j]
 	} else {
-		// No wildcard: the pattern is one URI; it may be an expansion.
-		return strings.HasPrefix(p, lit)
+		// No wildcard: the pattern is one URI, which is an expansion or not.
+		t, err := uritemplate.New(template)
+		return err == nil && t.Regexp().MatchString(p)
 	}
 	return strings.HasPrefix(p, lit) || strings.HasPrefix(lit, p)
 }
