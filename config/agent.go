@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -50,7 +51,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 	}
 	a := &Agent{Upstreams: all, Tools: []string{"*"}, RecordResults: RecordResults{Default: ResultsFull}}
 	var tokenFields []field
-	named, toolsSet := false, false
+	named, restricted := false, false // restricted: tools limited to less than all
 	var resources, prompts []string // nil: not given
 	for _, f := range fields {
 		switch f.name {
@@ -65,7 +66,8 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 			}
 		case "tools":
 			if f.val != nil {
-				a.Tools, toolsSet = d.tools(f.val, what), true
+				a.Tools = d.tools(f.val, what)
+				restricted = !slices.Contains(a.Tools, "*")
 			}
 		case "resources":
 			resources = d.routePatterns(f.val, what+".resources", false)
@@ -94,7 +96,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 	if !named {
 		d.errorf(n, "%s has no name", what)
 	}
-	a.Resources, a.Prompts = routeDefault(resources, toolsSet), routeDefault(prompts, toolsSet)
+	a.Resources, a.Prompts = routeDefault(resources, restricted), routeDefault(prompts, restricted)
 	if a.Name != "" {
 		what = fmt.Sprintf("agent %q", a.Name)
 	}
@@ -184,11 +186,11 @@ func (d *decoder) routePatterns(n ast.Node, what string, pathMatch bool) []strin
 // is omitted: all for an agent whose tools are not restricted (as before
 // these routes were decided), none for one whose tools are, so that
 // restricting tools is never undone by another route to the same data.
-func routeDefault(given []string, toolsSet bool) []string {
+func routeDefault(given []string, restricted bool) []string {
 	switch {
 	case given != nil:
 		return given
-	case toolsSet:
+	case restricted:
 		return []string{}
 	default:
 		return []string{"*"}

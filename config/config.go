@@ -121,8 +121,9 @@ type Agent struct {
 	// Resources are glob patterns over resource URIs (* matches any run of
 	// characters, '/' included) and Prompts path.Match patterns over prompt
 	// names: what the agent may read and get. When omitted they follow
-	// tools: all ("*") for an agent whose tools are not restricted, none
-	// for one whose are, so that no route reaches what tools: kept out.
+	// tools: all ("*") for an agent whose tools are not restricted (omitted
+	// or containing "*"), none for one whose are, so that no route reaches
+	// what tools: kept out.
 	// Never nil after loading; empty means none.
 	Resources []string
 	Prompts   []string

@@ -27,8 +27,8 @@ type Agent struct {
 	Tools []string
 	// Resources are glob patterns over resource URIs (workflows.Glob: *
 	// crosses '/'), Prompts path.Match patterns over prompt names. nil
-	// means all for an agent whose Tools are empty (unrestricted) and none
-	// otherwise; an empty, non-nil list means none.
+	// means all for an agent whose Tools are unrestricted (empty or "*")
+	// and none otherwise; an empty, non-nil list means none.
 	Resources []string
 	Prompts   []string
 	// DigestResults, if set, says which tools' results are recorded as a
@@ -103,10 +103,11 @@ func (a *Agent) seesPrompt(upstream, name string) bool {
 }
 
 // routeAllows applies resource or prompt patterns. nil patterns follow
-// Tools: all for an agent whose tools are unrestricted, none otherwise.
+// Tools: all for an agent whose tools are unrestricted (empty, or "*"),
+// none otherwise.
 func (a *Agent) routeAllows(patterns []string, match func(string) bool) bool {
 	if patterns == nil {
-		return len(a.Tools) == 0
+		return len(a.Tools) == 0 || slices.Contains(a.Tools, "*")
 	}
 	return slices.ContainsFunc(patterns, match)
 }
