@@ -52,7 +52,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 	a := &Agent{Upstreams: all, Tools: []string{"*"}, RecordResults: RecordResults{Default: ResultsFull}}
 	var tokenFields []field
 	named, restricted := false, false // restricted: tools limited to less than all
-	var resources, prompts []string // nil: not given
+	var resources, prompts []string   // nil: not given
 	for _, f := range fields {
 		switch f.name {
 		case "name":
