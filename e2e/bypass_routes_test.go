@@ -115,6 +115,24 @@ func getPrompt(ctx context.Context, c *client.Client, name string, args map[stri
 	return string(b), nil
 }
 
+// checkListed checks how many resources, templates and prompts the
+// session is shown.
+func checkListed(ctx context.Context, t *testing.T, c *client.Client, resources, templates, prompts int) {
+	t.Helper()
+	rl, err := c.ListResources(ctx, mcp.ListResourcesRequest{})
+	if err != nil || len(rl.Resources) != resources {
+		t.Errorf("resources/list: %v, %d resources; want %d", err, len(rl.Resources), resources)
+	}
+	tl, err := c.ListResourceTemplates(ctx, mcp.ListResourceTemplatesRequest{})
+	if err != nil || len(tl.ResourceTemplates) != templates {
+		t.Errorf("resources/templates/list: %v, %d templates; want %d", err, len(tl.ResourceTemplates), templates)
+	}
+	pl, err := c.ListPrompts(ctx, mcp.ListPromptsRequest{})
+	if err != nil || len(pl.Prompts) != prompts {
+		t.Errorf("prompts/list: %v, %d prompts; want %d", err, len(pl.Prompts), prompts)
+	}
+}
+
 // verdictOf is the session's first event of this kind whose name (tool,
 // URI or prompt) or arguments contain name; the test fails if there is none.
 func verdictOf(t *testing.T, w *wardenUnderTest, sid, kind, name string) store.Event {
@@ -174,6 +192,13 @@ func TestAllowedResourcesAndPromptsAreRecorded(t *testing.T) {
 	msgs, err := getPrompt(ctx, c, "summarize_file", map[string]string{"path": policiesPath})
 	if err != nil || !strings.Contains(msgs, "Refunds up to 200 EUR") {
 		t.Fatalf("prompts/get summarize_file: %q, %v", msgs, err)
+	}
+	// What the workflow names is listed, subscribable and completable.
+	checkListed(ctx, t, c, 3, 1, 1)
+	sub := mcp.SubscribeRequest{}
+	sub.Params.URI = "kb://files/" + policiesPath
+	if err := c.Subscribe(ctx, sub); err != nil {
+		t.Errorf("resources/subscribe of a readable resource: %v", err)
 	}
 	comp := mcp.CompleteRequest{}
 	comp.Params.Ref = mcp.PromptReference{Type: "ref/prompt", Name: "summarize_file"}
@@ -274,18 +299,7 @@ func TestRestrictedAgentGetsNoOtherRoute(t *testing.T) {
 	if res := callTool(t, c, "read_file", map[string]any{"path": policiesPath}); res.IsError {
 		t.Fatalf("the reader's own tool was refused: %s", resultText(res))
 	}
-	rl, err := c.ListResources(ctx, mcp.ListResourcesRequest{})
-	if err != nil || len(rl.Resources) != 0 {
-		t.Errorf("resources/list: %v, %d resources; want none", err, len(rl.Resources))
-	}
-	tl, err := c.ListResourceTemplates(ctx, mcp.ListResourceTemplatesRequest{})
-	if err != nil || len(tl.ResourceTemplates) != 0 {
-		t.Errorf("resources/templates/list: %v, %d templates; want none", err, len(tl.ResourceTemplates))
-	}
-	pl, err := c.ListPrompts(ctx, mcp.ListPromptsRequest{})
-	if err != nil || len(pl.Prompts) != 0 {
-		t.Errorf("prompts/list: %v, %d prompts; want none", err, len(pl.Prompts))
-	}
+	checkListed(ctx, t, c, 0, 0, 0)
 	if text, err := readResource(ctx, c, "kb://files/"+secretPath); err == nil {
 		t.Errorf("resources/read answered %q", text)
 	}

@@ -1,0 +1,40 @@
+package supervisor
+
+import (
+	"testing"
+
+	"github.com/warden-dev/warden/workflows"
+)
+
+// An agent's resource and prompt patterns, and what nil patterns mean.
+func TestAgentSeesRoute(t *testing.T) {
+	const (
+		res = workflows.KindResource
+		pr  = workflows.KindPrompt
+	)
+	tests := []struct {
+		name             string
+		agent            Agent
+		kind, up, target string
+		want             bool
+	}{
+		{"unrestricted agent, nil patterns", Agent{}, res, "desk", "kb://files/a", true},
+		{"tools \"*\", nil patterns", Agent{Tools: []string{"*"}}, pr, "desk", "summarize_file", true},
+		{"restricted tools, nil patterns", Agent{Tools: []string{"read_*"}}, res, "desk", "kb://files/a", false},
+		{"restricted tools, nil prompt patterns", Agent{Tools: []string{"read_*"}}, pr, "desk", "summarize_file", false},
+		{"empty patterns", Agent{Resources: []string{}}, res, "desk", "kb://files/a", false},
+		{"resource glob crosses /", Agent{Resources: []string{"kb://files/*"}}, res, "desk", "kb://files/a/b.md", true},
+		{"resource outside the glob", Agent{Resources: []string{"kb://files/policies/*"}}, res, "desk", "kb://files/secrets/k", false},
+		{"prompt pattern", Agent{Prompts: []string{"summarize_*"}}, pr, "desk", "summarize_file", true},
+		{"prompt pattern does not cover resources", Agent{Prompts: []string{"*"}, Resources: []string{}}, res, "desk", "x", false},
+		{"other upstream", Agent{Upstreams: []string{"files"}}, res, "desk", "kb://files/a", false},
+		{"unknown kind", Agent{}, "tool", "desk", "read_file", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.agent.seesRoute(tc.kind, tc.up, tc.target); got != tc.want {
+				t.Errorf("seesRoute(%s, %s, %q) = %v, want %v", tc.kind, tc.up, tc.target, got, tc.want)
+			}
+		})
+	}
+}
