@@ -393,3 +393,30 @@ func TestResourceReadStepsUpForApproval(t *testing.T) {
 		t.Errorf("read without an approver: %q, %v; want a step_up refusal", text, err)
 	}
 }
+
+// A URI that an upstream could resolve elsewhere than the policy reads it
+// (dot segments, encoded separators) is refused and recorded as denied,
+// before a rule on the plain URI could be walked around.
+func TestResourceURIsOnlyInPlainForm(t *testing.T) {
+	w := routesWarden(t, "")
+	c := connect(t, w.URL, supportToken)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, uri := range []string{
+		"kb://files/policies/../" + secretPath,
+		"kb://files/policies%2F..%2F" + secretPath,
+		"kb://files/./" + secretPath,
+	} {
+		text, err := readResource(ctx, c, uri)
+		if err == nil || !strings.Contains(err.Error(), "warden refused") {
+			t.Errorf("read %q: %q, %v; want warden's refusal", uri, text, err)
+		}
+		if ev := verdictOf(t, w, c.GetSessionId(), store.KindResourceRead, uri); ev.Verdict != warden.Deny.String() {
+			t.Errorf("read %q recorded as %q, want deny", uri, ev.Verdict)
+		}
+	}
+	// The session goes on: a URI in plain form is decided as usual.
+	if text, err := readResource(ctx, c, "kb://files/"+policiesPath); err != nil || text == "" {
+		t.Errorf("plain read after refusals: %q, %v", text, err)
+	}
+}

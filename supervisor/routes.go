@@ -87,10 +87,8 @@ func (s *Supervisor) decideRoute(ctx context.Context, r route, fetch relayFunc) 
 		return errors.New("warden refused this request: the session is not known or was not recorded")
 	}
 	c := s.newRouteCall(sess, r)
-	if r.upstream == "" || !sess.agent.seesRoute(r.kind, r.upstream, r.name) {
+	if reason := unavailable(sess.agent, r); reason != "" {
 		// As for a hidden tool: refused, and the attempt is on record.
-		// What the workflow does not name is the workflow's to answer.
-		reason := fmt.Sprintf("%s %q is not available to agent %q", r.kind, r.name, sess.agent.Name)
 		c.refused(context.WithoutCancel(ctx), warden.Deny, reason)
 		return errors.New("warden refused this request: " + reason)
 	}
@@ -104,6 +102,21 @@ func (s *Supervisor) decideRoute(ctx context.Context, r route, fetch relayFunc) 
 		return errors.New(allText(res))
 	}
 	return nil
+}
+
+// unavailable says why r is refused before any policy runs: the agent's
+// patterns do not allow it, or its URI is not in plain form (checkURI).
+// What the workflow does not name is the workflow's to answer.
+func unavailable(a *Agent, r route) string {
+	if r.upstream == "" || !a.seesRoute(r.kind, r.upstream, r.name) {
+		return fmt.Sprintf("%s %q is not available to agent %q", r.kind, r.name, a.Name)
+	}
+	if r.kind == workflows.KindResource {
+		if err := checkURI(r.name); err != nil {
+			return fmt.Sprintf("resource URI %q is refused: %v", r.name, err)
+		}
+	}
+	return ""
 }
 
 // newRouteCall is the call that carries r through the call path.
@@ -172,7 +185,7 @@ func (s *Supervisor) refuseSubscribe(ctx context.Context, _ any, message any) er
 		return errors.New("warden refused this subscription: the session is not known or was not recorded")
 	}
 	up, found := resourceUpstream(s.hub.Catalog(), req.Params.URI)
-	if found && s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
+	if found && checkURI(req.Params.URI) == nil && s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
 		return nil
 	}
 	reason := fmt.Sprintf("resource %q is not available to agent %q", req.Params.URI, sess.agent.Name)

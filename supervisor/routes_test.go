@@ -38,3 +38,29 @@ func TestAgentSeesRoute(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckURI(t *testing.T) {
+	tests := []struct {
+		uri string
+		ok  bool
+	}{
+		{"kb://files/policies/refunds.md", true},
+		{"file:///etc/hosts", true},
+		{"test://static/resource/1", true},
+		{"kb://files/a.b/c..d/e", true},
+		{"kb://files/x?q=a/../b", true}, // the query is not the path
+		{"kb://files/policies/../secrets/api-keys.env", false},
+		{"kb://files/./secrets/api-keys.env", false},
+		{"kb://files/policies/..", false},
+		{"kb://files/policies%2F..%2Fsecrets/k", false},
+		{"kb://files/%2e%2e/secrets/k", false},
+		{"kb://files/policies\\..\\secrets\\k", false},
+		{"kb://files/secrets/k\n", false},
+		{"kb://files/ secrets/k", false},
+	}
+	for _, tc := range tests {
+		if err := checkURI(tc.uri); (err == nil) != tc.ok {
+			t.Errorf("checkURI(%q) = %v, want ok %v", tc.uri, err, tc.ok)
+		}
+	}
+}
