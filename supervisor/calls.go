@@ -478,16 +478,27 @@ func upstreamFailure(err error) *mcp.CallToolResult {
 	return mcp.NewToolResultError("warden could not get a result from the upstream: " + err.Error())
 }
 
-// allText joins a result's text contents.
+// allText joins a result's text contents, and the text of resources
+// embedded in it: result rules see a secret whichever way it comes back.
 func allText(res *mcp.CallToolResult) string {
 	var b strings.Builder
 	for _, c := range res.Content {
-		if t, ok := c.(mcp.TextContent); ok {
-			if b.Len() > 0 {
-				b.WriteByte('\n')
-			}
-			b.WriteString(t.Text)
+		text, ok := "", false
+		switch t := c.(type) {
+		case mcp.TextContent:
+			text, ok = t.Text, true
+		case mcp.EmbeddedResource:
+			var r mcp.TextResourceContents
+			r, ok = t.Resource.(mcp.TextResourceContents)
+			text = r.Text
 		}
+		if !ok {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(text)
 	}
 	return b.String()
 }

@@ -208,18 +208,12 @@ func resourceView(res *mcp.ReadResourceResult) *mcp.CallToolResult {
 }
 
 // promptView is a prompt's messages as the policy and the record see
-// them: their text, and the text of resources embedded in them.
+// them: their contents, of which allText reads the text and the text of
+// embedded resources.
 func promptView(res *mcp.GetPromptResult) *mcp.CallToolResult {
 	v := &mcp.CallToolResult{}
 	for _, m := range res.Messages {
-		switch c := m.Content.(type) {
-		case mcp.TextContent:
-			v.Content = append(v.Content, c)
-		case mcp.EmbeddedResource:
-			if t, ok := c.Resource.(mcp.TextResourceContents); ok {
-				v.Content = append(v.Content, mcp.NewTextContent(t.Text))
-			}
-		}
+		v.Content = append(v.Content, m.Content)
 	}
 	return v
 }

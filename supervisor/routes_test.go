@@ -3,6 +3,8 @@ package supervisor
 import (
 	"testing"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/warden-dev/warden/workflows"
 )
 
@@ -62,5 +64,32 @@ func TestCheckURI(t *testing.T) {
 		if err := checkURI(tc.uri); (err == nil) != tc.ok {
 			t.Errorf("checkURI(%q) = %v, want ok %v", tc.uri, err, tc.ok)
 		}
+	}
+}
+
+// What result rules read of a result: text, and text resources embedded
+// in a tool result or a prompt's messages; not blobs or images.
+func TestResultText(t *testing.T) {
+	secret := mcp.TextResourceContents{URI: "kb://files/secrets/k", Text: "sk_live_x"}
+	tests := []struct {
+		name string
+		res  *mcp.CallToolResult
+		want string
+	}{
+		{"text", &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent("a"), mcp.NewTextContent("b")}}, "a\nb"},
+		{"embedded text resource", &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent("a"), mcp.NewEmbeddedResource(secret)}}, "a\nsk_live_x"},
+		{"blob and image skipped", &mcp.CallToolResult{Content: []mcp.Content{
+			mcp.NewEmbeddedResource(mcp.BlobResourceContents{URI: "x", Blob: "AAAA"}), mcp.NewImageContent("AAAA", "image/png"), mcp.NewTextContent("c")}}, "c"},
+		{"prompt messages", promptView(&mcp.GetPromptResult{Messages: []mcp.PromptMessage{
+			mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent("read this")),
+			mcp.NewPromptMessage(mcp.RoleUser, mcp.NewEmbeddedResource(secret))}}), "read this\nsk_live_x"},
+		{"resource contents", resourceView(&mcp.ReadResourceResult{Contents: []mcp.ResourceContents{secret, mcp.BlobResourceContents{URI: "y", Blob: "AAAA"}}}), "sk_live_x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := allText(tc.res); got != tc.want {
+				t.Errorf("allText = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
