@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -44,13 +45,14 @@ func (d *decoder) agents(n ast.Node, ups []*Upstream) []*Agent {
 // agent reads one agent.
 func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, seen map[string]ast.Node, tokens map[string]string) *Agent {
 	what := fmt.Sprintf("agents[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "workflow", "throttle", "retention", "record_results", "budgets")
+	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "resources", "prompts", "workflow", "throttle", "retention", "record_results", "budgets")
 	if !ok {
 		return nil
 	}
 	a := &Agent{Upstreams: all, Tools: []string{"*"}, RecordResults: RecordResults{Default: ResultsFull}}
 	var tokenFields []field
-	named := false
+	named, restricted := false, false // restricted: tools limited to less than all
+	var resources, prompts []string   // nil: not given
 	for _, f := range fields {
 		switch f.name {
 		case "name":
@@ -65,7 +67,12 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 		case "tools":
 			if f.val != nil {
 				a.Tools = d.tools(f.val, what)
+				restricted = !slices.Contains(a.Tools, "*")
 			}
+		case "resources":
+			resources = d.routePatterns(f.val, what+".resources", false)
+		case "prompts":
+			prompts = d.routePatterns(f.val, what+".prompts", true)
 		case "throttle":
 			if f.val != nil {
 				a.Throttle = d.rate(f.val, what+".throttle")
@@ -93,6 +100,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 	if !named {
 		d.errorf(n, "%s has no name", what)
 	}
+	a.Resources, a.Prompts = routeDefault(resources, restricted), routeDefault(prompts, restricted)
 	if a.Name != "" {
 		what = fmt.Sprintf("agent %q", a.Name)
 	}
@@ -152,4 +160,43 @@ func (d *decoder) tools(n ast.Node, what string) []string {
 		}
 	}
 	return vals
+}
+
+// routePatterns reads an agent's resource or prompt patterns. An empty
+// list is allowed and means none. Prompt patterns are path.Match patterns,
+// as for tools; resource patterns are globs where * crosses '/', since
+// URIs are paths.
+func (d *decoder) routePatterns(n ast.Node, what string, pathMatch bool) []string {
+	out := []string{}
+	if n == nil {
+		return out // "resources:" with nothing: none
+	}
+	vals, nodes, _ := d.strList(n, what)
+	for i, p := range vals {
+		if p == "" {
+			d.errorf(nodes[i], "%s[%d] is an empty pattern", what, i)
+			continue
+		}
+		if _, err := path.Match(p, ""); pathMatch && err != nil {
+			d.errorf(nodes[i], "%s[%d] %q is not a valid glob pattern (path.Match syntax: * ? [a-z] \\)", what, i, p)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// routeDefault is an agent's resource or prompt patterns when the field
+// is omitted: all for an agent whose tools are not restricted (as before
+// these routes were decided), none for one whose tools are, so that
+// restricting tools is never undone by another route to the same data.
+func routeDefault(given []string, restricted bool) []string {
+	switch {
+	case given != nil:
+		return given
+	case restricted:
+		return []string{}
+	default:
+		return []string{"*"}
+	}
 }

@@ -123,6 +123,15 @@ type Agent struct {
 	Upstreams []string
 	// Tools are path.Match patterns over exposed tool names.
 	Tools []string
+	// Resources are glob patterns over resource URIs (* matches any run of
+	// characters, '/' included) and Prompts path.Match patterns over prompt
+	// names: what the agent may read and get. When omitted they follow
+	// tools: all ("*") for an agent whose tools are not restricted (omitted
+	// or containing "*"), none for one whose are, so that no route reaches
+	// what tools: kept out.
+	// Never nil after loading; empty means none.
+	Resources []string
+	Prompts   []string
 	// Workflow is the absolute path of the agent's workflow file, or "".
 	Workflow string
 	// Throttle is this agent's per-session limit, overriding

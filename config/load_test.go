@@ -55,6 +55,10 @@ func TestExampleLoads(t *testing.T) {
 		{"reporter retention", *cfg.Agents[1].Retention, AgentRetention{MaxAge: 168 * time.Hour, MaxBytes: 1 << 30}},
 		{"reporter digests fs reads", cfg.Agents[1].RecordResults.Digest("fs_read_file"), true},
 		{"support-bot records in full", cfg.Agents[0].RecordResults.Digest("fs_read_file"), false},
+		{"support-bot resources", strings.Join(cfg.Agents[0].Resources, ","), "kb://files/*"},
+		{"support-bot prompts", strings.Join(cfg.Agents[0].Prompts, ","), "summarize_*"},
+		{"reporter (tools restricted) gets no resources", cfg.Agents[1].Resources != nil && len(cfg.Agents[1].Resources) == 0, true},
+		{"reporter (tools restricted) gets no prompts", cfg.Agents[1].Prompts != nil && len(cfg.Agents[1].Prompts) == 0, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

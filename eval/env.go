@@ -28,10 +28,16 @@ type Env struct {
 	Since func(tool string) float64 `expr:"since"`
 }
 
-// CallEnv is the call being decided.
+// CallEnv is the call being decided: a tool call, a resource read or a
+// prompt get. Tool, URI and Prompt are each set only for their own kind,
+// so a rule written for a tool never fires on a prompt of the same name.
 type CallEnv struct {
+	Kind     string         `expr:"kind"` // "tool", "resource" or "prompt"
+	Name     string         `expr:"name"` // the tool's or prompt's name, or the resource's URI
 	Tool     string         `expr:"tool"`
-	Args     map[string]any `expr:"args"`
+	URI      string         `expr:"uri"`
+	Prompt   string         `expr:"prompt"`
+	Args     map[string]any `expr:"args"` // a prompt's arguments; {"uri": URI} for a resource
 	Upstream string         `expr:"upstream"`
 }
 

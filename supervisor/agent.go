@@ -13,6 +13,7 @@ import (
 
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
+	"github.com/warden-dev/warden/workflows"
 )
 
 // Agent is one identity allowed to connect, and what it may see.
@@ -25,6 +26,12 @@ type Agent struct {
 	Upstreams []string
 	// Tools are path.Match patterns over exposed tool names; empty means all.
 	Tools []string
+	// Resources are glob patterns over resource URIs (workflows.Glob: *
+	// crosses '/'), Prompts path.Match patterns over prompt names. nil
+	// means all for an agent whose Tools are unrestricted (empty or "*")
+	// and none otherwise; an empty, non-nil list means none.
+	Resources []string
+	Prompts   []string
 	// DigestResults, if set, says which tools' results are recorded as a
 	// digest (size and SHA-256) instead of their content.
 	DigestResults func(tool string) bool
@@ -90,6 +97,46 @@ func (a *Agent) matchesTool(name string) bool {
 		}
 	}
 	return false
+}
+
+// seesRoute reports whether the agent's patterns let it read a resource
+// URI or get a prompt (kind) of an upstream.
+func (a *Agent) seesRoute(kind, upstream, name string) bool {
+	switch kind {
+	case workflows.KindResource:
+		return a.seesResource(upstream, name)
+	case workflows.KindPrompt:
+		return a.seesPrompt(upstream, name)
+	}
+	return false
+}
+
+// seesResource reports whether the agent's patterns let it read a
+// resource URI of an upstream.
+func (a *Agent) seesResource(upstream, uri string) bool {
+	return a.seesUpstream(upstream) && a.routeAllows(a.Resources, func(p string) bool { return workflows.Glob(p, uri) })
+}
+
+// seesTemplate reports whether the agent's patterns could let it read
+// some URI of a resource template of an upstream.
+func (a *Agent) seesTemplate(upstream, template string) bool {
+	return a.seesUpstream(upstream) && a.routeAllows(a.Resources, func(p string) bool { return workflows.TemplateMayMatch(p, template) })
+}
+
+// seesPrompt reports whether the agent's patterns let it get a prompt of
+// an upstream.
+func (a *Agent) seesPrompt(upstream, name string) bool {
+	return a.seesUpstream(upstream) && a.routeAllows(a.Prompts, func(p string) bool { ok, _ := path.Match(p, name); return ok })
+}
+
+// routeAllows applies resource or prompt patterns. nil patterns follow
+// Tools: all for an agent whose tools are unrestricted (empty, or "*"),
+// none otherwise.
+func (a *Agent) routeAllows(patterns []string, match func(string) bool) bool {
+	if patterns == nil {
+		return len(a.Tools) == 0 || slices.Contains(a.Tools, "*")
+	}
+	return slices.ContainsFunc(patterns, match)
 }
 
 // seesUpstream reports whether the agent may use an upstream's resources

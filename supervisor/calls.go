@@ -40,12 +40,26 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		return refusal("warden refused this call: " + reason), nil
 	}
 
+	d, res := c.admit(ctx)
+	if res != nil {
+		return res, nil
+	}
+	return c.forward(ctx, d), nil
+}
+
+// admit fits the call to the rate limits, decides it and enforces the
+// verdict (holding a step-up for an approver, killing on kill). It returns
+// the decision, and the answer for the agent when the call must not go
+// ahead.
+func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResult) {
+	s, sess := c.s, c.sess
+	wctx := context.WithoutCancel(ctx)
 	// Rate limits: a call over the rate waits up to MaxDelay, or is
 	// refused with when to retry.
 	var pre []checkResult
 	if wait, err := s.pace(ctx, sess); err != nil {
 		c.refused(wctx, warden.Throttle, err.Error())
-		return refusal("warden refused this call (throttle): " + err.Error()), nil
+		return workflows.Decision{}, refusal("warden refused this call (throttle): " + err.Error())
 	} else if wait > 0 {
 		pre = append(pre, checkResult{warden.Throttle, fmt.Sprintf("held back %s by the rate limit", wait.Round(time.Millisecond))})
 	}
@@ -55,35 +69,35 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	spend, err := s.spendBudget(sess.agent.Name, c.name)
 	if err != nil {
 		c.refused(wctx, warden.Deny, err.Error())
-		return refusal("warden refused this call (deny): " + err.Error()), nil
+		return workflows.Decision{}, refusal("warden refused this call (deny): " + err.Error())
 	}
 	defer spend.settle()
 
 	d, err := c.decide(wctx, pre)
 	if err != nil {
 		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", c.name, "err", err)
-		return refusal("warden refused this call: it could not be decided and recorded"), nil
+		return d, refusal("warden refused this call: it could not be decided and recorded")
 	}
 	switch {
 	case d.Verdict == warden.Kill:
 		s.kill(wctx, sess, "verdict on "+c.name+": "+strings.Join(d.Reasons, "; "), "warden")
-		return refusal(fmt.Sprintf("warden ended this session (kill): %s", strings.Join(d.Reasons, "; "))), nil
+		return d, refusal(fmt.Sprintf("warden ended this session (kill): %s", strings.Join(d.Reasons, "; ")))
 	case d.Verdict == warden.Deny:
-		return refusal(fmt.Sprintf("warden refused this call (deny): %s", strings.Join(d.Reasons, "; "))), nil
+		return d, refusal(fmt.Sprintf("warden refused this call (deny): %s", strings.Join(d.Reasons, "; ")))
 	case d.Verdict == warden.StepUp:
 		if res := c.stepUp(ctx, d); res != nil {
-			return res, nil
+			return d, res
 		}
 	case d.Verdict == warden.Throttle && len(pre) == 0:
 		// A rule or workflow asked to slow this call down.
 		if !sleepCtx(ctx, s.esc.MaxDelay) {
-			return refusal("warden refused this call: the agent cancelled it while it was throttled"), nil
+			return d, refusal("warden refused this call: the agent cancelled it while it was throttled")
 		}
 	case d.Verdict == warden.Flag:
 		s.flagged(sess, c.name, d.Reasons)
 	}
 	spend.keep()
-	return c.forward(ctx, d), nil
+	return d, nil
 }
 
 // call is one tools/call on its way through warden: whose it is, what it
@@ -99,6 +113,7 @@ type call struct {
 	args json.RawMessage // the arguments, as recorded
 	pol  *Policy
 	wf   workflows.Call // the call as the policy sees it, once the tool is found
+	kind string         // the kind of the call's record; "" is store.KindCall (routes.go sets others)
 }
 
 func (s *Supervisor) newCall(sess *session, req mcp.CallToolRequest) *call {
@@ -122,7 +137,11 @@ func (c *call) event(kind string) store.Event {
 
 // callEvent is the record of the call itself, with its verdict.
 func (c *call) callEvent(d workflows.Decision) store.Event {
-	ev := c.event(store.KindCall)
+	kind := c.kind
+	if kind == "" {
+		kind = store.KindCall
+	}
+	ev := c.event(kind)
 	ev.Args, ev.Verdict, ev.Reasons, ev.Data = c.args, d.Verdict.String(), d.Reasons, callData(d, c.tool)
 	return ev
 }
@@ -338,6 +357,17 @@ type forwarded struct {
 // cancels it there), records and judges the result, and returns the
 // answer for the agent.
 func (c *call) forward(ctx context.Context, d workflows.Decision) *mcp.CallToolResult {
+	return c.relay(ctx, d, func(fctx context.Context) (*mcp.CallToolResult, int, error) {
+		return c.s.hub.CallTool(fctx, c.req)
+	})
+}
+
+// relayFunc sends a call upstream and returns its result as the policy
+// sees it, and its size.
+type relayFunc func(ctx context.Context) (*mcp.CallToolResult, int, error)
+
+// relay is forward with send doing the sending.
+func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) *mcp.CallToolResult {
 	progress := &progressMark{}
 	fctx, cancel := context.WithCancelCause(context.WithValue(ctx, progressKey{}, progress))
 	defer cancel(nil)
@@ -347,7 +377,7 @@ func (c *call) forward(ctx context.Context, d workflows.Decision) *mcp.CallToolR
 	}
 	start := time.Now()
 	var f forwarded
-	f.res, f.size, f.err = c.s.hub.CallTool(fctx, c.req)
+	f.res, f.size, f.err = send(fctx)
 	f.latency = time.Since(start)
 	progress.settle()
 	if cause := context.Cause(fctx); f.err != nil && errors.Is(cause, errCancelledByWarden) {
@@ -469,16 +499,27 @@ func upstreamFailure(err error) *mcp.CallToolResult {
 	return mcp.NewToolResultError("warden could not get a result from the upstream: " + err.Error())
 }
 
-// allText joins a result's text contents.
+// allText joins a result's text contents, and the text of resources
+// embedded in it: result rules see a secret whichever way it comes back.
 func allText(res *mcp.CallToolResult) string {
 	var b strings.Builder
 	for _, c := range res.Content {
-		if t, ok := c.(mcp.TextContent); ok {
-			if b.Len() > 0 {
-				b.WriteByte('\n')
-			}
-			b.WriteString(t.Text)
+		text, ok := "", false
+		switch t := c.(type) {
+		case mcp.TextContent:
+			text, ok = t.Text, true
+		case mcp.EmbeddedResource:
+			var r mcp.TextResourceContents
+			r, ok = t.Resource.(mcp.TextResourceContents)
+			text = r.Text
 		}
+		if !ok {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(text)
 	}
 	return b.String()
 }

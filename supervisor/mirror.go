@@ -12,6 +12,7 @@ import (
 
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
+	"github.com/warden-dev/warden/workflows"
 )
 
 // mirrorState remembers what was last published, so that an unchanged
@@ -182,19 +183,23 @@ func (s *Supervisor) filterTools(ctx context.Context, _ any, _ *mcp.ListToolsReq
 	res.Tools = out
 }
 
-func (s *Supervisor) filterPrompts(ctx context.Context, list []mcp.Prompt) []mcp.Prompt {
+// filterPrompts, filterResources and filterTemplates show an agent only
+// what it may use: its patterns allow it and its workflow names it
+// (mayUse), as for tools. They are list hooks rather than mcp-go's
+// prompt filter, which would also refuse a get before warden records it.
+func (s *Supervisor) filterPrompts(ctx context.Context, _ any, _ *mcp.ListPromptsRequest, res *mcp.ListPromptsResult) {
 	id, ok := identityFrom(ctx)
-	if !ok {
-		return nil
+	if res == nil {
+		return
 	}
 	cat := s.hub.Catalog()
-	out := list[:0:0]
-	for _, def := range list {
-		if p, found := cat.Prompt(def.Name); found && id.agent.seesUpstream(p.Upstream) {
+	out := res.Prompts[:0]
+	for _, def := range res.Prompts {
+		if p, found := cat.Prompt(def.Name); ok && found && s.mayUse(id.agent, workflows.KindPrompt, p.Upstream, def.Name) {
 			out = append(out, def)
 		}
 	}
-	return out
+	res.Prompts = out
 }
 
 // filterResources edits the list result in place: mcp-go has no resource
@@ -207,7 +212,7 @@ func (s *Supervisor) filterResources(ctx context.Context, _ any, _ *mcp.ListReso
 	cat := s.hub.Catalog()
 	out := res.Resources[:0]
 	for _, r := range res.Resources {
-		if up, found := cat.ResourceUpstream(r.URI); ok && found && id.agent.seesUpstream(up) {
+		if up, found := cat.ResourceUpstream(r.URI); ok && found && s.mayUse(id.agent, workflows.KindResource, up, r.URI) {
 			out = append(out, r)
 		}
 	}
@@ -230,7 +235,7 @@ func (s *Supervisor) filterTemplates(ctx context.Context, _ any, _ *mcp.ListReso
 		if t.URITemplate == nil {
 			continue
 		}
-		if up, found := ups[t.URITemplate.Raw()]; ok && found && id.agent.seesUpstream(up) {
+		if up, found := ups[t.URITemplate.Raw()]; ok && found && s.mayUseTemplate(id.agent, up, t.URITemplate.Raw()) {
 			out = append(out, t)
 		}
 	}

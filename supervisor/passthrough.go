@@ -9,96 +9,21 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/warden-dev/warden"
-	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/workflows"
 )
 
-// errNotVisible refuses a resource or prompt of an upstream the agent may
-// not use.
+// errNotVisible refuses a resource template or prompt the agent may not use.
 var errNotVisible = errors.New("not available to this agent")
-
-// readResource forwards resources/read to the upstream that offers it.
-func (s *Supervisor) readResource(upstream string) server.ResourceHandlerFunc {
-	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-		id, ok := identityFrom(ctx)
-		visible := ok && id.agent.seesUpstream(upstream)
-		done, err := s.recordAccess(ctx, store.KindResourceRead, upstream, map[string]any{"uri": req.Params.URI}, visible)
-		if err != nil {
-			return nil, err
-		}
-		if !visible {
-			return nil, fmt.Errorf("resource %q: %w", req.Params.URI, errNotVisible)
-		}
-		res, err := s.hub.ReadResource(ctx, upstream, req)
-		done(res, err)
-		if err != nil {
-			return nil, err
-		}
-		return res.Contents, nil
-	}
-}
-
-// recordAccess records a read of a resource or a prompt, durably before
-// it is forwarded (as for tool calls; there is no policy on these yet, but
-// there is a record); the returned func records how it ended. A refused
-// access is recorded as denied. An access that cannot be recorded is
-// refused (fail closed).
-func (s *Supervisor) recordAccess(ctx context.Context, kind, upstream string, args map[string]any, allowed bool) (func(any, error), error) {
-	sess := s.sessionFrom(ctx)
-	if sess == nil {
-		return nil, errors.New("warden refused this request: the session is not known or was not recorded")
-	}
-	raw, _ := json.Marshal(args)
-	verdict := warden.Allow
-	if !allowed {
-		verdict = warden.Deny
-	}
-	callID := newID()
-	wctx := context.WithoutCancel(ctx)
-	if _, err := s.store.Append(wctx, sess.id, store.Event{Kind: kind, CallID: callID, Upstream: upstream, Args: raw, Verdict: verdict.String()}); err != nil {
-		s.log.Error("cannot record access; refused", "session", sess.id, "kind", kind, "err", err)
-		return nil, errors.New("warden refused this request: it could not be recorded")
-	}
-	start := time.Now()
-	return func(res any, err error) {
-		ev := store.Event{Kind: store.KindResult, CallID: callID, Upstream: upstream, OK: err == nil, LatencyUS: time.Since(start).Microseconds()}
-		if err != nil {
-			ev.Error = err.Error()
-		} else if b, merr := json.Marshal(res); merr == nil {
-			ev.Size = len(b)
-		}
-		if _, err := s.store.Append(wctx, sess.id, ev); err != nil {
-			s.log.Error("cannot record access result", "session", sess.id, "err", err)
-		}
-	}, nil
-}
-
-// getPrompt forwards prompts/get.
-func (s *Supervisor) getPrompt(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
-	p, found := s.hub.Catalog().Prompt(req.Params.Name)
-	id, ok := identityFrom(ctx)
-	visible := found && ok && id.agent.seesUpstream(p.Upstream)
-	done, err := s.recordAccess(ctx, store.KindPromptGet, p.Upstream, map[string]any{"name": req.Params.Name, "arguments": req.Params.Arguments}, visible)
-	if err != nil {
-		return nil, err
-	}
-	if !visible {
-		return nil, fmt.Errorf("prompt %q: %w", req.Params.Name, errNotVisible)
-	}
-	res, err := s.hub.GetPrompt(ctx, req)
-	done(res, err)
-	return res, err
-}
 
 // afterSubscribe passes a subscription on to the upstream that serves the
 // resource; mcp-go has already recorded it on the agent's session.
 func (s *Supervisor) afterSubscribe(ctx context.Context, _ any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
-	id, ok := identityFrom(ctx)
-	up, found := s.hub.Catalog().ResourceUpstream(req.Params.URI)
+	up, found := resourceUpstream(s.hub.Catalog(), req.Params.URI)
 	sess := s.sessionFrom(ctx)
-	if !ok || !found || sess == nil || !id.agent.seesUpstream(up) {
+	// refuseSubscribe has refused what the agent may not read; this is
+	// the same check, should the policy have changed in between.
+	if !found || sess == nil || !s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
 		return
 	}
 	sess.subscribe(req.Params.URI, true)
@@ -115,13 +40,14 @@ func (s *Supervisor) afterUnsubscribe(ctx context.Context, _ any, req *mcp.Unsub
 	}
 }
 
-// completer forwards completion/complete.
+// completer forwards completion/complete for a prompt or a resource
+// template the agent may use, and refuses the others.
 type completer struct{ s *Supervisor }
 
 func (c completer) CompletePromptArgument(ctx context.Context, name string, arg mcp.CompleteArgument, cctx mcp.CompleteContext) (*mcp.Completion, error) {
 	p, found := c.s.hub.Catalog().Prompt(name)
 	id, ok := identityFrom(ctx)
-	if !found || !ok || !id.agent.seesUpstream(p.Upstream) {
+	if !found || !ok || !c.s.mayUse(id.agent, workflows.KindPrompt, p.Upstream, name) {
 		return nil, fmt.Errorf("prompt %q: %w", name, errNotVisible)
 	}
 	req := mcp.CompleteRequest{}
@@ -137,7 +63,7 @@ func (c completer) CompleteResourceArgument(ctx context.Context, uri string, arg
 		if t.Def.URITemplate == nil || t.Def.URITemplate.Raw() != uri {
 			continue
 		}
-		if !ok || !id.agent.seesUpstream(t.Upstream) {
+		if !ok || !c.s.mayUseTemplate(id.agent, t.Upstream, uri) {
 			break
 		}
 		req := mcp.CompleteRequest{}

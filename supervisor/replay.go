@@ -31,6 +31,9 @@ type Trace struct {
 // TraceCall is one call of a trace, with the text the tool returned
 // (Output) and its structuredContent if recorded.
 type TraceCall struct {
+	// Kind is "resource" for a resources/read (Tool is the URI, Args
+	// {"uri": URI}) and "prompt" for a prompts/get; empty for a tool call.
+	Kind       string         `json:"kind,omitempty"`
 	Tool       string         `json:"tool"`
 	Args       map[string]any `json:"args"`
 	Output     *string        `json:"output"`
@@ -171,7 +174,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	st := policy.Workflow.Start(workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: opts.Start})
 	for i, tc := range tr.Calls {
 		now := opts.Start.Add(time.Duration(i) * opts.Interval)
-		call := workflows.Call{Tool: tc.Tool, Args: tc.Args}
+		call := workflows.Call{Kind: tc.Kind, Tool: tc.Tool, Args: tc.Args}
 		d, next := policy.Decide(st, call, now)
 		proceeds := d.Verdict <= warden.Throttle
 		if d.Verdict == warden.StepUp && opts.ApproveStepUps {

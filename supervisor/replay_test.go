@@ -255,3 +255,36 @@ func TestReadTracesErrors(t *testing.T) {
 		}
 	}
 }
+
+// A trace's resource reads and prompt gets replay as their kind: the
+// same name as a tool is not the tool.
+func TestReplayRouteKinds(t *testing.T) {
+	w, err := workflows.Parse("kb.yaml", []byte(`
+agent: kb
+start: [read]
+anytime: [read]
+steps:
+  - name: read
+    resource: "kb://files/*"
+rules:
+  - when: "call.uri startsWith 'kb://files/secrets/'"
+    action: kill
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces := `{"id": "s", "calls": [` +
+		`{"kind": "resource", "tool": "kb://files/a.md", "args": {"uri": "kb://files/a.md"}},` +
+		`{"tool": "kb://files/a.md"},` +
+		`{"kind": "resource", "tool": "kb://files/secrets/k", "args": {"uri": "kb://files/secrets/k"}}]}`
+	got, _, err := Replay(&Policy{Workflow: w}, strings.NewReader(traces), ReplayOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []warden.Verdict{warden.Allow, warden.StepUp, warden.Kill}
+	for i, c := range got[0].Calls {
+		if c.Verdict != want[i] {
+			t.Errorf("call %d %s: %s %q, want %s", i, c.Tool, c.Verdict, c.Reasons, want[i])
+		}
+	}
+}

@@ -136,10 +136,12 @@ func New(opts Options) (*Supervisor, error) {
 			s.hub.SetLevel(context.WithoutCancel(ctx), req.Params.Level)
 		}
 	})
+	hooks.AddOnRequestInitialization(s.refuseSubscribe)
 	hooks.AddAfterSubscribe(s.afterSubscribe)
 	hooks.AddAfterUnsubscribe(s.afterUnsubscribe)
 	hooks.AddAfterListTools(s.filterTools)
 	hooks.AddAfterListResources(s.filterResources)
+	hooks.AddAfterListPrompts(s.filterPrompts)
 	hooks.AddAfterListResourceTemplates(s.filterTemplates)
 
 	s.mcp = server.NewMCPServer("warden", opts.Version,
@@ -151,7 +153,6 @@ func New(opts Options) (*Supervisor, error) {
 		server.WithElicitation(),
 		server.WithRoots(),
 		server.WithHooks(hooks),
-		server.WithPromptFilter(s.filterPrompts),
 		server.WithPromptCompletionProvider(completer{s}),
 		server.WithResourceCompletionProvider(completer{s}),
 		server.WithRecovery(),

@@ -124,9 +124,9 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 			take = append(take, r.step)
 		}
 	default:
-		elsewhere := w.stepsFor(call.Tool)
+		elsewhere := w.stepsFor(call)
 		if len(elsewhere) == 0 {
-			d.Raise(w.onViolation, fmt.Sprintf("tool %q is not in the workflow of agent %q", call.Tool, w.Agent))
+			d.Raise(w.onViolation, fmt.Sprintf("%s is not in the workflow of agent %q", call.what(), w.Agent))
 		} else {
 			names := make([]string, len(elsewhere))
 			for i, s := range elsewhere {
@@ -138,7 +138,7 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 					d.Reads.Merge(s.guard.Reads())
 				}
 			}
-			d.Raise(warden.Allow, fmt.Sprintf("tool %q (step %s) is not a legal next step after %s", call.Tool, strings.Join(names, ", "), strings.Join(st.Steps, ", ")))
+			d.Raise(warden.Allow, fmt.Sprintf("%s (step %s) is not a legal next step after %s", call.what(), strings.Join(names, ", "), strings.Join(st.Steps, ", ")))
 			take = elsewhere
 		}
 	}
@@ -174,7 +174,7 @@ type refusal struct {
 func (w *Workflow) match(st State, call Call, env *eval.Env) (accepted []*step, refused []refusal, failed []string) {
 	seen := make(map[*step]bool, 8)
 	try := func(s *step) {
-		if seen[s] || !s.tool.match(call.Tool) {
+		if seen[s] || !s.accepts(call) {
 			return
 		}
 		seen[s] = true
@@ -220,11 +220,11 @@ func (w *Workflow) match(st State, call Call, env *eval.Env) (accepted []*step, 
 	return accepted, refused, failed
 }
 
-// stepsFor lists the steps anywhere in the graph whose tool matches.
-func (w *Workflow) stepsFor(tool string) []*step {
+// stepsFor lists the steps anywhere in the graph that name this call.
+func (w *Workflow) stepsFor(call Call) []*step {
 	var out []*step
 	for _, s := range w.steps {
-		if s.tool.match(tool) {
+		if s.accepts(call) {
 			out = append(out, s)
 		}
 	}
@@ -244,12 +244,16 @@ func advance(st State, take []*step, call Call, now time.Time, v warden.Verdict)
 	if len(moved) > 0 {
 		next.Steps = moved
 	}
-	th := next.Tools[call.Tool]
-	th.Count++
-	th.LastAt = now
-	th.LastArgs = call.Args
-	th.LastResult = nil
-	next.Tools[call.Tool] = th
+	// The history helpers (called, count, last, since) are about tools:
+	// resource URIs are unbounded, and would grow the state without end.
+	if call.kind() == KindTool {
+		th := next.Tools[call.Tool]
+		th.Count++
+		th.LastAt = now
+		th.LastArgs = call.Args
+		th.LastResult = nil
+		next.Tools[call.Tool] = th
+	}
 	next.Calls++
 	stepName := ""
 	if len(take) > 0 {
@@ -387,7 +391,7 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 	}
 	parsed := eval.ParseOutput(result.Text, result.Structured)
 	next := st.clone()
-	if th, ok := next.Tools[call.Tool]; ok && len(result.Text) <= lastResultMax {
+	if th, ok := next.Tools[call.Tool]; ok && call.kind() == KindTool && len(result.Text) <= lastResultMax {
 		th.LastResult = normalise(parsed)
 		next.Tools[call.Tool] = th
 	}

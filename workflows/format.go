@@ -103,6 +103,8 @@ type stepSpec struct {
 	Name        str        `yaml:"name"`
 	Description str        `yaml:"description"`
 	Tool        str        `yaml:"tool"`
+	Resource    str        `yaml:"resource"` // a resource URI pattern, instead of a tool
+	Prompt      str        `yaml:"prompt"`   // a prompt name pattern, instead of a tool
 	Guard       str        `yaml:"guard"`
 	Bind        []bindSpec `yaml:"bind"`
 	Budget      int        `yaml:"budget"`

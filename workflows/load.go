@@ -165,13 +165,11 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 			c.errorf(ss.Name.pos, "step %q is defined twice (first at line %d)", name, w.byName[name].pos.Line)
 			continue
 		}
-		tool := ss.Tool.Value
-		if tool == "" {
-			tool = name // a step named for its tool needs no tool line
-		}
+		kind, tool := c.stepTarget(ss)
 		st := &step{
 			name:        name,
 			description: ss.Description.Value,
+			kind:        kind,
 			tool:        newToolPattern(tool),
 			budget:      ss.Budget,
 			onViolation: c.verdict(ss.OnViolation, w.onViolation),
@@ -265,6 +263,29 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 	return w
 }
 
+// stepTarget is what a step names: a tool, a resource URI pattern or a
+// prompt (at most one of them); a step with none is named for its tool.
+func (c *compiler) stepTarget(ss *stepSpec) (kind, pattern string) {
+	kind, pattern = KindTool, ss.Tool.Value
+	n := 0
+	for _, t := range []struct {
+		kind string
+		s    str
+	}{{KindTool, ss.Tool}, {KindResource, ss.Resource}, {KindPrompt, ss.Prompt}} {
+		if t.s.Value != "" {
+			n++
+			kind, pattern = t.kind, t.s.Value
+		}
+	}
+	if n > 1 {
+		c.errorf(ss.pos, "step %q names more than one of tool, resource and prompt; a step is one of them", ss.Name.Value)
+	}
+	if pattern == "" {
+		pattern = ss.Name.Value // a step named for its tool needs no tool line
+	}
+	return kind, pattern
+}
+
 // maxBurst bounds a throttle's burst; more is a typo, not a limit.
 const maxBurst = 1_000_000
 
@@ -329,6 +350,9 @@ func (c *compiler) checkKnownTools(w *Workflow, spec *fileSpec) {
 		return
 	}
 	for i, st := range w.steps {
+		if st.kind != KindTool {
+			continue // the known names are tools'
+		}
 		found := false
 		for _, name := range c.opts.knownTools {
 			if st.tool.match(name) {

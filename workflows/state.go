@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"time"
@@ -29,12 +30,33 @@ type SessionInfo struct {
 	Started    time.Time `json:"started"`
 }
 
-// Call is one tool call as the decision sees it.
+// The kinds of call: every route to an upstream is decided.
+const (
+	KindTool     = "tool"     // tools/call
+	KindResource = "resource" // resources/read
+	KindPrompt   = "prompt"   // prompts/get
+)
+
+// Call is one call as the decision sees it: a tool call, or a resource
+// read or prompt get (Kind). Tool is the tool's name, the resource's URI or
+// the prompt's name.
 type Call struct {
+	Kind     string         `json:"kind,omitempty"` // "" is a tool call
 	Tool     string         `json:"tool"`
 	Args     map[string]any `json:"args,omitempty"`
 	Upstream string         `json:"upstream,omitempty"`
 }
+
+// kind is the call's kind, KindTool when unset.
+func (c Call) kind() string {
+	if c.Kind == "" {
+		return KindTool
+	}
+	return c.Kind
+}
+
+// what names the call in reasons: `tool "x"`, `resource "kb://…"`.
+func (c Call) what() string { return fmt.Sprintf("%s %q", c.kind(), c.Tool) }
 
 // Result is what a tool returned: its text and, when the tool gives it,
 // MCP structuredContent.
@@ -142,8 +164,17 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 	if vars == nil {
 		vars = map[string]any{}
 	}
+	ce := eval.CallEnv{Kind: call.kind(), Name: call.Tool, Args: args, Upstream: call.Upstream}
+	switch ce.Kind {
+	case KindResource:
+		ce.URI = call.Tool
+	case KindPrompt:
+		ce.Prompt = call.Tool
+	default:
+		ce.Tool = call.Tool
+	}
 	return &eval.Env{
-		Call: eval.CallEnv{Tool: call.Tool, Args: args, Upstream: call.Upstream},
+		Call: ce,
 		Args: args,
 		Session: eval.SessionEnv{
 			ID: s.Session.ID, Agent: s.Session.Agent, Vars: vars, Calls: s.Calls,

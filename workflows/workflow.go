@@ -33,7 +33,8 @@ type Workflow struct {
 type step struct {
 	name        string
 	description string
-	tool        toolPattern
+	kind        string      // KindTool, KindResource or KindPrompt
+	tool        toolPattern // over tool names, resource URIs or prompt names (kind)
 	guard       *eval.Program
 	binds       []binding
 	budget      int
@@ -83,7 +84,7 @@ func (w *Workflow) Tools() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, s := range w.steps {
-		if !seen[s.tool.src] {
+		if s.kind == KindTool && !seen[s.tool.src] {
 			seen[s.tool.src] = true
 			out = append(out, s.tool.src)
 		}
@@ -94,14 +95,39 @@ func (w *Workflow) Tools() []string {
 
 // Offers reports whether the workflow can ever accept a call of this tool;
 // handy for filtering tools/list against concrete names.
-func (w *Workflow) Offers(tool string) bool {
+func (w *Workflow) Offers(tool string) bool { return w.Accepts(KindTool, tool) }
+
+// Accepts reports whether some step of the workflow names this tool,
+// resource URI or prompt (kind): whether the agent may ever use it. A nil
+// workflow accepts everything.
+func (w *Workflow) Accepts(kind, name string) bool {
 	if w == nil {
 		return true
 	}
+	c := Call{Kind: kind, Tool: name}
 	for _, s := range w.steps {
-		if s.tool.match(tool) {
+		if s.accepts(c) {
 			return true
 		}
 	}
 	return false
 }
+
+// AcceptsTemplate reports whether some resource step could accept a URI
+// of this URI template (RFC 6570): for resources/templates/list and for
+// completion of its arguments. A nil workflow accepts everything.
+func (w *Workflow) AcceptsTemplate(template string) bool {
+	if w == nil {
+		return true
+	}
+	for _, s := range w.steps {
+		if s.kind == KindResource && TemplateMayMatch(s.tool.src, template) {
+			return true
+		}
+	}
+	return false
+}
+
+// accepts reports whether the step names this call: the same kind, and
+// the step's pattern matches its name.
+func (s *step) accepts(c Call) bool { return s.kind == c.kind() && s.tool.match(c.Tool) }

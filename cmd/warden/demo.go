@@ -124,11 +124,14 @@ func runScenario(ctx context.Context, w io.Writer, a *app, mcpURL, token string,
 		if step.Expect == "step_up" {
 			said = approver.heardOf(ctx)
 		}
+		if step.Resource != "" {
+			step.Tool, args = "resources/read", step.Resource
+		}
 		fmt.Fprintf(w, "agent  ▸ %s\n         %s %s\n", step.Say, step.Tool, args)
 		got := "session ended"
 		evs, _ := a.db.Events(ctx, sessionID)
 		for _, e := range evs[min(seen, len(evs)):] {
-			if e.Kind == store.KindCall {
+			if e.Kind == store.KindCall || e.Kind == store.KindResourceRead {
 				got = e.Verdict
 				why := ""
 				if len(e.Reasons) > 0 {

@@ -162,11 +162,11 @@ func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 	byCall := map[string]int{}
 	for _, e := range v.Events {
 		switch e.Kind {
-		case store.KindCall:
+		case store.KindCall, store.KindResourceRead, store.KindPromptGet:
 			var args map[string]any
 			_ = json.Unmarshal(e.Args, &args)
 			byCall[e.CallID] = len(tr.Calls)
-			tr.Calls = append(tr.Calls, supervisor.TraceCall{Tool: e.Tool, Args: args})
+			tr.Calls = append(tr.Calls, supervisor.TraceCall{Kind: routeKind(e.Kind), Tool: e.Tool, Args: args})
 			verdicts = append(verdicts, e.Verdict)
 		case store.KindResult:
 			i, ok := byCall[e.CallID]
@@ -185,6 +185,17 @@ func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 		}
 	}
 	return tr, verdicts
+}
+
+// routeKind is the kind a trace gives a recorded call of this event kind.
+func routeKind(event string) string {
+	switch event {
+	case store.KindResourceRead:
+		return workflows.KindResource
+	case store.KindPromptGet:
+		return workflows.KindPrompt
+	}
+	return ""
 }
 
 func maxVerdict(a, b string) string {

@@ -228,6 +228,7 @@ func agentsOf(cfg *config.Config) []supervisor.Agent {
 	out := make([]supervisor.Agent, 0, len(cfg.Agents))
 	for _, a := range cfg.Agents {
 		out = append(out, supervisor.Agent{Name: a.Name, TokenSHA256: a.TokenSHA256, Upstreams: a.Upstreams, Tools: a.Tools,
+			Resources: a.Resources, Prompts: a.Prompts,
 			DigestResults: a.RecordResults.Digest, KeepWithheld: a.RecordResults.KeepWithheld()})
 	}
 	return out

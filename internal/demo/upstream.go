@@ -47,7 +47,10 @@ func NewUpstream() *Upstream {
 
 // Server returns the MCP server exposing the demo tools.
 func (u *Upstream) Server() *server.MCPServer {
-	s := server.NewMCPServer("demo-support-desk", "1.0.0", server.WithToolCapabilities(true))
+	s := server.NewMCPServer("demo-support-desk", "1.0.0", server.WithToolCapabilities(true),
+		server.WithResourceCapabilities(false, false), server.WithPromptCapabilities(false),
+		server.WithCompletions(), server.WithPromptCompletionProvider(completer{u}), server.WithResourceCompletionProvider(completer{u}))
+	u.addResources(s)
 	s.AddTool(mcp.NewTool("lookup_customer",
 		mcp.WithDescription("Find a customer by id or name; returns id, name, email and IBAN."),
 		mcp.WithString("query", mcp.Required(), mcp.Description("customer id (C-1001) or part of the name")),
