@@ -54,6 +54,10 @@ type Options struct {
 	// Escalation configures step-up approvals, webhooks, throttling and
 	// revalidation.
 	Escalation Escalation
+	// KeysOnly names upstreams whose calls are not validated against the
+	// tool's input schema (validate_args: keys_only); arguments whose keys
+	// read two ways are refused whatever the upstream.
+	KeysOnly []string
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.
@@ -78,6 +82,7 @@ type Supervisor struct {
 	suspended atomic.Pointer[map[string]store.AgentRecord]
 	suspendMu sync.Mutex
 	changed   atomic.Pointer[map[string]toolChange] // tools whose definition differs from its pin, by exposed name
+	args      tools.ArgChecker                      // checks calls' arguments before they are decided
 	closing   atomic.Bool
 	bg        *background // goroutines beside the requests; Close joins them
 }

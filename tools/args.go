@@ -51,6 +51,18 @@ type compiled struct {
 // inputSchema; none when empty), or that hold a key folding to a declared
 // property without being it. The error wraps ErrArgs and names the path.
 func (c *ArgChecker) Check(schema, args json.RawMessage) error {
+	return c.check(schema, args, true)
+}
+
+// CheckKeys is Check without validation against the schema: keys that
+// repeat, collide under folding, or fold to a declared property without
+// being it are still refused, since they are read two ways whatever the
+// schema says.
+func (c *ArgChecker) CheckKeys(schema, args json.RawMessage) error {
+	return c.check(schema, args, false)
+}
+
+func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
 	if len(bytes.TrimSpace(args)) == 0 {
 		args = json.RawMessage("{}")
 	}
@@ -70,6 +82,9 @@ func (c *ArgChecker) Check(schema, args json.RawMessage) error {
 	}
 	if err := undeclaredFolds(sch, decoded, "arguments"); err != nil {
 		return fmt.Errorf("%w: %w", ErrArgs, err)
+	}
+	if !validate {
+		return nil
 	}
 	s, err := c.compile(schema)
 	if err != nil {

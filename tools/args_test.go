@@ -37,17 +37,43 @@ func TestArgCheckerRefusesWhatReadsTwoWays(t *testing.T) {
 	var c ArgChecker
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := c.Check(json.RawMessage(tc.schema), json.RawMessage(tc.args))
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			if err == nil || !errors.Is(err, ErrArgs) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Check = %v; want a refusal saying %q", err, tc.want)
-			}
+			wantRefusal(t, c.Check(json.RawMessage(tc.schema), json.RawMessage(tc.args)), tc.want)
 		})
+	}
+}
+
+// TestCheckKeysSkipsOnlyTheSchema: with schema validation relaxed,
+// arguments that break the schema pass, but keys read two ways do not.
+func TestCheckKeysSkipsOnlyTheSchema(t *testing.T) {
+	tests := []struct {
+		name, args, want string // want "" means accepted
+	}{
+		{"schema violation passes", `{"recipients":["a"],"amount":1000000}`, ""},
+		{"missing required passes", `{"amount":1}`, ""},
+		{"fold collision refused", `{"recipients":["a"],"recipientſ":["b"]}`, "one key"},
+		{"duplicate refused", `{"recipients":["a"],"recipients":["b"]}`, "appears twice"},
+		{"undeclared fold refused", `{"recipients":["a"],"Bcc":"x"}`, `declared "bcc"`},
+	}
+	var c ArgChecker
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantRefusal(t, c.CheckKeys(json.RawMessage(refundSchema), json.RawMessage(tc.args)), tc.want)
+		})
+	}
+}
+
+// wantRefusal checks a checker's answer: accepted when want is "", else
+// a refusal wrapping ErrArgs that says want.
+func wantRefusal(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatalf("refused: %v", err)
+		}
+		return
+	}
+	if err == nil || !errors.Is(err, ErrArgs) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v; want a refusal saying %q", err, want)
 	}
 }
 
