@@ -188,6 +188,45 @@ func TestArgumentsKeysOnly(t *testing.T) {
 	}
 }
 
+// TestUnknownToolsAreRecorded: calls to names that no upstream offers
+// (a case variant, a zero-width character, another upstream's prefix) are
+// refused and on record as denied attempts, like calls to hidden tools.
+func TestUnknownToolsAreRecorded(t *testing.T) {
+	upURL, sent := mailUpstream(t)
+	const token = "mailer-token-0123456789abcdef"
+	w := startMailWarden(t, upURL, token, false)
+	c := connect(t, w.URL, token)
+
+	names := []string{"Send_Email", "send_email\u200b", "files_send_email"}
+	for _, n := range names {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		req := mcp.CallToolRequest{}
+		req.Params.Name = n
+		req.Params.Arguments = map[string]any{"recipients": []string{"attacker@evil.com"}, "subject": "x"}
+		res, err := c.CallTool(ctx, req)
+		cancel()
+		if err == nil && !res.IsError {
+			t.Fatalf("call of %q went through: %s", n, resultText(res))
+		}
+	}
+	if got := sent(); len(got) != 0 {
+		t.Fatalf("the upstream ran %+v", got)
+	}
+	var got []string
+	for _, e := range sessionEvents(t, w, "mailer") {
+		if e.Kind != store.KindCall {
+			continue
+		}
+		if e.Verdict != "deny" || len(e.Reasons) != 1 || !strings.Contains(e.Reasons[0], "does not exist") {
+			t.Errorf("record of %q = %s %v; want deny, does not exist", e.Tool, e.Verdict, e.Reasons)
+		}
+		got = append(got, e.Tool)
+	}
+	if strings.Join(got, "|") != strings.Join(names, "|") {
+		t.Fatalf("recorded attempts %q; want %q", got, names)
+	}
+}
+
 // sessionEvents returns the events of the agent's one session.
 func sessionEvents(t *testing.T, w *wardenUnderTest, agent string) []store.Event {
 	t.Helper()

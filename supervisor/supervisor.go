@@ -131,6 +131,7 @@ func New(opts Options) (*Supervisor, error) {
 	hooks := &server.Hooks{}
 	hooks.AddAfterInitialize(s.afterInitialize)
 	hooks.AddOnUnregisterSession(s.onUnregister)
+	hooks.AddOnError(s.unknownTool)
 	hooks.AddAfterSetLevel(func(ctx context.Context, _ any, req *mcp.SetLevelRequest, _ *mcp.EmptyResult) {
 		if s.hub != nil {
 			s.hub.SetLevel(context.WithoutCancel(ctx), req.Params.Level)
