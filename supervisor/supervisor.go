@@ -83,6 +83,7 @@ type Supervisor struct {
 	suspendMu sync.Mutex
 	changed   atomic.Pointer[map[string]toolChange] // tools whose definition differs from its pin, by exposed name
 	args      tools.ArgChecker                      // checks calls' arguments before they are decided
+	stdio     atomic.Pointer[stdioServing]          // the stdio client, when ServeStdio runs
 	closing   atomic.Bool
 	bg        *background // goroutines beside the requests; Close joins them
 }
