@@ -46,10 +46,10 @@ type compiled struct {
 	err    error
 }
 
-// Check refuses args (a JSON object, or empty) whose keys collide under
-// case folding or repeat, that do not validate against schema (the tool's
-// inputSchema; none when empty), or that hold a key folding to a declared
-// property without being it. The error wraps ErrArgs and names the path.
+// Check refuses args (a JSON object; empty or null mean {}) whose keys
+// collide under case folding or repeat, that do not validate against
+// schema (the tool's inputSchema; none when empty), or that hold a key
+// folding to a declared property without being it. The error wraps ErrArgs and names the path.
 func (c *ArgChecker) Check(schema, args json.RawMessage) error {
 	return c.check(schema, args, true)
 }
@@ -63,7 +63,8 @@ func (c *ArgChecker) CheckKeys(schema, args json.RawMessage) error {
 }
 
 func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
-	if len(bytes.TrimSpace(args)) == 0 {
+	// No arguments, or null, reach the upstream as none: an empty object.
+	if a := bytes.TrimSpace(args); len(a) == 0 || string(a) == "null" {
 		args = json.RawMessage("{}")
 	}
 	if err := checkKeys(args); err != nil {
