@@ -95,7 +95,20 @@ type Upstream struct {
 	ToolPrefix string
 	// CallTimeout is the upstream's own timeout or else the global one.
 	CallTimeout time.Duration
+	// ValidateArgs says how calls' arguments are checked before they are
+	// decided: ArgsSchema (the default) or ArgsKeysOnly.
+	ValidateArgs ArgValidation
 }
+
+// ArgValidation is how far warden checks a call's arguments.
+type ArgValidation string
+
+// The argument checks an upstream may ask for. Keys that repeat or fold
+// together are refused under both.
+const (
+	ArgsSchema   ArgValidation = "schema"    // and validated against the tool's input schema
+	ArgsKeysOnly ArgValidation = "keys_only" // keys only; the schema is not enforced
+)
 
 // Stdio is how to start an upstream as a child process. Args and Env
 // values may hold secrets expanded from the environment.

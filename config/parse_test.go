@@ -82,6 +82,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 		{"file", cfg.File, "/etc/warden/w.yaml"},
 		{"upstream timeout", cfg.Upstreams[0].CallTimeout, DefaultCallTimeout},
 		{"transport", cfg.Upstreams[0].Transport, TransportStdio},
+		{"validate_args", cfg.Upstreams[0].ValidateArgs, ArgsSchema},
 		{"agent upstreams", strings.Join(cfg.Agents[0].Upstreams, ","), "up"},
 		{"agent tools", strings.Join(cfg.Agents[0].Tools, ","), "*"},
 		{"agent hash", cfg.Agents[0].TokenSHA256, hashA},
@@ -160,6 +161,7 @@ func TestParseErrors(t *testing.T) {
 		{"merge key", minimal + "log:\n  <<: {level: info}\n", []want{{8, 3, "merge keys (<<) are not supported"}}},
 		{"unknown alias", minimal + "listen: *nowhere\n", []want{{7, 9, "alias *nowhere has no anchor &nowhere"}}},
 		{"bad tool prefix", strings.Replace(minimal, "{command: x}", "{command: x}\n    tool_prefix: \"a b\"", 1), []want{{4, 18, "tool_prefix"}}},
+		{"bad validate_args", strings.Replace(minimal, "{command: x}", "{command: x}\n    validate_args: loose", 1), []want{{4, 20, `upstreams[0].validate_args "loose" is not one of schema, keys_only`}}},
 		{"many problems at once", "listen: nope\nmax_body_bytes: 0\nupstreams: []\nagents: []\n",
 			[]want{{1, 9, "not host:port"}, {2, 17, "must be positive"}, {3, 12, "upstreams is empty"}, {4, 9, "agents is empty"}}},
 	}

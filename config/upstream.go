@@ -45,11 +45,11 @@ func (d *decoder) upstreams(n ast.Node, callTimeout time.Duration) []*Upstream {
 // upstream reads one upstream; seen detects duplicate names.
 func (d *decoder) upstream(n ast.Node, i int, callTimeout time.Duration, seen map[string]ast.Node) *Upstream {
 	what := fmt.Sprintf("upstreams[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "stdio", "http", "sse", "tool_prefix", "call_timeout")
+	fields, ok := d.mapping(n, what, "name", "stdio", "http", "sse", "tool_prefix", "call_timeout", "validate_args")
 	if !ok {
 		return nil
 	}
-	u := &Upstream{CallTimeout: callTimeout}
+	u := &Upstream{CallTimeout: callTimeout, ValidateArgs: ArgsSchema}
 	var transports []field
 	named := false
 	for _, f := range fields {
@@ -73,6 +73,18 @@ func (d *decoder) upstream(n ast.Node, i int, callTimeout time.Duration, seen ma
 			if f.val != nil {
 				if dur, ok := d.duration(f.val, what+".call_timeout"); ok {
 					u.CallTimeout = dur
+				}
+			}
+		case "validate_args":
+			if f.val == nil {
+				continue
+			}
+			if s, ok := d.str(f.val, what+".validate_args"); ok {
+				switch v := ArgValidation(s); v {
+				case ArgsSchema, ArgsKeysOnly:
+					u.ValidateArgs = v
+				default:
+					d.errorf(f.val, "%s.validate_args %q is not one of schema, keys_only", what, s)
 				}
 			}
 		}

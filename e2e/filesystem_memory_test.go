@@ -190,16 +190,8 @@ func TestFilesystemAndMemory(t *testing.T) {
 			// sees it, and recorded as denied.
 			"memonly": {"call:filesystem/write_file:deny", "call:memory/read_graph", "result:memory/read_graph:ok"},
 		}
-		ctx := context.Background()
 		for agent, wantTimeline := range want {
-			sessions, err := w.Store.Sessions(ctx, store.Filter{Agent: agent})
-			if err != nil || len(sessions) != 1 {
-				t.Fatalf("sessions of %s = %v, %v; want 1", agent, sessions, err)
-			}
-			evs, err := w.Store.Events(ctx, sessions[0].ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			evs := sessionEvents(t, w, agent)
 			var got []string
 			for _, e := range evs {
 				switch e.Kind {
@@ -221,7 +213,7 @@ func TestFilesystemAndMemory(t *testing.T) {
 				t.Fatalf("history of %s:\n got %v\nwant %v", agent, got, wantTimeline)
 			}
 		}
-		rep, err := w.Store.Verify(ctx)
+		rep, err := w.Store.Verify(context.Background())
 		if err != nil || len(rep.Broken) != 0 {
 			t.Fatalf("verify = %+v, %v", rep, err)
 		}

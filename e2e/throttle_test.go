@@ -3,6 +3,7 @@ package e2e
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ var heldBackReason = regexp.MustCompile(`held back (\S+) by the rate limit`)
 func echoOutcome(t *testing.T, l *ladder, c *client.Client, i int) (o throttleOutcome, wait, took time.Duration) {
 	t.Helper()
 	start := time.Now()
-	res := callTool(t, c, "echo", map[string]any{"message": i})
+	res := callTool(t, c, "echo", map[string]any{"message": strconv.Itoa(i)})
 	took = time.Since(start)
 	if res.IsError {
 		if !strings.Contains(resultText(res), "warden refused this call (throttle): rate limit exceeded; retry after") {

@@ -39,6 +39,10 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		c.refused(wctx, warden.Deny, reason)
 		return refusal("warden refused this call: " + reason), nil
 	}
+	if err := c.checkArgs(); err != nil {
+		c.refused(wctx, warden.Deny, err.Error())
+		return refusal("warden refused this call (deny): " + err.Error()), nil
+	}
 
 	d, res := c.admit(ctx)
 	if res != nil {

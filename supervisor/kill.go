@@ -38,6 +38,8 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 		RemoteAddr: sess.remote, Client: sess.client, Reasons: []string{reason}, Recent: recent(sess),
 		Text: fmt.Sprintf("%s killed %s's session %s: %s", by, sess.agent.Name, sess.id, reason)})
 	if sess.key == stdioSessionKey {
+		// Over stdio the transport is the session: it ends with it.
+		s.stopStdio(fmt.Errorf("the session was killed by %s: %s", by, reason))
 		return
 	}
 	_, _ = s.sessions.Terminate(sess.key)

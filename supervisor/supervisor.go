@@ -57,6 +57,10 @@ type Options struct {
 	// Limits bound the sessions, session openings, pending approvals and
 	// budgets of each agent.
 	Limits Limits
+	// KeysOnly names upstreams whose calls are not validated against the
+	// tool's input schema (validate_args: keys_only); arguments whose keys
+	// read two ways are refused whatever the upstream.
+	KeysOnly []string
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.
@@ -81,6 +85,8 @@ type Supervisor struct {
 	suspended atomic.Pointer[map[string]store.AgentRecord]
 	suspendMu sync.Mutex
 	changed   atomic.Pointer[map[string]toolChange] // tools whose definition differs from its pin, by exposed name
+	args      tools.ArgChecker                      // checks calls' arguments before they are decided
+	stdio     atomic.Pointer[stdioServing]          // the stdio client, when ServeStdio runs
 	closing   atomic.Bool
 	bg        *background // goroutines beside the requests; Close joins them
 	limits    *limits
@@ -131,6 +137,7 @@ func New(opts Options) (*Supervisor, error) {
 	hooks := &server.Hooks{}
 	hooks.AddAfterInitialize(s.afterInitialize)
 	hooks.AddOnUnregisterSession(s.onUnregister)
+	hooks.AddOnError(s.unknownTool)
 	hooks.AddAfterSetLevel(func(ctx context.Context, _ any, req *mcp.SetLevelRequest, _ *mcp.EmptyResult) {
 		if s.hub != nil {
 			s.hub.SetLevel(context.WithoutCancel(ctx), req.Params.Level)

@@ -52,5 +52,8 @@ func (s *Supervisor) setSuspended(ctx context.Context, rec store.AgentRecord, ki
 	if rec.Suspended && kill {
 		killed = s.killAgent(ctx, rec.Name, "agent suspended by "+rec.By+": "+rec.Reason, rec.By)
 	}
+	if rec.Suspended && s.suspendStdio(ctx, rec) {
+		killed++
+	}
 	return killed, nil
 }

@@ -41,17 +41,34 @@ type ArgChecker struct {
 	schemas map[[sha256.Size]byte]compiled
 }
 
+// compiled is a schema decoded (doc, for the key checks) and compiled
+// (schema, for validation).
 type compiled struct {
+	doc    any
+	docErr error
 	schema *jsonschema.Schema
 	err    error
 }
 
-// Check refuses args (a JSON object, or empty) whose keys collide under
-// case folding or repeat, that do not validate against schema (the tool's
-// inputSchema; none when empty), or that hold a key folding to a declared
-// property without being it. The error wraps ErrArgs and names the path.
+// Check refuses args (a JSON object; empty or null mean {}) whose keys
+// collide under case folding or repeat, that do not validate against
+// schema (the tool's inputSchema; none when empty), or that hold a key
+// folding to a declared property without being it. The error wraps ErrArgs and names the path.
 func (c *ArgChecker) Check(schema, args json.RawMessage) error {
-	if len(bytes.TrimSpace(args)) == 0 {
+	return c.check(schema, args, true)
+}
+
+// CheckKeys is Check without validation against the schema: keys that
+// repeat, collide under folding, or fold to a declared property without
+// being it are still refused, since they are read two ways whatever the
+// schema says.
+func (c *ArgChecker) CheckKeys(schema, args json.RawMessage) error {
+	return c.check(schema, args, false)
+}
+
+func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
+	// No arguments, or null, reach the upstream as none: an empty object.
+	if a := bytes.TrimSpace(args); len(a) == 0 || string(a) == "null" {
 		args = json.RawMessage("{}")
 	}
 	if err := checkKeys(args); err != nil {
@@ -60,50 +77,49 @@ func (c *ArgChecker) Check(schema, args json.RawMessage) error {
 	if len(bytes.TrimSpace(schema)) == 0 {
 		return nil
 	}
-	var decoded any
-	if err := json.Unmarshal(args, &decoded); err != nil {
-		return fmt.Errorf("%w: %w", ErrArgs, err)
-	}
-	var sch any
-	if err := json.Unmarshal(schema, &sch); err != nil {
-		return fmt.Errorf("%w: the tool's input schema is not JSON: %w", ErrArgs, err)
-	}
-	if err := undeclaredFolds(sch, decoded, "arguments"); err != nil {
-		return fmt.Errorf("%w: %w", ErrArgs, err)
-	}
-	s, err := c.compile(schema)
-	if err != nil {
-		return fmt.Errorf("%w: the tool's input schema does not compile: %w", ErrArgs, err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
+	decoded, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrArgs, err)
 	}
-	if err := s.Validate(inst); err != nil {
+	sch := c.compile(schema)
+	if sch.docErr != nil {
+		return fmt.Errorf("%w: the tool's input schema is not JSON: %w", ErrArgs, sch.docErr)
+	}
+	if err := undeclaredFolds(sch.doc, decoded, "arguments"); err != nil {
+		return fmt.Errorf("%w: %w", ErrArgs, err)
+	}
+	if !validate {
+		return nil
+	}
+	if sch.err != nil {
+		return fmt.Errorf("%w: the tool's input schema does not compile: %w", ErrArgs, sch.err)
+	}
+	if err := sch.schema.Validate(decoded); err != nil {
 		return fmt.Errorf("%w: they do not match the tool's input schema: %w", ErrArgs, err)
 	}
 	return nil
 }
 
-// compile compiles schema once per content. It loads nothing: a $ref to
-// a file or a URL fails rather than reach outside.
-func (c *ArgChecker) compile(schema json.RawMessage) (*jsonschema.Schema, error) {
+// compile decodes and compiles schema once per content (a call is checked
+// on every call of its tool). It loads nothing: a $ref to a file or a URL
+// fails rather than reach outside.
+func (c *ArgChecker) compile(schema json.RawMessage) compiled {
 	key := sha256.Sum256(schema)
 	c.mu.Lock()
 	if got, ok := c.schemas[key]; ok {
 		c.mu.Unlock()
-		return got.schema, got.err
+		return got
 	}
 	c.mu.Unlock()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	var s *jsonschema.Schema
-	if err == nil {
+	var got compiled
+	got.doc, got.docErr = jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if got.docErr == nil {
 		comp := jsonschema.NewCompiler()
 		comp.UseLoader(jsonschema.SchemeURLLoader{})
 		comp.DefaultDraft(jsonschema.Draft2020)
 		const loc = "warden:///input-schema.json"
-		if err = comp.AddResource(loc, doc); err == nil {
-			s, err = comp.Compile(loc)
+		if got.err = comp.AddResource(loc, got.doc); got.err == nil {
+			got.schema, got.err = comp.Compile(loc)
 		}
 	}
 	c.mu.Lock()
@@ -111,8 +127,8 @@ func (c *ArgChecker) compile(schema json.RawMessage) (*jsonschema.Schema, error)
 	if c.schemas == nil || len(c.schemas) >= maxSchemas {
 		c.schemas = map[[sha256.Size]byte]compiled{}
 	}
-	c.schemas[key] = compiled{s, err}
-	return s, err
+	c.schemas[key] = got
+	return got
 }
 
 // checkKeys walks a JSON value and refuses an object with a key that

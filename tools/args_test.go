@@ -21,6 +21,9 @@ func TestArgCheckerRefusesWhatReadsTwoWays(t *testing.T) {
 		{"plain", refundSchema, `{"recipients":["emma@x.com"],"amount":250}`, ""},
 		{"no schema, plain", "", `{"a":1,"b":{"c":[1,{"d":2}]}}`, ""},
 		{"empty arguments, no schema", "", ``, ""},
+		{"no arguments against a schema with nothing required", `{"type":"object","properties":{"a":{"type":"string"}}}`, ``, ""},
+		{"null arguments against a schema with nothing required", `{"type":"object","properties":{"a":{"type":"string"}}}`, `null`, ""},
+		{"null arguments against a schema that requires", refundSchema, `null`, "input schema"},
 		{"long s folds to s", refundSchema, `{"recipients":["emma@x.com"],"recipientſ":["attacker@evil.com"]}`, "one key"},
 		{"kelvin sign folds to k", "", `{"kind":"a","\u212aind":"b"}`, "one key"},
 		{"case variant, no schema", "", `{"to":"a","TO":"b"}`, "one key"},
@@ -37,17 +40,43 @@ func TestArgCheckerRefusesWhatReadsTwoWays(t *testing.T) {
 	var c ArgChecker
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := c.Check(json.RawMessage(tc.schema), json.RawMessage(tc.args))
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			if err == nil || !errors.Is(err, ErrArgs) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Check = %v; want a refusal saying %q", err, tc.want)
-			}
+			wantRefusal(t, c.Check(json.RawMessage(tc.schema), json.RawMessage(tc.args)), tc.want)
 		})
+	}
+}
+
+// TestCheckKeysSkipsOnlyTheSchema: with schema validation relaxed,
+// arguments that break the schema pass, but keys read two ways do not.
+func TestCheckKeysSkipsOnlyTheSchema(t *testing.T) {
+	tests := []struct {
+		name, args, want string // want "" means accepted
+	}{
+		{"schema violation passes", `{"recipients":["a"],"amount":1000000}`, ""},
+		{"missing required passes", `{"amount":1}`, ""},
+		{"fold collision refused", `{"recipients":["a"],"recipientſ":["b"]}`, "one key"},
+		{"duplicate refused", `{"recipients":["a"],"recipients":["b"]}`, "appears twice"},
+		{"undeclared fold refused", `{"recipients":["a"],"Bcc":"x"}`, `declared "bcc"`},
+	}
+	var c ArgChecker
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantRefusal(t, c.CheckKeys(json.RawMessage(refundSchema), json.RawMessage(tc.args)), tc.want)
+		})
+	}
+}
+
+// wantRefusal checks a checker's answer: accepted when want is "", else
+// a refusal wrapping ErrArgs that says want.
+func wantRefusal(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatalf("refused: %v", err)
+		}
+		return
+	}
+	if err == nil || !errors.Is(err, ErrArgs) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v; want a refusal saying %q", err, want)
 	}
 }
 
@@ -96,4 +125,17 @@ func FuzzCheckKeys(f *testing.F) {
 			seen[foldKey(k)] = true
 		}
 	})
+}
+
+// BenchmarkArgChecker is the cost a call pays before its decision, with
+// its tool's schema already compiled.
+func BenchmarkArgChecker(b *testing.B) {
+	var c ArgChecker
+	s, a := json.RawMessage(refundSchema), json.RawMessage(`{"recipients":["emma@x.com","bob@x.com"],"amount":250,"meta":{"note":"q3"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Check(s, a); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

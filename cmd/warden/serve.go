@@ -80,8 +80,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		if err != nil {
 			return err
 		}
-		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute})
+		servers = append(servers, newAdminServer(h))
 		listeners = append(listeners, adminLn)
 	}
 	errc := make(chan error, len(servers))
@@ -157,6 +156,11 @@ func (c *stdioCmd) Run(g *cli) error {
 		return err
 	}
 	policyWarnings(a, logger)
+	stopAdmin, err := serveAdminBeside(a, logger)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	return a.sup.ServeStdio(ctx, c.Agent, os.Stdin, os.Stdout)
 }
 

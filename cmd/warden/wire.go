@@ -67,13 +67,25 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		Hub: hub, Store: db, Agents: agentsOf(cfg), Logger: logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
-		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg),
+		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger, bg: newBackground()}, nil
+}
+
+// keysOnly names the upstreams whose calls are not held to their tools'
+// input schemas.
+func keysOnly(cfg *config.Config) []string {
+	var names []string
+	for _, u := range cfg.Upstreams {
+		if u.ValidateArgs == config.ArgsKeysOnly {
+			names = append(names, u.Name)
+		}
+	}
+	return names
 }
 
 // escalationOf turns the approvals, throttle and revalidation sections
