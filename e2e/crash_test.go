@@ -7,10 +7,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +25,6 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/warden-dev/warden/internal/demo"
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 )
@@ -32,11 +34,18 @@ const crashToken = "crash-token-0123456789"
 // buildWarden builds the warden command into a temporary folder.
 func buildWarden(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "warden")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/warden")
+	return buildCommand(t, "./cmd/warden")
+}
+
+// buildCommand builds the command in pkg (relative to the module root) into
+// a temporary folder, without the race detector.
+func buildCommand(t *testing.T, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = filepath.Dir(e2eDir(t))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/warden: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }
@@ -111,7 +120,7 @@ func (p *wardenProcess) kill(t *testing.T) {
 
 // crashPad makes each echo large (its call and its result both recorded),
 // so that a round drives the write-ahead log through several wraps.
-var crashPad = ":" + strings.Repeat("p", 24<<10)
+var crashPad = ":" + strings.Repeat("p", 56<<10)
 
 // load runs agents client sessions that call echo with unique, large
 // messages until their warden goes away, and returns the messages (without
@@ -136,22 +145,19 @@ func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) (acked, 
 		sessions = append(sessions, c.GetSessionId())
 	}
 	for i, c := range clients {
+		sid := c.GetSessionId()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			hc := &http.Client{Timeout: 5 * time.Second}
 			for n := 0; n < 100000; n++ {
 				msg := fmt.Sprintf("round%d-client%d-call%d", round, i, n)
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				req := mcp.CallToolRequest{}
-				req.Params.Name = "echo"
-				req.Params.Arguments = map[string]any{"message": msg + crashPad}
-				res, err := c.CallTool(ctx, req)
-				cancel()
+				ok, err := rawEcho(hc, p.url, sid, n+100, msg+crashPad)
 				if err != nil {
 					return // warden is gone
 				}
-				if res.IsError || resultText(res) != msg+crashPad {
-					t.Errorf("echo %q = %.80q (error %v)", msg, resultText(res), res.IsError)
+				if !ok {
+					t.Errorf("echo %q did not come back whole", msg)
 					return
 				}
 				mu.Lock()
@@ -170,6 +176,36 @@ func load(t *testing.T, p *wardenProcess, round, agents, killAfter int) (acked, 
 	mu.Lock()
 	defer mu.Unlock()
 	return acked, sessions
+}
+
+// rawEcho calls echo with msg on session sid over plain HTTP and reports
+// whether the echo came back whole and not as an error. It sends and reads
+// the JSON-RPC bytes as they are: mcp-go's client decoding large results
+// under the race detector costs far more than warden does, and would set
+// the pace of the test. err is non-nil when warden did not answer.
+func rawEcho(hc *http.Client, url, sid string, id int, msg string) (bool, error) {
+	body := `{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"method":"tools/call","params":{"name":"echo","arguments":{"message":"` + msg + `"}}}`
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+crashToken)
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
+	}
+	return bytes.Contains(b, []byte(msg)) && !bytes.Contains(b, []byte(`"isError":true`)), nil
 }
 
 // quietDial is dial without mcp-go's client logging, which reports every
@@ -263,7 +299,7 @@ func walEpoch(t *testing.T, db string) uint32 {
 // restart.
 func TestCrashKeepsHistory(t *testing.T) {
 	bin := buildWarden(t)
-	up := serveUpstream(t, demo.NewUpstream().Server())
+	desk := buildCommand(t, "./e2e/fixtures/deskserver")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "warden.yaml")
 	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
@@ -272,25 +308,26 @@ call_timeout: 10s
 log: {level: info, format: json}
 upstreams:
   - name: desk
-    http: {url: %q}
+    stdio: {command: %q}
 agents:
   - name: loader
     token_sha256: %s
-`, filepath.Join(dir, "data"), up, hashToken(crashToken))
+`, filepath.Join(dir, "data"), desk, hashToken(crashToken))
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "data", "warden.db")
 
-	// A call writes about 50 KiB of log (its call and its result); the log
-	// wraps at 16 MiB, so 1,100 calls wrap it three times. Each round kills
-	// at another point of an epoch.
+	// A call writes about 115 KiB of log (its call and its result, each
+	// under the 64 KiB a result is recorded with); the log wraps at 16 MiB,
+	// so 470 calls wrap it three times. Each round kills at another point
+	// of an epoch.
 	const rounds, agents, minWraps = 3, 8, 3
 	var acked, lastSessions []string
 	for round := 1; round <= rounds; round++ {
 		before := walEpoch(t, db)
 		p := startServe(t, bin, cfg)
-		got, ids := load(t, p, round, agents, 1100+130*round)
+		got, ids := load(t, p, round, agents, 470+50*round)
 		if wraps := walEpoch(t, db) - before - 1; wraps < minWraps {
 			t.Fatalf("round %d: the log wrapped %d times before the kill; the test needs %d", round, wraps, minWraps)
 		}
