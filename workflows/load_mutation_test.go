@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -53,22 +54,32 @@ func TestParseNoStepsIsOneError(t *testing.T) {
 }
 
 // TestParseErrorsInFileOrder: errors come sorted by line and column,
-// whatever order the checks found them in (the start-step check runs last
-// but reports at 1:1).
+// whatever order the checks found them in: the start-step check runs last
+// but reports at 1:1, and a step's on_violation is checked before its
+// budget though written after it.
 func TestParseErrorsInFileOrder(t *testing.T) {
-	_, err := Parse("w.yaml", []byte("steps:\n  - name: b c\n  - name: d\n    next: [nowhere]\n"))
-	var es Errors
-	if !errors.As(err, &es) || len(es) < 3 {
-		t.Fatalf("Parse = %v, want at least three errors", err)
+	tests := []struct {
+		src   string
+		first string // where the first error must be
+	}{
+		{"steps:\n  - name: b c\n  - name: d\n    next: [nowhere]\n", "1:1"},
+		{"start: [a]\nsteps:\n  - {name: a, budget: -1, on_violation: allow, next: [a]}\n", "3:6"},
 	}
-	for i := 1; i < len(es); i++ {
-		a, b := es[i-1], es[i]
-		if a.Line > b.Line || (a.Line == b.Line && a.Col > b.Col) {
-			t.Fatalf("errors out of order:\n%v", err)
+	for _, tc := range tests {
+		_, err := Parse("w.yaml", []byte(tc.src))
+		var es Errors
+		if !errors.As(err, &es) || len(es) < 2 {
+			t.Fatalf("Parse(%q) = %v, want at least two errors", tc.src, err)
 		}
-	}
-	if es[0].Line != 1 || es[0].Col != 1 {
-		t.Fatalf("first error at %d:%d, want the start-step error at 1:1:\n%v", es[0].Line, es[0].Col, err)
+		for i := 1; i < len(es); i++ {
+			a, b := es[i-1], es[i]
+			if a.Line > b.Line || (a.Line == b.Line && a.Col > b.Col) {
+				t.Fatalf("errors out of order:\n%v", err)
+			}
+		}
+		if got := fmt.Sprintf("%d:%d", es[0].Line, es[0].Col); got != tc.first {
+			t.Fatalf("first error at %s, want %s:\n%v", got, tc.first, err)
+		}
 	}
 }
 
