@@ -29,6 +29,8 @@ func TestParseLimits(t *testing.T) {
 		{"burst past the bound", "throttle: {per_minute: 60, burst: 1000001}\n" + graph, `throttle.burst "1000001"`},
 		{"only anytime steps", "anytime: [a]\nsteps:\n  - name: a\n", ""},
 		{"neither start nor anytime", "steps:\n  - name: a\n    next: [a]\n", "no start steps and no anytime steps"},
+		{"rule reads a variable no step binds", graph + "rules:\n  - {when: \"vars.zz == 1\", action: flag}\n", "rule uses unknown variable vars.zz"},
+		{"rule reads a bound variable", "start: [a]\nsteps:\n  - {name: a, next: [a], bind: [{var: zz, set: \"args.x\"}]}\nrules:\n  - {when: \"vars.zz == 1\", action: flag}\n", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
