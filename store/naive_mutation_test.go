@@ -14,7 +14,9 @@ func TestNaiveModeKeepsTheChain(t *testing.T) {
 	db, _ := openTest(t, func(o *options) { o.naive = true })
 	ctx := context.Background()
 	mustCreate(t, db, "s1", "a", time.Now())
-	mustAppend(t, db, "s1", "one")
+	if ev := mustAppend(t, db, "s1", "one"); ev.Seq != 1 || ev.Hash == "" {
+		t.Fatalf("Append returned %+v, want the stored event 1", ev)
+	}
 	if _, err := db.AppendWithData(ctx, "s1", Event{Kind: KindCall, Tool: "two"}, json.RawMessage(`{"step":"b"}`)); err != nil {
 		t.Fatal(err)
 	}
