@@ -415,7 +415,7 @@ func TestThousandApprovals(t *testing.T) {
 	ctx := context.Background()
 	const n = 1000
 	var wg sync.WaitGroup
-	errs := make(chan error, n)
+	errs := make(chan error, n+n/2) // room for every goroutine's error: a broken store fails the test, not hangs it
 	for i := range n {
 		wg.Go(func() {
 			if err := db.CreateApproval(ctx, testApproval(fmt.Sprintf("a%04d", i), fmt.Sprintf("s%d", i%10), t0.Add(time.Duration(i)*time.Millisecond))); err != nil {

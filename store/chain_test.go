@@ -69,6 +69,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			v := bytes.Replace(b.Get(seqKey(3)), []byte(`"tool":"tool3"`), []byte(`"tool":"tool9"`), 1)
 			put(t, b, seqKey(3), v)
 		}, 3, "hash mismatch"},
+		{"bytes after the JSON", func(t *testing.T, tx *bolt.Tx) {
+			b := chainOf(tx, "s1")
+			put(t, b, seqKey(2), append(append([]byte(nil), b.Get(seqKey(2))...), ` {"hidden": true}`...))
+		}, 2, "trailing data"},
 		{"raw bytes cut", func(t *testing.T, tx *bolt.Tx) {
 			b := chainOf(tx, "s1")
 			v := b.Get(seqKey(2))
@@ -82,7 +86,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}, 2, "reordered"},
 		{"field edited and rehashed", func(t *testing.T, tx *bolt.Tx) {
 			rewrite(t, tx, 2, func(e *Event) { e.Args = json.RawMessage(`{"path":"/etc/shadow"}`); e.Hash, _ = hashEvent(*e) })
-		}, 3, "prev does not match"},
+		}, 3, "prev does not match the hash of event 2:"},
 		{"event deleted", func(t *testing.T, tx *bolt.Tx) {
 			if err := chainOf(tx, "s1").Delete(seqKey(3)); err != nil {
 				t.Fatal(err)
