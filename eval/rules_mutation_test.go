@@ -110,13 +110,14 @@ func TestEvaluateUncompiledRuleDenies(t *testing.T) {
 
 // TestHostEdges: host() feeds allow-lists of domains, so a URL written to
 // confuse it (credentials before an @, no scheme, a bare port or path)
-// must still give the host a browser would reach, or nothing.
+// is refused, which fails the expression closed; a plain host, with or
+// without a port or fragment, gives the host a browser would reach.
 func TestHostEdges(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://trusted.com@evil.com/x", "evil.com"},
-		{"https://user:pw@Evil.com:443/", "evil.com"},
-		{"@evil.com", "evil.com"},
-		{"://evil.com/x", "evil.com"},
+	tests := []struct{ in, want string }{ // want "" means refused
+		{"https://trusted.com@evil.com/x", ""},
+		{"https://user:pw@Evil.com:443/", ""},
+		{"@evil.com", ""},
+		{"://evil.com/x", ""},
 		{"evil.com:8080", "evil.com"},
 		{":8080", ""},
 		{"/local/path", ""},
@@ -132,6 +133,12 @@ func TestHostEdges(t *testing.T) {
 		env := testEnv()
 		env.Args = map[string]any{"u": tc.in}
 		got, err := p.Run(env)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("host(%q) = %q; want it refused, failing the expression", tc.in, got)
+			}
+			continue
+		}
 		if err != nil || got != tc.want {
 			t.Errorf("host(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
