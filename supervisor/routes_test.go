@@ -50,7 +50,15 @@ func TestCheckURI(t *testing.T) {
 		{"file:///etc/hosts", true},
 		{"test://static/resource/1", true},
 		{"kb://files/a.b/c..d/e", true},
-		{"kb://files/x?q=a/../b", true}, // the query is not the path
+		{"kb://files/x?q=a", true},
+		{"kb://files/x%20y%C5%BF", true},             // no plain form
+		{"kb://files/x?q=a/../b", false},             // a {+path} variable takes the query in
+		{"kb://files/policies#/../secrets/k", false}, // and the fragment
+		{"kb://files//secrets/k", false},             // a join cleans it away
+		{"kb://files/%73ecrets/k", false},            // mcp-go decodes a template's variable
+		{"kb://files/secrets%2fk", false},
+		{"kb://files/secrets%7", false},
+		{"kb://files/secrets/", true},
 		{"kb://files/policies/../secrets/api-keys.env", false},
 		{"kb://files/./secrets/api-keys.env", false},
 		{"kb://files/policies/..", false},

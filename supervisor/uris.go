@@ -8,10 +8,14 @@ import (
 
 // checkURI refuses a resource URI that an upstream may resolve to another
 // one than the policy reads: dot segments ("kb://files/a/../secrets/k"),
-// backslashes, percent-encoded separators or dots, control characters and
-// spaces. Patterns and rules compare URIs as text, and an upstream that
-// normalises the path (a file server does) would read a file they never
-// saw; the agent can always send the URI in its plain form.
+// empty segments ("kb://files//secrets/k"), backslashes, percent-encoded
+// separators, dots or other unreserved characters ("%73ecrets"), control
+// characters and spaces. Patterns and rules compare URIs as text, and an
+// upstream that normalises the path (a file server does) or decodes it
+// (mcp-go decodes a template's variables) would read a file they never
+// saw; the agent can always send the URI in its plain form. The query and
+// fragment are checked as path too: a template variable such as {+path}
+// takes them in.
 func checkURI(uri string) error {
 	if strings.IndexFunc(uri, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
 		return errors.New("it has control characters or spaces")
@@ -19,25 +23,62 @@ func checkURI(uri string) error {
 	if strings.ContainsRune(uri, '\\') {
 		return errors.New("it has a backslash")
 	}
-	lower := strings.ToLower(uri)
-	for _, enc := range []string{"%2f", "%5c", "%2e"} {
-		if strings.Contains(lower, enc) {
-			return errors.New("it has a percent-encoded '/', '\\' or '.'")
-		}
+	if err := checkEscapes(uri); err != nil {
+		return err
 	}
-	// The path's segments: after the scheme and authority, before any
-	// query or fragment.
+	// The segments after the scheme and authority, query and fragment
+	// included.
 	rest := uri
 	if i := strings.Index(rest, "://"); i >= 0 {
 		rest = rest[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			rest = rest[j+1:]
+		} else {
+			rest = ""
+		}
 	}
-	if i := strings.IndexAny(rest, "?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	for _, seg := range strings.Split(rest, "/") {
+	segs := strings.Split(rest, "/")
+	for i, seg := range segs {
 		if seg == "." || seg == ".." {
 			return errors.New("it has a '.' or '..' segment")
 		}
+		if seg == "" && i < len(segs)-1 {
+			return errors.New("it has an empty segment ('//')")
+		}
 	}
 	return nil
+}
+
+// checkEscapes refuses a malformed percent-escape, and one of a character
+// that has a plain form (RFC 3986's unreserved characters) or that
+// separates ('/', '\\').
+func checkEscapes(uri string) error {
+	for i := strings.IndexByte(uri, '%'); i >= 0; i = strings.IndexByte(uri, '%') {
+		if i+2 >= len(uri) || !isHex(uri[i+1]) || !isHex(uri[i+2]) {
+			return errors.New("it has a malformed percent-escape")
+		}
+		b := unhex(uri[i+1])<<4 | unhex(uri[i+2])
+		if b == '/' || b == '\\' || b < 0x80 && isUnreserved(b) {
+			return errors.New("it has a percent-encoded '/', '\\' or character that has a plain form")
+		}
+		uri = uri[i+3:]
+	}
+	return nil
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~", c) >= 0
 }
