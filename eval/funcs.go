@@ -51,8 +51,8 @@ func findAll(re *regexp.Regexp, x any) []any {
 	return out
 }
 
-// host is the host a URL points to, lower-cased, in ASCII, without port
-// or a leading "www.". Anything but a string is no URL and has no host
+// host is the host a URL points to, lower-cased, in ASCII, without port,
+// a trailing dot or a leading "www.". Anything but a string is no URL and has no host
 // (""). A string that is not a URL every client reads the same way
 // (urlparse.go) is an error, which fails the guard or rule closed.
 func host(x any) (string, error) {
@@ -63,6 +63,12 @@ func host(x any) (string, error) {
 	h, err := parseHost(s)
 	if err != nil {
 		return "", fmt.Errorf("host(): %w", err)
+	}
+	// "evil.com." is evil.com to DNS and to every client: one host, one
+	// spelling, or a guard comparing names is walked around with a dot.
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || strings.HasSuffix(h, ".") {
+		return "", fmt.Errorf("host(): %w: %q: an empty label", errURL, clip(s))
 	}
 	return strings.TrimPrefix(h, "www."), nil
 }
