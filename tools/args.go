@@ -85,7 +85,7 @@ func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
 	if sch.docErr != nil {
 		return fmt.Errorf("%w: the tool's input schema is not JSON: %w", ErrArgs, sch.docErr)
 	}
-	if err := undeclaredFolds(sch.doc, decoded, "arguments"); err != nil {
+	if err := undeclaredFolds(sch.doc, []any{sch.doc}, decoded, "arguments"); err != nil {
 		return fmt.Errorf("%w: %w", ErrArgs, err)
 	}
 	if !validate {
@@ -202,37 +202,116 @@ func foldKey(s string) string {
 	return b.String()
 }
 
-// undeclaredFolds refuses, wherever schema declares properties, a key of
-// args that is not declared but folds to one that is.
-func undeclaredFolds(schema, args any, path string) error {
-	sch, ok := schema.(map[string]any)
-	if !ok {
-		return nil
+// undeclaredFolds refuses, wherever the schemas that apply at a place of
+// args declare properties, a key that is not declared but folds to one
+// that is. root is the whole schema, for its local $refs.
+func undeclaredFolds(root any, schemas []any, args any, path string) error {
+	sh := shape{props: map[string][]any{}, seen: map[string]bool{}}
+	for _, s := range schemas {
+		sh.add(root, s)
 	}
 	switch v := args.(type) {
 	case map[string]any:
-		props, _ := sch["properties"].(map[string]any)
-		folded := make(map[string]string, len(props))
-		for name := range props {
+		folded := make(map[string]string, len(sh.props))
+		for name := range sh.props {
 			folded[foldKey(name)] = name
 		}
 		for k, val := range v {
-			if _, declared := props[k]; declared {
-				if err := undeclaredFolds(props[k], val, path+"."+k); err != nil {
-					return err
+			subs, declared := sh.props[k]
+			if !declared {
+				if name, ok := folded[foldKey(k)]; ok {
+					return fmt.Errorf("%s: key %q is not declared, but a Go upstream would read it as the declared %q", path, k, name)
 				}
-				continue
+				subs = sh.extra
 			}
-			if name, ok := folded[foldKey(k)]; ok {
-				return fmt.Errorf("%s: key %q is not declared, but a Go upstream would read it as the declared %q", path, k, name)
+			if err := undeclaredFolds(root, subs, val, path+"."+k); err != nil {
+				return err
 			}
 		}
 	case []any:
 		for i, item := range v {
-			if err := undeclaredFolds(sch["items"], item, path+"["+strconv.Itoa(i)+"]"); err != nil {
+			if err := undeclaredFolds(root, sh.items, item, path+"["+strconv.Itoa(i)+"]"); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// shape is what the schemas that apply at one place declare there: the
+// properties (each with the subschemas that apply to its value), the
+// schemas of other properties, and of items. It takes in whatever a
+// validator could apply (local $refs, allOf, anyOf, oneOf, if, then,
+// else), so a key folding to a property declared in any of them is
+// refused.
+type shape struct {
+	props map[string][]any
+	extra []any
+	items []any
+	seen  map[string]bool // $refs followed, so that a cycle ends
+}
+
+func (sh *shape) add(root, schema any) {
+	sch, ok := schema.(map[string]any)
+	if !ok {
+		return
+	}
+	if ref, ok := sch["$ref"].(string); ok && !sh.seen[ref] {
+		sh.seen[ref] = true
+		sh.add(root, localRef(root, ref))
+	}
+	props, _ := sch["properties"].(map[string]any)
+	for name, sub := range props {
+		sh.props[name] = append(sh.props[name], sub)
+	}
+	if ap, ok := sch["additionalProperties"].(map[string]any); ok {
+		sh.extra = append(sh.extra, ap)
+	}
+	switch it := sch["items"].(type) {
+	case map[string]any:
+		sh.items = append(sh.items, it)
+	case []any: // a tuple, before draft 2020-12
+		sh.items = append(sh.items, it...)
+	}
+	if pi, ok := sch["prefixItems"].([]any); ok {
+		sh.items = append(sh.items, pi...)
+	}
+	for _, k := range []string{"allOf", "anyOf", "oneOf"} {
+		subs, _ := sch[k].([]any)
+		for _, sub := range subs {
+			sh.add(root, sub)
+		}
+	}
+	for _, k := range []string{"if", "then", "else"} {
+		sh.add(root, sch[k])
+	}
+}
+
+// localRef resolves a $ref to a place in root ("#/$defs/x"); anything
+// else is nil (a schema that loads nothing does not compile with it).
+func localRef(root any, ref string) any {
+	if ref == "#" {
+		return root
+	}
+	rest, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil
+	}
+	cur := root
+	for _, tok := range strings.Split(rest, "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
 }
