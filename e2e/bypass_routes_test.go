@@ -59,6 +59,16 @@ func routesWarden(t *testing.T, wf string, tweak ...func(*supervisor.Options)) *
 		}, opts...)
 }
 
+// routesAdminOf serves w's admin API for routesAdmin.
+func routesAdminOf(t *testing.T, w *wardenUnderTest) testkit.Admin {
+	t.Helper()
+	ah, err := w.Sup.AdminHandler(hashToken(routesAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testkit.Admin{Base: serveHTTP(t, ah), Token: routesAdmin}
+}
+
 // attempt is one way to reach the secrets file; it returns what the
 // agent got back (text, or the error's message).
 type attempt struct {
@@ -349,11 +359,7 @@ func TestResourceReadStepsUpForApproval(t *testing.T) {
 		o.Escalation.Approvals = true
 		o.Escalation.ApprovalTimeout = 30 * time.Second
 	})
-	ah, err := w.Sup.AdminHandler(hashToken(routesAdmin))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := testkit.Admin{Base: serveHTTP(t, ah), Token: routesAdmin}
+	admin := routesAdminOf(t, w)
 	c := connect(t, w.URL, supportToken)
 	sid := c.GetSessionId()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -369,6 +375,7 @@ func TestResourceReadStepsUpForApproval(t *testing.T) {
 	}()
 	var held []store.Approval
 	waitFor(t, 10*time.Second, "the resource read held for approval", func() bool {
+		var err error
 		held, err = w.Store.Approvals(t.Context(), store.ApprovalFilter{Session: sid, State: store.ApprovalPending})
 		return err == nil && len(held) == 1
 	})

@@ -227,12 +227,11 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 }
 
 // step is what an approval "for the session" of this call covers: its
-// workflow step, or the tool when no step matched.
+// workflow step, and in it only this tool, resource URI or prompt. A
+// step's pattern names many, and a guard may read the name (call.uri)
+// rather than an argument: the approver saw this one.
 func (c *call) step(d workflows.Decision) string {
-	if d.Step != "" {
-		return d.Step
-	}
-	return c.name
+	return d.Step + "\x00" + c.name
 }
 
 // stepUp holds the call for an approver. It returns nil when the call was
