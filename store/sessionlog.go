@@ -31,12 +31,13 @@ import (
 //
 // The session log is kept from the first Open WithSessionLog (warden serve
 // and stdio) on; the meta bucket's flag says so, and Verify checks against
-// the log only in a file that has it. Files written before: that first
-// Open records the
-// sessions it finds, with their heads, in sessions_adopted events, before
-// anything else is written, then sets the flag. From then on those sessions
-// are held like the others, from their heads at adoption; what was done to
-// them before that cannot be told.
+// the log only in a file that has it, or whose log holds a session's start
+// or end (so that deleting the flag turns nothing off). Files written
+// before: that first Open records the sessions it finds, with their heads,
+// in sessions_adopted events, before anything else is written, then sets
+// the flag. From then on those sessions are held like the others, from
+// their heads at adoption; what was done to them before that cannot be
+// told.
 
 // KindSessionsAdopted is a SystemLog event listing sessions that existed
 // before the session log was kept (Data: {"sessions": [sessionMark]}).
@@ -103,6 +104,12 @@ func (d *DB) adoptSessions(ctx context.Context, enable bool) error {
 		}
 		// A crash during an earlier adoption leaves some adopted already.
 		log := readSessionLog(tx)
+		if log.kept {
+			// Starts or ends on the log, but no flag: it was deleted.
+			// Adopting now would take in sessions put there since.
+			done = true
+			return nil
+		}
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			if string(k) == SystemLog || log.started[string(k)] {
 				return nil
@@ -141,10 +148,25 @@ func (d *DB) adoptSessions(ctx context.Context, enable bool) error {
 func sessionLogOn(db *bolt.DB) bool {
 	on := false
 	_ = db.View(func(tx *bolt.Tx) error {
-		on = tx.Bucket(bucketMeta).Get(keySessionsChained) != nil
+		on = sessionLogKept(tx, nil)
 		return nil
 	})
 	return on
+}
+
+// sessionLogKept reports whether the file keeps the session log: its flag
+// is set, or the system log holds a session's start or end, which only a
+// file with the flag gets (so deleting the flag does not turn the checks
+// off). log is the session log if already read, or nil.
+func sessionLogKept(tx *bolt.Tx, log *sessionLog) bool {
+	if tx.Bucket(bucketMeta).Get(keySessionsChained) != nil {
+		return true
+	}
+	if log == nil {
+		l := readSessionLog(tx)
+		log = &l
+	}
+	return log.kept
 }
 
 // sessionLog is what the intact part of the SystemLog chain says of
@@ -154,6 +176,9 @@ type sessionLog struct {
 	started map[string]bool
 	ended   map[string]sessionMark
 	order   []string // started ids, in log order
+	// kept: a session_start or session_end is on the log, so the file
+	// keeps the session log whatever its flag says.
+	kept bool
 }
 
 // readSessionLog reads the session log from the SystemLog chain, up to its
@@ -184,6 +209,7 @@ func readSessionLog(tx *bolt.Tx) sessionLog {
 		prev, expect = ev.Hash, expect+1
 		switch ev.Kind {
 		case KindSessionStart, KindSessionEnd:
+			l.kept = true
 			var m sessionMark
 			if json.Unmarshal(ev.Data, &m) != nil || m.Session == "" {
 				continue
@@ -214,7 +240,8 @@ func readSessionLog(tx *bolt.Tx) sessionLog {
 // sessions that do not exist. A session already broken is not reported
 // twice.
 func checkSessionLog(tx *bolt.Tx, rep *Report) {
-	if tx.Bucket(bucketMeta).Get(keySessionsChained) == nil {
+	log := readSessionLog(tx)
+	if !sessionLogKept(tx, &log) {
 		return // the file has no session log to check against
 	}
 	rep.SessionLog = true
@@ -228,7 +255,6 @@ func checkSessionLog(tx *bolt.Tx, rep *Report) {
 			rep.Broken = append(rep.Broken, Break{Session: id, Seq: seq, Reason: fmt.Sprintf(format, args...)})
 		}
 	}
-	log := readSessionLog(tx)
 	sessions := tx.Bucket(bucketSessions)
 	_ = sessions.ForEach(func(k, v []byte) error {
 		id := string(k)
