@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -59,6 +60,7 @@ func TestCheckURI(t *testing.T) {
 		{"kb://files/secrets%2fk", false},
 		{"kb://files/secrets%7", false},
 		{"kb://files/secrets/", true},
+		{"kb://files/x?/../secrets/api-keys.env", false},
 		{"kb://files/policies/../secrets/api-keys.env", false},
 		{"kb://files/./secrets/api-keys.env", false},
 		{"kb://files/policies/..", false},
@@ -100,4 +102,31 @@ func TestResultText(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheckURI: a URI checkURI accepts has no control character, space or
+// backslash, and no "." or ".." segment anywhere in its path, query or
+// fragment, however an upstream splits them.
+func FuzzCheckURI(f *testing.F) {
+	for _, s := range []string{"kb://files/a/b", "kb://files/../x", "kb://x?/../y", "file:///etc/hosts", "kb://files/%2e%2e/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, uri string) {
+		if checkURI(uri) != nil {
+			return
+		}
+		if strings.ContainsAny(uri, "\\\t\n\r ") {
+			t.Fatalf("accepted %q with a backslash, control or space", uri)
+		}
+		rest := uri
+		if i := strings.Index(rest, "://"); i >= 0 {
+			rest = rest[i+3:]
+			_, rest, _ = strings.Cut(rest, "/") // the authority is a host, not a path
+		}
+		for _, seg := range strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '?' || r == '#' }) {
+			if seg == "." || seg == ".." {
+				t.Fatalf("accepted %q with a dot segment", uri)
+			}
+		}
+	})
 }

@@ -37,11 +37,15 @@ func checkURI(uri string) error {
 			rest = ""
 		}
 	}
-	segs := strings.Split(rest, "/")
-	for i, seg := range segs {
+	// A dot segment ends at '/', and also at '?' or '#' for an upstream
+	// that splits the query or fragment off before it resolves the path.
+	for _, seg := range strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '?' || r == '#' }) {
 		if seg == "." || seg == ".." {
 			return errors.New("it has a '.' or '..' segment")
 		}
+	}
+	segs := strings.Split(rest, "/")
+	for i, seg := range segs {
 		if seg == "" && i < len(segs)-1 {
 			return errors.New("it has an empty segment ('//')")
 		}
