@@ -140,6 +140,9 @@ const (
 	// prompts; their results are KindResult events.
 	KindResourceRead = "resource_read"
 	KindPromptGet    = "prompt_get"
+	// KindCompletion records a completion/complete of a prompt's or a
+	// resource template's argument; its result is a KindResult event.
+	KindCompletion = "completion"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part

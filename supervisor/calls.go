@@ -220,10 +220,17 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 		d.Reasons = append(d.Reasons, "approved for this session by "+by)
 		next = d.Approved()
 	}
-	if d.Verdict > warden.Throttle && d.Verdict != warden.Kill {
+	if d.Verdict > warden.Throttle && d.Verdict != warden.Kill || c.stays(d) {
 		next = st // a refused or held call does not move the session (yet)
 	}
 	return d, c.record(ctx, c.callEvent(d), &next)
+}
+
+// stays reports whether the session keeps its state after this call was
+// decided d: a completion takes no step (nor binds its result), unless it
+// killed the session.
+func (c *call) stays(d workflows.Decision) bool {
+	return c.kind == store.KindCompletion && d.Verdict != warden.Kill
 }
 
 // step is what an approval "for the session" of this call covers: its
@@ -435,6 +442,9 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	st := sess.state
 	sess.mu.Unlock()
 	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: allText(f.res), Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
+	if c.stays(rd) {
+		next = st
+	}
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if rd.Verdict > warden.Flag {
 		sess.agent.withheld(&ev, f.res, rd.Rules)

@@ -40,49 +40,6 @@ func (s *Supervisor) afterUnsubscribe(ctx context.Context, _ any, req *mcp.Unsub
 	}
 }
 
-// completer forwards completion/complete for a prompt or a resource
-// template the agent may use, and refuses the others.
-type completer struct{ s *Supervisor }
-
-func (c completer) CompletePromptArgument(ctx context.Context, name string, arg mcp.CompleteArgument, cctx mcp.CompleteContext) (*mcp.Completion, error) {
-	p, found := c.s.hub.Catalog().Prompt(name)
-	id, ok := identityFrom(ctx)
-	if !found || !ok || !c.s.mayUse(id.agent, workflows.KindPrompt, p.Upstream, name) {
-		return nil, fmt.Errorf("prompt %q: %w", name, errNotVisible)
-	}
-	req := mcp.CompleteRequest{}
-	req.Params.Ref = mcp.PromptReference{Type: "ref/prompt", Name: name}
-	req.Params.Argument = arg
-	req.Params.Context = cctx
-	return c.complete(ctx, p.Upstream, req)
-}
-
-func (c completer) CompleteResourceArgument(ctx context.Context, uri string, arg mcp.CompleteArgument, cctx mcp.CompleteContext) (*mcp.Completion, error) {
-	id, ok := identityFrom(ctx)
-	for _, t := range c.s.hub.Catalog().Templates {
-		if t.Def.URITemplate == nil || t.Def.URITemplate.Raw() != uri {
-			continue
-		}
-		if !ok || !c.s.mayUseTemplate(id.agent, t.Upstream, uri) {
-			break
-		}
-		req := mcp.CompleteRequest{}
-		req.Params.Ref = mcp.ResourceReference{Type: "ref/resource", URI: uri}
-		req.Params.Argument = arg
-		req.Params.Context = cctx
-		return c.complete(ctx, t.Upstream, req)
-	}
-	return nil, fmt.Errorf("resource template %q: %w", uri, errNotVisible)
-}
-
-func (c completer) complete(ctx context.Context, upstream string, req mcp.CompleteRequest) (*mcp.Completion, error) {
-	res, err := c.s.hub.Complete(ctx, upstream, req)
-	if err != nil {
-		return nil, err
-	}
-	return &res.Completion, nil
-}
-
 // peer relays what upstreams send towards agents to the session of the
 // request they belong to.
 type peer struct{ s *Supervisor }

@@ -33,7 +33,7 @@ func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 		var order []string
 		for _, e := range evs {
 			switch e.Kind {
-			case store.KindCall, store.KindResourceRead, store.KindPromptGet:
+			case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
 				v, err := warden.ParseVerdict(e.Verdict)
 				switch {
 				case err == nil && v <= warden.Throttle:

@@ -23,8 +23,9 @@ import (
 // route is a request other than tools/call that reaches an upstream.
 type route struct {
 	kind     string // workflows.KindResource or KindPrompt
-	event    string // its record's kind: store.KindResourceRead or KindPromptGet
+	event    string // its record's kind: store.KindResourceRead, KindPromptGet or KindCompletion
 	name     string // the resource's URI or the prompt's name
+	template string // the URI template of a resource argument's completion
 	upstream string // "" when no upstream offers it
 	args     map[string]any
 	meta     *mcp.Meta // for progress while a step-up holds it
@@ -87,7 +88,7 @@ func (s *Supervisor) decideRoute(ctx context.Context, r route, fetch relayFunc) 
 		return errors.New("warden refused this request: the session is not known or was not recorded")
 	}
 	c := s.newRouteCall(sess, r)
-	if reason := unavailable(sess.agent, r); reason != "" {
+	if reason := s.unavailable(sess.agent, r); reason != "" {
 		// As for a hidden tool: refused, and the attempt is on record.
 		c.refused(context.WithoutCancel(ctx), warden.Deny, reason)
 		return errors.New("warden refused this request: " + reason)
@@ -106,9 +107,11 @@ func (s *Supervisor) decideRoute(ctx context.Context, r route, fetch relayFunc) 
 
 // unavailable says why r is refused before any policy runs: the agent's
 // patterns do not allow it, or its URI is not in plain form (checkURI).
-// What the workflow does not name is the workflow's to answer.
-func unavailable(a *Agent, r route) string {
-	if r.upstream == "" || !a.seesRoute(r.kind, r.upstream, r.name) {
+// What the workflow does not name is the workflow's to answer, but for a
+// completion: the prompt or template it completes must be one the agent
+// may ever use (mayUse), as for listing.
+func (s *Supervisor) unavailable(a *Agent, r route) string {
+	if r.upstream == "" || !a.seesRoute(r.kind, r.upstream, r.name) || !s.mayComplete(a, r) {
 		return fmt.Sprintf("%s %q is not available to agent %q", r.kind, r.name, a.Name)
 	}
 	if r.kind == workflows.KindResource {
@@ -135,7 +138,7 @@ func (s *Supervisor) newRouteCall(sess *session, r route) *call {
 // mayUse reports whether an agent may ever use a resource URI or a prompt
 // of an upstream: its patterns allow it, and its workflow names it in some
 // step (least privilege, as for tools). Listing, subscribing and
-// completion go by this; each read and get is decided on top.
+// completion go by this; each read, get and completion is decided on top.
 func (s *Supervisor) mayUse(a *Agent, kind, upstream, name string) bool {
 	return a.seesRoute(kind, upstream, name) && s.policyFor(a.Name).Workflow.Accepts(kind, name)
 }
@@ -144,6 +147,18 @@ func (s *Supervisor) mayUse(a *Agent, kind, upstream, name string) bool {
 // could be read.
 func (s *Supervisor) mayUseTemplate(a *Agent, upstream, template string) bool {
 	return a.seesTemplate(upstream, template) && s.policyFor(a.Name).Workflow.AcceptsTemplate(template)
+}
+
+// mayComplete reports whether r, if it is a completion, completes a prompt
+// or resource template the agent may use.
+func (s *Supervisor) mayComplete(a *Agent, r route) bool {
+	switch {
+	case r.event != store.KindCompletion:
+		return true
+	case r.kind == workflows.KindResource:
+		return s.mayUseTemplate(a, r.upstream, r.template)
+	}
+	return s.mayUse(a, r.kind, r.upstream, r.name)
 }
 
 // resourceUpstream finds the upstream that serves uri: the one that lists

@@ -229,7 +229,7 @@ func printTimeline(w io.Writer, v supervisor.SessionView) {
 
 func describe(e store.Event) string {
 	switch e.Kind {
-	case store.KindCall, store.KindResourceRead, store.KindPromptGet:
+	case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
 		s := fmt.Sprintf("%s/%s %s → %s", e.Upstream, e.Tool, clip(string(e.Args), 120), e.Verdict)
 		if len(e.Reasons) > 0 {
 			s += " (" + strings.Join(e.Reasons, "; ") + ")"
