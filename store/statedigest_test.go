@@ -173,3 +173,31 @@ func TestPrunedSessionStateStaysCleared(t *testing.T) {
 		})
 	}
 }
+
+// TestStateWithHTMLCharactersCommits: state holding characters that the
+// record's encoding escapes ("&", "<", ">": a URL's query, a snippet of
+// HTML) is still the state its event committed to, for Verify and for a
+// resume's check.
+func TestStateWithHTMLCharactersCommits(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	state := json.RawMessage(`{"vars":{"url":"https://x.example/?a=1&b=2","note":"<b>hi</b>"}}`)
+	if _, err := db.AppendWithData(ctx, "s1", Event{Kind: KindCall, Tool: "t"}, state); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := db.Session(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.Events(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckData(rec, evs); err != nil {
+		t.Fatalf("CheckData: %v", err)
+	}
+	if rep, err := db.Verify(ctx); err != nil || len(rep.Broken) > 0 {
+		t.Fatalf("Verify: %+v, %v", rep.Broken, err)
+	}
+}
