@@ -34,7 +34,8 @@ func printed(f func(g *cli) error) (string, error) {
 // TestDemoScenario is the README's first command: the demo must finish,
 // with every verdict as its script expects, and exit cleanly.
 func TestDemoScenario(t *testing.T) {
-	out, err := printed((&demoCmd{Data: t.TempDir()}).Run)
+	// --data names a directory that does not exist yet: the demo makes it.
+	out, err := printed((&demoCmd{Data: filepath.Join(t.TempDir(), "new", "demo")}).Run)
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)
 	}

@@ -43,6 +43,8 @@ func (c *demoCmd) Run(g *cli) error {
 			return err
 		}
 		dataDir = d
+	} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("demo: data directory: %w", err)
 	}
 	upURL, stopUp, err := serveDemoUpstream()
 	if err != nil {
