@@ -142,11 +142,12 @@ func checkExported(x ExportedSession) error {
 	return nil
 }
 
-// writeFileDurably writes a new file at path through fill: into a
-// temporary file in the same directory, fsync'd, renamed into place, and
-// the directory fsync'd, so that once it returns the file survives a
-// crash whole or not at all. It returns the file's hex SHA-256.
-func writeFileDurably(path string, fill func(io.Writer) error) (string, error) {
+// WriteExportFile writes a new export file at path through fill (which
+// writes sessions with WriteExport): into a temporary file in the same
+// directory, fsync'd, renamed into place, and the directory fsync'd, so
+// that once it returns the file survives a crash whole or not at all. It
+// returns the file's hex SHA-256.
+func WriteExportFile(path string, fill func(io.Writer) error) (string, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("export directory: %w", err)

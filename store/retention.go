@@ -228,7 +228,7 @@ func (d *DB) pruneBatch(ctx context.Context, o PruneOptions, batch []candidate, 
 	if err := d.flushLog(ctx); err != nil {
 		return err
 	}
-	sum, err := writeFileDurably(path, func(w io.Writer) error {
+	sum, err := WriteExportFile(path, func(w io.Writer) error {
 		for _, id := range ids {
 			s, evs, size, err := d.snapshot(ctx, id)
 			if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/warden-dev/warden/store"
@@ -75,7 +74,8 @@ func (c *exportWriteCmd) Run(g *cli) error {
 		}
 		return bw.Flush()
 	}
-	return writeWhole(c.Out, write)
+	_, err = store.WriteExportFile(c.Out, write)
+	return err
 }
 
 // exportView reads one session whose events end at its recorded head: a
@@ -95,46 +95,6 @@ func exportView(ctx context.Context, h history, id string) (supervisor.SessionVi
 		}
 	}
 	return supervisor.SessionView{}, fmt.Errorf("session %q kept changing while it was read; try again", id)
-}
-
-// writeWhole writes a file through fill: a temporary file beside it,
-// fsync'd, then renamed into place.
-func writeWhole(path string, fill func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // fails harmlessly once renamed
-	bw := bufio.NewWriter(f)
-	err = fill(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 type exportCheckCmd struct {
