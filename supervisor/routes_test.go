@@ -61,6 +61,9 @@ func TestCheckURI(t *testing.T) {
 		{"kb://files/secrets%7", false},
 		{"kb://files/secrets/", true},
 		{"kb://files/x?/../secrets/api-keys.env", false},
+		{"kb://../secrets/api-keys.env", false}, // a template kb://{+path} takes the authority in
+		{"kb:../secrets/api-keys.env", false},   // and kb:{+path} an opaque body
+		{"../secrets/api-keys.env", false},
 		{"kb://files/policies/../secrets/api-keys.env", false},
 		{"kb://files/./secrets/api-keys.env", false},
 		{"kb://files/policies/..", false},
@@ -105,8 +108,8 @@ func TestResultText(t *testing.T) {
 }
 
 // FuzzCheckURI: a URI checkURI accepts has no control character, space or
-// backslash, and no "." or ".." segment anywhere in its path, query or
-// fragment, however an upstream splits them.
+// backslash, and no "." or ".." segment anywhere after its scheme,
+// however an upstream splits it.
 func FuzzCheckURI(f *testing.F) {
 	for _, s := range []string{"kb://files/a/b", "kb://files/../x", "kb://x?/../y", "file:///etc/hosts", "kb://files/%2e%2e/x"} {
 		f.Add(s)
@@ -119,9 +122,8 @@ func FuzzCheckURI(f *testing.F) {
 			t.Fatalf("accepted %q with a backslash, control or space", uri)
 		}
 		rest := uri
-		if i := strings.Index(rest, "://"); i >= 0 {
-			rest = rest[i+3:]
-			_, rest, _ = strings.Cut(rest, "/") // the authority is a host, not a path
+		if _, after, ok := strings.Cut(uri, ":"); ok {
+			rest = after
 		}
 		for _, seg := range strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '?' || r == '#' }) {
 			if seg == "." || seg == ".." {

@@ -39,7 +39,14 @@ func checkURI(uri string) error {
 	}
 	// A dot segment ends at '/', and also at '?' or '#' for an upstream
 	// that splits the query or fragment off before it resolves the path.
-	for _, seg := range strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '?' || r == '#' }) {
+	// It is looked for everywhere after the scheme, the authority and an
+	// opaque URI's body included: a template such as kb://{+path} or
+	// kb:{+path} takes those in as its variable.
+	afterScheme := uri
+	if _, after, ok := strings.Cut(uri, ":"); ok {
+		afterScheme = after
+	}
+	for _, seg := range strings.FieldsFunc(afterScheme, func(r rune) bool { return r == '/' || r == '?' || r == '#' }) {
 		if seg == "." || seg == ".." {
 			return errors.New("it has a '.' or '..' segment")
 		}
