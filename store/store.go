@@ -143,6 +143,11 @@ const (
 	// KindCompletion records a completion/complete of a prompt's or a
 	// resource template's argument; its result is a KindResult event.
 	KindCompletion = "completion"
+	// KindUpstreamSession records warden opening or closing the upstream
+	// session that serves an agent session (Upstream names the upstream;
+	// Data says what happened and why). A reopened upstream session starts
+	// with none of the state the upstream kept for the earlier one.
+	KindUpstreamSession = "upstream_session"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part

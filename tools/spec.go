@@ -33,7 +33,48 @@ type Spec struct {
 	Prefix string
 	// CallTimeout bounds each forwarded request; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+
+	// Sharing says which agent sessions share an upstream session; ""
+	// means the transport's default (see Sharing).
+	Sharing Sharing
+	// MaxSessions caps the upstream sessions (for stdio, processes) open
+	// at once for agents; zero means the transport's default. A session
+	// that would exceed it is refused with a clear error.
+	MaxSessions int
+	// IdleTimeout closes an agent's upstream session that carried no
+	// request for this long; the next request opens a new one. Zero means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// Spare is how many fresh upstream sessions are kept opened ahead of
+	// need, so that a new agent session does not wait for a process to
+	// start; negative means none, zero the transport's default.
+	Spare int
 }
+
+// Sharing is how agent sessions map to upstream sessions.
+//
+// Many MCP servers keep state per session (resources a tool registered, a
+// browser's pages, a shell's directory, a logging level, subscriptions);
+// whoever shares an upstream session shares that state.
+type Sharing string
+
+// The ways an upstream's sessions can be shared. The default is
+// PerSession for HTTP and SSE upstreams, where a session costs one
+// initialize, and PerAgent for stdio, where it costs a process: agents
+// then never share state, and one agent's sessions share one process.
+const (
+	// PerSession gives every agent session its own upstream session.
+	PerSession Sharing = "per_session"
+	// PerAgent gives each agent one upstream session, shared by its sessions.
+	PerAgent Sharing = "per_agent"
+	// Shared multiplexes every agent over one upstream session: for
+	// stateless servers only, since agents then share the server's state.
+	Shared Sharing = "shared"
+)
+
+// DefaultIdleTimeout closes an agent's upstream session that carried no
+// request for this long, when a Spec sets no IdleTimeout.
+const DefaultIdleTimeout = 30 * time.Minute
 
 // DefaultCallTimeout bounds a forwarded request when a Spec sets none.
 const DefaultCallTimeout = 60 * time.Second
