@@ -29,7 +29,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	}
 	c := s.newCall(sess, req)
 	wctx := context.WithoutCancel(ctx) // the record is written even if the agent has gone
-	t, ok := s.hub.Catalog().Tool(req.Params.Name)
+	t, ok := s.hub.CatalogFor(sess.id).Tool(req.Params.Name)
 	if ok {
 		c.found(t)
 	}
@@ -212,7 +212,7 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 	if revalidate != "" {
 		d.Raise(warden.StepUp, revalidate)
 	}
-	if ch, ok := c.s.changedTools()[c.name]; ok {
+	if ch, ok := c.s.changedFor(sess)[c.name]; ok {
 		d.Raise(warden.StepUp, ch.stepUpReason(c.name))
 	}
 	if by, ok := sess.approvedFor(c.step(d), d.Reasons, c.args); ok && d.Verdict == warden.StepUp && revalidate == "" {
@@ -368,7 +368,7 @@ type forwarded struct {
 // answer for the agent.
 func (c *call) forward(ctx context.Context, d workflows.Decision) *mcp.CallToolResult {
 	return c.relay(ctx, d, func(fctx context.Context) (*mcp.CallToolResult, int, error) {
-		return c.s.hub.CallTool(fctx, c.req)
+		return c.s.hub.CallTool(fctx, c.sess.who(), c.req)
 	})
 }
 

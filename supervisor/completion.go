@@ -25,7 +25,7 @@ type completer struct{ s *Supervisor }
 
 // CompletePromptArgument completes an argument of a prompt.
 func (c completer) CompletePromptArgument(ctx context.Context, name string, arg mcp.CompleteArgument, cctx mcp.CompleteContext) (*mcp.Completion, error) {
-	p, _ := c.s.hub.Catalog().Prompt(name)
+	p, _ := c.s.catalogFor(ctx).Prompt(name)
 	r := route{kind: workflows.KindPrompt, event: store.KindCompletion, name: name, upstream: p.Upstream,
 		args: completionArgs(arg, cctx)}
 	return c.complete(ctx, r, mcp.PromptReference{Type: "ref/prompt", Name: name}, arg, cctx)
@@ -36,7 +36,7 @@ func (c completer) CompletePromptArgument(ctx context.Context, name string, arg 
 func (c completer) CompleteResourceArgument(ctx context.Context, uri string, arg mcp.CompleteArgument, cctx mcp.CompleteContext) (*mcp.Completion, error) {
 	r := route{kind: workflows.KindResource, event: store.KindCompletion, name: uri, template: uri,
 		args: completionArgs(arg, cctx)}
-	for _, t := range c.s.hub.Catalog().Templates {
+	for _, t := range c.s.catalogFor(ctx).Templates {
 		if t.Def.URITemplate != nil && t.Def.URITemplate.Raw() == uri {
 			r.upstream, r.name = t.Upstream, expandTemplate(t.Def.URITemplate.Template, r.args)
 			break
@@ -51,7 +51,7 @@ func (c completer) complete(ctx context.Context, r route, ref any, arg mcp.Compl
 	req.Params.Ref, req.Params.Argument, req.Params.Context = ref, arg, cctx
 	var got *mcp.CompleteResult
 	err := c.s.decideRoute(ctx, r, func(fctx context.Context) (*mcp.CallToolResult, int, error) {
-		res, err := c.s.hub.Complete(fctx, r.upstream, req)
+		res, err := c.s.hub.Complete(fctx, c.s.whoFrom(fctx), r.upstream, req)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -71,6 +71,15 @@ func (s *Supervisor) mirror(c *tools.Catalog) {
 // accepts the new definition (acceptTool).
 func (s *Supervisor) pin(c *tools.Catalog) {
 	ctx := context.Background()
+	changed := s.checkPins(ctx, c, s.changedTools())
+	s.recordTakeovers(ctx, c)
+	s.changed.Store(&changed)
+}
+
+// checkPins returns the tools of c whose definition or name differs from
+// its pin, pinning those seen for the first time, and records each change
+// not in prev (what the same catalog had changed before).
+func (s *Supervisor) checkPins(ctx context.Context, c *tools.Catalog, prev map[string]toolChange) map[string]toolChange {
 	changed := map[string]toolChange{}
 	for _, t := range c.Tools {
 		key := t.Upstream + "/" + t.Name
@@ -89,7 +98,7 @@ func (s *Supervisor) pin(c *tools.Catalog) {
 			continue
 		}
 		changed[t.Def.Name] = toolChange{key: key, pinned: pinned, now: t.Hash}
-		if prev, seen := s.changedTools()[t.Def.Name]; seen && prev.now == t.Hash {
+		if was, seen := prev[t.Def.Name]; seen && was.now == t.Hash {
 			continue // already recorded
 		}
 		s.log.Warn("upstream changed a pinned tool definition; its calls step up until accepted", "upstream", t.Upstream, "tool", t.Name, "pinned", pinned[:12], "now", t.Hash[:12])
@@ -103,10 +112,9 @@ func (s *Supervisor) pin(c *tools.Catalog) {
 		}
 	}
 	for _, t := range c.Tools {
-		s.checkMoved(ctx, t, changed)
+		s.checkMoved(ctx, t, changed, prev)
 	}
-	s.recordTakeovers(ctx, c)
-	s.changed.Store(&changed)
+	return changed
 }
 
 // toolChange is a tool whose definition differs from its pin.
@@ -169,7 +177,7 @@ func (s *Supervisor) filterTools(ctx context.Context, _ any, _ *mcp.ListToolsReq
 		return
 	}
 	id, ok := identityFrom(ctx)
-	cat := s.hub.Catalog()
+	cat := s.catalogFor(ctx)
 	var wf interface{ Offers(string) bool }
 	if ok {
 		wf = s.policyFor(id.agent.Name).Workflow
@@ -192,7 +200,7 @@ func (s *Supervisor) filterPrompts(ctx context.Context, _ any, _ *mcp.ListPrompt
 	if res == nil {
 		return
 	}
-	cat := s.hub.Catalog()
+	cat := s.catalogFor(ctx)
 	out := res.Prompts[:0]
 	for _, def := range res.Prompts {
 		if p, found := cat.Prompt(def.Name); ok && found && s.mayUse(id.agent, workflows.KindPrompt, p.Upstream, def.Name) {
@@ -209,7 +217,7 @@ func (s *Supervisor) filterResources(ctx context.Context, _ any, _ *mcp.ListReso
 	if res == nil {
 		return
 	}
-	cat := s.hub.Catalog()
+	cat := s.catalogFor(ctx)
 	out := res.Resources[:0]
 	for _, r := range res.Resources {
 		if up, found := cat.ResourceUpstream(r.URI); ok && found && s.mayUse(id.agent, workflows.KindResource, up, r.URI) {
@@ -225,7 +233,7 @@ func (s *Supervisor) filterTemplates(ctx context.Context, _ any, _ *mcp.ListReso
 		return
 	}
 	ups := map[string]string{}
-	for _, t := range s.hub.Catalog().Templates {
+	for _, t := range s.catalogFor(ctx).Templates {
 		if t.Def.URITemplate != nil {
 			ups[t.Def.URITemplate.Raw()] = t.Upstream
 		}

@@ -13,15 +13,15 @@ import (
 // a changed definition (a rug pull: the agent's calls of a name it was
 // approved to use would reach another upstream): the move is recorded once
 // and calls of the name step up until an admin accepts it (acceptTool).
-// Called from pin, with syncMu held.
-func (s *Supervisor) checkMoved(ctx context.Context, t tools.Tool, changed map[string]toolChange) {
+// Called from checkPins, with syncMu held.
+func (s *Supervisor) checkMoved(ctx context.Context, t tools.Tool, changed, prev map[string]toolChange) {
 	if t.MovedFrom == "" {
 		return
 	}
 	holder := t.Upstream + "/" + t.Name
 	ch := toolChange{key: holder, now: t.Hash, movedFrom: t.MovedFrom}
 	changed[t.Def.Name] = ch
-	if prev, seen := s.changedTools()[t.Def.Name]; seen && prev == ch {
+	if was, seen := prev[t.Def.Name]; seen && was == ch {
 		return // already recorded
 	}
 	s.log.Warn("a tool name moved to another upstream; its calls step up until accepted", "name", t.Def.Name, "from", t.MovedFrom, "to", holder)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/warden-dev/warden/tools"
 	"github.com/warden-dev/warden/workflows"
 )
 
@@ -19,15 +21,18 @@ var errNotVisible = errors.New("not available to this agent")
 // afterSubscribe passes a subscription on to the upstream that serves the
 // resource; mcp-go has already recorded it on the agent's session.
 func (s *Supervisor) afterSubscribe(ctx context.Context, _ any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
-	up, found := resourceUpstream(s.hub.Catalog(), req.Params.URI)
 	sess := s.sessionFrom(ctx)
+	if sess == nil {
+		return
+	}
+	up, found := resourceUpstream(s.hub.CatalogFor(sess.id), req.Params.URI)
 	// refuseSubscribe has refused what the agent may not read; this is
 	// the same check, should the policy have changed in between.
-	if !found || sess == nil || !s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
+	if !found || !s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
 		return
 	}
 	sess.subscribe(req.Params.URI, true)
-	if err := s.hub.Subscribe(context.WithoutCancel(ctx), up, req.Params.URI); err != nil {
+	if err := s.hub.Subscribe(context.WithoutCancel(ctx), sess.who(), up, req.Params.URI); err != nil {
 		s.log.Warn("upstream subscription failed", "upstream", up, "uri", req.Params.URI, "err", err)
 	}
 }
@@ -40,11 +45,33 @@ func (s *Supervisor) afterUnsubscribe(ctx context.Context, _ any, req *mcp.Unsub
 	}
 }
 
-// peer relays what upstreams send towards agents to the session of the
-// request they belong to.
+// peer relays what upstreams send towards agents to the session they
+// belong to.
 type peer struct{ s *Supervisor }
 
-func (p peer) Notify(ctx context.Context, method string, params map[string]any) error {
+// to returns a context that carries the agent session id's transport
+// session: ctx when it is that session's request, else one made for it
+// (what an upstream sends outside any call).
+func (p peer) to(ctx context.Context, id string) (context.Context, *session, error) {
+	if sess := p.s.sessionFrom(ctx); sess != nil && sess.id == id {
+		return ctx, sess, nil
+	}
+	sess := p.s.sessionByID(id)
+	if sess == nil {
+		return nil, nil, fmt.Errorf("agent session %s is not live", id)
+	}
+	cs := sess.transport()
+	if cs == nil {
+		return nil, nil, fmt.Errorf("agent session %s has no transport session yet", id)
+	}
+	return p.s.mcp.WithContext(ctx, cs), sess, nil
+}
+
+func (p peer) Notify(ctx context.Context, id, method string, params map[string]any) error {
+	ctx, _, err := p.to(ctx, id)
+	if err != nil {
+		return err
+	}
 	if method == string(mcp.MethodNotificationProgress) {
 		if m, ok := ctx.Value(progressKey{}).(*progressMark); ok {
 			m.sent()
@@ -70,32 +97,45 @@ func (p peer) Notify(ctx context.Context, method string, params map[string]any) 
 // agent's GET stream.
 const listenWait = 5 * time.Second
 
-func (p peer) CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-	p.awaitListening(ctx)
+func (p peer) CreateMessage(ctx context.Context, id string, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	ctx, sess, err := p.to(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p.awaitListening(ctx, sess)
 	return p.s.mcp.RequestSampling(ctx, req)
 }
 
-func (p peer) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+func (p peer) Elicit(ctx context.Context, id string, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	ctx, _, err := p.to(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	return p.s.mcp.RequestElicitation(ctx, req)
 }
 
-func (p peer) ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
-	p.awaitListening(ctx)
+func (p peer) ListRoots(ctx context.Context, id string, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	ctx, sess, err := p.to(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p.awaitListening(ctx, sess)
 	return p.s.mcp.RequestRoots(ctx, req)
 }
 
 // awaitListening gives the agent's GET stream a moment to attach before a
 // request is queued for it (mcp-go sends sampling and roots only there).
-func (p peer) awaitListening(ctx context.Context) {
-	if sess := p.s.sessionFrom(ctx); sess != nil && sess.key != stdioSessionKey {
+func (p peer) awaitListening(ctx context.Context, sess *session) {
+	if sess.key != stdioSessionKey {
 		sess.awaitListening(ctx, listenWait)
 	}
 }
 
-// ResourceUpdated tells every session subscribed to uri.
-func (p peer) ResourceUpdated(uri string) {
+// ResourceUpdated tells the sessions subscribed to uri, of those in ids
+// (any when ids is nil).
+func (p peer) ResourceUpdated(ids []string, uri string) {
 	for _, sess := range p.s.sessions.all() {
-		if !sess.subscribed(uri) {
+		if !sess.subscribed(uri) || ids != nil && !slices.Contains(ids, sess.id) {
 			continue
 		}
 		err := p.s.mcp.SendNotificationToSpecificClient(sess.key, string(mcp.MethodNotificationResourceUpdated), map[string]any{"uri": uri})
@@ -103,6 +143,19 @@ func (p peer) ResourceUpdated(uri string) {
 			p.s.log.Debug("resource update not delivered", "session", sess.id, "err", err)
 		}
 	}
+}
+
+// SessionCatalog publishes what one agent session sees now.
+func (p peer) SessionCatalog(id string, c *tools.Catalog) {
+	if sess := p.s.sessionByID(id); sess != nil {
+		p.s.publishView(sess, c)
+	}
+}
+
+// UpstreamSession records an upstream session opened or closed for the
+// agent session id on its chain.
+func (p peer) UpstreamSession(id string, ev tools.UpstreamEvent) {
+	p.s.recordUpstreamSession(id, ev)
 }
 
 // progressMark remembers when the last progress notification of a call was

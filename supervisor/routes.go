@@ -39,7 +39,7 @@ func (s *Supervisor) readResource(upstream string) server.ResourceHandlerFunc {
 			upstream: upstream, args: map[string]any{"uri": req.Params.URI}, meta: req.Params.Meta}
 		var got *mcp.ReadResourceResult
 		err := s.decideRoute(ctx, r, func(fctx context.Context) (*mcp.CallToolResult, int, error) {
-			res, err := s.hub.ReadResource(fctx, upstream, req)
+			res, err := s.hub.ReadResource(fctx, s.whoFrom(fctx), upstream, req)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -55,7 +55,7 @@ func (s *Supervisor) readResource(upstream string) server.ResourceHandlerFunc {
 
 // getPrompt decides and forwards prompts/get.
 func (s *Supervisor) getPrompt(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
-	p, _ := s.hub.Catalog().Prompt(req.Params.Name)
+	p, _ := s.catalogFor(ctx).Prompt(req.Params.Name)
 	args := make(map[string]any, len(req.Params.Arguments))
 	for k, v := range req.Params.Arguments {
 		args[k] = v
@@ -64,7 +64,7 @@ func (s *Supervisor) getPrompt(ctx context.Context, req mcp.GetPromptRequest) (*
 		upstream: p.Upstream, args: args, meta: req.Params.Meta}
 	var got *mcp.GetPromptResult
 	err := s.decideRoute(ctx, r, func(fctx context.Context) (*mcp.CallToolResult, int, error) {
-		res, err := s.hub.GetPrompt(fctx, req)
+		res, err := s.hub.GetPrompt(fctx, s.whoFrom(fctx), req)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -199,7 +199,7 @@ func (s *Supervisor) refuseSubscribe(ctx context.Context, _ any, message any) er
 	if sess == nil {
 		return errors.New("warden refused this subscription: the session is not known or was not recorded")
 	}
-	up, found := resourceUpstream(s.hub.Catalog(), req.Params.URI)
+	up, found := resourceUpstream(s.hub.CatalogFor(sess.id), req.Params.URI)
 	if found && checkURI(req.Params.URI) == nil && s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mark3labs/mcp-go/server"
 	"golang.org/x/time/rate"
 
 	"github.com/warden-dev/warden/workflows"
@@ -60,6 +61,9 @@ type session struct {
 	// queued before the stream attaches.
 	listening     chan struct{}
 	listeningOnce sync.Once
+
+	cs   server.ClientSession // mcp-go's session, from the first request seen (under mu)
+	view *sessionView         // set while its own upstream sessions offer other than the catalog (under the supervisor's syncMu)
 }
 
 // awaitIdle waits until no call of the session is in flight, ctx ends or

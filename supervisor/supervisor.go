@@ -139,8 +139,8 @@ func New(opts Options) (*Supervisor, error) {
 	hooks.AddOnUnregisterSession(s.onUnregister)
 	hooks.AddOnError(s.unknownTool)
 	hooks.AddAfterSetLevel(func(ctx context.Context, _ any, req *mcp.SetLevelRequest, _ *mcp.EmptyResult) {
-		if s.hub != nil {
-			s.hub.SetLevel(context.WithoutCancel(ctx), req.Params.Level)
+		if sess := s.sessionFrom(ctx); sess != nil {
+			s.hub.SetLevel(context.WithoutCancel(ctx), sess.who(), req.Params.Level)
 		}
 	})
 	hooks.AddOnRequestInitialization(s.refuseSubscribe)
@@ -249,7 +249,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 	}
 	sess := &session{key: cs.SessionID(), id: cs.SessionID(), agent: id.agent, remote: id.remote, userAgent: id.userAgent,
 		started: time.Now().UTC(), listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(id.agent.Name)),
-		client: strings.TrimSpace(req.Params.ClientInfo.Name + " " + req.Params.ClientInfo.Version)}
+		client: strings.TrimSpace(req.Params.ClientInfo.Name + " " + req.Params.ClientInfo.Version), cs: cs}
 	if sess.key == "" || sess.key == stdioSessionKey {
 		sess.id = newID()
 		if prev := s.sessions.get(stdioSessionKey); prev != nil {
@@ -306,6 +306,9 @@ func (s *Supervisor) endSession(ctx context.Context, sess *session, state, reaso
 	// in flight cancelled, before the end is recorded.
 	st, _ := sess.stop(false)
 	s.release(ctx, sess, st, "warden: session ended", fmt.Errorf("%w: the session ended: %s", errCancelledByWarden, reason))
+	// Its upstream sessions close before the end is recorded, so that
+	// their closing is on its chain.
+	s.hub.Release(sess.who(), "the agent session ended: "+reason)
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: "session_end", Reasons: []string{reason}}); err != nil {
 		s.log.Error("cannot record session end", "session", sess.id, "err", err)
 	}
@@ -325,7 +328,15 @@ func (s *Supervisor) sessionFrom(ctx context.Context) *session {
 	if cs == nil {
 		return nil
 	}
-	return s.sessions.get(cs.SessionID())
+	sess := s.sessions.get(cs.SessionID())
+	if sess != nil {
+		sess.mu.Lock()
+		if sess.cs == nil {
+			sess.cs = cs // upstreams' requests outside any call reach the session through it
+		}
+		sess.mu.Unlock()
+	}
+	return sess
 }
 
 type discard struct{}

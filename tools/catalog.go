@@ -93,18 +93,31 @@ func (c *Catalog) ResourceUpstream(uri string) (string, bool) {
 	return c.Resources[i].Upstream, true
 }
 
+// source is what one upstream offers, for a catalog.
+type source struct {
+	spec  Spec
+	offer offer
+}
+
+// sources are the upstreams' offers. A disconnected upstream keeps its
+// last offer: a call in the outage then gets "reconnecting", not "no such
+// tool".
+func sources(ups []*upstream) []source {
+	out := make([]source, len(ups))
+	for i, u := range ups {
+		out[i] = source{spec: u.spec, offer: u.snapshot()}
+	}
+	return out
+}
+
 // buildCatalog merges the offers of upstreams, in configuration order, and
 // returns the tool names it gave out that nobody held (to be pinned).
-func buildCatalog(ctx context.Context, ups []*upstream, pins NameStore, logger *log.Logger) (*Catalog, map[string]string) {
+func buildCatalog(ctx context.Context, srcs []source, pins NameStore, logger *log.Logger) (*Catalog, map[string]string) {
 	c := &Catalog{tools: map[string]int{}, prompts: map[string]int{}, uris: map[string]int{}}
-	// A disconnected upstream keeps its last offer: a call in the outage
-	// then gets "reconnecting", not "no such tool".
-	offers := make([]offer, len(ups))
 	var tools []offered
-	for i, u := range ups {
-		offers[i] = u.snapshot()
-		for _, t := range offers[i].tools {
-			tools = append(tools, offered{rank: i, spec: u.spec, def: t})
+	for i, src := range srcs {
+		for _, t := range src.offer.tools {
+			tools = append(tools, offered{rank: i, spec: src.spec, def: t})
 		}
 	}
 	n := nameTools(ctx, pins, logger, tools)
@@ -118,8 +131,8 @@ func buildCatalog(ctx context.Context, ups []*upstream, pins NameStore, logger *
 		c.Tools = append(c.Tools, Tool{Upstream: o.spec.Name, Name: o.def.Name, Def: def, Hash: hashTool(o.def), MovedFrom: n.movedFrom[i]})
 	}
 	c.Takeovers = n.takeovers
-	for i, u := range ups {
-		o := offers[i]
+	for _, src := range srcs {
+		o, u := src.offer, src
 		for _, p := range o.prompts {
 			name := exposedName(c.prompts, u.spec, p.Name)
 			def := p

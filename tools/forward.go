@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -24,6 +25,7 @@ var ErrUnknown = errors.New("not offered by any upstream")
 // right agent session.
 type call struct {
 	ctx       context.Context // the agent request's, carrying its session
+	who       Session
 	up        *upstream
 	downToken mcp.ProgressToken // the agent's progress token, if it gave one
 }
@@ -35,8 +37,8 @@ type callKey struct{}
 // gave no result: it is down, timed out, broke the connection, or answered
 // with a protocol error. A tool that failed is a result with IsError set,
 // not an error.
-func (h *Hub) CallTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, int, error) {
-	t, ok := h.Catalog().Tool(req.Params.Name)
+func (h *Hub) CallTool(ctx context.Context, who Session, req mcp.CallToolRequest) (*mcp.CallToolResult, int, error) {
+	t, ok := h.CatalogFor(who.ID).Tool(req.Params.Name)
 	if !ok {
 		return nil, 0, fmt.Errorf("tool %q: %w", req.Params.Name, ErrUnknown)
 	}
@@ -45,14 +47,21 @@ func (h *Hub) CallTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 	out.Params.Name = t.Name
 	out.Params.Arguments = req.Params.Arguments // RawArguments stays empty (trap 9)
 	var res *mcp.CallToolResult
-	err := h.do(ctx, u, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta) error {
+	var note string
+	err := h.do(ctx, u, who, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta, l *link) error {
 		out.Params.Meta = meta
 		var err error
 		res, err = cli.CallTool(ctx, out)
+		if l != nil {
+			note = l.note()
+		}
 		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("upstream %q, tool %q: %w", u.spec.Name, t.Name, err)
+	}
+	if res.IsError && note != "" {
+		res.Content = append(res.Content, mcp.NewTextContent(note))
 	}
 	size, err := sizeOf(res)
 	if err != nil {
@@ -63,7 +72,7 @@ func (h *Hub) CallTool(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallT
 
 // ReadResource forwards resources/read to the upstream that listed the URI,
 // or to upstream when the URI came from that upstream's template.
-func (h *Hub) ReadResource(ctx context.Context, upstream string, req mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+func (h *Hub) ReadResource(ctx context.Context, who Session, upstream string, req mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 	u, err := h.upstreamFor(upstream)
 	if err != nil {
 		return nil, err
@@ -72,7 +81,7 @@ func (h *Hub) ReadResource(ctx context.Context, upstream string, req mcp.ReadRes
 	out.Params.URI = req.Params.URI
 	out.Params.Arguments = req.Params.Arguments
 	var res *mcp.ReadResourceResult
-	err = h.do(ctx, u, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta) error {
+	err = h.do(ctx, u, who, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta, _ *link) error {
 		out.Params.Meta = meta
 		var err error
 		res, err = cli.ReadResource(ctx, out)
@@ -85,8 +94,8 @@ func (h *Hub) ReadResource(ctx context.Context, upstream string, req mcp.ReadRes
 }
 
 // GetPrompt forwards prompts/get; Params.Name is the exposed name.
-func (h *Hub) GetPrompt(ctx context.Context, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
-	p, ok := h.Catalog().Prompt(req.Params.Name)
+func (h *Hub) GetPrompt(ctx context.Context, who Session, req mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	p, ok := h.CatalogFor(who.ID).Prompt(req.Params.Name)
 	if !ok {
 		return nil, fmt.Errorf("prompt %q: %w", req.Params.Name, ErrUnknown)
 	}
@@ -95,7 +104,7 @@ func (h *Hub) GetPrompt(ctx context.Context, req mcp.GetPromptRequest) (*mcp.Get
 	out.Params.Name = p.Name
 	out.Params.Arguments = req.Params.Arguments
 	var res *mcp.GetPromptResult
-	err := h.do(ctx, u, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta) error {
+	err := h.do(ctx, u, who, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta, _ *link) error {
 		out.Params.Meta = meta
 		var err error
 		res, err = cli.GetPrompt(ctx, out)
@@ -106,7 +115,7 @@ func (h *Hub) GetPrompt(ctx context.Context, req mcp.GetPromptRequest) (*mcp.Get
 
 // Complete forwards completion/complete for a prompt (by exposed name) or a
 // resource template of upstream.
-func (h *Hub) Complete(ctx context.Context, upstream string, req mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+func (h *Hub) Complete(ctx context.Context, who Session, upstream string, req mcp.CompleteRequest) (*mcp.CompleteResult, error) {
 	u, err := h.upstreamFor(upstream)
 	if err != nil {
 		return nil, err
@@ -114,13 +123,13 @@ func (h *Hub) Complete(ctx context.Context, upstream string, req mcp.CompleteReq
 	out := mcp.CompleteRequest{}
 	out.Params = req.Params
 	if ref, ok := req.Params.Ref.(mcp.PromptReference); ok {
-		if p, found := h.Catalog().Prompt(ref.Name); found {
+		if p, found := h.CatalogFor(who.ID).Prompt(ref.Name); found {
 			ref.Name = p.Name
 			out.Params.Ref = ref
 		}
 	}
 	var res *mcp.CompleteResult
-	err = h.do(ctx, u, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta) error {
+	err = h.do(ctx, u, who, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta, _ *link) error {
 		var err error
 		res, err = cli.Complete(ctx, out)
 		return err
@@ -128,28 +137,37 @@ func (h *Hub) Complete(ctx context.Context, upstream string, req mcp.CompleteReq
 	return res, err
 }
 
-// Subscribe asks upstream to send resources/updated for uri.
-func (h *Hub) Subscribe(ctx context.Context, upstream, uri string) error {
+// Subscribe asks upstream to send resources/updated for uri, on who's
+// upstream session unless the upstream is Shared.
+func (h *Hub) Subscribe(ctx context.Context, who Session, upstream, uri string) error {
 	u, err := h.upstreamFor(upstream)
 	if err != nil {
 		return err
 	}
-	return h.do(ctx, u, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta) error {
+	return h.do(ctx, u, who, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta, _ *link) error {
 		req := mcp.SubscribeRequest{}
 		req.Params.URI = uri
 		return cli.Subscribe(ctx, req)
 	})
 }
 
-// SetLevel sets the logging level on every connected upstream that logs.
-// Upstreams are shared by all sessions: the last level set wins there, and
-// each session's own level still filters what reaches it.
-func (h *Hub) SetLevel(ctx context.Context, level mcp.LoggingLevel) {
+// SetLevel sets who's logging level on every upstream that logs: on its
+// own upstream sessions that are open, and on those opened for it later.
+// A Shared upstream session is shared by all agents: the last level set
+// wins there, and each session's own level still filters what reaches it.
+func (h *Hub) SetLevel(ctx context.Context, who Session, level mcp.LoggingLevel) {
+	h.levelFor(who, level)
 	for _, u := range h.ups {
+		if u.spec.sharing() != Shared {
+			if l := u.serving(who.ID); l != nil && l.caps.Logging != nil {
+				u.setLevel(l, level)
+			}
+			continue
+		}
 		if _, caps, err := u.client(); err != nil || caps.Logging == nil {
 			continue
 		}
-		err := h.do(ctx, u, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta) error {
+		err := h.do(ctx, u, who, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta, _ *link) error {
 			req := mcp.SetLevelRequest{}
 			req.Params.Level = level
 			return cli.SetLevel(ctx, req)
@@ -168,17 +186,22 @@ func (h *Hub) upstreamFor(name string) (*upstream, error) {
 	return u, nil
 }
 
-// do runs one request on u with the agent's context: bounded by the
+// do runs one request on u for who with the agent's context: on who's
+// upstream session (opened if needed) unless u is Shared, bounded by the
 // upstream's timeout, tracked for routing, with a fresh _meta that carries
 // only a progress token of warden's own (trap 8). A session that the
-// upstream terminated is re-initialised and the request sent once more:
-// a terminated session never saw it.
-func (h *Hub) do(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn func(context.Context, *client.Client, *mcp.Meta) error) error {
-	return u.redact(h.doRaw(ctx, u, downMeta, fn))
+// upstream terminated is replaced and the request sent once more: a
+// terminated session never saw it.
+func (h *Hub) do(ctx context.Context, u *upstream, who Session, downMeta *mcp.Meta, fn requestFunc) error {
+	return u.redact(h.doRaw(ctx, u, who, downMeta, fn))
 }
 
-func (h *Hub) doRaw(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn func(context.Context, *client.Client, *mcp.Meta) error) error {
-	c := &call{ctx: ctx, up: u}
+// requestFunc sends one request on cli, the client of link l (nil on the
+// upstream's own session).
+type requestFunc func(ctx context.Context, cli *client.Client, meta *mcp.Meta, l *link) error
+
+func (h *Hub) doRaw(ctx context.Context, u *upstream, who Session, downMeta *mcp.Meta, fn requestFunc) error {
+	c := &call{ctx: ctx, up: u, who: who}
 	var meta *mcp.Meta
 	if downMeta != nil && downMeta.ProgressToken != nil {
 		c.downToken = downMeta.ProgressToken
@@ -187,6 +210,52 @@ func (h *Hub) doRaw(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn fun
 		h.calls.Store(tok, c)
 		defer h.calls.Delete(tok)
 	}
+	timeout := u.spec.callTimeout()
+	rctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, c), timeout)
+	defer cancel()
+	if u.spec.sharing() == Shared {
+		return h.doShared(ctx, rctx, u, c, meta, timeout, fn)
+	}
+
+	for attempt := 0; ; attempt++ {
+		l, err := u.linkFor(rctx, who)
+		if err != nil {
+			if rctx.Err() != nil && ctx.Err() == nil {
+				return fmt.Errorf("no upstream session within %s: %w", timeout, context.DeadlineExceeded)
+			}
+			return err
+		}
+		l.track(c, true)
+		err = fn(rctx, l.conn.cli, meta, l)
+		l.track(c, false)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("cancelled by the agent: %w", ctx.Err())
+		case rctx.Err() != nil:
+			return fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
+		case errors.Is(err, transport.ErrSessionTerminated):
+			u.closeLink(l, "the upstream ended it", l.sessionIDs(), true)
+			if attempt == 0 {
+				continue
+			}
+		}
+		var te *transport.Error
+		if errors.As(err, &te) {
+			// A broken upstream session is replaced on the next request.
+			u.closeLink(l, fmt.Sprintf("its transport failed: %v", u.redact(err)), l.sessionIDs(), true)
+		}
+		if note := l.note(); note != "" {
+			return fmt.Errorf("%w (%s)", err, note)
+		}
+		return err
+	}
+}
+
+// doShared runs a request on the upstream's own session, shared by every
+// agent.
+func (h *Hub) doShared(ctx, rctx context.Context, u *upstream, c *call, meta *mcp.Meta, timeout time.Duration, fn requestFunc) error {
 	u.mu.Lock()
 	u.inflight[c] = struct{}{}
 	u.mu.Unlock()
@@ -195,17 +264,12 @@ func (h *Hub) doRaw(ctx context.Context, u *upstream, downMeta *mcp.Meta, fn fun
 		delete(u.inflight, c)
 		u.mu.Unlock()
 	}()
-
-	timeout := u.spec.callTimeout()
-	rctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, c), timeout)
-	defer cancel()
-
 	for attempt := 0; ; attempt++ {
 		cli, _, err := u.client()
 		if err != nil {
 			return err
 		}
-		err = fn(rctx, cli, meta)
+		err = fn(rctx, cli, meta, nil)
 		switch {
 		case err == nil:
 			return nil

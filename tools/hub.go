@@ -11,18 +11,27 @@ import (
 )
 
 // Peer is the agent side of warden, as upstreams need it: where their
-// notifications and their requests towards the client go. Calls carry the
-// context of the agent request they belong to.
+// notifications and their requests towards the client go. Each names the
+// agent session (by history id) it is for; ctx is the agent request's
+// when it belongs to one, and carries its session then.
 type Peer interface {
-	// Notify sends a notification to the agent session of ctx.
-	Notify(ctx context.Context, method string, params map[string]any) error
+	// Notify sends a notification to the agent session.
+	Notify(ctx context.Context, session, method string, params map[string]any) error
 	// CreateMessage, Elicit and ListRoots relay an upstream's request to the
-	// agent session of ctx and return its answer.
-	CreateMessage(ctx context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error)
-	Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error)
-	ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error)
-	// ResourceUpdated tells the sessions subscribed to uri that it changed.
-	ResourceUpdated(uri string)
+	// agent session and return its answer.
+	CreateMessage(ctx context.Context, session string, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error)
+	Elicit(ctx context.Context, session string, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error)
+	ListRoots(ctx context.Context, session string, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error)
+	// ResourceUpdated tells the sessions subscribed to uri that it
+	// changed: those among sessions, or any when sessions is nil.
+	ResourceUpdated(sessions []string, uri string)
+	// SessionCatalog hands over what one agent session sees now, when its
+	// own upstream sessions offer other than the catalog: nil when it sees
+	// the catalog again.
+	SessionCatalog(session string, c *Catalog)
+	// UpstreamSession records that an upstream session serving the agent
+	// session was opened or closed.
+	UpstreamSession(session string, ev UpstreamEvent)
 }
 
 // Options configure a Hub.
@@ -52,8 +61,15 @@ type Hub struct {
 	// does not decide who holds a name.
 	claiming atomic.Bool
 
+	// views are what agent sessions see when their own upstream sessions
+	// offer other than the catalog: session id → *Catalog, written under
+	// catMu.
+	views sync.Map
+
 	tokens  atomic.Uint64 // upstream progress tokens
 	calls   sync.Map      // upstream progress token → *call
+	levels  sync.Map      // agent session id → mcp.LoggingLevel it asked for
+	runCtx  context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started atomic.Bool
@@ -68,6 +84,7 @@ func NewHub(specs []Spec, opts Options) (*Hub, error) {
 		opts.Version = "dev"
 	}
 	h := &Hub{byName: map[string]*upstream{}, log: opts.Logger, version: opts.Version, names: opts.Names}
+	h.runCtx, h.cancel = context.WithCancel(context.Background())
 	if h.names == nil {
 		h.names = &memNames{m: map[string]string{}}
 	}
@@ -98,8 +115,7 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 		return
 	}
 	h.peer, h.onCat = peer, onCatalog
-	runCtx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
+	runCtx := h.runCtx
 	var first sync.WaitGroup
 	for _, u := range h.ups {
 		first.Add(1)
@@ -109,6 +125,11 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 			u.run(runCtx, first.Done)
 		}()
 	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.reapIdle(runCtx)
+	}()
 	done := make(chan struct{})
 	h.wg.Add(1)
 	go func() {
@@ -127,8 +148,9 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 // every goroutine the hub started, listings included: once it returns, no
 // catalog is published any more.
 func (h *Hub) Close() error {
-	if h.cancel != nil {
-		h.cancel()
+	h.cancel()
+	for _, u := range h.ups {
+		u.closeAll()
 	}
 	h.wg.Wait()
 	return nil
@@ -143,7 +165,10 @@ func (h *Hub) Status() []UpstreamStatus {
 	out := make([]UpstreamStatus, 0, len(h.ups))
 	for _, u := range h.ups {
 		_, _, err := u.client()
-		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil}
+		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil, Sharing: u.spec.sharing()}
+		u.mu.RLock()
+		st.Sessions, st.Spares = len(u.links), len(u.spare)
+		u.mu.RUnlock()
 		if err != nil {
 			st.Error = err.Error()
 		}
@@ -158,6 +183,11 @@ type UpstreamStatus struct {
 	Transport string `json:"transport"`
 	Connected bool   `json:"connected"`
 	Error     string `json:"error,omitempty"`
+	// Sharing is how agent sessions share upstream sessions; Sessions
+	// counts the agents' upstream sessions open, Spares those opened ahead.
+	Sharing  Sharing `json:"sharing"`
+	Sessions int     `json:"sessions"`
+	Spares   int     `json:"spares"`
 }
 
 func (h *Hub) catalogChanged() {
@@ -178,7 +208,7 @@ func (h *Hub) startClaiming() {
 // nobody held. Called with catMu held.
 func (h *Hub) rebuild() {
 	ctx := context.Background()
-	c, claims := buildCatalog(ctx, h.ups, h.names, h.log)
+	c, claims := buildCatalog(ctx, sources(h.ups), h.names, h.log)
 	if h.claiming.Load() {
 		for name, holder := range claims {
 			// On failure the name is pinned on a later rebuild; until then
@@ -192,6 +222,12 @@ func (h *Hub) rebuild() {
 	if h.onCat != nil {
 		h.onCat(c)
 	}
+	var ids []string
+	h.views.Range(func(k, _ any) bool {
+		ids = append(ids, k.(string))
+		return true
+	})
+	h.rebuildViews(ids)
 }
 
 // AcceptName pins an exposed tool name to the tool that holds it now, so

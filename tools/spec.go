@@ -95,6 +95,11 @@ func (s Spec) validate() error {
 	if s.Name == "" {
 		return fmt.Errorf("upstream has no name")
 	}
+	switch s.Sharing {
+	case "", PerSession, PerAgent, Shared:
+	default:
+		return fmt.Errorf("upstream %q: sharing %q is not one of %s, %s, %s", s.Name, s.Sharing, PerSession, PerAgent, Shared)
+	}
 	if (s.Command == "") == (s.URL == "") {
 		return fmt.Errorf("upstream %q: set exactly one of command or url", s.Name)
 	}
@@ -106,4 +111,55 @@ func (s Spec) callTimeout() time.Duration {
 		return s.CallTimeout
 	}
 	return DefaultCallTimeout
+}
+
+// sharing is the Sharing in force: the Spec's, or the transport's default.
+func (s Spec) sharing() Sharing {
+	switch {
+	case s.Sharing != "":
+		return s.Sharing
+	case s.Command != "":
+		return PerAgent // a session costs a process
+	default:
+		return PerSession
+	}
+}
+
+// Default caps on agents' upstream sessions, by transport.
+const (
+	defaultMaxHTTP  = 256
+	defaultMaxStdio = 16
+)
+
+func (s Spec) maxSessions() int {
+	switch {
+	case s.MaxSessions > 0:
+		return s.MaxSessions
+	case s.Command != "":
+		return defaultMaxStdio
+	default:
+		return defaultMaxHTTP
+	}
+}
+
+func (s Spec) idleTimeout() time.Duration {
+	if s.IdleTimeout > 0 {
+		return s.IdleTimeout
+	}
+	return DefaultIdleTimeout
+}
+
+// spares is how many fresh upstream sessions are kept ready: by default
+// one for stdio, whose sessions are processes slow to start, none for HTTP.
+func (s Spec) spares() int {
+	switch {
+	case s.Spare < 0:
+		return 0
+	case s.Spare > 0:
+		return min(s.Spare, s.maxSessions()-1)
+	case s.Command != "":
+		return min(1, s.maxSessions()-1)
+	default:
+		return 0
+	}
 }

@@ -52,6 +52,12 @@ type upstream struct {
 	lastErr  error
 	offer    offer
 	inflight map[*call]struct{}
+
+	// Agents' upstream sessions, unless the upstream is Shared (under mu).
+	links   map[string]*link  // by owner: agent session id or agent name
+	spare   []*link           // open, with no owner yet
+	filling int               // spares being opened
+	gone    map[string]string // owners whose upstream session closed → why; their next one replaces it
 }
 
 // offer is what an upstream serves, as it named it.
@@ -78,6 +84,8 @@ func newUpstream(spec Spec, h *Hub) *upstream {
 		changed:  make(chan struct{}),
 		lastErr:  errors.New("not connected yet"),
 		inflight: make(map[*call]struct{}),
+		links:    map[string]*link{},
+		gone:     map[string]string{},
 	}
 }
 
@@ -103,6 +111,9 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 		u.log.Info("connected", "transport", u.spec.transportName())
 		u.refresh(ctx)
 		readyOnce()
+		if u.spec.sharing() != Shared {
+			u.fillSpares()
+		}
 		since := time.Now()
 		err = u.watch(ctx, conn.cli)
 		u.setDown(err)
@@ -137,50 +148,62 @@ func (c conn) close() {
 	c.kid.stop()
 }
 
-// connect starts a transport and runs the initialize handshake.
+// connect opens the upstream's own session: the one that lists what it
+// offers for the catalog and serves agents when it is Shared.
 func (u *upstream) connect(ctx context.Context) (conn, error) {
-	tr, kid, err := u.transport()
+	ictx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	c, caps, err := u.dial(ictx, ctx, nil)
 	if err != nil {
 		return conn{}, err
 	}
-	peer := peerHandlers{u}
+	u.mu.Lock()
+	u.cli, u.caps, u.lastErr = c.cli, caps, nil
+	u.signalChangeLocked()
+	u.mu.Unlock()
+	return c, nil
+}
+
+// dial starts a transport and runs the initialize handshake within ctx.
+// life bounds the connection (a stdio child, an HTTP listening stream).
+// What the upstream sends on it is routed for l, or for the upstream's own
+// session when l is nil.
+func (u *upstream) dial(ctx, life context.Context, l *link) (conn, mcp.ServerCapabilities, error) {
+	tr, kid, err := u.transport()
+	if err != nil {
+		return conn{}, mcp.ServerCapabilities{}, err
+	}
+	peer := peerHandlers{u: u, l: l}
 	cli := client.NewClient(tr,
 		client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION), // trap 1: no server/discover probe
 		client.WithSamplingHandler(peer),
 		client.WithElicitationHandler(peer),
 		client.WithRootsHandler(peer),
 	)
-	// Start's context bounds the life of a stdio child and an HTTP listening
-	// stream, so it is the hub's, not the connect timeout's.
 	c := conn{cli: cli, kid: kid}
-	if err := cli.Start(ctx); err != nil {
+	if err := cli.Start(life); err != nil {
 		c.close()
-		return conn{}, fmt.Errorf("start %s transport: %w", u.spec.transportName(), err)
+		return conn{}, mcp.ServerCapabilities{}, fmt.Errorf("start %s transport: %w", u.spec.transportName(), err)
 	}
 	if err := kid.started(u.log); err != nil {
 		c.close()
-		return conn{}, err
+		return conn{}, mcp.ServerCapabilities{}, err
 	}
-	cli.OnNotification(func(n mcp.JSONRPCNotification) { u.hub.notification(u, n) })
-	if lost, ok := tr.(interface{ SetConnectionLostHandler(func(error)) }); ok {
-		lost.SetConnectionLostHandler(func(error) { u.poke() })
+	cli.OnNotification(func(n mcp.JSONRPCNotification) { u.hub.notification(u, l, n) })
+	if l == nil {
+		if lost, ok := tr.(interface{ SetConnectionLostHandler(func(error)) }); ok {
+			lost.SetConnectionLostHandler(func(error) { u.poke() })
+		}
 	}
-
-	ictx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
 	init.Params.ClientInfo = mcp.Implementation{Name: "warden", Version: u.hub.version}
-	res, err := cli.Initialize(ictx, init)
+	res, err := cli.Initialize(ctx, init)
 	if err != nil {
 		c.close()
-		return conn{}, fmt.Errorf("initialize: %w", err)
+		return conn{}, mcp.ServerCapabilities{}, fmt.Errorf("initialize: %w", err)
 	}
-	u.mu.Lock()
-	u.cli, u.caps, u.lastErr = cli, res.Capabilities, nil
-	u.signalChangeLocked()
-	u.mu.Unlock()
-	return c, nil
+	return c, res.Capabilities, nil
 }
 
 // transport builds the upstream's transport; for stdio it also returns the
@@ -232,6 +255,18 @@ func (u *upstream) refresh(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	o := u.list(ctx, cli, caps)
+	if ctx.Err() != nil {
+		return
+	}
+	u.mu.Lock()
+	u.offer = o
+	u.mu.Unlock()
+	u.hub.catalogChanged()
+}
+
+// list asks one upstream session for everything it offers.
+func (u *upstream) list(ctx context.Context, cli *client.Client, caps mcp.ServerCapabilities) offer {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	var o offer
@@ -261,13 +296,7 @@ func (u *upstream) refresh(ctx context.Context) {
 			o.prompts = res.Prompts
 		}
 	}
-	if ctx.Err() != nil {
-		return
-	}
-	u.mu.Lock()
-	u.offer = o
-	u.mu.Unlock()
-	u.hub.catalogChanged()
+	return o
 }
 
 // validTools drops definitions that would break the front (trap 10): an

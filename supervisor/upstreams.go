@@ -1,0 +1,185 @@
+package supervisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/tools"
+)
+
+// Each agent session has upstream sessions of its own (or of its agent),
+// unless an upstream is shared: what a stateful upstream keeps for one
+// agent is never another's. This file is the supervisor's side of that:
+// whose request is whose, what each session sees, and the record of its
+// upstream sessions.
+
+// who names the session to the hub.
+func (sess *session) who() tools.Session {
+	return tools.Session{ID: sess.id, Agent: sess.agent.Name}
+}
+
+// whoFrom names the session of a request to the hub.
+func (s *Supervisor) whoFrom(ctx context.Context) tools.Session {
+	if sess := s.sessionFrom(ctx); sess != nil {
+		return sess.who()
+	}
+	return tools.Session{}
+}
+
+// catalogFor is what the session of ctx sees: the catalog, or its own view.
+func (s *Supervisor) catalogFor(ctx context.Context) *tools.Catalog {
+	if sess := s.sessionFrom(ctx); sess != nil {
+		return s.hub.CatalogFor(sess.id)
+	}
+	return s.hub.Catalog()
+}
+
+// sessionByID finds a live session by its history id.
+func (s *Supervisor) sessionByID(id string) *session {
+	if sess := s.sessions.get(id); sess != nil && sess.id == id {
+		return sess
+	}
+	if sess := s.sessions.get(stdioSessionKey); sess != nil && sess.id == id {
+		return sess
+	}
+	return nil
+}
+
+// transport is the session's mcp-go session, known from its first request.
+func (sess *session) transport() server.ClientSession {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.cs
+}
+
+// sessionView is what one session sees beyond the catalog: set when one of
+// its own upstream sessions offers other than the catalog. Under syncMu.
+type sessionView struct {
+	changed map[string]toolChange // its tools that differ from their pins
+	tools   [sha256.Size]byte     // fingerprints of what was published to it
+	res     [sha256.Size]byte
+	tpl     [sha256.Size]byte
+}
+
+// changedFor is the set of tools whose definition differs from its pin, as
+// the session sees them.
+func (s *Supervisor) changedFor(sess *session) map[string]toolChange {
+	s.syncMu.Lock()
+	v := sess.view
+	s.syncMu.Unlock()
+	if v != nil {
+		return v.changed
+	}
+	return s.changedTools()
+}
+
+// publishView gives the session c, its own view (nil: the catalog again):
+// the tools, resources and templates that its upstream sessions offer and
+// the catalog does not (or defines otherwise) become the session's own in
+// mcp-go, so that no other session lists or reaches them; what the
+// catalog has and the view lacks is hidden by the list filters and refused
+// on use, since calls look their tool up in the view. Its tools are checked
+// against their pins like the catalog's. Over stdio there is one session,
+// and its view is the catalog mirrored.
+func (s *Supervisor) publishView(sess *session, c *tools.Catalog) {
+	if sess.key == stdioSessionKey {
+		if c == nil {
+			c = s.hub.Catalog()
+		}
+		s.mirror(c)
+		return
+	}
+	cs := sess.transport()
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if c == nil {
+		sess.view = nil
+		c = s.hub.Catalog()
+	} else {
+		if sess.view == nil {
+			sess.view = &sessionView{}
+		}
+		sess.view.changed = s.checkPins(context.Background(), c, sess.view.changed)
+	}
+	if cs == nil {
+		return
+	}
+	base := s.hub.Catalog()
+	own := map[string]server.ServerTool{}
+	for _, t := range c.Tools {
+		if b, ok := base.Tool(t.Def.Name); ok && b.Upstream == t.Upstream && b.Hash == t.Hash {
+			continue
+		}
+		own[t.Def.Name] = server.ServerTool{Tool: t.Def, Handler: s.callTool}
+	}
+	ownRes := map[string]server.ServerResource{}
+	for _, r := range c.Resources {
+		if up, ok := base.ResourceUpstream(r.Def.URI); ok && up == r.Upstream {
+			continue
+		}
+		ownRes[r.Def.URI] = server.ServerResource{Resource: r.Def, Handler: s.readResource(r.Upstream)}
+	}
+	baseTpl := map[string]string{}
+	for _, t := range base.Templates {
+		if t.Def.URITemplate != nil {
+			baseTpl[t.Def.URITemplate.Raw()] = t.Upstream
+		}
+	}
+	ownTpl := map[string]server.ServerResourceTemplate{}
+	for _, t := range c.Templates {
+		if t.Def.URITemplate == nil || baseTpl[t.Def.URITemplate.Raw()] == t.Upstream {
+			continue
+		}
+		ownTpl[t.Def.URITemplate.Raw()] = server.ServerResourceTemplate{Template: t.Def, Handler: server.ResourceTemplateHandlerFunc(s.readResource(t.Upstream))}
+	}
+	var was sessionView
+	if sess.view != nil {
+		was = *sess.view
+	}
+	now := sessionView{tools: fingerprint(c.Tools), res: fingerprint(c.Resources), tpl: fingerprint(c.Templates)}
+	if st, ok := cs.(server.SessionWithTools); ok {
+		st.SetSessionTools(own)
+	}
+	if sr, ok := cs.(server.SessionWithResources); ok {
+		sr.SetSessionResources(ownRes)
+	}
+	if stp, ok := cs.(server.SessionWithResourceTemplates); ok {
+		stp.SetSessionResourceTemplates(ownTpl)
+	}
+	if now.tools != was.tools {
+		s.notifySession(sess, mcp.MethodNotificationToolsListChanged)
+	}
+	if now.res != was.res || now.tpl != was.tpl {
+		s.notifySession(sess, mcp.MethodNotificationResourcesListChanged)
+	}
+	if sess.view != nil {
+		sess.view.tools, sess.view.res, sess.view.tpl = now.tools, now.res, now.tpl
+	}
+}
+
+func (s *Supervisor) notifySession(sess *session, method mcp.MCPMethod) {
+	if err := s.mcp.SendNotificationToSpecificClient(sess.key, string(method), nil); err != nil {
+		s.log.Debug("list change not delivered", "session", sess.id, "method", method, "err", err)
+	}
+}
+
+// recordUpstreamSession records on the agent session's chain that one of
+// its upstream sessions opened or closed, and why.
+func (s *Supervisor) recordUpstreamSession(id string, ev tools.UpstreamEvent) {
+	data, err := json.Marshal(map[string]string{"action": ev.Action, "reason": ev.Reason, "sharing": string(ev.Sharing)})
+	if err != nil {
+		s.log.Error("cannot encode an upstream session event", "session", id, "err", err)
+		return
+	}
+	_, err = s.store.Append(context.Background(), id, store.Event{Kind: store.KindUpstreamSession, Upstream: ev.Upstream, Data: data,
+		Reasons: []string{fmt.Sprintf("upstream session with %s %s: %s", ev.Upstream, ev.Action, ev.Reason)}})
+	if err != nil {
+		s.log.Error("cannot record an upstream session event", "session", id, "upstream", ev.Upstream, "action", ev.Action, "err", err)
+	}
+}
