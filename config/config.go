@@ -98,7 +98,35 @@ type Upstream struct {
 	// ValidateArgs says how calls' arguments are checked before they are
 	// decided: ArgsSchema (the default) or ArgsKeysOnly.
 	ValidateArgs ArgValidation
+	// Sessions says which agent sessions share an upstream session:
+	// SessionsPerSession (the default for http and sse), SessionsPerAgent
+	// (the default for stdio, where a session costs a process) or
+	// SessionsShared.
+	Sessions SessionSharing
+	// MaxSessions caps the upstream sessions (for stdio, processes) open
+	// at once for agents. The three fields below are defaulted for the
+	// transport, and zero under SessionsShared, where they do not apply.
+	MaxSessions int
+	// SessionIdleTimeout closes an agent's upstream session that carried
+	// no request for this long.
+	SessionIdleTimeout time.Duration
+	// SpareSessions is how many upstream sessions are opened ahead of
+	// need, always fewer than MaxSessions.
+	SpareSessions int
 }
+
+// SessionSharing is how an upstream's sessions map to agent sessions.
+// Whoever shares an upstream session shares the server's per-session
+// state: resources a tool registered, a browser's pages, a shell's
+// directory, a logging level, subscriptions.
+type SessionSharing string
+
+// The ways an upstream's sessions may be shared.
+const (
+	SessionsPerSession SessionSharing = "per_session" // each agent session has its own
+	SessionsPerAgent   SessionSharing = "per_agent"   // an agent's sessions share one
+	SessionsShared     SessionSharing = "shared"      // all agents share one: stateless servers only
+)
 
 // ArgValidation is how far warden checks a call's arguments.
 type ArgValidation string

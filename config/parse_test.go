@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hashA is HashToken("token-a"), a valid agent token hash for fixtures.
@@ -94,6 +95,61 @@ func TestParseMinimalDefaults(t *testing.T) {
 	}
 }
 
+// upstreamWith adds lines (at the upstream's indentation) to minimal's
+// upstream, which then starts them on line 4, column 5.
+func upstreamWith(lines string) string {
+	return strings.Replace(minimal, "{command: x}\n", "{command: x}\n    "+lines+"\n", 1)
+}
+
+// TestParseUpstreamSessions checks the session settings' defaults per
+// transport and that set values win over them.
+func TestParseUpstreamSessions(t *testing.T) {
+	const http, sse = "http: {url: http://h/mcp}", "sse: {url: http://h/sse}"
+	cases := []struct {
+		name      string
+		transport string // replaces minimal's stdio transport when set
+		lines     string // added to the upstream when set
+		want      Upstream
+	}{
+		{"stdio defaults", "", "", Upstream{Sessions: SessionsPerAgent, MaxSessions: 16, SessionIdleTimeout: 30 * time.Minute, SpareSessions: 1}},
+		{"http defaults", http, "", Upstream{Sessions: SessionsPerSession, MaxSessions: 256, SessionIdleTimeout: 30 * time.Minute}},
+		{"sse defaults", sse, "", Upstream{Sessions: SessionsPerSession, MaxSessions: 256, SessionIdleTimeout: 30 * time.Minute}},
+		{"null keeps the defaults", "", "sessions:\n    max_sessions:\n    session_idle_timeout: ~\n    spare_sessions: null",
+			Upstream{Sessions: SessionsPerAgent, MaxSessions: 16, SessionIdleTimeout: 30 * time.Minute, SpareSessions: 1}},
+		{"stdio per_session set", "", "sessions: per_session\n    max_sessions: 4\n    session_idle_timeout: 1s\n    spare_sessions: 3",
+			Upstream{Sessions: SessionsPerSession, MaxSessions: 4, SessionIdleTimeout: time.Second, SpareSessions: 3}},
+		{"stdio without spares", "", "spare_sessions: 0", Upstream{Sessions: SessionsPerAgent, MaxSessions: 16, SessionIdleTimeout: 30 * time.Minute}},
+		{"stdio single process leaves no room for the default spare", "", "max_sessions: 1",
+			Upstream{Sessions: SessionsPerAgent, MaxSessions: 1, SessionIdleTimeout: 30 * time.Minute}},
+		{"http per_agent set", http, "sessions: per_agent\n    spare_sessions: 2\n    session_idle_timeout: 2h",
+			Upstream{Sessions: SessionsPerAgent, MaxSessions: 256, SessionIdleTimeout: 2 * time.Hour, SpareSessions: 2}},
+		{"shared has no pool", "", "sessions: shared", Upstream{Sessions: SessionsShared}},
+		{"shared http", http, "sessions: shared", Upstream{Sessions: SessionsShared}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := minimal
+			if c.lines != "" {
+				src = upstreamWith(c.lines)
+			}
+			if c.transport != "" {
+				src = strings.Replace(src, "stdio: {command: x}", c.transport, 1)
+			}
+			cfg, err := Parse("w.yaml", fix(src), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := cfg.Upstreams[0]
+			got := Upstream{Sessions: u.Sessions, MaxSessions: u.MaxSessions, SessionIdleTimeout: u.SessionIdleTimeout, SpareSessions: u.SpareSessions}
+			if got != c.want {
+				t.Fatalf("sessions=%s max_sessions=%d session_idle_timeout=%s spare_sessions=%d; want %s %d %s %d",
+					got.Sessions, got.MaxSessions, got.SessionIdleTimeout, got.SpareSessions,
+					c.want.Sessions, c.want.MaxSessions, c.want.SessionIdleTimeout, c.want.SpareSessions)
+			}
+		})
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -162,6 +218,29 @@ func TestParseErrors(t *testing.T) {
 		{"unknown alias", minimal + "listen: *nowhere\n", []want{{7, 9, "alias *nowhere has no anchor &nowhere"}}},
 		{"bad tool prefix", strings.Replace(minimal, "{command: x}", "{command: x}\n    tool_prefix: \"a b\"", 1), []want{{4, 18, "tool_prefix"}}},
 		{"bad validate_args", strings.Replace(minimal, "{command: x}", "{command: x}\n    validate_args: loose", 1), []want{{4, 20, `upstreams[0].validate_args "loose" is not one of schema, keys_only`}}},
+		{"bad sessions", upstreamWith("sessions: pooled"), []want{{4, 15, `upstreams[0].sessions "pooled" is not one of per_session, per_agent, shared`}}},
+		{"sessions not a string", upstreamWith("sessions: [per_agent]"), []want{{4, 15, "upstreams[0].sessions must be a string, got a list"}}},
+		{"max_sessions zero", upstreamWith("max_sessions: 0"), []want{{4, 19, "upstreams[0].max_sessions must be between 1 and 1000000, got 0"}}},
+		{"max_sessions not integer", upstreamWith("max_sessions: many"), []want{{4, 19, "upstreams[0].max_sessions must be an integer, got a string"}}},
+		{"session_idle_timeout under 1s", upstreamWith("session_idle_timeout: 500ms"), []want{{4, 27, "upstreams[0].session_idle_timeout must be at least 1s, got 500ms"}}},
+		{"session_idle_timeout without unit", upstreamWith("session_idle_timeout: 30"), []want{{4, 27, "upstreams[0].session_idle_timeout 30 needs a unit, e.g. 30s"}}},
+		{"session_idle_timeout negative", upstreamWith("session_idle_timeout: -1m"), []want{{4, 27, "upstreams[0].session_idle_timeout must be positive"}}},
+		{"spare_sessions negative", upstreamWith("spare_sessions: -1"), []want{{4, 21, "upstreams[0].spare_sessions must be 0 or more, got -1"}}},
+		{"spare_sessions not integer", upstreamWith("spare_sessions: 1.5"), []want{{4, 21, "upstreams[0].spare_sessions must be an integer"}}},
+		{"spare_sessions not below max_sessions", upstreamWith("max_sessions: 2\n    spare_sessions: 2"),
+			[]want{{5, 21, `upstream "up".spare_sessions 2 must be less than max_sessions (2)`}}},
+		{"spare_sessions not below the default max_sessions", upstreamWith("spare_sessions: 16"),
+			[]want{{4, 21, `upstream "up".spare_sessions 16 must be less than the default max_sessions for stdio (16)`}}},
+		{"spare_sessions not below the http default", strings.Replace(upstreamWith("spare_sessions: 256"), "stdio: {command: x}", "http: {url: http://h/mcp}", 1),
+			[]want{{4, 21, `the default max_sessions for http (256)`}}},
+		{"invalid max_sessions is not compared with spares", upstreamWith("max_sessions: 0\n    spare_sessions: 20"), []want{{4, 19, "max_sessions must be between 1"}}},
+		{"shared with pool settings", upstreamWith("sessions: shared\n    max_sessions: 4\n    session_idle_timeout: 5m\n    spare_sessions: 0"),
+			[]want{
+				{5, 5, `upstream "up".max_sessions applies only to per_session and per_agent`},
+				{6, 5, `upstream "up".session_idle_timeout applies only to per_session and per_agent`},
+				{7, 5, `upstream "up".spare_sessions applies only to per_session and per_agent`},
+			}},
+		{"shared set after max_sessions", upstreamWith("max_sessions: 4\n    sessions: shared"), []want{{4, 5, "max_sessions applies only to per_session and per_agent"}}},
 		{"many problems at once", "listen: nope\nmax_body_bytes: 0\nupstreams: []\nagents: []\n",
 			[]want{{1, 9, "not host:port"}, {2, 17, "must be positive"}, {3, 12, "upstreams is empty"}, {4, 9, "agents is empty"}}},
 	}

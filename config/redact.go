@@ -45,6 +45,10 @@ func (u *Upstream) String() string {
 	if u.ToolPrefix != "" {
 		s += " tool_prefix=" + u.ToolPrefix
 	}
+	s += " sessions=" + string(u.Sessions)
+	if u.Sessions != SessionsShared {
+		s += fmt.Sprintf(" max_sessions=%d session_idle_timeout=%s spare_sessions=%d", u.MaxSessions, u.SessionIdleTimeout, u.SpareSessions)
+	}
 	if u.Stdio != nil {
 		s += " " + u.Stdio.String()
 	}

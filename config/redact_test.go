@@ -47,9 +47,24 @@ agents:
 		}
 	}
 	// The summary still says what is configured.
-	for _, part := range []string{"name=local", "command=server", "env=[DB_PASSWORD,PLAIN]", "headers=[Authorization]", "url=https://mcp.example.com/sse", "name=bot"} {
+	for _, part := range []string{"name=local", "command=server", "env=[DB_PASSWORD,PLAIN]", "headers=[Authorization]", "url=https://mcp.example.com/sse", "name=bot",
+		"name=local transport=stdio call_timeout=1m0s sessions=per_agent max_sessions=16 session_idle_timeout=30m0s spare_sessions=1",
+		"name=remote transport=http call_timeout=1m0s sessions=per_session max_sessions=256 session_idle_timeout=30m0s spare_sessions=0"} {
 		if !strings.Contains(outputs["String"], part) {
 			t.Errorf("summary lacks %q:\n%s", part, outputs["String"])
 		}
+	}
+}
+
+// TestSummaryOfSharedUpstream shows the mode, and no pool settings, which
+// do not apply to it.
+func TestSummaryOfSharedUpstream(t *testing.T) {
+	cfg, err := Parse("w.yaml", fix(upstreamWith("sessions: shared")), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Upstreams[0].String()
+	if !strings.Contains(got, " sessions=shared") || strings.Contains(got, "max_sessions") || strings.Contains(got, "spare_sessions") {
+		t.Fatalf("summary %q; want sessions=shared and no pool settings", got)
 	}
 }

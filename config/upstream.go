@@ -45,12 +45,14 @@ func (d *decoder) upstreams(n ast.Node, callTimeout time.Duration) []*Upstream {
 // upstream reads one upstream; seen detects duplicate names.
 func (d *decoder) upstream(n ast.Node, i int, callTimeout time.Duration, seen map[string]ast.Node) *Upstream {
 	what := fmt.Sprintf("upstreams[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "stdio", "http", "sse", "tool_prefix", "call_timeout", "validate_args")
+	fields, ok := d.mapping(n, what, "name", "stdio", "http", "sse", "tool_prefix", "call_timeout", "validate_args",
+		"sessions", "max_sessions", "session_idle_timeout", "spare_sessions")
 	if !ok {
 		return nil
 	}
 	u := &Upstream{CallTimeout: callTimeout, ValidateArgs: ArgsSchema}
 	var transports []field
+	var sessions sessionFields
 	named := false
 	for _, f := range fields {
 		switch f.name {
@@ -87,6 +89,8 @@ func (d *decoder) upstream(n ast.Node, i int, callTimeout time.Duration, seen ma
 					d.errorf(f.val, "%s.validate_args %q is not one of schema, keys_only", what, s)
 				}
 			}
+		case "sessions", "max_sessions", "session_idle_timeout", "spare_sessions":
+			d.sessionField(f, what, &sessions)
 		}
 	}
 	if u.Name != "" {
@@ -113,6 +117,7 @@ func (d *decoder) upstream(n ast.Node, i int, callTimeout time.Duration, seen ma
 	default:
 		d.errorf(transports[1].key, "%s has both %s and %s; an upstream uses exactly one transport", what, transports[0].name, transports[1].name)
 	}
+	d.resolveSessions(u, sessions, what)
 	return u
 }
 

@@ -216,7 +216,13 @@ func (a *app) close(ctx context.Context) {
 func upstreamSpecs(cfg *config.Config) []tools.Spec {
 	specs := make([]tools.Spec, 0, len(cfg.Upstreams))
 	for _, u := range cfg.Upstreams {
-		s := tools.Spec{Name: u.Name, Prefix: u.ToolPrefix, CallTimeout: u.CallTimeout}
+		s := tools.Spec{
+			Name: u.Name, Prefix: u.ToolPrefix, CallTimeout: u.CallTimeout,
+			Sharing: tools.Sharing(u.Sessions), MaxSessions: u.MaxSessions, IdleTimeout: u.SessionIdleTimeout, Spare: u.SpareSessions,
+		}
+		if s.Spare == 0 {
+			s.Spare = -1 // the config has resolved the default: 0 means none, not the transport's
+		}
 		switch u.Transport {
 		case config.TransportStdio:
 			s.Command, s.Args, s.Dir = u.Stdio.Command, u.Stdio.Args, u.Stdio.Dir
