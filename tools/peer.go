@@ -24,10 +24,11 @@ var errNoSession = errors.New("warden cannot tell which agent session this reque
 //     session, the view of the sessions l serves for l;
 //   - resources/updated goes to the subscribed sessions (of l, for l).
 func (h *Hub) notification(u *upstream, l *link, n mcp.JSONRPCNotification) {
-	if h.peer == nil {
-		return
-	}
 	params := n.Params.AdditionalFields
+	if h.peer == nil && n.Method != string(mcp.MethodNotificationToolsListChanged) &&
+		n.Method != string(mcp.MethodNotificationResourcesListChanged) && n.Method != string(mcp.MethodNotificationPromptsListChanged) {
+		return // nobody to relay to
+	}
 	switch n.Method {
 	case string(mcp.MethodNotificationProgress):
 		tok := fmt.Sprint(params["progressToken"])
