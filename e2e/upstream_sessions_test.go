@@ -120,18 +120,27 @@ func processGone(pid int) bool {
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-// upstreamSessionEvents returns the upstream_session events on a session's
-// chain for upstream.
-func upstreamSessionEvents(t *testing.T, w *wardenUnderTest, sid, upstream string) []store.Event {
+// upstreamActions is what the upstream_session events on a session's chain
+// for upstream say, in order: "opened" (also for a reopened one), "closed",
+// or the event's data when it says neither.
+func upstreamActions(t *testing.T, w *wardenUnderTest, sid, upstream string) []string {
 	t.Helper()
 	evs, err := w.Store.Events(context.Background(), sid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Event
+	var out []string
 	for _, e := range evs {
-		if e.Kind == store.KindUpstreamSession && e.Upstream == upstream {
-			out = append(out, e)
+		if e.Kind != store.KindUpstreamSession || e.Upstream != upstream {
+			continue
+		}
+		switch data := string(e.Data); {
+		case strings.Contains(data, "opened"):
+			out = append(out, "opened")
+		case strings.Contains(data, "closed"):
+			out = append(out, "closed")
+		default:
+			out = append(out, data)
 		}
 	}
 	return out
@@ -141,20 +150,10 @@ func upstreamSessionEvents(t *testing.T, w *wardenUnderTest, sid, upstream strin
 // session was opened and, later, closed.
 func awaitUpstreamClosed(t *testing.T, w *wardenUnderTest, sid, upstream string) {
 	t.Helper()
-	var seen []string
 	waitFor(t, 10*time.Second, "upstream_session opened then closed on "+sid+"'s chain", func() bool {
-		seen = seen[:0]
-		opened := false
-		for _, e := range upstreamSessionEvents(t, w, sid, upstream) {
-			seen = append(seen, string(e.Data))
-			switch {
-			case strings.Contains(string(e.Data), "opened"):
-				opened = true
-			case opened && strings.Contains(string(e.Data), "closed"):
-				return true
-			}
-		}
-		return false
+		acts := upstreamActions(t, w, sid, upstream)
+		i := slices.Index(acts, "opened")
+		return i >= 0 && slices.Contains(acts[i:], "closed")
 	})
 }
 
@@ -287,14 +286,8 @@ func TestUpstreamSessionEndsWithAgentSession(t *testing.T) {
 			}
 			awaitUpstreamClosed(t, w, ksid, "counter")
 			awaitUpstreamClosed(t, w, csid, "counter")
-			evs := upstreamSessionEvents(t, w, other.GetSessionId(), "counter")
-			if len(evs) == 0 || !strings.Contains(string(evs[0].Data), "opened") {
-				t.Fatalf("B's chain has upstream_session events %+v, want it opened", evs)
-			}
-			for _, e := range evs {
-				if strings.Contains(string(e.Data), "closed") {
-					t.Fatalf("B's upstream session is recorded closed while it is live: %s", e.Data)
-				}
+			if acts := upstreamActions(t, w, other.GetSessionId(), "counter"); len(acts) == 0 || acts[0] != "opened" || slices.Contains(acts, "closed") {
+				t.Fatalf("B's chain says its upstream session was %v, want opened and not closed: it is live", acts)
 			}
 			verifyChains(t, w)
 		})
