@@ -130,8 +130,8 @@ func TestAdminKillOutlivesItsClient(t *testing.T) {
 		t.Fatalf("the killed session on the new warden: %d %s %v, want 404", st, body, err)
 	}
 	_, tl := l2.timeline(t, sid)
-	if got := strings.Join(tl, " "); !strings.Contains(got, "kill session_end") {
-		t.Fatalf("timeline %s, want the kill and the end on record", got)
+	if got := strings.Join(tl, " "); !strings.Contains(got, "kill upstream_session session_end") {
+		t.Fatalf("timeline %s, want the kill, its upstream session closed, and the end on record", got)
 	}
 }
 

@@ -74,6 +74,13 @@ func TestThousandPendingApprovalsLeaveNoGoroutines(t *testing.T) {
 	}()
 	l.decide(t, l.pending(t, sids[0], 1)[0].ID, store.DecisionOnce)
 	<-warm
+	// Each session's own upstream session is opened by its first call and
+	// lives as long as the session: it belongs to the baseline.
+	for _, sid := range sids {
+		if st, body, _, err := ladderPost(hc, l.URL, opsToken, sid, toolCallBody(1, "echo", `{"message":"warm"}`), ua); err != nil || st != 200 || !strings.Contains(body, "warm") {
+			t.Fatalf("warm-up echo: %d %s %v", st, body, err)
+		}
+	}
 	hc.CloseIdleConnections()
 	settle(t, 10*time.Second, func() bool { return countGoroutines().Supervisor == 0 }, func() string { return "warm-up" })
 	base := countGoroutines()

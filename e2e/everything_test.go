@@ -179,9 +179,10 @@ func TestEverythingPassthrough(t *testing.T) {
 				t.Fatalf("ping: %v", err)
 			}
 
-			// Every call, resource read and prompt above is on record, chained.
+			// Every call, resource read and prompt above is on record,
+			// chained, with the upstream session opened for them.
 			rep, err := w.Store.Verify(ctx)
-			if err != nil || len(rep.Broken) != 0 || rep.Events != 15 {
+			if err != nil || len(rep.Broken) != 0 || rep.Events != 16 {
 				t.Fatalf("history: %+v %v", rep, err)
 			}
 			sessions, _ := w.Store.Sessions(ctx, storeFilter("a"))

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -103,9 +104,21 @@ func wantToolError(t *testing.T, res *mcp.CallToolResult, parts ...string) {
 // TestUpstreamExitsMidCall: a stdio upstream that dies while serving a
 // call gives the agent a tool error naming it; warden restarts the child
 // and a later call succeeds on the new process.
+//
+// Shared, the child is warden's supervised connection, restarted once. Per
+// agent (stdio's default), the agent's own child is replaced by a new one
+// on the next call, and the replacement is on record.
 func TestUpstreamExitsMidCall(t *testing.T) {
+	for _, sharing := range []tools.Sharing{tools.Shared, tools.PerAgent} {
+		t.Run(string(sharing), func(t *testing.T) { upstreamExitsMidCall(t, sharing) })
+	}
+}
+
+func upstreamExitsMidCall(t *testing.T, sharing tools.Sharing) {
 	starts := filepath.Join(t.TempDir(), "starts")
-	w := startWarden(t, []tools.Spec{stdioFixture(t, "flaky", startsEnv+"="+starts)}, faultAgents)
+	spec := stdioFixture(t, "flaky", startsEnv+"="+starts)
+	spec.Sharing, spec.Spare = sharing, -1
+	w := startWarden(t, []tools.Spec{spec}, faultAgents)
 	c := connect(t, w.URL, faultToken)
 
 	first := resultText(callTool(t, c, "pid", nil))
@@ -125,8 +138,10 @@ func TestUpstreamExitsMidCall(t *testing.T) {
 	if second == first || second == "" {
 		t.Fatalf("pid after the crash = %q, before = %q: not a new process", second, first)
 	}
-	if n := len(readStarts(starts)); n != 2 {
-		t.Fatalf("child started %d times, want 2 (one restart, the crashing call not retried)", n)
+	// warden's own child, and the agent's before and after the crash
+	want := map[tools.Sharing]int{tools.Shared: 2, tools.PerAgent: 3}[sharing]
+	if n := len(readStarts(starts)); n != want {
+		t.Fatalf("child started %d times, want %d (one restart, the crashing call not retried)", n, want)
 	}
 	ev := resultEvent(t, w.Store, "crash")
 	if ev.OK || !strings.Contains(ev.Error, "transport closed") {
@@ -139,9 +154,14 @@ func TestUpstreamExitsMidCall(t *testing.T) {
 
 // TestUpstreamCrashLoopBacksOff: a child that dies at start is restarted
 // with growing delays, and serves once it stops dying.
+//
+// It is warden's own supervised connection to the upstream that backs off,
+// so the upstream is shared here (no agent's child starts beside it).
 func TestUpstreamCrashLoopBacksOff(t *testing.T) {
 	starts := filepath.Join(t.TempDir(), "starts")
-	w := startWarden(t, []tools.Spec{stdioFixture(t, "loop", startsEnv+"="+starts, failFirstEnv+"=3")}, faultAgents)
+	spec := stdioFixture(t, "loop", startsEnv+"="+starts, failFirstEnv+"=3")
+	spec.Sharing = tools.Shared
+	w := startWarden(t, []tools.Spec{spec}, faultAgents)
 	c := connect(t, w.URL, faultToken)
 	waitFor(t, 15*time.Second, "the child to serve after three failed starts", func() bool {
 		res, err := tryCall(c, "pid", nil)
@@ -348,8 +368,16 @@ func (g *generationUpstream) stop() { _ = g.srv.Close() }
 
 // TestHTTPUpstreamSessionLost: when the upstream forgets warden's session
 // (it restarted, or ended the session), warden initialises a new one and
-// the agent's call goes through, once.
+// the agent's call goes through, once: on warden's own session when the
+// upstream is shared, on a new one for the agent session otherwise, which
+// is on record as replacing the one whose state is gone.
 func TestHTTPUpstreamSessionLost(t *testing.T) {
+	for _, sharing := range []tools.Sharing{tools.Shared, tools.PerSession} {
+		t.Run(string(sharing), func(t *testing.T) { httpUpstreamSessionLost(t, sharing) })
+	}
+}
+
+func httpUpstreamSessionLost(t *testing.T, sharing tools.Sharing) {
 	cases := []struct {
 		name    string
 		lose    func(g *generationUpstream)
@@ -365,7 +393,7 @@ func TestHTTPUpstreamSessionLost(t *testing.T) {
 			g := &generationUpstream{t: t}
 			g.start()
 			t.Cleanup(func() { g.stop() })
-			w := startWarden(t, []tools.Spec{{Name: "gen", URL: "http://" + g.addr + "/mcp"}}, faultAgents)
+			w := startWarden(t, []tools.Spec{{Name: "gen", URL: "http://" + g.addr + "/mcp", Sharing: sharing}}, faultAgents)
 			c := connect(t, w.URL, faultToken)
 			if got := resultText(callTool(t, c, "gen", nil)); got != "1" {
 				t.Fatalf("gen = %q", got)
@@ -378,7 +406,9 @@ func TestHTTPUpstreamSessionLost(t *testing.T) {
 			if n := g.runs.Load(); n != 2 {
 				t.Fatalf("upstream ran the tool %d times for 2 calls (a retry must not run it twice)", n)
 			}
-			if n := g.ids.issued.Load(); n != tc.wantIssued {
+			// Per session, warden's own session reconnects beside the
+			// agent's, in its own time: only the shared count is exact.
+			if n := g.ids.issued.Load(); sharing == tools.Shared && n != tc.wantIssued {
 				t.Fatalf("upstream issued %d sessions, want %d: warden did not re-initialise once", n, tc.wantIssued)
 			}
 			// Both calls are on record once each, both OK.
@@ -396,9 +426,18 @@ func TestHTTPUpstreamSessionLost(t *testing.T) {
 				if e.Kind == store.KindResult && !e.OK {
 					k += "(failed: " + e.Error + ")"
 				}
+				if e.Kind == store.KindUpstreamSession {
+					var d struct{ Action string }
+					_ = json.Unmarshal(e.Data, &d)
+					k = d.Action
+				}
 				kinds = append(kinds, k)
 			}
-			if got := strings.Join(kinds, " "); got != "session_start call result call result" {
+			want := "session_start call result call result"
+			if sharing == tools.PerSession {
+				want = "session_start call opened result call closed reopened result"
+			}
+			if got := strings.Join(kinds, " "); got != want {
 				t.Fatalf("timeline = %s", got)
 			}
 		})

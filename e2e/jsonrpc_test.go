@@ -148,7 +148,7 @@ func TestMalformedJSONRPC(t *testing.T) {
 		t.Fatalf("echo after garbage = %q", got)
 	}
 	evs, err := w.Store.Events(ctx, sid)
-	if err != nil || len(evs) != 3 {
-		t.Fatalf("events of the working session = %d, %v; want session_start, call, result", len(evs), err)
+	if err != nil || len(evs) != 4 {
+		t.Fatalf("events of the working session = %d, %v; want session_start, call, upstream_session, result", len(evs), err)
 	}
 }

@@ -69,15 +69,18 @@ func TestProxyRecordsEveryCall(t *testing.T) {
 	for _, e := range evs {
 		kinds = append(kinds, e.Kind+":"+e.Tool)
 	}
-	want := "session_start: call:lookup_customer result:lookup_customer call:read_file result:read_file"
+	want := "session_start: call:lookup_customer upstream_session: result:lookup_customer call:read_file result:read_file"
 	if strings.Join(kinds, " ") != want {
 		t.Fatalf("timeline = %v\nwant %s", kinds, want)
 	}
-	if evs[1].Verdict != "allow" || string(evs[1].Args) != `{"query":"C-1002"}` || evs[1].CallID != evs[2].CallID {
+	if evs[1].Verdict != "allow" || string(evs[1].Args) != `{"query":"C-1002"}` || evs[1].CallID != evs[3].CallID {
 		t.Fatalf("call event = %+v", evs[1])
 	}
-	if !evs[2].OK || evs[4].OK || evs[4].Error == "" || evs[2].Size == 0 {
-		t.Fatalf("result events = %+v / %+v", evs[2], evs[4])
+	if evs[2].Upstream != "desk" {
+		t.Fatalf("upstream session event = %+v", evs[2])
+	}
+	if !evs[3].OK || evs[5].OK || evs[5].Error == "" || evs[3].Size == 0 {
+		t.Fatalf("result events = %+v / %+v", evs[3], evs[5])
 	}
 	rep, err := w.Store.Verify(ctx)
 	if err != nil || len(rep.Broken) != 0 {

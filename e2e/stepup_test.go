@@ -107,12 +107,12 @@ func TestStepUpApprovedThroughAPI(t *testing.T) {
 	}
 
 	evs, tl := l.timeline(t, sid)
-	want := "session_start call:echo:allow result:echo:allow call:pay:allow result:pay:allow " +
+	want := "session_start call:echo:allow upstream_session result:echo:allow call:pay:allow result:pay:allow " +
 		"call:pay:step_up approval:pay:approved result:pay:allow call:pay:step_up approval:pay:denied"
 	if strings.Join(tl, " ") != want {
 		t.Fatalf("timeline:\n%s\nwant\n%s", strings.Join(tl, " "), want)
 	}
-	if evs[5].CallID == "" || evs[5].CallID != evs[6].CallID || evs[6].CallID != evs[7].CallID {
+	if evs[6].CallID == "" || evs[6].CallID != evs[7].CallID || evs[7].CallID != evs[8].CallID {
 		t.Fatalf("call, approval and result of the approved call are not one call: %q %q %q", evs[5].CallID, evs[6].CallID, evs[7].CallID)
 	}
 	var rep store.Report

@@ -30,6 +30,9 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			return
 		}
 		token, hasToken := bearer(r)
+		if !hasToken && s.tokenlessEnd(w, r, next) {
+			return
+		}
 		agent, ok := s.agents.byToken(token)
 		if !ok {
 			challenge := `Bearer realm="warden"`
@@ -196,3 +199,32 @@ func (w *streamWatch) Flush() {
 }
 
 func (w *streamWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// tokenlessEnd serves a DELETE that carries no token but the id of a live
+// session and comes from the address the session was last seen at, and
+// reports whether it did. mcp-go's client (trap 15), and clients like it,
+// send their DELETE without the headers that carry the token; refusing
+// it would keep the session, and its upstream sessions, open until they
+// idle out. Ending a session only takes capability away, and its id is as
+// secret as the token it travels with. The session is ended on record
+// like any other DELETE.
+func (s *Supervisor) tokenlessEnd(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+	if r.Method != http.MethodDelete {
+		return false
+	}
+	sess := s.sessions.get(r.Header.Get(server.HeaderKeySessionID))
+	if sess == nil || sess.key == stdioSessionKey {
+		return false
+	}
+	sess.mu.Lock()
+	seen := sess.seenIP
+	if seen == "" {
+		seen = hostOf(sess.remote)
+	}
+	sess.mu.Unlock()
+	if hostOf(r.RemoteAddr) != seen {
+		return false
+	}
+	next.ServeHTTP(w, r)
+	return true
+}

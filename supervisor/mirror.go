@@ -71,7 +71,17 @@ func (s *Supervisor) mirror(c *tools.Catalog) {
 // accepts the new definition (acceptTool).
 func (s *Supervisor) pin(c *tools.Catalog) {
 	ctx := context.Background()
-	changed := s.checkPins(ctx, c, s.changedTools())
+	// A change a session's view has recorded is not recorded again.
+	prev := maps.Clone(s.changedTools())
+	if prev == nil {
+		prev = map[string]toolChange{}
+	}
+	for _, sess := range s.sessions.all() {
+		if sess.view != nil {
+			maps.Copy(prev, sess.view.changed)
+		}
+	}
+	changed := s.checkPins(ctx, c, prev)
 	s.recordTakeovers(ctx, c)
 	s.changed.Store(&changed)
 }
@@ -158,6 +168,14 @@ func (s *Supervisor) acceptTool(ctx context.Context, exposed, by string) error {
 	next := maps.Clone(s.changedTools())
 	delete(next, exposed)
 	s.changed.Store(&next)
+	for _, sess := range s.sessions.all() {
+		if v := sess.view; v != nil {
+			if ch, ok := v.changed[exposed]; ok && ch.now == t.Hash {
+				v.changed = maps.Clone(v.changed)
+				delete(v.changed, exposed)
+			}
+		}
+	}
 	s.log.Info("tool definition accepted", "tool", key, "by", by)
 	return nil
 }

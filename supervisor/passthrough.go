@@ -37,11 +37,26 @@ func (s *Supervisor) afterSubscribe(ctx context.Context, _ any, req *mcp.Subscri
 	}
 }
 
-// afterUnsubscribe stops relaying updates of a resource to the session.
-// The upstream subscription stays: other sessions may still want it.
+// afterUnsubscribe stops relaying updates of a resource to the session,
+// and ends the subscription on its own upstream session.
 func (s *Supervisor) afterUnsubscribe(ctx context.Context, _ any, req *mcp.UnsubscribeRequest, _ *mcp.EmptyResult) {
+	sess := s.sessionFrom(ctx)
+	if sess == nil {
+		return
+	}
+	sess.subscribe(req.Params.URI, false)
+	if up, found := resourceUpstream(s.hub.CatalogFor(sess.id), req.Params.URI); found {
+		if err := s.hub.Unsubscribe(context.WithoutCancel(ctx), sess.who(), up, req.Params.URI); err != nil {
+			s.log.Debug("upstream unsubscribe failed", "upstream", up, "uri", req.Params.URI, "err", err)
+		}
+	}
+}
+
+// rootsChanged tells the session's own upstream sessions that its roots
+// changed, so that they ask again.
+func (s *Supervisor) rootsChanged(ctx context.Context, _ mcp.JSONRPCNotification) {
 	if sess := s.sessionFrom(ctx); sess != nil {
-		sess.subscribe(req.Params.URI, false)
+		s.hub.RootsChanged(context.WithoutCancel(ctx), sess.who())
 	}
 }
 

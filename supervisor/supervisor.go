@@ -166,6 +166,7 @@ func New(opts Options) (*Supervisor, error) {
 		server.WithResourceRecovery(),
 	)
 	s.mcp.EnableSampling()
+	s.mcp.AddNotificationHandler(string(mcp.MethodNotificationRootsListChanged), s.rootsChanged)
 	// mcp-go's own info messages are noise in warden's log; its warnings stay.
 	quiet := opts.Logger.WithPrefix("mcp-go")
 	quiet.SetLevel(max(opts.Logger.GetLevel(), log.WarnLevel))

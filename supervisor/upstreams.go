@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -105,7 +106,13 @@ func (s *Supervisor) publishView(sess *session, c *tools.Catalog) {
 		if sess.view == nil {
 			sess.view = &sessionView{}
 		}
-		sess.view.changed = s.checkPins(context.Background(), c, sess.view.changed)
+		// A change the catalog has recorded is not recorded again.
+		prev := maps.Clone(s.changedTools())
+		if prev == nil {
+			prev = map[string]toolChange{}
+		}
+		maps.Copy(prev, sess.view.changed)
+		sess.view.changed = s.checkPins(context.Background(), c, prev)
 	}
 	if cs == nil {
 		return

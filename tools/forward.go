@@ -178,6 +178,21 @@ func (h *Hub) SetLevel(ctx context.Context, who Session, level mcp.LoggingLevel)
 	}
 }
 
+// Unsubscribe asks upstream to stop sending resources/updated for uri on
+// who's own upstream session, if it has one. A shared upstream session's
+// subscription stays: other sessions may still want it.
+func (h *Hub) Unsubscribe(ctx context.Context, who Session, upstream, uri string) error {
+	u, err := h.upstreamFor(upstream)
+	if err != nil || u.spec.sharing() == Shared || u.serving(who.ID) == nil {
+		return err
+	}
+	return h.do(ctx, u, who, nil, func(ctx context.Context, cli *client.Client, _ *mcp.Meta, _ *link) error {
+		req := mcp.UnsubscribeRequest{}
+		req.Params.URI = uri
+		return cli.Unsubscribe(ctx, req)
+	})
+}
+
 func (h *Hub) upstreamFor(name string) (*upstream, error) {
 	u, ok := h.byName[name]
 	if !ok {

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -41,7 +42,9 @@ func (h *Hub) rebuildViews(ids []string) {
 			srcs[i] = source{spec: u.spec, offer: u.snapshot()}
 			if l := u.serving(id); l != nil {
 				l.mu.Lock()
-				if l.offer != nil {
+				// An upstream session that offers what the upstream's
+				// own does (the upstream changed for everyone) needs no view.
+				if l.offer != nil && !l.offer.same(srcs[i].offer) {
 					srcs[i].offer, own = *l.offer, true
 				}
 				l.mu.Unlock()
@@ -126,3 +129,30 @@ func (h *Hub) reapIdle(ctx context.Context) {
 // levelFor remembers the logging level an agent session asked for, so
 // that upstream sessions opened for it later start at it.
 func (h *Hub) levelFor(who Session, level mcp.LoggingLevel) { h.levels.Store(who.ID, level) }
+
+// same reports whether two offers are the same.
+func (o offer) same(p offer) bool {
+	a, errA := json.Marshal([]any{o.tools, o.resources, o.templates, o.prompts})
+	b, errB := json.Marshal([]any{p.tools, p.resources, p.templates, p.prompts})
+	return errA == nil && errB == nil && string(a) == string(b)
+}
+
+// RootsChanged tells who's own upstream sessions that its roots changed,
+// so that the upstreams ask it again. A shared upstream session has no
+// one agent's roots to ask for.
+func (h *Hub) RootsChanged(ctx context.Context, who Session) {
+	for _, u := range h.ups {
+		if u.spec.sharing() == Shared {
+			continue
+		}
+		if l := u.serving(who.ID); l != nil {
+			<-l.ready
+			if l.err != nil {
+				continue
+			}
+			if err := l.conn.cli.RootListChanges(ctx); err != nil {
+				u.log.Debug("roots list_changed not delivered", "err", u.redact(err))
+			}
+		}
+	}
+}
