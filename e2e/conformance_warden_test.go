@@ -43,7 +43,9 @@ func TestConformanceThroughWarden(t *testing.T) {
 	t.Cleanup(direct.Close)
 	const token = "conformance-agent-token"
 	w := startWarden(t,
-		[]tools.Spec{{Name: "fixture", URL: direct.URL + "/mcp"}},
+		// Each conformance session gets its own upstream session, as
+		// every agent session does by default.
+		[]tools.Spec{{Name: "fixture", URL: direct.URL + "/mcp", Sharing: tools.PerSession}},
 		[]supervisor.Agent{{Name: "conformance", TokenSHA256: hashToken(token)}})
 	front := agentFramework(t, strings.TrimSuffix(w.URL, "/mcp"), token)
 
