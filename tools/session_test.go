@@ -54,6 +54,15 @@ func newCounter(t *testing.T) *counter {
 		c.mu.Unlock()
 		return mcp.NewToolResultText(fmt.Sprint(n)), nil
 	})
+	c.srv.AddTool(mcp.NewTool("current"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		v, ok := counts.Load(server.ClientSessionFromContext(ctx).SessionID())
+		if !ok {
+			return mcp.NewToolResultError("nothing counted in this session"), nil
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return mcp.NewToolResultText(fmt.Sprint(*v.(*int))), nil
+	})
 	c.srv.AddTool(mcp.NewTool("add_tool"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		id := server.ClientSessionFromContext(ctx).SessionID()
 		if err := c.srv.AddSessionTool(id, mcp.NewTool("secret"), echo); err != nil {
@@ -223,6 +232,16 @@ func TestIdleAndResumedSessionsReopen(t *testing.T) {
 	increment(t, hub, s)
 	increment(t, hub, s)
 	testkit.WaitFor(t, 5*time.Second, "the idle upstream session to close", func() bool { return up.liveCount() == 1 })
+	// The state is gone: a call that fails for it says why.
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "current"
+	res, _, err := hub.CallTool(t.Context(), s, req)
+	if err != nil || !res.IsError {
+		t.Fatalf("current on the new upstream session: %+v %v, want a tool error", res, err)
+	}
+	if last := res.Content[len(res.Content)-1].(mcp.TextContent).Text; !strings.Contains(last, "opened anew") || !strings.Contains(last, "idle") {
+		t.Fatalf("the failed call does not say that the upstream session was replaced: %q", last)
+	}
 	if got := increment(t, hub, s); got != "1" {
 		t.Fatalf("count after the idle upstream session closed: %s, want 1 (a new upstream session)", got)
 	}
