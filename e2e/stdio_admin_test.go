@@ -171,8 +171,9 @@ func endedThroughAdmin(t *testing.T, w *stdioWarden, args []string, said, reason
 	if len(sessions) != 1 || sessions[0].State != store.StateKilled || !strings.Contains(sessions[0].Reason, reason) {
 		t.Fatalf("sessions = %+v; want one, killed saying %q", sessions, reason)
 	}
-	// The upstream session opened for the call is closed on record before the end.
-	want := "session_start:: call:send_email:allow upstream_session:: result:send_email:allow kill:: upstream_session:: session_end::"
+	// A stdio warden serves one agent session: its upstreams are not shared
+	// with anyone, and it opens no upstream session of its own for it.
+	want := "session_start:: call:send_email:allow result:send_email:allow kill:: session_end::"
 	if got := timeline(evs); got != want {
 		t.Fatalf("stdio timeline = %s\nwant %s", got, want)
 	}

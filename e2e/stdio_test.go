@@ -85,7 +85,7 @@ agents:
 				for _, e := range evs {
 					kinds = append(kinds, e.Kind+":"+e.Tool+":"+e.Verdict)
 				}
-				want := "session_start:: call:read_file:allow upstream_session:: result:read_file:allow call:issue_refund:deny upstream_session:: session_end::"
+				want := "session_start:: call:read_file:allow result:read_file:allow call:issue_refund:deny session_end::"
 				if got := strings.Join(kinds, " "); got != want {
 					t.Fatalf("stdio timeline = %s\nwant %s", got, want)
 				}

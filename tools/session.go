@@ -245,10 +245,10 @@ func (u *upstream) closeLink(l *link, reason string, to []string, replaced bool)
 // stopped. It waits for an opening in progress first.
 func (l *link) shut() {
 	<-l.ready
-	l.cancel()
 	if l.err == nil {
-		l.conn.close()
+		l.conn.close() // before the cancel, so that its stream ends as closed, not as failed
 	}
+	l.cancel()
 }
 
 // release is an agent session's end: its own upstream session closes, and

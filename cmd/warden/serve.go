@@ -144,6 +144,7 @@ func (c *stdioCmd) Run(g *cli) error {
 	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	oneSession(cfg)
 	a, err := assemble(cfg, logger)
 	if err != nil {
 		return err
@@ -185,5 +186,15 @@ func policyWarnings(a *app, logger *log.Logger) {
 		for _, w := range warnings {
 			logger.Warn(w)
 		}
+	}
+}
+
+// oneSession sets every upstream shared: a stdio warden serves one agent
+// session, so warden's own session with each upstream is that agent
+// session's alone, and a process (or an HTTP session) per agent session
+// beside it would only cost.
+func oneSession(cfg *config.Config) {
+	for _, u := range cfg.Upstreams {
+		u.Sessions, u.MaxSessions, u.SessionIdleTimeout, u.SpareSessions = config.SessionsShared, 0, 0, 0
 	}
 }
