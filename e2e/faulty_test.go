@@ -42,6 +42,9 @@ func TestMain(m *testing.M) {
 
 // runFixture is the child's main.
 func runFixture(mode string) int {
+	if mode == httpFixture {
+		return runHTTPFixture()
+	}
 	if mode != "stdio" {
 		fmt.Fprintf(os.Stderr, "unknown fixture mode %q\n", mode)
 		return 2

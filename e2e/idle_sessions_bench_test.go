@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/log"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/warden-dev/warden/internal/demo"
 	"github.com/warden-dev/warden/store"
@@ -36,14 +38,14 @@ const (
 
 // idleWarden runs warden in this process for a benchmark or a test; it is
 // startWarden for testing.TB.
-func idleWarden(tb testing.TB, specs []tools.Spec) (url string, db *store.DB) {
+func idleWarden(tb testing.TB, specs []tools.Spec) (url string, db *store.DB, hub *tools.Hub) {
 	tb.Helper()
 	db, err := store.Open(filepath.Join(tb.TempDir(), "warden.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	logger := log.NewWithOptions(os.Stderr, log.Options{Level: log.WarnLevel, Prefix: "warden"})
-	hub, err := tools.NewHub(specs, tools.Options{Logger: logger})
+	hub, err = tools.NewHub(specs, tools.Options{Logger: logger})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func idleWarden(tb testing.TB, specs []tools.Spec) (url string, db *store.DB) {
 		_ = hub.Close()
 		_ = db.Close()
 	})
-	return "http://" + ln.Addr().String() + "/mcp", db
+	return "http://" + ln.Addr().String() + "/mcp", db, hub
 }
 
 // rawClient speaks MCP as bare HTTP POSTs. Keep-alive is off, so that no
@@ -142,8 +144,9 @@ func openRawSession(ctx context.Context, hc *http.Client, url string) (string, e
 }
 
 // openIdleSessions opens n sessions, openers at a time, into ids (which
-// the caller allocates, so that its size is not part of a measure).
-func openIdleSessions(ctx context.Context, hc *http.Client, url string, ids []string) error {
+// the caller allocates, so that its size is not part of a measure); with
+// call set, each session then calls echo once.
+func openIdleSessions(ctx context.Context, hc *http.Client, url string, ids []string, call bool) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -156,6 +159,9 @@ func openIdleSessions(ctx context.Context, hc *http.Client, url string, ids []st
 			defer wg.Done()
 			for i := range next {
 				id, err := openRawSession(ctx, hc, url)
+				if err == nil && call {
+					err = callEcho(ctx, hc, url, id)
+				}
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)
@@ -194,32 +200,69 @@ func settledMemory() (heap, stack uint64, goroutines int) {
 	return ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine()
 }
 
-// BenchmarkIdleSessions measures what warden holds per idle session: 1,000
-// sessions are opened (initialize, then notifications/initialized) over
-// bare HTTP with keep-alive off and left idle; heap and stack in use after
-// a GC, before and after, minus the session ids the client keeps, divided
-// by the number of sessions. Client and warden share the process, so the
-// client holds nothing else: no client objects, no open connections.
+// BenchmarkIdleSessions measures what warden holds per idle agent
+// session: 1,000 sessions are opened (initialize, then
+// notifications/initialized) over bare HTTP with keep-alive off and left
+// idle; heap and stack in use after a GC, before and after, minus the
+// session ids the client keeps, divided by the number of sessions. Client
+// and warden share the process, so the client holds nothing else: no
+// client objects, no open connections.
+//
+// It does so three ways: with no upstream (the session alone), and with
+// an upstream after each session called its echo tool once, over one
+// upstream session shared by all (shared) or over one upstream session of
+// its own (per_session, the default for HTTP upstreams), which it keeps
+// open while idle. The upstream runs in a process of its own, so that its
+// memory is not counted as warden's; per_session minus shared is what an
+// agent session's upstream session costs warden.
 func BenchmarkIdleSessions(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		// sharing of the upstream; "" for no upstream and no call.
+		sharing tools.Sharing
+		// own: each agent session holds an upstream session of its own,
+		// which the benchmark checks, so that it measures what it says.
+		own bool
+	}{
+		{"no_upstream", "", false},
+		{"shared", tools.Shared, false},
+		{"per_session", tools.PerSession, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchIdleSessions(b, bc.sharing, bc.own) })
+	}
+}
+
+func benchIdleSessions(b *testing.B, sharing tools.Sharing, own bool) {
+	var specs []tools.Spec
+	if sharing != "" {
+		// The cap leaves room for the baseline sessions of every round.
+		specs = []tools.Spec{{Name: "desk", URL: httpUpstream(b), Sharing: sharing, MaxSessions: 1 << 20}}
+	}
+	call := sharing != ""
 	var perSession, heapPer, goroutinesPer float64
 	for range b.N {
 		b.StopTimer()
-		url, _ := idleWarden(b, nil)
+		url, _, hub := idleWarden(b, specs)
 		hc := rawClient()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		// One session first: warden's and the HTTP stack's one-off state
 		// (pools, lazily built tables) belongs to the baseline.
-		if _, err := openRawSession(ctx, hc, url); err != nil {
+		if err := openIdleSessions(ctx, hc, url, make([]string, 1), call); err != nil {
 			b.Fatal(err)
 		}
 		ids := make([]string, idleSessions)
+		before := upstreamSessions(hub)
 		heap0, stack0, g0 := settledMemory()
 		b.StartTimer()
-		if err := openIdleSessions(ctx, hc, url, ids); err != nil {
+		if err := openIdleSessions(ctx, hc, url, ids, call); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
 		heap1, stack1, g1 := settledMemory()
+		opened := upstreamSessions(hub) - before
+		if want := map[bool]int{true: idleSessions}[own]; opened != want {
+			b.Fatalf("%d upstream sessions opened for %d agent sessions, want %d", opened, idleSessions, want)
+		}
 		// The client keeps each 32-character id: one 32-byte allocation.
 		clientHeld := int64(idleSessions * 32)
 		dHeap := int64(heap1) - int64(heap0) - clientHeld
@@ -235,6 +278,90 @@ func BenchmarkIdleSessions(b *testing.B) {
 	b.ReportMetric(goroutinesPer/float64(b.N), "goroutines/session")
 }
 
+// upstreamSessions counts the upstream sessions warden holds for agents.
+func upstreamSessions(hub *tools.Hub) int {
+	n := 0
+	for _, st := range hub.Status() {
+		n += st.Sessions
+	}
+	return n
+}
+
+// callEcho makes one tools/call of the upstream's echo in session sid.
+func callEcho(ctx context.Context, hc *http.Client, url, sid string) error {
+	const body = `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`
+	status, _, msg, err := rawPost(ctx, hc, url, sid, body)
+	if err != nil {
+		return fmt.Errorf("echo: %w", err)
+	}
+	var res struct {
+		Result *struct {
+			IsError bool `json:"isError"`
+		} `json:"result"`
+	}
+	if status != http.StatusOK || json.Unmarshal(msg, &res) != nil || res.Result == nil || res.Result.IsError {
+		return fmt.Errorf("echo answered %d: %s", status, msg)
+	}
+	return nil
+}
+
+// httpFixture is the fixture mode (see runFixture) in which this test
+// binary serves the demo upstream over Streamable HTTP.
+const httpFixture = "http"
+
+// httpUpstream starts the demo upstream in a child process and returns its
+// URL; the child ends when the benchmark does.
+func httpUpstream(tb testing.TB) string {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fixtureEnv+"="+httpFixture)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = stdin.Close() // the child's signal to stop
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		tb.Fatalf("the upstream child printed no URL: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// runHTTPFixture is the child's main in httpFixture mode: it serves the
+// demo upstream on a free loopback port, prints the URL, and stops when
+// its stdin closes.
+func runHTTPFixture() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", server.NewStreamableHTTPServer(demo.NewUpstream().Server(),
+		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	fmt.Printf("http://%s/mcp\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = srv.Close()
+	return 0
+}
+
 // TestIdleSessionsHeld opens 1,000 sessions, leaves them idle, and then
 // checks that warden holds every one of them: each is on record as active
 // and each still answers tools/list with the upstream's tools.
@@ -243,13 +370,13 @@ func TestIdleSessionsHeld(t *testing.T) {
 		t.Skip("1,000 sessions: not in -short")
 	}
 	up := serveUpstream(t, demo.NewUpstream().Server())
-	url, db := idleWarden(t, []tools.Spec{{Name: "desk", URL: up}})
+	url, db, _ := idleWarden(t, []tools.Spec{{Name: "desk", URL: up}})
 	hc := rawClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
 	ids := make([]string, idleSessions)
-	if err := openIdleSessions(ctx, hc, url, ids); err != nil {
+	if err := openIdleSessions(ctx, hc, url, ids, false); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}

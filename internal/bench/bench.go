@@ -1,6 +1,8 @@
 // Package bench measures what warden costs: an echo tool called directly,
-// through a plain forwarding hop, and through warden with durable history,
-// side by side in one process so that the ratios hold on a noisy machine.
+// through a plain forwarding hop, and through warden with durable history
+// (with the upstream session shared by every agent, and with one upstream
+// session per agent session), side by side in one process so that the
+// ratios hold on a noisy machine.
 package bench
 
 import (
@@ -34,6 +36,11 @@ type Result struct {
 	CallsPerSec float64 `json:"calls_per_sec"`
 	P50us       float64 `json:"p50_us"`
 	P99us       float64 `json:"p99_us"`
+	// OpenP50us and OpenP99us, for warden-per-session only, are what
+	// opening an agent session's upstream session adds to its first call
+	// (see openCost); the steady calls above never include it.
+	OpenP50us float64 `json:"open_p50_us,omitempty"`
+	OpenP99us float64 `json:"open_p99_us,omitempty"`
 }
 
 // Options configure a run.
@@ -49,7 +56,21 @@ type Options struct {
 	Report func(Result)
 }
 
-var modes = []string{"direct", "hop", "warden"}
+// The modes. "warden" shares one upstream session among all agents, as
+// warden did before it opened one per agent session, so that its figures
+// stay comparable with earlier runs; "warden-per-session" is the default
+// for HTTP upstreams.
+var modes = []string{"direct", "hop", "warden", "warden-per-session"}
+
+// target is where a mode's sessions connect.
+type target struct {
+	url, token string
+	// upstreamSessions counts warden's upstream sessions open for agents
+	// (nil for the modes without warden): it proves the mode shares
+	// upstream sessions as it claims.
+	upstreamSessions func() int
+	perSession       bool
+}
 
 const benchToken = "bench-token"
 
@@ -73,14 +94,11 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		}
 	}()
 	serve := func(h http.Handler) (string, error) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
+		url, stop, err := serveLoopback(h)
+		if err == nil {
+			closers = append(closers, stop)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		closers = append(closers, func() { _ = srv.Close() })
-		return "http://" + ln.Addr().String() + "/mcp", nil
+		return url, err
 	}
 
 	upURL, err := serve(mcpHandler(echoServer()))
@@ -92,19 +110,41 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		return nil, err
 	}
 	closers = append(closers, closeHop)
-	wardenURL, closeWarden, err := startWarden(ctx, upURL, opts.Dir, serve)
-	if err != nil {
-		return nil, err
+	targets := map[string]target{"direct": {url: upURL}, "hop": {url: hopURL}}
+	for _, w := range []struct {
+		mode    string
+		sharing tools.Sharing
+	}{{"warden", tools.Shared}, {"warden-per-session", tools.PerSession}} {
+		t, closeWarden, err := startWarden(ctx, upURL, filepath.Join(opts.Dir, w.mode+".db"), w.sharing, serve)
+		if err != nil {
+			return nil, fmt.Errorf("bench %s: %w", w.mode, err)
+		}
+		closers = append(closers, closeWarden)
+		targets[w.mode] = t
 	}
-	closers = append(closers, closeWarden)
 
-	urls := map[string]string{"direct": upURL, "hop": hopURL, "warden": wardenURL}
+	// One session first in each mode, so that what a process does once
+	// (its first upstream connection, its first records, code run the
+	// first time) is not charged to the first session measured.
+	for _, m := range modes {
+		if _, err := throwaway(ctx, targets[m]); err != nil {
+			return nil, fmt.Errorf("bench %s: %w", m, err)
+		}
+	}
+
 	var out []Result
 	for _, n := range opts.Sessions {
+		var sharedFirst []time.Duration
 		for _, m := range modes {
-			r, err := measure(ctx, m, urls[m], n, per)
+			r, extra, err := measure(ctx, m, targets[m], n, per)
 			if err != nil {
 				return out, fmt.Errorf("bench %s at %d sessions: %w", m, n, err)
+			}
+			switch m { // "warden" is measured before "warden-per-session"
+			case "warden":
+				sharedFirst = extra
+			case "warden-per-session":
+				r.OpenP50us, r.OpenP99us = openCost(extra, sharedFirst)
 			}
 			if opts.Report != nil {
 				opts.Report(r)
@@ -113,6 +153,17 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		}
 	}
 	return out, nil
+}
+
+// serveLoopback serves h on a free loopback port; the URL is its /mcp.
+func serveLoopback(h http.Handler) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/mcp", func() { _ = srv.Close() }, nil
 }
 
 // echoServer is the upstream: one tool that returns its message.
@@ -153,18 +204,18 @@ func startHop(ctx context.Context, upURL string, serve func(http.Handler) (strin
 }
 
 // startWarden runs the full path: front, session, decision, durable
-// history with fsync, forwarding.
-func startWarden(ctx context.Context, upURL, dir string, serve func(http.Handler) (string, error)) (string, func(), error) {
-	db, err := store.Open(filepath.Join(dir, "bench.db"))
+// history with fsync, forwarding over upstream sessions shared as told.
+func startWarden(ctx context.Context, upURL, dbPath string, sharing tools.Sharing, serve func(http.Handler) (string, error)) (target, func(), error) {
+	db, err := store.Open(dbPath)
 	if err != nil {
-		return "", nil, err
+		return target{}, nil, err
 	}
 	quiet := log.New(nil)
 	quiet.SetLevel(log.FatalLevel)
-	hub, err := tools.NewHub([]tools.Spec{{Name: "echo", URL: upURL}}, tools.Options{Logger: quiet})
+	hub, err := tools.NewHub([]tools.Spec{{Name: "echo", URL: upURL, Sharing: sharing}}, tools.Options{Logger: quiet})
 	if err != nil {
 		_ = db.Close()
-		return "", nil, err
+		return target{}, nil, err
 	}
 	sum := sha256.Sum256([]byte(benchToken))
 	sup, err := supervisor.New(supervisor.Options{
@@ -173,14 +224,21 @@ func startWarden(ctx context.Context, upURL, dir string, serve func(http.Handler
 	})
 	if err != nil {
 		_ = db.Close()
-		return "", nil, err
+		return target{}, nil, err
 	}
 	if err := sup.Start(ctx); err != nil {
 		_ = db.Close()
-		return "", nil, err
+		return target{}, nil, err
 	}
 	url, err := serve(sup.Handler())
-	return url, func() {
+	t := target{url: url, token: benchToken, perSession: sharing == tools.PerSession, upstreamSessions: func() int {
+		n := 0
+		for _, st := range hub.Status() {
+			n += st.Sessions
+		}
+		return n
+	}}
+	return t, func() {
 		_ = sup.Close(context.Background())
 		_ = hub.Close()
 		_ = db.Close()
@@ -189,12 +247,14 @@ func startWarden(ctx context.Context, upURL, dir string, serve func(http.Handler
 
 // dial opens an initialised client session over Streamable HTTP.
 func dial(ctx context.Context, url, token string) (*client.Client, error) {
-	var opts []transport.StreamableHTTPCOption
+	var rt http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 64}
 	if token != "" {
-		opts = append(opts, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+		// On every request, the DELETE of Close included (mcp-go leaves
+		// WithHTTPHeaders off it): a session the bench is done with ends,
+		// and with it the upstream session warden opened for it.
+		rt = bearer{token: token, next: rt}
 	}
-	opts = append(opts, transport.WithHTTPBasicClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}))
-	tr, err := transport.NewStreamableHTTP(url, opts...)
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPBasicClient(&http.Client{Transport: rt}))
 	if err != nil {
 		return nil, err
 	}
@@ -212,26 +272,48 @@ func dial(ctx context.Context, url, token string) (*client.Client, error) {
 	return c, nil
 }
 
+// openSamples is how many fresh sessions at least have their first call
+// timed in each configuration: below it, throwaway sessions make up the
+// number, so that a quantile at one session is not a single sample.
+const openSamples = 16
+
+// steadyCalls is how many calls each session makes after its first, back
+// to back, before the clock starts: their median is the session's steady
+// latency, against which its first call is set.
+const steadyCalls = 5
+
 // measure runs n sessions calling echo in a loop for d.
-func measure(ctx context.Context, mode, url string, n int, d time.Duration) (Result, error) {
-	token := ""
-	if mode == "warden" {
-		token = benchToken
-	}
+// It also returns each session's first-call extra (firstCallExtra).
+func measure(ctx context.Context, mode string, t target, n int, d time.Duration) (Result, []time.Duration, error) {
 	clients := make([]*client.Client, n)
 	for i := range clients {
-		c, err := dial(ctx, url, token)
+		c, err := dial(ctx, t.url, t.token)
 		if err != nil {
-			return Result{}, err
+			return Result{}, nil, err
 		}
 		defer c.Close()
 		clients[i] = c
 	}
-	// Warm up connections and code paths before the clock starts.
+	// Warm up connections and code paths before the clock starts. A
+	// session's first call is when warden-per-session opens its upstream
+	// session: it is timed apart, and the clock starts after it.
+	extra := make([]time.Duration, 0, max(n, openSamples))
 	for _, c := range clients {
-		if _, err := echo(ctx, c); err != nil {
-			return Result{}, err
+		x, err := firstCallExtra(ctx, c)
+		if err != nil {
+			return Result{}, nil, err
 		}
+		extra = append(extra, x)
+	}
+	for len(extra) < openSamples {
+		x, err := throwaway(ctx, t)
+		if err != nil {
+			return Result{}, nil, err
+		}
+		extra = append(extra, x)
+	}
+	if err := t.checkSharing(n); err != nil {
+		return Result{}, nil, err
 	}
 	var (
 		mu   sync.Mutex
@@ -263,16 +345,100 @@ func measure(ctx context.Context, mode, url string, n int, d time.Duration) (Res
 	elapsed := time.Since(start)
 	close(errs)
 	if err := <-errs; err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	if len(lats) == 0 {
-		return Result{}, errors.New("no call completed")
+		return Result{}, nil, errors.New("no call completed")
 	}
 	slices.Sort(lats)
-	q := func(p float64) float64 {
-		return float64(lats[int(p*float64(len(lats)-1))].Nanoseconds()) / 1e3
+	r := Result{Mode: mode, Sessions: n, CallsPerSec: float64(len(lats)) / elapsed.Seconds(), P50us: micros(lats, 0.50), P99us: micros(lats, 0.99)}
+	return r, extra, nil
+}
+
+// firstCallExtra is what a fresh session's first call costs over its
+// steady calls: the first call's latency minus the median of the
+// steadyCalls calls it makes next. One session's calls run back to back
+// and the sessions one after another, so that both sides see the same
+// unloaded machine and the difference is the work done once, on the first
+// call: for warden-per-session, opening the upstream session (connect,
+// initialize, initialized, and its record on the history). It is measured
+// per session rather than against the loaded run's p50, whose queueing at
+// 16 sessions would hide or inflate it.
+func firstCallExtra(ctx context.Context, c *client.Client) (time.Duration, error) {
+	first, err := echo(ctx, c)
+	if err != nil {
+		return 0, err
 	}
-	return Result{Mode: mode, Sessions: n, CallsPerSec: float64(len(lats)) / elapsed.Seconds(), P50us: q(0.50), P99us: q(0.99)}, nil
+	steady := make([]time.Duration, steadyCalls)
+	for i := range steady {
+		if steady[i], err = echo(ctx, c); err != nil {
+			return 0, err
+		}
+	}
+	slices.Sort(steady)
+	return first - steady[steadyCalls/2], nil
+}
+
+// checkSharing fails the run unless warden shares upstream sessions as the
+// mode says, with n agent sessions open: none for agents when shared, at
+// least one per agent session when per session.
+func (t target) checkSharing(n int) error {
+	if t.upstreamSessions == nil {
+		return nil
+	}
+	switch got := t.upstreamSessions(); {
+	case t.perSession && got < n:
+		return fmt.Errorf("%d upstream sessions open for %d agent sessions: not one each", got, n)
+	case !t.perSession && got != 0:
+		return fmt.Errorf("%d upstream sessions open for agents, want none: the upstream session is not shared", got)
+	}
+	return nil
+}
+
+// openCost is what opening an upstream session adds to an agent session's
+// first call: each per-session first-call extra minus the median of the
+// shared mode's, whose first calls do all the rest of a session's one-off
+// work (its first records, its first decision) but open nothing. Its p50
+// and p99 are over the measured sessions: at one session, one sample.
+func openCost(perSession, shared []time.Duration) (p50, p99 float64) {
+	if len(perSession) == 0 || len(shared) == 0 {
+		return 0, 0
+	}
+	shared = slices.Sorted(slices.Values(shared))
+	base := shared[(len(shared)-1)/2]
+	open := make([]time.Duration, len(perSession))
+	for i, x := range perSession {
+		open[i] = x - base
+	}
+	slices.Sort(open)
+	return micros(open, 0.50), micros(open, 0.99)
+}
+
+// throwaway opens a session, returns its first-call extra, and ends it.
+func throwaway(ctx context.Context, t target) (time.Duration, error) {
+	c, err := dial(ctx, t.url, t.token)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return firstCallExtra(ctx, c)
+}
+
+// micros is the p-quantile of sorted latencies, in microseconds.
+func micros(sorted []time.Duration, p float64) float64 {
+	return float64(sorted[int(p*float64(len(sorted)-1))].Nanoseconds()) / 1e3
+}
+
+// bearer adds the agent's token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 func echo(ctx context.Context, c *client.Client) (time.Duration, error) {

@@ -2,23 +2,112 @@ package bench
 
 import (
 	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/tools"
 )
 
-// TestRunMeasuresEveryMode checks that the bench really drives all three
-// paths (a broken path fails the run); it asserts no speed.
+// TestRunMeasuresEveryMode checks that the bench really drives all four
+// paths (a broken path, or a warden mode that does not share upstream
+// sessions as it says, fails the run), and that only warden-per-session
+// reports the cost of opening an upstream session; it asserts no speed.
 func TestRunMeasuresEveryMode(t *testing.T) {
-	res, err := Run(context.Background(), Options{Duration: 600 * time.Millisecond, Sessions: []int{1, 2}, Dir: t.TempDir()})
+	res, err := Run(context.Background(), Options{Duration: 800 * time.Millisecond, Sessions: []int{1, 2}, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 6 {
-		t.Fatalf("got %d results, want 6", len(res))
+	if len(res) != 8 {
+		t.Fatalf("got %d results, want 8", len(res))
 	}
+	seen := map[string]int{}
 	for _, r := range res {
+		seen[r.Mode]++
 		if r.CallsPerSec <= 0 || r.P50us <= 0 || r.P99us < r.P50us {
 			t.Fatalf("implausible result %+v", r)
 		}
+		opens := r.OpenP50us != 0 || r.OpenP99us != 0
+		if want := r.Mode == "warden-per-session"; opens != want {
+			t.Fatalf("%+v: open cost reported %v, want %v", r, opens, want)
+		}
+		if r.OpenP99us < r.OpenP50us {
+			t.Fatalf("implausible open cost %+v", r)
+		}
 	}
+	for _, m := range modes {
+		if seen[m] != 2 {
+			t.Fatalf("mode %s measured %d times, want 2: %v", m, seen[m], seen)
+		}
+	}
+}
+
+// TestCheckSharing checks the guard that makes a run fail when a warden
+// mode does not open upstream sessions as its name says.
+func TestCheckSharing(t *testing.T) {
+	count := func(n int) func() int { return func() int { return n } }
+	for _, tc := range []struct {
+		name   string
+		t      target
+		agents int
+		want   string // "" when accepted
+	}{
+		{"no warden", target{}, 16, ""},
+		{"shared, none opened", target{upstreamSessions: count(0)}, 16, ""},
+		{"shared, one opened", target{upstreamSessions: count(1)}, 16, "not shared"},
+		{"per session, one each", target{perSession: true, upstreamSessions: count(16)}, 16, ""},
+		{"per session, fewer", target{perSession: true, upstreamSessions: count(1)}, 16, "not one each"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.t.checkSharing(tc.agents)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestThrowawayEndsItsUpstreamSession checks that a session the bench is
+// done with ends, with the upstream session warden opened for it, so that
+// sampled sessions do not linger beside the measured ones.
+func TestThrowawayEndsItsUpstreamSession(t *testing.T) {
+	ctx := context.Background()
+	serve := func(h http.Handler) (string, error) {
+		url, stop, err := serveLoopback(h)
+		if err == nil {
+			t.Cleanup(stop)
+		}
+		return url, err
+	}
+	upURL, err := serve(mcpHandler(echoServer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, stop, err := startWarden(ctx, upURL, filepath.Join(t.TempDir(), "w.db"), tools.PerSession, serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+
+	c, err := dial(ctx, w.url, w.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := echo(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := throwaway(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	// The kept session still holds its own; the throwaway's is closed.
+	testkit.WaitFor(t, 10*time.Second, "the throwaway session's upstream session to close", func() bool {
+		return w.upstreamSessions() == 1
+	})
 }
