@@ -199,6 +199,13 @@ func (u *upstream) opened(l *link, who Session) {
 		ev.Reason = "shared with the agent's other sessions (per_agent)"
 	}
 	u.hub.report(who.ID, ev)
+	l.mu.Lock()
+	own := l.offer != nil
+	l.mu.Unlock()
+	if own {
+		// The agent's upstream session offers its own: so does this session's view.
+		u.hub.viewsChanged([]string{who.ID})
+	}
 }
 
 // setLevel sets an upstream session's logging level.

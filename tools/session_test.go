@@ -306,3 +306,29 @@ func TestSessionOnlyToolStaysInItsView(t *testing.T) {
 		t.Fatalf("a's call of its own tool: %v", err)
 	}
 }
+
+// TestAgentsLaterSessionSeesItsUpstreamSessionsTools: per agent, a tool the
+// upstream added on the agent's upstream session is in the view of the
+// agent's session that joins it later, and in no other agent's.
+func TestAgentsLaterSessionSeesItsUpstreamSessionsTools(t *testing.T) {
+	up := newCounter(t)
+	hub, _ := startHub(t, tools.Spec{Name: "up", URL: up.url, Sharing: tools.PerAgent})
+	a1, a2, b := tools.Session{ID: "a1", Agent: "a"}, tools.Session{ID: "a2", Agent: "a"}, tools.Session{ID: "b1", Agent: "b"}
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "add_tool"
+	if _, _, err := hub.CallTool(t.Context(), a1, req); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 5*time.Second, "a1's view to have the tool", func() bool {
+		_, ok := hub.CatalogFor("a1").Tool("secret")
+		return ok
+	})
+	increment(t, hub, a2)
+	increment(t, hub, b)
+	if _, ok := hub.CatalogFor("a2").Tool("secret"); !ok {
+		t.Fatal("a2 shares agent a's upstream session but its view lacks the tool added there")
+	}
+	if _, ok := hub.CatalogFor("b1").Tool("secret"); ok {
+		t.Fatal("agent b's view has a tool added on agent a's upstream session")
+	}
+}
