@@ -49,4 +49,16 @@ type SessionEnv struct {
 	Calls      int            `expr:"calls"` // calls accepted so far
 	Started    time.Time      `expr:"started"`
 	RemoteAddr string         `expr:"remote_addr"`
+	Intent     IntentEnv      `expr:"intent"`
+}
+
+// IntentEnv is the task the agent framework declared for the session
+// (session.intent): session.intent.request is the user's request, in the
+// user's words; declared is false when none was declared.
+type IntentEnv struct {
+	Declared   bool      `expr:"declared"`
+	Request    string    `expr:"request"`
+	Actions    []string  `expr:"actions"`
+	Recipients []string  `expr:"recipients"`
+	Amounts    []float64 `expr:"amounts"`
 }

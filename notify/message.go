@@ -32,7 +32,10 @@ type Message struct {
 	Agent      string          `json:"agent,omitempty"`
 	RemoteAddr string          `json:"remote_addr,omitempty"`
 	Client     string          `json:"client,omitempty"`
-	Reasons    []string        `json:"reasons,omitempty"`
+	// Intent is the user's request that the agent framework declared for
+	// the session, if any: what the approver weighs the call against.
+	Intent  string   `json:"intent,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
 	// Recent are the session's last calls, oldest first.
 	Recent []RecentCall `json:"recent,omitempty"`
 	// Links maps a decision name (store.DecisionOnce, ...) to a signed,

@@ -148,6 +148,10 @@ const (
 	// Data says what happened and why). A reopened upstream session starts
 	// with none of the state the upstream kept for the earlier one.
 	KindUpstreamSession = "upstream_session"
+	// KindIntent records the agent framework declaring the session's
+	// intent (Data) mid-session; one declared at initialize is in the
+	// session_start event's Data.
+	KindIntent = "intent"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part

@@ -43,6 +43,18 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		c.refused(wctx, warden.Deny, err.Error())
 		return refusal("warden refused this call (deny): " + err.Error()), nil
 	}
+	if in, err := metaIntent(req.Params.Meta); err != nil {
+		c.refused(wctx, warden.Deny, err.Error())
+		return refusal("warden refused this call (deny): " + err.Error()), nil
+	} else if in != nil {
+		sess.decideMu.Lock()
+		err := s.declareIntent(wctx, sess, in)
+		sess.decideMu.Unlock()
+		if err != nil {
+			s.log.Error("cannot record a declared intent; the call is refused", "session", sess.id, "err", err)
+			return refusal("warden refused this call: its declared intent could not be recorded"), nil
+		}
+	}
 
 	d, res := c.admit(ctx)
 	if res != nil {

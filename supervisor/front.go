@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/workflows"
 )
 
 // front guards the MCP endpoint before mcp-go sees a request: Host and
@@ -47,6 +49,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			httpError(w, http.StatusForbidden, "forbidden: agent "+quote(agent.Name)+" is suspended ("+rec.Reason+")")
 			return
 		}
+		var intent *workflows.Intent
 		if r.Method == http.MethodPost {
 			if r.ContentLength > s.opts.MaxBodyBytes {
 				httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
@@ -63,6 +66,10 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+			if intent, err = initializeIntent(body, r.Header.Get(intentHeader)); err != nil {
+				httpError(w, http.StatusBadRequest, err.Error())
+				return
+			}
 		}
 		sid := r.Header.Get(server.HeaderKeySessionID)
 		if sid == "" && r.Method == http.MethodPost {
@@ -102,7 +109,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			httpError(w, http.StatusNotFound, "session not found: it was ended because it changed hands")
 			return
 		}
-		ctx := withIdentity(r.Context(), identity{agent: agent, remote: r.RemoteAddr, userAgent: r.UserAgent()})
+		ctx := withIdentity(r.Context(), identity{agent: agent, remote: r.RemoteAddr, userAgent: r.UserAgent(), intent: intent})
 		if sess != nil && r.Method == http.MethodGet {
 			w = &streamWatch{ResponseWriter: w, onOK: sess.attached}
 		}

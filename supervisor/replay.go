@@ -26,6 +26,8 @@ type Trace struct {
 	Line   int         `json:"-"`
 	TaskID string      `json:"task_id,omitempty"`
 	Suite  string      `json:"suite,omitempty"`
+	// Intent is the user's request the session was declared for, if any.
+	Intent string `json:"intent,omitempty"`
 }
 
 // TraceCall is one call of a trace, with the text the tool returned
@@ -171,7 +173,11 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		opts.Interval = time.Second
 	}
 	rs := ReplayedSession{ID: tr.ID, Agent: tr.Agent, Calls: make([]ReplayedCall, 0, len(tr.Calls))}
-	st := policy.Workflow.Start(workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: opts.Start})
+	info := workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: opts.Start}
+	if tr.Intent != "" {
+		info.Intent = &workflows.Intent{Request: tr.Intent}
+	}
+	st := policy.Workflow.Start(info)
 	for i, tc := range tr.Calls {
 		now := opts.Start.Add(time.Duration(i) * opts.Interval)
 		call := workflows.Call{Kind: tc.Kind, Tool: tc.Tool, Args: tc.Args}

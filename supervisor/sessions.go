@@ -328,6 +328,7 @@ type identity struct {
 	agent     *Agent
 	remote    string
 	userAgent string
+	intent    *workflows.Intent // declared by the initialize this request is, if any
 }
 
 type identityKey struct{}

@@ -259,7 +259,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		}
 	}
 	sess.state = s.policyFor(sess.agent.Name).Workflow.Start(workflows.SessionInfo{
-		ID: sess.id, Agent: sess.agent.Name, RemoteAddr: sess.remote, Started: sess.started,
+		ID: sess.id, Agent: sess.agent.Name, RemoteAddr: sess.remote, Started: sess.started, Intent: id.intent,
 	})
 	state, err := encodeState(sess.state)
 	if err != nil {
@@ -278,7 +278,11 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		s.log.Error("cannot record new session; its calls will be refused", "session", sess.id, "agent", sess.agent.Name, "err", err)
 		return
 	}
-	data, _ := json.Marshal(map[string]any{"client": req.Params.ClientInfo, "protocol": res.ProtocolVersion})
+	start := map[string]any{"client": req.Params.ClientInfo, "protocol": res.ProtocolVersion}
+	if id.intent != nil {
+		start["intent"] = id.intent // on the chain, besides in the state it commits to
+	}
+	data, _ := json.Marshal(start)
 	// The start commits the chain to the session's first state.
 	if _, err := s.store.AppendWithData(wctx, sess.id, store.Event{Kind: store.KindSessionStart, Data: data}, state); err != nil {
 		s.log.Error("cannot record session start; its calls will be refused", "session", sess.id, "err", err)

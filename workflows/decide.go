@@ -107,6 +107,7 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 	if w.maxDuration > 0 && !st.Session.Started.IsZero() && now.Sub(st.Session.Started) > w.maxDuration {
 		d.Raise(w.onExceed, fmt.Sprintf("session budget: %s elapsed of %s", now.Sub(st.Session.Started).Round(time.Second), w.maxDuration))
 	}
+	w.checkIntent(&d, st.Session.Intent, call)
 
 	accepted, refused, failed := w.match(st, call, env)
 	var take []*step
@@ -417,3 +418,25 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 
 // ParseResult is eval.ParseOutput for a Result: structure when it has one.
 func ParseResult(r Result) any { return eval.ParseOutput(r.Text, r.Structured) }
+
+// checkIntent narrows the workflow by the session's declared intent: a
+// workflow that requires one refuses calls without it, and a tool call
+// that none of the intent's actions covers steps up (the task did not ask
+// for it). An intent never lowers a verdict.
+func (w *Workflow) checkIntent(d *Decision, in *Intent, call Call) {
+	if in == nil || in.Request == "" && len(in.Actions) == 0 {
+		if w.requireIntent {
+			d.Raise(warden.Deny, fmt.Sprintf("the workflow of agent %q requires a declared intent, and the session has none", w.Agent))
+		}
+		return
+	}
+	if len(in.Actions) == 0 || call.kind() != KindTool {
+		return
+	}
+	for _, a := range in.Actions {
+		if globMatch(a, call.Tool) {
+			return
+		}
+	}
+	d.Raise(warden.StepUp, fmt.Sprintf("%s is not among the actions the session's declared intent needs (%s)", call.what(), strings.Join(in.Actions, ", ")))
+}

@@ -73,6 +73,9 @@ type fileSpec struct {
 	Steps       []stepSpec     `yaml:"steps"`
 	Rules       []eval.Rule    `yaml:"rules"`
 	ResultRules []eval.Rule    `yaml:"result_rules"`
+	// RequireIntent refuses the calls of a session whose framework
+	// declared no intent.
+	RequireIntent bool `yaml:"require_intent"`
 }
 
 type budgetSpec struct {

@@ -127,6 +127,8 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 		Purpose:  spec.Purpose.Value,
 		byName:   map[string]*step{},
 		initVars: spec.Vars,
+
+		requireIntent: spec.RequireIntent,
 	}
 	w.onViolation = c.verdict(spec.OnViolation, warden.StepUp)
 	w.onExceed = w.onViolation

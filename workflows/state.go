@@ -28,6 +28,24 @@ type SessionInfo struct {
 	Agent      string    `json:"agent"`
 	RemoteAddr string    `json:"remote_addr,omitempty"`
 	Started    time.Time `json:"started"`
+	// Intent is the task the agent framework declared; nil when none.
+	Intent *Intent `json:"intent,omitempty"`
+}
+
+// Intent is the task that the agent framework (the code that runs the
+// agent, not the model) declared for a session: the user's request in
+// the user's words and, optionally, what the task needs. It can only
+// narrow what the workflow allows: a call it does not cover steps up, and
+// nothing it says lets through a call the workflow would not.
+type Intent struct {
+	// Request is the user's request.
+	Request string `json:"request,omitempty"`
+	// Actions are tool name patterns (globs) the task needs; when set, a
+	// tool call that none matches steps up.
+	Actions []string `json:"actions,omitempty"`
+	// Recipients and Amounts are values the user named: for rules.
+	Recipients []string  `json:"recipients,omitempty"`
+	Amounts    []float64 `json:"amounts,omitempty"`
 }
 
 // The kinds of call: every route to an upstream is decided.
@@ -179,6 +197,7 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 		Session: eval.SessionEnv{
 			ID: s.Session.ID, Agent: s.Session.Agent, Vars: vars, Calls: s.Calls,
 			Started: s.Session.Started, RemoteAddr: s.Session.RemoteAddr,
+			Intent: s.Session.intentEnv(),
 		},
 		Vars:   vars,
 		Result: result,
@@ -188,4 +207,21 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 		Last:   h.last,
 		Since:  h.since,
 	}
+}
+
+// intentEnv is the intent as expressions see it (session.intent): empty
+// fields when none was declared, so rules need no nil checks.
+func (si SessionInfo) intentEnv() eval.IntentEnv {
+	in := si.Intent
+	if in == nil {
+		return eval.IntentEnv{Actions: []string{}, Recipients: []string{}, Amounts: []float64{}}
+	}
+	return eval.IntentEnv{Declared: true, Request: in.Request, Actions: orEmpty(in.Actions), Recipients: orEmpty(in.Recipients), Amounts: orEmpty(in.Amounts)}
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

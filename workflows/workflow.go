@@ -28,6 +28,8 @@ type Workflow struct {
 	rules       []eval.Rule
 	resultRules []eval.Rule
 	warnings    Errors
+	// requireIntent refuses calls of sessions that declared no intent.
+	requireIntent bool
 }
 
 type step struct {

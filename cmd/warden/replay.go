@@ -162,6 +162,12 @@ func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 	byCall := map[string]int{}
 	for _, e := range v.Events {
 		switch e.Kind {
+		case store.KindSessionStart, store.KindIntent:
+			// The request declared last before the calls replayed stands
+			// for the session (a trace has one intent).
+			if r := recordedIntent(e); r != "" && len(tr.Calls) == 0 {
+				tr.Intent = r
+			}
 		case store.KindCall, store.KindResourceRead, store.KindPromptGet:
 			var args map[string]any
 			_ = json.Unmarshal(e.Args, &args)
@@ -244,4 +250,25 @@ func printReplay(w io.Writer, sessions []supervisor.ReplayedSession, recorded ma
 	for v := warden.Allow; v <= warden.Kill; v++ {
 		fmt.Fprintf(w, "%-8s %8d %9d\n", v, sum.ByCall[v], sum.BySess[v])
 	}
+}
+
+// recordedIntent is the user's request an event records: a session_start's
+// declared intent, or an intent event's.
+func recordedIntent(e store.Event) string {
+	var in struct {
+		Request string `json:"request"`
+		Intent  *struct {
+			Request string `json:"request"`
+		} `json:"intent"`
+	}
+	if json.Unmarshal(e.Data, &in) != nil {
+		return ""
+	}
+	if e.Kind == store.KindSessionStart {
+		if in.Intent == nil {
+			return ""
+		}
+		return in.Intent.Request
+	}
+	return in.Request
 }
