@@ -144,7 +144,7 @@ func TestJudgeRequestCarriesModelSchemaKeyAndQuotedCall(t *testing.T) {
 	}
 	rf := req.body.ResponseFormat
 	if rf.Type != "json_schema" || !rf.JSONSchema.Strict || !jsonEqual(t, rf.JSONSchema.Schema, judgeSchema) {
-		t.Fatalf("response_format = %+v (schema %s), want the strict judgement schema", rf, rf.JSONSchema.Schema)
+		t.Fatalf("response_format type %q strict %v schema %s, want the strict judgement schema", rf.Type, rf.JSONSchema.Strict, rf.JSONSchema.Schema)
 	}
 	if len(req.body.Messages) != 2 || req.body.Messages[0].Role != "system" || req.body.Messages[1].Role != "user" {
 		t.Fatalf("messages = %+v, want system then user", req.body.Messages)
@@ -260,6 +260,9 @@ func TestJudgeMovesVerdictsWithinBounds(t *testing.T) {
 			if got != c.want || !strings.Contains(reason, "scripted") {
 				t.Errorf("%s, cause %d, consistent=%v: got %s (%q), want %s", row.v, c.cause, c.j.Answer.Consistent, got, reason, c.want)
 			}
+			if row.v >= warden.Deny && !strings.Contains(reason, "never lowers") {
+				t.Errorf("%s: reason %q does not say the judge never lowers it", row.v, reason)
+			}
 			if none, _ := ApplyJudgement(row.v, c.cause, c.j, Bounds{}); none != row.v {
 				t.Errorf("%s moved to %s with zero bounds", row.v, none)
 			}
@@ -321,6 +324,9 @@ func TestJudgeFailureLeavesVerdictUnchanged(t *testing.T) {
 				got := j.Ask(context.Background(), sendCall("bob@example.com"))
 				if got.Answer != nil || !strings.Contains(got.Err, c.wantErr) || got.Digest == "" || got.Cached {
 					t.Fatalf("Ask = %+v, want no answer and an error with %q", got, c.wantErr)
+				}
+				if c.reply == nil && got.Latency < cfg.Timeout {
+					t.Fatalf("gave up after %v, before the %v timeout", got.Latency, cfg.Timeout)
 				}
 				if n := ep.calls.Load(); n != attempt {
 					t.Fatalf("endpoint called %d times after %d asks", n, attempt)
@@ -404,12 +410,16 @@ func TestJudgeCache(t *testing.T) {
 	})
 	t.Run("the least recently used entry is evicted", func(t *testing.T) {
 		ep := startEndpoint(t, reply(answerJSON(true, "ok")))
-		j := newTestJudge(t, ep, JudgeConfig{CacheSize: 1})
-		for _, to := range []string{"a@example.com", "b@example.com", "a@example.com", "a@example.com"} {
+		j := newTestJudge(t, ep, JudgeConfig{CacheSize: 2})
+		// a and b fill the cache; a is used again, so c evicts b, not a.
+		for _, to := range []string{"a@example.com", "b@example.com", "a@example.com", "c@example.com", "a@example.com"} {
 			j.Ask(ctx, sendCall(to))
 		}
 		if n := ep.calls.Load(); n != 3 {
-			t.Fatalf("endpoint called %d times, want 3 (a, b, a again after eviction; then a cached)", n)
+			t.Fatalf("endpoint called %d times, want 3 (a, b, c)", n)
+		}
+		if got := j.Ask(ctx, sendCall("b@example.com")); got.Cached || ep.calls.Load() != 4 {
+			t.Fatalf("b was not evicted: %+v", got)
 		}
 	})
 }
@@ -473,5 +483,36 @@ func TestJudgeRefusesCallWithoutTool(t *testing.T) {
 	got := newTestJudge(t, ep, JudgeConfig{}).Ask(context.Background(), JudgeCall{Intent: "x"})
 	if got.Answer != nil || !strings.Contains(got.Err, "no tool") || ep.calls.Load() != 0 {
 		t.Fatalf("Ask without a tool = %+v, %d calls", got, ep.calls.Load())
+	}
+}
+
+func TestJudgeConcurrentAsks(t *testing.T) {
+	ep := startEndpoint(t, reply(answerJSON(true, "ok")))
+	j := newTestJudge(t, ep, JudgeConfig{PerMinute: 100, CacheSize: 2})
+	var wg sync.WaitGroup
+	answered := make([]bool, 16)
+	for i := range answered {
+		wg.Go(func() {
+			answered[i] = j.Ask(context.Background(), sendCall(fmt.Sprintf("u%d@example.com", i%4))).Answer != nil
+		})
+	}
+	wg.Wait()
+	for i, ok := range answered {
+		if !ok {
+			t.Errorf("ask %d got no answer", i)
+		}
+	}
+}
+
+func TestJudgeCanceledContextMovesNothing(t *testing.T) {
+	ep := startEndpoint(t, reply(answerJSON(true, "ok")))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got := newTestJudge(t, ep, JudgeConfig{}).Ask(ctx, sendCall("bob@example.com"))
+	if got.Answer != nil || !strings.Contains(got.Err, "canceled") {
+		t.Fatalf("Ask with a canceled context = %+v", got)
+	}
+	if v, _ := ApplyJudgement(warden.StepUp, CauseProvenanceOnly, got, DefaultBounds()); v != warden.StepUp {
+		t.Fatalf("canceled judgement moved step_up to %s", v)
 	}
 }
