@@ -59,8 +59,9 @@ type Judge struct {
 // maxReply bounds the bytes read from the endpoint.
 const maxReply = 1 << 20
 
-// NewJudge returns a judge that asks cfg's endpoint, authenticating with key
-// (empty for endpoints that need none).
+// NewJudge returns a judge that asks cfg's endpoint, authenticating with key,
+// the value of cfg.KeyEnv. A key may be empty only when no KeyEnv is named
+// (local endpoints that need none).
 func NewJudge(cfg JudgeConfig, key string) (*Judge, error) {
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -68,6 +69,9 @@ func NewJudge(cfg JudgeConfig, key string) (*Judge, error) {
 	}
 	if cfg.Model == "" {
 		return nil, errors.New("judge: no model configured")
+	}
+	if cfg.KeyEnv != "" && key == "" {
+		return nil, fmt.Errorf("judge: the API key variable $%s is empty or unset", cfg.KeyEnv)
 	}
 	if cfg.Timeout < 0 || cfg.PerMinute < 0 || cfg.CacheSize < 0 || cfg.CacheTTL < 0 {
 		return nil, errors.New("judge: timeout, budget and cache must not be negative")

@@ -470,9 +470,14 @@ func TestNewJudgeRejectsBadConfig(t *testing.T) {
 		{"negative timeout", JudgeConfig{Endpoint: "http://127.0.0.1/v1", Model: "m", Timeout: -1}},
 		{"negative budget", JudgeConfig{Endpoint: "http://127.0.0.1/v1", Model: "m", PerMinute: -1}},
 		{"negative cache", JudgeConfig{Endpoint: "http://127.0.0.1/v1", Model: "m", CacheSize: -1}},
+		{"key variable empty", JudgeConfig{Endpoint: "http://127.0.0.1/v1", Model: "m", KeyEnv: "JUDGE_KEY"}},
 	}
 	for _, c := range cases {
-		if _, err := NewJudge(c.cfg, "k"); err == nil {
+		key := "k"
+		if c.cfg.KeyEnv != "" {
+			key = ""
+		}
+		if _, err := NewJudge(c.cfg, key); err == nil {
 			t.Errorf("%s: NewJudge accepted %+v", c.name, c.cfg)
 		}
 	}
