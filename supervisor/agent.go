@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
 	"github.com/warden-dev/warden/workflows"
@@ -40,6 +41,11 @@ type Agent struct {
 	// their digest and the rules that fired: what a rule withholds is
 	// often a secret, and history is read by more people than the agent.
 	KeepWithheld bool
+	// Judge, when set, is asked about the agent's calls that turn on the
+	// declared intent (see eval.Judge); JudgeBounds says how far it may
+	// move a verdict.
+	Judge       *eval.Judge
+	JudgeBounds eval.Bounds
 }
 
 // resultData is what history keeps of a result of tool: its content, or
