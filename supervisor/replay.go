@@ -28,6 +28,9 @@ type Trace struct {
 	Suite  string      `json:"suite,omitempty"`
 	// Intent is the user's request the session was declared for, if any.
 	Intent string `json:"intent,omitempty"`
+	// Prompt is the task's prompt in a corpus (AgentDojo's tasks.jsonl);
+	// ReplayOptions.PromptAsIntent declares it as the intent.
+	Prompt string `json:"prompt,omitempty"`
 }
 
 // TraceCall is one call of a trace, with the text the tool returned
@@ -101,6 +104,9 @@ type ReplayOptions struct {
 	// UTC, so replays are reproducible); Interval spaces the calls (default 1s).
 	Start    time.Time
 	Interval time.Duration
+	// PromptAsIntent declares a trace's Prompt as its intent when it has
+	// none: a corpus's task prompts are the users' requests.
+	PromptAsIntent bool
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.
@@ -174,8 +180,11 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	}
 	rs := ReplayedSession{ID: tr.ID, Agent: tr.Agent, Calls: make([]ReplayedCall, 0, len(tr.Calls))}
 	info := workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: opts.Start}
-	if tr.Intent != "" {
+	switch {
+	case tr.Intent != "":
 		info.Intent = &workflows.Intent{Request: tr.Intent}
+	case opts.PromptAsIntent && tr.Prompt != "":
+		info.Intent = &workflows.Intent{Request: tr.Prompt}
 	}
 	st := policy.Workflow.Start(info)
 	for i, tc := range tr.Calls {

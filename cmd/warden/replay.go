@@ -19,14 +19,15 @@ import (
 )
 
 type replayCmd struct {
-	Traces   string `help:"JSONL traces, one session a line: {\"id\",\"agent\",\"calls\":[{\"tool\",\"args\",\"output\"}]}." type:"existingfile" xor:"input"`
-	DB       string `help:"Replay the sessions recorded in this bbolt history file." type:"existingfile" xor:"input"`
-	Workflow string `help:"The workflow to replay against." type:"existingfile" xor:"policy"`
-	Rules    string `help:"Global rules to add to --workflow." type:"existingfile"`
-	Config   string `short:"c" help:"Take the policy (and, without --traces or --db, the history) from this configuration; needs --agent." type:"existingfile" xor:"policy"`
-	Agent    string `help:"Replay only this agent's sessions; with --config, whose policy to use."`
-	Since    string `help:"Recorded sessions started at or after: RFC 3339 time or a duration back (24h)."`
-	Until    string `help:"Recorded sessions started before."`
+	Traces         string `help:"JSONL traces, one session a line: {\"id\",\"agent\",\"calls\":[{\"tool\",\"args\",\"output\"}]}." type:"existingfile" xor:"input"`
+	DB             string `help:"Replay the sessions recorded in this bbolt history file." type:"existingfile" xor:"input"`
+	Workflow       string `help:"The workflow to replay against." type:"existingfile" xor:"policy"`
+	Rules          string `help:"Global rules to add to --workflow." type:"existingfile"`
+	Config         string `short:"c" help:"Take the policy (and, without --traces or --db, the history) from this configuration; needs --agent." type:"existingfile" xor:"policy"`
+	Agent          string `help:"Replay only this agent's sessions; with --config, whose policy to use."`
+	PromptAsIntent bool   `name:"prompt-as-intent" help:"Declare each trace's prompt (a corpus's task prompt, as in AgentDojo's tasks.jsonl) as its session's intent."`
+	Since          string `help:"Recorded sessions started at or after: RFC 3339 time or a duration back (24h)."`
+	Until          string `help:"Recorded sessions started before."`
 
 	ApproveStepUps bool `help:"Replay as if every step-up had been approved."`
 	JSON           bool `help:"One JSON object per input session, in input order."`
@@ -48,7 +49,7 @@ func (c *replayCmd) Run(g *cli) error {
 			return err
 		}
 	}
-	sessions, sum, err := supervisor.Replay(pol, &buf, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent})
+	sessions, sum, err := supervisor.Replay(pol, &buf, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent, PromptAsIntent: c.PromptAsIntent})
 	if err != nil {
 		return err
 	}
