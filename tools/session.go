@@ -91,6 +91,13 @@ func (u *upstream) linkFor(ctx context.Context, who Session) (*link, error) {
 	key := u.ownerKey(who)
 	now := time.Now()
 	u.mu.Lock()
+	// A request given up opens nothing and joins nothing: when its agent
+	// session ends, it is cancelled before Release, so checking under mu
+	// means Release either sees the session here or it never gets in.
+	if err := ctx.Err(); err != nil {
+		u.mu.Unlock()
+		return nil, err
+	}
 	l := u.links[key]
 	fresh, spare := false, false
 	if l == nil {
