@@ -2,9 +2,12 @@ package tools_test
 
 import (
 	"context"
+	"fmt"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/warden-dev/warden/tools"
 )
@@ -45,5 +48,40 @@ func TestEndedSessionOpensNothing(t *testing.T) {
 				t.Fatalf("%d upstream sessions open once every agent session ended, want 0", n)
 			}
 		})
+	}
+}
+
+// TestSetLevelWhileOpening sets an agent session's logging level, again
+// and again, while its first request opens its upstream session: what
+// the opening learns of the upstream (its client, whether it logs) is
+// not there to read until it is done. Run with -race.
+func TestSetLevelWhileOpening(t *testing.T) {
+	up := server.NewMCPServer("logs", "1", server.WithToolCapabilities(true), server.WithLogging())
+	up.AddTool(mcp.NewTool("increment"), echo)
+	srv := httptest.NewServer(server.NewStreamableHTTPServer(up,
+		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
+	t.Cleanup(srv.Close)
+	hub, _ := startHub(t, tools.Spec{Name: "up", URL: srv.URL, Spare: -1})
+	for i := range 8 { // each opening is one more chance to overlap
+		who := tools.Session{ID: fmt.Sprint("s", i), Agent: "a"}
+		done := make(chan error, 1)
+		go func() {
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "increment"
+			_, _, err := hub.CallTool(t.Context(), who, req)
+			done <- err
+		}()
+	set:
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				break set
+			default:
+				hub.SetLevel(t.Context(), who, mcp.LoggingLevelDebug)
+			}
+		}
 	}
 }
