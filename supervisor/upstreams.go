@@ -72,10 +72,9 @@ type sessionView struct {
 // the session sees them.
 func (s *Supervisor) changedFor(sess *session) map[string]toolChange {
 	s.syncMu.Lock()
-	v := sess.view
-	s.syncMu.Unlock()
-	if v != nil {
-		return v.changed
+	defer s.syncMu.Unlock()
+	if v := sess.view; v != nil {
+		return v.changed // replaced, never edited, under syncMu
 	}
 	return s.changedTools()
 }
