@@ -65,6 +65,14 @@ type link struct {
 	relist   bool   // a listing is running; another change lists again after it
 	again    bool
 	closed   bool
+
+	// told are the agent sessions told that this upstream session serves
+	// them. Its closing is told to them only, and nobody is told of its
+	// opening once it closed, so that no record says it closed before it
+	// opened. Under tellMu, which is held while telling (the peer records,
+	// and calls nothing of the hub).
+	tellMu sync.Mutex
+	told   map[string]bool
 }
 
 func (u *upstream) newLink(key string) *link {
@@ -205,6 +213,18 @@ func (u *upstream) opened(l *link, who Session) {
 	if u.spec.sharing() == PerAgent && len(l.sessionIDs()) > 1 {
 		ev.Reason = "shared with the agent's other sessions (per_agent)"
 	}
+	l.tellMu.Lock()
+	defer l.tellMu.Unlock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return // closed while it opened: its closing was not told either
+	}
+	if l.told == nil {
+		l.told = map[string]bool{}
+	}
+	l.told[who.ID] = true
 	u.hub.report(who.ID, ev)
 }
 
@@ -238,9 +258,13 @@ func (u *upstream) closeLink(l *link, reason string, to []string, replaced bool)
 	if already {
 		return
 	}
+	l.tellMu.Lock()
 	for _, id := range to {
-		u.hub.report(id, UpstreamEvent{Upstream: u.spec.Name, Action: "closed", Reason: reason, Sharing: u.spec.sharing()})
+		if l.told[id] {
+			u.hub.report(id, UpstreamEvent{Upstream: u.spec.Name, Action: "closed", Reason: reason, Sharing: u.spec.sharing()})
+		}
 	}
+	l.tellMu.Unlock()
 	u.hub.wg.Add(1)
 	go func() {
 		defer u.hub.wg.Done()
@@ -279,7 +303,11 @@ func (u *upstream) release(who Session, reason string) {
 	l.mu.Unlock()
 	if served && left == 0 {
 		u.closeLink(l, reason, []string{who.ID}, false)
+		return
 	}
+	l.tellMu.Lock()
+	delete(l.told, who.ID) // an agent's upstream session outlives many of its sessions
+	l.tellMu.Unlock()
 }
 
 // reap closes upstream sessions that carried no request for the idle

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/tools"
 )
 
@@ -84,4 +88,64 @@ func TestSetLevelWhileOpening(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEndWhileOpening ends an agent session while its first request is
+// opening its upstream session (the upstream holds the initialize). Its
+// record must not say that an upstream session opened after saying it
+// closed, and the upstream session must end upstream.
+func TestEndWhileOpening(t *testing.T) {
+	var inits atomic.Int32
+	entered, gate := make(chan struct{}), make(chan struct{})
+	hooks := &server.Hooks{}
+	hooks.AddBeforeInitialize(func(context.Context, any, *mcp.InitializeRequest) {
+		if inits.Add(1) == 2 { // warden's own session is the first
+			close(entered)
+			<-gate
+		}
+	})
+	live := &counter{live: map[string]bool{}}
+	hooks.AddOnRegisterSession(func(_ context.Context, s server.ClientSession) {
+		live.mu.Lock()
+		live.live[s.SessionID()] = true
+		live.mu.Unlock()
+	})
+	hooks.AddOnUnregisterSession(func(_ context.Context, s server.ClientSession) {
+		live.mu.Lock()
+		delete(live.live, s.SessionID())
+		live.mu.Unlock()
+	})
+	up := server.NewMCPServer("held", "1", server.WithToolCapabilities(true), server.WithHooks(hooks))
+	up.AddTool(mcp.NewTool("increment"), echo)
+	srv := httptest.NewServer(server.NewStreamableHTTPServer(up,
+		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	})
+	hub, ev := startHub(t, tools.Spec{Name: "up", URL: srv.URL, Spare: -1})
+
+	who := tools.Session{ID: "s1", Agent: "a"}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "increment"
+		_, _, _ = hub.CallTool(ctx, who, req)
+	}()
+	<-entered
+	cancel() // as the supervisor does before Release
+	hub.Release(who, "ended")
+	close(gate)
+	<-done
+	got := ev.of("s1")
+	if len(got) > 0 && !slices.Equal(got, []string{"opened", "closed"}) {
+		t.Fatalf("events of a session that ended while its upstream session opened: %v, want none or opened, closed", got)
+	}
+	testkit.WaitFor(t, 5*time.Second, "the upstream session to end upstream", func() bool { return live.liveCount() == 1 })
 }
