@@ -244,6 +244,18 @@ func (u *upstream) setLevel(l *link, level mcp.LoggingLevel) {
 // one when replaced is set.
 func (u *upstream) closeLink(l *link, reason string, to []string, replaced bool) {
 	u.mu.Lock()
+	closing := u.detachLocked(l, reason, replaced)
+	u.mu.Unlock()
+	if closing {
+		u.finishClose(l, reason, to)
+	}
+}
+
+// detachLocked takes l out of use and marks it closed; it reports whether
+// it was open, and so is for the caller to finish closing. Deciding to
+// close and detaching under one hold of u.mu means no request can take l
+// in between (linkFor finds links under it). u.mu is held.
+func (u *upstream) detachLocked(l *link, reason string, replaced bool) bool {
 	if u.links[l.key] == l {
 		delete(u.links, l.key)
 		if replaced {
@@ -251,13 +263,15 @@ func (u *upstream) closeLink(l *link, reason string, to []string, replaced bool)
 		}
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	already := l.closed
 	l.closed = true
-	l.mu.Unlock()
-	u.mu.Unlock()
-	if already {
-		return
-	}
+	return !already
+}
+
+// finishClose tells the agent sessions in to that l closed, and ends its
+// transport in the background.
+func (u *upstream) finishClose(l *link, reason string, to []string) {
 	l.tellMu.Lock()
 	for _, id := range to {
 		if l.told[id] {
@@ -292,40 +306,54 @@ func (u *upstream) release(who Session, reason string) {
 	u.mu.Lock()
 	delete(u.gone, who.ID)
 	l := u.links[key]
-	u.mu.Unlock()
 	if l == nil {
+		u.mu.Unlock()
 		return
 	}
 	l.mu.Lock()
 	_, served := l.sessions[who.ID]
 	delete(l.sessions, who.ID)
-	left := len(l.sessions)
+	last := served && len(l.sessions) == 0
 	l.mu.Unlock()
-	if served && left == 0 {
-		u.closeLink(l, reason, []string{who.ID}, false)
-		return
+	// Under the same hold of mu: another session of the agent that
+	// joins l after this decision would find it closed.
+	closing := last && u.detachLocked(l, reason, false)
+	u.mu.Unlock()
+	switch {
+	case closing:
+		u.finishClose(l, reason, []string{who.ID})
+	case !last:
+		l.tellMu.Lock()
+		delete(l.told, who.ID) // an agent's upstream session outlives many of its sessions
+		l.tellMu.Unlock()
 	}
-	l.tellMu.Lock()
-	delete(l.told, who.ID) // an agent's upstream session outlives many of its sessions
-	l.tellMu.Unlock()
 }
 
 // reap closes upstream sessions that carried no request for the idle
 // timeout.
 func (u *upstream) reap(now time.Time) {
 	idle := u.spec.idleTimeout()
+	reason := fmt.Sprintf("idle for more than %s", idle)
 	u.mu.Lock()
 	var stale []*link
 	for _, l := range u.links {
+		select {
+		case <-l.ready:
+		default:
+			continue // still opening: a request waits for it
+		}
 		l.mu.Lock()
-		if len(l.inflight) == 0 && now.Sub(l.lastUse) > idle {
+		idleNow := len(l.inflight) == 0 && now.Sub(l.lastUse) > idle
+		l.mu.Unlock()
+		// Detached under the same hold of mu as the check: linkFor, which
+		// hands links out under mu, cannot hand l out in between.
+		if idleNow && u.detachLocked(l, reason, true) {
 			stale = append(stale, l)
 		}
-		l.mu.Unlock()
 	}
 	u.mu.Unlock()
 	for _, l := range stale {
-		u.closeLink(l, fmt.Sprintf("idle for more than %s", idle), l.sessionIDs(), true)
+		u.finishClose(l, reason, l.sessionIDs())
 	}
 }
 
