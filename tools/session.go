@@ -181,6 +181,9 @@ func (u *upstream) open(l *link, who Session) {
 		return
 	}
 	l.conn, l.caps = c, caps
+	l.mu.Lock()
+	l.lastUse = time.Now() // idle from now, not from a request that waited for it
+	l.mu.Unlock()
 	close(l.ready)
 	if lvl, ok := u.hub.levels.Load(who.ID); ok && caps.Logging != nil {
 		u.setLevel(l, lvl.(mcp.LoggingLevel))

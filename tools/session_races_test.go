@@ -90,62 +90,105 @@ func TestSetLevelWhileOpening(t *testing.T) {
 	}
 }
 
-// TestEndWhileOpening ends an agent session while its first request is
-// opening its upstream session (the upstream holds the initialize). Its
-// record must not say that an upstream session opened after saying it
-// closed, and the upstream session must end upstream.
-func TestEndWhileOpening(t *testing.T) {
+// heldOpening is an upstream that holds one initialize (the nth) until
+// let is closed, and knows which of its sessions are live.
+type heldOpening struct {
+	*counter
+	entered chan struct{} // closed once the held initialize arrived
+	let     chan struct{}
+}
+
+func newHeldOpening(t *testing.T, nth int32) *heldOpening {
+	t.Helper()
+	h := &heldOpening{counter: &counter{live: map[string]bool{}}, entered: make(chan struct{}), let: make(chan struct{})}
 	var inits atomic.Int32
-	entered, gate := make(chan struct{}), make(chan struct{})
 	hooks := &server.Hooks{}
 	hooks.AddBeforeInitialize(func(context.Context, any, *mcp.InitializeRequest) {
-		if inits.Add(1) == 2 { // warden's own session is the first
-			close(entered)
-			<-gate
+		if inits.Add(1) == nth {
+			close(h.entered)
+			<-h.let
 		}
 	})
-	live := &counter{live: map[string]bool{}}
 	hooks.AddOnRegisterSession(func(_ context.Context, s server.ClientSession) {
-		live.mu.Lock()
-		live.live[s.SessionID()] = true
-		live.mu.Unlock()
+		h.mu.Lock()
+		h.live[s.SessionID()] = true
+		h.mu.Unlock()
 	})
 	hooks.AddOnUnregisterSession(func(_ context.Context, s server.ClientSession) {
-		live.mu.Lock()
-		delete(live.live, s.SessionID())
-		live.mu.Unlock()
+		h.mu.Lock()
+		delete(h.live, s.SessionID())
+		h.mu.Unlock()
 	})
 	up := server.NewMCPServer("held", "1", server.WithToolCapabilities(true), server.WithHooks(hooks))
 	up.AddTool(mcp.NewTool("increment"), echo)
 	srv := httptest.NewServer(server.NewStreamableHTTPServer(up,
 		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26")))
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		select {
-		case <-gate:
-		default:
-			close(gate)
-		}
-	})
-	hub, ev := startHub(t, tools.Spec{Name: "up", URL: srv.URL, Spare: -1})
+	t.Cleanup(h.release)
+	h.url = srv.URL
+	return h
+}
 
-	who := tools.Session{ID: "s1", Agent: "a"}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
+// release lets the held initialize go on.
+func (h *heldOpening) release() {
+	select {
+	case <-h.let:
+	default:
+		close(h.let)
+	}
+}
+
+// callAsync makes a request of who on hub; its error arrives on the channel.
+func callAsync(ctx context.Context, hub *tools.Hub, who tools.Session) <-chan error {
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
 		req := mcp.CallToolRequest{}
 		req.Params.Name = "increment"
-		_, _, _ = hub.CallTool(ctx, who, req)
+		_, _, err := hub.CallTool(ctx, who, req)
+		done <- err
 	}()
-	<-entered
+	return done
+}
+
+// TestEndWhileOpening ends an agent session while its first request is
+// opening its upstream session (the upstream holds the initialize). Its
+// record must not say that an upstream session opened after saying it
+// closed, and the upstream session must end upstream.
+func TestEndWhileOpening(t *testing.T) {
+	up := newHeldOpening(t, 2) // warden's own session is the first
+	hub, ev := startHub(t, tools.Spec{Name: "up", URL: up.url, Spare: -1})
+	who := tools.Session{ID: "s1", Agent: "a"}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := callAsync(ctx, hub, who)
+	<-up.entered
 	cancel() // as the supervisor does before Release
 	hub.Release(who, "ended")
-	close(gate)
+	up.release()
 	<-done
 	got := ev.of("s1")
 	if len(got) > 0 && !slices.Equal(got, []string{"opened", "closed"}) {
 		t.Fatalf("events of a session that ended while its upstream session opened: %v, want none or opened, closed", got)
 	}
-	testkit.WaitFor(t, 5*time.Second, "the upstream session to end upstream", func() bool { return live.liveCount() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the upstream session to end upstream", func() bool { return up.liveCount() == 1 })
+}
+
+// TestSlowOpeningIsNotIdle holds the opening of an agent session's
+// upstream session for longer than the idle timeout: the reaper must
+// leave it alone, and the request it opens for must find it open. Another
+// session, opened after it and reaped, shows the reaper went past its
+// deadline.
+func TestSlowOpeningIsNotIdle(t *testing.T) {
+	up := newHeldOpening(t, 2)
+	hub, ev := startHub(t, tools.Spec{Name: "up", URL: up.url, Spare: -1, IdleTimeout: time.Second})
+	slow := callAsync(t.Context(), hub, tools.Session{ID: "slow", Agent: "a"})
+	<-up.entered
+	increment(t, hub, tools.Session{ID: "later", Agent: "b"})
+	testkit.WaitFor(t, 10*time.Second, "the later session to be reaped", func() bool { return slices.Contains(ev.of("later"), "closed") })
+	up.release()
+	if err := <-slow; err != nil {
+		t.Fatalf("the request whose upstream session opened slowly: %v", err)
+	}
+	if n := hub.Status()[0].Sessions; n != 1 {
+		t.Fatalf("%d upstream sessions open right after the slow one's request, want 1 (it)", n)
+	}
 }
