@@ -146,6 +146,7 @@ func (u *upstream) linkFor(ctx context.Context, who Session) (*link, error) {
 		<-l.ready
 		if l.err == nil {
 			u.opened(l, who) // one more session of the agent on its upstream session
+			u.shareView(l, who)
 		}
 	}
 	select {
@@ -204,7 +205,20 @@ func (u *upstream) adopt(l *link, who Session) {
 		u.setLevel(l, lvl.(mcp.LoggingLevel))
 	}
 	u.opened(l, who)
+	u.shareView(l, who)
 	u.fillSpares()
+}
+
+// shareView gives who the view of what l offers, when l has an offer of
+// its own: it said its lists changed before who came to it (an agent's
+// upstream session its other sessions used, or a spare).
+func (u *upstream) shareView(l *link, who Session) {
+	l.mu.Lock()
+	own := l.offer != nil
+	l.mu.Unlock()
+	if own {
+		u.hub.viewsChanged([]string{who.ID})
+	}
 }
 
 // opened tells the supervisor that who is served by l.
