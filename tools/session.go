@@ -287,8 +287,10 @@ func (u *upstream) detachLocked(l *link, reason string, replaced bool) bool {
 }
 
 // finishClose tells the agent sessions in to that l closed, and ends its
-// transport in the background.
+// transport in the background. Their views lose what only l offered
+// first: their next upstream session starts from the upstream's offer.
 func (u *upstream) finishClose(l *link, reason string, to []string) {
+	u.hub.viewsChanged(to)
 	l.tellMu.Lock()
 	for _, id := range to {
 		if l.told[id] {

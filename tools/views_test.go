@@ -1,6 +1,7 @@
 package tools_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -22,6 +23,21 @@ func TestAgentSessionSeesItsAgentsView(t *testing.T) {
 	increment(t, hub, second)
 	if _, ok := hub.CatalogFor("a2").Tool("secret"); !ok {
 		t.Fatal("a session that joined its agent's upstream session does not see the tool that upstream session offers")
+	}
+}
+
+// TestClosedUpstreamSessionLeavesView has the upstream add a tool on an
+// agent session's upstream session, which then closes idle: the session's
+// next upstream session does not offer the tool, so its view must not
+// either.
+func TestClosedUpstreamSessionLeavesView(t *testing.T) {
+	up := newCounter(t)
+	hub, ev := startHub(t, tools.Spec{Name: "up", URL: up.url, IdleTimeout: 200 * time.Millisecond})
+	who := tools.Session{ID: "s1", Agent: "a"}
+	addSecret(t, hub, who)
+	testkit.WaitFor(t, 5*time.Second, "the idle upstream session to close", func() bool { return slices.Contains(ev.of("s1"), "closed") })
+	if _, ok := hub.CatalogFor("s1").Tool("secret"); ok {
+		t.Fatal("the view still has a tool that only a closed upstream session offered")
 	}
 }
 
