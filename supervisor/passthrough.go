@@ -32,7 +32,10 @@ func (s *Supervisor) afterSubscribe(ctx context.Context, _ any, req *mcp.Subscri
 		return
 	}
 	sess.subscribe(req.Params.URI, true)
-	if err := s.hub.Subscribe(context.WithoutCancel(ctx), sess.who(), up, req.Params.URI); err != nil {
+	err := sess.upstreamRequest(ctx, func(ctx context.Context) error {
+		return s.hub.Subscribe(ctx, sess.who(), up, req.Params.URI)
+	})
+	if err != nil {
 		s.log.Warn("upstream subscription failed", "upstream", up, "uri", req.Params.URI, "err", err)
 	}
 }
@@ -46,7 +49,10 @@ func (s *Supervisor) afterUnsubscribe(ctx context.Context, _ any, req *mcp.Unsub
 	}
 	sess.subscribe(req.Params.URI, false)
 	if up, found := resourceUpstream(s.hub.CatalogFor(sess.id), req.Params.URI); found {
-		if err := s.hub.Unsubscribe(context.WithoutCancel(ctx), sess.who(), up, req.Params.URI); err != nil {
+		err := sess.upstreamRequest(ctx, func(ctx context.Context) error {
+			return s.hub.Unsubscribe(ctx, sess.who(), up, req.Params.URI)
+		})
+		if err != nil {
 			s.log.Debug("upstream unsubscribe failed", "upstream", up, "uri", req.Params.URI, "err", err)
 		}
 	}

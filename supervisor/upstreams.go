@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -31,6 +32,26 @@ func (s *Supervisor) whoFrom(ctx context.Context) tools.Session {
 		return sess.who()
 	}
 	return tools.Session{}
+}
+
+// errSessionEnded refuses a request of a session that has ended.
+var errSessionEnded = errors.New("the session ended")
+
+// upstreamRequest runs fn, a request of the session to the hub outside
+// any call (a subscription), on a context that the session's end cancels
+// as it cancels its calls, before its upstream sessions are released: the
+// hub opens no upstream session for a cancelled request, so none is
+// opened for the session once they are. The request does not end with the
+// agent's HTTP request.
+func (sess *session) upstreamRequest(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	untrack, live := sess.track(cancel)
+	if !live {
+		return errSessionEnded
+	}
+	defer untrack()
+	return fn(ctx)
 }
 
 // catalogFor is what the session of ctx sees: the catalog, or its own view.
@@ -72,10 +93,9 @@ type sessionView struct {
 // the session sees them.
 func (s *Supervisor) changedFor(sess *session) map[string]toolChange {
 	s.syncMu.Lock()
-	v := sess.view
-	s.syncMu.Unlock()
-	if v != nil {
-		return v.changed
+	defer s.syncMu.Unlock()
+	if v := sess.view; v != nil {
+		return v.changed // replaced, never edited, under syncMu
 	}
 	return s.changedTools()
 }

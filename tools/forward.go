@@ -159,8 +159,14 @@ func (h *Hub) SetLevel(ctx context.Context, who Session, level mcp.LoggingLevel)
 	h.levelFor(who, level)
 	for _, u := range h.ups {
 		if u.spec.sharing() != Shared {
-			if l := u.serving(who.ID); l != nil && l.caps.Logging != nil {
-				u.setLevel(l, level)
+			if l := u.serving(who.ID); l != nil {
+				select {
+				case <-l.ready: // its client and caps are set once it is
+					if l.err == nil && l.caps.Logging != nil {
+						u.setLevel(l, level)
+					}
+				default: // still opening: open sets the level stored above
+				}
 			}
 			continue
 		}

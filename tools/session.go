@@ -65,6 +65,14 @@ type link struct {
 	relist   bool   // a listing is running; another change lists again after it
 	again    bool
 	closed   bool
+
+	// told are the agent sessions told that this upstream session serves
+	// them. Its closing is told to them only, and nobody is told of its
+	// opening once it closed, so that no record says it closed before it
+	// opened. Under tellMu, which is held while telling (the peer records,
+	// and calls nothing of the hub).
+	tellMu sync.Mutex
+	told   map[string]bool
 }
 
 func (u *upstream) newLink(key string) *link {
@@ -91,6 +99,13 @@ func (u *upstream) linkFor(ctx context.Context, who Session) (*link, error) {
 	key := u.ownerKey(who)
 	now := time.Now()
 	u.mu.Lock()
+	// A request given up opens nothing and joins nothing: when its agent
+	// session ends, it is cancelled before Release, so checking under mu
+	// means Release either sees the session here or it never gets in.
+	if err := ctx.Err(); err != nil {
+		u.mu.Unlock()
+		return nil, err
+	}
 	l := u.links[key]
 	fresh, spare := false, false
 	if l == nil {
@@ -131,6 +146,7 @@ func (u *upstream) linkFor(ctx context.Context, who Session) (*link, error) {
 		<-l.ready
 		if l.err == nil {
 			u.opened(l, who) // one more session of the agent on its upstream session
+			u.shareView(l, who)
 		}
 	}
 	select {
@@ -166,6 +182,9 @@ func (u *upstream) open(l *link, who Session) {
 		return
 	}
 	l.conn, l.caps = c, caps
+	l.mu.Lock()
+	l.lastUse = time.Now() // idle from now, not from a request that waited for it
+	l.mu.Unlock()
 	close(l.ready)
 	if lvl, ok := u.hub.levels.Load(who.ID); ok && caps.Logging != nil {
 		u.setLevel(l, lvl.(mcp.LoggingLevel))
@@ -186,7 +205,20 @@ func (u *upstream) adopt(l *link, who Session) {
 		u.setLevel(l, lvl.(mcp.LoggingLevel))
 	}
 	u.opened(l, who)
+	u.shareView(l, who)
 	u.fillSpares()
+}
+
+// shareView gives who the view of what l offers, when l has an offer of
+// its own: it said its lists changed before who came to it (an agent's
+// upstream session its other sessions used, or a spare).
+func (u *upstream) shareView(l *link, who Session) {
+	l.mu.Lock()
+	own := l.offer != nil
+	l.mu.Unlock()
+	if own {
+		u.hub.viewsChanged([]string{who.ID})
+	}
 }
 
 // opened tells the supervisor that who is served by l.
@@ -198,6 +230,18 @@ func (u *upstream) opened(l *link, who Session) {
 	if u.spec.sharing() == PerAgent && len(l.sessionIDs()) > 1 {
 		ev.Reason = "shared with the agent's other sessions (per_agent)"
 	}
+	l.tellMu.Lock()
+	defer l.tellMu.Unlock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return // closed while it opened: its closing was not told either
+	}
+	if l.told == nil {
+		l.told = map[string]bool{}
+	}
+	l.told[who.ID] = true
 	u.hub.report(who.ID, ev)
 	l.mu.Lock()
 	own := l.offer != nil
@@ -224,6 +268,18 @@ func (u *upstream) setLevel(l *link, level mcp.LoggingLevel) {
 // one when replaced is set.
 func (u *upstream) closeLink(l *link, reason string, to []string, replaced bool) {
 	u.mu.Lock()
+	closing := u.detachLocked(l, reason, replaced)
+	u.mu.Unlock()
+	if closing {
+		u.finishClose(l, reason, to)
+	}
+}
+
+// detachLocked takes l out of use and marks it closed; it reports whether
+// it was open, and so is for the caller to finish closing. Deciding to
+// close and detaching under one hold of u.mu means no request can take l
+// in between (linkFor finds links under it). u.mu is held.
+func (u *upstream) detachLocked(l *link, reason string, replaced bool) bool {
 	if u.links[l.key] == l {
 		delete(u.links, l.key)
 		if replaced {
@@ -231,16 +287,24 @@ func (u *upstream) closeLink(l *link, reason string, to []string, replaced bool)
 		}
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	already := l.closed
 	l.closed = true
-	l.mu.Unlock()
-	u.mu.Unlock()
-	if already {
-		return
-	}
+	return !already
+}
+
+// finishClose tells the agent sessions in to that l closed, and ends its
+// transport in the background. Their views lose what only l offered
+// first: their next upstream session starts from the upstream's offer.
+func (u *upstream) finishClose(l *link, reason string, to []string) {
+	u.hub.viewsChanged(to)
+	l.tellMu.Lock()
 	for _, id := range to {
-		u.hub.report(id, UpstreamEvent{Upstream: u.spec.Name, Action: "closed", Reason: reason, Sharing: u.spec.sharing()})
+		if l.told[id] {
+			u.hub.report(id, UpstreamEvent{Upstream: u.spec.Name, Action: "closed", Reason: reason, Sharing: u.spec.sharing()})
+		}
 	}
+	l.tellMu.Unlock()
 	u.hub.wg.Add(1)
 	go func() {
 		defer u.hub.wg.Done()
@@ -268,17 +332,26 @@ func (u *upstream) release(who Session, reason string) {
 	u.mu.Lock()
 	delete(u.gone, who.ID)
 	l := u.links[key]
-	u.mu.Unlock()
 	if l == nil {
+		u.mu.Unlock()
 		return
 	}
 	l.mu.Lock()
 	_, served := l.sessions[who.ID]
 	delete(l.sessions, who.ID)
-	left := len(l.sessions)
+	last := served && len(l.sessions) == 0
 	l.mu.Unlock()
-	if served && left == 0 {
-		u.closeLink(l, reason, []string{who.ID}, false)
+	// Under the same hold of mu: another session of the agent that
+	// joins l after this decision would find it closed.
+	closing := last && u.detachLocked(l, reason, false)
+	u.mu.Unlock()
+	switch {
+	case closing:
+		u.finishClose(l, reason, []string{who.ID})
+	case !last:
+		l.tellMu.Lock()
+		delete(l.told, who.ID) // an agent's upstream session outlives many of its sessions
+		l.tellMu.Unlock()
 	}
 }
 
@@ -286,18 +359,27 @@ func (u *upstream) release(who Session, reason string) {
 // timeout.
 func (u *upstream) reap(now time.Time) {
 	idle := u.spec.idleTimeout()
+	reason := fmt.Sprintf("idle for more than %s", idle)
 	u.mu.Lock()
 	var stale []*link
 	for _, l := range u.links {
+		select {
+		case <-l.ready:
+		default:
+			continue // still opening: a request waits for it
+		}
 		l.mu.Lock()
-		if len(l.inflight) == 0 && now.Sub(l.lastUse) > idle {
+		idleNow := len(l.inflight) == 0 && now.Sub(l.lastUse) > idle
+		l.mu.Unlock()
+		// Detached under the same hold of mu as the check: linkFor, which
+		// hands links out under mu, cannot hand l out in between.
+		if idleNow && u.detachLocked(l, reason, true) {
 			stale = append(stale, l)
 		}
-		l.mu.Unlock()
 	}
 	u.mu.Unlock()
 	for _, l := range stale {
-		u.closeLink(l, fmt.Sprintf("idle for more than %s", idle), l.sessionIDs(), true)
+		u.finishClose(l, reason, l.sessionIDs())
 	}
 }
 

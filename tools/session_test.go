@@ -283,21 +283,14 @@ func TestSessionOnlyToolStaysInItsView(t *testing.T) {
 	hub, _ := startHub(t, tools.Spec{Name: "up", URL: up.url})
 	a, b := tools.Session{ID: "a1", Agent: "a"}, tools.Session{ID: "b1", Agent: "b"}
 	increment(t, hub, b)
-	req := mcp.CallToolRequest{}
-	req.Params.Name = "add_tool"
-	if _, _, err := hub.CallTool(t.Context(), a, req); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, 5*time.Second, "a's view to have the tool", func() bool {
-		_, ok := hub.CatalogFor("a1").Tool("secret")
-		return ok
-	})
+	addSecret(t, hub, a)
 	if _, ok := hub.CatalogFor("b1").Tool("secret"); ok {
 		t.Fatal("b's view has a tool the upstream added for a's session")
 	}
 	if _, ok := hub.Catalog().Tool("secret"); ok {
 		t.Fatal("the catalog has a tool the upstream added for one session")
 	}
+	req := mcp.CallToolRequest{}
 	req.Params.Name = "secret"
 	if _, _, err := hub.CallTool(t.Context(), b, req); !errors.Is(err, tools.ErrUnknown) {
 		t.Fatalf("b's call of a's tool: %v, want ErrUnknown", err)
