@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/workflows"
 )
 
@@ -101,6 +102,12 @@ type ReplayOptions struct {
 	// UTC, so replays are reproducible); Interval spaces the calls (default 1s).
 	Start    time.Time
 	Interval time.Duration
+	// Judge, when set, is asked afresh about the calls a live judge would
+	// be asked about (warden replay --judge); nil reuses the judgements
+	// recorded on the chain.
+	Judge *eval.Judge
+	// JudgeBounds are the moves Judge may make, as an agent's are live.
+	JudgeBounds eval.Bounds
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.
