@@ -45,7 +45,7 @@ func (d *decoder) agents(n ast.Node, ups []*Upstream) []*Agent {
 // agent reads one agent.
 func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, seen map[string]ast.Node, tokens map[string]string) *Agent {
 	what := fmt.Sprintf("agents[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "resources", "prompts", "workflow", "throttle", "retention", "record_results", "budgets")
+	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "resources", "prompts", "workflow", "throttle", "retention", "record_results", "budgets", "judge")
 	if !ok {
 		return nil
 	}
@@ -85,6 +85,12 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 			if f.val != nil {
 				a.Budgets = d.budgets(f.val, what+".budgets")
 			}
+		case "judge":
+			if f.val == nil {
+				d.errorf(f.key, "%s.judge is empty; omit it for no judge", what)
+				continue
+			}
+			a.Judge = d.judge(f.val, what+".judge")
 		case "record_results":
 			if f.val != nil {
 				a.RecordResults = d.recordResults(f.val, what+".record_results")

@@ -187,6 +187,9 @@ type Agent struct {
 	// Budgets cap this agent's calls of some tools per window, across its
 	// sessions.
 	Budgets []Budget
+	// Judge, when set, is the model asked whether this agent's calls are
+	// consistent with the session's declared intent; nil for none.
+	Judge *Judge
 
 	retentionAt ast.Node // where Retention was set, for messages
 

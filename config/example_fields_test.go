@@ -32,6 +32,7 @@ var decoderSections = map[string]string{
 	"agentRetention": "agents",
 	"recordResults":  "agents",
 	"budgets":        "agents",
+	"judge":          "agents",
 	"retention":      "retention",
 	"limits":         "limits",
 	"anchor":         "anchor",

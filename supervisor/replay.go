@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/workflows"
 )
 
@@ -107,6 +108,12 @@ type ReplayOptions struct {
 	// PromptAsIntent declares a trace's Prompt as its intent when it has
 	// none: a corpus's task prompts are the users' requests.
 	PromptAsIntent bool
+	// Judge, when set, is asked afresh about the calls a live judge would
+	// be asked about (warden replay --judge); nil reuses the judgements
+	// recorded on the chain.
+	Judge *eval.Judge
+	// JudgeBounds are the moves Judge may make, as an agent's are live.
+	JudgeBounds eval.Bounds
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
@@ -31,10 +32,19 @@ type replayCmd struct {
 
 	ApproveStepUps bool `help:"Replay as if every step-up had been approved."`
 	JSON           bool `help:"One JSON object per input session, in input order."`
+
+	Judge          string `help:"Ask the judge at this OpenAI-compatible API (base URL: https, or http on loopback) instead of reusing the judgements recorded on the chain." placeholder:"URL"`
+	JudgeModel     string `help:"The model --judge asks. Default: with --config, the agent's judge.model."`
+	JudgeKeyEnv    string `help:"The variable holding --judge's API key. Default: none (a configured key is never sent to another endpoint)." placeholder:"VAR"`
+	JudgePerMinute int    `help:"--judge's budget of model calls per minute; calls beyond it keep their verdict. Default: with --config, the agent's judge.per_minute, else 60."`
 }
 
 func (c *replayCmd) Run(g *cli) error {
-	pol, err := c.policy()
+	pol, configured, err := c.policy()
+	if err != nil {
+		return err
+	}
+	judge, bounds, err := c.judge(configured)
 	if err != nil {
 		return err
 	}
@@ -49,7 +59,8 @@ func (c *replayCmd) Run(g *cli) error {
 			return err
 		}
 	}
-	sessions, sum, err := supervisor.Replay(pol, &buf, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent, PromptAsIntent: c.PromptAsIntent})
+	sessions, sum, err := supervisor.Replay(pol, &buf, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
+		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds})
 	if err != nil {
 		return err
 	}
@@ -66,13 +77,14 @@ func (c *replayCmd) Run(g *cli) error {
 	return nil
 }
 
-// policy is the policy to replay against.
-func (c *replayCmd) policy() (*supervisor.Policy, error) {
+// policy is the policy to replay against, and with --config the agent's
+// judge section (nil for none).
+func (c *replayCmd) policy() (*supervisor.Policy, *config.Judge, error) {
 	switch {
 	case c.Workflow != "":
 		wf, err := workflows.Load(c.Workflow)
 		if err != nil {
-			return nil, exitError{code: 2, msg: "invalid workflow:\n" + err.Error()}
+			return nil, nil, exitError{code: 2, msg: "invalid workflow:\n" + err.Error()}
 		}
 		p := &supervisor.Policy{Workflow: wf}
 		if c.Rules != "" {
@@ -81,29 +93,73 @@ func (c *replayCmd) policy() (*supervisor.Policy, error) {
 				p.Rules, err = eval.LoadRules(c.Rules, data)
 			}
 			if err != nil {
-				return nil, exitError{code: 2, msg: "invalid rules:\n" + err.Error()}
+				return nil, nil, exitError{code: 2, msg: "invalid rules:\n" + err.Error()}
 			}
 		}
-		return p, nil
+		return p, nil, nil
 	case c.Config != "":
 		if c.Agent == "" {
-			return nil, errors.New("--config needs --agent: whose policy to replay against")
+			return nil, nil, errors.New("--config needs --agent: whose policy to replay against")
 		}
 		cfg, err := loadConfig(c.Config)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ps, _, err := loadPolicies(cfg)
 		if err != nil {
-			return nil, exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
+			return nil, nil, exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
 		}
 		p, ok := ps[c.Agent]
 		if !ok {
-			return nil, fmt.Errorf("no agent %q in %s", c.Agent, cfg.File)
+			return nil, nil, fmt.Errorf("no agent %q in %s", c.Agent, cfg.File)
 		}
-		return p, nil
+		for _, a := range cfg.Agents {
+			if a.Name == c.Agent {
+				return p, a.Judge, nil
+			}
+		}
+		return p, nil, nil
 	}
-	return nil, errors.New("say what to replay against: --workflow FILE, or --config FILE --agent NAME")
+	return nil, nil, errors.New("say what to replay against: --workflow FILE, or --config FILE --agent NAME")
+}
+
+// judge is the judge --judge points the replay at, with the model, limits
+// and bounds of the agent's judge section (configured, nil for none) where
+// the flags give none; nil without --judge, when the replay reuses the
+// judgements recorded on the chain.
+func (c *replayCmd) judge(configured *config.Judge) (*eval.Judge, eval.Bounds, error) {
+	if c.Judge == "" {
+		if c.JudgeModel != "" || c.JudgeKeyEnv != "" || c.JudgePerMinute != 0 {
+			return nil, eval.Bounds{}, errors.New("--judge-model, --judge-key-env and --judge-per-minute need --judge URL")
+		}
+		return nil, eval.Bounds{}, nil
+	}
+	if err := config.CheckJudgeEndpoint(c.Judge); err != nil {
+		return nil, eval.Bounds{}, fmt.Errorf("--judge: %w", err)
+	}
+	if c.JudgePerMinute < 0 {
+		return nil, eval.Bounds{}, fmt.Errorf("--judge-per-minute must be positive, got %d", c.JudgePerMinute)
+	}
+	j := config.Judge{MayClear: true, MayRaise: true} // zero limits: the judge's defaults
+	if configured != nil {
+		j = *configured
+	}
+	// The configured key belongs to the configured endpoint.
+	j.Endpoint, j.KeyEnv = c.Judge, c.JudgeKeyEnv
+	if c.JudgeModel != "" {
+		j.Model = c.JudgeModel
+	}
+	if c.JudgePerMinute > 0 {
+		j.PerMinute = c.JudgePerMinute
+	}
+	if j.Model == "" {
+		return nil, eval.Bounds{}, errors.New("--judge needs --judge-model (or --config with an agent whose judge names a model)")
+	}
+	judge, bounds, err := judgeOf(&j, os.Getenv)
+	if err != nil {
+		return nil, eval.Bounds{}, fmt.Errorf("--judge: %w", err)
+	}
+	return judge, bounds, nil
 }
 
 // input returns the sessions to replay, and the verdicts they were given

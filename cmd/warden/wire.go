@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
@@ -40,6 +42,12 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 	if err != nil {
 		return nil, exitError{code: 2, msg: "invalid policy:\n" + err.Error()}
 	}
+	// Before anything is opened: a judge's key missing from the
+	// environment stops warden here, naming the agent and the variable.
+	agents, err := agentsOf(cfg, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Retention != nil {
 		if err := compactAtStart(context.Background(), dbPath(cfg), logger); err != nil {
 			return nil, err
@@ -64,7 +72,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		return nil, err
 	}
 	sup, err := supervisor.New(supervisor.Options{
-		Hub: hub, Store: db, Agents: agentsOf(cfg), Logger: logger,
+		Hub: hub, Store: db, Agents: agents, Logger: logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
 		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
@@ -242,12 +250,37 @@ func upstreamSpecs(cfg *config.Config) []tools.Spec {
 	return specs
 }
 
-func agentsOf(cfg *config.Config) []supervisor.Agent {
+// agentsOf turns the configured agents into the supervisor's, building
+// each one's judge with its key from getenv.
+func agentsOf(cfg *config.Config, getenv func(string) string) ([]supervisor.Agent, error) {
 	out := make([]supervisor.Agent, 0, len(cfg.Agents))
 	for _, a := range cfg.Agents {
+		judge, bounds, err := judgeOf(a.Judge, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: %w", a.Name, err)
+		}
 		out = append(out, supervisor.Agent{Name: a.Name, TokenSHA256: a.TokenSHA256, Upstreams: a.Upstreams, Tools: a.Tools,
 			Resources: a.Resources, Prompts: a.Prompts,
-			DigestResults: a.RecordResults.Digest, KeepWithheld: a.RecordResults.KeepWithheld()})
+			DigestResults: a.RecordResults.Digest, KeepWithheld: a.RecordResults.KeepWithheld(),
+			Judge: judge, JudgeBounds: bounds})
 	}
-	return out
+	return out, nil
+}
+
+// judgeOf builds the judge a judge section configures, and the bounds it
+// moves verdicts within; nil for no section.
+func judgeOf(j *config.Judge, getenv func(string) string) (*eval.Judge, eval.Bounds, error) {
+	if j == nil {
+		return nil, eval.Bounds{}, nil
+	}
+	key := ""
+	if j.KeyEnv != "" {
+		key = getenv(j.KeyEnv) // NewJudge refuses it empty, naming the variable
+	}
+	judge, err := eval.NewJudge(eval.JudgeConfig{Endpoint: j.Endpoint, Model: j.Model, KeyEnv: j.KeyEnv, Timeout: j.Timeout,
+		PerMinute: j.PerMinute, CacheSize: j.CacheSize, CacheTTL: j.CacheTTL}, key)
+	if err != nil {
+		return nil, eval.Bounds{}, err
+	}
+	return judge, eval.Bounds{Clear: j.MayClear, Raise: j.MayRaise}, nil
 }
