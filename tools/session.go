@@ -224,11 +224,11 @@ func (u *upstream) shareView(l *link, who Session) {
 // opened tells the supervisor that who is served by l.
 func (u *upstream) opened(l *link, who Session) {
 	ev := UpstreamEvent{Upstream: u.spec.Name, Action: "opened", Sharing: u.spec.sharing(), Reason: "the first request that needs this upstream"}
-	if l.replaces != "" {
-		ev.Action, ev.Reason = "reopened", l.replaces+"; the upstream's state for the earlier session is gone"
-	}
-	if u.spec.sharing() == PerAgent && len(l.sessionIDs()) > 1 {
+	switch {
+	case u.spec.sharing() == PerAgent && len(l.sessionIDs()) > 1:
 		ev.Reason = "shared with the agent's other sessions (per_agent)"
+	case l.replaces != "":
+		ev.Action, ev.Reason = "reopened", l.replaces+"; the upstream's state for the earlier session is gone"
 	}
 	l.tellMu.Lock()
 	defer l.tellMu.Unlock()
@@ -377,9 +377,34 @@ func (u *upstream) reap(now time.Time) {
 			stale = append(stale, l)
 		}
 	}
+	// A spare idle as long may have expired upstream: it is replaced
+	// rather than handed to an agent.
+	fresh := u.spare[:0]
+	var expired []*link
+	for _, l := range u.spare {
+		if now.Sub(l.lastUse) > idle {
+			expired = append(expired, l)
+			continue
+		}
+		fresh = append(fresh, l)
+	}
+	u.spare = fresh
 	u.mu.Unlock()
 	for _, l := range stale {
 		u.finishClose(l, reason, l.sessionIDs())
+	}
+	for _, l := range expired {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		u.hub.wg.Add(1)
+		go func() {
+			defer u.hub.wg.Done()
+			l.shut()
+		}()
+	}
+	if len(expired) > 0 {
+		u.fillSpares()
 	}
 }
 

@@ -325,3 +325,19 @@ func TestAgentsLaterSessionSeesItsUpstreamSessionsTools(t *testing.T) {
 		t.Fatal("agent b's view has a tool added on agent a's upstream session")
 	}
 }
+
+// TestIdleSpareIsReplaced: a spare that waited longer than the idle
+// timeout may have expired upstream; it is closed and another opened.
+func TestIdleSpareIsReplaced(t *testing.T) {
+	up := newCounter(t)
+	hub, _ := startHub(t, tools.Spec{Name: "up", URL: up.url, Spare: 1, IdleTimeout: 200 * time.Millisecond})
+	testkit.WaitFor(t, 5*time.Second, "a spare", func() bool { return hub.Status()[0].Spares == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the idle spare to be replaced", func() bool {
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		return up.seen >= 3 && len(up.live) == 2 // warden's own, and the spare that replaced the first
+	})
+	if got := increment(t, hub, tools.Session{ID: "s1", Agent: "a"}); got != "1" {
+		t.Fatalf("count on a replaced spare: %s", got)
+	}
+}
