@@ -210,3 +210,23 @@ func (s *Supervisor) recordUpstreamSession(id string, ev tools.UpstreamEvent) {
 		s.log.Error("cannot record an upstream session event", "session", id, "upstream", ev.Upstream, "action", ev.Action, "err", err)
 	}
 }
+
+// viewTool finds a tool that a live session's view holds as changed from
+// its pin, for an admin to accept.
+func (s *Supervisor) viewTool(exposed string) (tools.Tool, bool) {
+	for _, sess := range s.sessions.all() {
+		s.syncMu.Lock()
+		changed := false
+		if v := sess.view; v != nil {
+			_, changed = v.changed[exposed]
+		}
+		s.syncMu.Unlock()
+		if !changed {
+			continue
+		}
+		if t, ok := s.hub.CatalogFor(sess.id).Tool(exposed); ok {
+			return t, true
+		}
+	}
+	return tools.Tool{}, false
+}
