@@ -26,6 +26,10 @@ type Env struct {
 	// Since is the number of seconds since the last call of this tool
 	// (a very large number if it was never called).
 	Since func(tool string) float64 `expr:"since"`
+	// From is where a value came from (provenance): "intent", "config",
+	// "result:<tool>.<path>", "text:<tool>"; empty when it appeared nowhere
+	// the session saw.
+	From func(v any) []string `expr:"from"`
 }
 
 // CallEnv is the call being decided: a tool call, a resource read or a

@@ -30,6 +30,9 @@ type Decision struct {
 	Reads eval.Reads `json:"-"`
 
 	prev, next State // the state before, and as it is if the call goes ahead
+	// byProvenance is the strongest verdict provenance asked for, others
+	// the strongest of every other check (see ProvenanceOnly).
+	byProvenance, others warden.Verdict
 }
 
 // Raise combines another check into the decision: the strongest verdict
@@ -37,6 +40,7 @@ type Decision struct {
 func (d *Decision) Raise(v warden.Verdict, reasons ...string) {
 	d.Verdict = warden.Max(d.Verdict, v)
 	d.Reasons = append(d.Reasons, reasons...)
+	d.others = warden.Max(d.others, v)
 }
 
 // State returns the state to keep after this decision: advanced when the
@@ -154,6 +158,7 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 		d.Raise(v, reasons...)
 		d.Reads.Merge(reads)
 	}
+	w.checkProvenance(&d, take, call)
 	next := advance(st, take, call, now, d.Verdict)
 	if err := applyBindings(&next, take, env, false); err != nil {
 		d.Raise(warden.Deny, err.Error())

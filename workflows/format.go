@@ -76,6 +76,12 @@ type fileSpec struct {
 	// RequireIntent refuses the calls of a session whose framework
 	// declared no intent.
 	RequireIntent bool `yaml:"require_intent"`
+	// Effects are the tools (globs) whose calls act on the world: send,
+	// pay, delete, book, invite, post.
+	Effects []str `yaml:"effects"`
+	// OnUntrusted answers an effect call carrying a value whose only
+	// source is free text of a result (default step_up).
+	OnUntrusted str `yaml:"on_untrusted"`
 }
 
 type budgetSpec struct {
@@ -115,6 +121,9 @@ type stepSpec struct {
 	OnViolation str        `yaml:"on_violation"`
 	// ApprovalTimeout is how long a step-up on this step holds the call.
 	ApprovalTimeout str `yaml:"approval_timeout"`
+	// TrustedSources names, per argument, where its value must come from
+	// (provenance): "intent", "config", "result:<tool>.<path>" globs.
+	TrustedSources map[string][]string `yaml:"trusted_sources"`
 	pos
 }
 

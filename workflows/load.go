@@ -130,6 +130,10 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 
 		requireIntent: spec.RequireIntent,
 	}
+	for _, e := range spec.Effects {
+		w.effects = append(w.effects, newToolPattern(e.Value))
+	}
+	w.onUntrusted = c.verdict(spec.OnUntrusted, warden.StepUp)
 	w.onViolation = c.verdict(spec.OnViolation, warden.StepUp)
 	w.onExceed = w.onViolation
 	if b := spec.Budget; b != nil {
@@ -176,6 +180,17 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 			budget:      ss.Budget,
 			onViolation: c.verdict(ss.OnViolation, w.onViolation),
 			pos:         ss.pos,
+			trusted:     ss.TrustedSources,
+		}
+		for arg, srcs := range ss.TrustedSources {
+			if len(srcs) == 0 {
+				c.errorf(ss.pos, "step %q: trusted_sources.%s names no source", name, arg)
+			}
+			for _, src := range srcs {
+				if !validSource(src) {
+					c.errorf(ss.pos, "step %q: trusted_sources.%s: %q is not a source (intent, config, result:<tool>.<field>, text:<tool>; * globs)", name, arg, src)
+				}
+			}
 		}
 		if ss.Budget < 0 {
 			c.errorf(ss.pos, "step %q: budget must not be negative", name)

@@ -63,6 +63,9 @@ type Call struct {
 	Tool     string         `json:"tool"`
 	Args     map[string]any `json:"args,omitempty"`
 	Upstream string         `json:"upstream,omitempty"`
+	// Provenance says where the session's values came from, for from()
+	// and the effect checks; nil when it is not tracked.
+	Provenance Provenance `json:"-"`
 }
 
 // kind is the call's kind, KindTool when unset.
@@ -202,6 +205,7 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 		Vars:   vars,
 		Result: result,
 		Now:    now,
+		From:   fromOf(call.Provenance),
 		Called: h.called,
 		Count:  h.count,
 		Last:   h.last,
@@ -224,4 +228,18 @@ func orEmpty[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// fromOf is from() in expressions: the sources of a value, none when
+// provenance is not tracked.
+func fromOf(p Provenance) func(any) []string {
+	if p == nil {
+		return func(any) []string { return []string{} }
+	}
+	return func(v any) []string {
+		if s := p.From(v); s != nil {
+			return s
+		}
+		return []string{}
+	}
 }

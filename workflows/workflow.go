@@ -30,6 +30,8 @@ type Workflow struct {
 	warnings    Errors
 	// requireIntent refuses calls of sessions that declared no intent.
 	requireIntent bool
+	effects       []toolPattern  // tools whose calls act on the world
+	onUntrusted   warden.Verdict // an effect value whose only source is free text
 }
 
 type step struct {
@@ -44,6 +46,7 @@ type step struct {
 	nextAll     bool // next: ["*"]
 	onViolation warden.Verdict
 	approval    time.Duration // approval_timeout; 0 means the default
+	trusted     map[string][]string // argument → source globs its value must come from
 	anytime     bool
 	terminal    bool
 	pos         pos
