@@ -85,7 +85,7 @@ func parseStructure(text string) (any, bool) {
 		return v, composite(v)
 	}
 	v = nil
-	if parseYAML(text, &v) != nil || !composite(v) || !keysLike(v, 0) {
+	if parseYAML(text, &v) != nil || !composite(v) || !keysLike(v) {
 		return nil, false
 	}
 	return v, true
@@ -101,26 +101,33 @@ func composite(v any) bool {
 
 // keysLike reports whether every object key in v reads as a field name or
 // the name of a thing (at most four words, one line, 64 bytes), rather
-// than as a sentence that YAML happened to split at a colon.
-func keysLike(v any, depth int) bool {
-	if depth > 64 {
-		return false
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if len(k) > 64 || strings.ContainsAny(k, "\n\r") || len(strings.Fields(k)) > 4 || !keysLike(x, depth+1) {
-				return false
+// than as a sentence that YAML happened to split at a colon. It looks at
+// no more than maxNodes nodes: YAML aliases can make a small text a huge
+// tree, and a tree too big to check is not trusted as structure.
+func keysLike(v any) bool {
+	nodes := maxNodes
+	var ok func(v any) bool
+	ok = func(v any) bool {
+		if nodes--; nodes < 0 {
+			return false
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			for k, x := range t {
+				if len(k) > 64 || strings.ContainsAny(k, "\n\r") || len(strings.Fields(k)) > 4 || !ok(x) {
+					return false
+				}
+			}
+		case []any:
+			for _, x := range t {
+				if !ok(x) {
+					return false
+				}
 			}
 		}
-	case []any:
-		for _, x := range t {
-			if !keysLike(x, depth+1) {
-				return false
-			}
-		}
+		return true
 	}
-	return true
+	return ok(v)
 }
 
 // walker records the values of one result, within its budgets.

@@ -31,6 +31,8 @@ var (
 	ibanShape   = regexp.MustCompile(`^[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{1,4})+$`)
 	numberShape = regexp.MustCompile(`^[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?$`)
 	phoneShape  = regexp.MustCompile(`^\+?[0-9 ()./-]{7,}$`)
+	emailShape  = regexp.MustCompile(`^(?:` + emailPattern.String() + `)$`)
+	urlShape    = regexp.MustCompile(`^(?:` + urlPattern.String() + `)$`)
 
 	// tokenPattern finds the reusable values in free text, in order of
 	// preference where they overlap: emails, URLs and hosts (urlPattern
@@ -54,20 +56,22 @@ var (
 // nothing an agent could reuse.
 func normalize(s string) (kind byte, norm string, ok bool) {
 	t := strings.TrimSpace(s)
+	// Cheap tests first: From runs on every argument of every call.
+	digit := strings.ContainsAny(t, "0123456789")
 	switch {
 	case t == "":
 		return 0, "", false
-	case fullMatch(emailPattern, t):
+	case strings.IndexByte(t, '@') > 0 && emailShape.MatchString(t):
 		return kindEmail, strings.ToLower(t), true
-	case ibanShape.MatchString(t):
+	case digit && len(t) >= 15 && ibanShape.MatchString(t):
 		if compact := strings.ToUpper(strings.ReplaceAll(t, " ", "")); len(compact) >= 15 && len(compact) <= 34 {
 			return kindIBAN, compact, true
 		}
-	case numberShape.MatchString(t):
+	case digit && numberShape.MatchString(t):
 		if n, ok := canonicalNumber(t); ok {
 			return kindNumber, n, true
 		}
-	case fullMatch(urlPattern, t):
+	case strings.IndexByte(t, '.') > 0 && urlShape.MatchString(t):
 		if u, ok := canonicalURL(t); ok {
 			return kindURL, u, true
 		}
@@ -80,7 +84,7 @@ func normalize(s string) (kind byte, norm string, ok bool) {
 // run of digits is a number and needs no second form.
 func phoneDigits(s string) (string, bool) {
 	t := strings.TrimSpace(s)
-	if !phoneShape.MatchString(t) || !strings.ContainsAny(t, "+ ()./-") {
+	if len(t) < 7 || !phoneShape.MatchString(t) || !strings.ContainsAny(t, "+ ()./-") {
 		return "", false
 	}
 	var b strings.Builder
@@ -93,13 +97,6 @@ func phoneDigits(s string) (string, bool) {
 		return "", false
 	}
 	return b.String(), true
-}
-
-// fullMatch reports whether re matches all of s (the shared patterns of
-// funcs.go are unanchored, for finding values inside text).
-func fullMatch(re *regexp.Regexp, s string) bool {
-	loc := re.FindStringIndex(s)
-	return loc != nil && loc[0] == 0 && loc[1] == len(s)
 }
 
 // canonicalNumber writes a decimal number exactly, without a float: sign,

@@ -464,3 +464,18 @@ func TestProvenanceScanCap(t *testing.T) {
 		t.Errorf("structure past the budget was read: %q", got)
 	}
 }
+
+// TestProvenanceAliasBomb: YAML aliases make a text of a few hundred bytes
+// a tree of 10^9 leaves; it is read as text, not walked.
+func TestProvenanceAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d, ", i-1), 10), ", "))
+	}
+	p := NewProvenance("", nil)
+	p.Observe("t", nil, b.String())
+	if got := p.From("x"); !slices.Equal(got, []string{"text:t"}) {
+		t.Errorf("From(x) = %q, want text only", got)
+	}
+}
