@@ -18,7 +18,7 @@ import (
 //   - structuredContent is walked as given. Otherwise the text is parsed as
 //     JSON, then as YAML (AgentDojo's tools print YAML); a parse counts only
 //     when it gives a list or an object, and a YAML parse only when its keys
-//     look like field names or names of things (keyLike), so that prose
+//     look like field names or names of things (keysLike), so that prose
 //     such as "Send the money to: XX..." stays text.
 //   - Each scalar leaf is a value from "result:<tool>.<path>": the field
 //     names from the root, list indices dropped, at most maxDepth of them.
@@ -29,9 +29,10 @@ import (
 //     It, and every string leaf that contains whitespace (a body, a
 //     description, a subject), is scanned: its tokens (emails, URLs and
 //     hosts, IBANs, dates, phone numbers, ids that mix letters and digits,
-//     numbers) and its short segments (lines split at ": ", ", " and tabs,
-//     at most maxSegment bytes: the "Hotel Names: Le Marais Boutique\nGood
-//     Night" of a listing, the "iPhone 3GS" of a subject) are values from
+//     numbers), its quoted phrases ("feedback.xlsx") and its short
+//     segments (lines split at ": ", ", " and tabs, at most maxSegment
+//     bytes: the "Hotel Names: Le Marais Boutique\nGood Night" of a
+//     listing, the "iPhone 3GS" of a subject) are values from
 //     "text:<tool>".
 //   - At most maxScan bytes of a result are read, and maxNodes nodes of its
 //     structure; text longer than maxScan is not parsed at all, only
@@ -210,13 +211,16 @@ func (w *walker) text(s string) {
 	w.scan(s)
 }
 
-// scan records the tokens of free text, and its short segments other than
-// the whole text itself, as from "text:<tool>".
+// scan records the tokens and quoted phrases of free text, and its short
+// segments other than the whole text itself, as from "text:<tool>".
 func (w *walker) scan(s string) {
 	name := []byte("text:" + w.tool)
 	add := func(v string) { w.p.eachKey(v, func(k vkey) { w.record(k, name) }) }
 	for _, t := range tokens(s) {
 		add(t)
+	}
+	for _, q := range quoted(s) {
+		add(q)
 	}
 	whole := strings.TrimSpace(s)
 	for _, line := range strings.Split(s, "\n") {
