@@ -38,7 +38,8 @@ type Provenance struct {
 }
 
 // Bounds of one session's provenance. A cap is hit only by a session far
-// beyond a real task (an AgentDojo task observes fewer than 300 values);
+// beyond a real task (the largest AgentDojo task observes 742 values, the
+// results of all 97 tasks together 1,434 from 201 sources);
 // past it, old values are forgotten and new sources dropped, which can
 // only take trust away, never add it.
 const (
@@ -165,8 +166,9 @@ func (p *Provenance) From(value any) []string {
 
 // FromEach returns the sources of each scalar in a list or object (in
 // order; an object's fields by name), or of the value itself when it is a
-// scalar. A list is trusted when Trusted holds for every element's
-// sources; an empty list has no elements to distrust.
+// scalar; booleans and nulls are skipped, as in From. A list is trusted
+// when Trusted holds for every element's sources; an empty list has no
+// elements to distrust.
 func (p *Provenance) FromEach(value any) [][]string {
 	var out [][]string
 	forLeaves(value, 0, func(leaf any) bool {

@@ -17,9 +17,9 @@ import (
 //
 //   - structuredContent is walked as given. Otherwise the text is parsed as
 //     JSON, then as YAML (AgentDojo's tools print YAML); a parse counts only
-//     when it gives a list or an object, and a YAML parse only when its keys
-//     look like field names or names of things (keysLike), so that prose
-//     such as "Send the money to: XX..." stays text.
+//     when it gives a list or an object whose keys look like field names or
+//     names of things (keysLike), so that prose such as "Send the money
+//     to: XX..." stays text.
 //   - Each scalar leaf is a value from "result:<tool>.<path>": the field
 //     names from the root, list indices dropped, at most maxDepth of them.
 //     An object key that is not an identifier ("Le Marais Boutique", an
@@ -72,8 +72,9 @@ func (p *Provenance) Observe(tool string, structured any, text string) {
 }
 
 // parseStructure parses a result's text as JSON, then as YAML, and keeps
-// what is a list or an object. JSON numbers stay exact (json.Number): a
-// long account number must not become a nearby float.
+// what is a list or an object whose keys are keysLike. JSON numbers stay
+// exact (json.Number): a long account number must not become a nearby
+// float.
 func parseStructure(text string) (any, bool) {
 	trimmed := strings.TrimSpace(text)
 	if trimmed == "" {
@@ -82,14 +83,13 @@ func parseStructure(text string) (any, bool) {
 	var v any
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
-	if dec.Decode(&v) == nil && !dec.More() {
-		return v, composite(v)
+	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(trimmed)) {
+		v = nil
+		if parseYAML(text, &v) != nil {
+			return nil, false
+		}
 	}
-	v = nil
-	if parseYAML(text, &v) != nil || !composite(v) || !keysLike(v) {
-		return nil, false
-	}
-	return v, true
+	return v, composite(v) && keysLike(v)
 }
 
 func composite(v any) bool {
