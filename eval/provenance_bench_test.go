@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,16 +68,28 @@ func BenchmarkProvenanceFrom(b *testing.B) {
 }
 
 // BenchmarkProvenanceMemory reports the heap a session's provenance holds:
-// after 20 AgentDojo results, and when full (maxValues distinct values
-// from maxSources source names: the bound, whatever the results).
+// after 20 AgentDojo results, and with every cap reached (the bound,
+// whatever the results and the intent).
 func BenchmarkProvenanceMemory(b *testing.B) {
 	outs := loadOutputs(b)
 	const sessions = 64
 	typical := heapPer(sessions, func() *Provenance { return sessionOf(outs, 20) })
 	full := heapPer(sessions/8, func() *Provenance {
-		p := NewProvenance(outs[0].Prompt, nil)
+		// Every cap reached with the longest names: maxValues values,
+		// maxSources sources of a 128-byte tool and maxDepth 64-byte
+		// fields, and an intent of maxIntent bytes of tokens.
+		var intent strings.Builder
+		for i := 0; intent.Len() < maxIntent; i++ {
+			fmt.Fprintf(&intent, "%d ", i)
+		}
+		p := NewProvenance(intent.String(), nil)
+		segment := strings.Repeat("f", 64)
 		for i := range maxValues {
-			p.Observe(fmt.Sprintf("tool_%d", i%maxSources), map[string]any{"field": fmt.Sprintf("value-%d", i)}, "")
+			var v any = fmt.Sprintf("value-%d", i)
+			for range maxDepth {
+				v = map[string]any{segment: v}
+			}
+			p.Observe(fmt.Sprintf("%0128d", i%maxSources), v.(map[string]any), "")
 		}
 		return p
 	})

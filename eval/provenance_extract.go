@@ -21,7 +21,8 @@ import (
 //     names of things (keysLike), so that prose such as "Send the money
 //     to: XX..." stays text.
 //   - Each scalar leaf is a value from "result:<tool>.<path>": the field
-//     names from the root, list indices dropped, at most maxDepth of them.
+//     names from the root, list indices dropped, at most maxDepth of them
+//     and maxSourceName bytes in all.
 //     An object key that is not an identifier ("Le Marais Boutique", an
 //     email in shared_with) is data: it is a value at its object's path
 //     and adds nothing to the path below it.
@@ -44,8 +45,9 @@ var (
 )
 
 const (
-	maxToolName = 128
-	maxSegment  = 80 // longer pieces of text are sentences, not names
+	maxToolName   = 128
+	maxSourceName = 256 // a source name's bytes: deeper fields keep their parent's name
+	maxSegment    = 80  // longer pieces of text are sentences, not names
 )
 
 // Observe records the values of one tool result: structured is the
@@ -187,7 +189,7 @@ func (w *walker) field(k string, x any, level int) {
 		w.walk(x, level+1)
 		return
 	}
-	if w.depth >= maxDepth {
+	if w.depth >= maxDepth || len(w.path)+1+len(k) > maxSourceName {
 		w.walk(x, level+1)
 		return
 	}

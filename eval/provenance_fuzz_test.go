@@ -14,6 +14,11 @@ func checkBounds(t *testing.T, p *Provenance) {
 	if len(p.values) > maxValues || len(p.names) > maxSources || len(p.queue) > 2*maxValues+1 {
 		t.Fatalf("over bounds: %d values, %d sources, %d queued", len(p.values), len(p.names), len(p.queue))
 	}
+	for _, n := range p.names {
+		if len(n) > maxSourceName {
+			t.Fatalf("source name of %d bytes: %.80q", len(n), n)
+		}
+	}
 	if len(p.intentKeys) > maxValues || len(p.configKeys) > maxValues || len(p.intent) > maxIntent {
 		t.Fatalf("intent or config over bounds: %d, %d keys, %d bytes", len(p.intentKeys), len(p.configKeys), len(p.intent))
 	}

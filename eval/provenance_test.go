@@ -440,6 +440,18 @@ func TestProvenanceBounds(t *testing.T) {
 		t.Errorf("%d sources for one value, want %d", len(got), maxPerValue)
 	}
 
+	// Source names stay short however deep and long the fields.
+	var deep any = "deep value"
+	for range 3 * maxDepth {
+		deep = map[string]any{strings.Repeat("k", 60): deep}
+	}
+	p = NewProvenance("", nil)
+	p.Observe(strings.Repeat("t", 2*maxToolName), deep, "")
+	checkBounds(t, p)
+	if got := p.From("deep value"); len(got) != 1 || !strings.HasPrefix(got[0], "result:"+strings.Repeat("t", maxToolName)+"."+strings.Repeat("k", 60)) {
+		t.Errorf("From(deep value) = %.100q", got)
+	}
+
 	// A value whose sources are full of free text still gains a structured one.
 	p = NewProvenance("", nil)
 	for i := range maxPerValue {
