@@ -143,6 +143,7 @@ type walker struct {
 	depth  int    // path segments after the tool
 }
 
+// walk records the values in v, at the current path.
 func (w *walker) walk(v any, level int) {
 	w.nodes--
 	if w.nodes < 0 || w.budget <= 0 || level > 64 {
