@@ -1,0 +1,309 @@
+package eval
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// How a result becomes values. Structure is the strong source: a field's
+// path names what the value is (the email of a contact, the recipient of
+// a transaction). Free text is where injected instructions live, so what
+// is found in it is only ever "text:<tool>".
+//
+//   - structuredContent is walked as given. Otherwise the text is parsed as
+//     JSON, then as YAML (AgentDojo's tools print YAML); a parse counts only
+//     when it gives a list or an object whose keys look like field names or
+//     names of things (keysLike), so that prose such as "Send the money
+//     to: XX..." stays text.
+//   - Each scalar leaf is a value from "result:<tool>.<path>": the field
+//     names from the root, list indices dropped, at most maxDepth of them
+//     and maxSourceName bytes in all.
+//     An object key that is not an identifier ("Le Marais Boutique", an
+//     email in shared_with) is data: it is a value at its object's path
+//     and adds nothing to the path below it.
+//   - Text that is not structure is a value from "text:<tool>" as a whole.
+//     It, and every string leaf that contains whitespace (a body, a
+//     description, a subject), is scanned: its tokens (emails, URLs and
+//     hosts, IBANs, dates, phone numbers, ids that mix letters and digits,
+//     numbers), its quoted phrases ("feedback.xlsx") and its short
+//     segments (lines split at ": ", ", " and tabs, at most maxSegment
+//     bytes: the "Hotel Names: Le Marais Boutique\nGood Night" of a
+//     listing, the "iPhone 3GS" of a subject) are values from
+//     "text:<tool>".
+//   - At most maxScan bytes of a result are read, and maxNodes nodes of its
+//     structure; text longer than maxScan is not parsed at all, only
+//     scanned as text, so a huge result can only weaken its own values.
+
+var (
+	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+	quotedText = regexp.MustCompile(`"([^"\n]{1,200})"|'([^'\n]{1,200})'|“([^”\n]{1,200})”`)
+)
+
+const (
+	maxToolName   = 128
+	maxSourceName = 256 // a source name's bytes: deeper fields keep their parent's name
+	maxSegment    = 80  // longer pieces of text are sentences, not names
+)
+
+// Observe records the values of one tool result: structured is the
+// result's structuredContent (nil when it has none), text its text
+// content.
+func (p *Provenance) Observe(tool string, structured any, text string) {
+	if len(tool) > maxToolName {
+		tool = tool[:maxToolName]
+	}
+	w := walker{p: p, tool: tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + tool)}
+	if structured != nil {
+		w.walk(structured, 0)
+		return
+	}
+	if len(text) > maxScan {
+		w.text(text[:maxScan])
+		return
+	}
+	if v, ok := parseStructure(text); ok {
+		w.walk(v, 0)
+		return
+	}
+	w.text(text)
+}
+
+// parseStructure parses a result's text as JSON, then as YAML, and keeps
+// what is a list or an object whose keys are keysLike. JSON numbers stay
+// exact (json.Number): a long account number must not become a nearby
+// float.
+func parseStructure(text string) (any, bool) {
+	trimmed := strings.TrimSpace(text)
+	if trimmed == "" {
+		return nil, false
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(trimmed))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(trimmed)) {
+		v = nil
+		if parseYAML(text, &v) != nil {
+			return nil, false
+		}
+	}
+	return v, composite(v) && keysLike(v)
+}
+
+func composite(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+// keysLike reports whether every object key in v reads as a field name or
+// the name of a thing (at most four words, one line, 64 bytes), rather
+// than as a sentence that YAML happened to split at a colon. It looks at
+// no more than maxNodes nodes: YAML aliases can make a small text a huge
+// tree, and a tree too big to check is not trusted as structure.
+func keysLike(v any) bool {
+	nodes := maxNodes
+	var ok func(v any) bool
+	ok = func(v any) bool {
+		if nodes--; nodes < 0 {
+			return false
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			for k, x := range t {
+				if len(k) > 64 || strings.ContainsAny(k, "\n\r") || len(strings.Fields(k)) > 4 || !ok(x) {
+					return false
+				}
+			}
+		case []any:
+			for _, x := range t {
+				if !ok(x) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return ok(v)
+}
+
+// walker records the values of one result, within its budgets.
+type walker struct {
+	p      *Provenance
+	tool   string
+	budget int    // bytes left to read
+	nodes  int    // nodes left to walk
+	path   []byte // the source name of the current node: result:<tool>.<a>.<b>
+	depth  int    // path segments after the tool
+}
+
+// walk records the values in v, at the current path.
+func (w *walker) walk(v any, level int) {
+	w.nodes--
+	if w.nodes < 0 || w.budget <= 0 || level > 64 {
+		return
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(t)) {
+			w.field(k, t[k], level)
+		}
+	case map[any]any:
+		for k, x := range t {
+			w.field(fmt.Sprint(k), x, level)
+		}
+	case []any:
+		for _, x := range t {
+			w.walk(x, level+1)
+		}
+	case string:
+		w.budget -= len(t)
+		if w.budget < 0 {
+			return
+		}
+		w.leaf(t)
+		if strings.ContainsFunc(t, unicode.IsSpace) {
+			w.scan(t)
+		}
+	default:
+		if n, ok := numberOf(t); ok {
+			w.record(w.p.key(kindNumber, n), w.path)
+		}
+	}
+}
+
+// field walks one object field: under its name when the name is a field
+// name, at the object's own path (and as a value) when the name is data.
+func (w *walker) field(k string, x any, level int) {
+	w.budget -= len(k)
+	if w.budget < 0 {
+		return
+	}
+	if !identifier.MatchString(k) {
+		w.leaf(k)
+		w.walk(x, level+1)
+		return
+	}
+	if w.depth >= maxDepth || len(w.path)+1+len(k) > maxSourceName {
+		w.walk(x, level+1)
+		return
+	}
+	n := len(w.path)
+	w.path = append(append(w.path, '.'), k...)
+	w.depth++
+	w.walk(x, level+1)
+	w.path, w.depth = w.path[:n], w.depth-1
+}
+
+// leaf records a string at the current path.
+func (w *walker) leaf(s string) {
+	w.p.eachKey(s, func(k vkey) { w.record(k, w.path) })
+}
+
+// text records text that is not structure: as a whole, and what it holds.
+func (w *walker) text(s string) {
+	w.budget -= len(s)
+	name := []byte("text:" + w.tool)
+	w.p.eachKey(s, func(k vkey) { w.record(k, name) })
+	w.scan(s)
+}
+
+// scan records the tokens and quoted phrases of free text, and its short
+// segments other than the whole text itself, as from "text:<tool>".
+func (w *walker) scan(s string) {
+	name := []byte("text:" + w.tool)
+	add := func(v string) { w.p.eachKey(v, func(k vkey) { w.record(k, name) }) }
+	for _, t := range tokens(s) {
+		add(t)
+	}
+	for _, q := range quoted(s) {
+		add(q)
+	}
+	whole := strings.TrimSpace(s)
+	for _, line := range strings.Split(s, "\n") {
+		for _, seg := range segments(line) {
+			if seg != whole {
+				add(seg)
+			}
+		}
+	}
+}
+
+// record notes a value under a source name given as bytes; the name is
+// copied only the first time a session sees it.
+func (w *walker) record(k vkey, name []byte) {
+	if i, ok := w.p.nameIdx[string(name)]; ok {
+		w.p.record(k, w.p.names[i])
+		return
+	}
+	w.p.record(k, string(name))
+}
+
+// segments splits a line of text into the names it may list.
+func segments(line string) []string {
+	var out []string
+	for _, part := range strings.FieldsFunc(line, func(r rune) bool { return r == '\t' }) {
+		for _, a := range strings.Split(part, ": ") {
+			for _, b := range strings.Split(a, ", ") {
+				b = strings.TrimRight(strings.TrimSpace(b), ".:,;")
+				if b != "" && len(b) <= maxSegment {
+					out = append(out, b)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// quoted returns the quoted phrases of a text ('Networking event').
+func quoted(text string) []string {
+	var out []string
+	for _, m := range quotedText.FindAllStringSubmatch(text, -1) {
+		for _, g := range m[1:] {
+			if g != "" {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// forLeaves calls f with each scalar of an argument's value in order (an
+// object's fields by name), until f returns false. Booleans and nulls are
+// skipped: they carry nothing to reuse, and a flag beside a recipient
+// must not make the recipient untrusted.
+func forLeaves(v any, level int, f func(any) bool) bool {
+	if level > 64 {
+		return f(nil)
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(t)) {
+			if !forLeaves(t[k], level+1, f) {
+				return false
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if !forLeaves(x, level+1, f) {
+				return false
+			}
+		}
+	case []string:
+		for _, x := range t {
+			if !f(x) {
+				return false
+			}
+		}
+	case bool, nil:
+	default:
+		return f(t)
+	}
+	return true
+}
