@@ -360,3 +360,17 @@ func (p *Provenance) compact() {
 	}
 	p.queue, p.head = live, 0
 }
+
+// maxTokenScan bounds the prose a call's argument is scanned for tokens.
+const maxTokenScan = 64 << 10
+
+// Tokens returns the reusable values embedded in prose (addresses, URLs,
+// account numbers, amounts, ids), as Observe finds them in free text, so
+// that a value inside a message the agent wrote is held to where it came
+// from. Text beyond 64 KiB is not scanned.
+func (p *Provenance) Tokens(text string) []string {
+	if len(text) > maxTokenScan {
+		text = text[:maxTokenScan]
+	}
+	return tokens(text)
+}
