@@ -19,39 +19,57 @@ import (
 // a place under the upstream's cap, and its state, until they idle out).
 
 // liveUpstream serves one subscribable resource and counts the sessions
-// it holds: registered and not yet ended by a DELETE.
+// warden left open: initialized and not ended by warden's DELETE. The
+// DELETE is counted by id, whatever the order: mcp-go's server registers a
+// session only after it has answered the initialize, so a DELETE sent at
+// once can come first, and the server would then keep the session (its
+// own race, not warden's).
 type liveUpstream struct {
-	url  string
-	mu   sync.Mutex
-	live map[string]bool
+	url     string
+	mu      sync.Mutex
+	opened  map[string]bool
+	deleted map[string]bool
 }
 
 func newLiveUpstream(t *testing.T) *liveUpstream {
 	t.Helper()
-	u := &liveUpstream{live: map[string]bool{}}
+	u := &liveUpstream{opened: map[string]bool{}, deleted: map[string]bool{}}
 	hooks := &server.Hooks{}
 	hooks.AddOnRegisterSession(func(_ context.Context, s server.ClientSession) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
-		u.live[s.SessionID()] = true
-	})
-	hooks.AddOnUnregisterSession(func(_ context.Context, s server.ClientSession) {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		delete(u.live, s.SessionID())
+		u.opened[s.SessionID()] = true
 	})
 	s := server.NewMCPServer("live", "1.0.0", server.WithResourceCapabilities(true, false), server.WithHooks(hooks))
 	s.AddResource(mcp.NewResource("live://doc", "doc"), func(context.Context, mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 		return []mcp.ResourceContents{mcp.TextResourceContents{URI: "live://doc", Text: "doc"}}, nil
 	})
-	u.url = serveUpstream(t, s)
+	h := server.NewStreamableHTTPServer(s,
+		server.WithStreamableHTTPProtocolVersions("2025-11-25", "2025-06-18", "2025-03-26"))
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			u.mu.Lock()
+			u.deleted[r.Header.Get(server.HeaderKeySessionID)] = true
+			u.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	u.url = serveHTTP(t, mux) + "/mcp"
 	return u
 }
 
+// count is the number of sessions opened and not DELETEd.
 func (u *liveUpstream) count() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return len(u.live)
+	n := 0
+	for id := range u.opened {
+		if !u.deleted[id] {
+			n++
+		}
+	}
+	return n
 }
 
 // TestAttackUpstreamSessionsSubscribeThenLeave: B opens sessions, and in
@@ -72,7 +90,7 @@ func TestAttackUpstreamSessionsSubscribeThenLeave(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, _, _ = ladderPost(nil, w.URL, agentTokenB, sid, subscribe, nil)
+				_, _, _, _ = ladderPost(nil, w.URL, agentTokenB, sid, subscribe, map[string]string{"User-Agent": "leaver"})
 			}()
 		}
 		wg.Add(1)
@@ -84,6 +102,7 @@ func TestAttackUpstreamSessionsSubscribeThenLeave(t *testing.T) {
 				return
 			}
 			req.Header.Set("Authorization", "Bearer "+agentTokenB)
+			req.Header.Set("User-Agent", "leaver")
 			req.Header.Set(server.HeaderKeySessionID, sid)
 			if res, err := http.DefaultClient.Do(req); err == nil {
 				res.Body.Close()
