@@ -32,9 +32,29 @@ func (s *Supervisor) afterSubscribe(ctx context.Context, _ any, req *mcp.Subscri
 		return
 	}
 	sess.subscribe(req.Params.URI, true)
-	if err := s.hub.Subscribe(context.WithoutCancel(ctx), sess.who(), up, req.Params.URI); err != nil {
+	err := whileLive(ctx, sess, func(ctx context.Context) error {
+		return s.hub.Subscribe(ctx, sess.who(), up, req.Params.URI)
+	})
+	if err != nil {
 		s.log.Warn("upstream subscription failed", "upstream", up, "uri", req.Params.URI, "err", err)
 	}
+}
+
+// whileLive runs fn, which may open one of the session's upstream
+// sessions, as one of the session's requests in flight: not at all once
+// the session has stopped, and cancelled if it stops meanwhile, which
+// then waits for fn before it releases the session's upstream sessions.
+// Else an upstream session could be opened for a session already gone,
+// and stay open until it idles out.
+func whileLive(ctx context.Context, sess *session, fn func(ctx context.Context) error) error {
+	fctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	untrack, live := sess.track(cancel)
+	if !live {
+		return errors.New("the session has ended")
+	}
+	defer untrack()
+	return fn(fctx)
 }
 
 // afterUnsubscribe stops relaying updates of a resource to the session,
@@ -46,7 +66,10 @@ func (s *Supervisor) afterUnsubscribe(ctx context.Context, _ any, req *mcp.Unsub
 	}
 	sess.subscribe(req.Params.URI, false)
 	if up, found := resourceUpstream(s.hub.CatalogFor(sess.id), req.Params.URI); found {
-		if err := s.hub.Unsubscribe(context.WithoutCancel(ctx), sess.who(), up, req.Params.URI); err != nil {
+		err := whileLive(ctx, sess, func(ctx context.Context) error {
+			return s.hub.Unsubscribe(ctx, sess.who(), up, req.Params.URI)
+		})
+		if err != nil {
 			s.log.Debug("upstream unsubscribe failed", "upstream", up, "uri", req.Params.URI, "err", err)
 		}
 	}
