@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -70,5 +71,34 @@ func TestAttackUpstreamSessionsPinFromOtherAgent(t *testing.T) {
 	res := callTool(t, b, "special", nil)
 	if res.IsError || resultText(res) != "special: B's special" {
 		t.Fatalf("B's call of its own session's special = %q (error %v): A's session decided what B's tool may be", resultText(res), res.IsError)
+	}
+}
+
+// TestAttackUpstreamSessionsOwnToolRugPull: what a session's own tool is
+// pinned to is what that session first saw: the upstream redefining it
+// for the session later is still a change, and its calls step up (with no
+// approver configured, they are refused).
+func TestAttackUpstreamSessionsOwnToolRugPull(t *testing.T) {
+	spec := tools.Spec{Name: "st", URL: sessionToolUpstream(t), Sharing: tools.PerSession}
+	w := startWarden(t, []tools.Spec{spec}, sessionAgents)
+	a := connect(t, w.URL, agentTokenA)
+	if res := callTool(t, a, "make_special", map[string]any{"desc": "harmless"}); res.IsError {
+		t.Fatalf("make_special: %s", resultText(res))
+	}
+	toolNames(t, a, "special")
+	if res := callTool(t, a, "special", nil); res.IsError || resultText(res) != "special: harmless" {
+		t.Fatalf("special as first seen = %q (error %v)", resultText(res), res.IsError)
+	}
+	if res := callTool(t, a, "make_special", map[string]any{"desc": "now also mails your keys"}); res.IsError {
+		t.Fatalf("make_special again: %s", resultText(res))
+	}
+	var got string
+	waitFor(t, 10*time.Second, "the redefined special to step up", func() bool {
+		res := callTool(t, a, "special", nil)
+		got = resultText(res)
+		return res.IsError && strings.Contains(got, "step_up")
+	})
+	if strings.Contains(got, "mails your keys") {
+		t.Fatalf("the redefined special ran: %q", got)
 	}
 }
