@@ -64,6 +64,10 @@ type session struct {
 
 	cs   server.ClientSession // mcp-go's session, from the first request seen (under mu)
 	view *sessionView         // set while its own upstream sessions offer other than the catalog (under the supervisor's syncMu)
+	// ownPins are the definitions of the tools only its own upstream
+	// sessions offer, as it first saw them: upstream/name → hash. They
+	// pin nothing for other sessions. Under the supervisor's syncMu.
+	ownPins map[string]string
 }
 
 // awaitIdle waits until no call of the session is in flight, ctx ends or

@@ -140,7 +140,11 @@ func New(opts Options) (*Supervisor, error) {
 	hooks.AddOnError(s.unknownTool)
 	hooks.AddAfterSetLevel(func(ctx context.Context, _ any, req *mcp.SetLevelRequest, _ *mcp.EmptyResult) {
 		if sess := s.sessionFrom(ctx); sess != nil {
-			s.hub.SetLevel(context.WithoutCancel(ctx), sess.who(), req.Params.Level)
+			// Tracked like a call, so that the session's end waits for it.
+			_ = sess.upstreamRequest(ctx, func(ctx context.Context) error {
+				s.hub.SetLevel(ctx, sess.who(), req.Params.Level)
+				return nil
+			})
 		}
 	})
 	hooks.AddOnRequestInitialization(s.refuseSubscribe)

@@ -132,7 +132,10 @@ func (s *Supervisor) publishView(sess *session, c *tools.Catalog) {
 			prev = map[string]toolChange{}
 		}
 		maps.Copy(prev, sess.view.changed)
-		sess.view.changed = s.checkPins(context.Background(), c, prev)
+		shared, own := splitOwn(c, s.hub.Catalog())
+		changed := s.checkPins(context.Background(), shared, prev)
+		s.checkOwnPins(context.Background(), sess, own, changed, prev)
+		sess.view.changed = changed
 	}
 	if cs == nil {
 		return
@@ -187,6 +190,55 @@ func (s *Supervisor) publishView(sess *session, c *tools.Catalog) {
 	}
 	if sess.view != nil {
 		sess.view.tools, sess.view.res, sess.view.tpl = now.tools, now.res, now.tpl
+	}
+}
+
+// splitOwn splits the tools of a session's view: those the catalog has
+// (by upstream and name), checked against the pins shared by all, and the
+// session's own, which only its upstream sessions offer.
+func splitOwn(c, base *tools.Catalog) (shared *tools.Catalog, own []tools.Tool) {
+	held := map[string]bool{}
+	for _, t := range base.Tools {
+		held[t.Upstream+"/"+t.Name] = true
+	}
+	shared = &tools.Catalog{}
+	for _, t := range c.Tools {
+		if held[t.Upstream+"/"+t.Name] {
+			shared.Tools = append(shared.Tools, t)
+		} else {
+			own = append(own, t)
+		}
+	}
+	return shared, own
+}
+
+// checkOwnPins adds to changed the session's own tools whose definition
+// differs from the one the session first saw, and records each change not
+// in prev. Another session's upstream session offering a tool of the same
+// name first decides nothing for this one. Called with syncMu held.
+func (s *Supervisor) checkOwnPins(ctx context.Context, sess *session, own []tools.Tool, changed, prev map[string]toolChange) {
+	if sess.ownPins == nil {
+		sess.ownPins = map[string]string{}
+	}
+	for _, t := range own {
+		key := t.Upstream + "/" + t.Name
+		pinned, seen := sess.ownPins[key]
+		if !seen {
+			sess.ownPins[key] = t.Hash
+		}
+		if seen && pinned != t.Hash {
+			changed[t.Def.Name] = toolChange{key: key, pinned: pinned, now: t.Hash}
+			if was, ok := prev[t.Def.Name]; !ok || was.now != t.Hash {
+				s.log.Warn("an upstream session changed a tool of its own; its calls step up", "session", sess.id, "upstream", t.Upstream, "tool", t.Name)
+				data, _ := json.Marshal(map[string]any{"session": sess.id, "pinned": pinned, "now": t.Hash, "definition": t.Def})
+				_, err := s.store.Append(ctx, store.SystemLog, store.Event{Kind: store.KindToolChanged, Upstream: t.Upstream, Tool: t.Name, Data: data,
+					Reasons: []string{fmt.Sprintf("definition of %s, offered to session %s only, changed after that session first saw it", key, sess.id)}})
+				if err != nil {
+					s.log.Error("cannot record tool definition change", "tool", key, "err", err)
+				}
+			}
+		}
+		s.checkMoved(ctx, t, changed, prev)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -28,6 +29,9 @@ type call struct {
 	who       Session
 	up        *upstream
 	downToken mcp.ProgressToken // the agent's progress token, if it gave one
+	// on is the agent's upstream session the request is on; nil on the
+	// upstream's own session. Only that session may report its progress.
+	on atomic.Pointer[link]
 }
 
 type callKey struct{}
@@ -246,6 +250,7 @@ func (h *Hub) doRaw(ctx context.Context, u *upstream, who Session, downMeta *mcp
 			}
 			return err
 		}
+		c.on.Store(l)
 		l.track(c, true)
 		err = fn(rctx, l.conn.cli, meta, l)
 		l.track(c, false)

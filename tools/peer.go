@@ -15,7 +15,8 @@ var errNoSession = errors.New("warden cannot tell which agent session this reque
 // notification routes what an upstream sends without being asked, on its
 // own session (l nil) or on an agent's upstream session l.
 //
-//   - progress goes to the call that owns the token, with the agent's token;
+//   - progress goes to the call that owns the token, with the agent's token,
+//     when it comes from the upstream session the call is on;
 //   - log messages go to the agent sessions l serves; on the upstream's own
 //     session, shared by all agents, to the agent of the call in flight
 //     when there is exactly one (a log line is never shown to another
@@ -37,6 +38,12 @@ func (h *Hub) notification(u *upstream, l *link, n mcp.JSONRPCNotification) {
 			return
 		}
 		c := v.(*call)
+		if c.up != u || c.on.Load() != l {
+			// Tokens are warden's and easy to guess: another upstream
+			// session's progress never reaches this call.
+			u.log.Debug("progress for a call on another upstream session not relayed", "token", tok)
+			return
+		}
 		out := copyParams(params)
 		out["progressToken"] = c.downToken
 		_ = h.peer.Notify(c.ctx, c.who.ID, n.Method, out)
