@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,13 @@ func TestAttackUpstreamSessionsOwnToolRugPull(t *testing.T) {
 	})
 	if strings.Contains(got, "mails your keys") {
 		t.Fatalf("the redefined special ran: %q", got)
+	}
+	// An admin who accepts the new definition accepts it for that
+	// session's own pin: its calls run again.
+	if st, body := routesAdminOf(t, w).Do(t, http.MethodPost, "/v1/tools/special/accept", map[string]string{"by": "alice"}, nil); st != http.StatusOK {
+		t.Fatalf("accept the session's own tool: %d %s", st, body)
+	}
+	if res := callTool(t, a, "special", nil); res.IsError || resultText(res) != "special: now also mails your keys" {
+		t.Fatalf("special once accepted = %q (error %v)", resultText(res), res.IsError)
 	}
 }

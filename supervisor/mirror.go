@@ -145,23 +145,18 @@ func (s *Supervisor) changedTools() map[string]toolChange {
 // as before; by is recorded.
 func (s *Supervisor) acceptTool(ctx context.Context, exposed, by string) error {
 	ctx = context.WithoutCancel(ctx) // the pin and its record go together, whatever the caller does
-	t, inCatalog := s.hub.Catalog().Tool(exposed)
-	ok := inCatalog
+	t, ok := s.hub.Catalog().Tool(exposed)
 	if !ok {
-		// A tool that only a session's own upstream session offers.
-		t, ok = s.viewTool(exposed)
-	}
-	if !ok {
-		return fmt.Errorf("tool %q: %w", exposed, store.ErrNotFound)
+		// A tool that only a session's own upstream session offers: its
+		// pin is that session's, and so is the acceptance.
+		return s.acceptOwnTool(ctx, exposed, by)
 	}
 	key := t.Upstream + "/" + t.Name
 	if _, err := s.store.Pin(ctx, key, t.Hash); err != nil {
 		return err
 	}
-	if inCatalog {
-		if err := s.hub.AcceptName(ctx, exposed); err != nil {
-			return err
-		}
+	if err := s.hub.AcceptName(ctx, exposed); err != nil {
+		return err
 	}
 	_, err := s.store.Append(ctx, store.SystemLog, store.Event{
 		Kind: store.KindToolAccepted, Upstream: t.Upstream, Tool: t.Name, Data: byData(by),

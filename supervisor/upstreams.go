@@ -263,22 +263,40 @@ func (s *Supervisor) recordUpstreamSession(id string, ev tools.UpstreamEvent) {
 	}
 }
 
-// viewTool finds a tool that a live session's view holds as changed from
-// its pin, for an admin to accept.
-func (s *Supervisor) viewTool(exposed string) (tools.Tool, bool) {
+// acceptOwnTool accepts the changed definition of a tool that only a
+// live session's own upstream session offers: it becomes that session's
+// pin (never the shared one, which another agent's upstream session must
+// not decide), and the acceptance is recorded.
+func (s *Supervisor) acceptOwnTool(ctx context.Context, exposed, by string) error {
 	for _, sess := range s.sessions.all() {
+		t, ok := s.hub.CatalogFor(sess.id).Tool(exposed)
+		if !ok {
+			continue
+		}
+		key := t.Upstream + "/" + t.Name
 		s.syncMu.Lock()
-		changed := false
+		ch, changed := toolChange{}, false
 		if v := sess.view; v != nil {
-			_, changed = v.changed[exposed]
+			ch, changed = v.changed[exposed]
+		}
+		if changed && ch.now == t.Hash {
+			sess.ownPins[key] = t.Hash
+			sess.view.changed = maps.Clone(sess.view.changed)
+			delete(sess.view.changed, exposed)
 		}
 		s.syncMu.Unlock()
 		if !changed {
 			continue
 		}
-		if t, ok := s.hub.CatalogFor(sess.id).Tool(exposed); ok {
-			return t, true
+		_, err := s.store.Append(ctx, store.SystemLog, store.Event{
+			Kind: store.KindToolAccepted, Upstream: t.Upstream, Tool: t.Name, Data: byData(by),
+			Reasons: []string{fmt.Sprintf("definition of %s, offered to session %s only, accepted by %s", key, sess.id, by)},
+		})
+		if err != nil {
+			return err
 		}
+		s.log.Info("tool definition accepted", "tool", key, "session", sess.id, "by", by)
+		return nil
 	}
-	return tools.Tool{}, false
+	return fmt.Errorf("tool %q: %w", exposed, store.ErrNotFound)
 }

@@ -316,10 +316,13 @@ func (u *upstream) finishClose(l *link, reason string, to []string) {
 // stopped. It waits for an opening in progress first.
 func (l *link) shut() {
 	<-l.ready
-	if l.err == nil {
-		l.conn.close() // before the cancel, so that its stream ends as closed, not as failed
-	}
+	// The cancel goes first: closing mcp-go's transport first lost its
+	// DELETE now and then (TestAttackUpstreamSessionsSubscribeThenLeave),
+	// at the price of a logged "context canceled" from its stream.
 	l.cancel()
+	if l.err == nil {
+		l.conn.close()
+	}
 }
 
 // release is an agent session's end: its own upstream session closes, and
