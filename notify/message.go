@@ -34,8 +34,12 @@ type Message struct {
 	Client     string          `json:"client,omitempty"`
 	// Intent is the user's request that the agent framework declared for
 	// the session, if any: what the approver weighs the call against.
-	Intent  string   `json:"intent,omitempty"`
-	Reasons []string `json:"reasons,omitempty"`
+	Intent string `json:"intent,omitempty"`
+	// Provenance is where each argument of the held call came from
+	// ("intent", "result:<tool>.<field>", "text:<tool>"; empty for a
+	// value that appeared nowhere), when the policy tracks it.
+	Provenance map[string][]string `json:"provenance,omitempty"`
+	Reasons    []string            `json:"reasons,omitempty"`
 	// Recent are the session's last calls, oldest first.
 	Recent []RecentCall `json:"recent,omitempty"`
 	// Links maps a decision name (store.DecisionOnce, ...) to a signed,

@@ -143,7 +143,7 @@ func (s *Supervisor) newCall(sess *session, req mcp.CallToolRequest) *call {
 // found binds the call to the catalog's tool.
 func (c *call) found(t tools.Tool) {
 	c.tool, c.name = t, t.Def.Name
-	c.wf = workflows.Call{Tool: t.Def.Name, Args: c.req.GetArguments(), Upstream: t.Upstream}
+	c.wf = workflows.Call{Tool: t.Def.Name, Args: c.req.GetArguments(), Upstream: t.Upstream, Provenance: c.provenance()}
 }
 
 // event is an event of this call of the given kind.
@@ -456,6 +456,10 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: allText(f.res), Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
 	if c.stays(rd) {
 		next = st
+	}
+	if rd.Verdict <= warden.Flag && c.wf.Provenance != nil {
+		// What the agent is handed is where its next values may come from.
+		sess.prov.observe(c.name, f.res.StructuredContent, allText(f.res))
 	}
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if rd.Verdict > warden.Flag {

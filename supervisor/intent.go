@@ -123,6 +123,7 @@ func (s *Supervisor) declareIntent(ctx context.Context, sess *session, in *workf
 	sess.mu.Lock()
 	sess.state.Session.Intent = in
 	sess.mu.Unlock()
+	sess.prov.setIntent(in)
 	return nil
 }
 

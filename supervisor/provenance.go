@@ -1,12 +1,15 @@
 package supervisor
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/warden-dev/warden"
 	"github.com/warden-dev/warden/eval"
+	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/workflows"
 )
 
@@ -83,3 +86,66 @@ func (sp *sessionProvenance) ofArgs(args map[string]any) map[string][]string {
 }
 
 var _ workflows.Provenance = (*sessionProvenance)(nil)
+
+// provenance is the session's provenance for the call's decision, nil
+// when nothing reads it (indexing results has a cost): the workflow or
+// the rules read where values came from, or the agent has a judge.
+func (c *call) provenance() workflows.Provenance {
+	if c.sess.prov == nil || !c.pol.tracksProvenance() && c.sess.agent.Judge == nil {
+		return nil
+	}
+	return c.sess.prov
+}
+
+// tracksProvenance reports whether the policy reads where values came from.
+func (p *Policy) tracksProvenance() bool {
+	if p.Workflow.TracksProvenance() {
+		return true
+	}
+	for _, r := range p.Rules {
+		if strings.Contains(r.When, "from(") {
+			return true
+		}
+	}
+	return false
+}
+
+// provenanceOnRecord rebuilds a resumed session's provenance from its
+// history: its declared intents and the results it was handed, in order.
+// A result kept only as a digest gives nothing.
+func provenanceOnRecord(evs []store.Event) *sessionProvenance {
+	sp := newSessionProvenance(nil)
+	for _, e := range evs {
+		switch e.Kind {
+		case store.KindSessionStart:
+			var start struct {
+				Intent *workflows.Intent `json:"intent"`
+			}
+			if json.Unmarshal(e.Data, &start) == nil && start.Intent != nil {
+				sp.setIntent(start.Intent)
+			}
+		case store.KindIntent:
+			var in workflows.Intent
+			if json.Unmarshal(e.Data, &in) == nil {
+				sp.setIntent(&in)
+			}
+		case store.KindResult:
+			var rec ResultRecord
+			if json.Unmarshal(e.Data, &rec) == nil && rec.SHA256 == "" && !rec.Withheld && e.Verdict != "" {
+				if v, err := warden.ParseVerdict(e.Verdict); err == nil && v <= warden.Flag {
+					sp.observe(e.Tool, rec.Structured, rec.Text)
+				}
+			}
+		}
+	}
+	return sp
+}
+
+// argsProvenance is where each argument of the call came from, for
+// approvers; nil when provenance is not tracked.
+func (c *call) argsProvenance() map[string][]string {
+	if c.wf.Provenance == nil {
+		return nil
+	}
+	return c.sess.prov.ofArgs(c.wf.Args)
+}

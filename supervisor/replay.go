@@ -194,9 +194,18 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		info.Intent = &workflows.Intent{Request: tr.Prompt}
 	}
 	st := policy.Workflow.Start(info)
+	// Provenance is rebuilt from the trace as live traffic builds it:
+	// from the intent and the results handed over, in order.
+	var prov *eval.Provenance
+	if policy.tracksProvenance() {
+		prov = eval.NewProvenance(intentWords(info.Intent), nil)
+	}
 	for i, tc := range tr.Calls {
 		now := opts.Start.Add(time.Duration(i) * opts.Interval)
 		call := workflows.Call{Kind: tc.Kind, Tool: tc.Tool, Args: tc.Args}
+		if prov != nil {
+			call.Provenance = prov
+		}
 		d, next := policy.Decide(st, call, now)
 		proceeds := d.Verdict <= warden.Throttle
 		if d.Verdict == warden.StepUp && opts.ApproveStepUps {
@@ -215,6 +224,9 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 				rc.Reasons = append(rc.Reasons, od.Reasons...)
 			}
 			st = after
+			if prov != nil && od.Verdict <= warden.Flag {
+				prov.Observe(tc.Tool, tc.Structured, text)
+			}
 		}
 		if rc.Reasons == nil {
 			rc.Reasons = []string{}

@@ -131,7 +131,7 @@ func (s *Supervisor) newRouteCall(sess *session, r route) *call {
 	c := &call{s: s, sess: sess, id: newID(), name: r.name, args: args, kind: r.event, pol: s.policyFor(sess.agent.Name)}
 	c.req.Params.Name, c.req.Params.Arguments, c.req.Params.Meta = r.name, r.args, r.meta
 	c.tool = tools.Tool{Upstream: r.upstream, Name: r.name, Def: mcp.Tool{Name: r.name}}
-	c.wf = workflows.Call{Kind: r.kind, Tool: r.name, Args: r.args, Upstream: r.upstream}
+	c.wf = workflows.Call{Kind: r.kind, Tool: r.name, Args: r.args, Upstream: r.upstream, Provenance: c.provenance()}
 	return c
 }
 

@@ -62,6 +62,7 @@ type session struct {
 	listening     chan struct{}
 	listeningOnce sync.Once
 
+	prov *sessionProvenance   // where the values it could reuse came from
 	cs   server.ClientSession // mcp-go's session, from the first request seen (under mu)
 	view *sessionView         // set while its own upstream sessions offer other than the catalog (under the supervisor's syncMu)
 	// ownPins are the definitions of the tools only its own upstream

@@ -123,14 +123,7 @@ func (w *Workflow) checkProvenance(d *Decision, take []*step, call Call) {
 	if p == nil || call.kind() != KindTool {
 		return
 	}
-	effect := false
-	for _, e := range w.effects {
-		if e.match(call.Tool) {
-			effect = true
-			break
-		}
-	}
-	if effect {
+	if w.IsEffect(call.Tool) {
 		for _, l := range leaves("", map[string]any(call.Args), nil) {
 			for _, v := range values(p, l) {
 				if srcs := p.From(v); untrusted(srcs) {
@@ -189,4 +182,40 @@ func (d *Decision) raiseProvenance(v warden.Verdict, reasons ...string) {
 // where values came from: every other check allowed at most a throttle.
 func (d Decision) ProvenanceOnly() bool {
 	return d.Verdict == warden.StepUp && d.byProvenance == warden.StepUp && d.others < warden.StepUp
+}
+
+// TracksProvenance reports whether the workflow reads where values came
+// from (effects, trusted_sources, or from() in a guard or rule), so that
+// the results of its sessions must be indexed.
+func (w *Workflow) TracksProvenance() bool {
+	if w == nil {
+		return false
+	}
+	if len(w.effects) > 0 {
+		return true
+	}
+	for _, s := range w.steps {
+		if len(s.trusted) > 0 || s.guard != nil && strings.Contains(s.guard.Source(), "from(") {
+			return true
+		}
+	}
+	for _, r := range append(w.rules, w.resultRules...) {
+		if strings.Contains(r.When, "from(") {
+			return true
+		}
+	}
+	return false
+}
+
+// IsEffect reports whether tool acts on the world, as the workflow says.
+func (w *Workflow) IsEffect(tool string) bool {
+	if w == nil {
+		return false
+	}
+	for _, e := range w.effects {
+		if e.match(tool) {
+			return true
+		}
+	}
+	return false
 }
