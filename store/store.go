@@ -152,6 +152,10 @@ const (
 	// intent (Data) mid-session; one declared at initialize is in the
 	// session_start event's Data.
 	KindIntent = "intent"
+	// KindJudgement records what the agent's LLM judge answered about a
+	// call, before the call's own event: Data is the call as the judge saw
+	// it, the answer, and the verdict before and after.
+	KindJudgement = "judgement"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part

@@ -227,6 +227,11 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 	if ch, ok := c.s.changedFor(sess)[c.name]; ok {
 		d.Raise(warden.StepUp, ch.stepUpReason(c.name))
 	}
+	if moved, err := c.judge(ctx, st, &d); err != nil {
+		return d, err
+	} else if moved && d.Verdict == warden.Allow {
+		next = d.Approved() // the judge cleared it: the call goes ahead as approved
+	}
 	if by, ok := sess.approvedFor(c.step(d), d.Reasons, c.args); ok && d.Verdict == warden.StepUp && revalidate == "" {
 		d.Verdict = warden.Allow
 		d.Reasons = append(d.Reasons, "approved for this session by "+by)
