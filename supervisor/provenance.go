@@ -3,7 +3,6 @@ package supervisor
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -69,14 +68,14 @@ func (sp *sessionProvenance) setIntent(in *workflows.Intent) {
 // ofArgs is each argument's provenance, by path, for approvers and the
 // judge: the sources of every value in it ("" for a value from nowhere).
 func (sp *sessionProvenance) ofArgs(args map[string]any) map[string][]string {
-	out := map[string][]string{}
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		srcs := sp.From(args[k])
+	return provenanceOfArgs(sp, args)
+}
+
+// provenanceOfArgs is each argument's sources under p.
+func provenanceOfArgs(p workflows.Provenance, args map[string]any) map[string][]string {
+	out := make(map[string][]string, len(args))
+	for k, v := range args {
+		srcs := p.From(v)
 		if srcs == nil {
 			srcs = []string{}
 		}

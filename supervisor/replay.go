@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Trace struct {
 	// Prompt is the task's prompt in a corpus (AgentDojo's tasks.jsonl);
 	// ReplayOptions.PromptAsIntent declares it as the intent.
 	Prompt string `json:"prompt,omitempty"`
+	// Judgements are the judge's answers recorded in the session, reused
+	// when the replay asks no judge of its own.
+	Judgements []eval.Judgement `json:"judgements,omitempty"`
 }
 
 // TraceCall is one call of a trace, with the text the tool returned
@@ -44,6 +48,9 @@ type TraceCall struct {
 	Args       map[string]any `json:"args"`
 	Output     *string        `json:"output"`
 	Structured any            `json:"structured_content,omitempty"`
+	// Description is the tool's description as the judge saw it, so that
+	// a recorded judgement is found again (it is part of the prompt).
+	Description string `json:"description,omitempty"`
 }
 
 // ReadTraces reads JSONL traces, one session a line (blank lines skipped).
@@ -196,8 +203,12 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	st := policy.Workflow.Start(info)
 	// Provenance is rebuilt from the trace as live traffic builds it:
 	// from the intent and the results handed over, in order.
+	judge, bounds := opts.Judge, opts.JudgeBounds
+	if judge == nil && len(tr.Judgements) > 0 {
+		judge, bounds = eval.NewRecordedJudge(tr.Judgements), eval.DefaultBounds()
+	}
 	var prov *eval.Provenance
-	if policy.tracksProvenance() {
+	if policy.tracksProvenance() || judge != nil {
 		prov = eval.NewProvenance(intentWords(info.Intent), nil)
 	}
 	for i, tc := range tr.Calls {
@@ -207,6 +218,17 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 			call.Provenance = prov
 		}
 		d, next := policy.Decide(st, call, now)
+		if cause, ask := judgeCause(d, policy, call, info.Intent); judge != nil && ask {
+			jc := judgeCall(policy, info.Intent, call, tc.Description, provenanceOfArgs(prov, call.Args))
+			before := d.Verdict
+			judged(&d, cause, jc, judge.Ask(context.Background(), jc), bounds)
+			switch {
+			case before == warden.StepUp && d.Verdict == warden.Allow:
+				next = d.Approved()
+			case d.Verdict > warden.Throttle:
+				next = st
+			}
+		}
 		proceeds := d.Verdict <= warden.Throttle
 		if d.Verdict == warden.StepUp && opts.ApproveStepUps {
 			next, proceeds = d.Approved(), true

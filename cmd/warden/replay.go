@@ -216,6 +216,7 @@ func (c *replayCmd) input() ([]supervisor.Trace, map[string][]string, error) {
 func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 	tr := supervisor.Trace{ID: v.Session.ID, Agent: v.Session.Agent}
 	var verdicts []string
+	var describe string
 	byCall := map[string]int{}
 	for _, e := range v.Events {
 		switch e.Kind {
@@ -225,11 +226,18 @@ func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 			if r := recordedIntent(e); r != "" && len(tr.Calls) == 0 {
 				tr.Intent = r
 			}
+		case store.KindJudgement:
+			var rec supervisor.JudgementRecord
+			if json.Unmarshal(e.Data, &rec) == nil {
+				tr.Judgements = append(tr.Judgements, rec.Judgement)
+				describe = rec.Call.Description // the call's own event follows
+			}
 		case store.KindCall, store.KindResourceRead, store.KindPromptGet:
 			var args map[string]any
 			_ = json.Unmarshal(e.Args, &args)
 			byCall[e.CallID] = len(tr.Calls)
-			tr.Calls = append(tr.Calls, supervisor.TraceCall{Kind: routeKind(e.Kind), Tool: e.Tool, Args: args})
+			tr.Calls = append(tr.Calls, supervisor.TraceCall{Kind: routeKind(e.Kind), Tool: e.Tool, Args: args, Description: describe})
+			describe = ""
 			verdicts = append(verdicts, e.Verdict)
 		case store.KindResult:
 			i, ok := byCall[e.CallID]
