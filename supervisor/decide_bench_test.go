@@ -68,6 +68,56 @@ func BenchmarkDecide(b *testing.B) {
 	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
 }
 
+// BenchmarkDecideWithProvenance is BenchmarkDecide with provenance: the
+// payment is an effect call whose every argument is looked up in a
+// session that has been handed 20 results of AgentDojo's size. Target:
+// p50 under 20 µs.
+func BenchmarkDecideWithProvenance(b *testing.B) {
+	p := examplePolicy(b, "banking", agentdojoTools(b)["banking"])
+	p.Rules = benchRules(b)
+	wf, err := workflows.Parse("bench.yaml", []byte(`
+agent: banking
+effects: [send_money]
+anytime: [list, pay]
+steps:
+  - name: list
+    tool: get_most_recent_transactions
+  - name: pay
+    tool: send_money
+    trusted_sources:
+      recipient: [intent, "result:get_most_recent_transactions.recipient"]
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Workflow = wf
+	prov := eval.NewProvenance("Pay my rent of 1100 to the landlord, as every month", nil)
+	for i := range 20 {
+		prov.Observe("get_most_recent_transactions", nil, fmt.Sprintf(
+			"- id: %d\n  recipient: DE%03d\n  sender: me\n  amount: %d.0\n  subject: 'Spotify Premium, month %d of the plan'\n  date: '2022-03-%02d'\n  recurring: false\n", i, i, 10+i, i, 1+i%28))
+	}
+	st := p.Workflow.Start(workflows.SessionInfo{ID: "b", Started: t0})
+	call := workflows.Call{Tool: "send_money", Provenance: prov,
+		Args: map[string]any{"recipient": "DE007", "amount": 1100.0, "subject": "rent for this month as every month", "date": "2025-01-01"}}
+	now := t0.Add(time.Minute)
+	durs := make([]time.Duration, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		d, _ := p.Decide(st, call, now)
+		if len(durs) < cap(durs) {
+			durs = append(durs, time.Since(start))
+		}
+		if d.Verdict != 0 {
+			b.Fatalf("verdict %s %q", d.Verdict, d.Reasons)
+		}
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
+}
+
 // BenchmarkReplayAgentDojo replays the 97 benign tasks against the four
 // example workflows; it reports calls per second.
 func BenchmarkReplayAgentDojo(b *testing.B) {
