@@ -26,10 +26,14 @@ type Env struct {
 	// Since is the number of seconds since the last call of this tool
 	// (a very large number if it was never called).
 	Since func(tool string) float64 `expr:"since"`
-	// From is where a value came from (provenance): "intent", "config",
-	// "result:<tool>.<path>", "text:<tool>"; empty when it appeared nowhere
-	// the session saw.
-	From func(v any) []string `expr:"from"`
+	// From is where a value came from (provenance), its most trusted
+	// source: "intent", then "config", then "result:<tool>.<path>", then
+	// "text:<tool>"; "" when it appeared nowhere the session saw. So
+	// from(args.to) in ["intent", "result:get_contacts.email"] reads as
+	// it says.
+	From func(v any) string `expr:"from"`
+	// Sources are all of a value's sources, sorted.
+	Sources func(v any) []string `expr:"sources"`
 }
 
 // CallEnv is the call being decided: a tool call, a resource read or a

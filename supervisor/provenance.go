@@ -102,7 +102,7 @@ func (p *Policy) tracksProvenance() bool {
 		return true
 	}
 	for _, r := range p.Rules {
-		if strings.Contains(r.When, "from(") {
+		if strings.Contains(r.When, "from(") || strings.Contains(r.When, "sources(") {
 			return true
 		}
 	}

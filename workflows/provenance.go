@@ -195,16 +195,21 @@ func (w *Workflow) TracksProvenance() bool {
 		return true
 	}
 	for _, s := range w.steps {
-		if len(s.trusted) > 0 || s.guard != nil && strings.Contains(s.guard.Source(), "from(") {
+		if len(s.trusted) > 0 || s.guard != nil && readsProvenance(s.guard.Source()) {
 			return true
 		}
 	}
 	for _, r := range append(w.rules, w.resultRules...) {
-		if strings.Contains(r.When, "from(") {
+		if readsProvenance(r.When) {
 			return true
 		}
 	}
 	return false
+}
+
+// readsProvenance reports whether an expression calls from() or sources().
+func readsProvenance(expr string) bool {
+	return strings.Contains(expr, "from(") || strings.Contains(expr, "sources(")
 }
 
 // IsEffect reports whether tool acts on the world, as the workflow says.

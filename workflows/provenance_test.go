@@ -38,7 +38,7 @@ steps:
     tool: read_inbox
 rules:
   - name: no-mallory
-    when: "'text:read_inbox' in from(args.to ?? '')"
+    when: "'text:read_inbox' in sources(args.to ?? '') && from(args.to ?? '') not in ['intent', 'result:get_contacts.email']"
     action: flag
     reason: a recipient read in the inbox
 `

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/warden-dev/warden"
@@ -202,14 +203,15 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 			Started: s.Session.Started, RemoteAddr: s.Session.RemoteAddr,
 			Intent: s.Session.intentEnv(),
 		},
-		Vars:   vars,
-		Result: result,
-		Now:    now,
-		From:   fromOf(call.Provenance),
-		Called: h.called,
-		Count:  h.count,
-		Last:   h.last,
-		Since:  h.since,
+		Vars:    vars,
+		Result:  result,
+		Now:     now,
+		From:    bestOf(call.Provenance),
+		Sources: sourcesOf(call.Provenance),
+		Called:  h.called,
+		Count:   h.count,
+		Last:    h.last,
+		Since:   h.since,
 	}
 }
 
@@ -230,9 +232,9 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-// fromOf is from() in expressions: the sources of a value, none when
-// provenance is not tracked.
-func fromOf(p Provenance) func(any) []string {
+// sourcesOf is sources() in expressions: the sources of a value, none
+// when provenance is not tracked.
+func sourcesOf(p Provenance) func(any) []string {
 	if p == nil {
 		return func(any) []string { return []string{} }
 	}
@@ -242,4 +244,31 @@ func fromOf(p Provenance) func(any) []string {
 		}
 		return []string{}
 	}
+}
+
+// bestOf is from() in expressions: a value's most trusted source.
+func bestOf(p Provenance) func(any) string {
+	sources := sourcesOf(p)
+	return func(v any) string { return bestSource(sources(v)) }
+}
+
+// bestSource ranks sources: the user's words, then the agent's
+// configuration, then a structured field, then free text.
+func bestSource(srcs []string) string {
+	best, rank := "", 0
+	for _, s := range srcs {
+		r := 1
+		switch {
+		case s == "intent":
+			r = 4
+		case s == "config":
+			r = 3
+		case strings.HasPrefix(s, "result:"):
+			r = 2
+		}
+		if r > rank {
+			best, rank = s, r
+		}
+	}
+	return best
 }

@@ -45,7 +45,7 @@ type step struct {
 	next        []*step
 	nextAll     bool // next: ["*"]
 	onViolation warden.Verdict
-	approval    time.Duration // approval_timeout; 0 means the default
+	approval    time.Duration       // approval_timeout; 0 means the default
 	trusted     map[string][]string // argument → source globs its value must come from
 	anytime     bool
 	terminal    bool
