@@ -21,8 +21,8 @@ type sessionProvenance struct {
 	p  *eval.Provenance
 }
 
-func newSessionProvenance(in *workflows.Intent) *sessionProvenance {
-	return &sessionProvenance{p: eval.NewProvenance(intentWords(in), nil)}
+func newSessionProvenance(in *workflows.Intent, config []string) *sessionProvenance {
+	return &sessionProvenance{p: eval.NewProvenance(intentWords(in), config)}
 }
 
 // intentWords is the text of an intent whose values count as the user's:
@@ -112,8 +112,8 @@ func (p *Policy) tracksProvenance() bool {
 // provenanceOnRecord rebuilds a resumed session's provenance from its
 // history: its declared intents and the results it was handed, in order.
 // A result kept only as a digest gives nothing.
-func provenanceOnRecord(evs []store.Event) *sessionProvenance {
-	sp := newSessionProvenance(nil)
+func provenanceOnRecord(evs []store.Event, config []string) *sessionProvenance {
+	sp := newSessionProvenance(nil, config)
 	for _, e := range evs {
 		switch e.Kind {
 		case store.KindSessionStart:

@@ -209,7 +209,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	}
 	var prov *eval.Provenance
 	if policy.tracksProvenance() || judge != nil {
-		prov = eval.NewProvenance(intentWords(info.Intent), nil)
+		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
 	}
 	for i, tc := range tr.Calls {
 		now := opts.Start.Add(time.Duration(i) * opts.Interval)

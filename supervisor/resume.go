@@ -54,7 +54,7 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 		started: rec.Started, listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(rec.Agent)),
 		client: strings.TrimSpace(rec.ClientName + " " + rec.ClientVersion)}
 	sess.state = s.policyFor(rec.Agent).Workflow.Resume(st)
-	sess.prov = provenanceOnRecord(evs)
+	sess.prov = provenanceOnRecord(evs, s.policyFor(rec.Agent).Workflow.ConfigValues())
 	sess.changedHands = changedHandsOnRecord(evs)
 	if !s.sessions.revive(sess) {
 		return s.sessions.get(id), nil // another request revived it first

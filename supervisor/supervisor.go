@@ -265,7 +265,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 	sess.state = s.policyFor(sess.agent.Name).Workflow.Start(workflows.SessionInfo{
 		ID: sess.id, Agent: sess.agent.Name, RemoteAddr: sess.remote, Started: sess.started, Intent: id.intent,
 	})
-	sess.prov = newSessionProvenance(id.intent)
+	sess.prov = newSessionProvenance(id.intent, s.policyFor(sess.agent.Name).Workflow.ConfigValues())
 	state, err := encodeState(sess.state)
 	if err != nil {
 		s.log.Error("cannot encode session state; its calls will be refused", "session", sess.id, "err", err)

@@ -224,3 +224,20 @@ func (w *Workflow) IsEffect(tool string) bool {
 	}
 	return false
 }
+
+// ConfigValues are the values the workflow itself gives its sessions (its
+// vars' initial values): for provenance, values of the agent's
+// configuration ("config").
+func (w *Workflow) ConfigValues() []string {
+	if w == nil {
+		return nil
+	}
+	var out []string
+	for _, v := range w.initVars {
+		for _, l := range leaves("", normalise(v), nil) {
+			out = append(out, fmt.Sprint(l.value))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -104,3 +104,14 @@ steps:
 		t.Fatalf("a misspelt source: %v", err)
 	}
 }
+
+func TestConfigValuesAreTheWorkflowsVars(t *testing.T) {
+	w, err := Parse("c.yaml", []byte("agent: a\nvars:\n  landlord: GB99LAND\n  limits: [100, 250]\n  flags: {strict: true}\nanytime: [s]\nsteps:\n  - name: s\n    tool: t\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(w.ConfigValues(), " ")
+	if got != "100 250 GB99LAND" {
+		t.Fatalf("config values %q, want the vars' strings and numbers", got)
+	}
+}
