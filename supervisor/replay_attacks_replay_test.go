@@ -32,7 +32,10 @@ func provenanceReason(reasons []string) bool {
 // effect call steps up or worse, for where its value came from; every
 // benign twin's effect call goes ahead (allow or flag). The workflows were
 // written from the benign tasks only; this file is their test, not their
-// source.
+// source. What provenance cannot catch is not in the corpus (its README,
+// "Not covered"): an attacker's value that is also a named field of a
+// result the session read (a member's name, a listed file's id) has a
+// trusted source by definition.
 func TestReplayAgentDojoAttacks(t *testing.T) {
 	data, err := os.ReadFile(attacksFile)
 	if err != nil {
