@@ -20,19 +20,31 @@ type callOut struct {
 	output string
 }
 
-// decideSeq runs calls through p (results observed) and returns the verdict of the last.
+// decideSeq runs calls through p (results observed, and indexed for
+// provenance as a live session does when p reads it) and returns the
+// verdict of the last.
 func decideSeq(t *testing.T, p *Policy, calls []callOut) workflows.Decision {
 	t.Helper()
 	st := p.Workflow.Start(workflows.SessionInfo{ID: "t", Started: t0})
+	var prov *eval.Provenance
+	if p.tracksProvenance() {
+		prov = eval.NewProvenance("", nil)
+	}
 	var d workflows.Decision
 	for i, c := range calls {
 		call := workflows.Call{Tool: c.tool, Args: c.args}
+		if prov != nil {
+			call.Provenance = prov
+		}
 		d, st = p.Decide(st, call, t0.Add(time.Duration(i)*time.Second))
 		if i < len(calls)-1 && d.Verdict > warden.Throttle {
 			t.Fatalf("setup call %d %s: %s %q", i, c.tool, d.Verdict, d.Reasons)
 		}
 		if d.Verdict <= warden.Throttle {
 			_, st = p.Observe(st, d.Steps, call, workflows.Result{Text: c.output}, t0)
+			if prov != nil {
+				prov.Observe(c.tool, nil, c.output)
+			}
 		}
 	}
 	return d
