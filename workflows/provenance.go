@@ -119,9 +119,14 @@ func values(p Provenance, l leaf) []any {
 // on_untrusted response (default step_up), and an argument a matched step
 // names in trusted_sources must come from one of them. Both only raise.
 func (w *Workflow) checkProvenance(d *Decision, take []*step, call Call) {
-	p := call.Provenance
-	if p == nil || call.kind() != KindTool {
+	if call.kind() != KindTool {
 		return
+	}
+	p := call.Provenance
+	if p == nil {
+		// Untracked: nothing has a source, so trusted_sources refuse
+		// (fail closed) and nothing reads as free text only.
+		p = noProvenance{}
 	}
 	if w.IsEffect(call.Tool) {
 		for _, l := range leaves("", map[string]any(call.Args), nil) {
@@ -241,3 +246,10 @@ func (w *Workflow) ConfigValues() []string {
 	sort.Strings(out)
 	return out
 }
+
+// noProvenance is what a call decided without a provenance index sees:
+// no value has a source.
+type noProvenance struct{}
+
+func (noProvenance) From(any) []string      { return nil }
+func (noProvenance) Tokens(string) []string { return nil }

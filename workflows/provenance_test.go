@@ -84,9 +84,10 @@ func TestProvenanceOfEffectArguments(t *testing.T) {
 			}
 		})
 	}
-	// Without provenance tracked, nothing is held for it.
+	// Decided without a provenance index, nothing has a source: a step
+	// that names its sources refuses (fail closed).
 	st := w.Start(SessionInfo{ID: "s", Agent: "bank"})
-	if d, _ := w.Decide(st, Call{Tool: "send_money", Args: map[string]any{"recipient": "GB33ATTACKER"}}, time.Unix(0, 0)); d.Verdict != warden.Allow {
+	if d, _ := w.Decide(st, Call{Tool: "send_money", Args: map[string]any{"recipient": "GB11TRUSTED"}}, time.Unix(0, 0)); d.Verdict != warden.StepUp {
 		t.Fatalf("no provenance: %s %v", d.Verdict, d.Reasons)
 	}
 }
