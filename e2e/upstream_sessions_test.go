@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -113,11 +111,6 @@ func whoami(t *testing.T, c *client.Client) upstreamIdentity {
 		t.Fatalf("whoami = %q (%v)", resultText(res), err)
 	}
 	return id
-}
-
-// processGone says whether pid has ended: signal 0 fails for it.
-func processGone(pid int) bool {
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // upstreamActions is what the upstream_session events on a session's chain
