@@ -163,6 +163,17 @@ func TestJudgeMovesOnlyWhatTheIntentDecides(t *testing.T) {
 	if got := judgements[0].Call.Provenance["to"]; len(got) != 1 || got[0] != "text:echo" {
 		t.Fatalf("the judge was told the recipient came from %v, want text:echo", got)
 	}
+	// Each call's record says where its arguments came from.
+	for _, e := range evs {
+		if e.Kind == store.KindCall && e.Tool == "pay" {
+			var data struct {
+				Provenance map[string][]string `json:"provenance"`
+			}
+			if err := json.Unmarshal(e.Data, &data); err != nil || data.Provenance["to"] == nil {
+				t.Fatalf("call record %s: no provenance of its arguments", e.Data)
+			}
+		}
+	}
 	for _, p := range chat.asked() {
 		if strings.Contains(p, "echo: hi") || !strings.Contains(p, "pay bob 1 for the lunch") {
 			t.Fatalf("a prompt the judge was sent:\n%s\nwant the intent and never a tool's output", p)

@@ -158,7 +158,7 @@ func (c *call) callEvent(d workflows.Decision) store.Event {
 		kind = store.KindCall
 	}
 	ev := c.event(kind)
-	ev.Args, ev.Verdict, ev.Reasons, ev.Data = c.args, d.Verdict.String(), d.Reasons, callData(d, c.tool)
+	ev.Args, ev.Verdict, ev.Reasons, ev.Data = c.args, d.Verdict.String(), d.Reasons, callData(d, c.tool, c.argsProvenance())
 	return ev
 }
 
@@ -473,12 +473,16 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	return rd, c.record(ctx, ev, &next)
 }
 
-// callData records which workflow steps a call matched, and the tool's
-// own name at its upstream when agents see it under another.
-func callData(d workflows.Decision, t tools.Tool) json.RawMessage {
+// callData records which workflow steps a call matched, the tool's own
+// name at its upstream when agents see it under another, and where each
+// argument came from when the policy tracks it.
+func callData(d workflows.Decision, t tools.Tool, prov map[string][]string) json.RawMessage {
 	m := map[string]any{}
 	if len(d.Steps) > 0 {
 		m["steps"] = d.Steps
+	}
+	if prov != nil {
+		m["provenance"] = prov
 	}
 	if t.Name != t.Def.Name {
 		m["upstream_tool"] = t.Name
