@@ -16,6 +16,8 @@ type Env struct {
 	Vars    map[string]any `expr:"vars"`   // shorthand for session.vars
 	Result  any            `expr:"result"` // the parsed result; nil before the call returns
 	Now     time.Time      `expr:"now"`
+	// Signals are the session's post-authentication signals, oldest first.
+	Signals []SignalEnv `expr:"signals"`
 
 	// Called reports whether the session has called this tool before.
 	Called func(tool string) bool `expr:"called"`
@@ -58,6 +60,17 @@ type SessionEnv struct {
 	Started    time.Time      `expr:"started"`
 	RemoteAddr string         `expr:"remote_addr"`
 	Intent     IntentEnv      `expr:"intent"`
+	// Risk is the session's risk now: its signals' weights, decayed.
+	Risk float64 `expr:"risk"`
+}
+
+// SignalEnv is one of the session's signals (signals): its name, weight,
+// when it was seen and what was seen.
+type SignalEnv struct {
+	Name     string    `expr:"name"`
+	Weight   float64   `expr:"weight"`
+	At       time.Time `expr:"at"`
+	Evidence string    `expr:"evidence"`
 }
 
 // IntentEnv is the task the agent framework declared for the session

@@ -39,7 +39,11 @@ type Message struct {
 	// ("intent", "result:<tool>.<field>", "text:<tool>"; empty for a
 	// value that appeared nowhere), when the policy tracks it.
 	Provenance map[string][]string `json:"provenance,omitempty"`
-	Reasons    []string            `json:"reasons,omitempty"`
+	// Risk is the session's risk when the message was sent, and Signals
+	// the evidence behind it, oldest first.
+	Risk    float64  `json:"risk,omitempty"`
+	Signals []string `json:"signals,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
 	// Recent are the session's last calls, oldest first.
 	Recent []RecentCall `json:"recent,omitempty"`
 	// Links maps a decision name (store.DecisionOnce, ...) to a signed,

@@ -95,9 +95,10 @@ func (c *call) hold(ctx context.Context, d workflows.Decision) (store.Approval, 
 			s.log.Warn("cannot make decision links", "err", err)
 		}
 	}
+	risk, signals := sess.riskNow(time.Now())
 	s.alert(notify.Message{
 		Type: notify.TypeApprovalRequested, Approval: &a, Session: sess.id, Agent: sess.agent.Name,
-		RemoteAddr: sess.remote, Client: sess.client, Intent: sess.intentText(), Provenance: c.argsProvenance(), Reasons: d.Reasons, Recent: recent(sess), Links: links,
+		RemoteAddr: sess.remote, Client: sess.client, Intent: sess.intentText(), Provenance: c.argsProvenance(), Risk: risk, Signals: signals, Reasons: d.Reasons, Recent: recent(sess), Links: links,
 		Text: fmt.Sprintf("%s wants to call %s: %s (approval %s, expires %s)", sess.agent.Name, tool, strings.Join(d.Reasons, "; "), a.ID, a.Expires.Format(time.RFC3339)),
 	})
 	s.log.Warn("call held for approval", "session", sess.id, "agent", sess.agent.Name, "tool", tool, "approval", a.ID, "timeout", timeout)

@@ -45,6 +45,11 @@ type Escalation struct {
 	// agent changes mid-session: warden.Flag (default), warden.StepUp or
 	// warden.Kill.
 	OnChange warden.Verdict
+	// SignalWeights override the weights signals add to a session's risk,
+	// by signal name (see the Signal constants); DormantAfter is how long
+	// an agent unseen makes its token dormant (default 30 days).
+	SignalWeights map[string]float64
+	DormantAfter  time.Duration
 }
 
 // Rate is a token bucket: calls per minute, and how many may come at once.

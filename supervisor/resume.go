@@ -53,6 +53,7 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 	sess := &session{key: id, id: id, agent: ident.agent, remote: rec.RemoteAddr, userAgent: rec.UserAgent,
 		started: rec.Started, listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(rec.Agent)),
 		client: strings.TrimSpace(rec.ClientName + " " + rec.ClientVersion)}
+	st.Signals = signalsOnRecord(evs) // the risk is what the chain records
 	sess.state = s.policyFor(rec.Agent).Workflow.Resume(st)
 	sess.prov = provenanceOnRecord(evs, s.policyFor(rec.Agent).Workflow.ConfigValues())
 	sess.changedHands = changedHandsOnRecord(evs)

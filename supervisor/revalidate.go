@@ -23,12 +23,12 @@ func (s *Supervisor) revalidate(r *http.Request, sess *session) bool {
 	if sess.seenIP == "" && sess.seenUA == "" {
 		sess.seenIP, sess.seenUA = hostOf(sess.remote), sess.userAgent
 	}
-	var what string
+	var what, signal string
 	switch {
 	case ip != sess.seenIP:
-		what = fmt.Sprintf("remote address changed mid-session from %s to %s", sess.seenIP, ip)
+		what, signal = fmt.Sprintf("remote address changed mid-session from %s to %s", sess.seenIP, ip), SignalAddressChanged
 	case ua != sess.seenUA:
-		what = fmt.Sprintf("user agent changed mid-session from %q to %q", sess.seenUA, ua)
+		what, signal = fmt.Sprintf("user agent changed mid-session from %q to %q", sess.seenUA, ua), SignalUserAgentChanged
 	}
 	sess.seenIP, sess.seenUA = ip, ua
 	if what != "" && s.esc.OnChange == warden.StepUp {
@@ -40,7 +40,7 @@ func (s *Supervisor) revalidate(r *http.Request, sess *session) bool {
 	}
 	sess.handsChanged(what)
 	ctx := context.WithoutCancel(r.Context())
-	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: s.esc.OnChange.String(), Reasons: []string{what}, Data: changedHandsMark}); err != nil {
+	if err := s.raise(ctx, sess, signal, what, s.esc.OnChange.String(), true); err != nil {
 		s.log.Error("cannot record a session change", "session", sess.id, "err", err)
 	}
 	s.log.Warn("session changed hands", "session", sess.id, "agent", sess.agent.Name, "change", what, "response", s.esc.OnChange)
@@ -71,10 +71,6 @@ func (s *session) handsChanged(what string) {
 		s.changedHands = what
 	}
 }
-
-// changedHandsMark marks a signal event as a change of hands, so that a
-// session resumed after a restart still knows it changed hands.
-var changedHandsMark = json.RawMessage(`{"changed_hands":true}`)
 
 // changedHandsOnRecord returns the first change of hands recorded in a
 // session's history, or "".

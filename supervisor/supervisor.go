@@ -278,6 +278,11 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		Started: sess.started, LastSeen: sess.started, State: store.StateActive,
 	}
 	wctx := context.WithoutCancel(ctx)
+	// The agent's latest session before this one: is its token waking up?
+	var prev *store.Session
+	if last, err := s.store.Sessions(wctx, store.Filter{Agent: sess.agent.Name, Limit: 1}); err == nil && len(last) == 1 {
+		prev = &last[0]
+	}
 	if err := s.store.CreateSession(wctx, rec); err != nil {
 		// Not registered: every later call in this session is refused.
 		s.log.Error("cannot record new session; its calls will be refused", "session", sess.id, "agent", sess.agent.Name, "err", err)
@@ -294,6 +299,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		return
 	}
 	s.sessions.start(sess)
+	s.startSignals(wctx, sess, prev)
 	s.log.Info("session started", "session", sess.id, "agent", sess.agent.Name, "client", req.Params.ClientInfo.Name, "remote", sess.remote)
 }
 

@@ -70,7 +70,7 @@ func (d Decision) Approved() State { return d.next }
 // Start opens a session on the workflow. A nil workflow gives a state that
 // only keeps history.
 func (w *Workflow) Start(info SessionInfo) State {
-	st := State{Session: info, Steps: []string{startStep}}
+	st := State{Session: info, Steps: []string{startStep}, HalfLife: w.HalfLife()}
 	if w != nil && len(w.initVars) > 0 {
 		st.Vars = make(map[string]any, len(w.initVars))
 		for k, v := range w.initVars {
@@ -112,6 +112,7 @@ func (w *Workflow) decide(st State, call Call, now time.Time) Decision {
 		d.Raise(w.onExceed, fmt.Sprintf("session budget: %s elapsed of %s", now.Sub(st.Session.Started).Round(time.Second), w.maxDuration))
 	}
 	w.checkIntent(&d, st.Session.Intent, call)
+	w.checkRisk(&d, st, now)
 
 	accepted, refused, failed := w.match(st, call, env)
 	var take []*step

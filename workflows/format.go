@@ -82,6 +82,17 @@ type fileSpec struct {
 	// OnUntrusted answers an effect call carrying a value whose only
 	// source is free text of a result (default step_up).
 	OnUntrusted str `yaml:"on_untrusted"`
+	// Risk maps the session's risk (its signals' decaying weights) to
+	// the ladder.
+	Risk *riskSpec `yaml:"risk"`
+}
+
+// riskSpec is the workflow's risk section.
+type riskSpec struct {
+	HalfLife str      `yaml:"half_life"`
+	Flag     *float64 `yaml:"flag"`
+	StepUp   *float64 `yaml:"step_up"`
+	Kill     *float64 `yaml:"kill"`
 }
 
 type budgetSpec struct {

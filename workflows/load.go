@@ -134,6 +134,7 @@ func (c *compiler) compile(spec *fileSpec) *Workflow {
 		w.effects = append(w.effects, newToolPattern(e.Value))
 	}
 	w.onUntrusted = c.verdict(spec.OnUntrusted, warden.StepUp)
+	w.risk = c.riskPolicy(spec.Risk)
 	w.onViolation = c.verdict(spec.OnViolation, warden.StepUp)
 	w.onExceed = w.onViolation
 	if b := spec.Budget; b != nil {
@@ -478,3 +479,33 @@ func settableBefore(binders []*step, target *step) bool {
 }
 
 func sortStrings(s []string) { slices.Sort(s) }
+
+// riskPolicy reads the risk section: thresholds (0 turns one off) and the
+// half-life, defaults for what is not said.
+func (c *compiler) riskPolicy(r *riskSpec) riskPolicy {
+	rp := riskPolicy{halfLife: DefaultHalfLife, flag: DefaultRiskFlag, stepUp: DefaultRiskStepUp, kill: DefaultRiskKill}
+	if r == nil {
+		return rp
+	}
+	if r.HalfLife.Value != "" {
+		d, err := time.ParseDuration(r.HalfLife.Value)
+		if err != nil || d <= 0 {
+			c.errorf(r.HalfLife.pos, "risk.half_life %q is not a positive duration like 30m", r.HalfLife.Value)
+		}
+		rp.halfLife = d
+	}
+	for _, t := range []struct {
+		name string
+		v    *float64
+		into *float64
+	}{{"flag", r.Flag, &rp.flag}, {"step_up", r.StepUp, &rp.stepUp}, {"kill", r.Kill, &rp.kill}} {
+		if t.v == nil {
+			continue
+		}
+		if *t.v < 0 {
+			c.errorf(r.HalfLife.pos, "risk.%s must not be negative (0 turns it off)", t.name)
+		}
+		*t.into = *t.v
+	}
+	return rp
+}

@@ -9,6 +9,7 @@ func (w *Workflow) Resume(st State) State {
 		return st
 	}
 	out := st.clone()
+	out.HalfLife = w.risk.halfLife // the workflow in force now decides
 	out.Steps = out.Steps[:0:0]
 	for _, name := range st.Steps {
 		if name == startStep || w.byName[name] != nil {

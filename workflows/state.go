@@ -118,6 +118,11 @@ type State struct {
 	Recent     []Event                `json:"recent,omitempty"`
 	Killed     bool                   `json:"killed,omitempty"`
 	KillReason string                 `json:"kill_reason,omitempty"`
+	// Signals are the session's post-authentication signals, newest last
+	// (at most maxSignals): its risk, which halves every HalfLife (the
+	// workflow's, kept here so that expressions see the same risk).
+	Signals  []Signal      `json:"signals,omitempty"`
+	HalfLife time.Duration `json:"half_life,omitempty"`
 }
 
 // clone copies the parts of s that an update writes; values inside Vars are
@@ -202,7 +207,9 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 			ID: s.Session.ID, Agent: s.Session.Agent, Vars: vars, Calls: s.Calls,
 			Started: s.Session.Started, RemoteAddr: s.Session.RemoteAddr,
 			Intent: s.Session.intentEnv(),
+			Risk:   s.Risk(now, s.HalfLife),
 		},
+		Signals: signalsEnv(s.Signals),
 		Vars:    vars,
 		Result:  result,
 		Now:     now,
@@ -271,4 +278,13 @@ func bestSource(srcs []string) string {
 		}
 	}
 	return best
+}
+
+// signalsEnv is the session's signals as expressions see them (signals).
+func signalsEnv(sigs []Signal) []eval.SignalEnv {
+	out := make([]eval.SignalEnv, len(sigs))
+	for i, s := range sigs {
+		out[i] = eval.SignalEnv{Name: s.Name, Weight: s.Weight, At: s.At, Evidence: s.Evidence}
+	}
+	return out
 }

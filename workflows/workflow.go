@@ -30,6 +30,7 @@ type Workflow struct {
 	warnings    Errors
 	// requireIntent refuses calls of sessions that declared no intent.
 	requireIntent bool
+	risk          riskPolicy     // how signals add up to a verdict
 	effects       []toolPattern  // tools whose calls act on the world
 	onUntrusted   warden.Verdict // an effect value whose only source is free text
 }
