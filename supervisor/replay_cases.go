@@ -21,7 +21,8 @@ type ReplayCase struct {
 	// Workflow names the workflow file to replay against; empty: the one
 	// for the trace's agent.
 	Workflow string
-	// Wants holds one expectation per call (a zero Want checks nothing).
+	// Wants holds one expectation per call; a call that says none has
+	// Want{Min: allow, Max: kill}, which checks nothing.
 	Wants []Want
 }
 
