@@ -36,6 +36,15 @@ type Trace struct {
 	// Judgements are the judge's answers recorded in the session, reused
 	// when the replay asks no judge of its own.
 	Judgements []eval.Judgement `json:"judgements,omitempty"`
+	// Signals are the session's recorded signals, each before the call
+	// it preceded, so that replay gives the session the same risk.
+	Signals []TraceSignal `json:"signals,omitempty"`
+}
+
+// TraceSignal is a signal recorded before call Before of a trace.
+type TraceSignal struct {
+	Before int `json:"before"`
+	workflows.Signal
 }
 
 // TraceCall is one call of a trace, with the text the tool returned
@@ -51,6 +60,9 @@ type TraceCall struct {
 	// Description is the tool's description as the judge saw it, so that
 	// a recorded judgement is found again (it is part of the prompt).
 	Description string `json:"description,omitempty"`
+	// At is when the call was made, if recorded: replay then decides it at
+	// that time (risk decays on the recorded clock).
+	At *time.Time `json:"at,omitempty"`
 }
 
 // ReadTraces reads JSONL traces, one session a line (blank lines skipped).
@@ -211,8 +223,16 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	if policy.tracksProvenance() || judge != nil {
 		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
 	}
+	signals := tr.Signals
 	for i, tc := range tr.Calls {
 		now := opts.Start.Add(time.Duration(i) * opts.Interval)
+		if tc.At != nil {
+			now = *tc.At
+		}
+		for len(signals) > 0 && signals[0].Before <= i {
+			st = st.WithSignal(signals[0].Signal)
+			signals = signals[1:]
+		}
 		call := workflows.Call{Kind: tc.Kind, Tool: tc.Tool, Args: tc.Args}
 		if prov != nil {
 			call.Provenance = prov

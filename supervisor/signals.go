@@ -25,18 +25,18 @@ const DefaultDormantAfter = 30 * 24 * time.Hour
 
 // defaultWeight is a signal's weight unless Escalation.SignalWeights says
 // otherwise: with the default thresholds (flag 20, step up 50, kill 80),
-// one change of hands flags the session's calls for a while, two step
-// them up.
+// one signal flags the session's calls for a while (until it decays
+// under 20), two step them up.
 func defaultWeight(name string) float64 {
 	switch name {
 	case SignalAddressChanged:
 		return 30
 	case SignalUserAgentChanged:
-		return 20
+		return 25
 	case SignalTokenReuse:
 		return 40
 	case SignalDormantToken:
-		return 20
+		return 25
 	}
 	return 10
 }

@@ -226,6 +226,10 @@ func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 			if r := recordedIntent(e); r != "" && len(tr.Calls) == 0 {
 				tr.Intent = r
 			}
+		case store.KindSignal:
+			if sig, ok := recordedSignal(e); ok {
+				tr.Signals = append(tr.Signals, supervisor.TraceSignal{Before: len(tr.Calls), Signal: sig})
+			}
 		case store.KindJudgement:
 			var rec supervisor.JudgementRecord
 			if json.Unmarshal(e.Data, &rec) == nil {
@@ -236,7 +240,8 @@ func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
 			var args map[string]any
 			_ = json.Unmarshal(e.Args, &args)
 			byCall[e.CallID] = len(tr.Calls)
-			tr.Calls = append(tr.Calls, supervisor.TraceCall{Kind: routeKind(e.Kind), Tool: e.Tool, Args: args, Description: describe})
+			at := e.Time
+			tr.Calls = append(tr.Calls, supervisor.TraceCall{Kind: routeKind(e.Kind), Tool: e.Tool, Args: args, Description: describe, At: &at})
 			describe = ""
 			verdicts = append(verdicts, e.Verdict)
 		case store.KindResult:
@@ -336,4 +341,15 @@ func recordedIntent(e store.Event) string {
 		return in.Intent.Request
 	}
 	return in.Request
+}
+
+// recordedSignal is the signal a signal event records, if it does.
+func recordedSignal(e store.Event) (workflows.Signal, bool) {
+	var d struct {
+		Signal *workflows.Signal `json:"signal"`
+	}
+	if json.Unmarshal(e.Data, &d) != nil || d.Signal == nil {
+		return workflows.Signal{}, false
+	}
+	return *d.Signal, true
 }
