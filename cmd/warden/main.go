@@ -25,6 +25,7 @@ type cli struct {
 	Sessions sessionsCmd `cmd:"" help:"List and inspect recorded sessions."`
 	Verify   verifyCmd   `cmd:"" help:"Check every session's hash chain; non-zero exit when history was altered."`
 	Replay   replayCmd   `cmd:"" help:"Run recorded sessions or traces through a policy with the live decision code."`
+	Learn    learnCmd    `cmd:"" help:"Propose a workflow for an agent from its recorded sessions or traces."`
 	Export   exportCmd   `cmd:"" help:"Export sessions with their events (JSON Lines), or check an export file."`
 	Compact  compactCmd  `cmd:"" help:"Give back the disk space pruned history took; warden must be stopped."`
 	Bench    benchCmd    `cmd:"" help:"Measure warden against a direct call and a plain forwarding hop."`
