@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/workflows"
 )
@@ -29,31 +31,58 @@ func writeTraces(t *testing.T, path string, trs []supervisor.Trace) {
 	}
 }
 
-// escalated replays trs against the workflow file and counts the sessions
-// with a call above allow, and those with a call above flag.
-func escalated(t *testing.T, file string, trs []supervisor.Trace) (above, held int, notes []string) {
+// replayOutcome is how a workflow met a set of sessions: sessions with a
+// call above allow and above flag, the escalated calls by cause, and a
+// line per escalated call.
+type replayOutcome struct {
+	above, held int
+	causes      map[string]int
+	notes       []string
+}
+
+// escalationCause sorts a replayed call's reasons into why it escalated.
+func escalationCause(reasons []string) string {
+	r := strings.Join(reasons, "; ")
+	switch {
+	case strings.Contains(r, "is not in the workflow"):
+		return "unseen tool"
+	case strings.Contains(r, "not a legal next step"):
+		return "unseen order"
+	case strings.Contains(r, "budget"):
+		return "budget"
+	case strings.Contains(r, "comes from") || strings.Contains(r, "comes only from"):
+		return "provenance"
+	}
+	return "other"
+}
+
+// escalated replays trs, each with its prompt as intent, against the
+// workflow file.
+func escalated(t *testing.T, file string, trs []supervisor.Trace) replayOutcome {
 	t.Helper()
 	w, err := workflows.Load(file)
 	if err != nil {
 		t.Fatalf("load %s: %v", file, err)
 	}
 	p := &supervisor.Policy{Workflow: w}
+	o := replayOutcome{causes: map[string]int{}}
 	for _, tr := range trs {
 		v := warden.Allow
 		for i, c := range supervisor.ReplaySession(p, tr, supervisor.ReplayOptions{PromptAsIntent: true}).Calls {
 			if c.Verdict > warden.Allow {
-				notes = append(notes, tr.ID+" call "+strconv.Itoa(i+1)+" "+c.Tool+": "+c.Verdict.String()+" "+strings.Join(c.Reasons, "; "))
+				o.causes[escalationCause(c.Reasons)]++
+				o.notes = append(o.notes, tr.ID+" call "+strconv.Itoa(i+1)+" "+c.Tool+": "+c.Verdict.String()+" "+strings.Join(c.Reasons, "; "))
 			}
 			v = warden.Max(v, c.Verdict)
 		}
 		if v > warden.Allow {
-			above++
+			o.above++
 		}
 		if v > warden.Flag {
-			held++
+			o.held++
 		}
 	}
-	return above, held, notes
+	return o
 }
 
 // TestLearnAgentDojoHeldOut is issue 8's proof: per AgentDojo agent, learn
@@ -98,15 +127,15 @@ func TestLearnAgentDojoHeldOut(t *testing.T) {
 		if _, err := printed((&learnCmd{Traces: in, PromptAsIntent: true, Headroom: 2, MinSupport: 2, Out: out}).Run); err != nil {
 			t.Fatalf("%s: learn: %v", agent, err)
 		}
-		if above, _, notes := escalated(t, out, train); above > 0 {
-			t.Errorf("%s: %d of the %d sessions learned from escalate:\n%s", agent, above, len(train), strings.Join(notes, "\n"))
+		if o := escalated(t, out, train); o.above > 0 {
+			t.Errorf("%s: %d of the %d sessions learned from escalate:\n%s", agent, o.above, len(train), strings.Join(o.notes, "\n"))
 		}
-		lAbove, lHeld, lNotes := escalated(t, out, held)
-		hAbove, hHeld, _ := escalated(t, "../../examples/agentdojo/"+agent+".yaml", held)
-		t.Logf("%-9s learned from %2d tasks; held-out %2d: learned escalates %2d (%2d step_up or more), hand-written %2d (%2d step_up or more)",
-			agent, len(train), len(held), lAbove, lHeld, hAbove, hHeld)
+		learned := escalated(t, out, held)
+		hand := escalated(t, "../../examples/agentdojo/"+agent+".yaml", held)
+		t.Logf("%-9s learned from %2d tasks; of %2d held out, escalated: learned %2d (%2d held for approval; calls by cause %v), hand-written %2d (%2d held)",
+			agent, len(train), len(held), learned.above, learned.held, learned.causes, hand.above, hand.held)
 		if testing.Verbose() {
-			for _, n := range lNotes {
+			for _, n := range learned.notes {
 				t.Logf("  learned: %s", n)
 			}
 		}
@@ -145,5 +174,51 @@ func TestLearnCommand(t *testing.T) {
 	}
 	if _, err := printed((&learnCmd{Traces: in, Agent: "ops", Headroom: 0.5, MinSupport: 2}).Run); err == nil {
 		t.Fatal("--headroom 0.5 accepted")
+	}
+}
+
+// TestLearnFromHistory learns from a bbolt history file: the calls and
+// the results warden recorded, so that an argument taken from an earlier
+// result's field gets trusted_sources, and the proposal replays the
+// recorded sessions (warden replay --db) with every call allowed.
+func TestLearnFromHistory(t *testing.T) {
+	ctx := context.Background()
+	db, dbFile := openHistory(t)
+	for _, id := range []string{"h1", "h2", "h3"} {
+		if err := db.CreateSession(ctx, store.Session{ID: id, Agent: "billing"}); err != nil {
+			t.Fatal(err)
+		}
+		acct := "ACCT-" + id
+		events := []store.Event{
+			{Kind: store.KindCall, CallID: "1", Tool: "find_customer", Args: json.RawMessage(`{"name":"Ann"}`), Verdict: "allow"},
+			{Kind: store.KindResult, CallID: "1", Data: json.RawMessage(`{"structured":{"account":"` + acct + `"}}`)},
+			{Kind: store.KindCall, CallID: "2", Tool: "refund", Args: json.RawMessage(`{"account":"` + acct + `"}`), Verdict: "allow"},
+			{Kind: store.KindResult, CallID: "2", Data: json.RawMessage(`{"text":"ok"}`)},
+		}
+		for _, e := range events {
+			if _, err := db.Append(ctx, id, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "billing.yaml")
+	if _, err := printed((&learnCmd{DB: dbFile, Agent: "billing", Headroom: 2, MinSupport: 2, Out: out}).Run); err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`start: ["refund"]`, `anytime: ["find_customer"]`, `"account": ["result:find_customer.account"]`, "from a result's field in 3 sessions"} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("the proposal lacks %s:\n%s", want, y)
+		}
+	}
+	replayed, err := printed((&replayCmd{DB: dbFile, Workflow: out}).Run)
+	if err != nil || !strings.Contains(replayed, "3 sessions, 6 calls replayed; 0 sessions decided differently") {
+		t.Fatalf("replay --db against the proposal (%v):\n%s", err, replayed)
 	}
 }
