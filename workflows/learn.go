@@ -151,6 +151,9 @@ type stepStats struct {
 // budgets only grow, every edge taken is in the graph, and the trusted
 // sources are computed with the provenance index replay uses.
 func Learn(sessions []Observed, opts LearnOptions) (*Learned, error) {
+	if len(sessions) == 0 {
+		return nil, errors.New("learn: no sessions to learn from")
+	}
 	if opts.Headroom <= 0 {
 		opts.Headroom = 2
 	}

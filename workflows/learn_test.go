@@ -198,10 +198,22 @@ func TestLearnNames(t *testing.T) {
 	}
 }
 
-// TestLearnRejects: a call without a tool is an error, not a step.
+// TestLearnRejects: nothing to learn from, or a call without a tool, is an
+// error, not an empty or nameless step.
 func TestLearnRejects(t *testing.T) {
-	_, err := workflows.Learn([]workflows.Observed{{ID: "x", Calls: []workflows.ObservedCall{{}}}}, workflows.LearnOptions{})
-	if err == nil || !strings.Contains(err.Error(), "session x") {
-		t.Fatalf("got %v, want an error naming the session", err)
+	tests := []struct {
+		name     string
+		sessions []workflows.Observed
+		want     string
+	}{
+		{"no sessions", nil, "no sessions"},
+		{"a call without a tool", []workflows.Observed{{ID: "x", Calls: []workflows.ObservedCall{{}}}}, "session x: a call has no tool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := workflows.Learn(tt.sessions, workflows.LearnOptions{}); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error saying %q", err, tt.want)
+			}
+		})
 	}
 }

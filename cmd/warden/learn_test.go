@@ -187,9 +187,11 @@ func TestLearnCommand(t *testing.T) {
 	}
 }
 
-// TestLearnFromHistory learns from a bbolt history file: the calls and
+// TestLearnFromHistory learns from a bbolt history file (--db, and -c
+// with the configuration whose history it is): the calls and
 // the results warden recorded, so that an argument taken from an earlier
-// result's field gets trusted_sources, and the proposal replays the
+// result's field gets trusted_sources; warden validate accepts the
+// proposal, and it replays the
 // recorded sessions (warden replay --db) with every call allowed.
 func TestLearnFromHistory(t *testing.T) {
 	ctx := context.Background()
@@ -214,7 +216,8 @@ func TestLearnFromHistory(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "billing.yaml")
+	dir := filepath.Dir(dbFile)
+	out := filepath.Join(dir, "billing.yaml")
 	if _, err := printed((&learnCmd{DB: dbFile, Agent: "billing", Headroom: 2, MinSupport: 2, Out: out}).Run); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +229,15 @@ func TestLearnFromHistory(t *testing.T) {
 		if !strings.Contains(string(y), want) {
 			t.Errorf("the proposal lacks %s:\n%s", want, y)
 		}
+	}
+	// The configuration whose history that file is, naming the proposal.
+	cfg := filepath.Join(dir, "warden.yaml")
+	writeFile(t, cfg, strings.Replace(configText("http://127.0.0.1:1/mcp", dir, "billing.yaml"), "- name: a\n", "- name: billing\n", 1))
+	if v, err := printed((&validateCmd{Config: cfg}).Run); err != nil || !strings.Contains(v, "1 workflows") {
+		t.Fatalf("warden validate of the proposal (%v): %s", err, v)
+	}
+	if again, err := printed((&learnCmd{Config: cfg, Agent: "billing", Since: "1h", Headroom: 2, MinSupport: 2}).Run); err != nil || again != string(y) {
+		t.Fatalf("learn -c (%v) differs from learn --db:\n%s", err, again)
 	}
 	replayed, err := printed((&replayCmd{DB: dbFile, Workflow: out}).Run)
 	if err != nil || !strings.Contains(replayed, "3 sessions, 6 calls replayed; 0 sessions decided differently") {
