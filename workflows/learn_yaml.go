@@ -70,7 +70,7 @@ func (s LearnedStep) render(b *bytes.Buffer, sessions int) {
 	if len(s.Trusted) > 0 {
 		b.WriteString("    trusted_sources:\n")
 		for _, a := range s.Trusted {
-			fmt.Fprintf(b, "      # every value of %d of %d calls from one of these; from a result's field in %d sessions\n", a.Calls, s.Calls, a.FromResult)
+			fmt.Fprintf(b, "      # in the %d of %d calls that carried it, every value came from one of these; from a result's field in %d sessions\n", a.Calls, s.Calls, a.FromResult)
 			if len(a.Weak) > 0 {
 				fmt.Fprintf(b, "      # weak: %s is free text, where injected instructions arrive; some value had no better source\n", oneLine(strings.Join(a.Weak, ", ")))
 			}
