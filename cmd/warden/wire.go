@@ -109,6 +109,8 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		Elicitation:     cfg.Approvals.Elicitation,
 		MaxDelay:        cfg.Throttle.MaxDelay,
 		OnChange:        cfg.Revalidation.OnChange,
+		SignalWeights:   cfg.Revalidation.SignalWeights,
+		DormantAfter:    cfg.Revalidation.DormantAfter,
 	}
 	if esc.MaxDelay == 0 {
 		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
