@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,27 +19,8 @@ func TestGeoServeFromConfig(t *testing.T) {
 	if ca == cb {
 		t.Fatalf("%s and %s are both in %s in this data", geoAddrA, geoAddrB, ca)
 	}
-	bin := buildWarden(t)
-	desk := buildCommand(t, "./e2e/fixtures/deskserver")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "warden.yaml")
-	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
-data_dir: %s
-log: {level: info, format: json}
-revalidation: {on_change: kill}
-network:
-  trusted_proxies: [127.0.0.1]
-  geoip: {country_db: %q}
-upstreams:
-  - name: desk
-    stdio: {command: %q}
-agents:
-  - name: roamer
-    token_sha256: %s
-`, filepath.Join(dir, "data"), mmdb, desk, hashToken(crashToken))
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	settings := fmt.Sprintf("revalidation: {on_change: kill}\nnetwork:\n  trusted_proxies: [127.0.0.1]\n  geoip: {country_db: %q}\n", mmdb)
+	bin, cfg, _ := deskServeConfig(t, settings, "roamer", crashToken)
 	p := startServe(t, bin, cfg)
 	var xff atomic.Pointer[string]
 	xff.Store(ptr(geoAddrA))
