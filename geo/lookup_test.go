@@ -1,56 +1,26 @@
 package geo
 
 import (
-	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
-)
 
-// writeMMDB writes a database holding one record for each network.
-func writeMMDB(t *testing.T, dbType string, records map[string]mmdbtype.Map) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, rec := range records {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tree.Insert(n, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(t.TempDir(), dbType+".mmdb")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+	"github.com/warden-dev/warden/internal/testkit"
+)
 
 // TestLookup reads MaxMind's country layout (country.iso_code), the flat
 // one (country_code) and the ASN layout, in any combination of databases;
 // addresses are data here, never contacted.
 func TestLookup(t *testing.T) {
-	maxmind := writeMMDB(t, "GeoLite2-Country", map[string]mmdbtype.Map{
+	maxmind := testkit.WriteMMDB(t, "GeoLite2-Country", map[string]mmdbtype.Map{
 		"192.0.2.0/24":  {"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")}},
 		"2001:db8::/32": {"country": mmdbtype.Map{"iso_code": mmdbtype.String("JP")}},
 	})
-	flat := writeMMDB(t, "geo-whois-asn-country", map[string]mmdbtype.Map{
+	flat := testkit.WriteMMDB(t, "geo-whois-asn-country", map[string]mmdbtype.Map{
 		"192.0.2.0/24": {"country_code": mmdbtype.String("FR")},
 	})
-	asn := writeMMDB(t, "GeoLite2-ASN", map[string]mmdbtype.Map{
+	asn := testkit.WriteMMDB(t, "GeoLite2-ASN", map[string]mmdbtype.Map{
 		"192.0.2.0/25": {"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Example Net")},
 	})
 	cases := []struct {
