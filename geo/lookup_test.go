@@ -13,15 +13,9 @@ import (
 // one (country_code) and the ASN layout, in any combination of databases;
 // addresses are data here, never contacted.
 func TestLookup(t *testing.T) {
-	maxmind := testkit.WriteMMDB(t, "GeoLite2-Country", map[string]mmdbtype.Map{
-		"192.0.2.0/24":  {"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")}},
-		"2001:db8::/32": {"country": mmdbtype.Map{"iso_code": mmdbtype.String("JP")}},
-	})
+	maxmind, asn := testkit.GeoFixture(t)
 	flat := testkit.WriteMMDB(t, "geo-whois-asn-country", map[string]mmdbtype.Map{
 		"192.0.2.0/24": {"country_code": mmdbtype.String("FR")},
-	})
-	asn := testkit.WriteMMDB(t, "GeoLite2-ASN", map[string]mmdbtype.Map{
-		"192.0.2.0/25": {"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("Example Net")},
 	})
 	cases := []struct {
 		name, country, asn, addr string
@@ -31,10 +25,11 @@ func TestLookup(t *testing.T) {
 		{"ipv6", maxmind, "", "2001:db8::1", Place{Country: "JP"}},
 		{"mapped ipv4", maxmind, "", "::ffff:192.0.2.7", Place{Country: "DE"}},
 		{"flat country", flat, "", "192.0.2.7", Place{Country: "FR"}},
-		{"asn only", "", asn, "192.0.2.7", Place{ASN: 64500, Org: "Example Net"}},
-		{"both", maxmind, asn, "192.0.2.7", Place{Country: "DE", ASN: 64500, Org: "Example Net"}},
-		{"outside the asn network", maxmind, asn, "192.0.2.200", Place{Country: "DE"}},
-		{"unknown address", maxmind, asn, "198.51.100.1", Place{}},
+		{"asn only", "", asn, "192.0.2.7", Place{ASN: 64500, Org: "One"}},
+		{"both", maxmind, asn, "192.0.2.7", Place{Country: "DE", ASN: 64500, Org: "One"}},
+		{"other asn network", maxmind, asn, "192.0.2.200", Place{Country: "DE", ASN: 64501, Org: "Two"}},
+		{"country without asn", maxmind, asn, "198.51.100.1", Place{Country: "FR"}},
+		{"unknown address", maxmind, asn, "203.0.113.1", Place{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

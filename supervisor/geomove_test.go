@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/log"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"github.com/warden-dev/warden/geo"
 	"github.com/warden-dev/warden/internal/testkit"
@@ -15,14 +14,7 @@ import (
 // a move; staying in both, or an address geolocation cannot read, is not
 // (the address change is a signal all the same). Addresses are data.
 func TestGeoMove(t *testing.T) {
-	country := testkit.WriteMMDB(t, "GeoLite2-Country", map[string]mmdbtype.Map{
-		"192.0.2.0/24":    {"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")}},
-		"198.51.100.0/24": {"country": mmdbtype.Map{"iso_code": mmdbtype.String("FR")}},
-	})
-	asn := testkit.WriteMMDB(t, "GeoLite2-ASN", map[string]mmdbtype.Map{
-		"192.0.2.0/25":   {"autonomous_system_number": mmdbtype.Uint32(64500), "autonomous_system_organization": mmdbtype.String("One")},
-		"192.0.2.128/25": {"autonomous_system_number": mmdbtype.Uint32(64501), "autonomous_system_organization": mmdbtype.String("Two")},
-	})
+	country, asn := testkit.GeoFixture(t)
 	db, err := geo.Open(country, asn)
 	if err != nil {
 		t.Fatal(err)
