@@ -20,7 +20,13 @@ const (
 	SignalTokenReuse       = "token_reuse"        // the agent's token is live in another session from elsewhere
 	SignalDormantToken     = "dormant_token"      // the agent's token comes back after a long silence
 	SignalLocationChanged  = "location_changed"   // the client moved to another country or network (ASN) mid-session
+	SignalImpossibleTravel = "impossible_travel"  // the agent's new session is in another country than its last, too soon after it
 )
+
+// travelWindow is how soon after an agent's session one from another
+// country counts as impossible travel: an agent's host does not cross
+// borders in an hour.
+const travelWindow = time.Hour
 
 // DefaultDormantAfter is how long an agent unseen makes its token dormant.
 const DefaultDormantAfter = 30 * 24 * time.Hour
@@ -39,7 +45,7 @@ func defaultWeight(name string) float64 {
 		return 40
 	case SignalDormantToken:
 		return 25
-	case SignalLocationChanged:
+	case SignalLocationChanged, SignalImpossibleTravel:
 		return 40
 	}
 	return 10
@@ -114,6 +120,15 @@ func (s *Supervisor) startSignals(ctx context.Context, sess *session, prev *stor
 				s.log.Error("cannot record a signal", "session", sess.id, "err", err)
 			}
 			break
+		}
+	}
+	if prev != nil && sess.started.Sub(prev.LastSeen) < travelWindow {
+		if m := s.geoMove(hostOf(prev.RemoteAddr), hostOf(sess.remote)); m != nil && m.From.Country != m.To.Country {
+			ev := fmt.Sprintf("agent %s's session %s was in %s %s ago; this one is in %s", sess.agent.Name, prev.ID,
+				m.From, sess.started.Sub(prev.LastSeen).Round(time.Second), m.To)
+			if err := s.raise(ctx, sess, SignalImpossibleTravel, []string{ev}, "", false, m); err != nil {
+				s.log.Error("cannot record a signal", "session", sess.id, "err", err)
+			}
 		}
 	}
 	after := s.esc.DormantAfter
