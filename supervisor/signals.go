@@ -37,6 +37,16 @@ func defaultWeight(name string) float64 {
 		return 40
 	case SignalDormantToken:
 		return 25
+	case SignalNewTool:
+		return 15 // alone under the flag threshold; with another signal, over it
+	case SignalNewTransition:
+		return 10
+	case SignalBurst:
+		return 30
+	case SignalOddHour:
+		return 10
+	case SignalLargeResult:
+		return 20
 	}
 	return 10
 }
@@ -61,13 +71,19 @@ type signalData struct {
 // signal meanwhile, and a resume reads it from there.
 func (s *Supervisor) raise(ctx context.Context, sess *session, name, evidence, verdict string, changedHands bool) error {
 	sig := workflows.Signal{Name: name, Weight: s.esc.weight(name), At: time.Now().UTC(), Evidence: evidence}
+	return s.recordSignal(ctx, sess, sig, verdict, changedHands)
+}
+
+// recordSignal is raise with the signal made by the caller (a learning
+// baseline's signals weigh nothing).
+func (s *Supervisor) recordSignal(ctx context.Context, sess *session, sig workflows.Signal, verdict string, changedHands bool) error {
 	data, err := json.Marshal(signalData{Signal: &sig, ChangedHands: changedHands})
 	if err != nil {
 		return fmt.Errorf("record signal: %w", err)
 	}
 	sess.decideMu.Lock()
 	defer sess.decideMu.Unlock()
-	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: verdict, Reasons: []string{evidence}, Data: data}); err != nil {
+	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: verdict, Reasons: []string{sig.Evidence}, Data: data}); err != nil {
 		return fmt.Errorf("record signal: %w", err)
 	}
 	sess.mu.Lock()

@@ -1,0 +1,208 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// baselines holds the agents' baselines while warden runs and what each
+// live session has done so far. An agent's baseline is loaded at its
+// first call in this run (saved in the store, or learned from its last
+// sessions in history) and moves only when one of its sessions ends:
+// a session is compared with how the agent behaved before it.
+type baselines struct {
+	mu       sync.Mutex
+	agents   map[string]*agentBaseline
+	sessions map[string]*watched // by session id
+}
+
+type agentBaseline struct {
+	mu sync.Mutex // serialises the load and the merges
+	b  *Baseline  // nil until loaded
+}
+
+// watched is a live session against its agent's baseline.
+type watched struct {
+	mu     sync.Mutex
+	obs    *observation
+	recent []time.Time     // the session's calls of the last minute, refused ones too
+	raised map[string]bool // signal name + key: each raised once per session
+	base   *agentBaseline
+}
+
+func newBaselines() *baselines {
+	return &baselines{agents: map[string]*agentBaseline{}, sessions: map[string]*watched{}}
+}
+
+// watch returns the session's record, made at its first call.
+func (bs *baselines) watch(sess *session) *watched {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	w := bs.sessions[sess.id]
+	if w == nil {
+		ab := bs.agents[sess.agent.Name]
+		if ab == nil {
+			ab = &agentBaseline{}
+			bs.agents[sess.agent.Name] = ab
+		}
+		w = &watched{obs: newObservation(sess.agent.Name), raised: map[string]bool{}, base: ab}
+		bs.sessions[sess.id] = w
+	}
+	return w
+}
+
+// baseline returns the agent's baseline, loading it first if needed.
+func (s *Supervisor) baseline(ctx context.Context, agent string, ab *agentBaseline) (*Baseline, error) {
+	ab.mu.Lock()
+	defer ab.mu.Unlock()
+	if ab.b == nil {
+		b, err := loadBaseline(ctx, s.store, agent)
+		if err != nil {
+			return nil, err
+		}
+		ab.b = b
+	}
+	return ab.b, nil
+}
+
+// loadBaseline reads the agent's saved baseline, or learns one from its
+// last sessions in history when none was saved.
+func loadBaseline(ctx context.Context, st store.Store, agent string) (*Baseline, error) {
+	if bs, ok := st.(store.Baselines); ok {
+		raw, err := bs.Baseline(ctx, agent)
+		if err == nil {
+			b := NewBaseline(agent)
+			if err := json.Unmarshal(raw, b); err != nil {
+				return nil, fmt.Errorf("baseline of %s: %w", agent, err)
+			}
+			return b, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	list, err := st.Sessions(ctx, store.Filter{Agent: agent, Limit: baselineHistory})
+	if err != nil {
+		return nil, fmt.Errorf("baseline of %s: %w", agent, err)
+	}
+	views := make([]SessionView, 0, len(list))
+	for _, ss := range list {
+		evs, err := st.Events(ctx, ss.ID)
+		if err != nil {
+			return nil, fmt.Errorf("baseline of %s: %w", agent, err)
+		}
+		views = append(views, SessionView{Session: ss, Events: evs})
+	}
+	return LearnBaseline(agent, views), nil
+}
+
+// baselineCall compares a call about to be decided with the agent's
+// baseline and raises what it finds, before the decision, so that the
+// session's risk counts it. A baseline that cannot be read gives no
+// signal; the call is decided as it would be without baselines.
+func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool string) {
+	w := s.baselines.watch(sess)
+	b, err := s.baseline(ctx, sess.agent.Name, w.base)
+	if err != nil {
+		s.log.Error("cannot load the agent's baseline; no behaviour signals", "agent", sess.agent.Name, "err", err)
+		return
+	}
+	now := time.Now()
+	w.mu.Lock()
+	count := slide(&w.recent, now)
+	w.base.mu.Lock()
+	found := b.checkCall(tool, w.obs.prev, now, count)
+	w.base.mu.Unlock()
+	found = w.fresh(found)
+	w.mu.Unlock()
+	s.raiseFindings(ctx, sess, b, found)
+}
+
+// baselineResult records a call of tool that went ahead with a result of
+// size bytes, and compares the size with the baseline.
+func (s *Supervisor) baselineResult(ctx context.Context, sess *session, tool string, size int) {
+	w := s.baselines.watch(sess)
+	b, err := s.baseline(ctx, sess.agent.Name, w.base)
+	if err != nil {
+		return // baselineCall logged it
+	}
+	w.mu.Lock()
+	w.obs.add(tool, time.Now(), size)
+	w.base.mu.Lock()
+	found := b.checkResult(tool, size)
+	w.base.mu.Unlock()
+	found = w.fresh(found)
+	w.mu.Unlock()
+	s.raiseFindings(ctx, sess, b, found)
+}
+
+// fresh drops what the session was already told of; w.mu is held.
+func (w *watched) fresh(found []finding) []finding {
+	out := found[:0]
+	for _, f := range found {
+		if k := f.name + "\x00" + f.key; !w.raised[k] {
+			w.raised[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// raiseFindings raises each finding on the session. While the baseline
+// is learning they are recorded as flags that weigh nothing.
+func (s *Supervisor) raiseFindings(ctx context.Context, sess *session, b *Baseline, found []finding) {
+	learning := b.Learning()
+	for _, f := range found {
+		sig := workflows.Signal{Name: f.name, Weight: s.esc.weight(f.name), At: time.Now().UTC(), Evidence: f.evidence}
+		verdict := ""
+		if learning {
+			sig.Weight, verdict = 0, "flag"
+			sig.Evidence = fmt.Sprintf("baseline learning (%d of %d sessions): %s", b.Sessions, LearningSessions, f.evidence)
+		}
+		if err := s.recordSignal(ctx, sess, sig, verdict, false); err != nil {
+			s.log.Error("cannot record a signal", "session", sess.id, "err", err)
+		}
+	}
+}
+
+// baselineEnd folds an ended session into its agent's baseline and saves
+// it. A killed session is left out: it is not how the agent behaves.
+func (s *Supervisor) baselineEnd(ctx context.Context, sess *session, state string) {
+	s.baselines.mu.Lock()
+	w := s.baselines.sessions[sess.id]
+	delete(s.baselines.sessions, sess.id)
+	s.baselines.mu.Unlock()
+	if w == nil || state == store.StateKilled {
+		return
+	}
+	w.mu.Lock()
+	obs := w.obs
+	w.mu.Unlock()
+	if obs.Calls == 0 {
+		return
+	}
+	b, err := s.baseline(ctx, sess.agent.Name, w.base)
+	if err != nil {
+		return
+	}
+	w.base.mu.Lock()
+	b.merge(obs)
+	raw, err := json.Marshal(b)
+	w.base.mu.Unlock()
+	if err != nil {
+		s.log.Error("cannot encode the agent's baseline", "agent", sess.agent.Name, "err", err)
+		return
+	}
+	if bs, ok := s.store.(store.Baselines); ok {
+		if err := bs.SaveBaseline(ctx, sess.agent.Name, raw); err != nil {
+			s.log.Error("cannot save the agent's baseline", "agent", sess.agent.Name, "err", err)
+		}
+	}
+}
