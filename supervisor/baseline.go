@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/bits"
@@ -59,8 +60,8 @@ type Baseline struct {
 	Updated time.Time `json:"updated"`
 }
 
-// NewBaseline is an agent's empty baseline.
-func NewBaseline(agent string) *Baseline {
+// newBaseline is an agent's empty baseline.
+func newBaseline(agent string) *Baseline {
 	return &Baseline{Agent: agent, Tools: map[string]int{}, Transitions: map[string]int{}, ResultSizes: make([]uint64, sizeBuckets)}
 }
 
@@ -139,7 +140,7 @@ type observation struct {
 }
 
 func newObservation(agent string) *observation {
-	return &observation{Baseline: *NewBaseline(agent)}
+	return &observation{Baseline: *newBaseline(agent)}
 }
 
 // add records a call of tool that went ahead at at and returned size
@@ -170,13 +171,38 @@ func slide(w *[]time.Time, at time.Time) int {
 	return len(*w)
 }
 
-// LearnBaseline learns the agent's baseline from its recorded sessions:
+// BaselineHistory is recorded history to learn a baseline from: the
+// store, or warden's admin API.
+type BaselineHistory interface {
+	Sessions(ctx context.Context, f store.Filter) ([]store.Session, error)
+	Session(ctx context.Context, id string) (SessionView, error)
+}
+
+// LearnBaseline learns the agent's baseline from its last sessions in h
+// (at most 50).
+func LearnBaseline(ctx context.Context, h BaselineHistory, agent string) (*Baseline, error) {
+	list, err := h.Sessions(ctx, store.Filter{Agent: agent, Limit: baselineHistory})
+	if err != nil {
+		return nil, fmt.Errorf("baseline of %s: %w", agent, err)
+	}
+	views := make([]SessionView, 0, len(list))
+	for _, ss := range list {
+		v, err := h.Session(ctx, ss.ID)
+		if err != nil {
+			return nil, fmt.Errorf("baseline of %s: %w", agent, err)
+		}
+		views = append(views, v)
+	}
+	return learnBaseline(agent, views), nil
+}
+
+// learnBaseline learns the agent's baseline from its recorded sessions:
 // those that ended or expired (a killed session is not how the agent
 // behaves; a live one is not over), each call that went ahead (has a
 // result), in order of the sessions' starts.
-func LearnBaseline(agent string, views []SessionView) *Baseline {
+func learnBaseline(agent string, views []SessionView) *Baseline {
 	sort.SliceStable(views, func(i, j int) bool { return views[i].Session.Started.Before(views[j].Session.Started) })
-	b := NewBaseline(agent)
+	b := newBaseline(agent)
 	for _, v := range views {
 		if v.Session.Agent != agent || (v.Session.State != store.StateEnded && v.Session.State != store.StateExpired) {
 			continue

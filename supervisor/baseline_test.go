@@ -30,7 +30,7 @@ func recorded(id, state string, start time.Time, size int, calls ...string) Sess
 var nine = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
 func TestLearnBaseline(t *testing.T) {
-	b := LearnBaseline("ops", []SessionView{
+	b := learnBaseline("ops", []SessionView{
 		recorded("s2", store.StateExpired, nine.Add(time.Hour), 100, "read", "read", "read"),
 		recorded("s1", store.StateEnded, nine, 100, "read", "send", "delete!"),
 		recorded("killed", store.StateKilled, nine, 100, "exfiltrate"),
@@ -64,7 +64,7 @@ func TestLearnBaseline(t *testing.T) {
 }
 
 func TestBaselineQuantileAndRate(t *testing.T) {
-	b := NewBaseline("ops")
+	b := newBaseline("ops")
 	o := newObservation("ops")
 	for i := range 200 {
 		size := 1000 // 10 bits: under 1024
@@ -91,7 +91,7 @@ func trained() *Baseline {
 	for i := range LearningSessions {
 		views = append(views, recorded(fmt.Sprint("s", i), store.StateEnded, nine.Add(time.Duration(i)*time.Minute), 1000, "read", "send"))
 	}
-	return LearnBaseline("ops", views)
+	return learnBaseline("ops", views)
 }
 
 func TestBaselineFindings(t *testing.T) {
@@ -135,7 +135,7 @@ func TestBaselineFindings(t *testing.T) {
 			}
 		})
 	}
-	if found := NewBaseline("ops").checkCall("anything", "", nine, 100); len(found) != 0 {
+	if found := newBaseline("ops").checkCall("anything", "", nine, 100); len(found) != 0 {
 		t.Errorf("an empty baseline gave %+v; it has nothing to compare with", found)
 	}
 }
@@ -170,7 +170,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := NewBaseline("")
+	back := newBaseline("")
 	if err := json.Unmarshal(raw, back); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func BenchmarkBaselineMemory(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for i := range keep {
-			keep[i] = NewBaseline("ops")
+			keep[i] = newBaseline("ops")
 			keep[i].merge(o)
 		}
 		runtime.GC()

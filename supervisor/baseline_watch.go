@@ -72,35 +72,45 @@ func (s *Supervisor) baseline(ctx context.Context, agent string, ab *agentBaseli
 	return ab.b, nil
 }
 
+// SavedBaseline reads the agent's baseline as warden last saved it; the
+// error wraps store.ErrNotFound when st has none.
+func SavedBaseline(ctx context.Context, st store.Baselines, agent string) (*Baseline, error) {
+	raw, err := st.Baseline(ctx, agent)
+	if err != nil {
+		return nil, err
+	}
+	b := newBaseline(agent)
+	if err := json.Unmarshal(raw, b); err != nil {
+		return nil, fmt.Errorf("baseline of %s: %w", agent, err)
+	}
+	return b, nil
+}
+
 // loadBaseline reads the agent's saved baseline, or learns one from its
 // last sessions in history when none was saved.
 func loadBaseline(ctx context.Context, st store.Store, agent string) (*Baseline, error) {
 	if bs, ok := st.(store.Baselines); ok {
-		raw, err := bs.Baseline(ctx, agent)
+		b, err := SavedBaseline(ctx, bs, agent)
 		if err == nil {
-			b := NewBaseline(agent)
-			if err := json.Unmarshal(raw, b); err != nil {
-				return nil, fmt.Errorf("baseline of %s: %w", agent, err)
-			}
 			return b, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 	}
-	list, err := st.Sessions(ctx, store.Filter{Agent: agent, Limit: baselineHistory})
+	return LearnBaseline(ctx, storeHistory{st}, agent)
+}
+
+// storeHistory reads a store as BaselineHistory.
+type storeHistory struct{ store.Store }
+
+func (h storeHistory) Session(ctx context.Context, id string) (SessionView, error) {
+	s, err := h.Store.Session(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("baseline of %s: %w", agent, err)
+		return SessionView{}, err
 	}
-	views := make([]SessionView, 0, len(list))
-	for _, ss := range list {
-		evs, err := st.Events(ctx, ss.ID)
-		if err != nil {
-			return nil, fmt.Errorf("baseline of %s: %w", agent, err)
-		}
-		views = append(views, SessionView{Session: ss, Events: evs})
-	}
-	return LearnBaseline(agent, views), nil
+	evs, err := h.Events(ctx, id)
+	return SessionView{Session: s, Events: evs}, err
 }
 
 // baselineCall compares a call about to be decided with the agent's
