@@ -144,3 +144,33 @@ func TestBaselineLearningOnlyFlags(t *testing.T) {
 		t.Fatalf("new_tool while learning: %+v (found %v), want a flag of weight 0 saying so", nt, ok)
 	}
 }
+
+// TestBaselineConcurrentSessions: sessions of one agent calling and
+// ending at once are each folded into its baseline exactly once.
+func TestBaselineConcurrentSessions(t *testing.T) {
+	l := newLadder(t)
+	const sessions, calls = 6, 3
+	done := make(chan struct{}, sessions)
+	for i := range sessions {
+		go func() {
+			defer func() { done <- struct{}{} }() // also when a call fails the test (Goexit)
+			a := &baselineAgent{t: t, l: l, token: opsToken, id: 100 * i}
+			sid := rawSession(t, nil, l.URL, opsToken, "agent/1")
+			for range calls {
+				a.call(sid, "echo", `{"message":"x"}`)
+			}
+			a.end(sid)
+		}()
+	}
+	for range sessions {
+		<-done
+	}
+	raw, err := l.Store.Baseline(context.Background(), "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b supervisor.Baseline
+	if err := json.Unmarshal(raw, &b); err != nil || b.Sessions != sessions || b.Calls != sessions*calls || b.Transitions["echo -> echo"] != sessions*(calls-1) {
+		t.Fatalf("saved baseline %s (%v): want %d sessions, %d calls", raw, err, sessions, sessions*calls)
+	}
+}

@@ -128,11 +128,11 @@ func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool strin
 	w.mu.Lock()
 	count := slide(&w.recent, now)
 	w.base.mu.Lock()
-	found := b.checkCall(tool, w.obs.prev, now, count)
+	found, learned := b.checkCall(tool, w.obs.prev, now, count), b.Sessions
 	w.base.mu.Unlock()
 	found = w.fresh(found)
 	w.mu.Unlock()
-	s.raiseFindings(ctx, sess, b, found)
+	s.raiseFindings(ctx, sess, learned, found)
 }
 
 // baselineResult records a call of tool that went ahead with a result of
@@ -146,11 +146,11 @@ func (s *Supervisor) baselineResult(ctx context.Context, sess *session, tool str
 	w.mu.Lock()
 	w.obs.add(tool, time.Now(), size)
 	w.base.mu.Lock()
-	found := b.checkResult(tool, size)
+	found, learned := b.checkResult(tool, size), b.Sessions
 	w.base.mu.Unlock()
 	found = w.fresh(found)
 	w.mu.Unlock()
-	s.raiseFindings(ctx, sess, b, found)
+	s.raiseFindings(ctx, sess, learned, found)
 }
 
 // fresh drops what the session was already told of; w.mu is held.
@@ -166,15 +166,15 @@ func (w *watched) fresh(found []finding) []finding {
 }
 
 // raiseFindings raises each finding on the session. While the baseline
-// is learning they are recorded as flags that weigh nothing.
-func (s *Supervisor) raiseFindings(ctx context.Context, sess *session, b *Baseline, found []finding) {
-	learning := b.Learning()
+// is learning (it learned from fewer than LearningSessions sessions) they
+// are recorded as flags that weigh nothing.
+func (s *Supervisor) raiseFindings(ctx context.Context, sess *session, learned int, found []finding) {
 	for _, f := range found {
 		sig := workflows.Signal{Name: f.name, Weight: s.esc.weight(f.name), At: time.Now().UTC(), Evidence: f.evidence}
 		verdict := ""
-		if learning {
+		if learned < LearningSessions {
 			sig.Weight, verdict = 0, "flag"
-			sig.Evidence = fmt.Sprintf("baseline learning (%d of %d sessions): %s", b.Sessions, LearningSessions, f.evidence)
+			sig.Evidence = fmt.Sprintf("baseline learning (%d of %d sessions): %s", learned, LearningSessions, f.evidence)
 		}
 		if err := s.recordSignal(ctx, sess, sig, verdict, false); err != nil {
 			s.log.Error("cannot record a signal", "session", sess.id, "err", err)
