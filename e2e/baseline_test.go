@@ -83,8 +83,8 @@ func weightOf(t *testing.T, e store.Event) float64 {
 // through warden with real calls) is learned; in a new session, a burst
 // of calls beyond anything it did is a burst signal, and a tool it never
 // called is a new_tool signal, each on the chain with its evidence; their
-// weights (30 + 15) flag the calls after them. The baseline is saved in
-// the store.
+// weights (30 + 15) flag the calls after them; a result far larger than
+// any before is a large_result signal. The baseline is saved in the store.
 func TestBaselineSignals(t *testing.T) {
 	l := newLadder(t)
 	a := &baselineAgent{t: t, l: l, token: opsToken}
@@ -125,6 +125,18 @@ func TestBaselineSignals(t *testing.T) {
 	}
 	if n := strings.Count(got, "signal"); n != len(sigs) {
 		t.Errorf("%d signal events for %d distinct signals: each is raised once a session", n, len(sigs))
+	}
+
+	// In another session, a result far larger than any before is
+	// large_result, raised after it was handed over (it weighs on the
+	// calls after it).
+	sid = rawSession(t, nil, l.URL, opsToken, "agent/1")
+	if res := a.call(sid, "echo", fmt.Sprintf(`{"message":%q}`, strings.Repeat("x", 8000))); !strings.Contains(res, "xxxx") {
+		t.Fatalf("large echo: %.200s", res)
+	}
+	lr, ok := signalsOn(t, l, sid)[supervisor.SignalLargeResult]
+	if !ok || !strings.Contains(strings.Join(lr.Reasons, " "), "echo returned") || weightOf(t, lr) != 20 {
+		t.Errorf("large_result signal %+v (found %v): want its evidence and weight 20", lr, ok)
 	}
 }
 
