@@ -41,6 +41,8 @@ type Config struct {
 	// Revalidation says how to answer a session whose client address or
 	// user agent changes.
 	Revalidation Revalidation
+	// Network names the trusted proxies and the geolocation databases.
+	Network Network
 	// Retention is the history retention policy; nil keeps all history.
 	Retention *Retention
 	// Limits bound each agent's sessions, session openings and pending

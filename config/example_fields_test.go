@@ -23,6 +23,8 @@ var decoderSections = map[string]string{
 	"approvals":      "approvals",
 	"webhooks":       "approvals",
 	"revalidation":   "revalidation",
+	"network":        "network",
+	"geoip":          "network",
 	"throttle":       "throttle",
 	"rate":           "throttle",
 	"upstream":       "upstreams",

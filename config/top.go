@@ -14,7 +14,7 @@ import (
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "retention", "anchor", "rules", "upstreams", "agents", "limits"}
+	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "network", "retention", "anchor", "rules", "upstreams", "agents", "limits"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -85,6 +85,8 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Throttle = d.throttle(f.val)
 		case "revalidation":
 			cfg.Revalidation = d.revalidation(f.val)
+		case "network":
+			cfg.Network = d.network(f.val)
 		case "limits":
 			cfg.Limits = d.limits(f.val)
 		case "retention":

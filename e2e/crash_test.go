@@ -102,6 +102,32 @@ func startServe(t *testing.T, bin, cfg string) *wardenProcess {
 	return p
 }
 
+// deskServeConfig builds warden and the desk upstream and writes, in a
+// new folder, a config serving desk on a free loopback port with JSON
+// logs, the top-level settings given and one agent. It returns the
+// binary, the config and the data folder.
+func deskServeConfig(t *testing.T, settings, agent, token string) (bin, cfg, data string) {
+	t.Helper()
+	bin = buildWarden(t)
+	desk := buildCommand(t, "./e2e/fixtures/deskserver")
+	dir := t.TempDir()
+	cfg, data = filepath.Join(dir, "warden.yaml"), filepath.Join(dir, "data")
+	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: %s
+log: {level: info, format: json}
+%supstreams:
+  - name: desk
+    stdio: {command: %q}
+agents:
+  - name: %s
+    token_sha256: %s
+`, data, settings, desk, agent, hashToken(token))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return bin, cfg, data
+}
+
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *wardenProcess) kill(t *testing.T) {
 	t.Helper()
@@ -298,25 +324,8 @@ func walEpoch(t *testing.T, db string) uint32 {
 // with its result, the hash chains verify, and warden serves again on
 // restart.
 func TestCrashKeepsHistory(t *testing.T) {
-	bin := buildWarden(t)
-	desk := buildCommand(t, "./e2e/fixtures/deskserver")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "warden.yaml")
-	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
-data_dir: %s
-call_timeout: 10s
-log: {level: info, format: json}
-upstreams:
-  - name: desk
-    stdio: {command: %q}
-agents:
-  - name: loader
-    token_sha256: %s
-`, filepath.Join(dir, "data"), desk, hashToken(crashToken))
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db := filepath.Join(dir, "data", "warden.db")
+	bin, cfg, data := deskServeConfig(t, "call_timeout: 10s\n", "loader", crashToken)
+	db := filepath.Join(data, "warden.db")
 
 	// A call writes about 115 KiB of log (its call and its result, each
 	// under the 64 KiB a result is recorded with); the log wraps at 16 MiB,

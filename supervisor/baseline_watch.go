@@ -176,7 +176,7 @@ func (s *Supervisor) raiseFindings(ctx context.Context, sess *session, learned i
 			sig.Weight, verdict = 0, "flag"
 			sig.Evidence = fmt.Sprintf("baseline learning (%d of %d sessions): %s", learned, LearningSessions, f.evidence)
 		}
-		if err := s.recordSignal(ctx, sess, sig, verdict, false); err != nil {
+		if err := s.recordSignal(ctx, sess, sig, []string{sig.Evidence}, verdict, false, nil); err != nil {
 			s.log.Error("cannot record a signal", "session", sess.id, "err", err)
 		}
 	}

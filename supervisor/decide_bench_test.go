@@ -47,8 +47,11 @@ func BenchmarkDecide(b *testing.B) {
 	st := p.Workflow.Start(workflows.SessionInfo{ID: "b", Started: t0})
 	list := workflows.Call{Tool: "get_most_recent_transactions", Args: map[string]any{"n": 100.0}}
 	d, st := p.Decide(st, list, t0)
-	_, st = p.Observe(st, d.Steps, list, workflows.Result{Text: "- recipient: DE001\n  sender: me\n  amount: 1.0\n- recipient: DE002\n  sender: me\n"}, t0)
-	call := workflows.Call{Tool: "send_money", Args: map[string]any{"recipient": "DE002", "amount": 10.0, "subject": "x", "date": "2025-01-01"}}
+	listed := "- recipient: DE001\n  sender: me\n  amount: 1.0\n- recipient: DE002\n  sender: me\n"
+	_, st = p.Observe(st, d.Steps, list, workflows.Result{Text: listed}, t0)
+	prov := eval.NewProvenance("", nil) // the example workflow reads where the recipient came from
+	prov.Observe(list.Tool, nil, listed)
+	call := workflows.Call{Tool: "send_money", Provenance: prov, Args: map[string]any{"recipient": "DE002", "amount": 10.0, "subject": "x", "date": "2025-01-01"}}
 	now := t0.Add(time.Minute)
 	durs := make([]time.Duration, 0, 1<<16)
 	b.ReportAllocs()
@@ -99,6 +102,43 @@ steps:
 	st := p.Workflow.Start(workflows.SessionInfo{ID: "b", Started: t0})
 	call := workflows.Call{Tool: "send_money", Provenance: prov,
 		Args: map[string]any{"recipient": "DE007", "amount": 1100.0, "subject": "rent for this month as every month", "date": "2025-01-01"}}
+	now := t0.Add(time.Minute)
+	durs := make([]time.Duration, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		d, _ := p.Decide(st, call, now)
+		if len(durs) < cap(durs) {
+			durs = append(durs, time.Since(start))
+		}
+		if d.Verdict != 0 {
+			b.Fatalf("verdict %s %q", d.Verdict, d.Reasons)
+		}
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkDecideWithRisk is BenchmarkDecide in a session carrying the
+// most signals a state keeps (32), under every threshold: the risk is
+// summed, and the signals handed to the rules, on every call. Target: p50
+// under 20 µs.
+func BenchmarkDecideWithRisk(b *testing.B) {
+	p := examplePolicy(b, "banking", agentdojoTools(b)["banking"])
+	p.Rules = benchRules(b)
+	st := p.Workflow.Start(workflows.SessionInfo{ID: "b", Started: t0})
+	list := workflows.Call{Tool: "get_most_recent_transactions", Args: map[string]any{"n": 100.0}}
+	d, st := p.Decide(st, list, t0)
+	listed := "- recipient: DE001\n  sender: me\n  amount: 1.0\n- recipient: DE002\n  sender: me\n"
+	_, st = p.Observe(st, d.Steps, list, workflows.Result{Text: listed}, t0)
+	prov := eval.NewProvenance("", nil) // the example workflow reads where the recipient came from
+	prov.Observe(list.Tool, nil, listed)
+	for i := range 32 {
+		st = st.WithSignal(workflows.Signal{Name: "address_changed", Weight: 0.5, At: t0.Add(time.Duration(i) * time.Second), Evidence: "x"})
+	}
+	call := workflows.Call{Tool: "send_money", Provenance: prov, Args: map[string]any{"recipient": "DE002", "amount": 10.0, "subject": "x", "date": "2025-01-01"}}
 	now := t0.Add(time.Minute)
 	durs := make([]time.Duration, 0, 1<<16)
 	b.ReportAllocs()

@@ -23,6 +23,10 @@ import (
 // agent presenting it.
 func (s *Supervisor) front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		remote, err := clientAddr(r.RemoteAddr, r.Header, s.opts.Network.TrustedProxies)
+		if err != nil {
+			s.log.Warn("malformed forwarding header: the request is taken to come from the proxy", "peer", r.RemoteAddr, "err", err)
+		}
 		if !s.hostAllowed(r.Host) {
 			httpError(w, http.StatusForbidden, "forbidden: Host "+quote(r.Host)+" is not allowed")
 			return
@@ -32,7 +36,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			return
 		}
 		token, hasToken := bearer(r)
-		if !hasToken && s.tokenlessEnd(w, r, next) {
+		if !hasToken && s.tokenlessEnd(w, r, remote, next) {
 			return
 		}
 		agent, ok := s.agents.byToken(token)
@@ -105,11 +109,11 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			// Another agent's session id is answered as if it did not exist.
 			httpError(w, http.StatusNotFound, "session not found")
 			return
-		case sess != nil && !s.revalidate(r, sess):
+		case sess != nil && !s.revalidate(r, sess, remote):
 			httpError(w, http.StatusNotFound, "session not found: it was ended because it changed hands")
 			return
 		}
-		ctx := withIdentity(r.Context(), identity{agent: agent, remote: r.RemoteAddr, userAgent: r.UserAgent(), intent: intent})
+		ctx := withIdentity(r.Context(), identity{agent: agent, remote: remote, userAgent: r.UserAgent(), intent: intent})
 		if sess != nil && r.Method == http.MethodGet {
 			w = &streamWatch{ResponseWriter: w, onOK: sess.attached}
 		}
@@ -208,14 +212,15 @@ func (w *streamWatch) Flush() {
 func (w *streamWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // tokenlessEnd serves a DELETE that carries no token but the id of a live
-// session and comes from the address the session was last seen at, and
+// session and comes from the client address the session was last seen at
+// (remote, see clientAddr), and
 // reports whether it did. mcp-go's client (trap 15), and clients like it,
 // send their DELETE without the headers that carry the token; refusing
 // it would keep the session, and its upstream sessions, open until they
 // idle out. Ending a session only takes capability away, and its id is as
 // secret as the token it travels with. The session is ended on record
 // like any other DELETE.
-func (s *Supervisor) tokenlessEnd(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+func (s *Supervisor) tokenlessEnd(w http.ResponseWriter, r *http.Request, remote string, next http.Handler) bool {
 	if r.Method != http.MethodDelete {
 		return false
 	}
@@ -229,7 +234,7 @@ func (s *Supervisor) tokenlessEnd(w http.ResponseWriter, r *http.Request, next h
 		seen = hostOf(sess.remote)
 	}
 	sess.mu.Unlock()
-	if hostOf(r.RemoteAddr) != seen {
+	if hostOf(remote) != seen {
 		return false
 	}
 	next.ServeHTTP(w, r)

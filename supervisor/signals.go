@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/warden-dev/warden/store"
@@ -18,7 +19,14 @@ const (
 	SignalUserAgentChanged = "user_agent_changed" // its user agent changed mid-session
 	SignalTokenReuse       = "token_reuse"        // the agent's token is live in another session from elsewhere
 	SignalDormantToken     = "dormant_token"      // the agent's token comes back after a long silence
+	SignalLocationChanged  = "location_changed"   // the client moved to another country or network (ASN) mid-session
+	SignalImpossibleTravel = "impossible_travel"  // the agent's new session is in another country than its last, too soon after it
 )
+
+// travelWindow is how soon after an agent's session one from another
+// country counts as impossible travel: an agent's host does not cross
+// borders in an hour.
+const travelWindow = time.Hour
 
 // DefaultDormantAfter is how long an agent unseen makes its token dormant.
 const DefaultDormantAfter = 30 * 24 * time.Hour
@@ -37,6 +45,8 @@ func defaultWeight(name string) float64 {
 		return 40
 	case SignalDormantToken:
 		return 25
+	case SignalLocationChanged, SignalImpossibleTravel:
+		return 40
 	case SignalNewTool:
 		return 15 // alone under the flag threshold; with another signal, over it
 	case SignalNewTransition:
@@ -59,31 +69,34 @@ func (e Escalation) weight(name string) float64 {
 	return defaultWeight(name)
 }
 
-// signalData is a signal event's Data.
+// signalData is a signal event's Data: the signal, whether it says the
+// session changed hands, and where the client moved, when geolocation
+// says it moved.
 type signalData struct {
 	Signal       *workflows.Signal `json:"signal,omitempty"`
 	ChangedHands bool              `json:"changed_hands,omitempty"`
+	Geo          *geoMove          `json:"geo,omitempty"`
 }
 
 // raise records a signal on the session's chain, with verdict as the
 // response it got, and adds it to the session's state (its risk). The
 // state is committed with the session's next call; the chain keeps the
 // signal meanwhile, and a resume reads it from there.
-func (s *Supervisor) raise(ctx context.Context, sess *session, name, evidence, verdict string, changedHands bool) error {
-	sig := workflows.Signal{Name: name, Weight: s.esc.weight(name), At: time.Now().UTC(), Evidence: evidence}
-	return s.recordSignal(ctx, sess, sig, verdict, changedHands)
+func (s *Supervisor) raise(ctx context.Context, sess *session, name string, reasons []string, verdict string, changedHands bool, moved *geoMove) error {
+	sig := workflows.Signal{Name: name, Weight: s.esc.weight(name), At: time.Now().UTC(), Evidence: strings.Join(reasons, "; ")}
+	return s.recordSignal(ctx, sess, sig, reasons, verdict, changedHands, moved)
 }
 
 // recordSignal is raise with the signal made by the caller (a learning
 // baseline's signals weigh nothing).
-func (s *Supervisor) recordSignal(ctx context.Context, sess *session, sig workflows.Signal, verdict string, changedHands bool) error {
-	data, err := json.Marshal(signalData{Signal: &sig, ChangedHands: changedHands})
+func (s *Supervisor) recordSignal(ctx context.Context, sess *session, sig workflows.Signal, reasons []string, verdict string, changedHands bool, moved *geoMove) error {
+	data, err := json.Marshal(signalData{Signal: &sig, ChangedHands: changedHands, Geo: moved})
 	if err != nil {
 		return fmt.Errorf("record signal: %w", err)
 	}
 	sess.decideMu.Lock()
 	defer sess.decideMu.Unlock()
-	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: verdict, Reasons: []string{sig.Evidence}, Data: data}); err != nil {
+	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: verdict, Reasons: reasons, Data: data}); err != nil {
 		return fmt.Errorf("record signal: %w", err)
 	}
 	sess.mu.Lock()
@@ -119,10 +132,19 @@ func (s *Supervisor) startSignals(ctx context.Context, sess *session, prev *stor
 		if hostOf(other.remote) != hostOf(sess.remote) || other.userAgent != sess.userAgent {
 			ev := fmt.Sprintf("agent %s's token is live in session %s from %s (%q) and now from %s (%q)",
 				sess.agent.Name, other.id, hostOf(other.remote), other.userAgent, hostOf(sess.remote), sess.userAgent)
-			if err := s.raise(ctx, sess, SignalTokenReuse, ev, "", false); err != nil {
+			if err := s.raise(ctx, sess, SignalTokenReuse, []string{ev}, "", false, nil); err != nil {
 				s.log.Error("cannot record a signal", "session", sess.id, "err", err)
 			}
 			break
+		}
+	}
+	if prev != nil && sess.started.Sub(prev.LastSeen) < travelWindow {
+		if m := s.geoMove(hostOf(prev.RemoteAddr), hostOf(sess.remote)); m != nil && m.From.Country != m.To.Country {
+			ev := fmt.Sprintf("agent %s's session %s was in %s %s ago; this one is in %s", sess.agent.Name, prev.ID,
+				m.From, sess.started.Sub(prev.LastSeen).Round(time.Second), m.To)
+			if err := s.raise(ctx, sess, SignalImpossibleTravel, []string{ev}, "", false, m); err != nil {
+				s.log.Error("cannot record a signal", "session", sess.id, "err", err)
+			}
 		}
 	}
 	after := s.esc.DormantAfter
@@ -132,7 +154,7 @@ func (s *Supervisor) startSignals(ctx context.Context, sess *session, prev *stor
 	if prev != nil && sess.started.Sub(prev.LastSeen) > after {
 		ev := fmt.Sprintf("agent %s's token was last used %s ago (session %s), more than %s", sess.agent.Name,
 			sess.started.Sub(prev.LastSeen).Round(time.Minute), prev.ID, after)
-		if err := s.raise(ctx, sess, SignalDormantToken, ev, "", false); err != nil {
+		if err := s.raise(ctx, sess, SignalDormantToken, []string{ev}, "", false, nil); err != nil {
 			s.log.Error("cannot record a signal", "session", sess.id, "err", err)
 		}
 	}

@@ -54,6 +54,8 @@ type Options struct {
 	// Escalation configures step-up approvals, webhooks, throttling and
 	// revalidation.
 	Escalation Escalation
+	// Network names the trusted proxies and the geolocation databases.
+	Network Network
 	// Limits bound the sessions, session openings, pending approvals and
 	// budgets of each agent.
 	Limits Limits

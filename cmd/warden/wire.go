@@ -12,6 +12,7 @@ import (
 
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/eval"
+	"github.com/warden-dev/warden/geo"
 	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
@@ -32,6 +33,7 @@ type app struct {
 	ret     *retainer   // nil without retention, or before start
 	anc     *anchorer   // nil without an anchor, or before start
 	bg      *background // stopped first, before what it uses closes
+	geo     *geo.DB     // nil without geolocation
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -71,17 +73,43 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	network, err := networkOf(cfg)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	sup, err := supervisor.New(supervisor.Options{
 		Hub: hub, Store: db, Agents: agents, Logger: logger,
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
 		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
+		Network: network,
 	})
 	if err != nil {
+		closeGeo(network.Geo)
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger, bg: newBackground()}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger, bg: newBackground(), geo: network.Geo}, nil
+}
+
+// networkOf opens the geolocation databases the network section names.
+func networkOf(cfg *config.Config) (supervisor.Network, error) {
+	n := supervisor.Network{TrustedProxies: cfg.Network.TrustedProxies}
+	if g := cfg.Network.GeoIP; g != nil {
+		db, err := geo.Open(g.CountryDB, g.ASNDB)
+		if err != nil {
+			return n, fmt.Errorf("network.geoip: %w", err)
+		}
+		n.Geo = db
+	}
+	return n, nil
+}
+
+func closeGeo(db *geo.DB) {
+	if db != nil {
+		_ = db.Close()
+	}
 }
 
 // keysOnly names the upstreams whose calls are not held to their tools'
@@ -109,6 +137,8 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		Elicitation:     cfg.Approvals.Elicitation,
 		MaxDelay:        cfg.Throttle.MaxDelay,
 		OnChange:        cfg.Revalidation.OnChange,
+		SignalWeights:   cfg.Revalidation.SignalWeights,
+		DormantAfter:    cfg.Revalidation.DormantAfter,
 	}
 	if esc.MaxDelay == 0 {
 		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
@@ -219,6 +249,7 @@ func (a *app) close(ctx context.Context) {
 	a.anc.close(dctx)
 	cancel()
 	_ = a.db.Close()
+	closeGeo(a.geo)
 }
 
 func upstreamSpecs(cfg *config.Config) []tools.Spec {
