@@ -56,6 +56,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		}
 	}
 
+	s.baselineCall(wctx, sess, c.name) // behaviour signals count in this call's decision
 	d, res := c.admit(ctx)
 	if res != nil {
 		return res, nil
@@ -419,6 +420,9 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	// a kill records the session's end after it.
 	rd, err := c.observeResult(context.WithoutCancel(ctx), d, f)
 	untrack()
+	if err == nil && c.kind == "" && f.err == nil {
+		c.s.baselineResult(context.WithoutCancel(ctx), c.sess, c.name, f.size)
+	}
 	if err != nil {
 		// The upstream acted, but a result that is not on record is not
 		// handed over: the agent learns that, and the log says why.

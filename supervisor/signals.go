@@ -47,6 +47,16 @@ func defaultWeight(name string) float64 {
 		return 25
 	case SignalLocationChanged, SignalImpossibleTravel:
 		return 40
+	case SignalNewTool:
+		return 15 // alone under the flag threshold; with another signal, over it
+	case SignalNewTransition:
+		return 10
+	case SignalBurst:
+		return 30
+	case SignalOddHour:
+		return 10
+	case SignalLargeResult:
+		return 20
 	}
 	return 10
 }
@@ -74,6 +84,12 @@ type signalData struct {
 // signal meanwhile, and a resume reads it from there.
 func (s *Supervisor) raise(ctx context.Context, sess *session, name string, reasons []string, verdict string, changedHands bool, moved *geoMove) error {
 	sig := workflows.Signal{Name: name, Weight: s.esc.weight(name), At: time.Now().UTC(), Evidence: strings.Join(reasons, "; ")}
+	return s.recordSignal(ctx, sess, sig, reasons, verdict, changedHands, moved)
+}
+
+// recordSignal is raise with the signal made by the caller (a learning
+// baseline's signals weigh nothing).
+func (s *Supervisor) recordSignal(ctx context.Context, sess *session, sig workflows.Signal, reasons []string, verdict string, changedHands bool, moved *geoMove) error {
 	data, err := json.Marshal(signalData{Signal: &sig, ChangedHands: changedHands, Geo: moved})
 	if err != nil {
 		return fmt.Errorf("record signal: %w", err)

@@ -92,6 +92,7 @@ type Supervisor struct {
 	closing   atomic.Bool
 	bg        *background // goroutines beside the requests; Close joins them
 	limits    *limits
+	baselines *baselines // agents' behaviour baselines and their live sessions against them
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -116,7 +117,7 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
 	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions(), bg: newBackground(),
-		limits: newLimits(opts.Limits)}
+		limits: newLimits(opts.Limits), baselines: newBaselines()}
 	s.sessions.onEnd = func(sess *session) {
 		if !s.closing.Load() {
 			s.endSession(context.Background(), sess, store.StateEnded, "closed by the client or idle")
@@ -337,6 +338,7 @@ func (s *Supervisor) endSession(ctx context.Context, sess *session, state, reaso
 	if err != nil {
 		s.log.Error("cannot update session", "session", sess.id, "err", err)
 	}
+	s.baselineEnd(ctx, sess, state)
 	s.log.Info("session ended", "session", sess.id, "agent", sess.agent.Name, "state", state, "reason", reason)
 }
 

@@ -212,6 +212,12 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 	if n := strings.Count(replayed, `"id":`); n < 3 || !strings.Contains(replayed, `"verdict":"step_up"`) {
 		t.Fatalf("replay output (%d sessions):\n%s", n, replayed)
 	}
+	// So does baseline show: learned from the history now; the agent's
+	// sessions were all killed or are live, so none is learned from.
+	shown, err := printed((&baselineShowCmd{historyFlags: historyFlags{Config: cfgPath, AdminTokenEnv: "WARDEN_ADMIN_TOKEN", JSON: true}, Agent: "a"}).Run)
+	if err != nil || !strings.Contains(shown, `"source": "learned from history"`) || !strings.Contains(shown, `"sessions": 0`) {
+		t.Fatalf("baseline show of a running warden: %v\n%s", err, shown)
+	}
 }
 
 func resultTextOf(res *mcp.CallToolResult) string {

@@ -27,6 +27,7 @@ type cli struct {
 	Replay   replayCmd   `cmd:"" help:"Run recorded sessions or traces through a policy with the live decision code."`
 	Test     testCmd     `cmd:"" help:"Run a directory's policy test cases (traces whose calls say the verdict they must get); non-zero exit on any mismatch."`
 	Learn    learnCmd    `cmd:"" help:"Propose a workflow for an agent from its recorded sessions or traces."`
+	Baseline baselineCmd `cmd:"" help:"Show the behaviour baseline warden learned for an agent."`
 	Export   exportCmd   `cmd:"" help:"Export sessions with their events (JSON Lines), or check an export file."`
 	Compact  compactCmd  `cmd:"" help:"Give back the disk space pruned history took; warden must be stopped."`
 	Bench    benchCmd    `cmd:"" help:"Measure warden against a direct call and a plain forwarding hop."`
