@@ -42,6 +42,7 @@ func (a *baselineAgent) end(sid string) {
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Mcp-Session-Id", sid)
 	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	req.Header.Set("User-Agent", "agent/1") // as its client: another would be a change of hands, which weighs on the agent
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		a.t.Fatal(err)

@@ -36,7 +36,6 @@ func TestSignalsRaiseRisk(t *testing.T) {
 	l := newLadder(t)
 	ua := map[string]string{"User-Agent": "agent/1"}
 	first := rawSession(t, clientFrom(t, "127.0.0.1"), l.URL, opsToken, "agent/1")
-	_ = first
 	second := rawSession(t, clientFrom(t, "127.0.0.2"), l.URL, opsToken, "agent/1")
 
 	call := func(hc *http.Client, id int, tool, args string) string {
@@ -80,6 +79,24 @@ func TestSignalsRaiseRisk(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "token_reuse,address_changed" {
 		t.Fatalf("signals on the chain %v, want token_reuse then address_changed", names)
+	}
+	// The agent's other session carries its part of both (one identity),
+	// and so does a session the agent opens while they weigh.
+	third := rawSession(t, clientFrom(t, "127.0.0.1"), l.URL, opsToken, "agent/1")
+	// (The third session, from the first one's address, is itself a reuse
+	// of the token the second one used from elsewhere.)
+	for sid, want := range map[string]string{first: "agent:token_reuse,agent:address_changed", third: "agent:token_reuse,agent:address_changed"} {
+		evs, _ := l.timeline(t, sid)
+		var got []string
+		for _, e := range evs {
+			var d struct{ Signal struct{ Name string } }
+			if e.Kind == store.KindSignal && json.Unmarshal(e.Data, &d) == nil && strings.HasPrefix(d.Signal.Name, "agent:") {
+				got = append(got, d.Signal.Name)
+			}
+		}
+		if !strings.HasPrefix(strings.Join(got, ","), want) {
+			t.Fatalf("session %s carries %v of its agent's signals, want first %s", sid, got, want)
+		}
 	}
 }
 

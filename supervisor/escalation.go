@@ -50,6 +50,9 @@ type Escalation struct {
 	// an agent unseen makes its token dormant (default 30 days).
 	SignalWeights map[string]float64
 	DormantAfter  time.Duration
+	// AgentShare is the part of a signal's weight that the agent's other
+	// sessions carry (default DefaultAgentShare; negative turns it off).
+	AgentShare float64
 }
 
 // Rate is a token bucket: calls per minute, and how many may come at once.

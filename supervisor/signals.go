@@ -95,13 +95,17 @@ func (s *Supervisor) recordSignal(ctx context.Context, sess *session, sig workfl
 		return fmt.Errorf("record signal: %w", err)
 	}
 	sess.decideMu.Lock()
-	defer sess.decideMu.Unlock()
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindSignal, Verdict: verdict, Reasons: reasons, Data: data}); err != nil {
+		sess.decideMu.Unlock()
 		return fmt.Errorf("record signal: %w", err)
 	}
 	sess.mu.Lock()
 	sess.state = sess.state.WithSignal(sig)
 	sess.mu.Unlock()
+	sess.decideMu.Unlock()
+	// Only once this session's lock is let go: two sessions sharing at
+	// once must not wait on each other.
+	s.shareSignal(ctx, sess, sig)
 	return nil
 }
 

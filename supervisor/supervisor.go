@@ -92,6 +92,7 @@ type Supervisor struct {
 	closing   atomic.Bool
 	bg        *background // goroutines beside the requests; Close joins them
 	limits    *limits
+	agentRisk agentRisk  // the agent's part of its sessions' signals
 	baselines *baselines // agents' behaviour baselines and their live sessions against them
 }
 
@@ -303,6 +304,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 	}
 	s.sessions.start(sess)
 	s.startSignals(wctx, sess, prev)
+	s.inheritSignals(wctx, sess)
 	s.log.Info("session started", "session", sess.id, "agent", sess.agent.Name, "client", req.Params.ClientInfo.Name, "remote", sess.remote)
 }
 
