@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -24,6 +26,7 @@ type learnCmd struct {
 	MinSupport     int     `name:"min-support" help:"Propose trusted_sources for an argument when its value came from a field of an earlier result in at least this many sessions." default:"2"`
 	Out            string  `help:"Write the workflow to this file instead of standard output." type:"path"`
 	JSON           bool    `help:"Print the proposal as JSON: steps, transitions, budgets and the evidence for each."`
+	Cases          string  `help:"Also write the sessions learned from as warden test cases (JSONL), each call wanting at most the verdict a replay against the proposal gives it." type:"path" placeholder:"FILE"`
 }
 
 func (c *learnCmd) Run(g *cli) error {
@@ -41,37 +44,99 @@ func (c *learnCmd) Run(g *cli) error {
 	if err != nil {
 		return err
 	}
-	agent, observed, err := c.sessions(traces)
+	agent, traces, err := c.sessions(traces)
 	if err != nil {
 		return err
+	}
+	observed := make([]workflows.Observed, 0, len(traces))
+	for _, tr := range traces {
+		observed = append(observed, observedOf(tr, c.PromptAsIntent))
 	}
 	learned, err := workflows.Learn(observed, workflows.LearnOptions{Agent: agent, Headroom: c.Headroom, MinSupport: c.MinSupport})
 	if err != nil {
 		return err
 	}
-	var out []byte
+	out := learned.YAML()
+	// What is proposed must load: a proposal warden would refuse is a bug here.
+	wf, err := workflows.Parse("learned.yaml", out)
+	if err != nil {
+		return fmt.Errorf("the learned workflow does not load (a bug in warden learn): %w", err)
+	}
 	if c.JSON {
 		if out, err = json.MarshalIndent(learned, "", "  "); err != nil {
 			return err
 		}
 		out = append(out, '\n')
-	} else {
-		out = learned.YAML()
-		// What is proposed must load: a proposal warden would refuse is a bug here.
-		if _, err := workflows.Parse("learned.yaml", out); err != nil {
-			return fmt.Errorf("the learned workflow does not load (a bug in warden learn): %w", err)
-		}
 	}
 	if c.Out != "" {
-		return os.WriteFile(c.Out, out, 0o644)
+		err = os.WriteFile(c.Out, out, 0o644)
+	} else {
+		_, err = g.stdout().Write(out)
 	}
-	_, err = g.stdout().Write(out)
-	return err
+	if err != nil || c.Cases == "" {
+		return err
+	}
+	return c.writeCases(&supervisor.Policy{Workflow: wf}, agent, traces)
 }
 
-// sessions picks the agent's sessions and turns them into what Learn reads.
-// Without --agent the input must hold one agent's sessions.
-func (c *learnCmd) sessions(traces []supervisor.Trace) (string, []workflows.Observed, error) {
+// learnedCase is a session learned from as a warden test case: the trace
+// as it was read, the workflow file it runs against, and what each call
+// may get.
+type learnedCase struct {
+	supervisor.Trace
+	Workflow string        `json:"workflow,omitempty"`
+	Calls    []learnedCall `json:"calls"` // shadows Trace.Calls in JSON
+}
+
+// learnedCall is a trace's call with the most it may get.
+type learnedCall struct {
+	supervisor.TraceCall
+	WantAtMost string `json:"want_at_most"`
+}
+
+// writeCases writes the sessions learned from to --cases, one case a
+// line. Each call wants at most the verdict a replay against the
+// proposal gives it, replayed as warden test replays (prompts declared as
+// intents): allow for every call of a session learning covered, so a
+// later edit that escalates a session learned from fails the case, while
+// one that loosens the workflow passes. A session with no call is left
+// out: its case would check nothing.
+func (c *learnCmd) writeCases(p *supervisor.Policy, agent string, sessions []supervisor.Trace) error {
+	workflow := ""
+	if c.Out != "" {
+		workflow = filepath.Base(c.Out)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, tr := range sessions {
+		if len(tr.Calls) == 0 {
+			continue
+		}
+		// The same options as testCmd.Run, so that the case passes there.
+		rs := supervisor.ReplaySession(p, tr, supervisor.ReplayOptions{PromptAsIntent: true})
+		lc := learnedCase{Trace: tr, Workflow: workflow, Calls: make([]learnedCall, len(tr.Calls))}
+		for i, call := range tr.Calls {
+			lc.Calls[i] = learnedCall{TraceCall: call, WantAtMost: rs.Calls[i].Verdict.String()}
+		}
+		if err := enc.Encode(lc); err != nil {
+			return fmt.Errorf("--cases: session %s: %w", tr.ID, err)
+		}
+	}
+	if b.Len() == 0 {
+		return fmt.Errorf("--cases: no session of agent %q has a call to check", agent)
+	}
+	if err := os.MkdirAll(filepath.Dir(c.Cases), 0o755); err != nil {
+		return fmt.Errorf("--cases: %w", err)
+	}
+	if err := os.WriteFile(c.Cases, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("--cases: %w", err)
+	}
+	return nil
+}
+
+// sessions picks the agent's sessions (and those of no agent, given the
+// agent's name). Without --agent the input must hold one agent's sessions.
+func (c *learnCmd) sessions(traces []supervisor.Trace) (string, []supervisor.Trace, error) {
 	agent := c.Agent
 	if agent == "" {
 		seen := map[string]bool{}
@@ -92,12 +157,13 @@ func (c *learnCmd) sessions(traces []supervisor.Trace) (string, []workflows.Obse
 			agent = a
 		}
 	}
-	var out []workflows.Observed
+	var out []supervisor.Trace
 	for _, tr := range traces {
 		if tr.Agent != "" && tr.Agent != agent {
 			continue
 		}
-		out = append(out, observedOf(tr, c.PromptAsIntent))
+		tr.Agent = agent
+		out = append(out, tr)
 	}
 	if len(out) == 0 {
 		return "", nil, fmt.Errorf("no sessions of agent %q to learn from", agent)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -242,5 +243,80 @@ func TestLearnFromHistory(t *testing.T) {
 	replayed, err := printed((&replayCmd{DB: dbFile, Workflow: out}).Run)
 	if err != nil || !strings.Contains(replayed, "3 sessions, 6 calls replayed; 0 sessions decided differently") {
 		t.Fatalf("replay --db against the proposal (%v):\n%s", err, replayed)
+	}
+}
+
+// TestLearnCases: --cases writes the sessions learned from as warden test
+// cases (intent and prompt kept, the --out workflow named, each call
+// wanting at most allow); warden test passes them against the proposal
+// and fails them against a tightened one.
+func TestLearnCases(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "t.jsonl")
+	var trs []supervisor.Trace
+	for _, s := range []struct{ id, intent, prompt, item string }{
+		{"by-intent", "clean up the items", "", "A1"},
+		{"by-prompt", "", "delete what is listed", "B2"},
+	} {
+		listed := `[{"id": "` + s.item + `"}]`
+		trs = append(trs, supervisor.Trace{ID: s.id, Agent: "ops", Intent: s.intent, Prompt: s.prompt, Calls: []supervisor.TraceCall{
+			{Tool: "list_items", Output: &listed},
+			{Tool: "delete_item", Args: map[string]any{"id": s.item}},
+		}})
+	}
+	writeTraces(t, in, trs)
+	policy := filepath.Join(dir, "policy")
+	wfFile, casesFile := filepath.Join(policy, "agent.yaml"), filepath.Join(policy, "tests", "agent.jsonl")
+	if err := os.Mkdir(policy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := printed((&learnCmd{Traces: in, Headroom: 2, MinSupport: 2, Out: wfFile, Cases: casesFile}).Run); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(casesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := supervisor.ReadReplayCases(casesFile, f)
+	f.Close()
+	if err != nil || len(cases) != 2 {
+		t.Fatalf("the cases do not read (%v): %d of them", err, len(cases))
+	}
+	for i, c := range cases {
+		if c.ID != trs[i].ID || c.Agent != "ops" || c.Intent != trs[i].Intent || c.Prompt != trs[i].Prompt || c.Workflow != "agent.yaml" ||
+			len(c.Calls) != 2 || c.Calls[1].Args["id"] != trs[i].Calls[1].Args["id"] || *c.Calls[0].Output != *trs[i].Calls[0].Output {
+			t.Errorf("case %d is not the session learned from: %+v", i+1, c)
+		}
+		for j, w := range c.Wants {
+			if w.Min != warden.Allow || w.Max != warden.Allow {
+				t.Errorf("case %s call %d wants %s, want at most allow", c.ID, j+1, w)
+			}
+		}
+	}
+	if out, err := printed((&testCmd{Dir: policy}).Run); err != nil || !strings.Contains(out, "2 cases, 2 passed, 0 failed (4 calls checked)") {
+		t.Fatalf("warden test against the proposal (%v):\n%s", err, out)
+	}
+	learned, err := os.ReadFile(wfFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each tightening escalates a call the sessions made.
+	for _, m := range []struct{ name, from, to, fail string }{
+		{"session budget", "max_calls: 4", "max_calls: 1", "call 2 delete_item: got step_up"},
+		{"provenance", `"id": ["result:list_items.id"]`, `"id": ["intent"]`, "call 2 delete_item: got step_up"},
+		{"tool dropped", `tool: "list_items"`, `tool: "list_other_items"`, "call 1 list_items: got step_up"},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			tight := strings.Replace(string(learned), m.from, m.to, 1)
+			if tight == string(learned) {
+				t.Fatalf("%q is not in the proposal:\n%s", m.from, learned)
+			}
+			writeFile(t, wfFile, tight)
+			out, err := printed((&testCmd{Dir: policy}).Run)
+			var ex exitError
+			if !errors.As(err, &ex) || ex.code != 1 || !strings.Contains(out, m.fail) {
+				t.Fatalf("warden test against the tightened workflow: %v, want exit 1 with %q:\n%s", err, m.fail, out)
+			}
+		})
 	}
 }
