@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/bits"
@@ -56,13 +57,18 @@ type Baseline struct {
 	// bits (sizes below 2^i); a fixed 64 counters whatever the volume.
 	ResultSizes []uint64 `json:"result_sizes_log2"`
 	// Hours counts calls by hour of day, UTC.
-	Hours   [24]int   `json:"hours_utc"`
-	Updated time.Time `json:"updated"`
+	Hours [24]int `json:"hours_utc"`
+	// Args is, by tool, what its arguments looked like; ArgsSessions the
+	// sessions they were learned from. A baseline saved before arguments
+	// were learned has none: it gives no argument signal until it learns.
+	Args         map[string]*ToolArgs `json:"args,omitempty"`
+	ArgsSessions int                  `json:"args_sessions,omitempty"`
+	Updated      time.Time            `json:"updated"`
 }
 
 // newBaseline is an agent's empty baseline.
 func newBaseline(agent string) *Baseline {
-	return &Baseline{Agent: agent, Tools: map[string]int{}, Transitions: map[string]int{}, ResultSizes: make([]uint64, sizeBuckets)}
+	return &Baseline{Agent: agent, Tools: map[string]int{}, Transitions: map[string]int{}, Args: map[string]*ToolArgs{}, ResultSizes: make([]uint64, sizeBuckets)}
 }
 
 // Learning reports whether the baseline has seen too few sessions for its
@@ -119,6 +125,13 @@ func (b *Baseline) merge(o *observation) {
 	for h, n := range o.Hours {
 		b.Hours[h] += n
 	}
+	if b.Args == nil {
+		b.Args = map[string]*ToolArgs{}
+	}
+	b.ArgsSessions++
+	for tool, a := range o.Args {
+		learnArgs(b.Args, tool, a)
+	}
 	b.Updated = o.last
 }
 
@@ -143,9 +156,9 @@ func newObservation(agent string) *observation {
 	return &observation{Baseline: *newBaseline(agent)}
 }
 
-// add records a call of tool that went ahead at at and returned size
-// bytes (negative: no result seen).
-func (o *observation) add(tool string, at time.Time, size int) {
+// add records a call of tool with args that went ahead at at and
+// returned size bytes (negative: no result seen).
+func (o *observation) add(tool string, args json.RawMessage, at time.Time, size int) {
 	o.Calls++
 	o.Tools[tool]++
 	if o.prev != "" {
@@ -157,6 +170,9 @@ func (o *observation) add(tool string, at time.Time, size int) {
 		o.ResultSizes[bits.Len(uint(size))]++
 	}
 	o.Hours[at.UTC().Hour()]++
+	if a, ok := argsOf(args); ok {
+		learnArgs(o.Args, tool, a)
+	}
 	o.last = at.UTC()
 }
 
@@ -215,14 +231,14 @@ func learnBaseline(agent string, views []SessionView) *Baseline {
 // observe is a recorded session's observation: its tool calls' results.
 func observe(agent string, evs []store.Event) *observation {
 	o := newObservation(agent)
-	calls := map[string]bool{}
+	calls := map[string]json.RawMessage{} // the calls' arguments
 	for _, e := range evs {
 		switch e.Kind {
 		case store.KindCall:
-			calls[e.CallID] = true
+			calls[e.CallID] = e.Args
 		case store.KindResult:
-			if calls[e.CallID] && e.Tool != "" {
-				o.add(e.Tool, e.Time, e.Size)
+			if args, ok := calls[e.CallID]; ok && e.Tool != "" {
+				o.add(e.Tool, args, e.Time, e.Size)
 			}
 		}
 	}

@@ -12,14 +12,19 @@ import (
 )
 
 // recorded is a session's history: each call "tool" (or "tool!" for one
-// refused, without a result) one second after the one before, from start.
+// refused, without a result; "tool{...}" with those arguments) one second
+// after the one before, from start.
 func recorded(id, state string, start time.Time, size int, calls ...string) SessionView {
 	v := SessionView{Session: store.Session{ID: id, Agent: "ops", Started: start, State: state}}
 	for i, c := range calls {
 		at := start.Add(time.Duration(i) * time.Second)
 		tool, refused := strings.CutSuffix(c, "!")
+		var args json.RawMessage
+		if i := strings.IndexByte(tool, '{'); i >= 0 {
+			tool, args = tool[:i], json.RawMessage(tool[i:])
+		}
 		cid := fmt.Sprint(id, i)
-		v.Events = append(v.Events, store.Event{Kind: store.KindCall, CallID: cid, Tool: tool, Time: at})
+		v.Events = append(v.Events, store.Event{Kind: store.KindCall, CallID: cid, Tool: tool, Args: args, Time: at})
 		if !refused {
 			v.Events = append(v.Events, store.Event{Kind: store.KindResult, CallID: cid, Tool: tool, Time: at, Size: size})
 		}
@@ -72,7 +77,7 @@ func TestBaselineQuantileAndRate(t *testing.T) {
 			size = 50_000 // 1% of results
 		}
 		// 200 calls, 5 seconds apart: 12 in any minute.
-		o.add("read", nine.Add(time.Duration(i)*5*time.Second), size)
+		o.add("read", nil, nine.Add(time.Duration(i)*5*time.Second), size)
 	}
 	b.merge(o)
 	if p, _ := b.ResultP99(); p != 1024 {
@@ -181,13 +186,16 @@ func TestBaselineRoundTrip(t *testing.T) {
 }
 
 // BenchmarkBaselineMemory measures an agent's baseline in memory: 40
-// tools, 400 transitions, every hour and size bucket used (more than a
-// typical agent's). bytes/agent is the heap it holds.
+// tools, 400 transitions, every hour and size bucket used, 4 argument
+// shapes, a list and 2 numbers a tool (more than a typical agent's).
+// bytes/agent is the heap it holds.
 func BenchmarkBaselineMemory(b *testing.B) {
 	o := newObservation("ops")
 	for i := range 4000 {
 		o.prev = fmt.Sprint("tool", (i/40)%10) // 10 × 40 transitions
-		o.add(fmt.Sprint("tool", i%40), nine.Add(time.Duration(i)*time.Minute), 1<<(i%40))
+		// 4 argument shapes a tool, a list and 2 numbers each.
+		args := fmt.Sprintf(`{"to":["a","b"],"amount":%d,"limit":%d,"opt%d":true}`, i, i%7, i%4)
+		o.add(fmt.Sprint("tool", i%40), json.RawMessage(args), nine.Add(time.Duration(i)*time.Minute), 1<<(i%40))
 	}
 	const agents = 100
 	keep := make([]*Baseline, agents)
@@ -208,4 +216,123 @@ func BenchmarkBaselineMemory(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/agents, "bytes/agent")
 	b.ReportMetric(float64(len(raw)), "stored-bytes/agent")
 	b.ReportMetric(float64(len(keep[0].Transitions)), "transitions")
+}
+
+// trainedArgs is a baseline out of its learning period that learned send
+// with amounts up to 100 to at most 2 recipients, and read without
+// arguments.
+func trainedArgs() *Baseline {
+	var views []SessionView
+	for i := range LearningSessions {
+		views = append(views, recorded(fmt.Sprint("s", i), store.StateEnded, nine.Add(time.Duration(i)*time.Minute), 1000,
+			`read{}`, `send{"amount":100,"to":["a","b"]}`, `send{"amount":-3,"to":["a"]}`))
+	}
+	return learnBaseline("ops", views)
+}
+
+func TestBaselineArgFindings(t *testing.T) {
+	b := trainedArgs()
+	if b.ArgsSessions != LearningSessions || len(b.Args["send"].Shapes) != 1 {
+		t.Fatalf("learned arguments of %d sessions, send %+v", b.ArgsSessions, b.Args["send"])
+	}
+	many := func(n int) string { return `["` + strings.Repeat(`x","`, n-1) + `x"]` }
+	cases := []struct {
+		name, tool, args string
+		want             string
+		evidence         []string // in the evidence, besides the agent
+	}{
+		{"known shape", "send", `{"to":["c"],"amount":7}`, "", nil},
+		{"no arguments, as learned", "read", `{}`, "", nil},
+		{"null is no arguments", "read", `null`, "", nil},
+		{"new argument", "send", `{"to":["c"],"amount":7,"cc":true}`, SignalNewArgumentShape,
+			[]string{"{amount:number,cc:boolean,to:array}", "shapes seen: {amount:number,to:array}"}},
+		{"new type", "send", `{"to":"c","amount":7}`, SignalNewArgumentShape, []string{"{amount:number,to:string}"}},
+		{"arguments where none were", "read", `{"path":"/"}`, SignalNewArgumentShape, []string{"shapes seen: {(none)}"}},
+		{"recipients at the floor", "send", `{"to":` + many(manyRecipientsMin) + `,"amount":1}`, "", nil},
+		{"many recipients", "send", `{"to":` + many(manyRecipientsMin+1) + `,"amount":1}`, SignalManyRecipients,
+			[]string{"11 elements in to", "most seen in 5 sessions was 2", "limit 10"}},
+		{"amount at the floor", "send", `{"to":[],"amount":1000}`, "", nil},
+		{"large amount", "send", `{"to":[],"amount":1000.5}`, SignalLargeAmount,
+			[]string{"amount 1000.5", "largest seen in 5 sessions was 100", "limit 1000"}},
+		{"large negative amount", "send", `{"to":[],"amount":-5000}`, SignalLargeAmount, []string{"amount 5000"}},
+		{"both and a new shape", "send", `{"to":` + many(50) + `,"amount":1e6,"memo":"x"}`,
+			SignalNewArgumentShape + "," + SignalManyRecipients + "," + SignalLargeAmount, nil},
+		{"new tool: arguments never learned", "delete", `{"amount":1e9}`, "", nil},
+		{"not an object", "send", `[1,2]`, "", nil},
+		{"not JSON", "send", `{`, "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			found := b.checkArgs(c.tool, json.RawMessage(c.args))
+			var names []string
+			for _, f := range found {
+				names = append(names, f.name)
+			}
+			if strings.Join(names, ",") != c.want {
+				t.Fatalf("signals %v, want %q: %+v", names, c.want, found)
+			}
+			if len(found) == 0 {
+				return
+			}
+			for _, want := range append(c.evidence, "agent ops") {
+				if !strings.Contains(found[0].evidence, want) {
+					t.Errorf("evidence %q does not say %q", found[0].evidence, want)
+				}
+			}
+		})
+	}
+}
+
+// TestBaselineArgsOldSaved: a baseline saved before arguments were
+// learned loads, gives no argument signal, and learns them from the next
+// session on (its argument signals are then learning ones).
+func TestBaselineArgsOldSaved(t *testing.T) {
+	old := `{"agent":"ops","sessions":40,"calls":80,"tools":{"send":80},"transitions":{"send -> send":40},` +
+		`"max_calls_per_minute":2,"result_sizes_log2":[],"hours_utc":[0,0,0,0,0,0,0,0,0,80,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"updated":"2026-11-30T09:00:00Z"}`
+	b := newBaseline("")
+	if err := json.Unmarshal([]byte(old), b); err != nil {
+		t.Fatal(err)
+	}
+	big := json.RawMessage(`{"amount":1e9,"to":["a"],"new":1}`)
+	if found := b.checkArgs("send", big); len(found) != 0 || b.Learning() {
+		t.Fatalf("an old baseline gave %+v (learning %v); it learned no arguments", found, b.Learning())
+	}
+	o := newObservation("ops")
+	o.add("send", json.RawMessage(`{"amount":5,"to":["a"]}`), nine, 10)
+	b.merge(o)
+	if b.ArgsSessions != 1 || b.Args["send"].MaxNumber["amount"] != 5 {
+		t.Fatalf("after a session: %d argument sessions, send %+v", b.ArgsSessions, b.Args["send"])
+	}
+	if found := b.checkArgs("send", big); len(found) != 2 {
+		t.Fatalf("after learning: %+v, want new_argument_shape and large_amount", found)
+	}
+}
+
+// TestBaselineArgSignalsOncePerSession: large_amount and many_recipients
+// are raised once a session per tool and argument; new_argument_shape
+// once per tool.
+func TestBaselineArgSignalsOncePerSession(t *testing.T) {
+	b := trainedArgs()
+	w := &watched{raised: map[string]bool{}}
+	var raised []string
+	for _, args := range []string{
+		`{"to":[],"amount":5000}`,
+		`{"to":[],"amount":6000}`,
+		`{"to":[],"amount":7000,"x":1}`,
+		`{"to":[],"amount":8000,"y":1}`,
+		`{"to":["1","2","3","4","5","6","7","8","9","10","11"],"amount":1}`,
+		`{"to":["1","2","3","4","5","6","7","8","9","10","11","12"],"amount":1}`,
+	} {
+		for _, f := range w.fresh(b.checkArgs("send", json.RawMessage(args))) {
+			raised = append(raised, f.key)
+		}
+	}
+	want := "send.amount,send,send.to"
+	if got := strings.Join(raised, ","); got != want {
+		t.Fatalf("raised for %s, want %s", got, want)
+	}
+	other := &watched{raised: map[string]bool{}}
+	if n := len(other.fresh(b.checkArgs("send", json.RawMessage(`{"to":[],"amount":5000}`)))); n != 1 {
+		t.Fatalf("another session got %d signals for the large amount, want 1", n)
+	}
 }

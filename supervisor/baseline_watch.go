@@ -117,7 +117,7 @@ func (h storeHistory) Session(ctx context.Context, id string) (SessionView, erro
 // baseline and raises what it finds, before the decision, so that the
 // session's risk counts it. A baseline that cannot be read gives no
 // signal; the call is decided as it would be without baselines.
-func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool string) {
+func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool string, args json.RawMessage) {
 	w := s.baselines.watch(sess)
 	b, err := s.baseline(ctx, sess.agent.Name, w.base)
 	if err != nil {
@@ -129,22 +129,24 @@ func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool strin
 	count := slide(&w.recent, now)
 	w.base.mu.Lock()
 	found, learned := b.checkCall(tool, w.obs.prev, now, count), b.Sessions
+	argFound, argsLearned := b.checkArgs(tool, args), b.ArgsSessions
 	w.base.mu.Unlock()
-	found = w.fresh(found)
+	found, argFound = w.fresh(found), w.fresh(argFound)
 	w.mu.Unlock()
 	s.raiseFindings(ctx, sess, learned, found)
+	s.raiseFindings(ctx, sess, argsLearned, argFound)
 }
 
-// baselineResult records a call of tool that went ahead with a result of
-// size bytes, and compares the size with the baseline.
-func (s *Supervisor) baselineResult(ctx context.Context, sess *session, tool string, size int) {
+// baselineResult records a call of tool with args that went ahead with a
+// result of size bytes, and compares the size with the baseline.
+func (s *Supervisor) baselineResult(ctx context.Context, sess *session, tool string, args json.RawMessage, size int) {
 	w := s.baselines.watch(sess)
 	b, err := s.baseline(ctx, sess.agent.Name, w.base)
 	if err != nil {
 		return // baselineCall logged it
 	}
 	w.mu.Lock()
-	w.obs.add(tool, time.Now(), size)
+	w.obs.add(tool, args, time.Now(), size)
 	w.base.mu.Lock()
 	found, learned := b.checkResult(tool, size), b.Sessions
 	w.base.mu.Unlock()

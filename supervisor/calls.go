@@ -56,7 +56,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		}
 	}
 
-	s.baselineCall(wctx, sess, c.name) // behaviour signals count in this call's decision
+	s.baselineCall(wctx, sess, c.name, c.args) // behaviour signals count in this call's decision
 	d, res := c.admit(ctx)
 	if res != nil {
 		return res, nil
@@ -421,7 +421,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	rd, err := c.observeResult(context.WithoutCancel(ctx), d, f)
 	untrack()
 	if err == nil && c.kind == "" && f.err == nil {
-		c.s.baselineResult(context.WithoutCancel(ctx), c.sess, c.name, f.size)
+		c.s.baselineResult(context.WithoutCancel(ctx), c.sess, c.name, c.args, f.size)
 	}
 	if err != nil {
 		// The upstream acted, but a result that is not on record is not

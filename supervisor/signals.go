@@ -55,8 +55,12 @@ func defaultWeight(name string) float64 {
 		return 30
 	case SignalOddHour:
 		return 10
-	case SignalLargeResult:
+	case SignalLargeResult, SignalManyRecipients:
 		return 20
+	case SignalNewArgumentShape:
+		return 10
+	case SignalLargeAmount:
+		return 25
 	}
 	return 10
 }

@@ -1,0 +1,176 @@
+package supervisor
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Argument signals: a known tool called with arguments unlike the
+// agent's own.
+const (
+	SignalNewArgumentShape = "new_argument_shape" // argument names or types never seen for the tool
+	SignalManyRecipients   = "many_recipients"    // a list argument longer than ever, with headroom
+	SignalLargeAmount      = "large_amount"       // a number argument larger than ever, with headroom
+)
+
+const (
+	maxShapesPerTool  = 32 // shapes beyond these are not learned (they keep raising new_argument_shape)
+	maxArgNames       = 64 // per tool, list and number arguments each
+	maxShapeLen       = 512
+	volumeFactor      = 2  // many_recipients, large_amount: above the most seen times this
+	manyRecipientsMin = 10 // ...and above this many elements, whatever the baseline
+	largeAmountMin    = 1000
+	noArguments       = "(none)"
+)
+
+// ToolArgs is what a tool's arguments looked like in the calls learned
+// from. Only top-level arguments are looked at.
+type ToolArgs struct {
+	// Shapes counts calls by shape: the argument names, sorted, each with
+	// its JSON type ("amount:number,to:string").
+	Shapes map[string]int `json:"shapes"`
+	// MaxLen is, by argument name, the most elements of a list value.
+	MaxLen map[string]int `json:"max_list_len,omitempty"`
+	// MaxNumber is, by argument name, the largest absolute number value.
+	MaxNumber map[string]float64 `json:"max_number,omitempty"`
+}
+
+// argsOf reads a call's arguments as a ToolArgs of one call; ok is false
+// when they are not a JSON object (or null, for none).
+func argsOf(raw json.RawMessage) (a *ToolArgs, ok bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil, false
+	}
+	a = &ToolArgs{MaxLen: map[string]int{}, MaxNumber: map[string]float64{}}
+	names := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(names))
+	for i, k := range names {
+		v := bytes.TrimSpace(m[k])
+		t := jsonType(v)
+		parts[i] = k + ":" + t
+		switch t {
+		case "array":
+			var l []json.RawMessage
+			if json.Unmarshal(v, &l) == nil {
+				a.MaxLen[k] = len(l)
+			}
+		case "number":
+			var f float64
+			if json.Unmarshal(v, &f) == nil {
+				a.MaxNumber[k] = math.Abs(f)
+			}
+		}
+	}
+	shape := strings.Join(parts, ",")
+	if len(shape) > maxShapeLen {
+		shape = shape[:maxShapeLen]
+	}
+	a.Shapes = map[string]int{shape: 1}
+	return a, true
+}
+
+// jsonType names the JSON type of a value by its first byte.
+func jsonType(v []byte) string {
+	if len(v) == 0 {
+		return "null"
+	}
+	switch v[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// learnArgs adds one tool's arguments to args, a tool's at most
+// maxBaselineTools.
+func learnArgs(args map[string]*ToolArgs, tool string, from *ToolArgs) {
+	a := args[tool]
+	if a == nil {
+		if len(args) >= maxBaselineTools {
+			return
+		}
+		a = &ToolArgs{Shapes: map[string]int{}, MaxLen: map[string]int{}, MaxNumber: map[string]float64{}}
+		args[tool] = a
+	}
+	addCounts(a.Shapes, from.Shapes, maxShapesPerTool)
+	keepMax(a.MaxLen, from.MaxLen)
+	keepMax(a.MaxNumber, from.MaxNumber)
+}
+
+// keepMax keeps, by name, the larger of into's and from's, for at most
+// maxArgNames names.
+func keepMax[V int | float64](into, from map[string]V) {
+	for k, v := range from {
+		if old, ok := into[k]; ok || len(into) < maxArgNames {
+			into[k] = max(old, v)
+		}
+	}
+}
+
+// checkArgs is what calling tool with raw arguments tells against b. A
+// tool whose arguments b never learned (a new tool, or a baseline saved
+// before arguments were learned) gives nothing.
+func (b *Baseline) checkArgs(tool string, raw json.RawMessage) []finding {
+	known := b.Args[tool]
+	if b.ArgsSessions == 0 || known == nil {
+		return nil
+	}
+	call, ok := argsOf(raw)
+	if !ok {
+		return nil
+	}
+	var out []finding
+	of := fmt.Sprintf("in %d sessions", b.ArgsSessions)
+	for shape := range call.Shapes {
+		if known.Shapes[shape] == 0 {
+			out = append(out, finding{SignalNewArgumentShape, tool, fmt.Sprintf("agent %s called %s with arguments {%s}, never seen %s; shapes seen: %s",
+				b.Agent, tool, shapeName(shape), of, listed(shapeNames(known.Shapes)))})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(call.MaxLen)) {
+		if base, ok := known.MaxLen[k]; ok {
+			if n, limit := call.MaxLen[k], max(base*volumeFactor, manyRecipientsMin); n > limit {
+				out = append(out, finding{SignalManyRecipients, tool + "." + k, fmt.Sprintf("agent %s called %s with %d elements in %s; the most seen %s was %d (limit %d)",
+					b.Agent, tool, n, k, of, base, limit)})
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(call.MaxNumber)) {
+		if base, ok := known.MaxNumber[k]; ok {
+			if v, limit := call.MaxNumber[k], max(base*volumeFactor, largeAmountMin); v > limit {
+				out = append(out, finding{SignalLargeAmount, tool + "." + k, fmt.Sprintf("agent %s called %s with %s %g; the largest seen %s was %g (limit %g)",
+					b.Agent, tool, k, v, of, base, limit)})
+			}
+		}
+	}
+	return out
+}
+
+func shapeName(shape string) string {
+	if shape == "" {
+		return noArguments
+	}
+	return shape
+}
+
+func shapeNames(shapes map[string]int) []string {
+	out := make([]string, 0, len(shapes))
+	for _, s := range slices.Sorted(maps.Keys(shapes)) {
+		out = append(out, "{"+shapeName(s)+"}")
+	}
+	return out
+}
