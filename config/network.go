@@ -17,6 +17,9 @@ type Network struct {
 	TrustedProxies []netip.Prefix
 	// GeoIP locates client addresses; nil for none.
 	GeoIP *GeoIP
+	// FingerprintHeader names the header in which a trusted proxy that
+	// terminates TLS passes the client's TLS fingerprint (JA3, JA4).
+	FingerprintHeader string
 }
 
 // GeoIP names MaxMind-format (MMDB) databases. Either may be empty; at
@@ -31,7 +34,7 @@ type GeoIP struct {
 // network reads the network section.
 func (d *decoder) network(n ast.Node) Network {
 	var nw Network
-	fields, _ := d.mapping(n, "network", "trusted_proxies", "geoip")
+	fields, _ := d.mapping(n, "network", "trusted_proxies", "geoip", "fingerprint_header")
 	for _, f := range fields {
 		if f.val == nil {
 			continue
@@ -41,6 +44,13 @@ func (d *decoder) network(n ast.Node) Network {
 			nw.TrustedProxies = d.proxies(f.val)
 		case "geoip":
 			nw.GeoIP = d.geoip(f.val)
+		case "fingerprint_header":
+			if h, ok := d.str(f.val, "network.fingerprint_header"); ok {
+				if h == "" || strings.ContainsAny(h, " \t:()<>@,;\\\"/[]?={}") {
+					d.errorf(f.val, "network.fingerprint_header %q is not a header name", h)
+				}
+				nw.FingerprintHeader = h
+			}
 		}
 	}
 	return nw

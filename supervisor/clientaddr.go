@@ -20,6 +20,27 @@ type Network struct {
 	TrustedProxies []netip.Prefix
 	// Geo locates client addresses; nil for none.
 	Geo *geo.DB
+	// FingerprintHeader names the header in which a trusted proxy that
+	// terminates TLS passes the client's TLS fingerprint (JA3, JA4);
+	// empty for none. warden itself serves no TLS.
+	FingerprintHeader string
+}
+
+// fingerprint is the client's TLS fingerprint as a trusted proxy passes
+// it, "" when there is none to believe.
+func (n Network) fingerprint(r *http.Request) string {
+	if n.FingerprintHeader == "" {
+		return ""
+	}
+	p, err := netip.ParseAddr(hostOf(r.RemoteAddr))
+	if err != nil || !isTrusted(p, n.TrustedProxies) {
+		return ""
+	}
+	fp := strings.TrimSpace(r.Header.Get(n.FingerprintHeader))
+	if len(fp) > 256 {
+		fp = fp[:256]
+	}
+	return fp
 }
 
 // maxHops bounds how many forwarding hops are read; a longer chain is

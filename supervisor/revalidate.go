@@ -24,10 +24,13 @@ import (
 // configured: flag, step up every later call until an approver allows
 // the session again, or kill. It reports whether the request may go on.
 func (s *Supervisor) revalidate(r *http.Request, sess *session, remote string) bool {
-	ip, ua := hostOf(remote), r.UserAgent()
+	ip, ua, fp := hostOf(remote), r.UserAgent(), s.opts.Network.fingerprint(r)
 	sess.mu.Lock()
 	if sess.seenIP == "" && sess.seenUA == "" {
 		sess.seenIP, sess.seenUA = hostOf(sess.remote), sess.userAgent
+	}
+	if sess.seenFP == "" {
+		sess.seenFP = fp
 	}
 	var reasons []string
 	var moved *geoMove
@@ -42,8 +45,14 @@ func (s *Supervisor) revalidate(r *http.Request, sess *session, remote string) b
 	case ua != sess.seenUA:
 		reasons = append(reasons, fmt.Sprintf("user agent changed mid-session from %q to %q", sess.seenUA, ua))
 		signal = SignalUserAgentChanged
+	case fp != "" && fp != sess.seenFP:
+		reasons = append(reasons, fmt.Sprintf("TLS fingerprint changed mid-session from %q to %q", sess.seenFP, fp))
+		signal = SignalFingerprintChanged
 	}
 	sess.seenIP, sess.seenUA = ip, ua
+	if fp != "" {
+		sess.seenFP = fp
+	}
 	if reasons != nil && s.esc.OnChange == warden.StepUp {
 		sess.revalidate = reasons[0] + ": every call needs an approver until one allows the session again"
 	}

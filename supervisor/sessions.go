@@ -53,8 +53,9 @@ type session struct {
 	// longer trusted to approve its own calls. Under mu.
 	changedHands string
 	held         map[string]bool // approvals this session's calls wait on
-	// seenIP and seenUA are where the last request came from (under mu).
-	seenIP, seenUA string
+	// seenIP, seenUA and seenFP are where the last request came from: its
+	// address, user agent and TLS fingerprint (under mu).
+	seenIP, seenUA, seenFP string
 
 	// listening is closed once the agent's standing GET stream is attached:
 	// mcp-go sends sampling and roots requests only there, and loses one

@@ -15,12 +15,13 @@ import (
 // Each is a signal event on the session's chain, with its evidence, and
 // adds its weight to the session's risk (see workflows.State.Risk).
 const (
-	SignalAddressChanged   = "address_changed"    // the client's address changed mid-session
-	SignalUserAgentChanged = "user_agent_changed" // its user agent changed mid-session
-	SignalTokenReuse       = "token_reuse"        // the agent's token is live in another session from elsewhere
-	SignalDormantToken     = "dormant_token"      // the agent's token comes back after a long silence
-	SignalLocationChanged  = "location_changed"   // the client moved to another country or network (ASN) mid-session
-	SignalImpossibleTravel = "impossible_travel"  // the agent's new session is in another country than its last, too soon after it
+	SignalAddressChanged     = "address_changed"     // the client's address changed mid-session
+	SignalUserAgentChanged   = "user_agent_changed"  // its user agent changed mid-session
+	SignalTokenReuse         = "token_reuse"         // the agent's token is live in another session from elsewhere
+	SignalDormantToken       = "dormant_token"       // the agent's token comes back after a long silence
+	SignalLocationChanged    = "location_changed"    // the client moved to another country or network (ASN) mid-session
+	SignalImpossibleTravel   = "impossible_travel"   // the agent's new session is in another country than its last, too soon after it
+	SignalFingerprintChanged = "fingerprint_changed" // the client's TLS fingerprint (from a trusted proxy) changed mid-session
 )
 
 // travelWindow is how soon after an agent's session one from another
@@ -39,7 +40,7 @@ func defaultWeight(name string) float64 {
 	switch name {
 	case SignalAddressChanged:
 		return 30
-	case SignalUserAgentChanged:
+	case SignalUserAgentChanged, SignalFingerprintChanged:
 		return 25
 	case SignalTokenReuse:
 		return 40

@@ -95,7 +95,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 
 // networkOf opens the geolocation databases the network section names.
 func networkOf(cfg *config.Config) (supervisor.Network, error) {
-	n := supervisor.Network{TrustedProxies: cfg.Network.TrustedProxies}
+	n := supervisor.Network{TrustedProxies: cfg.Network.TrustedProxies, FingerprintHeader: cfg.Network.FingerprintHeader}
 	if g := cfg.Network.GeoIP; g != nil {
 		db, err := geo.Open(g.CountryDB, g.ASNDB)
 		if err != nil {
