@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -34,12 +32,7 @@ func TestAttackUpstreamSessionsOtherAgentsSessionID(t *testing.T) {
 	}
 	sid := a.GetSessionId()
 
-	from := func(ip string) *http.Client {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-		tr := &http.Transport{DialContext: d.DialContext}
-		t.Cleanup(tr.CloseIdleConnections)
-		return &http.Client{Transport: tr}
-	}
+	from := func(ip string) *http.Client { return clientFrom(t, ip) }
 	del := func(hc *http.Client, token string) int {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodDelete, w.URL, http.NoBody)

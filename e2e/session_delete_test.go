@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"net"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -22,12 +20,7 @@ func TestTokenlessDeleteEndsOnlyFromTheSessionsAddress(t *testing.T) {
 	w := startWarden(t, []tools.Spec{up.spec}, sessionAgents)
 	sid := rawSession(t, nil, w.URL, agentTokenA, "raw/1")
 
-	from := func(ip string) *http.Client {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-		tr := &http.Transport{DialContext: d.DialContext}
-		t.Cleanup(tr.CloseIdleConnections)
-		return &http.Client{Transport: tr}
-	}
+	from := func(ip string) *http.Client { return clientFrom(t, ip) }
 	del := func(hc *http.Client, id string) int {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodDelete, w.URL, http.NoBody)

@@ -52,23 +52,7 @@ func BenchmarkDecide(b *testing.B) {
 	prov := eval.NewProvenance("", nil) // the example workflow reads where the recipient came from
 	prov.Observe(list.Tool, nil, listed)
 	call := workflows.Call{Tool: "send_money", Provenance: prov, Args: map[string]any{"recipient": "DE002", "amount": 10.0, "subject": "x", "date": "2025-01-01"}}
-	now := t0.Add(time.Minute)
-	durs := make([]time.Duration, 0, 1<<16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
-		d, _ := p.Decide(st, call, now)
-		if len(durs) < cap(durs) {
-			durs = append(durs, time.Since(start))
-		}
-		if d.Verdict != 0 {
-			b.Fatalf("verdict %s %q", d.Verdict, d.Reasons)
-		}
-	}
-	slices.Sort(durs)
-	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
+	benchDecision(b, p, st, call)
 }
 
 // BenchmarkDecideWithProvenance is BenchmarkDecide with provenance: the
@@ -102,23 +86,7 @@ steps:
 	st := p.Workflow.Start(workflows.SessionInfo{ID: "b", Started: t0})
 	call := workflows.Call{Tool: "send_money", Provenance: prov,
 		Args: map[string]any{"recipient": "DE007", "amount": 1100.0, "subject": "rent for this month as every month", "date": "2025-01-01"}}
-	now := t0.Add(time.Minute)
-	durs := make([]time.Duration, 0, 1<<16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
-		d, _ := p.Decide(st, call, now)
-		if len(durs) < cap(durs) {
-			durs = append(durs, time.Since(start))
-		}
-		if d.Verdict != 0 {
-			b.Fatalf("verdict %s %q", d.Verdict, d.Reasons)
-		}
-	}
-	slices.Sort(durs)
-	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
+	benchDecision(b, p, st, call)
 }
 
 // BenchmarkDecideWithRisk is BenchmarkDecide in a session carrying the
@@ -139,23 +107,7 @@ func BenchmarkDecideWithRisk(b *testing.B) {
 		st = st.WithSignal(workflows.Signal{Name: "address_changed", Weight: 0.5, At: t0.Add(time.Duration(i) * time.Second), Evidence: "x"})
 	}
 	call := workflows.Call{Tool: "send_money", Provenance: prov, Args: map[string]any{"recipient": "DE002", "amount": 10.0, "subject": "x", "date": "2025-01-01"}}
-	now := t0.Add(time.Minute)
-	durs := make([]time.Duration, 0, 1<<16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
-		d, _ := p.Decide(st, call, now)
-		if len(durs) < cap(durs) {
-			durs = append(durs, time.Since(start))
-		}
-		if d.Verdict != 0 {
-			b.Fatalf("verdict %s %q", d.Verdict, d.Reasons)
-		}
-	}
-	slices.Sort(durs)
-	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds()), "p50-ns")
-	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
+	benchDecision(b, p, st, call)
 }
 
 // BenchmarkReplayAgentDojo replays the 97 benign tasks against the four
@@ -180,4 +132,27 @@ func BenchmarkReplayAgentDojo(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// benchDecision times p's decision on call in state st, a minute after
+// t0, and reports p50 and p99; the call must be allowed.
+func benchDecision(b *testing.B, p *Policy, st workflows.State, call workflows.Call) {
+	b.Helper()
+	now := t0.Add(time.Minute)
+	durs := make([]time.Duration, 0, 1<<16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		d, _ := p.Decide(st, call, now)
+		if len(durs) < cap(durs) {
+			durs = append(durs, time.Since(start))
+		}
+		if d.Verdict != 0 {
+			b.Fatalf("verdict %s %q", d.Verdict, d.Reasons)
+		}
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds()), "p99-ns")
 }

@@ -254,13 +254,13 @@ func (h *Hub) doRaw(ctx context.Context, u *upstream, who Session, downMeta *mcp
 		l.track(c, true)
 		err = fn(rctx, l.conn.cli, meta, l)
 		l.track(c, false)
-		switch {
-		case err == nil:
+		if err == nil {
 			return nil
-		case ctx.Err() != nil:
-			return fmt.Errorf("cancelled by the agent: %w", ctx.Err())
-		case rctx.Err() != nil:
-			return fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
+		}
+		if done := gaveUp(ctx, rctx, timeout); done != nil {
+			return done
+		}
+		switch {
 		case errors.Is(err, transport.ErrSessionTerminated):
 			u.closeLink(l, "the upstream ended it", l.sessionIDs(), true)
 			if attempt == 0 {
@@ -296,13 +296,13 @@ func (h *Hub) doShared(ctx, rctx context.Context, u *upstream, c *call, meta *mc
 			return err
 		}
 		err = fn(rctx, cli, meta, nil)
-		switch {
-		case err == nil:
+		if err == nil {
 			return nil
-		case ctx.Err() != nil:
-			return fmt.Errorf("cancelled by the agent: %w", ctx.Err())
-		case rctx.Err() != nil:
-			return fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
+		}
+		if done := gaveUp(ctx, rctx, timeout); done != nil {
+			return done
+		}
+		switch {
 		case errors.Is(err, transport.ErrSessionTerminated) && attempt == 0:
 			u.poke()
 			if !u.awaitNew(rctx, cli) {
@@ -345,4 +345,17 @@ func sizeOf(v any) (int, error) {
 		return 0, fmt.Errorf("result of %d bytes exceeds the %d-byte limit", len(b), MaxResultBytes)
 	}
 	return len(b), nil
+}
+
+// gaveUp says why a failed request is not tried again: the agent
+// cancelled it (ctx) or the upstream's timeout passed (rctx); nil when
+// neither.
+func gaveUp(ctx, rctx context.Context, timeout time.Duration) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("cancelled by the agent: %w", ctx.Err())
+	case rctx.Err() != nil:
+		return fmt.Errorf("no answer within %s: %w", timeout, context.DeadlineExceeded)
+	}
+	return nil
 }
