@@ -55,14 +55,7 @@ func TestAgentCancelReachesUpstream(t *testing.T) {
 	var call, result *store.Event
 	waitFor(t, 10*time.Second, "the cancelled call's result on the chain", func() bool {
 		evs, _ := l.timeline(t, sid)
-		for i, e := range evs {
-			switch {
-			case e.Kind == store.KindCall && e.Tool == "block":
-				call = &evs[i]
-			case e.Kind == store.KindResult && e.Tool == "block":
-				result = &evs[i]
-			}
-		}
+		call, result = callOf(evs, "block")
 		return result != nil
 	})
 	if call == nil || call.Verdict != "allow" {

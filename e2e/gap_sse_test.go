@@ -10,7 +10,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/tools"
 )
@@ -47,15 +46,7 @@ func TestSSEUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var call, result *store.Event
-	for i, e := range evs {
-		switch {
-		case e.Kind == store.KindCall && e.Tool == "shout":
-			call = &evs[i]
-		case e.Kind == store.KindResult && e.Tool == "shout":
-			result = &evs[i]
-		}
-	}
+	call, result := callOf(evs, "shout")
 	if call == nil || call.Upstream != "legacy" || call.Verdict != "allow" || !strings.Contains(string(call.Args), "over sse") {
 		t.Fatalf("call event = %+v, want shout to legacy allowed with its arguments", call)
 	}
