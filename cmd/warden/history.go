@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,7 +129,27 @@ func (r *remoteHistory) Sessions(ctx context.Context, f store.Filter) ([]store.S
 
 func (r *remoteHistory) Session(ctx context.Context, id string) (supervisor.SessionView, error) {
 	var v supervisor.SessionView
-	return v, r.get(ctx, "/v1/sessions/"+url.PathEscape(id), nil, &v)
+	if err := r.get(ctx, "/v1/sessions/"+url.PathEscape(id), nil, &v); err != nil {
+		return v, err
+	}
+	// The admin API indents its JSON, the events' raw args and data with
+	// it: compact them back, so that each event stays on one line of the
+	// timeline, as it does when read from the file.
+	for i := range v.Events {
+		v.Events[i].Args = compactJSON(v.Events[i].Args)
+		v.Events[i].Data = compactJSON(v.Events[i].Data)
+	}
+	return v, nil
+}
+
+// compactJSON returns raw without insignificant space, or raw as it is
+// when it does not parse.
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
 }
 
 func (r *remoteHistory) Verify(ctx context.Context) (store.Report, error) {
