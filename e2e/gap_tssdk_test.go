@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,8 +39,9 @@ type tsStep struct {
 }
 
 // runTSClient runs the TypeScript SDK agent against url with Node 22 and
-// returns its steps by name.
-func runTSClient(t *testing.T, url, token, amount string) map[string]tsStep {
+// returns its steps by name; stdin is what it reads, to abort its call of
+// block.
+func runTSClient(t *testing.T, url, token, amount string, stdin io.Reader) map[string]tsStep {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -47,7 +49,7 @@ func runTSClient(t *testing.T, url, token, amount string) map[string]tsStep {
 	cmd := exec.CommandContext(ctx, node22(t), script, url, amount)
 	cmd.Env = append(os.Environ(), "WARDEN_AGENT_TOKEN="+token)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("the TypeScript SDK agent: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
@@ -77,7 +79,28 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	l := newLadder(t, func(o *supervisor.Options) {
 		o.Policies = map[string]*supervisor.Policy{"ops": {Workflow: wf}}
 	})
-	steps := runTSClient(t, l.URL, opsToken, "500")
+	// The agent aborts its call of block once the upstream has it, and
+	// ends its session once the upstream has seen the abort (or the wait
+	// is over): a cancellation by the session's end must not pass for it.
+	abort, aborter := io.Pipe()
+	sawAbort := make(chan bool, 1)
+	go func() {
+		defer aborter.Close()
+		select {
+		case <-l.Up.started:
+			_, _ = aborter.Write([]byte("abort\n"))
+		case <-time.After(30 * time.Second):
+			sawAbort <- false
+			return
+		}
+		select {
+		case <-l.Up.cancelled:
+			sawAbort <- true
+		case <-time.After(30 * time.Second):
+			sawAbort <- false
+		}
+	}()
+	steps := runTSClient(t, l.URL, opsToken, "500", abort)
 
 	init := steps["initialize"]
 	if init.Session == nil || *init.Session == "" {
@@ -92,6 +115,12 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	}
 	if s := steps["pay"]; !s.IsError || !strings.Contains(s.Text, "deny") || !strings.Contains(s.Text, "payments over 100 are never made by this agent") {
 		t.Fatalf("pay = %+v, want a tool error saying it was denied and why", s)
+	}
+	if !<-sawAbort {
+		t.Fatalf("the upstream's block never saw the agent's abort; the agent got %+v", steps["block"])
+	}
+	if s := steps["block"]; !s.IsError || !strings.Contains(s.Text, "aborted") {
+		t.Fatalf("block = %+v, want the SDK's abort", s)
 	}
 	if _, ok := steps["close"]; !ok {
 		t.Fatalf("the agent did not close cleanly: %+v", steps)
@@ -112,5 +141,8 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	}
 	if pay == nil || pay.Verdict != "deny" || !strings.Contains(strings.Join(pay.Reasons, "; "), "payments over 100") || payRes != nil {
 		t.Fatalf("pay on the chain: call %+v, result %+v; want denied with the rule's reason and no result", pay, payRes)
+	}
+	if _, blockRes := callOf(evs, "block"); blockRes == nil || blockRes.OK || !strings.Contains(blockRes.Error, "cancelled by the agent") {
+		t.Fatalf("block's result on the chain = %+v, want it cancelled by the agent", blockRes)
 	}
 }
