@@ -1,0 +1,235 @@
+package workflows
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// decodeAll decodes a workflow document into spec and returns every
+// problem it met, not only the first: unknown fields are reported and
+// dropped before decoding (so the rest still decodes), and each top-level
+// field and each list item is decoded on its own, so that one bad rule or
+// step does not hide the problems after it. read is false when the
+// document could not be read at all, so compiling it would only add noise.
+func decodeAll(file string, data []byte, spec *fileSpec) (errs Errors, read bool) {
+	body, err := parseBody(data)
+	if err != nil {
+		return Errors{yamlErr(file, err)}, false
+	}
+	if body == nil {
+		return nil, true // an empty file: the compiler says what is missing
+	}
+	pruneUnknown(file, body, reflect.TypeOf(spec).Elem(), &errs)
+	top, ok := mappingValues(body)
+	if !ok || hasAlias(body) {
+		// Not a mapping (the decoder says so), or aliases, which resolve
+		// only when the document is decoded as a whole.
+		if err := decodeNode(body, spec); err != nil {
+			return append(errs, yamlErr(file, err)), false
+		}
+		return errs, true
+	}
+	v := reflect.ValueOf(spec).Elem()
+	fields := yamlFields(v.Type())
+	for _, kv := range top {
+		i, known := fields[keyName(kv)]
+		if !known {
+			continue // reported by pruneUnknown
+		}
+		errs = append(errs, decodeField(file, kv.Value, v.Field(i))...)
+	}
+	return errs, true
+}
+
+// decodeField decodes one field's value into dst; a list is decoded item
+// by item, keeping the items that decode.
+func decodeField(file string, n ast.Node, dst reflect.Value) Errors {
+	seq, isSeq := n.(*ast.SequenceNode)
+	if !isSeq || dst.Kind() != reflect.Slice {
+		into := dst.Addr()
+		if dst.Kind() == reflect.Pointer {
+			// go-yaml leaves a **T nil; decode into a fresh *T instead.
+			if _, null := unwrap(n).(*ast.NullNode); null {
+				return nil
+			}
+			into = reflect.New(dst.Type().Elem())
+		}
+		if err := decodeNode(n, into.Interface()); err != nil {
+			return Errors{yamlErr(file, err)}
+		}
+		if dst.Kind() == reflect.Pointer {
+			dst.Set(into)
+		}
+		return nil
+	}
+	var errs Errors
+	out := reflect.MakeSlice(dst.Type(), 0, len(seq.Values))
+	for _, item := range seq.Values {
+		elem := reflect.New(dst.Type().Elem())
+		if err := decodeNode(item, elem.Interface()); err != nil {
+			errs = append(errs, yamlErr(file, err))
+			continue
+		}
+		out = reflect.Append(out, elem.Elem())
+	}
+	dst.Set(out)
+	return errs
+}
+
+// decodeNode decodes strictly, turning a panic inside the YAML library
+// (seen under fuzzing on malformed tags) into an error.
+func decodeNode(n ast.Node, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be read: %v", r)
+		}
+	}()
+	return yaml.NodeToValue(n, v, yaml.Strict())
+}
+
+// parseBody parses data as one YAML document and returns its body (nil
+// for an empty document).
+func parseBody(data []byte) (body ast.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML could not be read: %v", r)
+		}
+	}()
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, doc := range f.Docs {
+		if doc == nil || doc.Body == nil {
+			continue
+		}
+		if body != nil {
+			return nil, fmt.Errorf("a workflow is one YAML document; found another at line %d", nodePos(doc.Body).Line)
+		}
+		body = doc.Body
+	}
+	return body, nil
+}
+
+// pruneUnknown reports every mapping key under n that type t has no field
+// for, and removes it, so that a strict decode of what remains reads the
+// rest instead of stopping at the first unknown key.
+func pruneUnknown(file string, n ast.Node, t reflect.Type, errs *Errors) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	n = unwrap(n)
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeOf(str{}) {
+			return
+		}
+		m, ok := n.(*ast.MappingNode)
+		if !ok {
+			if kv, single := n.(*ast.MappingValueNode); single {
+				m = &ast.MappingNode{Values: []*ast.MappingValueNode{kv}}
+			} else {
+				return // the decoder reports the wrong kind of node
+			}
+		}
+		fields := yamlFields(t)
+		kept := m.Values[:0]
+		for _, kv := range m.Values {
+			i, known := fields[keyName(kv)]
+			if !known {
+				p := nodePos(kv.Key)
+				*errs = append(*errs, Error{File: file, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf("unknown field %q", keyName(kv))})
+				continue
+			}
+			pruneUnknown(file, kv.Value, t.Field(i).Type, errs)
+			kept = append(kept, kv)
+		}
+		if single, ok := n.(*ast.MappingNode); ok {
+			single.Values = kept
+		}
+	case reflect.Slice:
+		if seq, ok := n.(*ast.SequenceNode); ok {
+			for _, v := range seq.Values {
+				pruneUnknown(file, v, t.Elem(), errs)
+			}
+		}
+	case reflect.Map:
+		if vals, ok := mappingValues(n); ok {
+			for _, kv := range vals {
+				pruneUnknown(file, kv.Value, t.Elem(), errs)
+			}
+		}
+	}
+}
+
+// unwrap strips anchors and tags down to the value node.
+func unwrap(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+		case *ast.TagNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
+}
+
+// mappingValues are a mapping's key/value pairs.
+func mappingValues(n ast.Node) ([]*ast.MappingValueNode, bool) {
+	switch v := unwrap(n).(type) {
+	case *ast.MappingNode:
+		return v.Values, true
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{v}, true
+	}
+	return nil, false
+}
+
+// keyName is a mapping key as written.
+func keyName(kv *ast.MappingValueNode) string {
+	if kv.Key == nil {
+		return ""
+	}
+	if tk := kv.Key.GetToken(); tk != nil {
+		return tk.Value
+	}
+	return kv.Key.String()
+}
+
+// yamlFields maps a struct's YAML keys to its field indexes.
+func yamlFields(t reflect.Type) map[string]int {
+	out := map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" || name == "" {
+			continue
+		}
+		out[name] = i
+	}
+	return out
+}
+
+// hasAlias reports whether n holds a YAML alias (*name).
+func hasAlias(n ast.Node) bool {
+	found := false
+	ast.Walk(aliasFinder{&found}, n)
+	return found
+}
+
+type aliasFinder struct{ found *bool }
+
+func (a aliasFinder) Visit(n ast.Node) ast.Visitor {
+	if _, ok := n.(*ast.AliasNode); ok {
+		*a.found = true
+		return nil
+	}
+	return a
+}
