@@ -242,7 +242,17 @@ func (d *decoder) remote(n ast.Node, what string) *Remote {
 
 // expand expands ${VAR} in a value, reporting failures at its node.
 func (d *decoder) expand(n ast.Node, s, what string) string {
-	v, err := expand(s, d.getenv)
+	getenv := d.getenv
+	if d.unsetWarns {
+		getenv = func(name string) string {
+			if v := d.getenv(name); v != "" {
+				return v
+			}
+			d.unset(n, what, name)
+			return "${" + name + "}" // checked, never served
+		}
+	}
+	v, err := expand(s, getenv)
 	if err != nil {
 		d.errorf(n, "%s: %v", what, err)
 		return ""

@@ -25,8 +25,7 @@ func decodeAll(file string, data []byte, spec *fileSpec) (errs Errors, read bool
 		return nil, true // an empty file: the compiler says what is missing
 	}
 	pruneUnknown(file, body, reflect.TypeOf(spec).Elem(), &errs)
-	top, ok := mappingValues(body)
-	if !ok || hasAlias(body) {
+	if _, ok := mappingValues(body); !ok || hasAlias(body) {
 		// Not a mapping (the decoder says so), or aliases, which resolve
 		// only when the document is decoded as a whole.
 		if err := decodeNode(body, spec); err != nil {
@@ -34,51 +33,79 @@ func decodeAll(file string, data []byte, spec *fileSpec) (errs Errors, read bool
 		}
 		return errs, true
 	}
-	v := reflect.ValueOf(spec).Elem()
-	fields := yamlFields(v.Type())
-	for _, kv := range top {
-		i, known := fields[keyName(kv)]
-		if !known {
-			continue // reported by pruneUnknown
-		}
-		errs = append(errs, decodeField(file, kv.Value, v.Field(i))...)
-	}
-	return errs, true
+	return append(errs, decodeInto(file, body, reflect.ValueOf(spec).Elem())...), true
 }
 
-// decodeField decodes one field's value into dst; a list is decoded item
-// by item, keeping the items that decode.
-func decodeField(file string, n ast.Node, dst reflect.Value) Errors {
-	seq, isSeq := n.(*ast.SequenceNode)
-	if !isSeq || dst.Kind() != reflect.Slice {
-		into := dst.Addr()
-		if dst.Kind() == reflect.Pointer {
-			// go-yaml leaves a **T nil; decode into a fresh *T instead.
-			if _, null := unwrap(n).(*ast.NullNode); null {
-				return nil
+// decodeInto decodes n into dst field by field and item by item, so that
+// a value that does not decode is reported and the rest still is: a step
+// with a bad budget is kept (with none), which spares the knock-on errors
+// of a missing step; a list item of another type that does not decode
+// (a rule with an unknown verdict) is left out.
+func decodeInto(file string, n ast.Node, dst reflect.Value) Errors {
+	n = unwrap(n)
+	t := dst.Type()
+	switch {
+	case t.Kind() == reflect.Pointer:
+		if _, null := n.(*ast.NullNode); null {
+			return nil
+		}
+		// go-yaml leaves a **T nil; decode into a fresh *T instead.
+		v := reflect.New(t.Elem())
+		errs := decodeInto(file, n, v.Elem())
+		dst.Set(v)
+		return errs
+	case ownStruct(t):
+		vals, ok := mappingValues(n)
+		if !ok {
+			break // the decoder says what it got instead
+		}
+		if p, ok := dst.Addr().Interface().(interface{ setPos(pos) }); ok {
+			p.setPos(nodePos(n))
+		}
+		fields := yamlFields(t)
+		var errs Errors
+		for _, kv := range vals {
+			i, known := fields[keyName(kv)]
+			if !known {
+				continue
 			}
-			into = reflect.New(dst.Type().Elem())
+			e := decodeInto(file, kv.Value, dst.Field(i))
+			if _, ok := unwrap(kv.Value).(ast.ScalarNode); ok {
+				for j := range e { // name the field whose value is wrong
+					e[j].Msg = keyName(kv) + ": " + e[j].Msg
+				}
+			}
+			errs = append(errs, e...)
 		}
-		if err := decodeNode(n, into.Interface()); err != nil {
-			return Errors{yamlErr(file, err)}
+		return errs
+	case t.Kind() == reflect.Slice:
+		seq, ok := n.(*ast.SequenceNode)
+		if !ok {
+			break
 		}
-		if dst.Kind() == reflect.Pointer {
-			dst.Set(into)
+		var errs Errors
+		out := reflect.MakeSlice(t, 0, len(seq.Values))
+		for _, item := range seq.Values {
+			elem := reflect.New(t.Elem()).Elem()
+			e := decodeInto(file, item, elem)
+			errs = append(errs, e...)
+			if len(e) == 0 || ownStruct(t.Elem()) {
+				out = reflect.Append(out, elem)
+			}
 		}
-		return nil
+		dst.Set(out)
+		return errs
 	}
-	var errs Errors
-	out := reflect.MakeSlice(dst.Type(), 0, len(seq.Values))
-	for _, item := range seq.Values {
-		elem := reflect.New(dst.Type().Elem())
-		if err := decodeNode(item, elem.Interface()); err != nil {
-			errs = append(errs, yamlErr(file, err))
-			continue
-		}
-		out = reflect.Append(out, elem.Elem())
+	if err := decodeNode(n, dst.Addr().Interface()); err != nil {
+		return Errors{yamlErr(file, err)}
 	}
-	dst.Set(out)
-	return errs
+	return nil
+}
+
+// ownStruct reports whether t is one of this package's structs with
+// fields (not a scalar like str), which decodeInto decodes field by field.
+func ownStruct(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t.PkgPath() == reflect.TypeOf(str{}).PkgPath() && t != reflect.TypeOf(str{}) && t != reflect.TypeOf(pos{})
 }
 
 // decodeNode decodes strictly, turning a panic inside the YAML library
