@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,8 @@ type historyFlags struct {
 // history is read access to recorded sessions, local or remote.
 type history interface {
 	Sessions(ctx context.Context, f store.Filter) ([]store.Session, error)
+	// Rows are the sessions as the session list shows them.
+	Rows(ctx context.Context, f store.Filter) ([]supervisor.SessionRow, error)
 	Session(ctx context.Context, id string) (supervisor.SessionView, error)
 	Verify(ctx context.Context) (store.Report, error)
 	Close() error
@@ -63,6 +66,10 @@ func (h historyFlags) open() (history, error) {
 }
 
 type localHistory struct{ *store.DB }
+
+func (l localHistory) Rows(ctx context.Context, f store.Filter) ([]supervisor.SessionRow, error) {
+	return supervisor.SessionRows(ctx, l.DB, f)
+}
 
 func (l localHistory) Session(ctx context.Context, id string) (supervisor.SessionView, error) {
 	s, err := l.DB.Session(ctx, id)
@@ -105,6 +112,15 @@ func (r *remoteHistory) get(ctx context.Context, path string, q url.Values, out 
 }
 
 func (r *remoteHistory) Sessions(ctx context.Context, f store.Filter) ([]store.Session, error) {
+	rows, err := r.Rows(ctx, f)
+	out := make([]store.Session, len(rows))
+	for i, row := range rows {
+		out[i] = row.Session
+	}
+	return out, err
+}
+
+func (r *remoteHistory) Rows(ctx context.Context, f store.Filter) ([]supervisor.SessionRow, error) {
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -122,7 +138,7 @@ func (r *remoteHistory) Sessions(ctx context.Context, f store.Filter) ([]store.S
 	if f.Limit > 0 {
 		set("limit", fmt.Sprint(f.Limit))
 	}
-	var out []store.Session
+	var out []supervisor.SessionRow
 	return out, r.get(ctx, "/v1/sessions", q, &out)
 }
 
@@ -160,21 +176,24 @@ func (c *sessionsLsCmd) Run(g *cli) error {
 		return err
 	}
 	defer h.Close()
-	list, err := h.Sessions(context.Background(), f)
+	list, err := h.Rows(context.Background(), f)
 	if err != nil {
 		return err
 	}
 	if c.JSON {
 		if list == nil {
-			list = []store.Session{}
+			list = []supervisor.SessionRow{}
 		}
 		return printJSON(g.stdout(), list)
 	}
 	tw := tabwriter.NewWriter(g.stdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SESSION\tAGENT\tSTATE\tSTARTED\tLAST SEEN\tCLIENT\tREMOTE")
 	for _, s := range list {
+		if s.LastActive.IsZero() { // an older warden's API
+			s.LastActive = s.LastSeen
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Agent, s.State,
-			s.Started.Local().Format(time.DateTime), s.LastSeen.Local().Format(time.DateTime),
+			s.Started.Local().Format(time.DateTime), s.LastActive.Local().Format(time.DateTime),
 			strings.TrimSpace(s.ClientName+" "+s.ClientVersion), s.RemoteAddr)
 	}
 	return tw.Flush()
@@ -230,7 +249,7 @@ func printTimeline(w io.Writer, v supervisor.SessionView) {
 func describe(e store.Event) string {
 	switch e.Kind {
 	case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
-		s := fmt.Sprintf("%s/%s %s → %s", e.Upstream, e.Tool, clip(string(e.Args), 120), e.Verdict)
+		s := fmt.Sprintf("%s/%s %s → %s", e.Upstream, e.Tool, clip(jsonText(e.Args), 120), e.Verdict)
 		if len(e.Reasons) > 0 {
 			s += " (" + strings.Join(e.Reasons, "; ") + ")"
 		}
@@ -242,12 +261,24 @@ func describe(e store.Event) string {
 		}
 		return fmt.Sprintf("%s %s, %d bytes, %s", e.Tool, status, e.Size, time.Duration(e.LatencyUS)*time.Microsecond)
 	default:
-		data := string(e.Data)
+		data := jsonText(e.Data)
 		if data == "null" {
 			data = ""
 		}
 		return strings.TrimSpace(strings.Join(e.Reasons, "; ") + " " + clip(data, 160))
 	}
+}
+
+// jsonText is recorded JSON as one line, the same whether it was read from
+// the history file or came through the admin API, whose indented,
+// HTML-escaped encoding reaches a json.RawMessage as it was sent.
+func jsonText(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	// Undo encoding/json's escaping of <, > and &.
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(b.String())
 }
 
 func clip(s string, n int) string {
