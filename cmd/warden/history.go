@@ -80,6 +80,9 @@ func (l localHistory) Session(ctx context.Context, id string) (supervisor.Sessio
 	return supervisor.SessionView{Session: s, Events: evs}, err
 }
 
+// isNotFound reports whether a history has no such session.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
 type remoteHistory struct{ base, token string }
 
 func (r *remoteHistory) Close() error { return nil }
@@ -106,6 +109,9 @@ func (r *remoteHistory) get(ctx context.Context, path string, q url.Values, out 
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		_ = json.Unmarshal(body, &e)
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("admin API: %s: %s: %w", resp.Status, e.Error, store.ErrNotFound)
+		}
 		return fmt.Errorf("admin API: %s: %s", resp.Status, e.Error)
 	}
 	return json.Unmarshal(body, out)
@@ -201,7 +207,7 @@ func (c *sessionsLsCmd) Run(g *cli) error {
 
 type sessionsShowCmd struct {
 	historyFlags
-	ID string `arg:"" help:"Session id."`
+	ID string `arg:"" help:"Session id, or a prefix of it that no other session's id starts with."`
 }
 
 func (c *sessionsShowCmd) Run(g *cli) error {
@@ -210,8 +216,13 @@ func (c *sessionsShowCmd) Run(g *cli) error {
 		return err
 	}
 	defer h.Close()
-	v, err := h.Session(context.Background(), c.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	ctx := context.Background()
+	var v supervisor.SessionView
+	err = byPrefix("session", c.ID, historySessionIDs(ctx, h), isNotFound, func(id string) (err error) {
+		v, err = h.Session(ctx, id)
+		return err
+	})
+	if isNotFound(err) {
 		return fmt.Errorf("no session %q", c.ID)
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -50,11 +51,19 @@ func TestSessionsShowIsTheSameThroughTheAPIAndTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := c.GetSessionId()
+	// Another session, killed by a prefix of its id.
+	other := dialAgent(t, at.MCP).GetSessionId()
+	var killed bytes.Buffer
+	getenv := func(string) string { return "admin-secret-token" }
+	kill := &killCmd{adminFlags: adminFlags{Admin: at.Admin, AdminTokenEnv: "WARDEN_ADMIN_TOKEN"}, Session: other[:8]}
+	if err := kill.run(context.Background(), &killed, getenv); err != nil || killed.String() != "killed session "+other+"\n" {
+		t.Fatalf("kill %s: %v, %q", other[:8], err, killed.String())
+	}
 
 	where := historyFlags{Config: cfgPath, AdminTokenEnv: "WARDEN_ADMIN_TOKEN"}
 	show := func() string {
 		t.Helper()
-		out, err := printed((&sessionsShowCmd{historyFlags: where, ID: id}).Run)
+		out, err := printed((&sessionsShowCmd{historyFlags: where, ID: id[:6]}).Run)
 		if err != nil {
 			t.Fatalf("sessions show: %v", err)
 		}
@@ -146,15 +155,23 @@ func TestSessionsLsLastSeenIsTheAgentsLastRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := db.CreateSession(ctx, store.Session{ID: "s2", Agent: "b", Started: t0.Add(time.Hour), State: store.StateActive}); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := printed((&sessionsLsCmd{historyFlags: historyFlags{DB: path}}).Run)
+	file := historyFlags{DB: path}
+	out, err := printed((&sessionsLsCmd{historyFlags: file}).Run)
 	if err != nil {
 		t.Fatal(err)
 	}
 	row := "s1       a      active  2026-03-01 09:00:00  2026-03-01 09:05:00"
 	if !strings.Contains(out, row) {
 		t.Fatalf("sessions ls:\n%s\nwant the row %q", out, row)
+	}
+	// Both ids start with "s": the prefix is refused, naming them.
+	if _, err := printed((&sessionsShowCmd{historyFlags: file, ID: "s"}).Run); err == nil || !strings.Contains(err.Error(), "is ambiguous: 2 sessions start with it; give more of it:\n  s1\n  s2") {
+		t.Fatalf("sessions show s: %v", err)
 	}
 }
