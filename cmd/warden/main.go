@@ -59,13 +59,19 @@ func (versionCmd) Run() error {
 	return nil
 }
 
-func main() {
-	var c cli
-	ctx := kong.Parse(&c,
+// kongOptions are how the command line is parsed and its help printed.
+func kongOptions() []kong.Option {
+	return []kong.Option{
 		kong.Name("warden"),
 		kong.Description("warden supervises AI agents' tool calls for the whole life of their sessions."),
 		kong.UsageOnError(),
-	)
+		kong.Help(helpPrinter),
+	}
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c, kongOptions()...)
 	err := ctx.Run(&c)
 	if err != nil {
 		var ex exitError
