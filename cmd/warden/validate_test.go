@@ -57,6 +57,11 @@ func TestValidateReportsEveryProblemOfEveryFile(t *testing.T) {
 			"a.yaml":      strings.Replace(goodWorkflow, "next: [read]", "next: [reed]", 1),
 			"b.yaml":      "steps: oops\nstart: [x]\n",
 		}, []string{`warden.yaml:11:9: listen "nowhere"`, `a.yaml:6:12: unknown step "reed"`, `b.yaml:1:8: `, `b.yaml:2:9: unknown step "x" in start`}},
+		{"a rules file beside a workflow", map[string]string{
+			"warden.yaml": validateConfig + "rules: rules.yaml\n",
+			"rules.yaml":  "rules:\n  - {when: \"args.n > 1\", action: maybe}\n  - {when: \"args.path\", action: deny}\n",
+			"b.yaml":      "bogus: 1\n" + goodWorkflow,
+		}, []string{`rules.yaml:2:34: unknown verdict "maybe"`, `rules.yaml:3:6: expression "args.path" is not a condition`, `b.yaml:1:1: unknown field "bogus"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
