@@ -78,6 +78,10 @@ func TestSessionsShowIsTheSameThroughTheAPIAndTheFile(t *testing.T) {
 		return out
 	}
 	viaAPI, listedViaAPI := show(), list()
+	asJSON, err := printed((&sessionsLsCmd{historyFlags: historyFlags{Config: cfgPath, AdminTokenEnv: "WARDEN_ADMIN_TOKEN", JSON: true}}).Run)
+	if err != nil || !strings.Contains(asJSON, `"last_active": "20`) {
+		t.Fatalf("sessions ls --json through the API: %v\n%s\nwant each session's last_active", err, asJSON)
+	}
 	stop()
 	fromFile, listedFromFile := show(), list()
 
