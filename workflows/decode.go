@@ -70,7 +70,7 @@ func decodeInto(file string, n ast.Node, dst reflect.Value) Errors {
 				continue
 			}
 			e := decodeInto(file, kv.Value, dst.Field(i))
-			if _, ok := unwrap(kv.Value).(ast.ScalarNode); ok {
+			if scalarField(dst.Field(i).Type()) {
 				for j := range e { // name the field whose value is wrong
 					e[j].Msg = keyName(kv) + ": " + e[j].Msg
 				}
@@ -97,9 +97,27 @@ func decodeInto(file string, n ast.Node, dst reflect.Value) Errors {
 		return errs
 	}
 	if err := decodeNode(n, dst.Addr().Interface()); err != nil {
-		return Errors{yamlErr(file, err)}
+		e := yamlErr(file, err)
+		if e.Line == 0 {
+			// Our own unmarshalers' errors carry no token: "[l:c] msg".
+			p := nodePos(n)
+			e.Line, e.Col = p.Line, p.Col
+			if _, msg, ok := strings.Cut(e.Msg, "] "); ok && strings.HasPrefix(e.Msg, "[") {
+				e.Msg = msg
+			}
+		}
+		return Errors{e}
 	}
 	return nil
+}
+
+// scalarField reports whether a value of type t is one scalar, whose error is
+// best told with its field's name.
+func scalarField(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() != reflect.Slice && t.Kind() != reflect.Map && !ownStruct(t)
 }
 
 // ownStruct reports whether t is one of this package's structs with

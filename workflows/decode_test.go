@@ -88,3 +88,18 @@ func TestGuardsMustBeConditions(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeErrorsHavePositions: a value of the wrong kind is reported at
+// its line and column, with the field's name.
+func TestDecodeErrorsHavePositions(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"agent: [a]\nstart: [a]\nsteps:\n  - name: a\n    next: [a]\n", "w.yaml:1:8: agent: want a string, got Sequence"},
+		{"start: [a]\nsteps:\n  - name: a\n    budget: lots\n    next: [a]\n", "w.yaml:4:13: budget: "},
+	}
+	for _, tt := range tests {
+		_, err := Parse("w.yaml", []byte(tt.src))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want %q", tt.src, err, tt.want)
+		}
+	}
+}
