@@ -98,7 +98,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 		case "workflow":
 			if f.val != nil {
 				if p, ok := d.nonEmpty(f.val, what+".workflow"); ok {
-					a.Workflow = d.path(p)
+					a.Workflow, _ = d.existing(f.val, what+".workflow", p)
 				}
 			}
 		}

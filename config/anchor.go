@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
@@ -85,8 +86,11 @@ func (d *decoder) secretEnv(n ast.Node, what string) (string, Secret) {
 	}
 	v := d.getenv(name)
 	switch {
+	case v == "" && d.unsetWarns:
+		d.unset(n, what, name)
+		return name, Secret(strings.Repeat("x", MinSecretBytes)) // checked, never served
 	case v == "":
-		d.errorf(n, "%s: environment variable %s is not set or empty", what, name)
+		d.unset(n, what, name)
 		return name, nil
 	case len(v) < MinSecretBytes:
 		d.errorf(n, "%s: the value of %s is %d bytes; it must be at least %d (e.g. `openssl rand -hex 32`)", what, name, len(v), MinSecretBytes)

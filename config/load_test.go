@@ -88,7 +88,11 @@ func TestLoadMissingFile(t *testing.T) {
 func TestLoadReportsFileAndResolvesPaths(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "warden.yaml")
-	src := strings.Replace(minimal, "{command: x}", "{command: x, dir: work}", 1) + "    workflow: /abs/flow.yaml\ndata_dir: data\n"
+	flow := filepath.Join(t.TempDir(), "flow.yaml") // absolute, elsewhere
+	if err := os.WriteFile(flow, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(minimal, "{command: x}", "{command: x, dir: work}", 1) + "    workflow: " + flow + "\ndata_dir: data\n"
 	if err := os.WriteFile(path, fix(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +100,7 @@ func TestLoadReportsFileAndResolvesPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DataDir != filepath.Join(dir, "data") || cfg.Upstreams[0].Stdio.Dir != filepath.Join(dir, "work") || cfg.Agents[0].Workflow != "/abs/flow.yaml" {
+	if cfg.DataDir != filepath.Join(dir, "data") || cfg.Upstreams[0].Stdio.Dir != filepath.Join(dir, "work") || cfg.Agents[0].Workflow != flow {
 		t.Fatalf("paths not resolved against %s: data_dir=%s dir=%s workflow=%s", dir, cfg.DataDir, cfg.Upstreams[0].Stdio.Dir, cfg.Agents[0].Workflow)
 	}
 	// A broken file names itself in each problem.

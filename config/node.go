@@ -18,6 +18,40 @@ type decoder struct {
 	getenv  func(string) string // environment for ${VAR} and token_env
 	anchors map[string]ast.Node // &name -> value, for resolving *name
 	errs    Errors
+	// files, when set, are checked to exist: the workflow and rules
+	// files the config names (nil for Parse, which may be given paths of
+	// files that are not there yet).
+	files func(string) error
+	// unsetWarns says that a variable the config names but the
+	// environment does not hold is a warning, not an error: the config
+	// is being checked (warden validate), not served.
+	unsetWarns bool
+	warns      Errors
+}
+
+// unset records that the environment variable name, named at n for what,
+// is not set: an error when serving, a warning when only checking.
+func (d *decoder) unset(n ast.Node, what, name string) {
+	if d.unsetWarns {
+		line, col := position(n)
+		d.warns = append(d.warns, &Error{File: d.file, Line: line, Col: col, Msg: fmt.Sprintf("%s: environment variable %s is not set (it must be when warden runs)", what, name)})
+		return
+	}
+	d.errorf(n, "%s: environment variable %s is not set or empty", what, name)
+}
+
+// existing returns the absolute path p after checking, when files are
+// checked, that it can be read; what names the field, for the message.
+func (d *decoder) existing(n ast.Node, what, p string) (string, bool) {
+	p = d.path(p)
+	if d.files == nil {
+		return p, true
+	}
+	if err := d.files(p); err != nil {
+		d.errorf(n, "%s: %v", what, err)
+		return "", false
+	}
+	return p, true
 }
 
 // maxAliasDepth bounds alias chains, which a hostile file could make cyclic.

@@ -30,33 +30,81 @@ const maxFileBytes = 1 << 20
 // Load reads, parses, defaults and validates the config file at path,
 // expanding ${VAR} from the process environment. Problems in the file are
 // returned as Errors; a file that cannot be read gives a wrapped I/O error.
+// The workflow and rules files it names must exist.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, os.Getenv)
+	cfg, _, err := parse(path, data, os.Getenv, readable, false)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
-// Parse is Load without the file read: filename is used in messages and to
-// resolve relative paths, and getenv supplies the environment (an empty
-// value counts as unset; nil means an empty environment). On failure the error is an Errors listing every
-// problem found.
+// Check is Load for checking a config rather than serving it (warden
+// validate). An environment variable the file names but the environment
+// does not hold is a warning unless strict, so a config can be checked
+// where its secrets are not (in CI); a variable not named at all is still
+// an error. The config is returned even with errors, as far as it could
+// be read (nil when the file is not YAML), so that the files it names can
+// be checked in the same run; it must not be served.
+func Check(path string, strict bool) (cfg *Config, warnings Errors, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	return parse(path, data, os.Getenv, readable, !strict)
+}
+
+// Parse is Load without the file read, nor the check that the files it
+// names exist: filename is used in messages and to resolve relative
+// paths, and getenv supplies the environment (an empty value counts as
+// unset; nil means an empty environment). On failure the error is an
+// Errors listing every problem found.
 func Parse(filename string, data []byte, getenv func(string) string) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
+	cfg, _, err := parse(filename, data, getenv, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parse reads a config's bytes. files, when set, checks that the files it
+// names exist; unsetWarns makes unset variables warnings. cfg is what
+// could be read, errors or not.
+func parse(filename string, data []byte, getenv func(string) string, files func(string) error, unsetWarns bool) (cfg *Config, warnings Errors, err error) {
 	abs, err := filepath.Abs(filename)
 	if err != nil {
-		return nil, fmt.Errorf("resolve config path %q: %w", filename, err)
+		return nil, nil, fmt.Errorf("resolve config path %q: %w", filename, err)
 	}
-	d := &decoder{file: filename, dir: filepath.Dir(abs), getenv: getenv, anchors: map[string]ast.Node{}}
-	cfg := d.parse(data)
+	d := &decoder{file: filename, dir: filepath.Dir(abs), getenv: getenv, anchors: map[string]ast.Node{},
+		files: files, unsetWarns: unsetWarns}
+	cfg = d.parse(data)
+	if cfg != nil {
+		cfg.File = abs
+	}
 	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+		return cfg, d.warns.sorted(), d.errs.sorted()
 	}
-	cfg.File = abs
-	return cfg, nil
+	return cfg, d.warns.sorted(), nil
+}
+
+// readable checks that a file the config names can be opened, so that a
+// missing one is reported at the line that names it.
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s does not exist", path)
+		}
+		return err
+	}
+	return f.Close()
 }
 
 // parse turns bytes into a Config, recording problems in d.errs.

@@ -100,7 +100,7 @@ func (d *decoder) token(n ast.Node, owner string, fields []field) (string, [32]b
 		}
 		tok := d.getenv(s)
 		if tok == "" {
-			d.errorf(f.val, "%s.token_env: environment variable %s is not set or empty", owner, s)
+			d.unset(f.val, owner+".token_env", s)
 			return "", raw
 		}
 		sum = HashToken(tok)

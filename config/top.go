@@ -95,7 +95,7 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Anchor, anchorAt = d.anchor(f.val), f.key
 		case "rules":
 			if p, ok := d.nonEmpty(f.val, "rules"); ok {
-				cfg.Rules = d.path(p)
+				cfg.Rules, _ = d.existing(f.val, "rules", p)
 			}
 		case "upstreams", "agents":
 			upstreams, agents = keep(upstreams, agents, f)

@@ -242,10 +242,24 @@ func (d *decoder) remote(n ast.Node, what string) *Remote {
 
 // expand expands ${VAR} in a value, reporting failures at its node.
 func (d *decoder) expand(n ast.Node, s, what string) string {
-	v, err := expand(s, d.getenv)
+	getenv, missing := d.getenv, false
+	if d.unsetWarns {
+		getenv = func(name string) string {
+			if v := d.getenv(name); v != "" {
+				return v
+			}
+			d.unset(n, what, name)
+			missing = true
+			return "unset" // the value is dropped below
+		}
+	}
+	v, err := expand(s, getenv)
 	if err != nil {
 		d.errorf(n, "%s: %v", what, err)
 		return ""
+	}
+	if missing {
+		return "" // as after an error: the checks of the value are skipped
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 
 	"github.com/expr-lang/expr"
@@ -41,6 +42,13 @@ func Compile(src string, kind Kind) (*Program, error) {
 	prog, err := expr.Compile(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q does not compile: %w", src, err)
+	}
+	if kind == Guard {
+		// expr.AsBool lets through what has no static type (a value the
+		// caller sends, like args.path), which would fail at every call.
+		if t := prog.Node().Type(); t == nil || t.Kind() != reflect.Bool {
+			return nil, fmt.Errorf("expression %q is not a condition: it can give any value (such as an argument as the caller sent it), not only true or false; compare it, e.g. `args.confirm == true` or `args.path != \"\"`", src)
+		}
 	}
 	p := &Program{src: src, kind: kind, prog: prog}
 	p.vars, p.result = scan(prog.Node())

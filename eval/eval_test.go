@@ -127,6 +127,35 @@ func TestLoadRulesErrors(t *testing.T) {
 	}
 }
 
+// TestLoadRulesReportsEveryProblem: an unknown field or a rule's unknown
+// verdict no longer hides the problems after it.
+func TestLoadRulesReportsEveryProblem(t *testing.T) {
+	src := `colour: red
+rules:
+  - when: "args.x > 1"
+    action: sometimes
+  - when: "args.y"
+    action: deny
+  - when: "args.z > 1"
+    action: deny
+    reson: typo
+result_rules:
+  - when: "result == 'x'"
+    action: kill
+`
+	_, err := LoadRules("r.yaml", []byte(src))
+	for _, want := range []string{
+		`r.yaml:1:1: unknown field "colour"`,
+		`r.yaml:4:13: unknown verdict "sometimes"`,
+		`r.yaml:5:5: expression "args.y" is not a condition`,
+		`r.yaml:9:5: unknown field "reson"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nlacks %q", err, want)
+		}
+	}
+}
+
 func TestParseOutput(t *testing.T) {
 	tests := []struct {
 		text       string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/warden-dev/warden"
 )
@@ -162,14 +163,19 @@ type RuleSet struct {
 // filename:line:col. The result rules come back with OnResult set.
 func LoadRules(filename string, data []byte) ([]Rule, error) {
 	var rs RuleSet
+	var errs []error
 	if err := decodeStrict(data, &rs); err != nil {
-		return nil, fmt.Errorf("%s", YAMLError(filename, err))
+		// Decode again rule by rule, so that every problem is reported
+		// rather than the first; the rules that decode are compiled too.
+		rs, errs = decodeEach(filename, data)
+		if len(errs) == 0 {
+			return nil, fmt.Errorf("%s", YAMLError(filename, err))
+		}
 	}
 	for i := range rs.ResultRules {
 		rs.ResultRules[i].OnResult = true
 	}
 	all := append(rs.Rules, rs.ResultRules...)
-	var errs []error
 	for i := range all {
 		if err := all[i].Compile(); err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d:%d: %w", filename, all[i].Line, all[i].Column, err))
@@ -191,6 +197,56 @@ func YAMLError(filename string, err error) string {
 		return fmt.Sprintf("%s: %s", filename, ye.GetMessage())
 	}
 	return fmt.Sprintf("%s: %v", filename, err)
+}
+
+// decodeEach decodes a rules file key by key and rule by rule, returning
+// the rules that decode and a problem for each that does not and for
+// each unknown key.
+func decodeEach(filename string, data []byte) (rs RuleSet, errs []error) {
+	defer func() {
+		if r := recover(); r != nil {
+			errs = append(errs, fmt.Errorf("%s: the YAML could not be read: %v", filename, r))
+		}
+	}()
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return rs, []error{errors.New(YAMLError(filename, err))}
+	}
+	for _, doc := range f.Docs {
+		m, ok := doc.Body.(*ast.MappingNode)
+		if !ok {
+			continue // empty, or not a mapping: the whole decode's error says so
+		}
+		for _, kv := range m.Values {
+			var into *[]Rule
+			switch kv.Key.String() {
+			case "rules":
+				into = &rs.Rules
+			case "result_rules":
+				into = &rs.ResultRules
+			default:
+				tk := kv.Key.GetToken()
+				errs = append(errs, fmt.Errorf("%s:%d:%d: unknown field %q", filename, tk.Position.Line, tk.Position.Column, kv.Key.String()))
+				continue
+			}
+			seq, ok := kv.Value.(*ast.SequenceNode)
+			if !ok {
+				if err := yaml.NodeToValue(kv.Value, into, yaml.Strict()); err != nil {
+					errs = append(errs, errors.New(YAMLError(filename, err)))
+				}
+				continue
+			}
+			for _, item := range seq.Values {
+				var r Rule
+				if err := yaml.NodeToValue(item, &r, yaml.Strict()); err != nil {
+					errs = append(errs, errors.New(YAMLError(filename, err)))
+					continue
+				}
+				*into = append(*into, r)
+			}
+		}
+	}
+	return rs, errs
 }
 
 // decodeStrict decodes strictly, turning a panic inside the YAML library

@@ -94,13 +94,10 @@ func (s *Supervisor) adminSessions(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	list, err := s.store.Sessions(r.Context(), f)
+	list, err := SessionRows(r.Context(), s.store, f)
 	if err != nil {
 		writeStoreError(w, err)
 		return
-	}
-	if list == nil {
-		list = []store.Session{}
 	}
 	writeJSON(w, http.StatusOK, list)
 }

@@ -16,6 +16,9 @@ import (
 // pos is where a node was written.
 type pos struct{ Line, Col int }
 
+// setPos lets the decoder set the position of the specs that embed pos.
+func (p *pos) setPos(q pos) { *p = q }
+
 func nodePos(n ast.Node) pos {
 	if n == nil {
 		return pos{}

@@ -48,10 +48,12 @@ func Parse(filename string, data []byte, opts ...Option) (*Workflow, error) {
 		opt(&o)
 	}
 	var spec fileSpec
-	if err := decodeYAML(data, &spec); err != nil {
-		return nil, Errors{yamlErr(filename, err)}
-	}
 	c := &compiler{file: filename, opts: o}
+	var read bool
+	c.errs, read = decodeAll(filename, data, &spec)
+	if !read {
+		return nil, c.errs
+	}
 	w := c.compile(&spec)
 	if len(c.errs) > 0 {
 		slices.SortStableFunc(c.errs, func(a, b Error) int {
@@ -64,17 +66,6 @@ func Parse(filename string, data []byte, opts ...Option) (*Workflow, error) {
 	}
 	w.warnings = c.warns
 	return w, nil
-}
-
-// decodeYAML decodes strictly, turning a panic inside the YAML library
-// (seen under fuzzing on malformed tags) into an error.
-func decodeYAML(data []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the YAML could not be read: %v", r)
-		}
-	}()
-	return yaml.UnmarshalWithOptions(data, v, yaml.Strict())
 }
 
 func yamlErr(file string, err error) Error {

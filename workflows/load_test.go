@@ -2,6 +2,9 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -142,10 +145,42 @@ steps:
 	}
 }
 
+// TestExamplesLoad: every workflow in testdata/ and examples/ loads, and
+// the workflow snippets of docs/workflows.md have no problem in their
+// fields, verdicts or expressions (guards and rules are conditions), so
+// that a stricter check never refuses what the documentation shows.
 func TestExamplesLoad(t *testing.T) {
-	for _, name := range []string{"testdata/refund.yaml"} {
+	files := []string{"testdata/refund.yaml"}
+	for _, glob := range []string{"../examples/workflows/*.yaml", "../examples/agentdojo/*.yaml"} {
+		m, err := filepath.Glob(glob)
+		if err != nil || len(m) == 0 {
+			t.Fatalf("%s: %v (%d files)", glob, err, len(m))
+		}
+		files = append(files, m...)
+	}
+	for _, name := range files {
 		if _, err := Load(name); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+	doc, err := os.ReadFile("../docs/workflows.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```yaml\n")[1:]
+	if len(blocks) == 0 {
+		t.Fatal("docs/workflows.md has no yaml block")
+	}
+	for i, b := range blocks {
+		b, _, _ = strings.Cut(b, "```")
+		_, err := Parse(fmt.Sprintf("docs/workflows.md block %d", i+1), []byte(b))
+		if i == 0 && err != nil {
+			t.Errorf("the first block is a whole workflow: %v", err)
+		}
+		for _, bad := range []string{"expression", "unknown field", "verdict", "YAML"} {
+			if err != nil && strings.Contains(err.Error(), bad) {
+				t.Errorf("block %d: %v", i+1, err)
+			}
 		}
 	}
 }

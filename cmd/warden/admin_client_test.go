@@ -123,6 +123,22 @@ func (s *standIn) last(t *testing.T) request {
 	return s.reqs[len(s.reqs)-1]
 }
 
+// lastLookup is the last request other than a listing of every session
+// or approval, which a command sends to resolve an id it did not find as
+// a prefix of one.
+func (s *standIn) lastLookup(t *testing.T) request {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.reqs) - 1; i >= 0; i-- {
+		if r := s.reqs[i]; r.Method != http.MethodGet || (r.Path != "/v1/sessions" && r.Path != "/v1/approvals") {
+			return r
+		}
+	}
+	t.Fatal("the API received no request but listings")
+	return request{}
+}
+
 func answer(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

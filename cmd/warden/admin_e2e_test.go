@@ -3,20 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/log"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 )
@@ -43,33 +38,8 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 	t.Cleanup(stopUp)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "wf.yaml"), heldWorkflow)
-	adminSum := sha256.Sum256([]byte("admin-secret-token"))
-	// A fixed admin port, so that commands given only -c find it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminAddr := ln.Addr().String()
-	ln.Close()
-	cfgText := configText(upURL, dir, "wf.yaml") + "admin:\n  listen: " + adminAddr + "\n  token_sha256: " + hex.EncodeToString(adminSum[:]) + "\napprovals: {timeout: 20s}\n"
+	at, _ := serveWithAdmin(t, dir, configText(upURL, dir, "wf.yaml")+"approvals: {timeout: 20s}\n")
 	cfgPath := filepath.Join(dir, "warden.yaml")
-	writeFile(t, cfgPath, cfgText)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := log.NewWithOptions(&testkit.SyncBuffer{}, log.Options{Level: log.InfoLevel})
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan endpoints, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, logger, func(_ *app, at endpoints) { ready <- at }) }()
-	t.Cleanup(func() { cancel(); <-done })
-	var at endpoints
-	select {
-	case at = <-ready:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
 	getenv := func(k string) string {
 		if k == "WARDEN_ADMIN_TOKEN" {
 			return "admin-secret-token"
@@ -131,8 +101,12 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 		t.Fatalf("pending approval = %+v", a)
 	}
 	var out bytes.Buffer
-	if err := (&approvalsApproveCmd{adminFlags: admin, decisionFlags: decisionFlags{By: "alice"}, ID: a.ID}).run(context.Background(), &out, getenv); err != nil {
+	// By the id's first 8 characters, as the demo shows it: a unique prefix will do.
+	if err := (&approvalsApproveCmd{adminFlags: admin, decisionFlags: decisionFlags{By: "alice"}, ID: a.ID[:8]}).run(context.Background(), &out, getenv); err != nil {
 		t.Fatalf("approve: %v", err)
+	}
+	if !strings.Contains(out.String(), "approved "+a.ID+" ") {
+		t.Fatalf("approve by prefix said %q, want the whole id %s", out.String(), a.ID)
 	}
 	select {
 	case res := <-resc:

@@ -27,7 +27,7 @@ type approvalsLsCmd struct {
 	adminFlags
 	State   string `help:"Only approvals in this state: pending, approved, denied or expired." enum:"pending,approved,denied,expired," default:""`
 	Agent   string `help:"Only this agent's approvals."`
-	Session string `help:"Only this session's approvals."`
+	Session string `help:"Only this session's approvals (its id, or a unique prefix of it)."`
 	Limit   int    `help:"At most this many (0: the API's default)." default:"0"`
 }
 
@@ -41,8 +41,12 @@ func (c *approvalsLsCmd) run(ctx context.Context, out io.Writer, getenv func(str
 	if err != nil {
 		return err
 	}
+	session, err := filterID("session", c.Session, apiSessionIDs(ctx, cl))
+	if err != nil {
+		return err
+	}
 	q := url.Values{}
-	for k, v := range map[string]string{"state": c.State, "agent": c.Agent, "session": c.Session} {
+	for k, v := range map[string]string{"state": c.State, "agent": c.Agent, "session": session} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -73,7 +77,7 @@ func (c *approvalsLsCmd) run(ctx context.Context, out io.Writer, getenv func(str
 
 type approvalsShowCmd struct {
 	adminFlags
-	ID string `arg:"" help:"Approval id."`
+	ID string `arg:"" help:"Approval id, or a prefix of it that no other approval's id starts with."`
 }
 
 func (c *approvalsShowCmd) Run() error { return runAdmin(c) }
@@ -84,7 +88,11 @@ func (c *approvalsShowCmd) run(ctx context.Context, out io.Writer, getenv func(s
 		return err
 	}
 	var a store.Approval
-	raw, err := cl.call(ctx, http.MethodGet, "/v1/approvals/"+url.PathEscape(c.ID), nil, nil, &a)
+	var raw json.RawMessage
+	err = byPrefix("approval", c.ID, apiApprovalIDs(ctx, cl), apiNotFound, func(id string) (err error) {
+		raw, err = cl.call(ctx, http.MethodGet, "/v1/approvals/"+url.PathEscape(id), nil, nil, &a)
+		return err
+	})
 	if statusOf(err) == http.StatusNotFound {
 		return fmt.Errorf("no approval %q: %w", c.ID, err)
 	}
@@ -155,7 +163,7 @@ type decisionFlags struct {
 type approvalsApproveCmd struct {
 	adminFlags
 	decisionFlags
-	ID         string `arg:"" help:"Approval id."`
+	ID         string `arg:"" help:"Approval id, or a prefix of it that no other approval's id starts with."`
 	ForSession bool   `help:"Also allow this step for the rest of the session, not just this call."`
 }
 
@@ -172,7 +180,7 @@ func (c *approvalsApproveCmd) run(ctx context.Context, out io.Writer, getenv fun
 type approvalsDenyCmd struct {
 	adminFlags
 	decisionFlags
-	ID   string `arg:"" help:"Approval id."`
+	ID   string `arg:"" help:"Approval id, or a prefix of it that no other approval's id starts with."`
 	Kill bool   `help:"Also kill the session."`
 }
 
@@ -202,8 +210,12 @@ func decide(ctx context.Context, out io.Writer, getenv func(string) string, f ad
 	}
 	by := byOrMe(df.By, getenv)
 	var a store.Approval
-	raw, err := cl.call(ctx, http.MethodPost, "/v1/approvals/"+url.PathEscape(id)+"/decision", nil,
-		decisionRequest{Decision: decision, By: by, Note: df.Note}, &a)
+	var raw json.RawMessage
+	err = byPrefix("approval", id, apiApprovalIDs(ctx, cl), apiNotFound, func(whole string) (err error) {
+		raw, err = cl.call(ctx, http.MethodPost, "/v1/approvals/"+url.PathEscape(whole)+"/decision", nil,
+			decisionRequest{Decision: decision, By: by, Note: df.Note}, &a)
+		return err
+	})
 	switch statusOf(err) {
 	case 0:
 	case http.StatusNotFound:

@@ -93,7 +93,7 @@ func TestApprovalsShow(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `no approval "a/b"`) || !strings.Contains(err.Error(), "404 Not Found") {
 		t.Fatalf("show of an unknown id = %v", err)
 	}
-	if r := st.last(t); r.Path != "/v1/approvals/a/b" && r.Path != "/v1/approvals/a%2Fb" {
+	if r := st.lastLookup(t); r.Path != "/v1/approvals/a/b" && r.Path != "/v1/approvals/a%2Fb" {
 		t.Fatalf("path %s", r.Path)
 	}
 }
@@ -135,7 +135,7 @@ func TestApprovalsDecide(t *testing.T) {
 			} else if err != nil || !strings.Contains(out, c.want) {
 				t.Fatalf("output %q, error %v; want %q", out, err, c.want)
 			}
-			r := st.last(t)
+			r := st.lastLookup(t)
 			if r.Method != "POST" || r.Path != "/v1/approvals/"+c.args[1]+"/decision" || r.Auth != "Bearer "+adminToken {
 				t.Fatalf("request %s %s auth %q", r.Method, r.Path, r.Auth)
 			}

@@ -20,7 +20,7 @@ type exportCmd struct {
 
 type exportWriteCmd struct {
 	historyFlags
-	Session []string `help:"Export this session (repeatable; _system is the system log)."`
+	Session []string `help:"Export this session (repeatable; _system is the system log); a unique prefix of its id will do."`
 	Agent   string   `help:"Export every session of this agent."`
 	Out     string   `short:"o" help:"Write to this file (made whole or not at all) instead of stdout."`
 }
@@ -39,7 +39,12 @@ func (c *exportWriteCmd) Run(g *cli) error {
 	}
 	defer h.Close()
 	ctx := context.Background()
-	ids := c.Session
+	ids := make([]string, len(c.Session))
+	for i, id := range c.Session {
+		if ids[i], err = filterID("session", id, historySessionIDs(ctx, h)); err != nil {
+			return err
+		}
+	}
 	if len(ids) == 0 {
 		list, err := h.Sessions(ctx, store.Filter{Agent: c.Agent})
 		if err != nil {

@@ -30,6 +30,8 @@ type historyFlags struct {
 // history is read access to recorded sessions, local or remote.
 type history interface {
 	Sessions(ctx context.Context, f store.Filter) ([]store.Session, error)
+	// Rows are the sessions as the session list shows them.
+	Rows(ctx context.Context, f store.Filter) ([]supervisor.SessionRow, error)
 	Session(ctx context.Context, id string) (supervisor.SessionView, error)
 	Verify(ctx context.Context) (store.Report, error)
 	Close() error
@@ -65,6 +67,10 @@ func (h historyFlags) open() (history, error) {
 
 type localHistory struct{ *store.DB }
 
+func (l localHistory) Rows(ctx context.Context, f store.Filter) ([]supervisor.SessionRow, error) {
+	return supervisor.SessionRows(ctx, l.DB, f)
+}
+
 func (l localHistory) Session(ctx context.Context, id string) (supervisor.SessionView, error) {
 	s, err := l.DB.Session(ctx, id)
 	if err != nil {
@@ -73,6 +79,9 @@ func (l localHistory) Session(ctx context.Context, id string) (supervisor.Sessio
 	evs, err := l.DB.Events(ctx, id)
 	return supervisor.SessionView{Session: s, Events: evs}, err
 }
+
+// isNotFound reports whether a history has no such session.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 type remoteHistory struct{ base, token string }
 
@@ -100,12 +109,24 @@ func (r *remoteHistory) get(ctx context.Context, path string, q url.Values, out 
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		_ = json.Unmarshal(body, &e)
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("admin API: %s: %s: %w", resp.Status, e.Error, store.ErrNotFound)
+		}
 		return fmt.Errorf("admin API: %s: %s", resp.Status, e.Error)
 	}
 	return json.Unmarshal(body, out)
 }
 
 func (r *remoteHistory) Sessions(ctx context.Context, f store.Filter) ([]store.Session, error) {
+	rows, err := r.Rows(ctx, f)
+	out := make([]store.Session, len(rows))
+	for i, row := range rows {
+		out[i] = row.Session
+	}
+	return out, err
+}
+
+func (r *remoteHistory) Rows(ctx context.Context, f store.Filter) ([]supervisor.SessionRow, error) {
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -123,7 +144,7 @@ func (r *remoteHistory) Sessions(ctx context.Context, f store.Filter) ([]store.S
 	if f.Limit > 0 {
 		set("limit", fmt.Sprint(f.Limit))
 	}
-	var out []store.Session
+	var out []supervisor.SessionRow
 	return out, r.get(ctx, "/v1/sessions", q, &out)
 }
 
@@ -181,21 +202,24 @@ func (c *sessionsLsCmd) Run(g *cli) error {
 		return err
 	}
 	defer h.Close()
-	list, err := h.Sessions(context.Background(), f)
+	list, err := h.Rows(context.Background(), f)
 	if err != nil {
 		return err
 	}
 	if c.JSON {
 		if list == nil {
-			list = []store.Session{}
+			list = []supervisor.SessionRow{}
 		}
 		return printJSON(g.stdout(), list)
 	}
 	tw := tabwriter.NewWriter(g.stdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SESSION\tAGENT\tSTATE\tSTARTED\tLAST SEEN\tCLIENT\tREMOTE")
 	for _, s := range list {
+		if s.LastActive.IsZero() { // an older warden's API
+			s.LastActive = s.LastSeen
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Agent, s.State,
-			s.Started.Local().Format(time.DateTime), s.LastSeen.Local().Format(time.DateTime),
+			s.Started.Local().Format(time.DateTime), s.LastActive.Local().Format(time.DateTime),
 			strings.TrimSpace(s.ClientName+" "+s.ClientVersion), s.RemoteAddr)
 	}
 	return tw.Flush()
@@ -203,7 +227,7 @@ func (c *sessionsLsCmd) Run(g *cli) error {
 
 type sessionsShowCmd struct {
 	historyFlags
-	ID string `arg:"" help:"Session id."`
+	ID string `arg:"" help:"Session id, or a prefix of it that no other session's id starts with."`
 }
 
 func (c *sessionsShowCmd) Run(g *cli) error {
@@ -212,8 +236,13 @@ func (c *sessionsShowCmd) Run(g *cli) error {
 		return err
 	}
 	defer h.Close()
-	v, err := h.Session(context.Background(), c.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	ctx := context.Background()
+	var v supervisor.SessionView
+	err = byPrefix("session", c.ID, historySessionIDs(ctx, h), isNotFound, func(id string) (err error) {
+		v, err = h.Session(ctx, id)
+		return err
+	})
+	if isNotFound(err) {
 		return fmt.Errorf("no session %q", c.ID)
 	}
 	if err != nil {
@@ -251,7 +280,7 @@ func printTimeline(w io.Writer, v supervisor.SessionView) {
 func describe(e store.Event) string {
 	switch e.Kind {
 	case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
-		s := fmt.Sprintf("%s/%s %s → %s", e.Upstream, e.Tool, clip(string(e.Args), 120), e.Verdict)
+		s := fmt.Sprintf("%s/%s %s → %s", e.Upstream, e.Tool, clip(jsonText(e.Args), 120), e.Verdict)
 		if len(e.Reasons) > 0 {
 			s += " (" + strings.Join(e.Reasons, "; ") + ")"
 		}
@@ -263,12 +292,24 @@ func describe(e store.Event) string {
 		}
 		return fmt.Sprintf("%s %s, %d bytes, %s", e.Tool, status, e.Size, time.Duration(e.LatencyUS)*time.Microsecond)
 	default:
-		data := string(e.Data)
+		data := jsonText(e.Data)
 		if data == "null" {
 			data = ""
 		}
 		return strings.TrimSpace(strings.Join(e.Reasons, "; ") + " " + clip(data, 160))
 	}
+}
+
+// jsonText is recorded JSON as one line, the same whether it was read from
+// the history file or came through the admin API, whose indented,
+// HTML-escaped encoding reaches a json.RawMessage as it was sent.
+func jsonText(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	// Undo encoding/json's escaping of <, > and &.
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(b.String())
 }
 
 func clip(s string, n int) string {

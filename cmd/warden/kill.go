@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,7 +11,7 @@ import (
 // killCmd ends a session, or every live session of an agent.
 type killCmd struct {
 	adminFlags
-	Session string `arg:"" optional:"" help:"Session id to kill."`
+	Session string `arg:"" optional:"" help:"Session id to kill, or a prefix of it that no other session's id starts with."`
 	Agent   string `help:"Kill every live session of this agent instead of one session."`
 	Reason  string `help:"Why; recorded with the kill."`
 	By      string `help:"Who kills, recorded with the kill (default: $USER@hostname)."`
@@ -49,14 +50,20 @@ func (c *killCmd) run(ctx context.Context, out io.Writer, getenv func(string) st
 		_, err = fmt.Fprintf(out, "killed %d %s of agent %s\n", n, plural(n, "session"), c.Agent)
 		return err
 	}
-	raw, err := cl.post(ctx, "/v1/sessions/"+url.PathEscape(c.Session)+"/kill", body, "session", c.Session, "kill session "+c.Session)
+	id := c.Session
+	var raw json.RawMessage
+	err = byPrefix("session", c.Session, apiSessionIDs(ctx, cl), apiNotFound, func(whole string) (err error) {
+		id = whole
+		raw, err = cl.post(ctx, "/v1/sessions/"+url.PathEscape(id)+"/kill", body, "session", id, "kill session "+id)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	if c.JSON {
 		return printRaw(out, raw, "{}")
 	}
-	_, err = fmt.Fprintf(out, "killed session %s\n", c.Session)
+	_, err = fmt.Fprintf(out, "killed session %s\n", id)
 	return err
 }
 

@@ -61,7 +61,7 @@ func TestKill(t *testing.T) {
 				}
 				return
 			}
-			r := st.last(t)
+			r := st.lastLookup(t)
 			if r.Method != "POST" || r.Path != c.path || r.Auth != "Bearer "+adminToken || !jsonEqual(r.Body, c.body) {
 				t.Fatalf("request %s %s auth %q body %v; want POST %s body %v", r.Method, r.Path, r.Auth, r.Body, c.path, c.body)
 			}

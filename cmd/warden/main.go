@@ -20,7 +20,7 @@ type cli struct {
 
 	Serve    serveCmd    `cmd:"" help:"Serve agents over MCP (Streamable HTTP at /mcp) in front of the configured upstreams."`
 	Stdio    stdioCmd    `cmd:"" help:"Serve one agent over stdin/stdout, for clients that launch a command."`
-	Validate validateCmd `cmd:"" help:"Check a configuration file; exit 0 only when it is valid."`
+	Validate validateCmd `cmd:"" help:"Check a configuration file and the workflow and rules files it names, reporting every problem at once; exit 0 only when all are valid."`
 	Demo     demoCmd     `cmd:"" help:"Run a self-contained demonstration: a demo upstream, warden, and a scripted agent."`
 	Sessions sessionsCmd `cmd:"" help:"List and inspect recorded sessions."`
 	Verify   verifyCmd   `cmd:"" help:"Check every session's hash chain; non-zero exit when history was altered."`
@@ -59,13 +59,19 @@ func (versionCmd) Run() error {
 	return nil
 }
 
-func main() {
-	var c cli
-	ctx := kong.Parse(&c,
+// kongOptions are how the command line is parsed and its help printed.
+func kongOptions() []kong.Option {
+	return []kong.Option{
 		kong.Name("warden"),
 		kong.Description("warden supervises AI agents' tool calls for the whole life of their sessions."),
 		kong.UsageOnError(),
-	)
+		kong.Help(helpPrinter),
+	}
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c, kongOptions()...)
 	err := ctx.Run(&c)
 	if err != nil {
 		var ex exitError

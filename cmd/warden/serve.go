@@ -93,14 +93,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		})
 	}
 	mcpURL := "http://" + ln.Addr().String() + "/mcp"
+	// Each upstream's connection (or failure to connect, and its retries)
+	// is logged once, by the hub as it happens.
 	policyWarnings(a, logger)
-	for _, st := range a.hub.Status() {
-		if st.Connected {
-			logger.Info("upstream connected", "upstream", st.Name, "transport", st.Transport)
-		} else {
-			logger.Warn("upstream not connected yet; retrying in the background", "upstream", st.Name, "err", st.Error)
-		}
-	}
 	logger.Info("warden serving", "mcp", mcpURL, "agents", len(cfg.Agents), "tools", len(a.hub.Catalog().Tools), "history", dbPath(cfg))
 	at := endpoints{MCP: mcpURL}
 	if adminLn != nil {
