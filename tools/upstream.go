@@ -214,7 +214,7 @@ func (u *upstream) transport() (transport.Interface, *child, error) {
 	// info level; its warnings and errors still show.
 	quiet := u.log.WithPrefix("mcp-go")
 	quiet.SetLevel(max(u.log.GetLevel(), log.WarnLevel))
-	slogger := slog.New(quiet)
+	slogger := slog.New(closedWrites{quiet})
 	switch {
 	case s.Command != "":
 		stderr := &logWriter{log: u.log}

@@ -144,6 +144,14 @@ func (c *stdioCmd) Run(g *cli) error {
 	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A client that ends the session closes our stderr too (mcp-go's does,
+	// before it waits for us): an unhandled SIGPIPE on the next log line
+	// would kill warden before it ends its session and its upstreams'
+	// processes. Caught (not ignored, which children would inherit), the
+	// write just fails.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 	oneSession(cfg)
 	a, err := assemble(cfg, logger)
 	if err != nil {

@@ -1,0 +1,179 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/warden-dev/warden/internal/testkit"
+)
+
+// TestNewcomerStdioExitEndsChildren runs `warden stdio` in front of
+// server-everything started through npx, as the README's config does, with
+// mcp-go's stdio client. When the client closes, warden must exit 0 and
+// every process it started (npx, the shell, the node server) must be gone.
+// mcp-go's client closes warden's stderr before it waits for the exit (a
+// log line then met a broken pipe and SIGPIPE killed warden halfway
+// through its shutdown); with a stderr the test keeps open, every line of
+// the exit is seen, and none may be a warning or an error.
+func TestNewcomerStdioExitEndsChildren(t *testing.T) {
+	bin := buildWarden(t)
+	nodeModules(t) // npx resolves the package from the local install, offline
+	for _, keepStderr := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep_stderr=%v", keepStderr), func(t *testing.T) {
+			stdioExit(t, bin, keepStderr)
+		})
+	}
+}
+
+// stdioExit is one run of TestNewcomerStdioExitEndsChildren; keepStderr
+// gives warden a stderr that the client does not close.
+func stdioExit(t *testing.T, bin string, keepStderr bool) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "warden.yaml")
+	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: %s
+log: {format: json}
+upstreams:
+  - name: everything
+    stdio: {command: npx, args: [--no-install, "@modelcontextprotocol/server-everything"], dir: %q}
+agents:
+  - name: desktop
+    token_sha256: %s
+`, filepath.Join(dir, "data"), e2eDir(t), hashToken("unused-over-stdio"))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cmd *exec.Cmd
+	errOut := &testkit.SyncBuffer{}
+	c, err := client.NewStdioMCPClientWithOptions(bin, nil, []string{"stdio", "-c", cfg, "--agent", "desktop"},
+		transport.WithCommandFunc(func(ctx context.Context, command string, env, args []string) (*exec.Cmd, error) {
+			cmd = exec.CommandContext(ctx, command, args...)
+			cmd.Env = append(os.Environ(), env...)
+			if keepStderr {
+				cmd.Stderr = errOut
+			}
+			return cmd, nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	var errLines fmt.Stringer = errOut
+	if !keepStderr {
+		stderr, _ := client.GetStderr(c)
+		errLines = collect(stderr)
+	}
+	if err := testkit.Start(c, "desktop-client"); err != nil {
+		t.Fatalf("initialize: %v\nstderr:\n%s", err, errLines)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+	if err != nil || len(list.Tools) == 0 {
+		t.Fatalf("tools/list: %v (%d tools)\nstderr:\n%s", err, len(list.Tools), errLines)
+	}
+	if got := resultText(callTool(t, c, "echo", map[string]any{"message": "hi"})); !strings.Contains(got, "hi") {
+		t.Fatalf("echo = %q", got)
+	}
+	tree := descendants(t, cmd.Process.Pid)
+	if !slicesHasCmdline(tree, "server-everything") {
+		t.Fatalf("no server-everything process under warden (pid %d): %v", cmd.Process.Pid, tree)
+	}
+
+	if err := c.Close(); err != nil {
+		t.Errorf("the client's close: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for pid, line := range tree {
+		for !processGone(pid) && !zombie(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d (%s) outlived warden's stdio session", pid, line)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if st := cmd.ProcessState; st == nil || !st.Success() {
+		t.Errorf("warden stdio did not exit 0: %v\nstderr:\n%s", st, errLines)
+	}
+	alarming := regexp.MustCompile(`"level":"(warn|error)"|(?i)\b(panic|fatal)\b`)
+	for _, l := range strings.Split(errLines.String(), "\n") {
+		if alarming.MatchString(l) {
+			t.Errorf("stderr of a normal stdio exit has an alarming line: %s", l)
+		}
+	}
+}
+
+// descendants lists every process under pid (pid itself excluded), with
+// its command line, from /proc.
+func descendants(t *testing.T, pid int) map[int]string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name is in parentheses and may hold spaces: the
+		// fields after its closing one are state, then the parent's pid.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	out := map[int]string{}
+	var walk func(int)
+	walk = func(of int) {
+		for p, pp := range parent {
+			if pp == of {
+				cl, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "cmdline"))
+				out[p] = strings.ReplaceAll(string(cl), "\x00", " ")
+				walk(p)
+			}
+		}
+	}
+	walk(pid)
+	return out
+}
+
+// slicesHasCmdline says whether a process of tree runs something named s.
+func slicesHasCmdline(tree map[int]string, s string) bool {
+	for _, l := range tree {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// zombie says whether pid has exited and waits only to be reaped.
+func zombie(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}
