@@ -18,6 +18,8 @@ type decoder struct {
 	getenv  func(string) string // environment for ${VAR} and token_env
 	anchors map[string]ast.Node // &name -> value, for resolving *name
 	errs    Errors
+	// optionalTokens lets an unset token_env pass (TokensOptional).
+	optionalTokens bool
 }
 
 // maxAliasDepth bounds alias chains, which a hostile file could make cyclic.

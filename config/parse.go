@@ -30,19 +30,28 @@ const maxFileBytes = 1 << 20
 // Load reads, parses, defaults and validates the config file at path,
 // expanding ${VAR} from the process environment. Problems in the file are
 // returned as Errors; a file that cannot be read gives a wrapped I/O error.
-func Load(path string) (*Config, error) {
+func Load(path string, opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, os.Getenv)
+	return Parse(path, data, os.Getenv, opts...)
 }
+
+// Option changes how a config is read.
+type Option func(*decoder)
+
+// TokensOptional lets a token_env whose variable is unset pass, for a
+// process that authenticates nobody by token (warden stdio takes its
+// agent from a flag): that agent's or the admin API's TokenSHA256 is then
+// "", which nothing matches.
+func TokensOptional() Option { return func(d *decoder) { d.optionalTokens = true } }
 
 // Parse is Load without the file read: filename is used in messages and to
 // resolve relative paths, and getenv supplies the environment (an empty
 // value counts as unset; nil means an empty environment). On failure the error is an Errors listing every
 // problem found.
-func Parse(filename string, data []byte, getenv func(string) string) (*Config, error) {
+func Parse(filename string, data []byte, getenv func(string) string, opts ...Option) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
@@ -51,6 +60,9 @@ func Parse(filename string, data []byte, getenv func(string) string) (*Config, e
 		return nil, fmt.Errorf("resolve config path %q: %w", filename, err)
 	}
 	d := &decoder{file: filename, dir: filepath.Dir(abs), getenv: getenv, anchors: map[string]ast.Node{}}
+	for _, o := range opts {
+		o(d)
+	}
 	cfg := d.parse(data)
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()

@@ -58,23 +58,26 @@ agents:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var cmd *exec.Cmd
-	errOut := &testkit.SyncBuffer{}
-	c, err := client.NewStdioMCPClientWithOptions(bin, nil, []string{"stdio", "-c", cfg, "--agent", "desktop"},
-		transport.WithCommandFunc(func(ctx context.Context, command string, env, args []string) (*exec.Cmd, error) {
-			cmd = exec.CommandContext(ctx, command, args...)
-			cmd.Env = append(os.Environ(), env...)
-			if keepStderr {
-				cmd.Stderr = errOut
-			}
-			return cmd, nil
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	var errLines fmt.Stringer = errOut
-	if !keepStderr {
+	var (
+		c        *client.Client
+		cmd      *exec.Cmd
+		errLines fmt.Stringer
+	)
+	if keepStderr {
+		l := launchStdio(t, bin, cfg, "desktop", os.Environ())
+		c, cmd, errLines = l.c, l.cmd, l.stderr
+	} else {
+		var err error
+		c, err = client.NewStdioMCPClientWithOptions(bin, nil, []string{"stdio", "-c", cfg, "--agent", "desktop"},
+			transport.WithCommandFunc(func(ctx context.Context, command string, env, args []string) (*exec.Cmd, error) {
+				cmd = exec.CommandContext(ctx, command, args...)
+				cmd.Env = append(os.Environ(), env...)
+				return cmd, nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
 		stderr, _ := client.GetStderr(c)
 		errLines = collect(stderr)
 	}

@@ -130,52 +130,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	return err
 }
 
-type stdioCmd struct {
-	Config string `short:"c" required:"" help:"Configuration file (YAML)." type:"existingfile"`
-	Agent  string `required:"" help:"The agent this client acts as (its identity comes from this flag, not a token)."`
-}
-
-func (c *stdioCmd) Run(g *cli) error {
-	cfg, err := loadConfig(c.Config)
-	if err != nil {
-		return err
-	}
-	// stdout carries the protocol: logs go to stderr only.
-	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// A client that ends the session closes our stderr too (mcp-go's does,
-	// before it waits for us): an unhandled SIGPIPE on the next log line
-	// would kill warden before it ends its session and its upstreams'
-	// processes. Caught (not ignored, which children would inherit), the
-	// write just fails.
-	pipes := make(chan os.Signal, 1)
-	signal.Notify(pipes, syscall.SIGPIPE)
-	defer signal.Stop(pipes)
-	oneSession(cfg)
-	a, err := assemble(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer a.close(context.Background())
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = a.start(startCtx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	policyWarnings(a, logger)
-	stopAdmin, err := serveAdminBeside(a, logger)
-	if err != nil {
-		return err
-	}
-	defer stopAdmin()
-	return a.sup.ServeStdio(ctx, c.Agent, os.Stdin, os.Stdout)
-}
-
 // loadConfig loads a configuration, or fails with every problem listed.
-func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+func loadConfig(path string, opts ...config.Option) (*config.Config, error) {
+	cfg, err := config.Load(path, opts...)
 	if err != nil {
 		return nil, exitError{code: 2, msg: "invalid configuration:\n" + err.Error()}
 	}
@@ -194,15 +151,5 @@ func policyWarnings(a *app, logger *log.Logger) {
 		for _, w := range warnings {
 			logger.Warn(w)
 		}
-	}
-}
-
-// oneSession sets every upstream shared: a stdio warden serves one agent
-// session, so warden's own session with each upstream is that agent
-// session's alone, and a process (or an HTTP session) per agent session
-// beside it would only cost.
-func oneSession(cfg *config.Config) {
-	for _, u := range cfg.Upstreams {
-		u.Sessions, u.MaxSessions, u.SessionIdleTimeout, u.SpareSessions = config.SessionsShared, 0, 0, 0
 	}
 }
