@@ -43,7 +43,8 @@ type endpoints struct {
 // serve runs warden until ctx ends. ready, if set, is called with warden
 // and its endpoints once it accepts connections.
 func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready func(a *app, at endpoints)) error {
-	a, err := assemble(cfg, logger)
+	local := localTokens(cfg)
+	a, err := assembleWith(cfg, logger, local)
 	if err != nil {
 		return err
 	}
@@ -100,6 +101,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		} else {
 			logger.Warn("upstream not connected yet; retrying in the background", "upstream", st.Name, "err", st.Error)
 		}
+	}
+	// Published once serving, so that a stdio bridge that reads it can connect.
+	if unpublish, err := (holder{PID: os.Getpid(), Command: "serve", MCP: mcpURL, Tokens: local}).publish(cfg); err != nil {
+		logger.Warn("warden stdio on this config cannot act through this process", "err", err)
+	} else {
+		defer unpublish()
 	}
 	logger.Info("warden serving", "mcp", mcpURL, "agents", len(cfg.Agents), "tools", len(a.hub.Catalog().Tools), "history", dbPath(cfg))
 	at := endpoints{MCP: mcpURL}

@@ -46,12 +46,28 @@ func (c *stdioCmd) Run(g *cli) error {
 	if err := stdioOnly(cfg, c.Agent, logger); err != nil {
 		return err
 	}
+	// A warden serve on this config holds the history: act through it.
+	if b, ok := bridgeTo(ctx, cfg, c.Agent, os.Stdout, logger); ok {
+		return b.run(ctx, os.Stdin)
+	}
 	oneSession(cfg)
+	adminBesideOrNot(cfg, logger)
 	a, err := assemble(cfg, logger)
+	if locked(err) {
+		// serve may have taken the file while this process looked.
+		if b, ok := bridgeTo(ctx, cfg, c.Agent, os.Stdout, logger); ok {
+			return b.run(ctx, os.Stdin)
+		}
+	}
 	if err != nil {
 		return stdioEnvHint(err)
 	}
 	defer a.close(context.Background())
+	unpublish, err := (holder{PID: os.Getpid(), Command: "stdio", Agent: c.Agent}).publish(cfg)
+	if err != nil {
+		return err
+	}
+	defer unpublish()
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = a.start(startCtx)
 	cancel()
@@ -68,9 +84,8 @@ func (c *stdioCmd) Run(g *cli) error {
 }
 
 // stdioOnly trims cfg to what a stdio process serving agent uses: the
-// other agents' judges (and their keys) are dropped, an agent without a
-// token gets one nobody holds, and an admin API whose token is unset is not
-// served, saying so.
+// other agents' judges (and their keys) are dropped, and an agent without
+// a token gets one nobody holds.
 func stdioOnly(cfg *config.Config, agent string, logger *log.Logger) error {
 	var names []string
 	for _, a := range cfg.Agents {
@@ -85,12 +100,18 @@ func stdioOnly(cfg *config.Config, agent string, logger *log.Logger) error {
 	if !slices.Contains(names, agent) {
 		return exitError{code: 2, msg: fmt.Sprintf("warden stdio: no agent named %q in %s (agents: %s)", agent, cfg.File, strings.Join(names, ", "))}
 	}
+	return nil
+}
+
+// adminBesideOrNot drops an admin API whose token is unset, saying so: a
+// stdio process that opens the history serves the admin API beside its
+// session when it can.
+func adminBesideOrNot(cfg *config.Config, logger *log.Logger) {
 	if cfg.Admin != nil && cfg.Admin.TokenSHA256 == "" {
 		logger.Warn("admin API not served: its token_env is not set in this process's environment (a client that launches warden passes only the env its config gives); warden kill and warden agents cannot reach this session",
 			"variable", cfg.Admin.TokenEnv)
 		cfg.Admin = nil
 	}
-	return nil
 }
 
 // unguessableHash is the hash of a random token that is never kept: an
