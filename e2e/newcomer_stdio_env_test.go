@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/warden-dev/warden/internal/demo"
 	"github.com/warden-dev/warden/internal/testkit"
 )
 
@@ -23,7 +21,6 @@ import (
 // with a message on stderr that names the variable.
 func TestNewcomerStdioNeedsOnlyWhatItUses(t *testing.T) {
 	bin := buildWarden(t)
-	up := serveUpstream(t, demo.NewUpstream().Server())
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
 	cases := []struct {
 		name    string
@@ -38,15 +35,7 @@ func TestNewcomerStdioNeedsOnlyWhatItUses(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := filepath.Join(dir, "warden.yaml")
-			yaml := fmt.Sprintf(`listen: 127.0.0.1:0
-data_dir: %s
-log: {format: json}
-admin: {listen: "127.0.0.1:0", token_env: NEWCOMER_ADMIN_TOKEN}
-upstreams:
-  - name: desk
-    http: {url: %q, headers: {Authorization: %q}}
+			cfg := deskConfig(t, fmt.Sprintf(", headers: {Authorization: %q}", tc.header), `admin: {listen: "127.0.0.1:0", token_env: NEWCOMER_ADMIN_TOKEN}
 agents:
   - name: desktop
     token_env: NEWCOMER_DESKTOP_TOKEN
@@ -54,10 +43,7 @@ agents:
   - name: other
     token_env: NEWCOMER_OTHER_TOKEN
     judge: {endpoint: "http://127.0.0.1:9/v1", model: m, key_env: NEWCOMER_JUDGE_KEY}
-`, filepath.Join(dir, "data"), up, tc.header)
-			if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
+`)
 			l := launchStdio(t, bin, cfg, "desktop", env)
 			err := testkit.Start(l.c, "desktop-client")
 			if tc.serves {

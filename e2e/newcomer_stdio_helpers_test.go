@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 
+	"github.com/warden-dev/warden/internal/demo"
 	"github.com/warden-dev/warden/internal/testkit"
 )
 
@@ -39,4 +43,21 @@ func launchStdio(t *testing.T, bin, cfg, agent string, env []string) *launched {
 	l.c = c
 	t.Cleanup(func() { _ = c.Close() })
 	return l
+}
+
+// deskConfig writes, in a new folder, a config with JSON logs and its data
+// beside it, serving the demo's desk upstream over HTTP; desk adds fields
+// to the upstream's http mapping (", headers: {…}"), rest is the YAML of
+// the other sections (agents, admin). It returns the config's path.
+func deskConfig(t *testing.T, desk, rest string) string {
+	t.Helper()
+	up := serveUpstream(t, demo.NewUpstream().Server())
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "warden.yaml")
+	yaml := fmt.Sprintf("listen: 127.0.0.1:0\ndata_dir: %s\nlog: {level: info, format: json}\nupstreams:\n  - name: desk\n    http: {url: %q%s}\n%s",
+		filepath.Join(dir, "data"), up, desk, rest)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

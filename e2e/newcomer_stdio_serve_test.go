@@ -8,14 +8,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/warden-dev/warden/internal/demo"
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
@@ -27,25 +25,13 @@ const shareAdminToken = "share-admin-token-0123456789abcdef"
 // the desk upstream, an admin API on a free port, the desktop agent.
 func shareConfig(t *testing.T) (cfg, admin string) {
 	t.Helper()
-	up := serveUpstream(t, demo.NewUpstream().Server())
-	dir := t.TempDir()
-	cfg = filepath.Join(dir, "warden.yaml")
 	admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
-data_dir: %s
-log: {level: info, format: json}
-admin: {listen: %q, token_sha256: %s}
-upstreams:
-  - name: desk
-    http: {url: %q}
+	cfg = deskConfig(t, "", fmt.Sprintf(`admin: {listen: %q, token_sha256: %s}
 agents:
   - name: desktop
     token_sha256: %s
     tools: ["read_*", "list_*"]
-`, filepath.Join(dir, "data"), admin, hashToken(shareAdminToken), up, hashToken("desktop-http-token"))
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, admin, hashToken(shareAdminToken), hashToken("desktop-http-token")))
 	return cfg, "http://" + admin
 }
 

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/warden-dev/warden/internal/demo"
 )
 
 // readmeCommands returns the command lines of README.md's sh blocks, with
@@ -143,22 +141,7 @@ func TestReadmeInspector(t *testing.T) {
 
 	nodeModules(t)
 	bin := buildWarden(t)
-	up := serveUpstream(t, demo.NewUpstream().Server())
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "warden.yaml")
-	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
-data_dir: %s
-log: {level: info, format: json}
-upstreams:
-  - name: desk
-    http: {url: %q}
-agents:
-  - name: inspector
-    token_sha256: %s
-`, filepath.Join(dir, "data"), up, hashToken(inspectorToken))
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := deskConfig(t, "", fmt.Sprintf("agents:\n  - name: inspector\n    token_sha256: %s\n", hashToken(inspectorToken)))
 	w := startServe(t, bin, cfg)
 	run := strings.NewReplacer("http://127.0.0.1:7800/mcp", w.url, "<token>", inspectorToken).Replace(local)
 	if run == local {
