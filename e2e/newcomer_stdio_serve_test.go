@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +149,30 @@ func TestNewcomerServeWhileStdioHolds(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	startServe(t, bin, cfg)
+}
+
+// TestNewcomerStdioAfterServeDied: a serve killed with -9 leaves its
+// holder file behind; a stdio started later finds nobody answering there
+// and opens the history itself.
+func TestNewcomerStdioAfterServeDied(t *testing.T) {
+	bin := buildWarden(t)
+	cfg, _ := shareConfig(t)
+	serve := startServe(t, bin, cfg)
+	if err := serve.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-serve.done
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "data", "holder.json")); err != nil {
+		t.Fatalf("the killed serve left no holder file to be stale: %v", err)
+	}
+	l := launchStdio(t, bin, cfg, "desktop", []string{"PATH=" + os.Getenv("PATH")})
+	if err := testkit.Start(l.c, "desktop-client"); err != nil {
+		t.Fatalf("initialize: %v\nstderr:\n%s", err, l.stderr)
+	}
+	if got := resultText(callTool(t, l.c, "read_file", map[string]any{"path": "policies/refunds.md"})); !strings.Contains(got, "200 EUR") {
+		t.Fatalf("read_file = %q\nstderr:\n%s", got, l.stderr)
+	}
+	if strings.Contains(l.stderr.String(), "acting through") {
+		t.Fatalf("stdio bridged to a dead serve:\n%s", l.stderr)
+	}
 }

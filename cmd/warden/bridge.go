@@ -77,7 +77,9 @@ func bridgeTo(ctx context.Context, cfg *config.Config, agent string, out io.Writ
 // ends the session; it then ends the session on serve's side.
 func (b *bridge) run(ctx context.Context, in io.Reader) error {
 	ctx, b.end = context.WithCancelCause(ctx)
-	defer b.end(nil)
+	var posts sync.WaitGroup
+	// Requests under way end with the bridge (the session is over).
+	defer func() { b.end(nil); posts.Wait() }()
 	lines := make(chan []byte)
 	go func() {
 		defer close(lines)
@@ -91,8 +93,6 @@ func (b *bridge) run(ctx context.Context, in io.Reader) error {
 			}
 		}
 	}()
-	var posts sync.WaitGroup
-	defer posts.Wait()
 	for {
 		select {
 		case <-ctx.Done():
