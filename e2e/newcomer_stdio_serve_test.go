@@ -176,3 +176,25 @@ func TestNewcomerStdioAfterServeDied(t *testing.T) {
 		t.Fatalf("stdio bridged to a dead serve:\n%s", l.stderr)
 	}
 }
+
+// TestNewcomerStdioThroughServeSuspended: serve refuses a suspended
+// agent's new session; a stdio acting through it passes the refusal on
+// (to its client, and on stderr) and exits non-zero.
+func TestNewcomerStdioThroughServeSuspended(t *testing.T) {
+	bin := buildWarden(t)
+	cfg, admin := shareConfig(t)
+	startServe(t, bin, cfg)
+	adminJSON(t, http.MethodPost, admin+"/v1/agents/desktop/suspend", nil)
+	l := launchStdio(t, bin, cfg, "desktop", []string{"PATH=" + os.Getenv("PATH")})
+	err := testkit.Start(l.c, "desktop-client")
+	if err == nil || !strings.Contains(err.Error(), "suspended") {
+		t.Fatalf("initialize of a suspended agent through serve: %v\nstderr:\n%s", err, l.stderr)
+	}
+	_ = l.c.Close()
+	if st := l.cmd.ProcessState; st == nil || st.Success() {
+		t.Errorf("stdio exit: %v, want a failure", st)
+	}
+	if !strings.Contains(l.stderr.String(), "suspended") {
+		t.Errorf("stderr does not say why:\n%s", l.stderr)
+	}
+}

@@ -75,8 +75,9 @@ func bridgeTo(ctx context.Context, cfg *config.Config, agent string, out io.Writ
 
 // run relays in (the client's stdout) until it ends, ctx ends, or serve
 // ends the session; it then ends the session on serve's side.
-func (b *bridge) run(ctx context.Context, in io.Reader) error {
-	ctx, b.end = context.WithCancelCause(ctx)
+func (b *bridge) run(parent context.Context, in io.Reader) error {
+	ctx, end := context.WithCancelCause(parent)
+	b.end = end
 	var posts sync.WaitGroup
 	// Requests under way end with the bridge (the session is over).
 	defer func() { b.end(nil); posts.Wait() }()
@@ -97,10 +98,10 @@ func (b *bridge) run(ctx context.Context, in io.Reader) error {
 		select {
 		case <-ctx.Done():
 			b.close()
-			if cause := context.Cause(ctx); errors.Is(cause, errSessionEnded) {
-				return cause
+			if parent.Err() != nil {
+				return nil // a signal: a normal end
 			}
-			return nil
+			return context.Cause(ctx)
 		case msg, ok := <-lines:
 			if !ok {
 				b.close()
@@ -147,9 +148,10 @@ func (b *bridge) post(ctx context.Context, msg []byte) {
 		return
 	case resp.StatusCode >= 400:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		b.fail(head.ID, fmt.Sprintf("warden serve answered %s: %s", resp.Status, strings.TrimSpace(string(body))))
+		msg := fmt.Sprintf("warden serve answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		b.fail(head.ID, msg)
 		if head.Method == "initialize" || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			b.end(fmt.Errorf("%w: %s", errSessionEnded, resp.Status))
+			b.end(errors.New(msg)) // no session, or none for this agent any more
 		}
 		return
 	}
