@@ -53,8 +53,9 @@ func bridgeTo(ctx context.Context, cfg *config.Config, agent string, out io.Writ
 	b := &bridge{url: h.MCP, token: h.Tokens[agent], out: out, log: logger,
 		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
 	// Any answer but 401 says that serve runs there and takes the token;
-	// no answer, that the holder file is stale.
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// a refused connection, that the holder file is stale. A serve still
+	// connecting its upstreams answers once it has (startTimeout).
+	pctx, cancel := context.WithTimeout(ctx, startTimeout+5*time.Second)
 	defer cancel()
 	req, err := b.request(pctx, http.MethodGet, nil)
 	if err != nil {

@@ -34,6 +34,9 @@ func (c *serveCmd) Run(g *cli) error {
 	})
 }
 
+// startTimeout bounds the upstreams' first connection at start.
+const startTimeout = 30 * time.Second
+
 // endpoints are where a running warden answers.
 type endpoints struct {
 	MCP   string // the MCP endpoint
@@ -61,7 +64,16 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 			return fmt.Errorf("admin API: listen on %s: %w", cfg.Admin.Listen, err)
 		}
 	}
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Published as soon as the endpoint listens (a stdio bridge's first
+	// request waits in the listen queue while the upstreams connect), so
+	// that a stdio started meanwhile finds serve rather than a bare lock.
+	mcpURL := "http://" + ln.Addr().String() + "/mcp"
+	if unpublish, err := (holder{PID: os.Getpid(), Command: "serve", MCP: mcpURL, Tokens: local}).publish(cfg); err != nil {
+		logger.Warn("warden stdio on this config cannot act through this process", "err", err)
+	} else {
+		defer unpublish()
+	}
+	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	err = a.start(startCtx)
 	cancel()
 	if err != nil {
@@ -93,7 +105,6 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 			}
 		})
 	}
-	mcpURL := "http://" + ln.Addr().String() + "/mcp"
 	policyWarnings(a, logger)
 	for _, st := range a.hub.Status() {
 		if st.Connected {
@@ -101,12 +112,6 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		} else {
 			logger.Warn("upstream not connected yet; retrying in the background", "upstream", st.Name, "err", st.Error)
 		}
-	}
-	// Published once serving, so that a stdio bridge that reads it can connect.
-	if unpublish, err := (holder{PID: os.Getpid(), Command: "serve", MCP: mcpURL, Tokens: local}).publish(cfg); err != nil {
-		logger.Warn("warden stdio on this config cannot act through this process", "err", err)
-	} else {
-		defer unpublish()
 	}
 	logger.Info("warden serving", "mcp", mcpURL, "agents", len(cfg.Agents), "tools", len(a.hub.Catalog().Tools), "history", dbPath(cfg))
 	at := endpoints{MCP: mcpURL}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/charmbracelet/log"
 
@@ -68,7 +67,7 @@ func (c *stdioCmd) Run(g *cli) error {
 		return err
 	}
 	defer unpublish()
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	err = a.start(startCtx)
 	cancel()
 	if err != nil {
