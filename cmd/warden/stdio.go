@@ -42,7 +42,7 @@ func (c *stdioCmd) Run(g *cli) error {
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)
-	if err := stdioOnly(cfg, c.Agent, logger); err != nil {
+	if err := stdioOnly(cfg, c.Agent); err != nil {
 		return err
 	}
 	// A warden serve on this config holds the history: act through it.
@@ -50,7 +50,6 @@ func (c *stdioCmd) Run(g *cli) error {
 		return b.run(ctx, os.Stdin)
 	}
 	oneSession(cfg)
-	adminBesideOrNot(cfg, logger)
 	a, err := assemble(cfg, logger)
 	if locked(err) {
 		// serve may have taken the file while this process looked.
@@ -74,6 +73,7 @@ func (c *stdioCmd) Run(g *cli) error {
 		return err
 	}
 	policyWarnings(a, logger)
+	adminBesideOrNot(cfg, logger)
 	stopAdmin, err := serveAdminBeside(a, logger)
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func (c *stdioCmd) Run(g *cli) error {
 // stdioOnly trims cfg to what a stdio process serving agent uses: the
 // other agents' judges (and their keys) are dropped, and an agent without
 // a token gets one nobody holds.
-func stdioOnly(cfg *config.Config, agent string, logger *log.Logger) error {
+func stdioOnly(cfg *config.Config, agent string) error {
 	var names []string
 	for _, a := range cfg.Agents {
 		names = append(names, a.Name)
