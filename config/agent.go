@@ -110,7 +110,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 	if a.Name != "" {
 		what = fmt.Sprintf("agent %q", a.Name)
 	}
-	a.TokenSHA256, a.hash = d.token(n, what, tokenFields)
+	a.TokenSHA256, a.hash, _ = d.token(n, what, tokenFields)
 	if a.TokenSHA256 != "" {
 		if other, dup := tokens[a.TokenSHA256]; dup {
 			d.errorf(tokenFields[0].val, "%s has the same token as agent %q; each agent needs its own", what, other)

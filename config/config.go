@@ -69,8 +69,11 @@ type Log struct {
 type Admin struct {
 	// Listen is the admin API's host:port.
 	Listen string
-	// TokenSHA256 is the lowercase hex SHA-256 of the admin token.
+	// TokenSHA256 is the lowercase hex SHA-256 of the admin token; "" when
+	// TokensOptional let its unset token_env pass.
 	TokenSHA256 string
+	// TokenEnv is the variable token_env named; "" with token_sha256.
+	TokenEnv string
 }
 
 // Transport names how warden reaches an upstream.
@@ -160,7 +163,8 @@ type Remote struct {
 type Agent struct {
 	// Name is unique and matches [a-z0-9][a-z0-9_-]*.
 	Name string
-	// TokenSHA256 is the lowercase hex SHA-256 of the agent's bearer token.
+	// TokenSHA256 is the lowercase hex SHA-256 of the agent's bearer token;
+	// "" (matching nothing) when TokensOptional let its unset token_env pass.
 	TokenSHA256 string
 	// Upstreams are the names of the upstreams whose tools the agent may see.
 	Upstreams []string

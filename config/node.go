@@ -27,6 +27,8 @@ type decoder struct {
 	// is being checked (warden validate), not served.
 	unsetWarns bool
 	warns      Errors
+	// optionalTokens lets an unset token_env pass (TokensOptional).
+	optionalTokens bool
 }
 
 // unset records that the environment variable name, named at n for what,

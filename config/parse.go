@@ -31,17 +31,26 @@ const maxFileBytes = 1 << 20
 // expanding ${VAR} from the process environment. Problems in the file are
 // returned as Errors; a file that cannot be read gives a wrapped I/O error.
 // The workflow and rules files it names must exist.
-func Load(path string) (*Config, error) {
+func Load(path string, opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	cfg, _, err := parse(path, data, os.Getenv, readable, false)
+	cfg, _, err := parse(path, data, os.Getenv, readable, false, opts...)
 	if err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
+
+// Option changes how a config is read.
+type Option func(*decoder)
+
+// TokensOptional lets a token_env whose variable is unset pass, for a
+// process that authenticates nobody by token (warden stdio takes its
+// agent from a flag): that agent's or the admin API's TokenSHA256 is then
+// "", which nothing matches.
+func TokensOptional() Option { return func(d *decoder) { d.optionalTokens = true } }
 
 // Check is Load for checking a config rather than serving it (warden
 // validate). An environment variable the file names but the environment
@@ -63,11 +72,11 @@ func Check(path string, strict bool) (cfg *Config, warnings Errors, err error) {
 // paths, and getenv supplies the environment (an empty value counts as
 // unset; nil means an empty environment). On failure the error is an
 // Errors listing every problem found.
-func Parse(filename string, data []byte, getenv func(string) string) (*Config, error) {
+func Parse(filename string, data []byte, getenv func(string) string, opts ...Option) (*Config, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	cfg, _, err := parse(filename, data, getenv, nil, false)
+	cfg, _, err := parse(filename, data, getenv, nil, false, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -77,13 +86,16 @@ func Parse(filename string, data []byte, getenv func(string) string) (*Config, e
 // parse reads a config's bytes. files, when set, checks that the files it
 // names exist; unsetWarns makes unset variables warnings. cfg is what
 // could be read, errors or not.
-func parse(filename string, data []byte, getenv func(string) string, files func(string) error, unsetWarns bool) (cfg *Config, warnings Errors, err error) {
+func parse(filename string, data []byte, getenv func(string) string, files func(string) error, unsetWarns bool, opts ...Option) (cfg *Config, warnings Errors, err error) {
 	abs, err := filepath.Abs(filename)
 	if err != nil {
 		return nil, nil, fmt.Errorf("resolve config path %q: %w", filename, err)
 	}
 	d := &decoder{file: filename, dir: filepath.Dir(abs), getenv: getenv, anchors: map[string]ast.Node{},
 		files: files, unsetWarns: unsetWarns}
+	for _, o := range opts {
+		o(d)
+	}
 	cfg = d.parse(data)
 	if cfg != nil {
 		cfg.File = abs

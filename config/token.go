@@ -66,49 +66,52 @@ func (c *Config) AgentByToken(token string) (*Agent, bool) {
 
 // token reads exactly one of token_sha256 / token_env for owner (an agent
 // or the admin API) whose mapping is n, returning the hash in hex and raw.
-func (d *decoder) token(n ast.Node, owner string, fields []field) (string, [32]byte) {
-	var raw [32]byte
+// env is the variable token_env names, if it does.
+func (d *decoder) token(n ast.Node, owner string, fields []field) (sum string, raw [32]byte, env string) {
 	if len(fields) == 0 {
 		d.errorf(n, "%s needs a token: set token_sha256 (hex SHA-256 of the token) or token_env (variable holding it)", owner)
-		return "", raw
+		return "", raw, env
 	}
 	if len(fields) > 1 {
 		d.errorf(fields[1].key, "%s sets both token_sha256 and token_env; keep one", owner)
-		return "", raw
+		return "", raw, env
 	}
 	f := fields[0]
 	if f.val == nil {
 		d.errorf(f.key, "%s.%s is empty", owner, f.name)
-		return "", raw
+		return "", raw, env
 	}
 	s, ok := d.str(f.val, owner+"."+f.name)
 	if !ok {
-		return "", raw
+		return "", raw, env
 	}
-	var sum string
 	switch f.name {
 	case "token_sha256":
 		sum = strings.ToLower(strings.TrimSpace(s))
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
 			d.errorf(f.val, "%s.token_sha256 must be 64 hex digits (a SHA-256), got %d characters", owner, len(s))
-			return "", raw
+			return "", raw, env
 		}
 	case "token_env":
 		if !validEnvName(s) {
 			d.errorf(f.val, "%s.token_env %q is not an environment variable name", owner, s)
-			return "", raw
+			return "", raw, env
 		}
+		env = s
 		tok := d.getenv(s)
+		if tok == "" && d.optionalTokens {
+			return "", raw, env
+		}
 		if tok == "" {
 			d.unset(f.val, owner+".token_env", s)
-			return "", raw
+			return "", raw, env
 		}
 		sum = HashToken(tok)
 	}
 	if sum == emptyTokenHash {
 		d.errorf(f.val, "%s.%s is the hash of the empty token, which would let anyone in", owner, f.name)
-		return "", raw
+		return "", raw, env
 	}
 	hex.Decode(raw[:], []byte(sum))
-	return sum, raw
+	return sum, raw, env
 }

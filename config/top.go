@@ -227,6 +227,6 @@ func (d *decoder) admin(n ast.Node) *Admin {
 			tokens = append(tokens, f)
 		}
 	}
-	a.TokenSHA256, _ = d.token(n, "admin", tokens)
+	a.TokenSHA256, _, a.TokenEnv = d.token(n, "admin", tokens)
 	return a
 }

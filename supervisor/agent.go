@@ -23,6 +23,10 @@ type Agent struct {
 	// TokenSHA256 is the hex SHA-256 of the agent's bearer token; the token
 	// itself is never kept.
 	TokenSHA256 string
+	// LocalTokenSHA256, if set, is the hash of a second token that also
+	// authenticates the agent: the one `warden serve` gives, through its
+	// data directory, to a `warden stdio` bridge on the same machine.
+	LocalTokenSHA256 string
 	// Upstreams limits the agent to these upstreams' tools; empty means all.
 	Upstreams []string
 	// Tools are path.Match patterns over exposed tool names; empty means all.
@@ -155,6 +159,7 @@ func (a *Agent) seesUpstream(name string) bool {
 type agents struct {
 	list   []*Agent
 	hashes [][sha256.Size]byte
+	owners []int // hashes[i] is list[owners[i]]'s
 }
 
 func newAgents(list []Agent) (*agents, error) {
@@ -169,14 +174,18 @@ func newAgents(list []Agent) (*agents, error) {
 			return nil, fmt.Errorf("agent %q is named twice", ag.Name)
 		}
 		seen[ag.Name] = true
-		raw, err := hex.DecodeString(ag.TokenSHA256)
-		if err != nil || len(raw) != sha256.Size {
-			return nil, fmt.Errorf("agent %q: token hash is not 64 hex digits", ag.Name)
+		for j, hx := range []string{ag.TokenSHA256, ag.LocalTokenSHA256} {
+			if j > 0 && hx == "" {
+				continue // no local token
+			}
+			raw, err := hex.DecodeString(hx)
+			if err != nil || len(raw) != sha256.Size {
+				return nil, fmt.Errorf("agent %q: token hash is not 64 hex digits", ag.Name)
+			}
+			a.hashes = append(a.hashes, [sha256.Size]byte(raw))
+			a.owners = append(a.owners, len(a.list))
 		}
-		var h [sha256.Size]byte
-		copy(h[:], raw)
 		a.list = append(a.list, &ag)
-		a.hashes = append(a.hashes, h)
 	}
 	return a, nil
 }
@@ -198,7 +207,7 @@ func (a *agents) byToken(token string) (*Agent, bool) {
 	if found < 0 {
 		return nil, false
 	}
-	return a.list[found], true
+	return a.list[a.owners[found]], true
 }
 
 func (a *agents) byName(name string) (*Agent, bool) {

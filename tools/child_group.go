@@ -13,6 +13,14 @@ type childOS struct{}
 
 func (c *child) started(*log.Logger) error { return nil }
 
+// terminate asks every process in the child's group to end.
+func (c *child) terminate() {
+	if c == nil || c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	_ = unix.Kill(-c.cmd.Process.Pid, unix.SIGTERM)
+}
+
 // stop kills every process left in the group the child leads. It runs after
 // the transport has closed (and reaped) the child itself, so what it
 // reaches are descendants that outlived it, such as the node process that

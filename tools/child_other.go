@@ -17,3 +17,5 @@ func prepareChild(*exec.Cmd) {}
 func (c *child) started(*log.Logger) error { return nil }
 
 func (c *child) stop() {}
+
+func (c *child) terminate() {}

@@ -42,6 +42,10 @@ func (c *child) started(logger *log.Logger) error {
 	return nil
 }
 
+// terminate does nothing: Windows has no signal to ask a process tree to
+// end, and mcp-go kills the child at once there; stop ends the tree.
+func (c *child) terminate() {}
+
 // stop closes the job's handle, which kills what is left of the child's
 // process tree.
 func (c *child) stop() {

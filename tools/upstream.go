@@ -141,10 +141,30 @@ type conn struct {
 	kid *child // nil unless stdio
 }
 
+// stdioGrace is how long a stdio child has to exit by itself once its
+// stdin is closed, before its whole process group is asked to (SIGTERM).
+const stdioGrace = 500 * time.Millisecond
+
 // close closes the transport (which ends a stdio child gracefully if it
-// can), then removes whatever the child left running.
+// can), then removes whatever the child left running. A child that does
+// not exit at end-of-file within stdioGrace (npx waits for its node
+// server, which keeps running while it has timers) gets SIGTERM with its
+// descendants: mcp-go would signal the child alone, after two seconds,
+// and the descendants would then be killed with no chance to clean up.
 func (c conn) close() {
-	_ = c.cli.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.cli.Close()
+	}()
+	if c.kid != nil {
+		select {
+		case <-done:
+		case <-time.After(stdioGrace):
+			c.kid.terminate()
+		}
+	}
+	<-done
 	c.kid.stop()
 }
 
@@ -214,7 +234,7 @@ func (u *upstream) transport() (transport.Interface, *child, error) {
 	// info level; its warnings and errors still show.
 	quiet := u.log.WithPrefix("mcp-go")
 	quiet.SetLevel(max(u.log.GetLevel(), log.WarnLevel))
-	slogger := slog.New(quiet)
+	slogger := slog.New(closedWrites{quiet})
 	switch {
 	case s.Command != "":
 		stderr := &logWriter{log: u.log}

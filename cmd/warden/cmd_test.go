@@ -34,12 +34,14 @@ func printed(f func(g *cli) error) (string, error) {
 // TestDemoScenario is the README's first command: the demo must finish,
 // with every verdict as its script expects, and exit cleanly.
 func TestDemoScenario(t *testing.T) {
-	// --data names a directory that does not exist yet: the demo makes it.
-	out, err := printed((&demoCmd{Data: filepath.Join(t.TempDir(), "new", "demo")}).Run)
+	// --data names a directory that does not exist yet: the demo makes it,
+	// and says how to remove it.
+	dir := filepath.Join(t.TempDir(), "new", "demo")
+	out, err := printed((&demoCmd{Data: dir}).Run)
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ALLOW", "DENY", "STEP_UP", "approves it once", "no approver decided within 3s", "KILL", "state killed", "warden verify: intact"} {
+	for _, want := range []string{"ALLOW", "DENY", "STEP_UP", "approves it once", "no approver decided within 3s", "KILL", "state killed", "warden verify: intact", "rm -r " + dir + "\n"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
 		}

@@ -36,15 +36,9 @@ type demoCmd struct {
 
 func (c *demoCmd) Run(g *cli) error {
 	out := g.stdout()
-	dataDir := c.Data
-	if dataDir == "" {
-		d, err := os.MkdirTemp("", "warden-demo-")
-		if err != nil {
-			return err
-		}
-		dataDir = d
-	} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("demo: data directory: %w", err)
+	dataDir, made, err := demoDir(c.Data)
+	if err != nil {
+		return err
 	}
 	upURL, stopUp, err := serveDemoUpstream()
 	if err != nil {
@@ -108,7 +102,30 @@ func (c *demoCmd) Run(g *cli) error {
 		return scenarioErr
 	}
 	fmt.Fprintf(out, "\nhistory: %s\n  warden sessions ls --db %s\n  warden verify --db %s\n", dbPath(cfg), dbPath(cfg), dbPath(cfg))
+	if made {
+		fmt.Fprintf(out, "the demo's folder (its config, workflow and history) stays; remove it with:\n  rm -r %s\n", dataDir)
+	}
 	return scenarioErr
+}
+
+// demoDir is the folder for the demo's files: dir, made if missing, or a
+// new one under the temporary directory. made says whether the demo made
+// it (and so may tell the user to remove it).
+func demoDir(dir string) (path string, made bool, err error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "warden-demo-")
+		if err != nil {
+			return "", false, fmt.Errorf("demo: data directory: %w", err)
+		}
+		return d, true, nil
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return dir, false, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("demo: data directory: %w", err)
+	}
+	return dir, true, nil
 }
 
 // runScenario plays the scripted agent against warden and shows, step by

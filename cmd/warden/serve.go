@@ -34,6 +34,9 @@ func (c *serveCmd) Run(g *cli) error {
 	})
 }
 
+// startTimeout bounds the upstreams' first connection at start.
+const startTimeout = 30 * time.Second
+
 // endpoints are where a running warden answers.
 type endpoints struct {
 	MCP   string // the MCP endpoint
@@ -43,7 +46,8 @@ type endpoints struct {
 // serve runs warden until ctx ends. ready, if set, is called with warden
 // and its endpoints once it accepts connections.
 func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready func(a *app, at endpoints)) error {
-	a, err := assemble(cfg, logger)
+	local := localTokens(cfg)
+	a, err := assembleWith(cfg, logger, local)
 	if err != nil {
 		return err
 	}
@@ -60,7 +64,16 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 			return fmt.Errorf("admin API: listen on %s: %w", cfg.Admin.Listen, err)
 		}
 	}
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Published as soon as the endpoint listens (a stdio bridge's first
+	// request waits in the listen queue while the upstreams connect), so
+	// that a stdio started meanwhile finds serve rather than a bare lock.
+	mcpURL := "http://" + ln.Addr().String() + "/mcp"
+	if unpublish, err := (holder{PID: os.Getpid(), Command: "serve", MCP: mcpURL, Tokens: local}).publish(cfg); err != nil {
+		logger.Warn("warden stdio on this config cannot act through this process", "err", err)
+	} else {
+		defer unpublish()
+	}
+	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	err = a.start(startCtx)
 	cancel()
 	if err != nil {
@@ -92,7 +105,6 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 			}
 		})
 	}
-	mcpURL := "http://" + ln.Addr().String() + "/mcp"
 	// Each upstream's connection (or failure to connect, and its retries)
 	// is logged once, by the hub as it happens.
 	policyWarnings(a, logger)
@@ -125,44 +137,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	return err
 }
 
-type stdioCmd struct {
-	Config string `short:"c" required:"" help:"Configuration file (YAML)." type:"existingfile"`
-	Agent  string `required:"" help:"The agent this client acts as (its identity comes from this flag, not a token)."`
-}
-
-func (c *stdioCmd) Run(g *cli) error {
-	cfg, err := loadConfig(c.Config)
-	if err != nil {
-		return err
-	}
-	// stdout carries the protocol: logs go to stderr only.
-	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	oneSession(cfg)
-	a, err := assemble(cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer a.close(context.Background())
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = a.start(startCtx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	policyWarnings(a, logger)
-	stopAdmin, err := serveAdminBeside(a, logger)
-	if err != nil {
-		return err
-	}
-	defer stopAdmin()
-	return a.sup.ServeStdio(ctx, c.Agent, os.Stdin, os.Stdout)
-}
-
 // loadConfig loads a configuration, or fails with every problem listed.
-func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
+func loadConfig(path string, opts ...config.Option) (*config.Config, error) {
+	cfg, err := config.Load(path, opts...)
 	if err != nil {
 		return nil, exitError{code: 2, msg: "invalid configuration:\n" + err.Error()}
 	}
@@ -181,15 +158,5 @@ func policyWarnings(a *app, logger *log.Logger) {
 		for _, w := range warnings {
 			logger.Warn(w)
 		}
-	}
-}
-
-// oneSession sets every upstream shared: a stdio warden serves one agent
-// session, so warden's own session with each upstream is that agent
-// session's alone, and a process (or an HTTP session) per agent session
-// beside it would only cost.
-func oneSession(cfg *config.Config) {
-	for _, u := range cfg.Upstreams {
-		u.Sessions, u.MaxSessions, u.SessionIdleTimeout, u.SpareSessions = config.SessionsShared, 0, 0, 0
 	}
 }

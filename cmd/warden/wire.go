@@ -39,6 +39,12 @@ type app struct {
 // assemble opens the store and builds the hub and the supervisor; start
 // connects the upstreams.
 func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
+	return assembleWith(cfg, logger, nil)
+}
+
+// assembleWith is assemble with a local token per agent (by name) that
+// authenticates it besides its own: serve's, for stdio bridges.
+func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]string) (*app, error) {
 	// Warnings are logged once the upstreams' tools are known (policyWarnings).
 	ps, _, err := loadPolicies(cfg)
 	if err != nil {
@@ -50,12 +56,22 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range agents {
+		if tok := local[agents[i].Name]; tok != "" {
+			agents[i].LocalTokenSHA256 = config.HashToken(tok)
+		}
+	}
 	if cfg.Retention != nil {
-		if err := compactAtStart(context.Background(), dbPath(cfg), logger); err != nil {
+		if err := compactAtStart(context.Background(), dbPath(cfg), logger); locked(err) {
+			return nil, heldError(cfg, err)
+		} else if err != nil {
 			return nil, err
 		}
 	}
 	db, err := store.Open(dbPath(cfg), store.WithSessionLog())
+	if locked(err) {
+		return nil, heldError(cfg, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open history: %w", err)
 	}
