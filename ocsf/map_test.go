@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-dev/warden/internal/ocsfschema"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -15,9 +16,9 @@ import (
 // need, from github.com/ocsf/ocsf-schema (Apache-2.0, LICENSE beside them).
 const schemaDir = "testdata/ocsf-schema-" + Version
 
-func testSchema(t *testing.T) *schema {
+func testSchema(t *testing.T) *ocsfschema.Schema {
 	t.Helper()
-	s, err := loadSchema(os.DirFS(schemaDir))
+	s, err := ocsfschema.Load(os.DirFS(schemaDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,13 +124,13 @@ func TestMapValidates(t *testing.T) {
 					t.Errorf("line %d: metadata.uid %q repeats", i, head.Metadata.UID)
 				}
 				uids[head.Metadata.UID] = true
-				for _, err := range s.validate(lines[i]) {
+				for _, err := range s.Validate(lines[i]) {
 					t.Errorf("line %d: %v", i, err)
 				}
 			}
 		})
 	}
 	if os.Getenv("OCSF_LIST_FILES") != "" {
-		t.Log(strings.Join(s.openedFiles(), "\n"))
+		t.Log(strings.Join(s.Opened(), "\n"))
 	}
 }

@@ -59,7 +59,7 @@ func TestValidatorRejects(t *testing.T) {
 				t.Fatal(err)
 			}
 			first, _, _ := bytes.Cut(buf.Bytes(), []byte("\n"))
-			if errs := s.validate(first); len(errs) != 0 {
+			if errs := s.Validate(first); len(errs) != 0 {
 				t.Fatalf("the unbroken line is invalid: %v", errs)
 			}
 			var o map[string]any
@@ -71,7 +71,7 @@ func TestValidatorRejects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			errs := s.validate(line)
+			errs := s.Validate(line)
 			for _, err := range errs {
 				if strings.Contains(err.Error(), tt.want) {
 					return

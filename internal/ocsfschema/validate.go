@@ -1,4 +1,4 @@
-package ocsf
+package ocsfschema
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 	"strings"
 )
 
-// validate checks one OCSF event line against the schema: its class by
+// Validate checks one OCSF event line against the schema: its class by
 // class_uid, the classification ids (category_uid, type_uid = class_uid *
 // 100 + activity_id), every attribute known to its class or object (or a
 // profile the event declares in metadata.profiles), required attributes,
 // types (the dictionary's, with their regexes, lengths and ranges), enum
 // values and their captions, constraints, and nested objects likewise.
 // It returns every problem found.
-func (s *schema) validate(line []byte) []error {
+func (s *Schema) Validate(line []byte) []error {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var ev map[string]any
@@ -62,7 +62,7 @@ func (s *schema) validate(line []byte) []error {
 }
 
 type validator struct {
-	s        *schema
+	s        *Schema
 	profiles []string
 	errs     []error
 }
@@ -171,7 +171,7 @@ func (v *validator) value(at string, val any, a attr, parent map[string]any) {
 
 // checkType checks a value against a dictionary type and the base types
 // it derives from.
-func (s *schema) checkType(name string, val any) error {
+func (s *Schema) checkType(name string, val any) error {
 	t, ok := s.types[name]
 	if !ok {
 		return fmt.Errorf("unknown type %q", name)

@@ -1,4 +1,7 @@
-package ocsf
+// Package ocsfschema validates OCSF events against the OCSF project's own
+// definition files, for warden's tests: it resolves classes and objects as
+// the OCSF server does and checks an event line against them.
+package ocsfschema
 
 import (
 	"encoding/json"
@@ -12,12 +15,12 @@ import (
 	"sync"
 )
 
-// A schema reads OCSF's own definition files (the ocsf-schema repository's
+// A Schema reads OCSF's own definition files (the ocsf-schema repository's
 // layout: dictionary.json, categories.json, events/, objects/, profiles/)
 // and resolves classes and objects the way the OCSF server does: extends,
 // $include of profiles, attribute overrides, enums merged with the
 // dictionary's. It loads files as they are needed, and remembers which.
-type schema struct {
+type Schema struct {
 	fsys       fs.FS
 	types      map[string]typeDef
 	dict       map[string]attr
@@ -84,8 +87,8 @@ type rawDef struct {
 	} `json:"constraints"`
 }
 
-func loadSchema(fsys fs.FS) (*schema, error) {
-	s := &schema{fsys: fsys, classes: map[int]*def{}, byName: map[string]*def{}, opened: map[string]bool{}}
+func Load(fsys fs.FS) (*Schema, error) {
+	s := &Schema{fsys: fsys, classes: map[int]*def{}, byName: map[string]*def{}, opened: map[string]bool{}}
 	var dict struct {
 		Attributes map[string]json.RawMessage `json:"attributes"`
 		Types      struct {
@@ -117,7 +120,7 @@ func loadSchema(fsys fs.FS) (*schema, error) {
 	return s, nil
 }
 
-func (s *schema) read(name string, v any) error {
+func (s *Schema) read(name string, v any) error {
 	s.opened[name] = true
 	b, err := fs.ReadFile(s.fsys, name)
 	if err != nil {
@@ -179,7 +182,7 @@ func mergeAttr(a *attr, raw json.RawMessage, profile string) error {
 }
 
 // class returns the class with this class_uid.
-func (s *schema) class(uid int) (*def, error) {
+func (s *Schema) class(uid int) (*def, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d, ok := s.classes[uid]; ok {
@@ -217,14 +220,14 @@ func (s *schema) class(uid int) (*def, error) {
 }
 
 // object returns the object named name.
-func (s *schema) object(name string) (*def, error) {
+func (s *Schema) object(name string) (*def, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.resolve("objects/" + name + ".json")
 }
 
 // classFile finds the file of the class named name (for extends).
-func (s *schema) classFile(name string) (string, error) {
+func (s *Schema) classFile(name string) (string, error) {
 	if name == "base_event" {
 		return "events/base_event.json", nil
 	}
@@ -237,7 +240,7 @@ func (s *schema) classFile(name string) (string, error) {
 
 // resolve loads the class or object in file p with everything it extends
 // and includes.
-func (s *schema) resolve(p string) (*def, error) {
+func (s *Schema) resolve(p string) (*def, error) {
 	if d, ok := s.byName[p]; ok {
 		return d, nil
 	}
@@ -315,7 +318,7 @@ func (s *schema) resolve(p string) (*def, error) {
 
 // layer adds or overrides one attribute of d; a new one starts from the
 // dictionary's definition.
-func (s *schema) layer(d *def, name string, raw json.RawMessage, profile string) error {
+func (s *Schema) layer(d *def, name string, raw json.RawMessage, profile string) error {
 	a, ok := d.Attrs[name]
 	if !ok {
 		base, ok := s.dict[name]
@@ -332,8 +335,8 @@ func (s *schema) layer(d *def, name string, raw json.RawMessage, profile string)
 	return nil
 }
 
-// openedFiles lists the schema files read so far, for shipping test data.
-func (s *schema) openedFiles() []string {
+// Opened lists the schema files read so far, for shipping test data.
+func (s *Schema) Opened() []string {
 	return slices.Sorted(maps.Keys(s.opened))
 }
 
