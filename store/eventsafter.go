@@ -18,13 +18,9 @@ func (d *DB) EventsAfter(ctx context.Context, sessionID string, after uint64, li
 	}
 	var out []Event
 	err := d.view(ctx, func(tx *bolt.Tx) error {
-		key := []byte(sessionID)
-		chain := tx.Bucket(bucketEvents).Bucket(key)
+		chain, err := eventsBucket(tx, sessionID)
 		if chain == nil {
-			if tx.Bucket(bucketSessions).Get(key) == nil && sessionID != SystemLog {
-				return ErrNotFound
-			}
-			return nil
+			return err
 		}
 		c := chain.Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
@@ -40,4 +36,17 @@ func (d *DB) EventsAfter(ctx context.Context, sessionID string, after uint64, li
 		return nil, fmt.Errorf("store: events of %q after %d: %w", sessionID, after, err)
 	}
 	return out, nil
+}
+
+// eventsBucket returns the bucket of sessionID's events: nil and no error for a
+// session with none yet, nil and ErrNotFound for no such session.
+func eventsBucket(tx *bolt.Tx, sessionID string) (*bolt.Bucket, error) {
+	key := []byte(sessionID)
+	if chain := tx.Bucket(bucketEvents).Bucket(key); chain != nil {
+		return chain, nil
+	}
+	if tx.Bucket(bucketSessions).Get(key) == nil && sessionID != SystemLog {
+		return nil, ErrNotFound
+	}
+	return nil, nil
 }

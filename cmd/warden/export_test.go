@@ -23,7 +23,6 @@ const ocsfSchemaDir = "../../ocsf/testdata/ocsf-schema-1.8.0"
 func TestExportOCSF(t *testing.T) {
 	ctx := context.Background()
 	db, dbFile := openHistory(t)
-	dir := filepath.Dir(dbFile)
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	if err := db.CreateSession(ctx, store.Session{ID: "s1", Agent: "a", RemoteAddr: "127.0.0.1:4000", Started: t0}); err != nil {
 		t.Fatal(err)
@@ -60,16 +59,7 @@ func TestExportOCSF(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("since="+tt.since, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "ocsf.jsonl")
-			cmd := exportWriteCmd{historyFlags: historyFlags{DB: dbFile}, Format: "ocsf", Since: tt.since, Out: out}
-			if err := cmd.Run(nil); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Open(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			f := exportTo(t, dbFile, "ocsf", tt.since)
 			var got []string
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
@@ -91,16 +81,7 @@ func TestExportOCSF(t *testing.T) {
 	}
 
 	// jsonl with --since: the tail of each chain, still checkable.
-	out := filepath.Join(dir, "tail.jsonl")
-	cmd := exportWriteCmd{historyFlags: historyFlags{DB: dbFile}, Format: "jsonl", Since: t0.Add(30 * time.Minute).Format(time.RFC3339), Out: out}
-	if err := cmd.Run(nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := exportTo(t, dbFile, "jsonl", t0.Add(30*time.Minute).Format(time.RFC3339))
 	var seqs []uint64
 	err = store.ReadExport(f, func(x store.ExportedSession) error {
 		for _, e := range x.Events {
@@ -111,6 +92,22 @@ func TestExportOCSF(t *testing.T) {
 	if err != nil || len(seqs) != 2 || seqs[0] != 4 || seqs[1] != 5 {
 		t.Fatalf("jsonl --since read back seqs %v, %v; want [4 5]", seqs, err)
 	}
+}
+
+// exportTo runs warden export on dbFile into a file and opens it.
+func exportTo(t *testing.T, dbFile, format, since string) *os.File {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "export.jsonl")
+	cmd := exportWriteCmd{historyFlags: historyFlags{DB: dbFile}, Format: format, Since: since, Out: out}
+	if err := cmd.Run(nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func TestParseSince(t *testing.T) {
