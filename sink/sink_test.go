@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-dev/warden/internal/testkit"
 )
 
 // TestHTTPRetriesAndResumes: the SIEM refuses the first attempts; the sink
@@ -18,14 +20,14 @@ func TestHTTPRetriesAndResumes(t *testing.T) {
 	db := openDB(t, dir)
 	addSession(t, db, "s1", 7)
 	addSession(t, db, "s2", 3)
-	siem := newSIEM(t, 3, 0)
+	siem := testkit.NewSIEM(t, 3, 0)
 	o := Options{History: db, To: HTTP(siem.URL, http.Header{"Authorization": {"Bearer x"}}), Cursor: filepath.Join(dir, "cursor"),
 		Batch: 4, Interval: time.Millisecond, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
 	stop := runSink(t, o)
 	first := expected(t, db)
-	siem.waitFor(t, first)
+	siem.WaitFor(t, func() []string { return first })
 	stop()
-	if got := siem.received(); !sameMultiset(got, first) {
+	if got := siem.Received(); !sameMultiset(got, first) {
 		t.Fatalf("first run: got %d lines %v\nwant each of %d once: %v", len(got), got, len(first), first)
 	}
 
@@ -34,9 +36,9 @@ func TestHTTPRetriesAndResumes(t *testing.T) {
 	o.To = HTTP(siem.URL, nil)
 	stop = runSink(t, o)
 	all := expected(t, db)
-	siem.waitFor(t, all)
+	siem.WaitFor(t, func() []string { return all })
 	stop()
-	if got := siem.received(); !sameMultiset(got, all) {
+	if got := siem.Received(); !sameMultiset(got, all) {
 		t.Fatalf("after the restart: got %v\nwant each of %v once", got, all)
 	}
 }
@@ -48,23 +50,23 @@ func TestRestartWithBatchInFlight(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
 	addSession(t, db, "s1", 10)
-	siem := newSIEM(t, 0, 2)
+	siem := testkit.NewSIEM(t, 0, 2)
 	o := Options{History: db, To: HTTP(siem.URL, nil), Cursor: filepath.Join(dir, "cursor"),
 		Batch: 5, Interval: time.Millisecond, RetryMin: time.Millisecond, RetryMax: time.Millisecond, Grace: time.Millisecond}
 	stop := runSink(t, o)
-	<-siem.hung
+	siem.WaitHeld(t)
 	stop()
-	before := siem.received()
+	before := siem.Received()
 
 	o.To = HTTP(siem.URL, nil)
 	stop = runSink(t, o)
 	want := expected(t, db)
-	siem.waitFor(t, want)
+	siem.WaitFor(t, func() []string { return want })
 	stop()
-	got := siem.received()
-	dups := duplicates(got)
+	got := siem.Received()
+	dups := testkit.Duplicates(got)
 	inFlight := before[len(before)-len(dups):] // the held batch's lines
-	if missing := missingFrom(got, want); len(missing) > 0 {
+	if missing := testkit.Missing(got, want); len(missing) > 0 {
 		t.Fatalf("missing %v", missing)
 	}
 	if len(dups) == 0 || !slices.Equal(dups, inFlight) {
@@ -109,7 +111,7 @@ func TestFileSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := append([]string{"old/1"}, expected(t, db)...)
-	if got := lineUIDs(b); !slices.Equal(got, want) {
+	if got := testkit.LineUIDs(b); !slices.Equal(got, want) {
 		t.Fatalf("file lines %v\nwant %v", got, want)
 	}
 }
@@ -147,17 +149,4 @@ func sameMultiset(got, want []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
-}
-
-// duplicates lists, in order of their second arrival, the uids seen twice.
-func duplicates(uids []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, u := range uids {
-		if seen[u] {
-			out = append(out, u)
-		}
-		seen[u] = true
-	}
-	return out
 }
