@@ -56,6 +56,7 @@ func TestExportOCSF(t *testing.T) {
 		{"", []string{"_system/1", "s1/1", "s1/2", "s1/3", "s1/4", "s1/4#finding", "s1/5"}},
 		{t0.Add(30 * time.Minute).Format(time.RFC3339), []string{"_system/1", "s1/4", "s1/4#finding", "s1/5"}},
 		{t0.Add(150 * time.Minute).Format(time.RFC3339), []string{"_system/1"}},
+		{t0.Add(5 * time.Hour).Format(time.RFC3339), nil}, // a quiet period: an empty file
 	}
 	for _, tt := range tests {
 		t.Run("since="+tt.since, func(t *testing.T) {
