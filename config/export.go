@@ -124,14 +124,17 @@ func (d *decoder) exportURL(n ast.Node, what string) string {
 		return ""
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		d.errorf(n, "%s %q is not an http(s) URL", what, s)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		d.errorf(n, "%s %q is not an http(s) URL", what, redactURL(s))
 		return ""
-	}
-	if u.Scheme == "http" {
+	case u.User != nil:
+		d.errorf(n, "%s %q holds credentials; send them in a header with headers_env", what, redactURL(s))
+		return ""
+	case u.Scheme == "http":
 		ip := net.ParseIP(u.Hostname())
 		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			d.errorf(n, "%s %q sends history in clear text; use https (http is accepted for loopback addresses only)", what, s)
+			d.errorf(n, "%s %q sends history in clear text; use https (http is accepted for loopback addresses only)", what, redactURL(s))
 			return ""
 		}
 	}

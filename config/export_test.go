@@ -65,6 +65,7 @@ func TestParseExportErrors(t *testing.T) {
 		{"both", "export: {ocsf: {file: x, url: \"https://a.example\"}}\n", []want{{7, 16, "has both file and url"}}},
 		{"clear text", "export: {ocsf: {url: \"http://siem.example/in\"}}\n", []want{{7, 22, "use https"}}},
 		{"not a URL", "export: {ocsf: {url: \"ftp://x\"}}\n", []want{{7, 22, "is not an http(s) URL"}}},
+		{"credentials in the URL", "export: {ocsf: {url: \"https://u:p@siem.example/in\"}}\n", []want{{7, 22, `"https://siem.example/in" holds credentials`}}},
 		{"unset header env", "export: {ocsf: {url: \"https://a.example\", headers_env: {Authorization: NOPE}}}\n", []want{{7, 72, "NOPE is not set"}}},
 		{"headers for a file", "export: {ocsf: {file: x, headers_env: {A: B}}}\n", []want{{7, 26, "is for url"}, {7, 43, "B is not set"}}},
 		{"zero batch", "export: {ocsf: {file: x, batch: 0}}\n", []want{{7, 33, "batch must be between 1"}}},

@@ -3,9 +3,11 @@ package sink
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -38,14 +40,28 @@ func (d *httpDest) Deliver(ctx context.Context, batch []byte) error {
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("sink: POST: %w", err) // the error names the URL
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it names the URL, query and all
+		}
+		return fmt.Errorf("sink: POST %s: %w", redacted(d.url), err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("sink: POST %s: %s: %q", d.url, resp.Status, body)
+		return fmt.Errorf("sink: POST %s: %s: %q", redacted(d.url), resp.Status, body)
 	}
 	return nil
+}
+
+// redacted is u for logs: a query may hold a token.
+func redacted(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "<unparseable url>"
+	}
+	p.User, p.RawQuery, p.Fragment, p.RawFragment = nil, "", "", ""
+	return p.String()
 }
 
 // Close releases idle connections.
