@@ -16,7 +16,7 @@ import (
 // need, from github.com/ocsf/ocsf-schema (Apache-2.0, LICENSE beside them).
 const schemaDir = "testdata/ocsf-schema-" + Version
 
-func testSchema(t *testing.T) *ocsfschema.Schema {
+func testSchema(t testing.TB) *ocsfschema.Schema {
 	t.Helper()
 	s, err := ocsfschema.Load(os.DirFS(schemaDir))
 	if err != nil {
