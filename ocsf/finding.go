@@ -97,22 +97,23 @@ func (c common) finding() obj {
 	return c.emit(f, "")
 }
 
-// signalOf reads the signal a signal event records (supervisor's
-// signalData); a zero Signal when it has none.
-func signalOf(data json.RawMessage) (sig struct {
+// signal is what a signal event's data says of the signal (the
+// supervisor's signalData).
+type signal struct {
 	Name   string  `json:"name"`
 	Weight float64 `json:"weight"`
-}) {
+}
+
+// signalOf reads the signal a signal event records; a zero signal when
+// it has none.
+func signalOf(data json.RawMessage) signal {
 	var d struct {
-		Signal *struct {
-			Name   string  `json:"name"`
-			Weight float64 `json:"weight"`
-		} `json:"signal"`
+		Signal *signal `json:"signal"`
 	}
-	if json.Unmarshal(data, &d) == nil && d.Signal != nil {
-		sig.Name, sig.Weight = d.Signal.Name, d.Signal.Weight
+	if json.Unmarshal(data, &d) != nil || d.Signal == nil {
+		return signal{}
 	}
-	return sig
+	return *d.Signal
 }
 
 // emit encodes f; suffix keeps a finding's uid apart from the API
