@@ -16,7 +16,7 @@ import (
 )
 
 type exportCmd struct {
-	Write exportWriteCmd `cmd:"" default:"withargs" help:"Write sessions with their events in the history export format (the default)."`
+	Write exportWriteCmd `cmd:"" default:"withargs" help:"Write sessions with their events: the history export format, or OCSF events with --format ocsf (the default command)."`
 	Check exportCheckCmd `cmd:"" help:"Read an export file and check every chain in it."`
 }
 
