@@ -132,6 +132,7 @@ func (s *Sink) step(ctx context.Context) (full bool, err error) {
 		// Delivered but not recorded: the batch goes again next time.
 		return false, err
 	}
+	s.o.Logger.Debug("export sink: batch delivered", "events", n, "bytes", len(lines))
 	return n >= s.o.Batch, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/url"
 	"path/filepath"
 
 	"github.com/warden-dev/warden/sink"
@@ -19,6 +20,7 @@ func startExport(a *app) error {
 	}
 	c := a.cfg.Export.OCSF
 	var to sink.Destination
+	where := c.File
 	if c.File != "" {
 		f, err := sink.File(c.File)
 		if err != nil {
@@ -26,6 +28,9 @@ func startExport(a *app) error {
 		}
 		to = f
 	} else {
+		if u, err := url.Parse(c.URL); err == nil {
+			where = u.Scheme + "://" + u.Host + u.Path // no query: it may hold a token
+		}
 		h := http.Header{}
 		for _, hd := range c.Headers {
 			h.Set(hd.Name, string(hd.Value))
@@ -39,5 +44,6 @@ func startExport(a *app) error {
 		return err
 	}
 	a.bg.Go(s.Run)
+	a.log.Info("exporting history as OCSF", "to", where, "cursor", exportCursor(a.cfg.DataDir))
 	return nil
 }
