@@ -50,6 +50,8 @@ type Config struct {
 	Limits *Limits
 	// Anchor configures signed checkpoints of the chain heads; nil for none.
 	Anchor *Anchor
+	// Export configures live export of the history; nil for none.
+	Export *Export
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string

@@ -38,6 +38,8 @@ var decoderSections = map[string]string{
 	"retention":      "retention",
 	"limits":         "limits",
 	"anchor":         "anchor",
+	"export":         "export",
+	"exportSink":     "export",
 }
 
 // TestExampleDocumentsEveryField keeps the reference honest: every field

@@ -128,13 +128,9 @@ func (d *DB) append(ctx context.Context, sessionID string, ev Event, data json.R
 func (d *DB) Events(ctx context.Context, sessionID string) ([]Event, error) {
 	var out []Event
 	err := d.view(ctx, func(tx *bolt.Tx) error {
-		key := []byte(sessionID)
-		chain := tx.Bucket(bucketEvents).Bucket(key)
+		chain, err := eventsBucket(tx, sessionID)
 		if chain == nil {
-			if tx.Bucket(bucketSessions).Get(key) == nil && sessionID != SystemLog {
-				return ErrNotFound
-			}
-			return nil
+			return err
 		}
 		out = make([]Event, 0, chain.Stats().KeyN)
 		return chain.ForEach(func(k, v []byte) error {

@@ -8,13 +8,15 @@ import (
 	"io"
 	"os"
 	"slices"
+	"time"
 
+	"github.com/warden-dev/warden/ocsf"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 )
 
 type exportCmd struct {
-	Write exportWriteCmd `cmd:"" default:"withargs" help:"Write sessions with their events in the history export format (the default)."`
+	Write exportWriteCmd `cmd:"" default:"withargs" help:"Write sessions with their events: the history export format, or OCSF events with --format ocsf (the default command)."`
 	Check exportCheckCmd `cmd:"" help:"Read an export file and check every chain in it."`
 }
 
@@ -23,6 +25,8 @@ type exportWriteCmd struct {
 	Session []string `help:"Export this session (repeatable; _system is the system log); a unique prefix of its id will do."`
 	Agent   string   `help:"Export every session of this agent."`
 	Out     string   `short:"o" help:"Write to this file (made whole or not at all) instead of stdout."`
+	Format  string   `help:"jsonl: the history export format, chains included (docs/history-export.md); ocsf: OCSF 1.8 events for a SIEM, one per line (docs/siem.md)." enum:"jsonl,ocsf" default:"jsonl"`
+	Since   string   `help:"Only events at or after this time: RFC 3339 (2026-11-02T09:00:00Z) or a duration back from now (24h)."`
 }
 
 // maxExportTries bounds re-reads of a live session whose head moved
@@ -32,6 +36,10 @@ const maxExportTries = 5
 func (c *exportWriteCmd) Run(g *cli) error {
 	if len(c.Session) > 0 && c.Agent != "" {
 		return errors.New("give --session or --agent, not both")
+	}
+	since, err := parseSince(c.Since, time.Now())
+	if err != nil {
+		return err
 	}
 	h, err := c.open()
 	if err != nil {
@@ -50,11 +58,25 @@ func (c *exportWriteCmd) Run(g *cli) error {
 		if err != nil {
 			return err
 		}
+		if c.Format == "ocsf" && c.Agent == "" {
+			// Tool definitions changing are findings too; the system
+			// log exists once something was written to it.
+			if _, err := h.Session(ctx, store.SystemLog); err == nil {
+				ids = append(ids, store.SystemLog)
+			}
+		}
 		for _, s := range slices.Backward(list) { // oldest first
+			if s.LastSeen.Before(since) {
+				continue // nothing of it is recent enough
+			}
 			ids = append(ids, s.ID)
 		}
-		if len(ids) == 0 {
+		if len(ids) == 0 && since.IsZero() {
 			return fmt.Errorf("no sessions to export")
+		}
+		if len(ids) == 0 {
+			// A periodic export of a quiet period: an empty file, not a failure.
+			fmt.Fprintf(os.Stderr, "no events since %s\n", since.Format(time.RFC3339))
 		}
 	}
 	write := func(w io.Writer) error {
@@ -66,7 +88,24 @@ func (c *exportWriteCmd) Run(g *cli) error {
 			if len(v.Events) == 0 && v.Session.LastSeq > 0 {
 				fmt.Fprintf(os.Stderr, "session %s: its events were pruned by retention; they are in the retention export files\n", id)
 			}
-			if err := store.WriteExport(w, v.Session, v.Events); err != nil {
+			// Times only grow along a chain, so the recent events are a
+			// tail: the history export format can still check it.
+			evs := v.Events
+			if i := slices.IndexFunc(evs, func(e store.Event) bool { return !e.Time.Before(since) }); i >= 0 {
+				evs = evs[i:]
+			} else {
+				evs = nil
+			}
+			if len(evs) == 0 && !since.IsZero() {
+				continue
+			}
+			if c.Format == "ocsf" {
+				if _, err := ocsf.Write(w, v.Session, evs); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := store.WriteExport(w, v.Session, evs); err != nil {
 				return err
 			}
 		}
@@ -81,6 +120,22 @@ func (c *exportWriteCmd) Run(g *cli) error {
 	}
 	_, err = store.WriteExportFile(c.Out, write)
 	return err
+}
+
+// parseSince reads --since: an RFC 3339 time, or a duration back from
+// now. "" is the zero time: everything.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time (2026-11-02T09:00:00Z) or a duration back from now (24h)", s)
+	}
+	return now.Add(-d), nil
 }
 
 // exportView reads one session whose events end at its recorded head: a

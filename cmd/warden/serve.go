@@ -52,6 +52,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 		return err
 	}
 	defer a.close(context.Background())
+	if err := startExport(a); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
