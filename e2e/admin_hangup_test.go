@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -29,7 +30,7 @@ import (
 // with it.
 func hangUpAdmin(t *testing.T, l *ladder) (post func(path string, body any)) {
 	t.Helper()
-	ah, err := l.Sup.AdminHandler(hashToken(adminToken))
+	ah, err := admin.Handler(l.Sup, hashToken(adminToken))
 	if err != nil {
 		t.Fatal(err)
 	}

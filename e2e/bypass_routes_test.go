@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden"
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/examples"
 	"github.com/warden-dev/warden/internal/demo"
 	"github.com/warden-dev/warden/internal/testkit"
@@ -62,7 +63,7 @@ func routesWarden(t *testing.T, wf string, tweak ...func(*supervisor.Options)) *
 // routesAdminOf serves w's admin API for routesAdmin.
 func routesAdminOf(t *testing.T, w *wardenUnderTest) testkit.Admin {
 	t.Helper()
-	ah, err := w.Sup.AdminHandler(hashToken(routesAdmin))
+	ah, err := admin.Handler(w.Sup, hashToken(routesAdmin))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
@@ -234,7 +235,7 @@ func startLadder(t *testing.T, dbPath string, up *ladderUpstream, hook *hookRece
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := "http://" + ln.Addr().String()
+	adminURL := "http://" + ln.Addr().String()
 	agents := []supervisor.Agent{
 		{Name: "ops", TokenSHA256: hashToken(opsToken)},
 		{Name: "other", TokenSHA256: hashToken("other-token-0123456789abcdef")},
@@ -242,9 +243,9 @@ func startLadder(t *testing.T, dbPath string, up *ladderUpstream, hook *hookRece
 	quiet := func(o *supervisor.Options) {
 		o.Logger = log.NewWithOptions(os.Stderr, log.Options{Level: log.ErrorLevel, Prefix: "warden"})
 	}
-	opts := append([]func(*supervisor.Options){quiet, ladderOpts(t, hook, admin)}, tweak...)
+	opts := append([]func(*supervisor.Options){quiet, ladderOpts(t, hook, adminURL)}, tweak...)
 	w := startWardenOn(t, dbPath, []tools.Spec{{Name: "ops", URL: up.URL}}, agents, opts...)
-	ah, err := w.Sup.AdminHandler(hashToken(adminToken))
+	ah, err := admin.Handler(w.Sup, hashToken(adminToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func startLadder(t *testing.T, dbPath string, up *ladderUpstream, hook *hookRece
 		w.Stop()
 	})
 	t.Cleanup(stop)
-	return &ladder{wardenUnderTest: w, Admin: admin, Hook: hook, Up: up, stop: stop}
+	return &ladder{wardenUnderTest: w, Admin: adminURL, Hook: hook, Up: up, stop: stop}
 }
 
 // newLadder is a fresh warden, upstream and webhook receiver.

@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
@@ -125,7 +126,7 @@ func TestMovedToolNameStepsUpUntilAccepted(t *testing.T) {
 	payments.offerRefunds()
 	specs := []tools.Spec{{Name: "ledger", URL: ledger.url}, {Name: "payments", URL: payments.url}}
 	w := startWarden(t, specs, []supervisor.Agent{{Name: "a", TokenSHA256: hashToken("moved-token-0123456789")}})
-	ah, err := w.Sup.AdminHandler(hashToken("moved-admin-token"))
+	ah, err := admin.Handler(w.Sup, hashToken("moved-admin-token"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
@@ -30,7 +31,7 @@ func TestChangedToolDefinitionStepsUp(t *testing.T) {
 	transfer("Send money to a saved payee.")
 	w := startWarden(t, []tools.Spec{{Name: "bank", URL: serveUpstream(t, up)}},
 		[]supervisor.Agent{{Name: "a", TokenSHA256: hashToken("rug-token-0123456789")}})
-	ah, err := w.Sup.AdminHandler(hashToken("rug-admin-token"))
+	ah, err := admin.Handler(w.Sup, hashToken("rug-admin-token"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,11 +160,11 @@ func (s *Supervisor) decideApproval(ctx context.Context, id, decision, by string
 	switch decision {
 	case store.DecisionOnce, store.DecisionSession, store.DecisionDeny, store.DecisionDenyKill:
 	default:
-		return store.Approval{}, fmt.Errorf("%w: unknown decision %q (want %s, %s, %s or %s)", errInvalid, decision,
+		return store.Approval{}, fmt.Errorf("%w: unknown decision %q (want %s, %s, %s or %s)", ErrInvalid, decision,
 			store.DecisionOnce, store.DecisionSession, store.DecisionDeny, store.DecisionDenyKill)
 	}
 	if by == "" {
-		return store.Approval{}, fmt.Errorf("%w: a decision records who made it; none given", errInvalid)
+		return store.Approval{}, fmt.Errorf("%w: a decision records who made it; none given", ErrInvalid)
 	}
 	a, err := s.store.DecideApproval(ctx, id, decision, by, time.Now())
 	if err != nil {

@@ -35,7 +35,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			httpError(w, http.StatusForbidden, "forbidden: Origin "+quote(o)+" is not allowed")
 			return
 		}
-		token, hasToken := bearer(r)
+		token, hasToken := Bearer(r)
 		if !hasToken && s.tokenlessEnd(w, r, remote, next) {
 			return
 		}
@@ -121,7 +121,9 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 	})
 }
 
-func bearer(r *http.Request) (string, bool) {
+// Bearer returns the request's bearer token, and whether it carried an
+// Authorization header at all (a token of another scheme is "", true).
+func Bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return "", false

@@ -14,6 +14,7 @@ import (
 
 	"github.com/charmbracelet/log"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 )
 
@@ -92,7 +93,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
 	listeners := []net.Listener{ln}
 	if adminLn != nil {
-		h, err := a.sup.AdminHandler(cfg.Admin.TokenSHA256)
+		h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256)
 		if err != nil {
 			return err
 		}

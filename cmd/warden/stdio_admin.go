@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/log"
+
+	"github.com/warden-dev/warden/admin"
 )
 
 // serveAdminBeside serves the admin API, when the config has one, beside
@@ -21,7 +23,7 @@ func serveAdminBeside(a *app, logger *log.Logger) (stop func(), err error) {
 	if cfg.Admin == nil {
 		return func() {}, nil
 	}
-	h, err := a.sup.AdminHandler(cfg.Admin.TokenSHA256)
+	h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,7 @@
-package supervisor
+// Package admin is warden's operator's HTTP surface: the admin API and the
+// decision links. It calls the supervisor's exported operations, so that
+// package supervisor keeps the call path, sessions and escalation.
+package admin
 
 import (
 	"crypto/sha256"
@@ -8,20 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/supervisor"
 )
 
-// SessionView is a session with its timeline, as the admin API and the CLI
-// show it.
-type SessionView struct {
-	Session store.Session `json:"session"`
-	Events  []store.Event `json:"events"`
-}
-
-// AdminHandler serves the admin API, for the bearer token whose hex SHA-256
+// Handler serves sup's admin API, for the bearer token whose hex SHA-256
 // is tokenSHA256:
 //
 //	GET  /v1/sessions?agent=&state=&since=&until=&limit=   sessions, newest first
@@ -43,7 +38,8 @@ type SessionView struct {
 //
 //	GET  /v1/decide?token=   a page that shows the held call and asks to confirm
 //	POST /v1/decide          token=...: makes the link's decision, once
-func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
+func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, error) {
+	s := &server{sup: sup, store: sup.Store()}
 	want, err := hex.DecodeString(tokenSHA256)
 	if err != nil || len(want) != sha256.Size {
 		return nil, errors.New("admin token hash is not 64 hex digits")
@@ -53,7 +49,7 @@ func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
 	mux.HandleFunc("GET /v1/sessions/{id}", s.adminSession)
 	mux.HandleFunc("GET /v1/verify", s.adminVerify)
 	mux.HandleFunc("GET /v1/upstreams", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.hub.Status())
+		writeJSON(w, http.StatusOK, sup.Upstreams())
 	})
 	mux.HandleFunc("POST /v1/sessions/{id}/kill", s.adminKillSession)
 	mux.HandleFunc("GET /v1/approvals", s.adminApprovals)
@@ -73,7 +69,7 @@ func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
 			links.ServeHTTP(w, r)
 			return
 		}
-		token, _ := bearer(r)
+		token, _ := supervisor.Bearer(r)
 		sum := sha256.Sum256([]byte(token))
 		if token == "" || subtle.ConstantTimeCompare(sum[:], want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="warden-admin"`)
@@ -84,17 +80,23 @@ func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
 	}), nil
 }
 
+// server holds what the handlers read.
+type server struct {
+	sup   *supervisor.Supervisor
+	store store.Store
+}
+
 type apiError struct {
 	Error string `json:"error"`
 }
 
-func (s *Supervisor) adminSessions(w http.ResponseWriter, r *http.Request) {
-	f, err := ParseFilter(r.URL.Query().Get("agent"), r.URL.Query().Get("state"), r.URL.Query().Get("since"), r.URL.Query().Get("until"), r.URL.Query().Get("limit"))
+func (s *server) adminSessions(w http.ResponseWriter, r *http.Request) {
+	f, err := supervisor.ParseFilter(r.URL.Query().Get("agent"), r.URL.Query().Get("state"), r.URL.Query().Get("since"), r.URL.Query().Get("until"), r.URL.Query().Get("limit"))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
-	list, err := SessionRows(r.Context(), s.store, f)
+	list, err := supervisor.SessionRows(r.Context(), s.store, f)
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -102,7 +104,7 @@ func (s *Supervisor) adminSessions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-func (s *Supervisor) adminSession(w http.ResponseWriter, r *http.Request) {
+func (s *server) adminSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	sess, err := s.store.Session(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -118,50 +120,16 @@ func (s *Supervisor) adminSession(w http.ResponseWriter, r *http.Request) {
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, SessionView{Session: sess, Events: evs})
+	writeJSON(w, http.StatusOK, supervisor.SessionView{Session: sess, Events: evs})
 }
 
-func (s *Supervisor) adminVerify(w http.ResponseWriter, r *http.Request) {
+func (s *server) adminVerify(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.store.Verify(r.Context())
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
-}
-
-// ParseFilter reads a session filter from text, as the CLI and the admin
-// API take it: since and until are RFC 3339 times or durations back from
-// now ("24h").
-func ParseFilter(agent, state, since, until, limit string) (store.Filter, error) {
-	f := store.Filter{Agent: agent, State: state}
-	var err error
-	if f.Since, err = parseWhen(since); err != nil {
-		return f, fmt.Errorf("since: %w", err)
-	}
-	if f.Until, err = parseWhen(until); err != nil {
-		return f, fmt.Errorf("until: %w", err)
-	}
-	if limit != "" {
-		if f.Limit, err = strconv.Atoi(limit); err != nil || f.Limit < 0 {
-			return f, fmt.Errorf("limit: want a whole number, got %q", limit)
-		}
-	}
-	return f, nil
-}
-
-func parseWhen(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("want an RFC 3339 time or a duration such as 24h, got %q", s)
-	}
-	return t, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

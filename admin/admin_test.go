@@ -1,23 +1,87 @@
-package supervisor
+package admin
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/supervisor"
+	"github.com/warden-dev/warden/tools"
 )
 
 const testAdminToken = "admin-token-0123456789abcdef"
 
-// adminServer serves sup's admin API over HTTP on 127.0.0.1 until cleanup.
-func adminServer(t *testing.T, sup *Supervisor) string {
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// startTestSupervisor starts a Supervisor with no upstreams and agent "ops"
+// on a fresh bbolt file, closed at cleanup.
+func startTestSupervisor(t testing.TB, tweak func(*supervisor.Options)) (*supervisor.Supervisor, *store.DB) {
 	t.Helper()
-	h, err := sup.AdminHandler(tokenHash(testAdminToken))
+	db, err := store.Open(filepath.Join(t.TempDir(), "warden.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := tools.NewHub(nil, tools.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := supervisor.Options{Hub: hub, Store: db, Agents: []supervisor.Agent{{Name: "ops", TokenSHA256: tokenHash("agent-token-0123456789abcdef")}}}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	sup, err := supervisor.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sup.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sup.Close(context.Background()); err != nil {
+			t.Errorf("close supervisor: %v", err)
+		}
+		_ = hub.Close()
+		if err := db.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return sup, db
+}
+
+// signLink makes a decision link's token as supervisor/links.go documents
+// the format, written again here so that a change of format shows.
+func signLink(secret []byte, id, decision string, expires time.Time) string {
+	k := hmac.New(sha256.New, secret)
+	k.Write([]byte("warden decision link v1"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	payload := []byte(id + "|" + decision + "|" + strconv.FormatInt(expires.Unix(), 10))
+	m.Write(payload)
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(payload) + "." + enc.EncodeToString(m.Sum(nil))
+}
+
+// adminServer serves sup's admin API over HTTP on 127.0.0.1 until cleanup.
+func adminServer(t *testing.T, sup *supervisor.Supervisor) string {
+	t.Helper()
+	h, err := Handler(sup, tokenHash(testAdminToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,28 +120,29 @@ func seedApproval(t *testing.T, db *store.DB, id string, created, expires time.T
 // TestAdminErrorStatus: the admin API tells a client's mistake (4xx) from
 // warden's own failure to read or write its store (500, with a message).
 func TestAdminErrorStatus(t *testing.T) {
-	linkOpts := func(o *Options) {
-		o.Escalation.LinkSecret = []byte("link-secret-0123456789abcdef")
+	secret := []byte("link-secret-0123456789abcdef")
+	linkOpts := func(o *supervisor.Options) {
+		o.Escalation.LinkSecret = secret
 		o.Escalation.PublicURL = "http://127.0.0.1:1"
 	}
-	open, openDB := startTestSupervisor(t, nil, linkOpts)
+	open, openDB := startTestSupervisor(t, linkOpts)
 	now := time.Now()
 	seedApproval(t, openDB, "pending", now, now.Add(time.Hour), "")
 	seedApproval(t, openDB, "decided", now, now.Add(time.Hour), store.DecisionDeny)
 	seedApproval(t, openDB, "expired", now.Add(-2*time.Hour), now.Add(-time.Hour), "")
 
-	broken, brokenDB := startTestSupervisor(t, nil, linkOpts)
+	broken, brokenDB := startTestSupervisor(t, linkOpts)
 	seedApproval(t, brokenDB, "pending", now, now.Add(time.Hour), "")
 	if err := brokenDB.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	link := func(sup *Supervisor, id string) string {
-		return url.Values{"token": {sup.links.sign(id, store.DecisionOnce, now.Add(time.Hour))}}.Encode()
+	link := func(id string) string {
+		return url.Values{"token": {signLink(secret, id, store.DecisionOnce, now.Add(time.Hour))}}.Encode()
 	}
 	cases := []struct {
 		name         string
-		sup          *Supervisor
+		sup          *supervisor.Supervisor
 		method, path string
 		body         string
 		want         int
@@ -92,8 +157,9 @@ func TestAdminErrorStatus(t *testing.T) {
 		{"list approvals in an unknown state", open, "GET", "/v1/approvals?state=bogus", "", 400, "state"},
 		{"kill an unknown session", open, "POST", "/v1/sessions/nope/kill", "", 404, "not found"},
 		{"suspend an unknown agent", open, "POST", "/v1/agents/nobody/suspend", "", 404, "no agent"},
+		{"kill every session of an unknown agent", open, "POST", "/v1/agents/nobody/kill", "", 404, "no agent"},
 		{"accept an unknown tool", open, "POST", "/v1/tools/nope/accept", `{"by":"alice"}`, 404, "not found"},
-		{"follow a link to an unknown approval", open, "POST", "/v1/decide", link(open, "nope"), 404, "not found"},
+		{"follow a link to an unknown approval", open, "POST", "/v1/decide", link("nope"), 404, "not found"},
 
 		{"decide with the store down", broken, "POST", "/v1/approvals/pending/decision", `{"decision":"deny","by":"alice"}`, 500, "store closed"},
 		{"read an approval with the store down", broken, "GET", "/v1/approvals/pending", "", 500, "store closed"},
@@ -102,9 +168,9 @@ func TestAdminErrorStatus(t *testing.T) {
 		{"read a session with the store down", broken, "GET", "/v1/sessions/s1", "", 500, "store closed"},
 		{"kill a session with the store down", broken, "POST", "/v1/sessions/s1/kill", "", 500, "store closed"},
 		{"suspend an agent with the store down", broken, "POST", "/v1/agents/ops/suspend", `{"by":"alice"}`, 500, "store closed"},
-		{"follow a link with the store down", broken, "POST", "/v1/decide", link(broken, "pending"), 500, "store closed"},
+		{"follow a link with the store down", broken, "POST", "/v1/decide", link("pending"), 500, "store closed"},
 	}
-	base := map[*Supervisor]string{open: adminServer(t, open), broken: adminServer(t, broken)}
+	base := map[*supervisor.Supervisor]string{open: adminServer(t, open), broken: adminServer(t, broken)}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequestWithContext(t.Context(), tc.method, base[tc.sup]+tc.path, strings.NewReader(tc.body))

@@ -3,10 +3,18 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/warden-dev/warden/store"
 )
+
+// SessionView is a session with its timeline, as the admin API and the CLI
+// show it.
+type SessionView struct {
+	Session store.Session `json:"session"`
+	Events  []store.Event `json:"events"`
+}
 
 // SessionRow is one session as the session list shows it, the same
 // through the admin API and from the history file.
@@ -57,4 +65,38 @@ func lastActive(s store.Session, evs []store.Event) time.Time {
 		}
 	}
 	return s.Started
+}
+
+// ParseFilter reads a session filter from text, as the CLI and the admin
+// API take it: since and until are RFC 3339 times or durations back from
+// now ("24h").
+func ParseFilter(agent, state, since, until, limit string) (store.Filter, error) {
+	f := store.Filter{Agent: agent, State: state}
+	var err error
+	if f.Since, err = parseWhen(since); err != nil {
+		return f, fmt.Errorf("since: %w", err)
+	}
+	if f.Until, err = parseWhen(until); err != nil {
+		return f, fmt.Errorf("until: %w", err)
+	}
+	if limit != "" {
+		if f.Limit, err = strconv.Atoi(limit); err != nil || f.Limit < 0 {
+			return f, fmt.Errorf("limit: want a whole number, got %q", limit)
+		}
+	}
+	return f, nil
+}
+
+func parseWhen(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("want an RFC 3339 time or a duration such as 24h, got %q", s)
+	}
+	return t, nil
 }
