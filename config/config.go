@@ -76,6 +76,8 @@ type Admin struct {
 	TokenSHA256 string
 	// TokenEnv is the variable token_env named; "" with token_sha256.
 	TokenEnv string
+	// Tokens are named admin tokens for the web console (admin.tokens).
+	Tokens []AdminToken
 }
 
 // Transport names how warden reaches an upstream.

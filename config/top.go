@@ -214,21 +214,27 @@ func (d *decoder) log(n ast.Node) Log {
 // admin reads the admin section.
 func (d *decoder) admin(n ast.Node) *Admin {
 	a := &Admin{Listen: DefaultAdminListen}
-	fields, ok := d.mapping(n, "admin", "listen", "token_sha256", "token_env")
+	fields, ok := d.mapping(n, "admin", "listen", "token_sha256", "token_env", "tokens")
 	if !ok {
 		return a
 	}
 	var tokens []field
+	var named ast.Node
 	for _, f := range fields {
 		switch f.name {
 		case "listen":
 			if f.val != nil {
 				a.Listen = d.listen(f.val, "admin.listen")
 			}
+		case "tokens":
+			named = f.val
 		default:
 			tokens = append(tokens, f)
 		}
 	}
 	a.TokenSHA256, _, a.TokenEnv = d.token(n, "admin", tokens)
+	if named != nil {
+		a.Tokens = d.adminTokens(named, a.TokenSHA256)
+	}
 	return a
 }

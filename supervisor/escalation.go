@@ -82,11 +82,12 @@ func (e *Escalation) defaults() {
 
 // alert sends a message to the notifier, if there is one.
 func (s *Supervisor) alert(m notify.Message) {
-	if s.esc.Notifier == nil {
-		return
-	}
 	if m.Time.IsZero() {
 		m.Time = time.Now().UTC()
+	}
+	s.watchers.send(m)
+	if s.esc.Notifier == nil {
+		return
 	}
 	// Deliveries outlive the request that caused them, bounded by the
 	// notifier's own timeouts and retries.

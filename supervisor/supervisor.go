@@ -94,6 +94,7 @@ type Supervisor struct {
 	limits    *limits
 	agentRisk agentRisk  // the agent's part of its sessions' signals
 	baselines *baselines // agents' behaviour baselines and their live sessions against them
+	watchers  watchers   // in-process listeners to alerts (the console)
 }
 
 // New builds a Supervisor; Start connects its upstreams.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/charmbracelet/log"
 
-	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 )
 
@@ -93,11 +92,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
 	listeners := []net.Listener{ln}
 	if adminLn != nil {
-		h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256)
+		h, stopConsole, err := adminHandler(a, cfg.Admin)
 		if err != nil {
 			return err
 		}
-		servers = append(servers, newAdminServer(h))
+		srv := newAdminServer(h)
+		srv.RegisterOnShutdown(stopConsole) // live streams would hold Shutdown
+		servers = append(servers, srv)
 		listeners = append(listeners, adminLn)
 	}
 	errc := make(chan error, len(servers))

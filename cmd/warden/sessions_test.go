@@ -103,7 +103,7 @@ func TestSessionsShowIsTheSameThroughTheAPIAndTheFile(t *testing.T) {
 // serveWithAdmin serves cfgText, written to dir/warden.yaml, with an admin
 // API (token "admin-secret-token") on a loopback port of its own, so that
 // commands given only -c find it. stop stops warden; it is also a cleanup.
-func serveWithAdmin(t *testing.T, dir, cfgText string) (at endpoints, stop func()) {
+func serveWithAdmin(t *testing.T, dir, cfgText string, adminExtra ...string) (at endpoints, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -113,7 +113,7 @@ func serveWithAdmin(t *testing.T, dir, cfgText string) (at endpoints, stop func(
 	ln.Close()
 	adminSum := sha256.Sum256([]byte("admin-secret-token"))
 	cfgPath := filepath.Join(dir, "warden.yaml")
-	writeFile(t, cfgPath, cfgText+"admin:\n  listen: "+adminAddr+"\n  token_sha256: "+hex.EncodeToString(adminSum[:])+"\n")
+	writeFile(t, cfgPath, cfgText+"admin:\n  listen: "+adminAddr+"\n  token_sha256: "+hex.EncodeToString(adminSum[:])+"\n"+strings.Join(adminExtra, ""))
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/charmbracelet/log"
-
-	"github.com/warden-dev/warden/admin"
 )
 
 // serveAdminBeside serves the admin API, when the config has one, beside
@@ -23,15 +21,17 @@ func serveAdminBeside(a *app, logger *log.Logger) (stop func(), err error) {
 	if cfg.Admin == nil {
 		return func() {}, nil
 	}
-	h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256)
+	h, stopConsole, err := adminHandler(a, cfg.Admin)
 	if err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
+		stopConsole()
 		return nil, fmt.Errorf("admin API: listen on %s: %w", cfg.Admin.Listen, err)
 	}
 	srv := newAdminServer(h)
+	srv.RegisterOnShutdown(stopConsole) // live streams would hold Shutdown
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("admin API failed", "err", err)

@@ -1,0 +1,76 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// pageNames are the templates under templates/, each rendered inside
+// layout.html.
+var pageNames = []string{"login", "sessions", "timeline", "approvals", "agents", "tools"}
+
+// view is what every page's template gets.
+type view struct {
+	Operator string // "" on the login page
+	CSRF     string
+	Page     string // which navigation entry is current
+	Data     any
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04:05")
+	},
+	"join": func(s []string) string { return strings.Join(s, "; ") },
+	"compact": func(b json.RawMessage) string {
+		var out bytes.Buffer
+		if len(b) == 0 || json.Compact(&out, b) != nil {
+			return string(b)
+		}
+		return out.String()
+	},
+}
+
+// parsePages parses each page with the layout.
+func parsePages() (map[string]*template.Template, error) {
+	out := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console template %s: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// render writes a page; a template that fails is a 500, not half a page.
+func (c *console) render(w http.ResponseWriter, status int, name string, v view) {
+	var buf bytes.Buffer
+	if err := c.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		http.Error(w, "console page "+name+": "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// show renders a signed-in page.
+func (c *console) show(w http.ResponseWriter, l login, name string, data any) {
+	c.render(w, http.StatusOK, name, view{Operator: l.operator, CSRF: l.csrf, Page: name, Data: data})
+}
+
+// fail answers a page or action whose operation failed, with the status
+// the admin API would give.
+func fail(w http.ResponseWriter, err error) {
+	http.Error(w, err.Error(), statusOf(err))
+}

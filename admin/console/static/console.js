@@ -1,0 +1,53 @@
+// warden console: live updates. The server sends an event per change
+// (a call held or decided, a flag, a kill); the page then fetches itself
+// again and swaps in its main part. No polling, no inline script.
+"use strict";
+(function () {
+  var src = document.body.dataset.live;
+  if (!src) {
+    return;
+  }
+  var status = document.getElementById("live-status");
+  var refreshing = false, again = false;
+  function refresh() {
+    if (refreshing) {
+      again = true;
+      return;
+    }
+    refreshing = true;
+    fetch(location.href, { credentials: "same-origin" })
+      .then(function (r) {
+        if (r.redirected || !r.ok) {
+          throw new Error("status " + r.status);
+        }
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("main");
+        var cur = document.getElementById("main");
+        // Keep a half-typed form: only swap when no field has focus.
+        var active = document.activeElement;
+        if (fresh && cur && !(active && active.tagName === "INPUT" && active.type === "text")) {
+          cur.replaceWith(fresh);
+        }
+      })
+      .catch(function () {})
+      .finally(function () {
+        refreshing = false;
+        if (again) {
+          again = false;
+          refresh();
+        }
+      });
+  }
+  var es = new EventSource(src);
+  es.addEventListener("ready", function () {
+    status.className = "online";
+    document.body.dataset.connected = "1";
+  });
+  es.addEventListener("change", refresh);
+  es.onerror = function () {
+    status.className = "offline";
+  };
+})();

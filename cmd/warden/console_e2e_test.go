@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/supervisor"
+)
+
+// serveConsole serves warden with the held workflow, the shared admin
+// token and alice's and bob's named ones.
+func serveConsole(t *testing.T) endpoints {
+	t.Helper()
+	upURL, stopUp, err := serveDemoUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopUp)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wf.yaml"), heldWorkflow)
+	at, _ := serveWithAdmin(t, dir, configText(upURL, dir, "wf.yaml")+"approvals: {timeout: 60s}\n", namedAdminTokens())
+	return at
+}
+
+// adminGet reads the admin API with the shared token into v.
+func adminGet(t *testing.T, at endpoints, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, at.Admin+path, nil)
+	req.Header.Set("Authorization", "Bearer admin-secret-token")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsoleApprovesAHeldCallLive: alice signs in with her own token,
+// the agent's call is held and appears on the open approvals page without
+// a reload (server-sent events), she approves it, the agent's call
+// completes with the upstream's result, and the decision is recorded as
+// hers.
+func TestConsoleApprovesAHeldCallLive(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	at := serveConsole(t)
+	signIn(t, ctx, at.Admin, "/console/approvals", consoleTokens["alice"], dir)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("none-pending"))); err != nil {
+		t.Fatalf("approvals page: %v", err)
+	}
+
+	c := dialAgent(t, at.MCP)
+	resc := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "read_file"
+		req.Params.Arguments = map[string]any{"path": "notes/C-1002.txt"}
+		res, err := c.CallTool(context.Background(), req)
+		if err != nil {
+			res = mcp.NewToolResultError("transport: " + err.Error())
+		}
+		resc <- res
+	}()
+
+	// The page was loaded before the call was held: it appears live.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("section.held"))); err != nil {
+		t.Fatalf("the held call did not appear: %v", err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("section.held")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "read_file") || !strings.Contains(text, "notes/C-1002.txt") || !strings.Contains(text, "Risk") {
+		t.Fatalf("the held call shows %q, want the tool, its arguments and the webhook's facts", text)
+	}
+	screenshot(t, ctx, dir, "approvals")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("section.held button.approve")),
+		chromedp.WaitVisible(chromedp.ID("none-pending")),
+	); err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	select {
+	case res := <-resc:
+		if res.IsError || !strings.Contains(resultTextOf(res), "double charge") {
+			t.Fatalf("approved call = %+v", res)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the approved call did not return")
+	}
+	var list []store.Approval
+	adminGet(t, at, "/v1/approvals", &list)
+	if len(list) != 1 || list[0].Decision != store.DecisionOnce || list[0].DecidedBy != "alice" {
+		t.Fatalf("approvals = %+v, want one approved once by alice", list)
+	}
+
+	// The other pages, for people to look at.
+	for _, p := range []struct{ path, sel, name string }{
+		{"/console/", "sessions", "sessions"},
+		{"/console/agents", "agents", "agents"},
+		{"/console/tools", "tools", "tools"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(at.Admin+p.path), chromedp.WaitVisible(chromedp.ID(p.sel))); err != nil {
+			t.Fatalf("%s: %v", p.path, err)
+		}
+		screenshot(t, ctx, dir, p.name)
+	}
+}
+
+// TestConsoleKillsFromTheTimeline: bob opens a session's timeline from the
+// session list and kills it; the agent's next request is refused and the
+// chain records the kill by bob.
+func TestConsoleKillsFromTheTimeline(t *testing.T) {
+	ctx := browser(t)
+	dir := shots(t)
+	at := serveConsole(t)
+	c := dialAgent(t, at.MCP)
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "read_file"
+	req.Params.Arguments = map[string]any{"path": "policies/refunds.md"}
+	if res, err := c.CallTool(context.Background(), req); err != nil || res.IsError {
+		t.Fatalf("first call: %v %+v", err, res)
+	}
+	signIn(t, ctx, at.Admin, "/console/", consoleTokens["bob"], dir)
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#sessions a")),
+		chromedp.WaitVisible(chromedp.ID("kill-session")),
+	); err != nil {
+		t.Fatalf("open the timeline: %v", err)
+	}
+	chain, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("chain")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chain != "verified" {
+		t.Fatalf("chain status = %q, want verified", chain)
+	}
+	screenshot(t, ctx, dir, "timeline")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name="reason"]`), "looks compromised"),
+		chromedp.Click(chromedp.ID("kill-session")),
+		chromedp.WaitNotPresent(chromedp.ID("kill-session")),
+	); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	state, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("session-state")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(state, "killed") {
+		t.Fatalf("session state = %q, want killed", state)
+	}
+	screenshot(t, ctx, dir, "timeline-killed")
+	if _, err := c.CallTool(context.Background(), req); err == nil {
+		t.Fatal("the agent's next request went through after the kill")
+	}
+	var rows []supervisor.SessionRow
+	adminGet(t, at, "/v1/sessions", &rows)
+	if len(rows) != 1 {
+		t.Fatalf("sessions = %+v", rows)
+	}
+	var view supervisor.SessionView
+	adminGet(t, at, "/v1/sessions/"+rows[0].ID, &view)
+	found := false
+	for _, ev := range view.Events {
+		if ev.Kind == store.KindKill {
+			found = strings.Contains(string(ev.Data), `"bob"`) && strings.Join(ev.Reasons, "") == "looks compromised"
+		}
+	}
+	if !found {
+		t.Fatalf("no kill by bob on the chain: %+v", view.Events)
+	}
+}
