@@ -20,6 +20,7 @@ var decoderSections = map[string]string{
 	"top":            "",
 	"log":            "log",
 	"admin":          "admin",
+	"adminTokens":    "admin",
 	"approvals":      "approvals",
 	"webhooks":       "approvals",
 	"revalidation":   "revalidation",
