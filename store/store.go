@@ -156,6 +156,11 @@ const (
 	// call, before the call's own event: Data is the call as the judge saw
 	// it, the answer, and the verdict before and after.
 	KindJudgement = "judgement"
+	// KindAuthFailures, on the system log, counts the requests refused
+	// for a missing or unknown bearer token over a window, by address
+	// (Data): a refused request opens no session, and one record per
+	// window keeps a client without a token from filling the history.
+	KindAuthFailures = "auth_failures"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part

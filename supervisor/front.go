@@ -46,6 +46,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 				challenge += `, error="invalid_token"`
 			}
 			w.Header().Set("WWW-Authenticate", challenge)
+			s.authRefused(remote, hasToken)
 			httpError(w, http.StatusUnauthorized, "unauthorized: a valid bearer token is required")
 			return
 		}

@@ -90,7 +90,8 @@ type Supervisor struct {
 	args      tools.ArgChecker                      // checks calls' arguments before they are decided
 	stdio     atomic.Pointer[stdioServing]          // the stdio client, when ServeStdio runs
 	closing   atomic.Bool
-	bg        *background // goroutines beside the requests; Close joins them
+	bg        *background  // goroutines beside the requests; Close joins them
+	authFails authFailures // refused tokens, recorded once per window
 	limits    *limits
 	agentRisk agentRisk  // the agent's part of its sessions' signals
 	baselines *baselines // agents' behaviour baselines and their live sessions against them
