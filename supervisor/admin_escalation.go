@@ -180,7 +180,7 @@ func (s *Supervisor) adminKillAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if _, ok := s.agents.byName(name); !ok {
+	if _, ok := s.agents.Load().byName(name); !ok {
 		writeJSON(w, http.StatusNotFound, apiError{fmt.Sprintf("no agent %q", name)})
 		return
 	}
@@ -206,8 +206,9 @@ func (s *Supervisor) adminAgents(w http.ResponseWriter, r *http.Request) {
 	for _, sess := range s.sessions.all() {
 		live[sess.agent.Name]++
 	}
-	out := make([]AgentStatus, 0, len(s.agents.list))
-	for _, a := range s.agents.list {
+	list := s.agents.Load().list
+	out := make([]AgentStatus, 0, len(list))
+	for _, a := range list {
 		rec, suspended := s.suspension(a.Name)
 		out = append(out, AgentStatus{Name: a.Name, Suspended: suspended, Reason: rec.Reason, LiveSessions: live[a.Name]})
 	}

@@ -66,7 +66,7 @@ func loadPolicies(cfg *config.Config, knownTools ...string) (map[string]*supervi
 	return out, warnings, nil
 }
 
-// policyFiles are the files whose change reloads the policies.
+// policyFiles are the files whose change reloads the configuration.
 func policyFiles(cfg *config.Config) []string {
 	files := []string{cfg.File}
 	if cfg.Rules != "" {
@@ -80,14 +80,25 @@ func policyFiles(cfg *config.Config) []string {
 	return files
 }
 
-// reloader hot-reloads policies on SIGHUP and when a policy file changes:
-// a valid new policy replaces the old one atomically; an invalid one is
-// refused, its errors logged, and the old one kept.
+// reloader hot-reloads the configuration on SIGHUP and when the config
+// file or a file it names (rules, workflows) changes: agents, tokens,
+// policies, rates and limits. A reload is parsed and validated whole
+// first; an invalid one is refused, its errors logged with their place,
+// and everything running stays as it was. Settings only a restart applies
+// (listen addresses, the data directory, upstreams, ...) are logged as
+// such and keep their running values while the rest applies.
 type reloader struct {
-	path   string
-	sup    *supervisor.Supervisor
-	log    *log.Logger
-	loaded *config.Config
+	path    string
+	sup     *supervisor.Supervisor
+	log     *log.Logger
+	running *config.Config // what warden started with: restart-only settings stay so
+	loaded  *config.Config // the last configuration applied
+	failed  int            // reloads refused so far
+}
+
+// newReloader reloads cfg's file into sup; cfg is what warden runs with.
+func newReloader(cfg *config.Config, sup *supervisor.Supervisor, logger *log.Logger) *reloader {
+	return &reloader{path: cfg.File, sup: sup, log: logger, running: cfg, loaded: cfg}
 }
 
 func (r *reloader) run(ctx context.Context) {
@@ -115,8 +126,8 @@ func (r *reloader) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			r.log.Info("SIGHUP: reloading policies")
-			r.reload(w)
+			r.log.Info("SIGHUP: reloading the configuration")
+			r.reload(ctx, w)
 		case ev := <-events:
 			if r.watched(ev.Name) {
 				settle.Reset(200 * time.Millisecond)
@@ -124,8 +135,8 @@ func (r *reloader) run(ctx context.Context) {
 		case err := <-errs:
 			r.log.Warn("file watching", "err", err)
 		case <-settle.C:
-			r.log.Info("policy files changed: reloading policies")
-			r.reload(w)
+			r.log.Info("configuration files changed: reloading")
+			r.reload(ctx, w)
 		}
 	}
 }
@@ -154,23 +165,42 @@ func (r *reloader) watched(name string) bool {
 	return false
 }
 
-func (r *reloader) reload(w *fsnotify.Watcher) {
-	cfg, err := config.Load(r.path)
-	if err != nil {
-		r.log.Error("reload refused: the configuration is invalid; the current policies stay", "errors", err.Error())
+func (r *reloader) reload(ctx context.Context, w *fsnotify.Watcher) {
+	if err := r.apply(ctx); err != nil {
+		r.failed++
+		r.log.Error("reload refused; the running configuration stays", "failed_reloads", r.failed, "errors", err.Error())
 		return
 	}
-	ps, warnings, err := loadPolicies(cfg)
-	for _, wn := range warnings {
-		r.log.Warn(wn)
-	}
-	if err != nil {
-		r.log.Error("reload refused: a policy is invalid; the current policies stay", "errors", err.Error())
-		return
-	}
-	r.sup.SetPolicies(ps)
-	r.loaded = cfg
 	if w != nil {
 		r.watch(w)
 	}
+}
+
+// apply loads and checks the whole configuration, then applies it at once.
+func (r *reloader) apply(ctx context.Context) error {
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		return fmt.Errorf("the configuration is invalid:\n%w", err)
+	}
+	ps, warnings, err := loadPolicies(cfg)
+	if err != nil {
+		return fmt.Errorf("a policy is invalid:\n%w", err)
+	}
+	agents, err := agentsOf(cfg, os.Getenv)
+	if err != nil {
+		return err
+	}
+	for _, wn := range warnings {
+		r.log.Warn(wn)
+	}
+	ended, err := r.sup.Reload(ctx, supervisor.Reloaded{Agents: agents, Policies: ps, Escalation: throttleOf(cfg), Limits: limitsOf(cfg)})
+	if err != nil {
+		return err
+	}
+	r.loaded = cfg
+	for _, name := range needsRestart(r.running, cfg) {
+		r.log.Warn("reload: this setting changed but needs a restart; it keeps its running value", "setting", name)
+	}
+	r.log.Info("configuration reloaded", "agents", len(cfg.Agents), "sessions_ended", ended)
+	return nil
 }

@@ -135,28 +135,12 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		LinkSecret:      cfg.Approvals.Secret,
 		PublicURL:       cfg.Approvals.PublicURL,
 		Elicitation:     cfg.Approvals.Elicitation,
-		MaxDelay:        cfg.Throttle.MaxDelay,
 		OnChange:        cfg.Revalidation.OnChange,
 		SignalWeights:   cfg.Revalidation.SignalWeights,
 		DormantAfter:    cfg.Revalidation.DormantAfter,
 	}
-	if esc.MaxDelay == 0 {
-		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
-	}
-	if r := cfg.Throttle.Session; r != nil {
-		esc.SessionRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
-	}
-	if r := cfg.Throttle.Agent; r != nil {
-		esc.AgentRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
-	}
-	for _, a := range cfg.Agents {
-		if a.Throttle != nil {
-			if esc.AgentSessionRate == nil {
-				esc.AgentSessionRate = map[string]supervisor.Rate{}
-			}
-			esc.AgentSessionRate[a.Name] = supervisor.Rate{PerMinute: a.Throttle.PerMinute, Burst: a.Throttle.Burst}
-		}
-	}
+	th := throttleOf(cfg)
+	esc.MaxDelay, esc.SessionRate, esc.AgentRate, esc.AgentSessionRate = th.MaxDelay, th.SessionRate, th.AgentRate, th.AgentSessionRate
 	var senders notifiers
 	for _, slack := range []bool{false, true} {
 		var urls []string
@@ -178,6 +162,31 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		esc.Notifier = senders
 	}
 	return esc, senders, nil
+}
+
+// throttleOf is the throttle section and the agents' own throttles as the
+// supervisor's rates (the only fields of the Escalation it sets), which a
+// reload replaces.
+func throttleOf(cfg *config.Config) supervisor.Escalation {
+	esc := supervisor.Escalation{MaxDelay: cfg.Throttle.MaxDelay}
+	if esc.MaxDelay == 0 {
+		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
+	}
+	if r := cfg.Throttle.Session; r != nil {
+		esc.SessionRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
+	if r := cfg.Throttle.Agent; r != nil {
+		esc.AgentRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
+	for _, a := range cfg.Agents {
+		if a.Throttle != nil {
+			if esc.AgentSessionRate == nil {
+				esc.AgentSessionRate = map[string]supervisor.Rate{}
+			}
+			esc.AgentSessionRate[a.Name] = supervisor.Rate{PerMinute: a.Throttle.PerMinute, Burst: a.Throttle.Burst}
+		}
+	}
+	return esc
 }
 
 // limitsOf turns the limits section and the agents' budgets into the

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"reflect"
+	"slices"
+
+	"github.com/warden-dev/warden/config"
+)
+
+// needsRestart names the settings that differ between the configuration
+// warden runs with and a reloaded one but that only a restart applies:
+// what is listened on and stored where, and the upstreams' connections.
+// The rest of the reload applies; these keep their running values.
+func needsRestart(running, next *config.Config) []string {
+	var out []string
+	differ := func(name string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			out = append(out, name)
+		}
+	}
+	differ("listen", running.Listen, next.Listen)
+	differ("allowed_hosts", running.AllowedHosts, next.AllowedHosts)
+	differ("allowed_origins", running.AllowedOrigins, next.AllowedOrigins)
+	differ("max_body_bytes", running.MaxBodyBytes, next.MaxBodyBytes)
+	differ("session_idle_ttl", running.SessionIdleTTL, next.SessionIdleTTL)
+	differ("call_timeout", running.CallTimeout, next.CallTimeout)
+	differ("data_dir", running.DataDir, next.DataDir)
+	differ("log", running.Log, next.Log)
+	differ("admin", running.Admin, next.Admin)
+	differ("approvals", running.Approvals, next.Approvals)
+	differ("revalidation", running.Revalidation, next.Revalidation)
+	differ("network", running.Network, next.Network)
+	differ("retention", running.Retention, next.Retention)
+	differ("anchor", running.Anchor, next.Anchor)
+	differ("upstreams", upstreamSpecs(running), upstreamSpecs(next))
+	differ("upstreams (validate_args)", keysOnly(running), keysOnly(next))
+	slices.Sort(out)
+	return out
+}
