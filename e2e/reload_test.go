@@ -57,12 +57,18 @@ func startReloadWarden(t *testing.T, viaLink bool, settings string, agents ...re
 	return w
 }
 
-// reloaded waits for the n-th "configuration reloaded" in warden's log.
+// reloaded waits for the n-th reload in warden's log: "configuration
+// reloaded", or "policies loaded" from a warden that reloads its policies
+// only, so that such a warden fails these tests on what it does.
 func (w *reloadWarden) reloaded(t *testing.T, n int) {
 	t.Helper()
-	waitFor(t, 30*time.Second, fmt.Sprintf("reload %d to apply", n), func() bool {
-		return strings.Count(w.stderr.String(), `"msg":"configuration reloaded"`) >= n
-	})
+	deadline := time.Now().Add(30 * time.Second)
+	for max(strings.Count(w.stderr.String(), `"msg":"configuration reloaded"`), strings.Count(w.stderr.String(), `"msg":"policies loaded"`)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("reload %d did not apply within 30s:\n%s", n, w.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // stopAndOpen stops warden (SIGTERM) and opens its history.
@@ -84,12 +90,15 @@ func (w *reloadWarden) stopAndOpen(t *testing.T) *store.DB {
 	return db
 }
 
+// agentUA is the user agent of the tests' agents, the same on every request.
+var agentUA = map[string]string{"User-Agent": "agent/1.0"}
+
 const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw-agent","version":"1"}}}`
 
 // initStatus is the status an initialize with token gets.
 func initStatus(t *testing.T, url, token string) int {
 	t.Helper()
-	st, body, _, err := ladderPost(nil, url, token, "", initializeBody, nil)
+	st, body, _, err := ladderPost(nil, url, token, "", initializeBody, agentUA)
 	if err != nil {
 		t.Fatalf("initialize: %v", err)
 	}
@@ -102,7 +111,7 @@ func initStatus(t *testing.T, url, token string) int {
 // echoIn calls echo in a live session and returns the HTTP status and body.
 func echoIn(t *testing.T, url, token, sid string, id int) (int, string) {
 	t.Helper()
-	st, body, _, err := ladderPost(nil, url, token, sid, toolCallBody(id, "echo", `{"message":"hi"}`), nil)
+	st, body, _, err := ladderPost(nil, url, token, sid, toolCallBody(id, "echo", `{"message":"hi"}`), agentUA)
 	if err != nil {
 		t.Fatalf("echo: %v", err)
 	}
@@ -175,5 +184,132 @@ func TestReloadRotatesToken(t *testing.T) {
 			db := w.stopAndOpen(t)
 			endedByReload(t, db, sid, "the agent's token was replaced", oldTok)
 		})
+	}
+}
+
+// echoed reports whether a call's answer is echo's, not a refusal.
+func echoed(body string) bool { return strings.Contains(body, `"text":"hi"`) }
+
+// TestReloadAddsAndRemovesAgents adds an agent, removes one with a live
+// session and narrows a third's tools in one reload: the new agent can
+// connect at once, the removed one's session is ended on record and its
+// token refused, and the narrowed agent's live session carries on under
+// its new tools.
+func TestReloadAddsAndRemovesAgents(t *testing.T) {
+	const tokA, tokB, tokC = "agent-a-token-0123456789", "agent-b-token-0123456789", "agent-c-token-0123456789"
+	w := startReloadWarden(t, false, "", reloadAgent{name: "a", token: tokA}, reloadAgent{name: "b", token: tokB})
+	sa := rawSession(t, nil, w.url, tokA, "agent/1.0")
+	sb := rawSession(t, nil, w.url, tokB, "agent/1.0")
+	if st := initStatus(t, w.url, tokC); st != http.StatusUnauthorized {
+		t.Fatalf("agent c before it is added: %d, want 401", st)
+	}
+	for _, s := range []struct{ tok, sid string }{{tokA, sa}, {tokB, sb}} {
+		if st, body := echoIn(t, w.url, s.tok, s.sid, 2); st != http.StatusOK || !echoed(body) {
+			t.Fatalf("echo before the reload: %d %s", st, body)
+		}
+	}
+
+	w.write("", reloadAgent{name: "b", token: tokB, extra: "    tools: [lookup_customer]\n"}, reloadAgent{name: "c", token: tokC})
+	w.reloaded(t, 1)
+
+	sc := rawSession(t, nil, w.url, tokC, "agent/1.0")
+	if st, body := echoIn(t, w.url, tokC, sc, 3); st != http.StatusOK || !echoed(body) {
+		t.Errorf("echo of the added agent: %d %s", st, body)
+	}
+	if st := initStatus(t, w.url, tokA); st != http.StatusUnauthorized {
+		t.Errorf("removed agent's token: %d, want 401", st)
+	}
+	if st, body := echoIn(t, w.url, tokA, sa, 4); st != http.StatusUnauthorized {
+		t.Errorf("removed agent's live session: %d %s, want 401", st, body)
+	}
+	if st, body := echoIn(t, w.url, tokB, sb, 5); st != http.StatusOK || echoed(body) {
+		t.Errorf("echo in the live session of an agent now limited to lookup_customer: %d %s, want it refused", st, body)
+	}
+	if st, body, _, err := ladderPost(nil, w.url, tokB, sb, toolCallBody(6, "lookup_customer", `{"query":"C-1001"}`), agentUA); err != nil || st != http.StatusOK || !strings.Contains(body, "C-1001") || strings.Contains(body, `"isError":true`) {
+		t.Errorf("lookup_customer in the narrowed agent's live session: %d %s %v, want it to go on", st, body, err)
+	}
+
+	db := w.stopAndOpen(t)
+	endedByReload(t, db, sa, "the agent was removed from the configuration", tokA)
+	if rec, err := db.Session(context.Background(), sb); err != nil || rec.State != store.StateActive {
+		t.Errorf("the kept agent's session: %+v %v, want it still active", rec, err)
+	}
+}
+
+// TestReloadRefusesInvalidConfig rotates a token in a config that is
+// invalid elsewhere: nothing of it applies, the error is logged with its
+// file, line and column and counted. A later valid reload that also
+// changes the request size limit applies all but that, which it reports as
+// needing a restart.
+func TestReloadRefusesInvalidConfig(t *testing.T) {
+	const tokA, tokB, tokC = "agent-a-token-0123456789", "agent-b-token-0123456789", "agent-c-token-0123456789"
+	w := startReloadWarden(t, false, "", reloadAgent{name: "a", token: tokA})
+	sa := rawSession(t, nil, w.url, tokA, "agent/1.0")
+
+	w.write("", reloadAgent{name: "a", token: tokB}, reloadAgent{name: "c", token: tokC, extra: "    throttle: {per_minute: -1, burst: 1}\n"})
+	waitFor(t, 30*time.Second, "the refusal to be logged", func() bool { return strings.Contains(w.stderr.String(), `"msg":"reload refused`) })
+	logs := w.stderr.String()
+	if !strings.Contains(logs, `"failed_reloads":1`) || !strings.Contains(logs, w.cfg+":12:") || !strings.Contains(logs, "per_minute must be positive") {
+		t.Errorf("the refusal does not say where and what, or is not counted:\n%s", logs)
+	}
+	if st, body := echoIn(t, w.url, tokA, sa, 2); st != http.StatusOK || !echoed(body) {
+		t.Errorf("the live session after a refused reload: %d %s", st, body)
+	}
+	if st := initStatus(t, w.url, tokA); st != http.StatusOK {
+		t.Errorf("the running token after a refused reload: %d, want 200", st)
+	}
+	for _, tok := range []string{tokB, tokC} {
+		if st := initStatus(t, w.url, tok); st != http.StatusUnauthorized {
+			t.Errorf("a token of the refused config: %d, want 401", st)
+		}
+	}
+
+	w.write("max_body_bytes: 12345\n", reloadAgent{name: "a", token: tokA}, reloadAgent{name: "c", token: tokC})
+	w.reloaded(t, 1)
+	if !strings.Contains(w.stderr.String(), `"msg":"reload: this setting changed but needs a restart; it keeps its running value","setting":"max_body_bytes"`) {
+		t.Errorf("the max_body_bytes change is not reported as needing a restart:\n%s", w.stderr.String())
+	}
+	if st := initStatus(t, w.url, tokC); st != http.StatusOK {
+		t.Errorf("the agent added beside a restart-only change: %d, want 200", st)
+	}
+	if st, body := echoIn(t, w.url, tokA, sa, 3); st != http.StatusOK || !echoed(body) {
+		t.Errorf("the live session after the reload: %d %s", st, body)
+	}
+}
+
+// TestReloadThrottleKeepsCounters lowers the session rate by reload: it
+// applies to the next call of live sessions, and what a session already
+// spent still counts (a reload does not refill its bucket).
+func TestReloadThrottleKeepsCounters(t *testing.T) {
+	const tok = "throttled-token-0123456789"
+	throttle := func(burst int) string {
+		return fmt.Sprintf("throttle: {session: {per_minute: 1, burst: %d}, max_delay: 0s}\n", burst)
+	}
+	w := startReloadWarden(t, false, throttle(4), reloadAgent{name: "bot", token: tok})
+	busy := rawSession(t, nil, w.url, tok, "agent/1.0")
+	idle := rawSession(t, nil, w.url, tok, "agent/1.0")
+	id := 2
+	passed := func(sid string, calls int) int {
+		n := 0
+		for range calls {
+			id++
+			if st, body := echoIn(t, w.url, tok, sid, id); st == http.StatusOK && echoed(body) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := passed(busy, 3); n != 3 {
+		t.Fatalf("%d of 3 calls within a burst of 4 went ahead", n)
+	}
+
+	w.write(throttle(2), reloadAgent{name: "bot", token: tok})
+	w.reloaded(t, 1)
+
+	if n := passed(busy, 3); n != 1 {
+		t.Errorf("the session that spent 3 of 4: %d calls went ahead after the burst became 2, want 1 (the token it had left)", n)
+	}
+	if n := passed(idle, 4); n != 2 {
+		t.Errorf("the session that spent nothing: %d calls went ahead after the burst became 2, want 2", n)
 	}
 }
