@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -311,5 +312,50 @@ func TestReloadThrottleKeepsCounters(t *testing.T) {
 	}
 	if n := passed(idle, 4); n != 2 {
 		t.Errorf("the session that spent nothing: %d calls went ahead after the burst became 2, want 2", n)
+	}
+}
+
+// TestReloadRotatesAdminToken replaces the admin API's token by reload:
+// the old one is refused from then on and the new one accepted.
+func TestReloadRotatesAdminToken(t *testing.T) {
+	const tok, oldAdmin, newAdmin = "agent-token-0123456789", "admin-old-0123456789", "admin-new-0123456789"
+	admin := func(token string) string {
+		return fmt.Sprintf("admin: {listen: 127.0.0.1:0, token_sha256: %s}\n", hashToken(token))
+	}
+	w := startReloadWarden(t, false, admin(oldAdmin), reloadAgent{name: "bot", token: tok})
+	var base string
+	waitFor(t, 10*time.Second, "the admin API's URL in the log", func() bool {
+		for _, line := range strings.Split(w.stderr.String(), "\n") {
+			var l struct{ Msg, URL string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "admin API serving" {
+				base = l.URL
+			}
+		}
+		return base != ""
+	})
+	status := func(token string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+"/v1/agents", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := status(oldAdmin); st != http.StatusOK {
+		t.Fatalf("admin token before the rotation: %d", st)
+	}
+	w.write(admin(newAdmin), reloadAgent{name: "bot", token: tok})
+	w.reloaded(t, 1)
+	if st := status(oldAdmin); st != http.StatusUnauthorized {
+		t.Errorf("old admin token after the rotation: %d, want 401", st)
+	}
+	if st := status(newAdmin); st != http.StatusOK {
+		t.Errorf("new admin token after the rotation: %d, want 200", st)
 	}
 }

@@ -44,10 +44,11 @@ type SessionView struct {
 //	GET  /v1/decide?token=   a page that shows the held call and asks to confirm
 //	POST /v1/decide          token=...: makes the link's decision, once
 func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
-	want, err := hex.DecodeString(tokenSHA256)
-	if err != nil || len(want) != sha256.Size {
-		return nil, errors.New("admin token hash is not 64 hex digits")
+	want, err := adminHash(tokenSHA256)
+	if err != nil {
+		return nil, err
 	}
+	s.admin.Store(want)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/sessions", s.adminSessions)
 	mux.HandleFunc("GET /v1/sessions/{id}", s.adminSession)
@@ -75,13 +76,22 @@ func (s *Supervisor) AdminHandler(tokenSHA256 string) (http.Handler, error) {
 		}
 		token, _ := bearer(r)
 		sum := sha256.Sum256([]byte(token))
-		if token == "" || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+		if token == "" || subtle.ConstantTimeCompare(sum[:], s.admin.Load()[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="warden-admin"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{"unauthorized: admin bearer token required"})
 			return
 		}
 		mux.ServeHTTP(w, r)
 	}), nil
+}
+
+// adminHash decodes the admin token's hash.
+func adminHash(tokenSHA256 string) (*[sha256.Size]byte, error) {
+	var h [sha256.Size]byte
+	if n, err := hex.Decode(h[:], []byte(tokenSHA256)); err != nil || n != sha256.Size || len(tokenSHA256) != 2*sha256.Size {
+		return nil, errors.New("admin token hash is not 64 hex digits")
+	}
+	return &h, nil
 }
 
 type apiError struct {

@@ -21,6 +21,8 @@ type Reloaded struct {
 	// and MaxDelay; its other fields are not reloaded.
 	Escalation Escalation
 	Limits     Limits
+	// AdminTokenSHA256 replaces the admin API's token when set.
+	AdminTokenSHA256 string
 }
 
 // Reload applies a new configuration to a running supervisor, whole or not
@@ -36,6 +38,12 @@ func (s *Supervisor) Reload(ctx context.Context, r Reloaded) (ended int, err err
 	if err != nil {
 		return 0, fmt.Errorf("reload: %w", err)
 	}
+	var admin *[32]byte
+	if r.AdminTokenSHA256 != "" {
+		if admin, err = adminHash(r.AdminTokenSHA256); err != nil {
+			return 0, fmt.Errorf("reload: %w", err)
+		}
+	}
 	esc := s.esc
 	esc.SessionRate, esc.AgentRate, esc.AgentSessionRate, esc.MaxDelay = r.Escalation.SessionRate, r.Escalation.AgentRate, r.Escalation.AgentSessionRate, r.Escalation.MaxDelay
 	esc.defaults()
@@ -43,6 +51,9 @@ func (s *Supervisor) Reload(ctx context.Context, r Reloaded) (ended int, err err
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	s.agents.Store(ag)
+	if admin != nil {
+		s.admin.Store(admin)
+	}
 	s.throttle.Store(throttlesOf(esc))
 	s.limits.retune(r.Limits)
 	s.retuneAgents()

@@ -6,6 +6,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +81,8 @@ type Supervisor struct {
 	mirrored mirrorState
 	policies atomic.Pointer[policies]
 	throttle atomic.Pointer[throttles]
-	reloadMu sync.Mutex // one reload at a time
+	reloadMu sync.Mutex                        // one reload at a time
+	admin    atomic.Pointer[[sha256.Size]byte] // the admin token's hash, which a reload may replace
 
 	esc       Escalation
 	links     *linkSigner // nil when links are not configured

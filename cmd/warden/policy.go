@@ -193,7 +193,11 @@ func (r *reloader) apply(ctx context.Context) error {
 	for _, wn := range warnings {
 		r.log.Warn(wn)
 	}
-	ended, err := r.sup.Reload(ctx, supervisor.Reloaded{Agents: agents, Policies: ps, Escalation: throttleOf(cfg), Limits: limitsOf(cfg)})
+	next := supervisor.Reloaded{Agents: agents, Policies: ps, Escalation: throttleOf(cfg), Limits: limitsOf(cfg)}
+	if cfg.Admin != nil {
+		next.AdminTokenSHA256 = cfg.Admin.TokenSHA256
+	}
+	ended, err := r.sup.Reload(ctx, next)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func needsRestart(running, next *config.Config) []string {
 	differ("call_timeout", running.CallTimeout, next.CallTimeout)
 	differ("data_dir", running.DataDir, next.DataDir)
 	differ("log", running.Log, next.Log)
-	differ("admin", running.Admin, next.Admin)
+	differ("admin (listen)", adminListen(running), adminListen(next))
 	differ("approvals", running.Approvals, next.Approvals)
 	differ("revalidation", running.Revalidation, next.Revalidation)
 	differ("network", running.Network, next.Network)
@@ -36,4 +36,13 @@ func needsRestart(running, next *config.Config) []string {
 	differ("upstreams (validate_args)", keysOnly(running), keysOnly(next))
 	slices.Sort(out)
 	return out
+}
+
+// adminListen is where the admin API listens, "" without one. Its token
+// is reloaded; where it listens is not.
+func adminListen(cfg *config.Config) string {
+	if cfg.Admin == nil {
+		return ""
+	}
+	return cfg.Admin.Listen
 }
