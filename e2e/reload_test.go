@@ -21,8 +21,16 @@ type reloadAgent struct{ name, token, extra string }
 // reloadWarden is `warden serve` on a config file that a test rewrites.
 type reloadWarden struct {
 	*wardenProcess
-	cfg, data string
-	write     func(settings string, agents ...reloadAgent)
+	cfg, data, desk string
+	// ups, when set, replaces the upstreams' list (desk alone) in the
+	// configs written from then on.
+	ups   string
+	write func(settings string, agents ...reloadAgent)
+}
+
+// upstream is an entry of the upstreams' list for a stdio command.
+func upstream(name, command, extra string) string {
+	return fmt.Sprintf("  - name: %s\n    stdio: {command: %q%s}\n", name, command, extra)
 }
 
 // startReloadWarden builds warden and the desk upstream, writes a config
@@ -42,10 +50,14 @@ func startReloadWarden(t *testing.T, viaLink bool, settings string, agents ...re
 			t.Fatal(err)
 		}
 	}
-	w := &reloadWarden{cfg: cfg, data: data}
+	w := &reloadWarden{cfg: cfg, data: data, desk: desk}
 	w.write = func(settings string, agents ...reloadAgent) {
+		ups := w.ups
+		if ups == "" {
+			ups = upstream("desk", desk, "")
+		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndata_dir: %s\nlog: {level: info, format: json}\n%supstreams:\n  - name: desk\n    stdio: {command: %q}\nagents:\n", data, settings, desk)
+		fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndata_dir: %s\nlog: {level: info, format: json}\n%supstreams:\n%sagents:\n", data, settings, ups)
 		for _, a := range agents {
 			fmt.Fprintf(&b, "  - name: %s\n    token_sha256: %s\n%s", a.name, hashToken(a.token), a.extra)
 		}
@@ -357,5 +369,94 @@ func TestReloadRotatesAdminToken(t *testing.T) {
 	}
 	if st := status(newAdmin); st != http.StatusOK {
 		t.Errorf("new admin token after the rotation: %d, want 200", st)
+	}
+}
+
+// TestReloadUpstreams adds, replaces and removes upstreams by reload,
+// with a session live throughout: an added upstream's tools are offered
+// and answer at once; a replaced one (its environment changed) is a new
+// process (the old one ends), so its per-session count starts again, while an unchanged one
+// keeps its upstream session; a removed one's tools are gone, and its
+// tool names, taken over by another upstream in the same reload, are
+// not silently accepted: calls to them step up (and, with no approver,
+// are refused) as after any move of a pinned name.
+func TestReloadUpstreams(t *testing.T) {
+	const tok = "upstreams-token-0123456789"
+	bot := reloadAgent{name: "bot", token: tok}
+	w := startReloadWarden(t, false, "", bot)
+	counter := buildCommand(t, "./e2e/fixtures/counterserver")
+	sid := rawSession(t, nil, w.url, tok, "agent/1.0")
+	id := 1
+	post := func(body string) string {
+		t.Helper()
+		id++
+		st, out, _, err := ladderPost(nil, w.url, tok, sid, fmt.Sprintf(body, id), agentUA)
+		if err != nil || st != http.StatusOK {
+			t.Fatalf("%s: %d %s %v", body, st, out, err)
+		}
+		return out
+	}
+	list := func() string { return post(`{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`) }
+	increment := func() string {
+		return post(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"increment","arguments":{}}}`)
+	}
+	echo := func() string {
+		return post(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}`)
+	}
+	if l := list(); strings.Contains(l, `"increment"`) || !strings.Contains(l, `"echo"`) {
+		t.Fatalf("tools before the reload: %s", l)
+	}
+
+	w.ups = upstream("desk", w.desk, "") + upstream("counter", counter, "")
+	w.write("", bot)
+	w.reloaded(t, 1)
+	if l := list(); !strings.Contains(l, `"increment"`) {
+		t.Fatalf("the added upstream's tool is not offered: %s", l)
+	}
+	for _, want := range []string{`"text":"1"`, `"text":"2"`} {
+		if got := increment(); !strings.Contains(got, want) {
+			t.Fatalf("increment on the added upstream: %s, want %s", got, want)
+		}
+	}
+
+	var who struct {
+		Result struct {
+			Content []struct{ Text string }
+		}
+	}
+	var first struct{ PID int }
+	answer := post(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
+	if i := strings.Index(answer, "data: "); i >= 0 { // answered as an event stream
+		answer = strings.TrimSpace(answer[i+len("data: "):])
+	}
+	if err := json.Unmarshal([]byte(answer), &who); err != nil || len(who.Result.Content) != 1 {
+		t.Fatalf("whoami: %v %+v", err, who)
+	}
+	if err := json.Unmarshal([]byte(who.Result.Content[0].Text), &first); err != nil || first.PID == 0 {
+		t.Fatalf("whoami's answer %q: %v", who.Result.Content[0].Text, err)
+	}
+
+	w.ups = upstream("desk", w.desk, "") + upstream("counter", counter, `, env: {GENERATION: "2"}`)
+	w.write("", bot)
+	w.reloaded(t, 2)
+	waitFor(t, 30*time.Second, "the replaced upstream's process for the session to end", func() bool { return processGone(first.PID) })
+	if got := increment(); !strings.Contains(got, `"text":"1"`) {
+		t.Errorf("increment on the replaced upstream: %s, want a new process counting from 1", got)
+	}
+	if got := echo(); !echoed(got) {
+		t.Errorf("echo on the unchanged upstream: %s", got)
+	}
+
+	w.ups = upstream("desk2", w.desk, "") + upstream("counter", counter, `, env: {GENERATION: "2"}`)
+	w.write("", bot)
+	w.reloaded(t, 3)
+	if got := increment(); !strings.Contains(got, `"text":"2"`) {
+		t.Errorf("increment on the upstream the reload left alone: %s, want its session's count to go on (2)", got)
+	}
+	if got := echo(); echoed(got) || !strings.Contains(got, "moved from desk/echo to desk2/echo") {
+		t.Errorf("echo, now another upstream's under a pinned name: %s, want it held back as a moved name", got)
+	}
+	if !strings.Contains(w.stderr.String(), `"msg":"upstreams changed by reload","added":["desk2"],"replaced":null,"removed":["desk"]`) {
+		t.Errorf("the upstreams' change is not logged:\n%s", w.stderr.String())
 	}
 }

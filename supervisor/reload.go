@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/tools"
 )
 
 // Reloaded is what a configuration reload changes while sessions run: the
@@ -23,6 +24,9 @@ type Reloaded struct {
 	Limits     Limits
 	// AdminTokenSHA256 replaces the admin API's token when set.
 	AdminTokenSHA256 string
+	// Upstreams replace the hub's upstreams unless nil (see
+	// tools.Hub.SetUpstreams).
+	Upstreams []tools.Spec
 }
 
 // Reload applies a new configuration to a running supervisor, whole or not
@@ -42,6 +46,17 @@ func (s *Supervisor) Reload(ctx context.Context, r Reloaded) (ended int, err err
 	if r.AdminTokenSHA256 != "" {
 		if admin, err = adminHash(r.AdminTokenSHA256); err != nil {
 			return 0, fmt.Errorf("reload: %w", err)
+		}
+	}
+	if r.Upstreams != nil {
+		// Checked before anything else applies; it waits for the added
+		// upstreams' first attempt, so their tools are offered on return.
+		ch, err := s.hub.SetUpstreams(ctx, r.Upstreams)
+		if err != nil {
+			return 0, fmt.Errorf("reload: %w", err)
+		}
+		if len(ch.Added)+len(ch.Replaced)+len(ch.Removed) > 0 {
+			s.log.Info("upstreams changed by reload", "added", ch.Added, "replaced", ch.Replaced, "removed", ch.Removed)
 		}
 	}
 	esc := s.esc

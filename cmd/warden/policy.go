@@ -193,10 +193,14 @@ func (r *reloader) apply(ctx context.Context) error {
 	for _, wn := range warnings {
 		r.log.Warn(wn)
 	}
-	next := supervisor.Reloaded{Agents: agents, Policies: ps, Escalation: throttleOf(cfg), Limits: limitsOf(cfg)}
+	next := supervisor.Reloaded{Agents: agents, Policies: ps, Escalation: throttleOf(cfg), Limits: limitsOf(cfg), Upstreams: upstreamSpecs(cfg)}
 	if cfg.Admin != nil {
 		next.AdminTokenSHA256 = cfg.Admin.TokenSHA256
 	}
+	// As at start: the added upstreams' first attempt to connect is
+	// waited for, up to a bound.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	ended, err := r.sup.Reload(ctx, next)
 	if err != nil {
 		return err

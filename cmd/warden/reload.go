@@ -9,7 +9,7 @@ import (
 
 // needsRestart names the settings that differ between the configuration
 // warden runs with and a reloaded one but that only a restart applies:
-// what is listened on and stored where, and the upstreams' connections.
+// what is listened on and stored where, and how requests are bounded.
 // The rest of the reload applies; these keep their running values.
 func needsRestart(running, next *config.Config) []string {
 	var out []string
@@ -32,7 +32,6 @@ func needsRestart(running, next *config.Config) []string {
 	differ("network", running.Network, next.Network)
 	differ("retention", running.Retention, next.Retention)
 	differ("anchor", running.Anchor, next.Anchor)
-	differ("upstreams", upstreamSpecs(running), upstreamSpecs(next))
 	differ("upstreams (validate_args)", keysOnly(running), keysOnly(next))
 	slices.Sort(out)
 	return out
