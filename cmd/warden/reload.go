@@ -23,7 +23,6 @@ func needsRestart(running, next *config.Config) []string {
 	differ("allowed_origins", running.AllowedOrigins, next.AllowedOrigins)
 	differ("max_body_bytes", running.MaxBodyBytes, next.MaxBodyBytes)
 	differ("session_idle_ttl", running.SessionIdleTTL, next.SessionIdleTTL)
-	differ("call_timeout", running.CallTimeout, next.CallTimeout)
 	differ("data_dir", running.DataDir, next.DataDir)
 	differ("log", running.Log, next.Log)
 	differ("admin (listen)", adminListen(running), adminListen(next))
@@ -32,6 +31,7 @@ func needsRestart(running, next *config.Config) []string {
 	differ("network", running.Network, next.Network)
 	differ("retention", running.Retention, next.Retention)
 	differ("anchor", running.Anchor, next.Anchor)
+	differ("agents' retention", agentRetention(running), agentRetention(next))
 	differ("upstreams (validate_args)", keysOnly(running), keysOnly(next))
 	slices.Sort(out)
 	return out
@@ -44,4 +44,16 @@ func adminListen(cfg *config.Config) string {
 		return ""
 	}
 	return cfg.Admin.Listen
+}
+
+// agentRetention is each agent's own retention limits, by name: the
+// retention job started with them.
+func agentRetention(cfg *config.Config) map[string]*config.AgentRetention {
+	out := map[string]*config.AgentRetention{}
+	for _, a := range cfg.Agents {
+		if a.Retention != nil {
+			out[a.Name] = a.Retention
+		}
+	}
+	return out
 }
