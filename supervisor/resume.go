@@ -68,6 +68,9 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 	// Its upstream sessions ended with the warden that served it.
 	s.hub.Resumed(sess.who())
 	s.log.Info("session resumed after a restart", "session", id, "agent", rec.Agent)
+	if s.reconcile(context.WithoutCancel(ctx), sess) {
+		return nil, nil // a reload replaced the agent's token meanwhile
+	}
 	return sess, nil
 }
 
