@@ -1,8 +1,20 @@
 package supervisor
 
 import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/tools"
 )
 
 // TestReloadKeepsWhatWasSpent lowers an agent's budget and its agents'
@@ -56,5 +68,81 @@ func TestReloadKeepsWhatWasSpent(t *testing.T) {
 				t.Errorf("after the reload %d budgeted calls and %d paced calls went ahead, want %d and %d", spent, allowed, c.wantBudget, c.wantRate)
 			}
 		})
+	}
+}
+
+// TestReloadEndsReplacedTokensSessions replaces one agent's token while
+// both agents' sessions call a real upstream without pause: the replaced
+// token's session is ended on record and its calls fail from then on,
+// the other agent's session carries on.
+func TestReloadEndsReplacedTokensSessions(t *testing.T) {
+	const devToken, newOpsToken = "dev-token-0123456789abcdef", "ops-new-token-0123456789"
+	up := server.NewMCPServer("up", "1", server.WithToolCapabilities(true))
+	up.AddTool(mcp.NewTool("echo"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("ok"), nil
+	})
+	upSrv := httptest.NewServer(server.NewStreamableHTTPServer(up, server.WithStreamableHTTPProtocolVersions(protocolVersions...)))
+	t.Cleanup(upSrv.Close)
+	agents := func(opsToken string) []Agent {
+		return []Agent{{Name: "ops", TokenSHA256: tokenHash(opsToken)}, {Name: "dev", TokenSHA256: tokenHash(devToken)}}
+	}
+	sup, db := startTestSupervisor(t, []tools.Spec{{Name: "up", URL: upSrv.URL, Sharing: tools.Shared}}, func(o *Options) {
+		o.Agents = agents(testAgentToken)
+	})
+	srv := httptest.NewServer(sup.Handler())
+	t.Cleanup(srv.Close)
+	call := func(c *client.Client) error {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "echo"
+		res, err := c.CallTool(t.Context(), req)
+		if err == nil && res.IsError {
+			err = errors.New(allText(res))
+		}
+		return err
+	}
+	dial := func(token string) *client.Client {
+		c, err := testkit.Dial(srv.URL+"/mcp", token, "reload-test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if err := call(c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ops, dev := dial(testAgentToken), dial(devToken)
+	opsID := ops.GetSessionId()
+
+	// Both sessions keep calling while the reload runs.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, c := range []*client.Client{ops, dev} {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = call(c)
+				}
+			}
+		})
+	}
+	ended, err := sup.Reload(t.Context(), Reloaded{Agents: agents(newOpsToken)})
+	close(stop)
+	wg.Wait()
+	if err != nil || ended != 1 {
+		t.Fatalf("Reload ended %d sessions, %v; want 1", ended, err)
+	}
+	if err := call(ops); err == nil {
+		t.Error("the replaced token's session still calls")
+	}
+	if err := call(dev); err != nil {
+		t.Errorf("the other agent's session: %v", err)
+	}
+	rec, err := db.Session(t.Context(), opsID)
+	if err != nil || rec.State != store.StateEnded || rec.Reason != "ended by a configuration reload: the agent's token was replaced" {
+		t.Errorf("the replaced token's session on record: %+v %v", rec, err)
 	}
 }
