@@ -126,7 +126,7 @@ func TestHotReload(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- serve(ctx, cfg, logger, func(a *app, at endpoints) {
-			a.bg.Go(newReloader(cfg, a.sup, logger).run)
+			a.bg.Go(newReloader(a, logger).run)
 			urlc <- at.MCP
 		})
 	}()

@@ -91,14 +91,15 @@ type reloader struct {
 	path    string
 	sup     *supervisor.Supervisor
 	log     *log.Logger
-	running *config.Config // what warden started with: restart-only settings stay so
-	loaded  *config.Config // the last configuration applied
-	failed  int            // reloads refused so far
+	running *config.Config     // what warden started with: restart-only settings stay so
+	loaded  *config.Config     // the last configuration applied
+	failed  int                // reloads refused so far
+	agents  []supervisor.Agent // the agents last applied, with their judges
 }
 
-// newReloader reloads cfg's file into sup; cfg is what warden runs with.
-func newReloader(cfg *config.Config, sup *supervisor.Supervisor, logger *log.Logger) *reloader {
-	return &reloader{path: cfg.File, sup: sup, log: logger, running: cfg, loaded: cfg}
+// newReloader reloads the configuration file of a running warden.
+func newReloader(a *app, logger *log.Logger) *reloader {
+	return &reloader{path: a.cfg.File, sup: a.sup, log: logger, running: a.cfg, loaded: a.cfg, agents: a.agents}
 }
 
 func (r *reloader) run(ctx context.Context) {
@@ -190,6 +191,7 @@ func (r *reloader) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	keepJudges(r.loaded, r.agents, cfg, agents)
 	for _, wn := range warnings {
 		r.log.Warn(wn)
 	}
@@ -205,7 +207,7 @@ func (r *reloader) apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.loaded = cfg
+	r.loaded, r.agents = cfg, agents
 	for _, name := range needsRestart(r.running, cfg) {
 		r.log.Warn("reload: this setting changed but needs a restart; it keeps its running value", "setting", name)
 	}

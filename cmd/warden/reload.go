@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/supervisor"
 )
 
 // needsRestart names the settings that differ between the configuration
@@ -56,4 +57,24 @@ func agentRetention(cfg *config.Config) map[string]*config.AgentRetention {
 		}
 	}
 	return out
+}
+
+// keepJudges gives each agent of next whose judge section is unchanged
+// since prevCfg the judge it runs with (from prev), so that a reload
+// neither refills a judge's per-minute budget nor empties its cache.
+func keepJudges(prevCfg *config.Config, prev []supervisor.Agent, next *config.Config, agents []supervisor.Agent) {
+	was := map[string]*config.Judge{}
+	for _, a := range prevCfg.Agents {
+		was[a.Name] = a.Judge
+	}
+	running := map[string]supervisor.Agent{}
+	for _, a := range prev {
+		running[a.Name] = a
+	}
+	for i, a := range next.Agents {
+		old, ok := running[a.Name]
+		if ok && a.Judge != nil && old.Judge != nil && reflect.DeepEqual(was[a.Name], a.Judge) {
+			agents[i].Judge = old.Judge
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/supervisor"
 )
 
 // TestNeedsRestart lists what a reload cannot apply, and only that: what
@@ -47,5 +48,36 @@ func TestNeedsRestart(t *testing.T) {
 				t.Errorf("needsRestart = %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestKeepJudges keeps the running judge of an agent whose judge section
+// a reload left alone (its per-minute budget and cache go on), and builds
+// a new one where the section changed.
+func TestKeepJudges(t *testing.T) {
+	load := func(modelB string) (*config.Config, []supervisor.Agent) {
+		t.Helper()
+		text := "listen: 127.0.0.1:0\ndata_dir: /tmp/d\nupstreams:\n  - name: desk\n    http: {url: \"http://127.0.0.1:1/mcp\"}\nagents:\n"
+		for i, m := range []string{"m", modelB} {
+			text += fmt.Sprintf("  - name: %c\n    token_sha256: %s\n    judge: {endpoint: \"http://127.0.0.1:9/v1\", model: %s}\n", 'a'+i, strings.Repeat(string(rune('1'+i)), 64), m)
+		}
+		cfg, err := config.Parse("warden.yaml", []byte(text), func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		agents, err := agentsOf(cfg, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg, agents
+	}
+	prevCfg, prev := load("m")
+	next, agents := load("m2")
+	keepJudges(prevCfg, prev, next, agents)
+	if agents[0].Judge != prev[0].Judge {
+		t.Error("agent a's unchanged judge was replaced")
+	}
+	if agents[1].Judge == prev[1].Judge || agents[1].Judge == nil {
+		t.Error("agent b's changed judge was kept")
 	}
 }

@@ -30,7 +30,7 @@ func (c *serveCmd) Run(g *cli) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, logger, func(a *app, _ endpoints) {
-		a.bg.Go(newReloader(cfg, a.sup, logger).run)
+		a.bg.Go(newReloader(a, logger).run)
 	})
 }
 

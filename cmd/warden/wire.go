@@ -28,6 +28,7 @@ type app struct {
 	db      *store.DB
 	hub     *tools.Hub
 	sup     *supervisor.Supervisor
+	agents  []supervisor.Agent // as the supervisor was given them; a reload keeps their judges
 	senders notifiers
 	log     *log.Logger
 	ret     *retainer   // nil without retention, or before start
@@ -90,7 +91,7 @@ func assemble(cfg *config.Config, logger *log.Logger) (*app, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger, bg: newBackground(), geo: network.Geo}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo}, nil
 }
 
 // networkOf opens the geolocation databases the network section names.
