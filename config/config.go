@@ -71,6 +71,9 @@ type Admin struct {
 	Listen string
 	// TokenSHA256 is the lowercase hex SHA-256 of the admin token.
 	TokenSHA256 string
+	// TokenFile is the absolute path of the file the token was read
+	// from, or "": a reload reads it again.
+	TokenFile string
 }
 
 // Transport names how warden reaches an upstream.
@@ -162,6 +165,9 @@ type Agent struct {
 	Name string
 	// TokenSHA256 is the lowercase hex SHA-256 of the agent's bearer token.
 	TokenSHA256 string
+	// TokenFile is the absolute path of the file the token was read
+	// from, or "": a reload reads it again.
+	TokenFile string
 	// Upstreams are the names of the upstreams whose tools the agent may see.
 	Upstreams []string
 	// Tools are path.Match patterns over exposed tool names.

@@ -64,51 +64,58 @@ func (c *Config) AgentByToken(token string) (*Agent, bool) {
 	return c.Agents[found], true
 }
 
-// token reads exactly one of token_sha256 / token_env for owner (an agent
-// or the admin API) whose mapping is n, returning the hash in hex and raw.
-func (d *decoder) token(n ast.Node, owner string, fields []field) (string, [32]byte) {
-	var raw [32]byte
+// token reads exactly one of token_sha256 / token_env / token_file for
+// owner (an agent or the admin API) whose mapping is n, returning the hash
+// in hex and raw, and the token file's absolute path if one was named.
+func (d *decoder) token(n ast.Node, owner string, fields []field) (sum string, raw [32]byte, file string) {
 	if len(fields) == 0 {
-		d.errorf(n, "%s needs a token: set token_sha256 (hex SHA-256 of the token) or token_env (variable holding it)", owner)
-		return "", raw
+		d.errorf(n, "%s needs a token: set token_sha256 (hex SHA-256 of the token), token_env (variable holding it) or token_file (file holding it)", owner)
+		return "", raw, ""
 	}
 	if len(fields) > 1 {
-		d.errorf(fields[1].key, "%s sets both token_sha256 and token_env; keep one", owner)
-		return "", raw
+		d.errorf(fields[1].key, "%s sets both %s and %s; keep one", owner, fields[0].name, fields[1].name)
+		return "", raw, ""
 	}
 	f := fields[0]
 	if f.val == nil {
 		d.errorf(f.key, "%s.%s is empty", owner, f.name)
-		return "", raw
+		return "", raw, ""
 	}
 	s, ok := d.str(f.val, owner+"."+f.name)
 	if !ok {
-		return "", raw
+		return "", raw, ""
 	}
-	var sum string
 	switch f.name {
 	case "token_sha256":
 		sum = strings.ToLower(strings.TrimSpace(s))
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
 			d.errorf(f.val, "%s.token_sha256 must be 64 hex digits (a SHA-256), got %d characters", owner, len(s))
-			return "", raw
+			return "", raw, ""
 		}
 	case "token_env":
 		if !validEnvName(s) {
 			d.errorf(f.val, "%s.token_env %q is not an environment variable name", owner, s)
-			return "", raw
+			return "", raw, ""
 		}
 		tok := d.getenv(s)
 		if tok == "" {
 			d.errorf(f.val, "%s.token_env: environment variable %s is not set or empty", owner, s)
-			return "", raw
+			return "", raw, ""
+		}
+		sum = HashToken(tok)
+	case "token_file":
+		file = d.path(s)
+		tok, err := readTokenFile(file)
+		if err != nil {
+			d.errorf(f.val, "%s.token_file: %v", owner, err)
+			return "", raw, ""
 		}
 		sum = HashToken(tok)
 	}
 	if sum == emptyTokenHash {
 		d.errorf(f.val, "%s.%s is the hash of the empty token, which would let anyone in", owner, f.name)
-		return "", raw
+		return "", raw, ""
 	}
 	hex.Decode(raw[:], []byte(sum))
-	return sum, raw
+	return sum, raw, file
 }

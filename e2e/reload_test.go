@@ -15,8 +15,9 @@ import (
 	"github.com/warden-dev/warden/store"
 )
 
-// reloadAgent is one agent of a reload test's configuration.
-type reloadAgent struct{ name, token, extra string }
+// reloadAgent is one agent of a reload test's configuration; its token is
+// given by hash, or read from file when that is set.
+type reloadAgent struct{ name, token, extra, file string }
 
 // reloadWarden is `warden serve` on a config file that a test rewrites.
 type reloadWarden struct {
@@ -59,7 +60,11 @@ func startReloadWarden(t *testing.T, viaLink bool, settings string, agents ...re
 		var b strings.Builder
 		fmt.Fprintf(&b, "listen: 127.0.0.1:0\ndata_dir: %s\nlog: {level: info, format: json}\n%supstreams:\n%sagents:\n", data, settings, ups)
 		for _, a := range agents {
-			fmt.Fprintf(&b, "  - name: %s\n    token_sha256: %s\n%s", a.name, hashToken(a.token), a.extra)
+			token := "token_sha256: " + hashToken(a.token)
+			if a.file != "" {
+				token = "token_file: " + a.file
+			}
+			fmt.Fprintf(&b, "  - name: %s\n    %s\n%s", a.name, token, a.extra)
 		}
 		if err := os.WriteFile(target, []byte(b.String()), 0o600); err != nil {
 			t.Fatal(err)
@@ -101,6 +106,14 @@ func (w *reloadWarden) stopAndOpen(t *testing.T) *store.DB {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// writeToken writes a token file that only its owner may read.
+func writeToken(t *testing.T, path, token string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // agentUA is the user agent of the tests' agents, the same on every request.
@@ -158,25 +171,36 @@ func endedByReload(t *testing.T, db *store.DB, id, why, secret string) {
 	}
 }
 
-// TestReloadRotatesToken rotates an agent's token by editing the config:
-// once by SIGHUP (the config is a link the file watch cannot see change),
-// once by the file watch alone. The old token is refused from then on, the
-// session it opened is ended on record, and the new token works.
+// TestReloadRotatesToken rotates an agent's token: by editing the config
+// and sending SIGHUP (the config is a link the file watch cannot see
+// change), by editing the config alone (the file watch), and by rewriting
+// the agent's token_file alone. The old token is refused from then on,
+// the session it opened is ended on record, and the new token works.
 func TestReloadRotatesToken(t *testing.T) {
-	for _, trigger := range []string{"sighup", "watch"} {
+	for _, trigger := range []string{"sighup", "watch", "token_file"} {
 		t.Run(trigger, func(t *testing.T) {
 			const oldTok, newTok = "rotate-old-token-0123456789", "rotate-new-token-9876543210"
-			w := startReloadWarden(t, trigger == "sighup", "", reloadAgent{name: "bot", token: oldTok})
+			bot := reloadAgent{name: "bot", token: oldTok}
+			if trigger == "token_file" {
+				bot.file = filepath.Join(t.TempDir(), "bot.token")
+				writeToken(t, bot.file, oldTok)
+			}
+			w := startReloadWarden(t, trigger == "sighup", "", bot)
 			sid := rawSession(t, nil, w.url, oldTok, "agent/1.0")
 			if st, body := echoIn(t, w.url, oldTok, sid, 2); st != http.StatusOK || !strings.Contains(body, `"text":"hi"`) {
 				t.Fatalf("echo before the rotation: %d %s", st, body)
 			}
 
-			w.write("", reloadAgent{name: "bot", token: newTok})
-			if trigger == "sighup" {
+			switch trigger {
+			case "token_file":
+				writeToken(t, bot.file, newTok)
+			case "sighup":
+				w.write("", reloadAgent{name: "bot", token: newTok})
 				if err := w.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 					t.Fatal(err)
 				}
+			default:
+				w.write("", reloadAgent{name: "bot", token: newTok})
 			}
 			w.reloaded(t, 1)
 

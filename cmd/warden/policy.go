@@ -72,9 +72,15 @@ func policyFiles(cfg *config.Config) []string {
 	if cfg.Rules != "" {
 		files = append(files, cfg.Rules)
 	}
+	if cfg.Admin != nil && cfg.Admin.TokenFile != "" {
+		files = append(files, cfg.Admin.TokenFile)
+	}
 	for _, a := range cfg.Agents {
 		if a.Workflow != "" {
 			files = append(files, a.Workflow)
+		}
+		if a.TokenFile != "" {
+			files = append(files, a.TokenFile) // a rotated token reloads
 		}
 	}
 	return files
