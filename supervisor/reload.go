@@ -13,8 +13,9 @@ import (
 )
 
 // Reloaded is what a configuration reload changes while sessions run: the
-// agents (their tokens and what they may see), their policies, the rates
-// and the limits. Everything else a Supervisor was built with stays.
+// agents (their tokens and what they may see), their policies, the rates,
+// the limits, the admin token and the upstreams. Everything else a
+// Supervisor was built with stays.
 type Reloaded struct {
 	Agents   []Agent
 	Policies map[string]*Policy
@@ -38,6 +39,8 @@ type Reloaded struct {
 // without losing what was spent: a reload is no way to reset a limit. It
 // returns how many sessions it ended.
 func (s *Supervisor) Reload(ctx context.Context, r Reloaded) (ended int, err error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	ag, err := newAgents(r.Agents)
 	if err != nil {
 		return 0, fmt.Errorf("reload: %w", err)
@@ -63,8 +66,6 @@ func (s *Supervisor) Reload(ctx context.Context, r Reloaded) (ended int, err err
 	esc.SessionRate, esc.AgentRate, esc.AgentSessionRate, esc.MaxDelay = r.Escalation.SessionRate, r.Escalation.AgentRate, r.Escalation.AgentSessionRate, r.Escalation.MaxDelay
 	esc.defaults()
 	ctx = context.WithoutCancel(ctx)
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
 	s.agents.Store(ag)
 	if admin != nil {
 		s.admin.Store(admin)
