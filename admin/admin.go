@@ -4,9 +4,6 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +37,8 @@ import (
 //	POST /v1/decide          token=...: makes the link's decision, once
 func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, error) {
 	s := &server{sup: sup, store: sup.Store()}
-	want, err := hex.DecodeString(tokenSHA256)
-	if err != nil || len(want) != sha256.Size {
-		return nil, errors.New("admin token hash is not 64 hex digits")
+	if err := sup.SetAdminToken(tokenSHA256); err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/sessions", s.adminSessions)
@@ -69,9 +65,7 @@ func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, erro
 			links.ServeHTTP(w, r)
 			return
 		}
-		token, _ := supervisor.Bearer(r)
-		sum := sha256.Sum256([]byte(token))
-		if token == "" || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+		if token, _ := supervisor.Bearer(r); !sup.IsAdminToken(token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="warden-admin"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{"unauthorized: admin bearer token required"})
 			return

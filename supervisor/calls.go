@@ -33,7 +33,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	if ok {
 		c.found(t)
 	}
-	if !ok || !sess.agent.sees(t) {
+	if !ok || !sess.current().sees(t) {
 		// An attempt on a tool the agent cannot see is refused and recorded.
 		reason := fmt.Sprintf("tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)
 		c.refused(wctx, warden.Deny, reason)
@@ -107,7 +107,7 @@ func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResu
 		}
 	case d.Verdict == warden.Throttle && len(pre) == 0:
 		// A rule or workflow asked to slow this call down.
-		if !sleepCtx(ctx, s.esc.MaxDelay) {
+		if !sleepCtx(ctx, s.throttle.Load().maxDelay) {
 			return d, refusal("warden refused this call: the agent cancelled it while it was throttled")
 		}
 	case d.Verdict == warden.Flag:
@@ -446,7 +446,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 // session's state durable together.
 func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwarded) (workflows.Decision, error) {
 	ev := c.event(store.KindResult)
-	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.agent.resultData(c.name, f.res)
+	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.current().resultData(c.name, f.res)
 	if f.err != nil {
 		ev.Error = f.err.Error()
 	} else if f.res.IsError {
@@ -472,7 +472,7 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	}
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if rd.Verdict > warden.Flag {
-		sess.agent.withheld(&ev, f.res, rd.Rules)
+		sess.current().withheld(&ev, f.res, rd.Rules)
 	}
 	return rd, c.record(ctx, ev, &next)
 }

@@ -39,7 +39,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		if !hasToken && s.tokenlessEnd(w, r, remote, next) {
 			return
 		}
-		agent, ok := s.agents.byToken(token)
+		agent, ok := s.agents.Load().byToken(token)
 		if !ok {
 			challenge := `Bearer realm="warden"`
 			if hasToken {
@@ -106,7 +106,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			// sessions may listen or end.
 			httpError(w, http.StatusNotFound, "session not found")
 			return
-		case sess != nil && sess.agent != agent:
+		case sess != nil && sess.agent.Name != agent.Name:
 			// Another agent's session id is answered as if it did not exist.
 			httpError(w, http.StatusNotFound, "session not found")
 			return

@@ -90,7 +90,7 @@ var _ workflows.Provenance = (*sessionProvenance)(nil)
 // when nothing reads it (indexing results has a cost): the workflow or
 // the rules read where values came from, or the agent has a judge.
 func (c *call) provenance() workflows.Provenance {
-	if c.sess.prov == nil || !c.pol.tracksProvenance() && c.sess.agent.Judge == nil {
+	if c.sess.prov == nil || !c.pol.tracksProvenance() && c.sess.current().Judge == nil {
 		return nil
 	}
 	return c.sess.prov

@@ -40,7 +40,9 @@ type upstream struct {
 	spec Spec
 	hub  *Hub
 	log  *log.Logger
-	http *http.Client // tuned transport shared by this upstream's requests (trap 11)
+	ctx  context.Context    // its life: ends with the hub's, or when a reload removes it
+	stop context.CancelFunc // ends ctx
+	http *http.Client       // tuned transport shared by this upstream's requests (trap 11)
 
 	kick   chan struct{} // a request failed: check health now
 	relist chan struct{} // the upstream said a list changed: list again
@@ -69,7 +71,10 @@ type offer struct {
 }
 
 func newUpstream(spec Spec, h *Hub) *upstream {
+	ctx, stop := context.WithCancel(h.runCtx)
 	return &upstream{
+		ctx:  ctx,
+		stop: stop,
 		spec: spec,
 		hub:  h,
 		log:  h.log.With("upstream", spec.Name),

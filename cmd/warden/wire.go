@@ -28,6 +28,7 @@ type app struct {
 	db      *store.DB
 	hub     *tools.Hub
 	sup     *supervisor.Supervisor
+	agents  []supervisor.Agent // as the supervisor was given them; a reload keeps their judges
 	senders notifiers
 	log     *log.Logger
 	ret     *retainer   // nil without retention, or before start
@@ -106,7 +107,7 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger, bg: newBackground(), geo: network.Geo}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo}, nil
 }
 
 // networkOf opens the geolocation databases the network section names.
@@ -151,28 +152,12 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		LinkSecret:      cfg.Approvals.Secret,
 		PublicURL:       cfg.Approvals.PublicURL,
 		Elicitation:     cfg.Approvals.Elicitation,
-		MaxDelay:        cfg.Throttle.MaxDelay,
 		OnChange:        cfg.Revalidation.OnChange,
 		SignalWeights:   cfg.Revalidation.SignalWeights,
 		DormantAfter:    cfg.Revalidation.DormantAfter,
 	}
-	if esc.MaxDelay == 0 {
-		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
-	}
-	if r := cfg.Throttle.Session; r != nil {
-		esc.SessionRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
-	}
-	if r := cfg.Throttle.Agent; r != nil {
-		esc.AgentRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
-	}
-	for _, a := range cfg.Agents {
-		if a.Throttle != nil {
-			if esc.AgentSessionRate == nil {
-				esc.AgentSessionRate = map[string]supervisor.Rate{}
-			}
-			esc.AgentSessionRate[a.Name] = supervisor.Rate{PerMinute: a.Throttle.PerMinute, Burst: a.Throttle.Burst}
-		}
-	}
+	th := throttleOf(cfg)
+	esc.MaxDelay, esc.SessionRate, esc.AgentRate, esc.AgentSessionRate = th.MaxDelay, th.SessionRate, th.AgentRate, th.AgentSessionRate
 	var senders notifiers
 	for _, slack := range []bool{false, true} {
 		var urls []string
@@ -194,6 +179,31 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		esc.Notifier = senders
 	}
 	return esc, senders, nil
+}
+
+// throttleOf is the throttle section and the agents' own throttles as the
+// supervisor's rates (the only fields of the Escalation it sets), which a
+// reload replaces.
+func throttleOf(cfg *config.Config) supervisor.Escalation {
+	esc := supervisor.Escalation{MaxDelay: cfg.Throttle.MaxDelay}
+	if esc.MaxDelay == 0 {
+		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
+	}
+	if r := cfg.Throttle.Session; r != nil {
+		esc.SessionRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
+	if r := cfg.Throttle.Agent; r != nil {
+		esc.AgentRate = supervisor.Rate{PerMinute: r.PerMinute, Burst: r.Burst}
+	}
+	for _, a := range cfg.Agents {
+		if a.Throttle != nil {
+			if esc.AgentSessionRate == nil {
+				esc.AgentSessionRate = map[string]supervisor.Rate{}
+			}
+			esc.AgentSessionRate[a.Name] = supervisor.Rate{PerMinute: a.Throttle.PerMinute, Burst: a.Throttle.Burst}
+		}
+	}
+	return esc
 }
 
 // limitsOf turns the limits section and the agents' budgets into the
