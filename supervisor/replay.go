@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warden-dev/warden"
@@ -133,6 +135,11 @@ type ReplayOptions struct {
 	Judge *eval.Judge
 	// JudgeBounds are the moves Judge may make, as an agent's are live.
 	JudgeBounds eval.Bounds
+	// Workers is how many sessions are replayed at once (sessions are
+	// independent of each other); 0 or 1 replays them one at a time. With
+	// Judge set, sessions are replayed one at a time, so that the judge's
+	// budget is spent in the order of the record.
+	Workers int
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.
@@ -179,13 +186,16 @@ func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSes
 		opts.Interval = time.Second
 	}
 	sum := Summary{ByCall: map[warden.Verdict]int{}, BySess: map[warden.Verdict]int{}}
-	out := make([]ReplayedSession, 0, len(trs))
+	picked := trs[:0]
 	for _, tr := range trs {
 		if opts.Agent != "" && tr.Agent != "" && tr.Agent != opts.Agent {
 			sum.Skipped++
 			continue
 		}
-		rs := ReplaySession(policy, tr, opts)
+		picked = append(picked, tr)
+	}
+	out := replaySessions(policy, picked, opts)
+	for _, rs := range out {
 		worst := warden.Allow
 		for _, c := range rs.Calls {
 			sum.ByCall[c.Verdict]++
@@ -194,9 +204,36 @@ func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSes
 		sum.Calls += len(rs.Calls)
 		sum.Sessions++
 		sum.BySess[worst]++
-		out = append(out, rs)
 	}
 	return out, sum, nil
+}
+
+// replaySessions replays each trace, opts.Workers at a time, and returns
+// the sessions in the traces' order.
+func replaySessions(policy *Policy, trs []Trace, opts ReplayOptions) []ReplayedSession {
+	out := make([]ReplayedSession, len(trs))
+	workers := min(opts.Workers, len(trs))
+	if workers <= 1 || opts.Judge != nil {
+		for i, tr := range trs {
+			out[i] = ReplaySession(policy, tr, opts)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(trs) {
+					return
+				}
+				out[i] = ReplaySession(policy, trs[i], opts)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // ReplaySession runs one trace through policy.

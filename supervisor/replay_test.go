@@ -195,6 +195,29 @@ func TestReplayDeterministic(t *testing.T) {
 	}
 }
 
+// TestReplayWorkers replays the corpus on several workers and checks that
+// sessions come back in input order with the verdicts one worker gives
+// (run with -race, it also checks that sessions share nothing unguarded).
+func TestReplayWorkers(t *testing.T) {
+	traces := agentdojoTraces(t)
+	for _, agent := range agentdojoAgents {
+		p := examplePolicy(t, agent, nil)
+		opts := ReplayOptions{Agent: agent, PromptAsIntent: true}
+		one, s1, err := Replay(p, bytes.NewReader(traces), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Workers = 4
+		many, s4, err := Replay(p, bytes.NewReader(traces), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one) < 2 || !reflect.DeepEqual(one, many) || !reflect.DeepEqual(s1, s4) {
+			t.Errorf("%s: %d sessions on one worker, %d on four, or their verdicts differ", agent, len(one), len(many))
+		}
+	}
+}
+
 const replayWorkflow = `
 agent: shop
 start: [find]
