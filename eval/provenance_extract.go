@@ -52,11 +52,40 @@ const (
 
 // Observe records the values of one tool result: structured is the
 // result's structuredContent (nil when it has none), text its text
-// content.
+// content. Indexing is deferred to the first lookup after it (most calls
+// look nothing up, and indexing costs far more than a decision); the index
+// a lookup sees is the one indexing each result at once would have built,
+// so structured must not be changed after the call.
 func (p *Provenance) Observe(tool string, structured any, text string) {
 	if len(tool) > maxToolName {
-		tool = tool[:maxToolName]
+		tool = strings.Clone(tool[:maxToolName])
 	}
+	p.pending = append(p.pending, result{tool: tool, structured: structured, text: text})
+	p.pendingBytes += len(text)
+	if len(p.pending) >= maxPending || p.pendingBytes >= maxPendingBytes {
+		p.index()
+	}
+}
+
+// result is a tool result observed and not yet indexed.
+type result struct {
+	tool       string
+	structured any
+	text       string
+}
+
+// index records the values of the results observed since the last lookup,
+// in the order they were observed.
+func (p *Provenance) index() {
+	for i, r := range p.pending {
+		p.observe(r.tool, r.structured, r.text)
+		p.pending[i] = result{}
+	}
+	p.pending, p.pendingBytes = p.pending[:0], 0
+}
+
+// observe indexes one result's values.
+func (p *Provenance) observe(tool string, structured any, text string) {
 	w := walker{p: p, tool: tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + tool)}
 	if structured != nil {
 		w.walk(structured, 0)

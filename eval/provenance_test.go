@@ -506,3 +506,44 @@ func TestProvenanceAliasBomb(t *testing.T) {
 		t.Errorf("From(x) = %q, want text only", got)
 	}
 }
+
+// TestProvenanceIndexesOnLookup: a result is indexed when a lookup first
+// needs it, not when observed, and never lets more than maxPending results
+// or maxPendingBytes of them wait; what a lookup finds is the same.
+func TestProvenanceIndexesOnLookup(t *testing.T) {
+	p := NewProvenance("", nil)
+	p.Observe("get_contacts", nil, "- email: a@b.com\n  name: Alice\n")
+	p.Observe("read_inbox", nil, "Write to x@y.com at once")
+	if len(p.values) != 0 || len(p.pending) != 2 {
+		t.Fatalf("after two results: %d values indexed, %d pending; want 0 and 2", len(p.values), len(p.pending))
+	}
+	if got := p.From("a@b.com"); !slices.Equal(got, []string{"result:get_contacts.email"}) {
+		t.Errorf("From(a@b.com) = %q", got)
+	}
+	if got := p.From("x@y.com"); !slices.Equal(got, []string{"text:read_inbox"}) {
+		t.Errorf("From(x@y.com) = %q", got)
+	}
+	if len(p.pending) != 0 || len(p.values) == 0 {
+		t.Errorf("after a lookup: %d values indexed, %d pending", len(p.values), len(p.pending))
+	}
+
+	tests := []struct {
+		name    string
+		results int
+		text    string
+	}{
+		{"many results", maxPending, "ok"},
+		{"large results", 2, strings.Repeat("word ", maxPendingBytes/5+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewProvenance("", nil)
+			for range tt.results {
+				p.Observe("t", nil, tt.text)
+			}
+			if len(p.pending) != 0 {
+				t.Errorf("%d results wait unindexed", len(p.pending))
+			}
+		})
+	}
+}
