@@ -40,7 +40,6 @@ import (
 //     scanned as text, so a huge result can only weaken its own values.
 
 var (
-	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
 	quotedText = regexp.MustCompile(`"([^"\n]{1,200})"|'([^'\n]{1,200})'|“([^”\n]{1,200})”`)
 )
 
@@ -214,7 +213,7 @@ func (w *walker) field(k string, x any, level int) {
 	if w.budget < 0 {
 		return
 	}
-	if !identifier.MatchString(k) {
+	if !isIdentifier(k) {
 		w.leaf(k)
 		w.walk(x, level+1)
 		return
@@ -228,6 +227,22 @@ func (w *walker) field(k string, x any, level int) {
 	w.depth++
 	w.walk(x, level+1)
 	w.path, w.depth = w.path[:n], w.depth-1
+}
+
+// isIdentifier reports whether an object key reads as a field name:
+// ^[A-Za-z_][A-Za-z0-9_-]{0,63}$, checked by hand on every key walked.
+func isIdentifier(k string) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '-')) {
+			return false
+		}
+	}
+	return true
 }
 
 // leaf records a string at the current path.
@@ -290,13 +305,20 @@ func segments(line string) []string {
 	return out
 }
 
-// quoted returns the quoted phrases of a text ('Networking event').
+// quoted returns the quoted phrases of a text ('Networking event'). A
+// phrase never spans a line, so only the lines holding a quote mark are
+// searched (quotedText, with its bounded repeats, is costly to run).
 func quoted(text string) []string {
 	var out []string
-	for _, m := range quotedText.FindAllStringSubmatch(text, -1) {
-		for _, g := range m[1:] {
-			if g != "" {
-				out = append(out, g)
+	for line := range strings.Lines(text) {
+		if !strings.ContainsAny(line, "\"'“") {
+			continue
+		}
+		for _, m := range quotedText.FindAllStringSubmatch(line, -1) {
+			for _, g := range m[1:] {
+				if g != "" {
+					out = append(out, g)
+				}
 			}
 		}
 	}

@@ -209,10 +209,34 @@ func canonicalURL(t string) (string, bool) {
 
 // tokens are the reusable values embedded in free text, with the
 // punctuation that ends a sentence trimmed off.
+//
+// tokenPattern is most of the cost of indexing a result, so it runs only
+// where it can match: no match spans a line (none of its patterns takes a
+// newline), and every match holds a digit, '@', '.' or ':' (a number, an
+// email, a host or a scheme), so each line is matched on its own and a
+// line with none of them is skipped. The matches are those of the whole
+// text: a line keeps its newline, which \b sees as the text's edge.
 func tokens(text string) []string {
-	found := tokenPattern.FindAllString(text, -1)
-	for i, f := range found {
-		found[i] = strings.TrimRight(f, ".,;:!?")
+	var found []string
+	for line := range strings.Lines(text) {
+		if !mayHoldToken(line) {
+			continue
+		}
+		for _, f := range tokenPattern.FindAllString(line, -1) {
+			found = append(found, strings.TrimRight(f, ".,;:!?"))
+		}
 	}
 	return found
+}
+
+// mayHoldToken reports whether s holds a character that every match of
+// tokenPattern holds.
+func mayHoldToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '@', c == '.', c == ':':
+			return true
+		}
+	}
+	return false
 }
