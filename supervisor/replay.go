@@ -41,6 +41,10 @@ type Trace struct {
 	// Signals are the session's recorded signals, each before the call
 	// it preceded, so that replay gives the session the same risk.
 	Signals []TraceSignal `json:"signals,omitempty"`
+	// Started is when the session started, if recorded: max_duration and
+	// session.started count from it. Without it, a session whose first
+	// call has a recorded time started then.
+	Started *time.Time `json:"started,omitempty"`
 }
 
 // TraceSignal is a signal recorded before call Before of a trace.
@@ -165,6 +169,14 @@ type Summary struct {
 	Skipped  int                    `json:"skipped,omitempty"`
 	ByCall   map[warden.Verdict]int `json:"calls_by_verdict"`
 	BySess   map[warden.Verdict]int `json:"sessions_by_verdict"`
+	// TimeDependent names what of the policy decides by the clock (see
+	// workflows.Workflow.TimeDependent), and the decaying risk of recorded
+	// signals; empty when no verdict depends on when a call was made.
+	TimeDependent []string `json:"time_dependent,omitempty"`
+	// AtRecordedTimes counts the calls decided at the time they were
+	// recorded at; the others are decided on the replay's clock
+	// (ReplayOptions.Start and Interval).
+	AtRecordedTimes int `json:"calls_at_recorded_times"`
 }
 
 // Replay runs recorded sessions through policy with the live decision code
@@ -179,6 +191,14 @@ func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSes
 	if err != nil {
 		return nil, Summary{}, fmt.Errorf("replay: %w", err)
 	}
+	return ReplayTraces(policy, trs, opts)
+}
+
+// ReplayTraces is Replay of traces already read.
+func ReplayTraces(policy *Policy, trs []Trace, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
+	if policy == nil {
+		return nil, Summary{}, errors.New("replay: no policy")
+	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -186,13 +206,24 @@ func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSes
 		opts.Interval = time.Second
 	}
 	sum := Summary{ByCall: map[warden.Verdict]int{}, BySess: map[warden.Verdict]int{}}
-	picked := trs[:0]
+	sum.TimeDependent = policy.timeDependent()
+	signals := false
+	picked := make([]Trace, 0, len(trs))
 	for _, tr := range trs {
 		if opts.Agent != "" && tr.Agent != "" && tr.Agent != opts.Agent {
 			sum.Skipped++
 			continue
 		}
 		picked = append(picked, tr)
+		signals = signals || len(tr.Signals) > 0
+		for _, c := range tr.Calls {
+			if c.At != nil {
+				sum.AtRecordedTimes++
+			}
+		}
+	}
+	if signals {
+		sum.TimeDependent = append(sum.TimeDependent, "risk of the sessions' recorded signals, which decays")
 	}
 	out := replaySessions(policy, picked, opts)
 	for _, rs := range out {
@@ -242,7 +273,16 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		opts.Interval = time.Second
 	}
 	rs := ReplayedSession{ID: tr.ID, Agent: tr.Agent, Calls: make([]ReplayedCall, 0, len(tr.Calls))}
-	info := workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: opts.Start}
+	// The session's clock is the record's where it has one, so that
+	// max_duration, since() and now decide as they did live.
+	started := opts.Start
+	switch {
+	case tr.Started != nil:
+		started = *tr.Started
+	case len(tr.Calls) > 0 && tr.Calls[0].At != nil:
+		started = *tr.Calls[0].At
+	}
+	info := workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: started}
 	switch {
 	case tr.Intent != "":
 		info.Intent = &workflows.Intent{Request: tr.Intent}
@@ -261,10 +301,13 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
 	}
 	signals := tr.Signals
+	now := started
 	for i, tc := range tr.Calls {
-		now := opts.Start.Add(time.Duration(i) * opts.Interval)
-		if tc.At != nil {
+		switch {
+		case tc.At != nil:
 			now = *tc.At
+		case i > 0:
+			now = now.Add(opts.Interval) // no recorded time: Interval after the call before
 		}
 		for len(signals) > 0 && signals[0].Before <= i {
 			st = st.WithSignal(signals[0].Signal)
@@ -313,4 +356,16 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		rs.Calls = append(rs.Calls, rc)
 	}
 	return rs
+}
+
+// timeDependent names what of the policy decides by the clock: its
+// workflow's (workflows.Workflow.TimeDependent) and its rules'.
+func (p *Policy) timeDependent() []string {
+	out := p.Workflow.TimeDependent()
+	for _, r := range p.Rules {
+		if workflows.ReadsClock(r.When) {
+			out = append(out, fmt.Sprintf("rule %q", r.When))
+		}
+	}
+	return out
 }
