@@ -56,56 +56,80 @@ const (
 // a lookup sees is the one indexing each result at once would have built,
 // so structured must not be changed after the call.
 func (p *Provenance) Observe(tool string, structured any, text string) {
+	p.ObserveParsed(tool, structured, text, nil)
+}
+
+// ObserveParsed is Observe of a result the caller has parsed already:
+// parsed is ParseOutput(text, structured), whose YAML the index then reuses
+// rather than parsing the text again; nil when the caller has none.
+// Parsed values are never changed (states share them), so keeping the tree
+// until the next lookup is safe.
+func (p *Provenance) ObserveParsed(tool string, structured any, text string, parsed any) {
 	if len(tool) > maxToolName {
 		tool = strings.Clone(tool[:maxToolName])
 	}
-	p.pending = append(p.pending, result{tool: tool, structured: structured, text: text})
+	r := result{tool: tool, structured: structured, text: text, parsed: parsed, hadParse: parsed != nil}
+	if !composite(parsed) {
+		r.parsed = nil // the text itself: it is no structure
+	}
+	p.pending = append(p.pending, r)
 	p.pendingBytes += len(text)
+	if r.parsed != nil {
+		p.pendingBytes += treeCost * len(text)
+	}
 	if len(p.pending) >= maxPending || p.pendingBytes >= maxPendingBytes {
 		p.index()
 	}
 }
+
+// treeCost is about how many times its text's size a parsed result's tree
+// holds, for the bound on what waits to be indexed.
+const treeCost = 8
 
 // result is a tool result observed and not yet indexed.
 type result struct {
 	tool       string
 	structured any
 	text       string
+	parsed     any  // ParseOutput's tree of text, when it is structure
+	hadParse   bool // the caller parsed text (parsed nil: it is no structure)
 }
 
 // index records the values of the results observed since the last lookup,
 // in the order they were observed.
 func (p *Provenance) index() {
 	for i, r := range p.pending {
-		p.observe(r.tool, r.structured, r.text)
+		p.observe(r)
 		p.pending[i] = result{}
 	}
 	p.pending, p.pendingBytes = p.pending[:0], 0
 }
 
 // observe indexes one result's values.
-func (p *Provenance) observe(tool string, structured any, text string) {
-	w := walker{p: p, tool: tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + tool)}
-	if structured != nil {
-		w.walk(structured, 0)
+func (p *Provenance) observe(r result) {
+	w := walker{p: p, tool: r.tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + r.tool)}
+	if r.structured != nil {
+		w.walk(r.structured, 0)
 		return
 	}
-	if len(text) > maxScan {
-		w.text(text[:maxScan])
+	if len(r.text) > maxScan {
+		w.text(r.text[:maxScan])
 		return
 	}
-	if v, ok := parseStructure(text); ok {
+	if v, ok := parseStructure(r.text, r.parsed, r.hadParse); ok {
 		w.walk(v, 0)
 		return
 	}
-	w.text(text)
+	w.text(r.text)
 }
 
 // parseStructure parses a result's text as JSON, then as YAML, and keeps
 // what is a list or an object whose keys are keysLike. JSON numbers stay
 // exact (json.Number): a long account number must not become a nearby
-// float.
-func parseStructure(text string) (any, bool) {
+// float. With hadParse, parsed is ParseOutput's tree of the same text, or
+// nil where that is the text itself: when the text is not JSON,
+// ParseOutput's tree is its YAML, reused.
+func parseStructure(text string, parsed any, hadParse bool) (any, bool) {
 	trimmed := strings.TrimSpace(text)
 	if trimmed == "" {
 		return nil, false
@@ -114,8 +138,8 @@ func parseStructure(text string) (any, bool) {
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(trimmed)) {
-		v = nil
-		if parseYAML(text, &v) != nil {
+		v = parsed
+		if !hadParse && parseYAML(text, &v) != nil {
 			return nil, false
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -545,5 +546,27 @@ func TestProvenanceIndexesOnLookup(t *testing.T) {
 				t.Errorf("%d results wait unindexed", len(p.pending))
 			}
 		})
+	}
+}
+
+// TestObserveParsedIndexesAsObserve: a result handed over with the
+// caller's parse (ParseOutput) is indexed exactly as Observe indexes its
+// text: the AgentDojo outputs (YAML), JSON, prose and YAML that is a
+// scalar.
+func TestObserveParsedIndexesAsObserve(t *testing.T) {
+	texts := []string{`{"email": "a@b.com", "n": 12345678901234567890}`, "Send the money to: GB29NWBK60161331926819 today.", "just words", "- a: 1\n  b: x@y.com\n", ""}
+	for _, o := range loadOutputs(t) {
+		texts = append(texts, o.Output)
+	}
+	for _, text := range texts {
+		plain, shared := NewProvenance("", nil), NewProvenance("", nil)
+		shared.seed = plain.seed
+		plain.Observe("t", nil, text)
+		shared.ObserveParsed("t", nil, text, ParseOutput(text, nil))
+		plain.index()
+		shared.index()
+		if !reflect.DeepEqual(plain.values, shared.values) || !slices.Equal(plain.names, shared.names) {
+			t.Errorf("%.60q: indexed %d values from %q with the caller's parse, %d from %q without", text, len(shared.values), shared.names, len(plain.values), plain.names)
+		}
 	}
 }

@@ -347,7 +347,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 			}
 			st = after
 			if prov != nil && od.Verdict <= warden.Flag {
-				prov.Observe(tc.Tool, tc.Structured, text)
+				prov.ObserveParsed(tc.Tool, tc.Structured, text, od.Parsed())
 			}
 		}
 		if rc.Reasons == nil {
