@@ -212,10 +212,10 @@ func canonicalURL(t string) (string, bool) {
 //
 // tokenPattern is most of the cost of indexing a result, so it runs only
 // where it can match: no match spans a line (none of its patterns takes a
-// newline), and every match holds a digit, '@', '.' or ':' (a number, an
-// email, a host or a scheme), so each line is matched on its own and a
-// line with none of them is skipped. The matches are those of the whole
-// text: a line keeps its newline, which \b sees as the text's edge.
+// newline), so each line is matched on its own, and a line without what
+// every match holds (mayHoldToken) is skipped. The matches are those of
+// the whole text: a line keeps its newline, which \b sees as the text's
+// edge.
 func tokens(text string) []string {
 	var found []string
 	for line := range strings.Lines(text) {
@@ -229,12 +229,19 @@ func tokens(text string) []string {
 	return found
 }
 
-// mayHoldToken reports whether s holds a character that every match of
-// tokenPattern holds.
+// mayHoldToken reports whether s holds what every match of tokenPattern
+// holds: a digit (numbers, dates, phones, IBANs, ids), an '@' (emails),
+// "://" (a URL's scheme) or a '.' followed by a character a URL may hold
+// (a host's dot). A YAML line's "key: value" or a sentence's final ". "
+// is not enough.
 func mayHoldToken(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c >= '0' && c <= '9', c == '@', c == '.', c == ':':
+		case c >= '0' && c <= '9', c == '@':
+			return true
+		case c == ':' && strings.HasPrefix(s[i:], "://"):
+			return true
+		case c == '.' && i+1 < len(s) && !strings.ContainsRune(" \t\n\f\r<>\"'()[]{}", rune(s[i+1])): // not \s nor a URL's end
 			return true
 		}
 	}

@@ -45,7 +45,7 @@ func scanTexts(t *testing.T) []string {
 	texts = append(texts, "", "_", "-a", "a-", "a_b-9", "9a", strings.Repeat("k", 64), strings.Repeat("k", 65), "é", "a b")
 	pieces := []string{"a", "Z", "T", "0", "7", "12", "2024-05-01", " ", "\n", "\r\n", "\t", ".", ",", ":", "@", "-", "+", "/", "(", ")",
 		"www", ".com", "http://", "https://", "x@y.co", "GB33 BUKB 2020 1555 5555 55", "+44 20 7946 0958", "555-123-4567",
-		`"`, "'", "“", "”", "é", "10:30", "1,000.50", "ab1", "1st", "!", "?", ";"}
+		`"`, "'", "“", "”", "é", "10:30", "\v", "ftp://", "://", "www.\v", ". ", ".x", ".<", ".COM", "WWW.", "A", "Example", "1,000.50", "ab1", "1st", "!", "?", ";"}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 20000 {
 		var b strings.Builder
