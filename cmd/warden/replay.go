@@ -108,7 +108,7 @@ func printThroughput(w io.Writer, calls int, took time.Duration, workers int) {
 	if took > 0 {
 		rate = float64(calls) / took.Seconds()
 	}
-	fmt.Fprintf(w, "replayed %d calls in %.3fs: %.0f calls/s on %d workers\n", calls, took.Seconds(), rate, workers)
+	fmt.Fprintf(w, "replayed %d calls in %.3fs: %.0f calls/s, %d sessions at a time\n", calls, took.Seconds(), rate, workers)
 }
 
 // policy is the policy to replay against, and with --config the agent's
