@@ -139,6 +139,10 @@ type ReplayOptions struct {
 	Judge *eval.Judge
 	// JudgeBounds are the moves Judge may make, as an agent's are live.
 	JudgeBounds eval.Bounds
+	// MaxDelay is how long a call over the workflow's throttle is held
+	// back before it is refused instead, as throttle.max_delay is live;
+	// zero means config.DefaultThrottleMaxDelay.
+	MaxDelay time.Duration
 	// Workers is how many sessions are replayed at once (sessions are
 	// independent of each other); 0 or 1 replays them one at a time. With
 	// Judge set, sessions are replayed one at a time, so that the judge's
@@ -301,6 +305,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
 	}
 	signals := tr.Signals
+	pace := newReplayPace(policy, opts.MaxDelay)
 	now := started
 	for i, tc := range tr.Calls {
 		switch {
@@ -313,11 +318,20 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 			st = st.WithSignal(signals[0].Signal)
 			signals = signals[1:]
 		}
+		held, refused := pace.fit(now)
+		if refused != "" {
+			// Refused before any decision, as live: the session stays.
+			rs.Calls = append(rs.Calls, ReplayedCall{Tool: tc.Tool, Verdict: warden.Throttle, Reasons: []string{refused}})
+			continue
+		}
 		call := workflows.Call{Kind: tc.Kind, Tool: tc.Tool, Args: tc.Args}
 		if prov != nil {
 			call.Provenance = prov
 		}
 		d, next := policy.Decide(st, call, now)
+		if held != "" {
+			d.Raise(warden.Throttle, held)
+		}
 		if cause, ask := judgeCause(d, policy, call, info.Intent); judge != nil && ask {
 			jc := judgeCall(policy, info.Intent, call, tc.Description, provenanceOfArgs(prov, call.Args))
 			before := d.Verdict

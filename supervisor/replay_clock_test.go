@@ -87,3 +87,37 @@ func TestReplayDecidesAtRecordedTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayPacesAtRecordedTimes: the workflow's throttle (one call a
+// second, a burst of one) fills on the recorded clock: a call over the
+// rate is held back (throttle) while the wait is within MaxDelay, refused
+// beyond it without advancing the session, and a call after a pause is
+// allowed, as live.
+func TestReplayPacesAtRecordedTimes(t *testing.T) {
+	wf, err := workflows.Parse("pace.yaml", []byte("agent: a\nthrottle: {per_minute: 60, burst: 1}\nanytime: [s]\nsteps:\n  - name: s\n    tool: t\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	var calls []TraceCall
+	for _, d := range []time.Duration{0, 100, 200, 300, 10000} {
+		at := t0.Add(d * time.Millisecond)
+		calls = append(calls, TraceCall{Tool: "t", At: &at})
+	}
+	rs := ReplaySession(&Policy{Workflow: wf}, Trace{ID: "p", Calls: calls}, ReplayOptions{})
+	want := []struct {
+		v      warden.Verdict
+		reason string
+	}{
+		{warden.Allow, ""},
+		{warden.Throttle, "held back 900ms by the rate limit"},
+		{warden.Throttle, "held back 1.8s by the rate limit"},
+		{warden.Throttle, "rate limit exceeded; retry after 2.7s"},
+		{warden.Allow, ""},
+	}
+	for i, c := range rs.Calls {
+		if c.Verdict != want[i].v || !slices.Contains(append(c.Reasons, ""), want[i].reason) {
+			t.Errorf("call %d: %s %q, want %s %q", i, c.Verdict, c.Reasons, want[i].v, want[i].reason)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 var readsClock = regexp.MustCompile(`\b(now|started|since|risk)\b|\.at\b`)
 
 // TimeDependent names what in the workflow decides by the clock (its
-// session budget's max_duration and the expressions that read now,
+// session budget's max_duration, its throttle, and the expressions that read now,
 // started, since(), a time .at or the decaying risk), so that a replay can say its verdicts
 // depend on when the calls were made. Risk, which decays with time, counts
 // only in sessions that carry signals, and is the caller's to add.
@@ -24,8 +24,7 @@ func (w *Workflow) TimeDependent() []string {
 		out = append(out, fmt.Sprintf("budget.max_duration %s", w.maxDuration))
 	}
 	if w.perMinute > 0 {
-		// Live, the supervisor paces calls to it; replay does not.
-		out = append(out, fmt.Sprintf("throttle %g per minute (not replayed: replay does not pace calls)", w.perMinute))
+		out = append(out, fmt.Sprintf("throttle %g per minute", w.perMinute))
 	}
 	for _, s := range w.steps {
 		if s.guard != nil && readsClock.MatchString(s.guard.Source()) {

@@ -15,7 +15,7 @@ func TestTimeDependent(t *testing.T) {
 	}{
 		{"nothing", "", "", ""},
 		{"max_duration", "budget: {max_duration: 30m}\n", "", "budget.max_duration 30m0s"},
-		{"throttle", "throttle: {per_minute: 10, burst: 2}\n", "", "throttle 10 per minute (not replayed"},
+		{"throttle", "throttle: {per_minute: 10, burst: 2}\n", "", "throttle 10 per minute"},
 		{"rule reads now", "rules:\n  - when: \"now.Hour() > 22\"\n    action: flag\n", "", `rule "now.Hour() > 22"`},
 		{"rule reads risk", "rules:\n  - when: \"session.risk > 5\"\n    action: flag\n", "", `rule "session.risk > 5"`},
 		{"guard reads since", "", "since('t') > 1", `step s: guard "since('t') > 1"`},

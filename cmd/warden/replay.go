@@ -39,6 +39,8 @@ type replayCmd struct {
 	JudgeModel     string `help:"The model --judge asks. Default: with --config, the agent's judge.model."`
 	JudgeKeyEnv    string `help:"The variable holding --judge's API key. Default: none (a configured key is never sent to another endpoint)." placeholder:"VAR"`
 	JudgePerMinute int    `help:"--judge's budget of model calls per minute; calls beyond it keep their verdict. Default: with --config, the agent's judge.per_minute, else 60."`
+
+	maxDelay time.Duration // with --config, its throttle.max_delay
 }
 
 func (c *replayCmd) Run(g *cli) error {
@@ -66,7 +68,7 @@ func (c *replayCmd) Run(g *cli) error {
 	}
 	began := time.Now()
 	sessions, sum, err := supervisor.ReplayTraces(pol, traces, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
-		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers})
+		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay})
 	if err != nil {
 		return err
 	}
@@ -138,6 +140,10 @@ func (c *replayCmd) policy() (*supervisor.Policy, *config.Judge, error) {
 		cfg, err := loadConfig(c.Config)
 		if err != nil {
 			return nil, nil, err
+		}
+		c.maxDelay = cfg.Throttle.MaxDelay
+		if c.maxDelay == 0 {
+			c.maxDelay = time.Nanosecond // "0s": refused rather than held, as live
 		}
 		ps, _, err := loadPolicies(cfg)
 		if err != nil {
