@@ -36,7 +36,8 @@ type Provenance struct {
 	intentKeys map[vkey]struct{}
 	configKeys map[vkey]struct{}
 
-	pending      []result // observed, indexed at the next lookup
+	deferred     bool     // DeferIndexing: index at the next lookup
+	pending      []result // observed, not yet indexed
 	pendingBytes int
 }
 
@@ -54,9 +55,9 @@ const (
 	maxDepth    = 8         // path segments kept in a source name
 	maxIntent   = 16 << 10  // bytes of intent and of each config value read
 
-	// Results kept unindexed until a lookup needs them: past either
-	// bound they are indexed at once, so a session that never looks a
-	// value up holds no more than this of its results.
+	// Results kept unindexed until a lookup needs them (DeferIndexing):
+	// past either bound they are indexed at once, so a session that never
+	// looks a value up holds no more than this of its results.
 	maxPending      = 64
 	maxPendingBytes = 1 << 20
 )

@@ -51,10 +51,9 @@ const (
 
 // Observe records the values of one tool result: structured is the
 // result's structuredContent (nil when it has none), text its text
-// content. Indexing is deferred to the first lookup after it (most calls
-// look nothing up, and indexing costs far more than a decision); the index
-// a lookup sees is the one indexing each result at once would have built,
-// so structured must not be changed after the call.
+// content. After DeferIndexing, indexing waits for the first lookup after
+// it; the index a lookup sees is the one indexing each result at once
+// would have built, so structured must not be changed after the call.
 func (p *Provenance) Observe(tool string, structured any, text string) {
 	p.ObserveParsed(tool, structured, text, nil)
 }
@@ -77,10 +76,19 @@ func (p *Provenance) ObserveParsed(tool string, structured any, text string, par
 	if r.parsed != nil {
 		p.pendingBytes += treeCost * len(text)
 	}
-	if len(p.pending) >= maxPending || p.pendingBytes >= maxPendingBytes {
+	if !p.deferred || len(p.pending) >= maxPending || p.pendingBytes >= maxPendingBytes {
 		p.index()
 	}
 }
+
+// DeferIndexing makes Observe keep results unindexed until a lookup needs
+// them (at most maxPending results, maxPendingBytes of them): most calls
+// look nothing up, and indexing a result costs far more than a decision.
+// Replay, which holds a session only while replaying it, defers; a live
+// session indexes each result as it arrives, so that what it holds stays
+// within the index's bounds and an effect call's decision does not pay for
+// the results before it.
+func (p *Provenance) DeferIndexing() { p.deferred = true }
 
 // treeCost is about how many times its text's size a parsed result's tree
 // holds, for the bound on what waits to be indexed.

@@ -508,11 +508,19 @@ func TestProvenanceAliasBomb(t *testing.T) {
 	}
 }
 
-// TestProvenanceIndexesOnLookup: a result is indexed when a lookup first
-// needs it, not when observed, and never lets more than maxPending results
-// or maxPendingBytes of them wait; what a lookup finds is the same.
+// TestProvenanceIndexesOnLookup: a result is indexed when observed, or,
+// after DeferIndexing, when a lookup first needs it, with never more than
+// maxPending results or maxPendingBytes of them waiting; what a lookup
+// finds is the same.
 func TestProvenanceIndexesOnLookup(t *testing.T) {
+	eager := NewProvenance("", nil)
+	eager.Observe("read_inbox", nil, "Write to x@y.com at once")
+	if len(eager.pending) != 0 || len(eager.values) == 0 {
+		t.Errorf("without DeferIndexing: %d values indexed, %d pending", len(eager.values), len(eager.pending))
+	}
+
 	p := NewProvenance("", nil)
+	p.DeferIndexing()
 	p.Observe("get_contacts", nil, "- email: a@b.com\n  name: Alice\n")
 	p.Observe("read_inbox", nil, "Write to x@y.com at once")
 	if len(p.values) != 0 || len(p.pending) != 2 {
@@ -539,6 +547,7 @@ func TestProvenanceIndexesOnLookup(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := NewProvenance("", nil)
+			p.DeferIndexing()
 			for range tt.results {
 				p.Observe("t", nil, tt.text)
 			}

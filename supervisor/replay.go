@@ -303,6 +303,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	var prov *eval.Provenance
 	if policy.tracksProvenance() || judge != nil {
 		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
+		prov.DeferIndexing() // most sessions look few values up, late
 	}
 	signals := tr.Signals
 	pace := newReplayPace(policy, opts.MaxDelay)
