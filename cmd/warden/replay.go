@@ -21,7 +21,7 @@ import (
 )
 
 type replayCmd struct {
-	Traces         string `help:"JSONL traces, one session a line: {\"id\",\"agent\",\"calls\":[{\"tool\",\"args\",\"output\"}]}." type:"existingfile" xor:"input"`
+	Traces         string `help:"JSONL traces, one session a line: {\"id\",\"agent\",\"started\",\"calls\":[{\"tool\",\"args\",\"output\",\"at\"}]} (started and at, RFC 3339, optional)." type:"existingfile" xor:"input"`
 	DB             string `help:"Replay the sessions recorded in this bbolt history file." type:"existingfile" xor:"input"`
 	Workflow       string `help:"The workflow to replay against." type:"existingfile" xor:"policy"`
 	Rules          string `help:"Global rules to add to --workflow." type:"existingfile"`

@@ -46,18 +46,38 @@ func TestReplayRecordedTimes(t *testing.T) {
 	}
 	wf := filepath.Join(dir, "wf.yaml")
 	writeFile(t, wf, "agent: a\nbudget: {max_duration: 1m, on_exceed: deny}\nanytime: [r, w]\nsteps:\n  - {name: r, tool: read}\n  - {name: w, tool: write}\n")
-	out, err := printed((&replayCmd{DB: path, Workflow: wf}).Run)
-	if err != nil {
-		t.Fatalf("replay: %v\n%s", err, out)
+	// The same session as a trace: its start and call times in JSON.
+	traces := filepath.Join(dir, "traces.jsonl")
+	writeFile(t, traces, `{"id": "s1", "agent": "a", "started": "2026-03-01T09:00:00Z", "calls": [`+
+		`{"tool": "read", "at": "2026-03-01T09:00:10Z"}, {"tool": "write", "at": "2026-03-01T09:00:20Z"}, {"tool": "write", "at": "2026-03-01T09:01:05Z"}]}`+"\n")
+	tests := []struct {
+		name    string
+		cmd     replayCmd
+		changed string // recorded verdicts are compared; a trace's with allow
+	}{
+		{"history", replayCmd{DB: path, Workflow: wf}, "0 sessions decided differently"},
+		{"traces", replayCmd{Traces: traces, Workflow: wf}, "call 3 write: allow → deny"},
 	}
-	for _, want := range []string{
-		"1 sessions, 3 calls replayed; 0 sessions decided differently",
-		"time: the policy decides by the clock (budget.max_duration 1m0s)",
-		"3 of 3 calls replayed at their recorded times\n",
-		"replayed 3 calls in ",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the report lacks %q:\n%s", want, out)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := printed(tt.cmd.Run)
+			if err != nil {
+				t.Fatalf("replay: %v\n%s", err, out)
+			}
+			for _, want := range []string{
+				"1 sessions, 3 calls replayed; ",
+				tt.changed,
+				"time: the policy decides by the clock (budget.max_duration 1m0s)",
+				"3 of 3 calls replayed at their recorded times\n",
+				"replayed 3 calls in ",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the report lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Count(out, "→") > 1 {
+				t.Errorf("more than the last call decided otherwise than live:\n%s", out)
+			}
+		})
 	}
 }
