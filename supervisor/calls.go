@@ -468,7 +468,7 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	}
 	if rd.Verdict <= warden.Flag && c.wf.Provenance != nil {
 		// What the agent is handed is where its next values may come from.
-		sess.prov.observe(c.name, f.res.StructuredContent, allText(f.res))
+		sess.prov.observe(c.name, f.res.StructuredContent, allText(f.res), rd.Parsed())
 	}
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if rd.Verdict > warden.Flag {
