@@ -33,6 +33,9 @@ import (
 //	POST /v1/agents/{name}/kill      {"reason","by"}       kill every session of an agent
 //	POST /v1/agents/{name}/suspend   {"reason","by","kill"}
 //	POST /v1/agents/{name}/restore   {"by"}
+//	GET  /v1/flags?state=&agent=&since=&limit=             flagged calls and signals, newest first
+//	GET  /v1/flags/{id}                                    one flag
+//	POST /v1/flags/{id}/review       {"note"}              review a flag, once
 //
 // and, without the admin token (the signed token is the authority),
 //
@@ -61,6 +64,9 @@ func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, erro
 	mux.HandleFunc("POST /v1/agents/{name}/kill", s.adminKillAgent)
 	mux.HandleFunc("POST /v1/agents/{name}/suspend", s.adminSuspend(true))
 	mux.HandleFunc("POST /v1/agents/{name}/restore", s.adminSuspend(false))
+	mux.HandleFunc("GET /v1/flags", s.adminFlags)
+	mux.HandleFunc("GET /v1/flags/{id}", s.adminFlag)
+	mux.HandleFunc("POST /v1/flags/{id}/review", s.adminReviewFlag)
 	links := http.NewServeMux()
 	links.HandleFunc("GET /v1/decide", s.linkPage)
 	links.HandleFunc("POST /v1/decide", s.linkDecide)
