@@ -41,13 +41,23 @@ import (
 //
 //	GET  /v1/decide?token=   a page that shows the held call and asks to confirm
 //	POST /v1/decide          token=...: makes the link's decision, once
-func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, error) {
+//
+// With WithMetrics it also serves, with the admin token,
+//
+//	GET  /metrics            the metrics in Prometheus's text format
+func Handler(sup *supervisor.Supervisor, tokenSHA256 string, opts ...Option) (http.Handler, error) {
 	s := &server{sup: sup, store: sup.Store()}
+	for _, o := range opts {
+		o(s)
+	}
 	want, err := hex.DecodeString(tokenSHA256)
 	if err != nil || len(want) != sha256.Size {
 		return nil, errors.New("admin token hash is not 64 hex digits")
 	}
 	mux := http.NewServeMux()
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics.handler(sup))
+	}
 	mux.HandleFunc("GET /v1/sessions", s.adminSessions)
 	mux.HandleFunc("GET /v1/sessions/{id}", s.adminSession)
 	mux.HandleFunc("GET /v1/verify", s.adminVerify)
@@ -88,8 +98,18 @@ func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, erro
 
 // server holds what the handlers read.
 type server struct {
-	sup   *supervisor.Supervisor
-	store store.Store
+	sup     *supervisor.Supervisor
+	store   store.Store
+	metrics *Metrics // nil: no /metrics
+}
+
+// Option adds to what Handler serves.
+type Option func(*server)
+
+// WithMetrics serves m at /metrics, behind the admin token like the rest:
+// a scraper sends it as a bearer token.
+func WithMetrics(m *Metrics) Option {
+	return func(s *server) { s.metrics = m }
 }
 
 type apiError struct {

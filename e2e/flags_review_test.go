@@ -31,6 +31,29 @@ rules:
     reason: a loud message
 `
 
+// viewerServeConfig is deskServeConfig for the agent viewer (token
+// viewsToken) with workflow as its policy.
+func viewerServeConfig(t *testing.T, settings, workflow string) (bin, cfg, data string) {
+	t.Helper()
+	bin, cfg, data = deskServeConfig(t, settings, "viewer", viewsToken)
+	wf := filepath.Join(filepath.Dir(cfg), "viewer.yaml")
+	if err := os.WriteFile(wf, []byte(workflow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fmt.Fprintf(f, "    workflow: %s\n", wf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, cfg, data
+}
+
 // wardenCLIFails runs the warden binary with args, which must fail, and
 // returns what it wrote to standard error.
 func wardenCLIFails(t *testing.T, bin string, args ...string) string {
@@ -77,22 +100,7 @@ func onlyFlag(t *testing.T, list []store.Flag, where string) store.Flag {
 func TestFlagReviewQueue(t *testing.T) {
 	port := freePort(t)
 	admin := fmt.Sprintf("admin: {listen: \"127.0.0.1:%d\", token_sha256: %s}\n", port, hashToken(viewsAdminToken))
-	bin, cfg, data := deskServeConfig(t, admin, "viewer", viewsToken)
-	wf := filepath.Join(filepath.Dir(cfg), "viewer.yaml")
-	if err := os.WriteFile(wf, []byte(loudWorkflow), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = fmt.Fprintf(f, "    workflow: %s\n", wf)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, cfg, data := viewerServeConfig(t, admin, loudWorkflow)
 
 	p := startServe(t, bin, cfg)
 	c, err := quietDial(p.url, viewsToken)
