@@ -105,8 +105,8 @@ func (m *Metrics) handler(sup *supervisor.Supervisor) http.Handler {
 
 // scraped collects the gauges read from the supervisor when scraped.
 type scraped struct {
-	m                             *Metrics
-	sessions, pending, up, upSess *prometheus.Desc
+	m                                       *Metrics
+	sessions, pending, up, upSess, restarts *prometheus.Desc
 }
 
 func newScraped(m *Metrics) scraped {
@@ -115,6 +115,7 @@ func newScraped(m *Metrics) scraped {
 		pending:  prometheus.NewDesc("warden_approvals_pending", "Calls held for an approver now.", nil, nil),
 		up:       prometheus.NewDesc("warden_upstream_up", "Whether warden is connected to the upstream (1) or not (0).", []string{"upstream"}, nil),
 		upSess:   prometheus.NewDesc("warden_upstream_sessions", "Upstream sessions open for agents' sessions, by upstream.", []string{"upstream"}, nil),
+		restarts: prometheus.NewDesc("warden_upstream_restarts_total", "Times warden's own connection to the upstream was lost after it was up, and restarted.", []string{"upstream"}, nil),
 	}
 }
 
@@ -124,6 +125,7 @@ func (c scraped) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.pending
 	ch <- c.up
 	ch <- c.upSess
+	ch <- c.restarts
 }
 
 // Collect implements prometheus.Collector.
@@ -143,5 +145,6 @@ func (c scraped) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, u.Name)
 		ch <- prometheus.MustNewConstMetric(c.upSess, prometheus.GaugeValue, float64(u.Sessions), u.Name)
+		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(u.Restarts), u.Name)
 	}
 }

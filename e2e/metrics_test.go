@@ -210,6 +210,7 @@ func TestMetricsMatchARun(t *testing.T) {
 		{"warden_sessions_live", viewer, 0},
 		{"warden_upstream_up", map[string]string{"upstream": "desk"}, 1},
 		{"warden_upstream_call_failures_total", map[string]string{"upstream": "desk"}, 0},
+		{"warden_upstream_restarts_total", map[string]string{"upstream": "desk"}, 0},
 		{"warden_webhook_deliveries_total", map[string]string{"result": "failed"}, -1}, // none failed
 	}
 	for _, w := range want {

@@ -165,7 +165,8 @@ func (h *Hub) Status() []UpstreamStatus {
 	out := make([]UpstreamStatus, 0, len(h.ups))
 	for _, u := range h.ups {
 		_, _, err := u.client()
-		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil, Sharing: u.spec.sharing()}
+		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil, Sharing: u.spec.sharing(),
+			Restarts: u.lost.Load()}
 		u.mu.RLock()
 		st.Sessions, st.Spares = len(u.links), len(u.spare)
 		u.mu.RUnlock()
@@ -188,6 +189,10 @@ type UpstreamStatus struct {
 	Sharing  Sharing `json:"sharing"`
 	Sessions int     `json:"sessions"`
 	Spares   int     `json:"spares"`
+	// Restarts counts warden's own connection lost after it was up, and
+	// so restarted (reconnected); agents' own upstream sessions are not
+	// counted.
+	Restarts int64 `json:"restarts"`
 }
 
 func (h *Hub) catalogChanged() {
