@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/log"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/geo"
@@ -35,6 +36,7 @@ type app struct {
 	anc     *anchorer   // nil without an anchor, or before start
 	bg      *background // stopped first, before what it uses closes
 	geo     *geo.DB     // nil without geolocation
+	metrics *admin.Metrics
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -85,7 +87,8 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		_ = db.Close()
 		return nil, err
 	}
-	esc, senders, err := escalationOf(cfg, logger)
+	metrics := admin.NewMetrics()
+	esc, senders, err := escalationOf(cfg, logger, metrics.Delivered)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -100,14 +103,15 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
 		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
-		Network: network,
+		Network: network, Observer: metrics,
 	})
 	if err != nil {
 		closeGeo(network.Geo)
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo,
+		metrics: metrics}, nil
 }
 
 // networkOf opens the geolocation databases the network section names.
@@ -143,7 +147,7 @@ func keysOnly(cfg *config.Config) []string {
 
 // escalationOf turns the approvals, throttle and revalidation sections
 // into the supervisor's options, with one webhook sender per payload shape.
-func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation, notifiers, error) {
+func escalationOf(cfg *config.Config, logger *log.Logger, delivered func(eventType string, err error)) (supervisor.Escalation, notifiers, error) {
 	esc := supervisor.Escalation{
 		// Approvers can decide through the admin API (and its links) or
 		// elicitation; with neither, nobody could, and a step-up is denied.
@@ -169,7 +173,7 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		if len(urls) == 0 {
 			continue
 		}
-		snd, err := notify.New(notify.Options{URLs: urls, Secret: cfg.Approvals.Secret, Slack: slack, Logger: logger})
+		snd, err := notify.New(notify.Options{URLs: urls, Secret: cfg.Approvals.Secret, Slack: slack, Logger: logger, Delivered: delivered})
 		if err != nil {
 			return esc, nil, fmt.Errorf("webhooks: %w", err)
 		}
