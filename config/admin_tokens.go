@@ -16,13 +16,16 @@ type AdminToken struct {
 	TokenSHA256 string
 	// TokenEnv is the variable token_env named; "" with token_sha256.
 	TokenEnv string
+	// TokenFile is the absolute path of the file token_file named, or "".
+	TokenFile string
 }
 
 // SharedAdminName is the name under which the shared admin token's
 // actions are recorded.
 const SharedAdminName = "admin"
 
-// adminTokens reads admin.tokens: a list of {name, token_sha256 | token_env}.
+// adminTokens reads admin.tokens: a list of {name, token_sha256 |
+// token_env | token_file}.
 // Names and tokens must be unique, and differ from the shared token's.
 func (d *decoder) adminTokens(n ast.Node, shared string) []AdminToken {
 	items, ok := d.list(n, "admin.tokens")
@@ -41,7 +44,7 @@ func (d *decoder) adminTokens(n ast.Node, shared string) []AdminToken {
 			d.errorf(na.Node, "%s is empty", what)
 			continue
 		}
-		fields, ok := d.mapping(it, what, "name", "token_sha256", "token_env")
+		fields, ok := d.mapping(it, what, "name", "token_sha256", "token_env", "token_file")
 		if !ok {
 			continue
 		}
@@ -68,7 +71,7 @@ func (d *decoder) adminTokens(n ast.Node, shared string) []AdminToken {
 		if t.Name == "" {
 			d.errorf(it, "%s needs a name: what its holder's actions are recorded under", what)
 		}
-		t.TokenSHA256, _, t.TokenEnv = d.token(it, what, tokenFields)
+		t.TokenSHA256, _, t.TokenEnv, t.TokenFile = d.token(it, what, tokenFields)
 		if t.TokenSHA256 != "" {
 			if other, dup := sums[t.TokenSHA256]; dup {
 				d.errorf(it, "%s has the same token as %q; each person needs their own", what, other)

@@ -17,6 +17,10 @@ func (c *console) current(r *http.Request) (login, string, bool) {
 		return login{}, "", false
 	}
 	l, ok := c.logins.get(ck.Value, time.Now())
+	if ok && l.shared != "" && !c.sup.IsAdminToken(l.shared) {
+		c.logins.end(ck.Value)
+		return login{}, "", false
+	}
 	return l, ck.Value, ok
 }
 
@@ -132,13 +136,18 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	next := safeNext(r.PostFormValue("next"))
-	name, ok := operatorFor(c.ops, r.PostFormValue("token"))
+	token := r.PostFormValue("token")
+	name, ok := c.operatorFor(token)
 	if !ok {
 		c.limiter.failed(client, now)
 		c.render(w, http.StatusUnauthorized, "login", view{Data: loginView{Next: next, Error: "That token is not an admin token."}})
 		return
 	}
-	id, err := c.logins.start(name, now)
+	shared := ""
+	if name == SharedName {
+		shared = token
+	}
+	id, err := c.logins.start(name, shared, now)
 	if err != nil {
 		http.Error(w, "cannot sign in: "+err.Error(), http.StatusInternalServerError)
 		return

@@ -7,7 +7,6 @@ package console
 
 import (
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -23,8 +22,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Operator is a person (or a shared role) who may sign in: the name that
-// actions record, and the hex SHA-256 of their admin token.
+// Operator is a person who may sign in with their own token: the name
+// that their actions record, and the hex SHA-256 of the token.
 type Operator struct {
 	Name        string
 	TokenSHA256 string
@@ -49,8 +48,9 @@ type console struct {
 	sseLimit time.Duration // how long one event stream lasts before the browser reconnects
 }
 
-// Handler serves the console for these operators; it needs at least one.
-// The returned stop ends its live streams and listeners.
+// Handler serves the console to the holders of sup's admin token (as
+// SharedName) and to these named operators. The returned stop ends its
+// live streams and its watch on sup.
 func Handler(sup *supervisor.Supervisor, ops []Operator) (h http.Handler, stop func(), err error) {
 	hashed, err := hashOperators(ops)
 	if err != nil {
@@ -98,6 +98,3 @@ func securityHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-// errNoOperators is returned by Handler when no one could sign in.
-var errNoOperators = errors.New("console: no admin token to sign in with")

@@ -15,16 +15,13 @@ type operatorHash struct {
 
 // hashOperators decodes and checks the operators' hashes and names.
 func hashOperators(ops []Operator) ([]operatorHash, error) {
-	if len(ops) == 0 {
-		return nil, errNoOperators
-	}
 	out := make([]operatorHash, 0, len(ops))
 	seen := map[string]bool{}
 	for _, o := range ops {
 		if o.Name == "" {
 			return nil, fmt.Errorf("console: an operator has no name")
 		}
-		if seen[o.Name] {
+		if seen[o.Name] || o.Name == SharedName {
 			return nil, fmt.Errorf("console: operator %q is named twice", o.Name)
 		}
 		seen[o.Name] = true
@@ -39,20 +36,29 @@ func hashOperators(ops []Operator) ([]operatorHash, error) {
 	return out, nil
 }
 
-// operatorFor returns the name of the operator whose token this is. Every
-// hash is compared, with no early exit, so the time taken does not tell
-// which operator (if any) matched.
-func operatorFor(ops []operatorHash, token string) (string, bool) {
+// SharedName is the name under which the shared admin token's actions
+// are recorded.
+const SharedName = "admin"
+
+// operatorFor returns who this token signs in: a named operator, or
+// SharedName for the shared admin token in force (which a reload may
+// replace). Every named hash is compared, with no early exit, so the time
+// taken does not tell which operator (if any) matched.
+func (c *console) operatorFor(token string) (string, bool) {
 	if token == "" {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(token))
 	found := -1
-	for i, o := range ops {
+	for i, o := range c.ops {
 		found = subtle.ConstantTimeSelect(subtle.ConstantTimeCompare(sum[:], o.sum[:]), i, found)
 	}
-	if found < 0 {
-		return "", false
+	shared := c.sup.IsAdminToken(token)
+	switch {
+	case found >= 0:
+		return c.ops[found].name, true
+	case shared:
+		return SharedName, true
 	}
-	return ops[found].name, true
+	return "", false
 }

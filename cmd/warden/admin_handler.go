@@ -12,7 +12,7 @@ import (
 // /console/ and the admin API (with its decision links) everywhere else.
 // The returned stop ends the console's live streams.
 func adminHandler(a *app, cfg *config.Admin) (h http.Handler, stop func(), err error) {
-	api, err := admin.Handler(a.sup, cfg.TokenSHA256)
+	api, err := admin.Handler(a.sup, cfg.TokenSHA256, admin.WithMetrics(a.metrics))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -26,14 +26,11 @@ func adminHandler(a *app, cfg *config.Admin) (h http.Handler, stop func(), err e
 	return mux, stop, nil
 }
 
-// operators are who may sign in to the console: each named token, and the
-// shared token as "admin". A token whose variable was unset (warden stdio
+// operators are the named admin tokens that may sign in to the console
+// besides the shared one. A token whose variable was unset (warden stdio
 // lets it pass) signs no one in.
 func operators(cfg *config.Admin) []console.Operator {
 	var ops []console.Operator
-	if cfg.TokenSHA256 != "" {
-		ops = append(ops, console.Operator{Name: config.SharedAdminName, TokenSHA256: cfg.TokenSHA256})
-	}
 	for _, t := range cfg.Tokens {
 		if t.TokenSHA256 != "" {
 			ops = append(ops, console.Operator{Name: t.Name, TokenSHA256: t.TokenSHA256})

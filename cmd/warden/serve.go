@@ -29,8 +29,15 @@ func (c *serveCmd) Run(g *cli) error {
 	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught from the start, so that one sent while warden is
+	// starting reloads once it serves rather than ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	return serve(ctx, cfg, logger, func(a *app, _ endpoints) {
-		a.bg.Go((&reloader{path: cfg.File, sup: a.sup, log: logger, loaded: cfg}).run)
+		r := newReloader(a, logger)
+		r.hup = hup
+		a.bg.Go(r.run)
 	})
 }
 
