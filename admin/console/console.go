@@ -1,7 +1,7 @@
 // Package console is warden's web console, served on the admin listener
 // under /console/: sessions and their timelines, held calls to decide,
-// agents to suspend or restore, tools whose definition changed, and kill
-// buttons. Every action calls the same supervisor operation as the admin
+// flags to review, agents to suspend or restore, tools whose definition
+// changed, and kill buttons. Every action calls the same supervisor operation as the admin
 // API, with the signed-in operator's name as the actor.
 package console
 
@@ -78,11 +78,13 @@ func Handler(sup *supervisor.Supervisor, ops []Operator) (h http.Handler, stop f
 	mux.Handle("GET /console/approvals", c.page(c.approvalsPage))
 	mux.Handle("GET /console/agents", c.page(c.agentsPage))
 	mux.Handle("GET /console/tools", c.page(c.toolsPage))
+	mux.Handle("GET /console/flags", c.page(c.flagsPage))
 	mux.Handle("GET /console/events", c.authed(c.events))
 	mux.Handle("POST /console/sessions/{id}/kill", c.action(c.killSession))
 	mux.Handle("POST /console/approvals/{id}/decision", c.action(c.decide))
 	mux.Handle("POST /console/agents/{name}/{op}", c.action(c.agentAction))
 	mux.Handle("POST /console/tools/{name}/accept", c.action(c.acceptTool))
+	mux.Handle("POST /console/flags/{id}/review", c.action(c.reviewFlag))
 	return securityHeaders(mux), func() { unwatch(); c.held.close() }, nil
 }
 

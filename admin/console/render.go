@@ -12,7 +12,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "sessions", "timeline", "approvals", "agents", "tools"}
+var pageNames = []string{"login", "sessions", "timeline", "approvals", "flags", "agents", "tools"}
 
 // view is what every page's template gets.
 type view struct {

@@ -20,13 +20,20 @@ import (
 // token and alice's and bob's named ones.
 func serveConsole(t *testing.T) endpoints {
 	t.Helper()
+	return serveConsoleWith(t, heldWorkflow)
+}
+
+// serveConsoleWith serves warden with this workflow for agent a, the
+// shared admin token and alice's and bob's named ones.
+func serveConsoleWith(t *testing.T, workflow string) endpoints {
+	t.Helper()
 	upURL, stopUp, err := serveDemoUpstream()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stopUp)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "wf.yaml"), heldWorkflow)
+	writeFile(t, filepath.Join(dir, "wf.yaml"), workflow)
 	at, _ := serveWithAdmin(t, dir, configText(upURL, dir, "wf.yaml")+"approvals: {timeout: 60s}\n", namedAdminTokens())
 	return at
 }
