@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,12 +82,14 @@ func Handler(sup *supervisor.Supervisor, tokenSHA256 string, opts ...Option) (ht
 			links.ServeHTTP(w, r)
 			return
 		}
-		if token, _ := supervisor.Bearer(r); !sup.IsAdminToken(token) {
+		token, _ := supervisor.Bearer(r)
+		who, ok := s.ops.Who(sup, token)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="warden-admin"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{"unauthorized: admin bearer token required"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, who)))
 	}), nil
 }
 
@@ -94,7 +97,8 @@ func Handler(sup *supervisor.Supervisor, tokenSHA256 string, opts ...Option) (ht
 type server struct {
 	sup     *supervisor.Supervisor
 	store   store.Store
-	metrics *Metrics // nil: no /metrics
+	metrics *Metrics   // nil: no /metrics
+	ops     *Operators // named admin tokens; nil: the shared one only
 }
 
 // Option adds to what Handler serves.

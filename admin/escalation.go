@@ -41,6 +41,9 @@ func readAttributed(w http.ResponseWriter, r *http.Request, v any, by *string, v
 		badBody(w, err)
 		return false
 	}
+	if n := named(r.Context()); n != "" {
+		*by = n
+	}
 	if *by == "" {
 		writeJSON(w, http.StatusBadRequest, apiError{`"by" is required: who ` + verb + ` is recorded`})
 		return false
@@ -55,6 +58,9 @@ func readReason(w http.ResponseWriter, r *http.Request, req *reasonRequest) bool
 	if err := readBody(r, req); err != nil {
 		badBody(w, err)
 		return false
+	}
+	if n := named(r.Context()); n != "" {
+		req.By = n
 	}
 	if req.By == "" {
 		req.By = "admin API"
@@ -136,10 +142,10 @@ func (s *server) adminDecide(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// statusOf maps an operation's error to HTTP: unknown 404, already decided
+// StatusOf maps an operation's error to HTTP: unknown 404, already decided
 // 409, expired 410, invalid input 400; anything else (the store failed) is
 // warden's fault, 500.
-func statusOf(err error) int {
+func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
@@ -157,7 +163,7 @@ func statusOf(err error) int {
 // writeStoreError answers with an operation's error, its status as statusOf
 // says.
 func writeStoreError(w http.ResponseWriter, err error) {
-	writeJSON(w, statusOf(err), apiError{err.Error()})
+	writeJSON(w, StatusOf(err), apiError{err.Error()})
 }
 
 func (s *server) adminKillSession(w http.ResponseWriter, r *http.Request) {

@@ -8,11 +8,6 @@ import (
 	"github.com/warden-dev/warden/supervisor"
 )
 
-// reviewer is who a review through the admin API is recorded as: the one
-// admin token is the only identity the API knows. (Named tokens, when
-// they come, name the reviewer.)
-const reviewer = "admin"
-
 type reviewRequest struct {
 	Note string `json:"note"`
 }
@@ -60,6 +55,11 @@ func (s *server) adminReviewFlag(w http.ResponseWriter, r *http.Request) {
 	if req.Note == "" {
 		writeJSON(w, http.StatusBadRequest, apiError{`"note" is required: what the review found is recorded`})
 		return
+	}
+	// The reviewer is the token's holder: a named operator, or SharedName.
+	reviewer := SharedName
+	if n := named(r.Context()); n != "" {
+		reviewer = n
 	}
 	f, err := s.store.ReviewFlag(r.Context(), r.PathValue("id"), reviewer, req.Note)
 	if err != nil {

@@ -40,7 +40,7 @@ func (s *server) linkToken(ctx context.Context, w http.ResponseWriter, token str
 	}
 	a, err := s.store.Approval(ctx, id)
 	if err != nil {
-		http.Error(w, "approval: "+err.Error(), statusOf(err))
+		http.Error(w, "approval: "+err.Error(), StatusOf(err))
 		return store.Approval{}, "", false
 	}
 	return a, decision, true
@@ -75,7 +75,7 @@ func (s *server) linkDecide(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrExpired):
 		http.Error(w, "expired: the call is no longer held", http.StatusGone)
 	case err != nil:
-		http.Error(w, err.Error(), statusOf(err))
+		http.Error(w, err.Error(), StatusOf(err))
 	default:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "decided: %s on %s's call of %s\n", got.Decision, got.Agent, got.Tool)

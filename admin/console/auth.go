@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/warden-dev/warden/admin"
 )
 
 // authedFunc is a handler given the request's login.
@@ -27,23 +29,28 @@ func (c *console) current(r *http.Request) (login, string, bool) {
 // page serves a page to a signed-in browser, and sends any other to the
 // login page.
 func (c *console) page(fn authedFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, _, ok := c.current(r)
-		if !ok {
-			http.Redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
-		fn(w, r, l)
+	return c.signedIn(fn, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, Prefix+"login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	})
 }
 
 // authed serves a non-page endpoint (the event stream) to a signed-in
 // browser, and answers any other 401.
 func (c *console) authed(fn authedFunc) http.Handler {
+	return c.signedIn(fn, unauthorized)
+}
+
+// unauthorized answers a request that needs a login.
+func unauthorized(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "unauthorized: sign in at "+Prefix+"login", http.StatusUnauthorized)
+}
+
+// signedIn runs fn for a signed-in browser, and otherwise for any other.
+func (c *console) signedIn(fn authedFunc, otherwise http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l, _, ok := c.current(r)
 		if !ok {
-			http.Error(w, "unauthorized: sign in at "+Prefix+"login", http.StatusUnauthorized)
+			otherwise(w, r)
 			return
 		}
 		fn(w, r, l)
@@ -53,12 +60,7 @@ func (c *console) authed(fn authedFunc) http.Handler {
 // action serves a form post: signed in (else 401), from this origin, and
 // carrying the login's CSRF token (else 403).
 func (c *console) action(fn authedFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l, _, ok := c.current(r)
-		if !ok {
-			http.Error(w, "unauthorized: sign in at "+Prefix+"login", http.StatusUnauthorized)
-			return
-		}
+	return c.signedIn(func(w http.ResponseWriter, r *http.Request, l login) {
 		if !sameOrigin(r) {
 			http.Error(w, "forbidden: cross-origin request", http.StatusForbidden)
 			return
@@ -70,7 +72,7 @@ func (c *console) action(fn authedFunc) http.Handler {
 			return
 		}
 		fn(w, r, l)
-	})
+	}, unauthorized)
 }
 
 // maxForm bounds a form's body.
@@ -137,14 +139,14 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	next := safeNext(r.PostFormValue("next"))
 	token := r.PostFormValue("token")
-	name, ok := c.operatorFor(token)
+	name, ok := c.ops.Who(c.sup, token)
 	if !ok {
 		c.limiter.failed(client, now)
 		c.render(w, http.StatusUnauthorized, "login", view{Data: loginView{Next: next, Error: "That token is not an admin token."}})
 		return
 	}
 	shared := ""
-	if name == SharedName {
+	if name == admin.SharedName {
 		shared = token
 	}
 	id, err := c.logins.start(name, shared, now)

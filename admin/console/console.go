@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/supervisor"
 )
 
@@ -21,13 +22,6 @@ var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
-
-// Operator is a person who may sign in with their own token: the name
-// that their actions record, and the hex SHA-256 of the token.
-type Operator struct {
-	Name        string
-	TokenSHA256 string
-}
 
 // Prefix is the path under which the console is served.
 const Prefix = "/console/"
@@ -40,7 +34,7 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // console holds what the handlers share.
 type console struct {
 	sup      *supervisor.Supervisor
-	ops      []operatorHash
+	ops      *admin.Operators
 	logins   *logins
 	limiter  *loginLimiter
 	held     *heldCalls
@@ -49,18 +43,14 @@ type console struct {
 }
 
 // Handler serves the console to the holders of sup's admin token (as
-// SharedName) and to these named operators. The returned stop ends its
-// live streams and its watch on sup.
-func Handler(sup *supervisor.Supervisor, ops []Operator) (h http.Handler, stop func(), err error) {
-	hashed, err := hashOperators(ops)
-	if err != nil {
-		return nil, nil, err
-	}
+// admin.SharedName) and of the named operators' tokens (ops may be nil).
+// The returned stop ends its live streams and its watch on sup.
+func Handler(sup *supervisor.Supervisor, ops *admin.Operators) (h http.Handler, stop func(), err error) {
 	pages, err := parsePages()
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &console{sup: sup, ops: hashed, logins: newLogins(8 * time.Hour), limiter: newLoginLimiter(5, time.Minute),
+	c := &console{sup: sup, ops: ops, logins: newLogins(8 * time.Hour), limiter: newLoginLimiter(5, time.Minute),
 		held: newHeldCalls(), pages: pages, sseLimit: 45 * time.Second}
 	unwatch := sup.Watch(c.held.observe)
 	static, err := fs.Sub(staticFS, "static")

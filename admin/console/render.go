@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/warden-dev/warden/admin"
 )
 
 // pageNames are the templates under templates/, each rendered inside
@@ -72,5 +74,5 @@ func (c *console) show(w http.ResponseWriter, l login, name string, data any) {
 // fail answers a page or action whose operation failed, with the status
 // the admin API would give.
 func fail(w http.ResponseWriter, err error) {
-	http.Error(w, err.Error(), statusOf(err))
+	http.Error(w, err.Error(), admin.StatusOf(err))
 }

@@ -50,20 +50,7 @@ func TestCLIAgainstTheAdminAPI(t *testing.T) {
 	jsonAdmin := admin
 	jsonAdmin.JSON = true
 	c := dialAgent(t, at.MCP)
-	held := func(path string) <-chan *mcp.CallToolResult {
-		ch := make(chan *mcp.CallToolResult, 1)
-		go func() {
-			req := mcp.CallToolRequest{}
-			req.Params.Name = "read_file"
-			req.Params.Arguments = map[string]any{"path": path}
-			res, err := c.CallTool(context.Background(), req)
-			if err != nil {
-				res = mcp.NewToolResultError("transport: " + err.Error())
-			}
-			ch <- res
-		}()
-		return ch
-	}
+	held := func(path string) <-chan *mcp.CallToolResult { return heldRead(c, path) }
 	pending := func() store.Approval {
 		t.Helper()
 		var list []store.Approval

@@ -12,11 +12,15 @@ import (
 // /console/ and the admin API (with its decision links) everywhere else.
 // The returned stop ends the console's live streams.
 func adminHandler(a *app, cfg *config.Admin) (h http.Handler, stop func(), err error) {
-	api, err := admin.Handler(a.sup, cfg.TokenSHA256, admin.WithMetrics(a.metrics))
+	ops, err := admin.NewOperators(operators(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
-	con, stop, err := console.Handler(a.sup, operators(cfg))
+	api, err := admin.Handler(a.sup, cfg.TokenSHA256, admin.WithMetrics(a.metrics), admin.WithOperators(ops))
+	if err != nil {
+		return nil, nil, err
+	}
+	con, stop, err := console.Handler(a.sup, ops)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -26,14 +30,14 @@ func adminHandler(a *app, cfg *config.Admin) (h http.Handler, stop func(), err e
 	return mux, stop, nil
 }
 
-// operators are the named admin tokens that may sign in to the console
-// besides the shared one. A token whose variable was unset (warden stdio
-// lets it pass) signs no one in.
-func operators(cfg *config.Admin) []console.Operator {
-	var ops []console.Operator
+// operators are the named admin tokens (admin.tokens). A token whose
+// variable was unset (warden stdio lets it pass) is left out: it signs
+// no one in.
+func operators(cfg *config.Admin) []admin.Operator {
+	var ops []admin.Operator
 	for _, t := range cfg.Tokens {
 		if t.TokenSHA256 != "" {
-			ops = append(ops, console.Operator{Name: t.Name, TokenSHA256: t.TokenSHA256})
+			ops = append(ops, admin.Operator{Name: t.Name, TokenSHA256: t.TokenSHA256})
 		}
 	}
 	return ops

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/warden-dev/warden/store"
@@ -36,6 +37,24 @@ func serveConsoleWith(t *testing.T, workflow string) endpoints {
 	writeFile(t, filepath.Join(dir, "wf.yaml"), workflow)
 	at, _ := serveWithAdmin(t, dir, configText(upURL, dir, "wf.yaml")+"approvals: {timeout: 60s}\n", namedAdminTokens())
 	return at
+}
+
+// heldRead calls read_file on path in the background (the held workflow
+// holds it for an approver) and delivers its result, a transport error as
+// an error result.
+func heldRead(c *client.Client, path string) <-chan *mcp.CallToolResult {
+	ch := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "read_file"
+		req.Params.Arguments = map[string]any{"path": path}
+		res, err := c.CallTool(context.Background(), req)
+		if err != nil {
+			res = mcp.NewToolResultError("transport: " + err.Error())
+		}
+		ch <- res
+	}()
+	return ch
 }
 
 // adminGet reads the admin API with the shared token into v.
@@ -70,18 +89,7 @@ func TestConsoleApprovesAHeldCallLive(t *testing.T) {
 		t.Fatalf("approvals page: %v", err)
 	}
 
-	c := dialAgent(t, at.MCP)
-	resc := make(chan *mcp.CallToolResult, 1)
-	go func() {
-		req := mcp.CallToolRequest{}
-		req.Params.Name = "read_file"
-		req.Params.Arguments = map[string]any{"path": "notes/C-1002.txt"}
-		res, err := c.CallTool(context.Background(), req)
-		if err != nil {
-			res = mcp.NewToolResultError("transport: " + err.Error())
-		}
-		resc <- res
-	}()
+	resc := heldRead(dialAgent(t, at.MCP), "notes/C-1002.txt")
 
 	// The page was loaded before the call was held: it appears live.
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("section.held"))); err != nil {
