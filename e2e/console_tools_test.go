@@ -10,14 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
-
 	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/admin/console"
 	"github.com/warden-dev/warden/store"
-	"github.com/warden-dev/warden/supervisor"
-	"github.com/warden-dev/warden/tools"
 )
 
 // TestConsoleAcceptsAChangedTool: after an upstream changes a tool's
@@ -25,16 +20,7 @@ import (
 // with her named token, accepts it there; calls go through again and the
 // system chain records the acceptance as hers.
 func TestConsoleAcceptsAChangedTool(t *testing.T) {
-	up := server.NewMCPServer("bank", "1", server.WithToolCapabilities(true))
-	transfer := func(desc string) {
-		up.AddTool(mcp.NewTool("transfer", mcp.WithDescription(desc), mcp.WithString("to")),
-			func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-				return mcp.NewToolResultText("sent"), nil
-			})
-	}
-	transfer("Send money to a saved payee.")
-	w := startWarden(t, []tools.Spec{{Name: "bank", URL: serveUpstream(t, up)}},
-		[]supervisor.Agent{{Name: "a", TokenSHA256: hashToken("con-token-0123456789")}})
+	w, transfer := startBank(t, "con-token-0123456789")
 	if err := w.Sup.SetAdminToken(hashToken("con-admin-token")); err != nil {
 		t.Fatal(err)
 	}

@@ -17,10 +17,11 @@ import (
 	"github.com/warden-dev/warden/tools"
 )
 
-// TestChangedToolDefinitionStepsUp: an upstream that changes a tool's
-// definition after it was pinned (a rug pull) gets that tool's calls
-// stepped up, and recorded, until an admin accepts the new definition.
-func TestChangedToolDefinitionStepsUp(t *testing.T) {
+// startBank serves warden in front of a bank upstream with one tool,
+// transfer, for agent a with this token; the returned func changes the
+// tool's description, as a rug pull does.
+func startBank(t *testing.T, agentToken string) (*wardenUnderTest, func(desc string)) {
+	t.Helper()
 	up := server.NewMCPServer("bank", "1", server.WithToolCapabilities(true))
 	transfer := func(desc string) {
 		up.AddTool(mcp.NewTool("transfer", mcp.WithDescription(desc), mcp.WithString("to")),
@@ -30,7 +31,15 @@ func TestChangedToolDefinitionStepsUp(t *testing.T) {
 	}
 	transfer("Send money to a saved payee.")
 	w := startWarden(t, []tools.Spec{{Name: "bank", URL: serveUpstream(t, up)}},
-		[]supervisor.Agent{{Name: "a", TokenSHA256: hashToken("rug-token-0123456789")}})
+		[]supervisor.Agent{{Name: "a", TokenSHA256: hashToken(agentToken)}})
+	return w, transfer
+}
+
+// TestChangedToolDefinitionStepsUp: an upstream that changes a tool's
+// definition after it was pinned (a rug pull) gets that tool's calls
+// stepped up, and recorded, until an admin accepts the new definition.
+func TestChangedToolDefinitionStepsUp(t *testing.T) {
+	w, transfer := startBank(t, "rug-token-0123456789")
 	ah, err := admin.Handler(w.Sup, hashToken("rug-admin-token"))
 	if err != nil {
 		t.Fatal(err)
