@@ -16,7 +16,21 @@ func (c *console) sessionsPage(w http.ResponseWriter, r *http.Request, l login) 
 		fail(w, err)
 		return
 	}
-	c.show(w, l, "sessions", rows)
+	risks := c.sup.LiveRisks()
+	out := make([]sessionRow, len(rows))
+	for i, row := range rows {
+		out[i] = sessionRow{SessionRow: row}
+		if lr, ok := risks[row.ID]; ok {
+			out[i].Live = &lr
+		}
+	}
+	c.show(w, l, "sessions", out)
+}
+
+// sessionRow is a session in the list, with its risk while it is live.
+type sessionRow struct {
+	supervisor.SessionRow
+	Live *supervisor.LiveRisk
 }
 
 // timelineView is a session, its events and whether its chain verifies.

@@ -133,6 +133,11 @@ func TestConsoleRefusesWithoutLoginOrCSRF(t *testing.T) {
 	if !c.cookie.HttpOnly || c.cookie.SameSite != http.SameSiteStrictMode || c.cookie.Secure {
 		t.Fatalf("cookie = %+v, want HttpOnly, SameSite=Strict, not Secure over plain HTTP", c.cookie)
 	}
+	// The session list shows a live session's risk, and none once it ended.
+	riskCell := regexp.MustCompile(`<td>\d+\.\d\d`)
+	if _, list := c.do(http.MethodGet, "/console/", nil); !strings.Contains(list, rows[0].ID) || !riskCell.MatchString(list) {
+		t.Fatalf("the session list does not show the live session with its risk:\n%s", list)
+	}
 	_, page := c.do(http.MethodGet, "/console/sessions/"+rows[0].ID, nil)
 	m := csrfField.FindStringSubmatch(page)
 	if m == nil {
@@ -167,6 +172,9 @@ func TestConsoleRefusesWithoutLoginOrCSRF(t *testing.T) {
 	}
 	if err := call(); err == nil {
 		t.Fatal("the session lived on after the console's kill")
+	}
+	if _, list := c.do(http.MethodGet, "/console/", nil); riskCell.MatchString(list) {
+		t.Fatalf("a killed session still shows a live risk:\n%s", list)
 	}
 
 	// Signed out, the same cookie is worth nothing.
