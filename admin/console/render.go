@@ -37,6 +37,9 @@ var funcs = template.FuncMap{
 		if len(b) == 0 || json.Compact(&out, b) != nil {
 			return string(b)
 		}
+		if out.String() == "null" {
+			return ""
+		}
 		return out.String()
 	},
 }
