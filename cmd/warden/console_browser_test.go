@@ -54,7 +54,7 @@ func browser(t *testing.T) context.Context {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start chromium %s: %v", path, err)
 	}
-	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
