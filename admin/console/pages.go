@@ -35,10 +35,11 @@ type sessionRow struct {
 
 // timelineView is a session, its events and whether its chain verifies.
 type timelineView struct {
-	Session  store.Session
-	Events   []store.Event
-	Verified bool
-	Broken   []store.Break
+	Session   store.Session
+	Events    []store.Event
+	Approvals []store.Approval
+	Verified  bool
+	Broken    []store.Break
 }
 
 func (c *console) timelinePage(w http.ResponseWriter, r *http.Request, l login) {
@@ -54,12 +55,17 @@ func (c *console) timelinePage(w http.ResponseWriter, r *http.Request, l login) 
 		fail(w, err)
 		return
 	}
+	approvals, err := st.Approvals(r.Context(), store.ApprovalFilter{Session: id})
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	rep, err := st.Verify(r.Context())
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	v := timelineView{Session: sess, Events: evs, Verified: true}
+	v := timelineView{Session: sess, Events: evs, Approvals: approvals, Verified: true}
 	for _, b := range rep.Broken {
 		if b.Session == id {
 			v.Verified = false

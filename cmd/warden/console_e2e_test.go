@@ -123,6 +123,22 @@ func TestConsoleApprovesAHeldCallLive(t *testing.T) {
 		t.Fatalf("approvals = %+v, want one approved once by alice", list)
 	}
 
+	// The session's timeline lists its approval, decided by alice.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(at.Admin+"/console/sessions/"+list[0].Session),
+		chromedp.WaitVisible(chromedp.ID("session-approvals")),
+	); err != nil {
+		t.Fatalf("timeline: %v", err)
+	}
+	row, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#session-approvals tbody tr")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(row, list[0].ID) || !strings.Contains(row, "alice") {
+		t.Fatalf("the timeline's approval row is %q, want %s decided by alice", row, list[0].ID)
+	}
+	screenshot(t, ctx, dir, "timeline-approved")
+
 	// The other pages, for people to look at.
 	for _, p := range []struct{ path, sel, name string }{
 		{"/console/", "sessions", "sessions"},
