@@ -45,7 +45,9 @@ type journal struct {
 	done     chan struct{}
 	syncDone chan struct{} // closed when the syncer has exited
 
-	syncs atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
+	syncs   atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
+	appends atomic.Uint64 // appends made durable (LogStats)
+	waited  atomic.Int64  // nanoseconds appenders waited for durability (LogStats)
 }
 
 // maxHeads bounds the cache of chain heads (one per session written to).
