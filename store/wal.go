@@ -154,7 +154,7 @@ func unmarshalRecord(b []byte) (walRecord, error) {
 	return r, nil
 }
 
-// wal is the log file; only the writer goroutine puts and resets it.
+// wal is the log file; it is put to and reset under the journal's wmu.
 type wal struct {
 	f     *os.File
 	path  string
