@@ -54,9 +54,10 @@ type journal struct {
 	stop     chan struct{}
 	done     chan struct{}
 
-	syncs   atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
-	appends atomic.Uint64 // appends made durable (LogStats)
-	waited  atomic.Int64  // nanoseconds appenders waited for durability (LogStats)
+	syncs    atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
+	syncTime atomic.Int64  // nanoseconds spent in them (LogStats)
+	appends  atomic.Uint64 // appends made durable (LogStats)
+	waited   atomic.Int64  // nanoseconds appenders waited for durability (LogStats)
 }
 
 // maxHeads bounds the cache of chain heads (one per session written to).
@@ -221,7 +222,9 @@ func (j *journal) syncTo(lsn uint64) error {
 		target, recs := j.put, j.unsynced
 		j.unsynced = nil
 		j.mu.Unlock()
+		began := time.Now()
 		err := j.wal.sync()
+		j.syncTime.Add(int64(time.Since(began)))
 		j.syncs.Add(1)
 		j.mu.Lock()
 		j.syncing = false

@@ -17,13 +17,13 @@ import (
 // model for the limit: each call pays the hop's mean call time at that
 // load (sessions / hop calls/s) plus two fdatasyncs (the call's and the
 // result's durable points, shared among concurrent sessions by group
-// commit), with the fdatasync p50 measured in the data directory in the
+// commit), with the mean fdatasync measured in the data directory in the
 // same run: limit = sessions / (sessions/hop + 2·fdatasync).
 type benchCmd struct {
 	Duration time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level)." default:"32s"`
 	Sessions []int         `help:"Concurrency levels: concurrent sessions, each calling back to back." default:"1,16,64,256"`
 	Dir      string        `help:"Directory for the benchmark's history file (use the disk warden will use); default a temporary one."`
-	JSON     bool          `help:"One JSON object per line: mode, sessions, calls_per_sec, p50_us, p99_us; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us (fdatasync in the data directory), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us."`
+	JSON     bool          `help:"One JSON object per line: mode, sessions, calls_per_sec, p50_us, p99_us; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us, fsync_mean_us (fdatasync in the data directory), log_fsync_mean_us (of warden's log), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us."`
 }
 
 func (c *benchCmd) Run() error {
@@ -85,7 +85,8 @@ func (c *benchCmd) Run() error {
 		if r.Mode != "warden" {
 			continue
 		}
-		fmt.Printf("%d sessions: fdatasync in %s p50 %.0f µs, p99 %.0f µs", r.Sessions, dir, r.FsyncP50us, r.FsyncP99us)
+		fmt.Printf("%d sessions: fdatasync in %s p50 %.0f µs, p99 %.0f µs, mean %.0f µs (warden's log: mean %.0f µs)",
+			r.Sessions, dir, r.FsyncP50us, r.FsyncP99us, r.FsyncMeanUs, r.LogFsyncMeanUs)
 		if r.Sessions == 1 {
 			fmt.Printf("; warden's p50 over the hop %.0f µs, budget two fdatasyncs + 100 µs = %.0f µs",
 				r.P50us-hop[1].P50us, 2*r.FsyncP50us+100)

@@ -9,9 +9,10 @@
 // points per call (the call before forwarding, the result before
 // returning), and with group commit each costs one fdatasync that
 // concurrent sessions share. So each of n sessions' calls takes the hop's
-// mean call time at that load (n / hop calls/s) plus two fdatasync p50s,
+// mean call time at that load (n / hop calls/s) plus two mean fdatasyncs,
 // measured in the data directory in the same run, and the limit is
-// n / (n/hop + 2·fdatasync) calls/s.
+// n / (n/hop + 2·fdatasync) calls/s. Means, not medians, because
+// throughput is set by mean times; on a quiet disk the two are close.
 package bench
 
 import (
@@ -51,11 +52,15 @@ type Result struct {
 	OpenP50us float64 `json:"open_p50_us,omitempty"`
 	OpenP99us float64 `json:"open_p99_us,omitempty"`
 
-	// The rest are for the warden modes only. FsyncP50us and FsyncP99us
-	// are one small in-place write and fdatasync in the data directory,
-	// measured just before this concurrency level's modes.
-	FsyncP50us float64 `json:"fsync_p50_us,omitempty"`
-	FsyncP99us float64 `json:"fsync_p99_us,omitempty"`
+	// The rest are for the warden modes only. FsyncP50us, FsyncP99us and
+	// FsyncMeanUs are one small in-place write and fdatasync in the data
+	// directory, measured just before this concurrency level's modes;
+	// LogFsyncMeanUs is the mean fdatasync of warden's own log while the
+	// mode ran, which shows whether the log's syncs cost what the disk's do.
+	FsyncP50us     float64 `json:"fsync_p50_us,omitempty"`
+	FsyncP99us     float64 `json:"fsync_p99_us,omitempty"`
+	FsyncMeanUs    float64 `json:"fsync_mean_us,omitempty"`
+	LogFsyncMeanUs float64 `json:"log_fsync_mean_us,omitempty"`
 	// LimitCallsPerSec is the model's limit (see the package comment) and
 	// ShareOfLimit is CallsPerSec over it.
 	LimitCallsPerSec float64 `json:"limit_calls_per_sec,omitempty"`
@@ -169,7 +174,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		if err != nil {
 			return out, fmt.Errorf("bench: %w", err)
 		}
-		fsyncP50, fsyncP99 := micros(syncs, 0.50), micros(syncs, 0.99)
+		fsyncP50, fsyncP99, fsyncMean := micros(syncs, 0.50), micros(syncs, 0.99), mean(syncs)
 		var hop Result
 		for _, m := range modes {
 			t := targets[m]
@@ -178,8 +183,8 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 				return out, fmt.Errorf("bench %s at %d sessions: %w", m, n, err)
 			}
 			if t.stats != nil {
-				r.FsyncP50us, r.FsyncP99us = fsyncP50, fsyncP99
-				if r.LimitCallsPerSec = limit(n, hop.CallsPerSec, fsyncP50); r.LimitCallsPerSec > 0 {
+				r.FsyncP50us, r.FsyncP99us, r.FsyncMeanUs = fsyncP50, fsyncP99, fsyncMean
+				if r.LimitCallsPerSec = limit(n, hop.CallsPerSec, fsyncMean); r.LimitCallsPerSec > 0 {
 					r.ShareOfLimit = r.CallsPerSec / r.LimitCallsPerSec
 				}
 			}
@@ -202,22 +207,33 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 
 // limit is the model's limit for warden at n sessions (see the package
 // comment): the hop's mean call time at that load plus two fdatasyncs.
-func limit(n int, hopCallsPerSec, fsyncP50us float64) float64 {
+func limit(n int, hopCallsPerSec, fsyncUs float64) float64 {
 	if hopCallsPerSec <= 0 {
 		return 0
 	}
-	return float64(n) / (float64(n)/hopCallsPerSec + 2*fsyncP50us/1e6)
+	return float64(n) / (float64(n)/hopCallsPerSec + 2*fsyncUs/1e6)
 }
 
-// logWork is what the log did between two readings of its counters: events
-// per fdatasync, and the mean wait of an append in microseconds.
-func logWork(before, after store.LogStats) (eventsPerFsync, waitUs float64) {
+// logWork is what the log did between two readings of its counters:
+// events per fdatasync, the mean wait of an append and the mean fdatasync,
+// in microseconds.
+func logWork(before, after store.LogStats) (eventsPerFsync, waitUs, syncUs float64) {
 	appends, syncs := after.Appends-before.Appends, after.Syncs-before.Syncs
 	if appends == 0 || syncs == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
-	wait := after.Wait - before.Wait
-	return float64(appends) / float64(syncs), float64(wait.Nanoseconds()) / 1e3 / float64(appends)
+	wait, syncTime := after.Wait-before.Wait, after.SyncTime-before.SyncTime
+	return float64(appends) / float64(syncs), float64(wait.Nanoseconds()) / 1e3 / float64(appends),
+		float64(syncTime.Nanoseconds()) / 1e3 / float64(syncs)
+}
+
+// mean is the mean of latencies, in microseconds.
+func mean(lats []time.Duration) float64 {
+	var sum time.Duration
+	for _, l := range lats {
+		sum += l
+	}
+	return float64(sum.Nanoseconds()) / 1e3 / float64(len(lats))
 }
 
 // serveLoopback serves h on a free loopback port; the URL is its /mcp.
@@ -422,7 +438,7 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 	slices.Sort(lats)
 	r := Result{Mode: mode, Sessions: n, CallsPerSec: float64(len(lats)) / elapsed.Seconds(), P50us: micros(lats, 0.50), P99us: micros(lats, 0.99)}
 	if t.stats != nil {
-		r.EventsPerFsync, r.WaitPerDurablePointUs = logWork(before, t.stats())
+		r.EventsPerFsync, r.WaitPerDurablePointUs, r.LogFsyncMeanUs = logWork(before, t.stats())
 	}
 	return r, extra, nil
 }

@@ -46,7 +46,7 @@ func TestRunMeasuresEveryMode(t *testing.T) {
 			}
 			continue
 		}
-		if r.FsyncP50us <= 0 || r.FsyncP99us < r.FsyncP50us {
+		if r.FsyncP50us <= 0 || r.FsyncP99us < r.FsyncP50us || r.FsyncMeanUs <= 0 || r.LogFsyncMeanUs <= 0 {
 			t.Fatalf("%+v: implausible fdatasync latency", r)
 		}
 		if r.LimitCallsPerSec <= 0 || r.ShareOfLimit != r.CallsPerSec/r.LimitCallsPerSec {
@@ -86,14 +86,14 @@ func TestLimit(t *testing.T) {
 // TestLogWork checks what the bench derives from two readings of the
 // log's counters.
 func TestLogWork(t *testing.T) {
-	before := store.LogStats{Appends: 100, Syncs: 40, Wait: 10 * time.Millisecond}
-	after := store.LogStats{Appends: 420, Syncs: 80, Wait: 74 * time.Millisecond}
-	perSync, wait := logWork(before, after)
-	if perSync != 8 || wait != 200 {
-		t.Fatalf("logWork = %v events/fsync, %v µs wait; want 8 and 200", perSync, wait)
+	before := store.LogStats{Appends: 100, Syncs: 40, SyncTime: 5 * time.Millisecond, Wait: 10 * time.Millisecond}
+	after := store.LogStats{Appends: 420, Syncs: 80, SyncTime: 11 * time.Millisecond, Wait: 74 * time.Millisecond}
+	perSync, wait, sync := logWork(before, after)
+	if perSync != 8 || wait != 200 || sync != 150 {
+		t.Fatalf("logWork = %v events/fsync, %v µs wait, %v µs a sync; want 8, 200 and 150", perSync, wait, sync)
 	}
-	if perSync, wait := logWork(after, after); perSync != 0 || wait != 0 {
-		t.Fatalf("logWork with no appends = %v, %v; want zeros", perSync, wait)
+	if perSync, wait, sync := logWork(after, after); perSync != 0 || wait != 0 || sync != 0 {
+		t.Fatalf("logWork with no appends = %v, %v, %v; want zeros", perSync, wait, sync)
 	}
 }
 
