@@ -19,29 +19,32 @@ const walResetSize = 16 << 20
 
 // journal carries appends through the log (wal.go) into bbolt. Appends
 // are written and made durable in their callers' goroutines, with no
-// hand-off on the way: a caller frames its event under wmu and writes it
-// to the log, then waits for an fdatasync that covers it. If none is
-// running it runs one itself (the leader), covering every frame written
-// so far; callers that write while it runs wait for it, and when it ends
-// the first of them to wake leads the next, covering all of them (group
-// commit without a timer or a syncer goroutine: each hand-off between
-// goroutines costs tens of microseconds on a loaded machine). A copier
+// hand-off on the way: a caller chains and frames its event under wmu,
+// then waits for a write and fdatasync that cover it. If none is running
+// it runs them itself (the leader): one write of every frame stamped so
+// far, one fdatasync; callers that frame while it runs wait for it, and
+// when it ends the first of them to wake leads the next, covering all of
+// them (group commit without a timer or a syncer goroutine: each hand-off
+// between goroutines costs tens of microseconds on a loaded machine, and
+// a system call under wmu would hold up every appender). A copier
 // goroutine then puts durable records into bbolt. Reads that must see
 // every durable event call flush first.
 type journal struct {
 	bolt *bolt.DB
 	wal  *wal
 
-	// wmu serialises writing to the log: chaining (heads), framing, the
-	// write itself, and emptying the log. It is held only for that, never
-	// across an fdatasync of an append.
+	// wmu serialises chaining (heads), framing and emptying the log. It
+	// is held only for that, never across a write or an fdatasync of an
+	// append.
 	wmu   sync.Mutex
 	heads map[string]chainHead // by session; under wmu
 
 	mu       sync.Mutex
-	put      uint64        // the LSN of the last frame written to the log
+	put      uint64        // the LSN of the last frame stamped
 	durable  uint64        // the LSN up to which the log is durable
-	unsynced []walRecord   // written to the log, not yet durable, in LSN order
+	framed   []byte        // frames stamped, not yet written to the log
+	spare    []byte        // a buffer for framed, kept between leaders
+	unsynced []walRecord   // stamped, not yet durable, in LSN order
 	syncing  bool          // a leader is running an fdatasync
 	synced   chan struct{} // closed and replaced when an fdatasync ends
 	queue    []walRecord   // durable in the log, not yet in bbolt
@@ -157,7 +160,7 @@ func (j *journal) write(ctx context.Context, r *appendReq) (uint64, error) {
 	}
 	// Empty the log first, before r is framed: r is then put under the
 	// header it is stamped for.
-	if j.wal.off > walResetSize {
+	if j.wal.end > walResetSize {
 		j.compact()
 		if err := j.failure(); err != nil {
 			return 0, err
@@ -186,27 +189,25 @@ func (j *journal) write(ctx context.Context, r *appendReq) (uint64, error) {
 		return 0, fmt.Errorf("store: append to %q: log record of %d bytes exceeds %d", r.session, len(payload), maxFrame)
 	}
 	recs := []walRecord{rec}
-	if err := j.wal.put(recs, [][]byte{payload}); err != nil {
-		// A failed write may have left part of the frame in the log: the
-		// store stops taking appends (fail closed) rather than chain on
-		// from an unknown state.
-		return 0, j.fail(fmt.Errorf("store: append: %w", err))
-	}
+	buf := j.wal.frame(recs, [][]byte{payload})
 	j.heads[r.session] = chainHead{e.Seq, e.Hash}
 	r.out = e
 	j.mu.Lock()
 	j.put = recs[0].LSN
+	j.framed = append(j.framed, buf...)
 	j.unsynced = append(j.unsynced, recs[0])
 	j.mu.Unlock()
 	return recs[0].LSN, nil
 }
 
 // syncTo returns once the log is durable up to lsn, or the journal has
-// failed. If no fdatasync is running the caller runs one, for every frame
-// written so far; otherwise it waits for the running one, and then leads
-// the next if that one began before lsn was written. A failed fdatasync
-// fails the journal: after it nothing can be trusted to have reached the
-// disk.
+// failed. If no leader is running the caller leads: it writes every frame
+// stamped so far and runs one fdatasync for them; otherwise it waits for
+// the running leader, and then leads the next if that one began before lsn
+// was stamped. A failed write or fdatasync fails the journal: a failed
+// write may have left part of a frame in the log, and after a failed sync
+// nothing can be trusted to have reached the disk, so the store stops
+// taking appends (fail closed) rather than chain on from an unknown state.
 func (j *journal) syncTo(lsn uint64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -219,15 +220,19 @@ func (j *journal) syncTo(lsn uint64) error {
 			continue
 		}
 		j.syncing = true
-		target, recs := j.put, j.unsynced
-		j.unsynced = nil
+		target, recs, buf := j.put, j.unsynced, j.framed
+		j.unsynced, j.framed, j.spare = nil, j.spare, nil
 		j.mu.Unlock()
-		began := time.Now()
-		err := j.wal.sync()
-		j.syncTime.Add(int64(time.Since(began)))
-		j.syncs.Add(1)
+		err := j.wal.write(buf)
+		if err == nil {
+			began := time.Now()
+			err = j.wal.sync()
+			j.syncTime.Add(int64(time.Since(began)))
+			j.syncs.Add(1)
+		}
 		j.mu.Lock()
 		j.syncing = false
+		j.spare = buf[:0]
 		if err != nil {
 			j.failLocked(fmt.Errorf("store: append: %w", err))
 		} else {
