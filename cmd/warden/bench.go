@@ -17,7 +17,7 @@ import (
 // model for the limit: each call pays the hop's mean call time at that
 // load (sessions / hop calls/s) plus two fdatasyncs (the call's and the
 // result's durable points, shared among concurrent sessions by group
-// commit), with the mean fdatasync measured in the data directory in the
+// commit), with the fdatasync's p50 measured in the data directory in the
 // same run: limit = sessions / (sessions/hop + 2·fdatasync).
 type benchCmd struct {
 	Duration time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level)." default:"32s"`
