@@ -27,6 +27,11 @@ type benchCmd struct {
 }
 
 func (c *benchCmd) Run() error {
+	for _, n := range c.Sessions {
+		if n <= 0 {
+			return fmt.Errorf("bench: --sessions: %d is not a number of sessions", n)
+		}
+	}
 	dir := c.Dir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "warden-bench-")
@@ -41,11 +46,6 @@ func (c *benchCmd) Run() error {
 	enc := json.NewEncoder(os.Stdout)
 	if !c.JSON {
 		fmt.Fprintf(os.Stderr, "echo tool over loopback, %s of measuring; history fsync'd in %s\n", c.Duration, dir)
-	}
-	for _, n := range c.Sessions {
-		if n <= 0 {
-			return fmt.Errorf("bench: --sessions: %d is not a number of sessions", n)
-		}
 	}
 	res, err := bench.Run(ctx, bench.Options{Duration: c.Duration, Sessions: c.Sessions, Dir: dir, Report: func(r bench.Result) {
 		if c.JSON {
