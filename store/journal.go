@@ -135,10 +135,10 @@ func openJournal(bdb *bolt.DB, path string) (j *journal, recovered int, err erro
 	return j, len(old.recs), nil
 }
 
-// append chains r to its session's head, writes it to the log and returns
-// once it is durable. A ctx that ends before the event is written
-// withdraws it; once written it is waited for whatever ctx does, as it is
-// in the log and will be in the history.
+// append chains r to its session's head, frames it for the log and
+// returns once it is durable. A ctx that ends before the event is framed
+// withdraws it; once framed it is waited for whatever ctx does, as it will
+// be in the log and in the history.
 func (j *journal) append(ctx context.Context, r *appendReq) error {
 	j.wmu.Lock()
 	lsn, err := j.write(ctx, r)
@@ -149,8 +149,9 @@ func (j *journal) append(ctx context.Context, r *appendReq) error {
 	return j.syncTo(lsn)
 }
 
-// write frames r and writes it to the log, not yet durable, and returns
-// its LSN. The caller holds wmu.
+// write chains r to its session's head and frames it for the log, where
+// the next sync leader writes it, and returns its LSN. The caller holds
+// wmu.
 func (j *journal) write(ctx context.Context, r *appendReq) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
