@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 )
 
@@ -107,6 +108,9 @@ func (m *Metrics) handler(sup *supervisor.Supervisor) http.Handler {
 type scraped struct {
 	m                                       *Metrics
 	sessions, pending, up, upSess, restarts *prometheus.Desc
+	// The write-ahead log's counters (store.LogStats): rates of these give
+	// events per fsync and the mean wait for a durable write.
+	appends, syncs, syncTime, waited *prometheus.Desc
 }
 
 func newScraped(m *Metrics) scraped {
@@ -116,6 +120,10 @@ func newScraped(m *Metrics) scraped {
 		up:       prometheus.NewDesc("warden_upstream_up", "Whether warden is connected to the upstream (1) or not (0).", []string{"upstream"}, nil),
 		upSess:   prometheus.NewDesc("warden_upstream_sessions", "Upstream sessions open for agents' sessions, by upstream.", []string{"upstream"}, nil),
 		restarts: prometheus.NewDesc("warden_upstream_restarts_total", "Times warden's own connection to the upstream was lost after it was up, and restarted.", []string{"upstream"}, nil),
+		appends:  prometheus.NewDesc("warden_durable_writes_total", "Events made durable in the history's write-ahead log.", nil, nil),
+		syncs:    prometheus.NewDesc("warden_durable_fsyncs_total", "fdatasyncs of the write-ahead log (concurrent writes share them).", nil, nil),
+		syncTime: prometheus.NewDesc("warden_durable_fsync_seconds_total", "Time spent in the write-ahead log's fdatasyncs.", nil, nil),
+		waited:   prometheus.NewDesc("warden_durable_write_wait_seconds_total", "Time writes waited, summed, from the call until their event was durable.", nil, nil),
 	}
 }
 
@@ -126,6 +134,10 @@ func (c scraped) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.up
 	ch <- c.upSess
 	ch <- c.restarts
+	ch <- c.appends
+	ch <- c.syncs
+	ch <- c.syncTime
+	ch <- c.waited
 }
 
 // Collect implements prometheus.Collector.
@@ -146,5 +158,12 @@ func (c scraped) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, u.Name)
 		ch <- prometheus.MustNewConstMetric(c.upSess, prometheus.GaugeValue, float64(u.Sessions), u.Name)
 		ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(u.Restarts), u.Name)
+	}
+	if l, ok := sup.Store().(interface{ LogStats() store.LogStats }); ok {
+		st := l.LogStats()
+		ch <- prometheus.MustNewConstMetric(c.appends, prometheus.CounterValue, float64(st.Appends))
+		ch <- prometheus.MustNewConstMetric(c.syncs, prometheus.CounterValue, float64(st.Syncs))
+		ch <- prometheus.MustNewConstMetric(c.syncTime, prometheus.CounterValue, st.SyncTime.Seconds())
+		ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, st.Wait.Seconds())
 	}
 }

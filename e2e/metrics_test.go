@@ -218,6 +218,16 @@ func TestMetricsMatchARun(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.value)
 		}
 	}
+	// The durable path: every call and result is a durable write (9 here,
+	// besides session starts and the rest); concurrent writes share
+	// fdatasyncs, so there are at most as many as writes.
+	writes, syncs := sample(fams, "warden_durable_writes_total", nil), sample(fams, "warden_durable_fsyncs_total", nil)
+	if writes < 9 || syncs < 1 || syncs > writes {
+		t.Errorf("durable writes %v, fsyncs %v: want at least 9 writes and 1 to writes fsyncs", writes, syncs)
+	}
+	if sample(fams, "warden_durable_fsync_seconds_total", nil) <= 0 || sample(fams, "warden_durable_write_wait_seconds_total", nil) <= 0 {
+		t.Error("the durable path's time is not counted")
+	}
 	for name := range fams {
 		if !strings.HasPrefix(name, "warden_") {
 			t.Errorf("metric %s is not warden's: the registry is not private", name)
