@@ -12,10 +12,6 @@ import (
 	"github.com/warden-dev/warden/admin"
 )
 
-// pageNames are the templates under templates/, each rendered inside
-// layout.html.
-var pageNames = []string{"login", "sessions", "timeline", "approvals", "flags", "agents", "tools"}
-
 // view is what every page's template gets.
 type view struct {
 	Operator string // "" on the login page
@@ -24,31 +20,34 @@ type view struct {
 	Data     any
 }
 
-var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04:05")
-	},
-	"join": func(s []string) string { return strings.Join(s, "; ") },
-	"compact": func(b json.RawMessage) string {
-		var out bytes.Buffer
-		if len(b) == 0 || json.Compact(&out, b) != nil {
-			return string(b)
-		}
-		if out.String() == "null" {
-			return ""
-		}
-		return out.String()
-	},
+// templateFuncs are the helpers the templates use.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05")
+		},
+		"join": func(s []string) string { return strings.Join(s, "; ") },
+		"compact": func(b json.RawMessage) string {
+			var out bytes.Buffer
+			if len(b) == 0 || json.Compact(&out, b) != nil {
+				return string(b)
+			}
+			if out.String() == "null" {
+				return ""
+			}
+			return out.String()
+		},
+	}
 }
 
-// parsePages parses each page with the layout.
+// parsePages parses each page under templates/ with layout.html.
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	for _, name := range []string{"login", "sessions", "timeline", "approvals", "flags", "agents", "tools"} {
+		t, err := template.New(name).Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
 		}
