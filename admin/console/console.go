@@ -1,8 +1,8 @@
 // Package console is warden's web console, served on the admin listener
 // under /console/: sessions and their timelines, held calls to decide,
 // flags to review, agents to suspend or restore, tools whose definition
-// changed, and kill buttons. Every action calls the same supervisor operation as the admin
-// API, with the signed-in operator's name as the actor.
+// changed, and kill buttons. Every action calls the same operation as the
+// admin API, with the signed-in operator's name as the actor.
 package console
 
 import (
