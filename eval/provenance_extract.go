@@ -71,10 +71,28 @@ func (p *Provenance) ObserveParsed(tool string, structured any, text string, par
 	if !composite(parsed) {
 		r.parsed = nil // the text itself: it is no structure
 	}
+	p.add(r, r.parsed != nil)
+}
+
+// ObserveResult is Observe of a result whose parse is made on demand: the
+// index parses it (once, shared with whatever else reads it) only when a
+// lookup needs it indexed and its text is not JSON. The index a lookup
+// sees is the same as ObserveParsed's.
+func (p *Provenance) ObserveResult(tool string, r *ParsedResult) {
+	if len(tool) > maxToolName {
+		tool = strings.Clone(tool[:maxToolName])
+	}
+	p.add(result{tool: tool, structured: r.structured, text: r.text, lazy: r}, r.Done())
+}
+
+// add queues a result for indexing, and indexes what is queued unless
+// indexing is deferred and the queue is within its bounds; tree says the
+// result's parsed tree is held in memory beside its text.
+func (p *Provenance) add(r result, tree bool) {
 	p.pending = append(p.pending, r)
-	p.pendingBytes += len(text)
-	if r.parsed != nil {
-		p.pendingBytes += treeCost * len(text)
+	p.pendingBytes += len(r.text)
+	if tree {
+		p.pendingBytes += treeCost * len(r.text)
 	}
 	if !p.deferred || len(p.pending) >= maxPending || p.pendingBytes >= maxPendingBytes {
 		p.index()
@@ -99,8 +117,21 @@ type result struct {
 	tool       string
 	structured any
 	text       string
-	parsed     any  // ParseOutput's tree of text, when it is structure
-	hadParse   bool // the caller parsed text (parsed nil: it is no structure)
+	parsed     any           // ParseOutput's tree of text, when it is structure
+	hadParse   bool          // the caller parsed text (parsed nil: it is no structure)
+	lazy       *ParsedResult // the parse, made when needed (ObserveResult)
+}
+
+// yaml is ParseOutput's tree of the result's text where it is structure,
+// nil where it is the text itself; ok false when no parse was given.
+func (r result) yaml() (tree any, ok bool) {
+	if r.lazy != nil {
+		if v := r.lazy.Value(); composite(v) {
+			return v, true
+		}
+		return nil, true
+	}
+	return r.parsed, r.hadParse
 }
 
 // index records the values of the results observed since the last lookup,
@@ -124,7 +155,7 @@ func (p *Provenance) observe(r result) {
 		w.text(r.text[:maxScan])
 		return
 	}
-	if v, ok := parseStructure(r.text, r.parsed, r.hadParse); ok {
+	if v, ok := parseStructure(r.text, r.yaml); ok {
 		w.walk(v, 0)
 		return
 	}
@@ -134,10 +165,11 @@ func (p *Provenance) observe(r result) {
 // parseStructure parses a result's text as JSON, then as YAML, and keeps
 // what is a list or an object whose keys are keysLike. JSON numbers stay
 // exact (json.Number): a long account number must not become a nearby
-// float. With hadParse, parsed is ParseOutput's tree of the same text, or
-// nil where that is the text itself: when the text is not JSON,
-// ParseOutput's tree is its YAML, reused.
-func parseStructure(text string, parsed any, hadParse bool) (any, bool) {
+// float. parsed gives ParseOutput's tree of the same text, or nil where
+// that is the text itself, with ok true; ok false when there is none to
+// reuse. It is asked only when the text is not JSON: ParseOutput's tree is
+// then its YAML, reused.
+func parseStructure(text string, parsed func() (any, bool)) (any, bool) {
 	trimmed := strings.TrimSpace(text)
 	if trimmed == "" {
 		return nil, false
@@ -146,7 +178,8 @@ func parseStructure(text string, parsed any, hadParse bool) (any, bool) {
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(trimmed)) {
-		v = parsed
+		var hadParse bool
+		v, hadParse = parsed()
 		if !hadParse && parseYAML(text, &v) != nil {
 			return nil, false
 		}

@@ -362,7 +362,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 			}
 			st = after
 			if prov != nil && od.Verdict <= warden.Flag {
-				prov.ObserveParsed(tc.Tool, tc.Structured, text, od.Parsed())
+				prov.ObserveResult(tc.Tool, od.Result()) // parsed if a lookup needs it
 			}
 		}
 		if rc.Reasons == nil {

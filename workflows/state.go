@@ -89,7 +89,8 @@ type Result struct {
 }
 
 // ToolHistory is what the session remembers of one tool, for the history
-// helpers called, count, last and since.
+// helpers called, count, last and since. LastResult is parsed when
+// last(tool).result first reads it (or the state is marshalled).
 type ToolHistory struct {
 	Count      int            `json:"count"`
 	LastAt     time.Time      `json:"last_at"`
@@ -167,7 +168,7 @@ func (h history) last(tool string) map[string]any {
 	if !ok || th.Count == 0 {
 		return nil
 	}
-	return map[string]any{"args": th.LastArgs, "result": th.LastResult, "at": th.LastAt}
+	return map[string]any{"args": th.LastArgs, "result": resultValue(th.LastResult), "at": th.LastAt}
 }
 
 func (h history) since(tool string) float64 {
