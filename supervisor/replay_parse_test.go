@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/warden-dev/warden/workflows"
@@ -30,5 +31,37 @@ func TestPolicyObserveParsesForResultRules(t *testing.T) {
 				t.Errorf("result parsed = %v, want %v", got, tt.parsed)
 			}
 		})
+	}
+}
+
+// TestParseShare: a replay's sessions share one parse per distinct result
+// text; a result with structuredContent gets its own, and past
+// maxParseShare bytes of text the share starts again, so it stays bounded.
+func TestParseShare(t *testing.T) {
+	s := newParseShare()
+	a := s.result("- a: 1\n", nil)
+	if s.result("- a: 1\n", nil) != a {
+		t.Error("the same text got a second parse")
+	}
+	if s.result("- a: 2\n", nil) == a {
+		t.Error("another text got the first's parse")
+	}
+	structured := map[string]any{"a": 1}
+	if r := s.result("- a: 1\n", structured); r == a || r.Value() == nil {
+		t.Error("a result with structuredContent shares the text's parse")
+	}
+	big := strings.Repeat("x", maxParseShare/16)
+	for i := range 17 {
+		s.result(big[:len(big)-i-1], nil)
+	}
+	if s.bytes > maxParseShare {
+		t.Errorf("the share holds %d bytes of text, over %d", s.bytes, maxParseShare)
+	}
+	if s.result("- a: 1\n", nil) == a {
+		t.Error("past its bound the share kept what it held")
+	}
+	var none *parseShare
+	if none.result("x", nil) == none.result("x", nil) {
+		t.Error("without a share, two results share a parse")
 	}
 }

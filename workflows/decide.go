@@ -400,7 +400,10 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 	// The result is parsed only if something reads it: a result binding
 	// or rule here, the policy's result rules, last(tool).result, or the
 	// provenance index (see eval.ParsedResult).
-	parsed := eval.NewParsedResult(result.Text, result.Structured)
+	parsed := result.Parse
+	if parsed == nil {
+		parsed = eval.NewParsedResult(result.Text, result.Structured)
+	}
 	d.parsed = parsed
 	next := st.clone()
 	if th, ok := next.Tools[call.Tool]; ok && call.kind() == KindTool && len(result.Text) <= lastResultMax {

@@ -86,6 +86,10 @@ type Result struct {
 	Text       string `json:"text,omitempty"`
 	Structured any    `json:"structured,omitempty"`
 	IsError    bool   `json:"is_error,omitempty"`
+	// Parse, when set, is the parse of this Text and Structured that the
+	// caller shares (replay shares one per distinct text across
+	// sessions); nil makes Observe parse the result on its own.
+	Parse *eval.ParsedResult `json:"-"`
 }
 
 // ToolHistory is what the session remembers of one tool, for the history
