@@ -144,22 +144,54 @@ func (p *Provenance) index() {
 	p.pending, p.pendingBytes = p.pending[:0], 0
 }
 
-// observe indexes one result's values.
+// observe indexes one result's values. What a result holds does not
+// depend on the session, so a result shared across sessions
+// (ParsedResult) is walked once and its values hashed into each.
 func (p *Provenance) observe(r result) {
-	w := walker{p: p, tool: r.tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + r.tool)}
-	if r.structured != nil {
+	var ex *extraction
+	if r.lazy != nil {
+		ex = r.lazy.extraction(r.tool, r.extract)
+	} else {
+		ex = r.extract()
+	}
+	for _, v := range ex.values {
+		p.record(p.key(v.kind, v.norm), ex.names[v.name])
+	}
+}
+
+// extract walks a result for its values.
+func (r result) extract() *extraction {
+	w := walker{ex: &extraction{nameIdx: map[string]uint32{}}, tool: r.tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + r.tool)}
+	switch {
+	case r.structured != nil:
 		w.walk(r.structured, 0)
-		return
-	}
-	if len(r.text) > maxScan {
+	case len(r.text) > maxScan:
 		w.text(r.text[:maxScan])
-		return
+	default:
+		if v, ok := parseStructure(r.text, r.yaml); ok {
+			w.walk(v, 0)
+		} else {
+			w.text(r.text)
+		}
 	}
-	if v, ok := parseStructure(r.text, r.yaml); ok {
-		w.walk(v, 0)
-		return
-	}
-	w.text(r.text)
+	w.ex.nameIdx = nil // only needed while walking
+	return w.ex
+}
+
+// extraction is the values a result holds, in the order indexing records
+// them, as normal forms not yet hashed (the hash is keyed per session).
+type extraction struct {
+	names   []string          // source names, by index
+	nameIdx map[string]uint32 // index of each name, while walking
+	values  []extracted
+}
+
+// extracted is one value found in a result: its normal form and the
+// index of its source name.
+type extracted struct {
+	kind byte
+	name uint32
+	norm string
 }
 
 // parseStructure parses a result's text as JSON, then as YAML, and keeps
@@ -226,9 +258,9 @@ func keysLike(v any) bool {
 	return ok(v)
 }
 
-// walker records the values of one result, within its budgets.
+// walker finds the values of one result, within its budgets.
 type walker struct {
-	p      *Provenance
+	ex     *extraction
 	tool   string
 	budget int    // bytes left to read
 	nodes  int    // nodes left to walk
@@ -266,7 +298,7 @@ func (w *walker) walk(v any, level int) {
 		}
 	default:
 		if n, ok := numberOf(t); ok {
-			w.record(w.p.key(kindNumber, n), w.path)
+			w.record(kindNumber, n, w.path)
 		}
 	}
 }
@@ -312,14 +344,14 @@ func isIdentifier(k string) bool {
 
 // leaf records a string at the current path.
 func (w *walker) leaf(s string) {
-	w.p.eachKey(s, func(k vkey) { w.record(k, w.path) })
+	w.each(s, w.path)
 }
 
 // text records text that is not structure: as a whole, and what it holds.
 func (w *walker) text(s string) {
 	w.budget -= len(s)
 	name := []byte("text:" + w.tool)
-	w.p.eachKey(s, func(k vkey) { w.record(k, name) })
+	w.each(s, name)
 	w.scan(s)
 }
 
@@ -327,7 +359,7 @@ func (w *walker) text(s string) {
 // segments other than the whole text itself, as from "text:<tool>".
 func (w *walker) scan(s string) {
 	name := []byte("text:" + w.tool)
-	add := func(v string) { w.p.eachKey(v, func(k vkey) { w.record(k, name) }) }
+	add := func(v string) { w.each(v, name) }
 	for _, t := range tokens(s) {
 		add(t)
 	}
@@ -344,14 +376,27 @@ func (w *walker) scan(s string) {
 	}
 }
 
-// record notes a value under a source name given as bytes; the name is
-// copied only the first time a session sees it.
-func (w *walker) record(k vkey, name []byte) {
-	if i, ok := w.p.nameIdx[string(name)]; ok {
-		w.p.record(k, w.p.names[i])
-		return
+// each records the normal forms of a string (as Provenance.eachKey
+// hashes them) under a source name.
+func (w *walker) each(s string, name []byte) {
+	if kind, norm, ok := normalize(s); ok {
+		w.record(kind, norm, name)
 	}
-	w.p.record(k, string(name))
+	if d, ok := phoneDigits(s); ok {
+		w.record(kindDigits, d, name)
+	}
+}
+
+// record notes a value under a source name given as bytes; the name is
+// copied only the first time the result holds it.
+func (w *walker) record(kind byte, norm string, name []byte) {
+	i, ok := w.ex.nameIdx[string(name)]
+	if !ok {
+		i = uint32(len(w.ex.names))
+		w.ex.names = append(w.ex.names, string(name))
+		w.ex.nameIdx[w.ex.names[i]] = i
+	}
+	w.ex.values = append(w.ex.values, extracted{kind: kind, name: i, norm: norm})
 }
 
 // segments splits a line of text into the names it may list.

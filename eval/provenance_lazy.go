@@ -17,6 +17,10 @@ type ParsedResult struct {
 	once       sync.Once
 	done       atomic.Bool
 	v          any
+
+	mu        sync.Mutex
+	extracted *extraction // the provenance index's walk of the result
+	exTool    string      // the tool it was walked for (names its sources)
 }
 
 // NewParsedResult holds a result's text and structuredContent unparsed.
@@ -31,6 +35,18 @@ func (r *ParsedResult) Value() any {
 		r.done.Store(true)
 	})
 	return r.v
+}
+
+// extraction is the provenance index's walk of the result as a result of
+// tool, walked (by walk) at the first call for that tool and kept for the
+// next session that indexes the same result.
+func (r *ParsedResult) extraction(tool string, walk func() *extraction) *extraction {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.extracted == nil || r.exTool != tool {
+		r.extracted, r.exTool = walk(), tool
+	}
+	return r.extracted
 }
 
 // Done reports whether the result has been parsed: the tree is then held

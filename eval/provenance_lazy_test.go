@@ -74,3 +74,35 @@ func TestParsedResultParsesOnce(t *testing.T) {
 		t.Error("a second Value parsed again")
 	}
 }
+
+// TestSharedResultIndexesInEachSession: a result shared across sessions is
+// walked once for a tool, and each session's index of it (keyed by its own
+// seed) finds what Observe would; the same text from another tool is
+// walked again, under that tool's names.
+func TestSharedResultIndexesInEachSession(t *testing.T) {
+	const text = "- email: a@b.com\n  note: write to x@y.com\n"
+	r := NewParsedResult(text, nil)
+	tests := []struct {
+		tool string
+		want map[string][]string
+	}{
+		{"get_contacts", map[string][]string{"a@b.com": {"result:get_contacts.email"}, "x@y.com": {"text:get_contacts"}}},
+		{"get_contacts", map[string][]string{"a@b.com": {"result:get_contacts.email"}, "x@y.com": {"text:get_contacts"}}},
+		{"read_inbox", map[string][]string{"a@b.com": {"result:read_inbox.email"}, "x@y.com": {"text:read_inbox"}}},
+	}
+	var walked *extraction
+	for i, tt := range tests {
+		p := NewProvenance("", nil)
+		p.DeferIndexing()
+		p.ObserveResult(tt.tool, r)
+		for v, want := range tt.want {
+			if got := p.From(v); !slices.Equal(got, want) {
+				t.Errorf("session %d: From(%s) = %q, want %q", i, v, got, want)
+			}
+		}
+		if again := r.extracted == walked; again != (i == 1) {
+			t.Errorf("session %d (%s): walk reused = %v", i, tt.tool, again)
+		}
+		walked = r.extracted
+	}
+}
