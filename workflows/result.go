@@ -22,10 +22,18 @@ func (s *step) readsResult() bool {
 // normalised when first read: most are never read, and parsing them all
 // was most of a replay's cost. It marshals as the value it stands for, so
 // a persisted state is as before and resumes with the plain value.
-type lastResult struct{ get func() any }
+type lastResult struct {
+	once sync.Once
+	r    *eval.ParsedResult // dropped once normalised, so only v is kept
+	v    any
+}
 
-func newLastResult(r *eval.ParsedResult) *lastResult {
-	return &lastResult{get: sync.OnceValue(func() any { return normalise(r.Value()) })}
+func newLastResult(r *eval.ParsedResult) *lastResult { return &lastResult{r: r} }
+
+// get is the normalised result, normalised on the first call.
+func (l *lastResult) get() any {
+	l.once.Do(func() { l.v, l.r = normalise(l.r.Value()), nil })
+	return l.v
 }
 
 // MarshalJSON writes the normalised result.
