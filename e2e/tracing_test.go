@@ -1,0 +1,300 @@
+package e2e
+
+import (
+	"context"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/supervisor"
+	"github.com/warden-dev/warden/tools"
+	"github.com/warden-dev/warden/tracing"
+	"github.com/warden-dev/warden/workflows"
+)
+
+// Issue 10's proof: a trace collected by an in-test OTLP receiver follows a
+// call from the agent's framework (its traceparent) through warden (the
+// call, its decision, its durable writes, the upstream request) to the
+// tool server, which sees warden's upstream span as its parent.
+
+// traceWorkflow allows echo and denies anything else.
+const traceWorkflow = `
+agent: tracer
+purpose: echo things
+on_violation: deny
+start: [echo]
+anytime: [echo]
+steps:
+  - name: echo
+    tool: echo
+    next: ["*"]
+`
+
+// otlpReceiver collects the spans of OTLP/HTTP protobuf exports.
+type otlpReceiver struct {
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	requests int
+}
+
+func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil || req.URL.Path != "/v1/traces" || req.Header.Get("Content-Type") != "application/x-protobuf" {
+		http.Error(w, "bad export", http.StatusBadRequest)
+		return
+	}
+	var ex coltrace.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &ex); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	r.requests++
+	for _, rs := range ex.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			r.spans = append(r.spans, ss.Spans...)
+		}
+	}
+	r.mu.Unlock()
+	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(out)
+}
+
+// trace returns the collected spans of trace id, by name.
+func (r *otlpReceiver) trace(id trace.TraceID) map[string][]*tracepb.Span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]*tracepb.Span{}
+	for _, s := range r.spans {
+		if trace.TraceID(s.TraceId) == id {
+			out[s.Name] = append(out[s.Name], s)
+		}
+	}
+	return out
+}
+
+// seenContext is the trace context an upstream received with one call.
+type seenContext struct{ header, meta string }
+
+// tracedUpstream is an MCP server with an echo tool that records the
+// traceparent each call brought, as an HTTP header and in _meta.
+func tracedUpstream(t *testing.T) (url string, seen func() []seenContext) {
+	t.Helper()
+	var (
+		mu  sync.Mutex
+		got []seenContext
+	)
+	s := server.NewMCPServer("traced", "1.0.0", server.WithToolCapabilities(true))
+	s.AddTool(mcp.NewTool("echo", mcp.WithString("text")), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var sc seenContext
+		sc.header = req.Header.Get("traceparent")
+		if m := req.Params.Meta; m != nil {
+			sc.meta, _ = m.AdditionalFields["traceparent"].(string)
+		}
+		mu.Lock()
+		got = append(got, sc)
+		mu.Unlock()
+		return mcp.NewToolResultText(req.GetString("text", "")), nil
+	})
+	s.AddTool(mcp.NewTool("wipe"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("wiped"), nil
+	})
+	return serveUpstream(t, s), func() []seenContext {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]seenContext(nil), got...)
+	}
+}
+
+// agentParentKey holds the span of the agent's framework that a call belongs to.
+type agentParentKey struct{}
+
+// startTracedWarden runs warden for the tracer agent with tp (nil: tracing
+// off) and returns it with an agent client that sends the traceparent of
+// the span context its call's context carries (agentParentKey).
+func startTracedWarden(t *testing.T, upURL string, tp trace.TracerProvider) (*wardenUnderTest, func(ctx context.Context, name string, meta map[string]any) *mcp.CallToolResult) {
+	t.Helper()
+	wf, err := workflows.Parse("tracer.yaml", []byte(traceWorkflow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "tracer-token"
+	w := startWarden(t, []tools.Spec{{Name: "traced", URL: upURL}},
+		[]supervisor.Agent{{Name: "tracer", TokenSHA256: hashToken(token)}},
+		func(o *supervisor.Options) {
+			o.Policies = map[string]*supervisor.Policy{"tracer": {Workflow: wf}}
+			o.Tracer = tp
+		})
+	headers := transport.WithHTTPHeaderFunc(func(ctx context.Context) map[string]string {
+		sc, ok := ctx.Value(agentParentKey{}).(trace.SpanContext)
+		if !ok {
+			return nil
+		}
+		c := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(ctx, sc), c)
+		return c
+	})
+	c, err := testkit.Dial(w.URL, token, "e2e-agent", []transport.StreamableHTTPCOption{headers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return w, func(ctx context.Context, name string, meta map[string]any) *mcp.CallToolResult {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		req := mcp.CallToolRequest{}
+		req.Params.Name = name
+		req.Params.Arguments = map[string]any{"text": "hello"}
+		if meta != nil {
+			req.Params.Meta = &mcp.Meta{AdditionalFields: meta}
+		}
+		res, err := c.CallTool(ctx, req)
+		if err != nil {
+			t.Fatalf("call %s: %v", name, err)
+		}
+		return res
+	}
+}
+
+// agentSpan is a span context as an agent's framework would have it.
+func agentSpan(t *testing.T, traceHex, spanHex string) trace.SpanContext {
+	t.Helper()
+	tid, err := trace.TraceIDFromHex(traceHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := trace.SpanIDFromHex(spanHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true})
+}
+
+// attr is a span's string attribute.
+func attr(s *tracepb.Span, key string) string {
+	for _, a := range s.Attributes {
+		if a.Key == key {
+			return a.Value.GetStringValue()
+		}
+	}
+	return ""
+}
+
+// one is the only span of name in spans.
+func one(t *testing.T, spans map[string][]*tracepb.Span, name string) *tracepb.Span {
+	t.Helper()
+	if len(spans[name]) != 1 {
+		t.Fatalf("%d %s spans, want 1 (spans: %v)", len(spans[name]), name, spans)
+	}
+	return spans[name][0]
+}
+
+func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
+	rcv := &otlpReceiver{}
+	collector := serveHTTP(t, rcv)
+	tp, err := tracing.New(context.Background(), tracing.Options{Endpoint: collector, SampleRatio: 1, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	upURL, seen := tracedUpstream(t)
+	_, call := startTracedWarden(t, upURL, tp)
+
+	allowed := agentSpan(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+	if res := call(context.WithValue(context.Background(), agentParentKey{}, allowed), "echo", nil); res.IsError {
+		t.Fatalf("echo refused: %s", resultText(res))
+	}
+	denied := agentSpan(t, "1bf7651916cd43dd8448eb211c80319d", "c7ad6b7169203332")
+	if res := call(context.WithValue(context.Background(), agentParentKey{}, denied), "wipe", nil); !res.IsError {
+		t.Fatalf("wipe went through: %s", resultText(res))
+	}
+	// The MCP convention: the trace context in params._meta, no header.
+	viaMeta := agentSpan(t, "2cf7651916cd43dd8448eb211c80319e", "d7ad6b7169203333")
+	if res := call(context.Background(), "echo", map[string]any{"traceparent": "00-" + viaMeta.TraceID().String() + "-" + viaMeta.SpanID().String() + "-01"}); res.IsError {
+		t.Fatalf("echo refused: %s", resultText(res))
+	}
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	ups := seen()
+	if len(ups) != 2 {
+		t.Fatalf("upstream saw %d calls, want 2", len(ups))
+	}
+	for i, parent := range []trace.SpanContext{allowed, viaMeta} {
+		spans := rcv.trace(parent.TraceID())
+		callSpan := one(t, spans, "warden.call")
+		if hex.EncodeToString(callSpan.ParentSpanId) != parent.SpanID().String() {
+			t.Errorf("warden.call's parent is %x, want the agent's span %s", callSpan.ParentSpanId, parent.SpanID())
+		}
+		if got := attr(callSpan, "warden.verdict"); got != "allow" {
+			t.Errorf("warden.call verdict %q, want allow", got)
+		}
+		if attr(callSpan, "warden.agent") != "tracer" || attr(callSpan, "warden.tool") != "echo" || attr(callSpan, "warden.upstream") != "traced" {
+			t.Errorf("warden.call attributes %v", callSpan.Attributes)
+		}
+		for _, name := range []string{"warden.decide", "warden.upstream", "warden.record"} {
+			for _, s := range spans[name] {
+				if string(s.ParentSpanId) != string(callSpan.SpanId) {
+					t.Errorf("%s's parent is %x, want warden.call %x", name, s.ParentSpanId, callSpan.SpanId)
+				}
+			}
+		}
+		one(t, spans, "warden.decide")
+		if n := len(spans["warden.record"]); n != 2 {
+			t.Errorf("%d warden.record spans, want 2 (the call's event, the result's)", n)
+		}
+		up := one(t, spans, "warden.upstream")
+		if up.Kind != tracepb.Span_SPAN_KIND_CLIENT {
+			t.Errorf("warden.upstream kind %v, want client", up.Kind)
+		}
+		want := "00-" + parent.TraceID().String() + "-" + hex.EncodeToString(up.SpanId) + "-01"
+		if ups[i].header != want || ups[i].meta != want {
+			t.Errorf("upstream saw traceparent header %q and _meta %q, want %q (warden.upstream's)", ups[i].header, ups[i].meta, want)
+		}
+	}
+
+	spans := rcv.trace(denied.TraceID())
+	callSpan := one(t, spans, "warden.call")
+	if got := attr(callSpan, "warden.verdict"); got != "deny" {
+		t.Errorf("denied call's verdict %q, want deny", got)
+	}
+	if len(spans["warden.upstream"]) != 0 {
+		t.Errorf("a denied call has an upstream span")
+	}
+	one(t, spans, "warden.decide")
+	one(t, spans, "warden.record")
+}
+
+func TestTracingOffAddsNothingUpstream(t *testing.T) {
+	upURL, seen := tracedUpstream(t)
+	_, call := startTracedWarden(t, upURL, nil)
+	parent := agentSpan(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+	ctx := context.WithValue(context.Background(), agentParentKey{}, parent)
+	meta := map[string]any{"traceparent": "00-" + parent.TraceID().String() + "-" + parent.SpanID().String() + "-01"}
+	if res := call(ctx, "echo", meta); res.IsError {
+		t.Fatalf("echo refused: %s", resultText(res))
+	}
+	ups := seen()
+	if len(ups) != 1 {
+		t.Fatalf("upstream saw %d calls, want 1", len(ups))
+	}
+	if ups[0] != (seenContext{}) {
+		t.Errorf("with tracing off the upstream saw a trace context: %+v", ups[0])
+	}
+}
