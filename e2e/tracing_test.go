@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/hex"
-	"io"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -14,9 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/supervisor"
@@ -43,43 +39,10 @@ steps:
     next: ["*"]
 `
 
-// otlpReceiver collects the spans of OTLP/HTTP protobuf exports.
-type otlpReceiver struct {
-	mu       sync.Mutex
-	spans    []*tracepb.Span
-	requests int
-}
-
-func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(req.Body)
-	if err != nil || req.URL.Path != "/v1/traces" || req.Header.Get("Content-Type") != "application/x-protobuf" {
-		http.Error(w, "bad export", http.StatusBadRequest)
-		return
-	}
-	var ex coltrace.ExportTraceServiceRequest
-	if err := proto.Unmarshal(body, &ex); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r.mu.Lock()
-	r.requests++
-	for _, rs := range ex.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			r.spans = append(r.spans, ss.Spans...)
-		}
-	}
-	r.mu.Unlock()
-	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
-}
-
-// trace returns the collected spans of trace id, by name.
-func (r *otlpReceiver) trace(id trace.TraceID) map[string][]*tracepb.Span {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// spansOf returns the spans of trace id that r collected, by name.
+func spansOf(r *testkit.OTLPReceiver, id trace.TraceID) map[string][]*tracepb.Span {
 	out := map[string][]*tracepb.Span{}
-	for _, s := range r.spans {
+	for _, s := range r.Spans() {
 		if trace.TraceID(s.TraceId) == id {
 			out[s.Name] = append(out[s.Name], s)
 		}
@@ -185,16 +148,6 @@ func agentSpan(t *testing.T, traceHex, spanHex string) trace.SpanContext {
 	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true})
 }
 
-// attr is a span's string attribute.
-func attr(s *tracepb.Span, key string) string {
-	for _, a := range s.Attributes {
-		if a.Key == key {
-			return a.Value.GetStringValue()
-		}
-	}
-	return ""
-}
-
 // one is the only span of name in spans.
 func one(t *testing.T, spans map[string][]*tracepb.Span, name string) *tracepb.Span {
 	t.Helper()
@@ -205,7 +158,7 @@ func one(t *testing.T, spans map[string][]*tracepb.Span, name string) *tracepb.S
 }
 
 func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
-	rcv := &otlpReceiver{}
+	rcv := &testkit.OTLPReceiver{}
 	collector := serveHTTP(t, rcv)
 	tp, err := tracing.New(context.Background(), tracing.Options{Endpoint: collector, SampleRatio: 1, Version: "test"})
 	if err != nil {
@@ -237,15 +190,15 @@ func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
 		t.Fatalf("upstream saw %d calls, want 2", len(ups))
 	}
 	for i, parent := range []trace.SpanContext{allowed, viaMeta} {
-		spans := rcv.trace(parent.TraceID())
+		spans := spansOf(rcv, parent.TraceID())
 		callSpan := one(t, spans, "warden.call")
 		if hex.EncodeToString(callSpan.ParentSpanId) != parent.SpanID().String() {
 			t.Errorf("warden.call's parent is %x, want the agent's span %s", callSpan.ParentSpanId, parent.SpanID())
 		}
-		if got := attr(callSpan, "warden.verdict"); got != "allow" {
+		if got := testkit.Attr(callSpan, "warden.verdict"); got != "allow" {
 			t.Errorf("warden.call verdict %q, want allow", got)
 		}
-		if attr(callSpan, "warden.agent") != "tracer" || attr(callSpan, "warden.tool") != "echo" || attr(callSpan, "warden.upstream") != "traced" {
+		if testkit.Attr(callSpan, "warden.agent") != "tracer" || testkit.Attr(callSpan, "warden.tool") != "echo" || testkit.Attr(callSpan, "warden.upstream") != "traced" {
 			t.Errorf("warden.call attributes %v", callSpan.Attributes)
 		}
 		for _, name := range []string{"warden.decide", "warden.upstream", "warden.record"} {
@@ -269,9 +222,9 @@ func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
 		}
 	}
 
-	spans := rcv.trace(denied.TraceID())
+	spans := spansOf(rcv, denied.TraceID())
 	callSpan := one(t, spans, "warden.call")
-	if got := attr(callSpan, "warden.verdict"); got != "deny" {
+	if got := testkit.Attr(callSpan, "warden.verdict"); got != "deny" {
 		t.Errorf("denied call's verdict %q, want deny", got)
 	}
 	if len(spans["warden.upstream"]) != 0 {
