@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tracing"
@@ -27,7 +28,7 @@ const tracerName = "github.com/warden-dev/warden/supervisor"
 // of it reaches the upstream.
 func (c *call) startCall(ctx context.Context, h http.Header) (context.Context, trace.Span) {
 	if c.s.tracer == nil {
-		return ctx, trace.SpanFromContext(ctx)
+		return ctx, noop.Span{}
 	}
 	var meta map[string]any
 	if m := c.req.Params.Meta; m != nil {
@@ -50,7 +51,7 @@ func (c *call) startCall(ctx context.Context, h http.Header) (context.Context, t
 // span starts a child span of ctx's; a no-op when tracing is off.
 func (s *Supervisor) span(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	if s.tracer == nil {
-		return ctx, trace.SpanFromContext(ctx)
+		return ctx, noop.Span{}
 	}
 	return s.tracer.Start(ctx, name, opts...)
 }
@@ -59,7 +60,7 @@ func (s *Supervisor) span(ctx context.Context, name string, opts ...trace.SpanSt
 // event also gives the call's span its verdict.
 func (c *call) traceRecord(ctx context.Context, ev store.Event) (context.Context, trace.Span) {
 	if c.s.tracer == nil {
-		return ctx, trace.SpanFromContext(ctx)
+		return ctx, noop.Span{}
 	}
 	if ev.Kind != store.KindResult && ev.Kind != store.KindApproval {
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("warden.verdict", ev.Verdict), attribute.String("warden.upstream", ev.Upstream))
@@ -79,6 +80,11 @@ func endSpan(span trace.Span, err error) {
 // traceUpstream starts the client span of the upstream request; its
 // context is what tools passes on to the upstream.
 func (c *call) traceUpstream(ctx context.Context) (context.Context, trace.Span) {
+	if c.s.tracer == nil { // before the options are built: they allocate
+		// A span from the context would cost an allocation when ctx is a
+		// WithoutCancel one (its Value boxes it); a no-op span does not.
+		return ctx, noop.Span{}
+	}
 	return c.s.span(ctx, "warden.upstream", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		attribute.String("warden.upstream", c.tool.Upstream), attribute.String("warden.tool", c.name)))
 }
