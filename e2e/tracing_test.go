@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,10 +12,12 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/tools"
 	"github.com/warden-dev/warden/tracing"
@@ -26,7 +29,8 @@ import (
 // call, its decision, its durable writes, the upstream request) to the
 // tool server, which sees warden's upstream span as its parent.
 
-// traceWorkflow allows echo and denies anything else.
+// traceWorkflow allows echo, holds an echo of "hold" for an approver and
+// denies anything else.
 const traceWorkflow = `
 agent: tracer
 purpose: echo things
@@ -36,6 +40,8 @@ anytime: [echo]
 steps:
   - name: echo
     tool: echo
+    guard: "args.text != 'hold'"
+    on_violation: step_up
     next: ["*"]
 `
 
@@ -89,7 +95,7 @@ type agentParentKey struct{}
 // startTracedWarden runs warden for the tracer agent with tp (nil: tracing
 // off) and returns it with an agent client that sends the traceparent of
 // the span context its call's context carries (agentParentKey).
-func startTracedWarden(t *testing.T, upURL string, tp trace.TracerProvider) (*wardenUnderTest, func(ctx context.Context, name string, meta map[string]any) *mcp.CallToolResult) {
+func startTracedWarden(t *testing.T, upURL string, tp trace.TracerProvider) (*wardenUnderTest, func(ctx context.Context, name, text string, meta map[string]any) *mcp.CallToolResult) {
 	t.Helper()
 	wf, err := workflows.Parse("tracer.yaml", []byte(traceWorkflow))
 	if err != nil {
@@ -101,6 +107,8 @@ func startTracedWarden(t *testing.T, upURL string, tp trace.TracerProvider) (*wa
 		func(o *supervisor.Options) {
 			o.Policies = map[string]*supervisor.Policy{"tracer": {Workflow: wf}}
 			o.Tracer = tp
+			o.Escalation.Approvals = true
+			o.Escalation.ApprovalTimeout = 30 * time.Second
 		})
 	headers := transport.WithHTTPHeaderFunc(func(ctx context.Context) map[string]string {
 		sc, ok := ctx.Value(agentParentKey{}).(trace.SpanContext)
@@ -116,13 +124,13 @@ func startTracedWarden(t *testing.T, upURL string, tp trace.TracerProvider) (*wa
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return w, func(ctx context.Context, name string, meta map[string]any) *mcp.CallToolResult {
+	return w, func(ctx context.Context, name, text string, meta map[string]any) *mcp.CallToolResult {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		req := mcp.CallToolRequest{}
 		req.Params.Name = name
-		req.Params.Arguments = map[string]any{"text": "hello"}
+		req.Params.Arguments = map[string]any{"text": text}
 		if meta != nil {
 			req.Params.Meta = &mcp.Meta{AdditionalFields: meta}
 		}
@@ -157,28 +165,35 @@ func one(t *testing.T, spans map[string][]*tracepb.Span, name string) *tracepb.S
 	return spans[name][0]
 }
 
-func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
+// collectTraces is a tracer provider exporting to an in-test OTLP
+// receiver on 127.0.0.1.
+func collectTraces(t *testing.T) (*testkit.OTLPReceiver, *sdktrace.TracerProvider) {
+	t.Helper()
 	rcv := &testkit.OTLPReceiver{}
-	collector := serveHTTP(t, rcv)
-	tp, err := tracing.New(context.Background(), tracing.Options{Endpoint: collector, SampleRatio: 1, Version: "test"})
+	tp, err := tracing.New(context.Background(), tracing.Options{Endpoint: serveHTTP(t, rcv), SampleRatio: 1, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return rcv, tp
+}
+
+func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
+	rcv, tp := collectTraces(t)
 	upURL, seen := tracedUpstream(t)
 	_, call := startTracedWarden(t, upURL, tp)
 
 	allowed := agentSpan(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
-	if res := call(context.WithValue(context.Background(), agentParentKey{}, allowed), "echo", nil); res.IsError {
+	if res := call(context.WithValue(context.Background(), agentParentKey{}, allowed), "echo", "hello", nil); res.IsError {
 		t.Fatalf("echo refused: %s", resultText(res))
 	}
 	denied := agentSpan(t, "1bf7651916cd43dd8448eb211c80319d", "c7ad6b7169203332")
-	if res := call(context.WithValue(context.Background(), agentParentKey{}, denied), "wipe", nil); !res.IsError {
+	if res := call(context.WithValue(context.Background(), agentParentKey{}, denied), "wipe", "", nil); !res.IsError {
 		t.Fatalf("wipe went through: %s", resultText(res))
 	}
 	// The MCP convention: the trace context in params._meta, no header.
 	viaMeta := agentSpan(t, "2cf7651916cd43dd8448eb211c80319e", "d7ad6b7169203333")
-	if res := call(context.Background(), "echo", map[string]any{"traceparent": "00-" + viaMeta.TraceID().String() + "-" + viaMeta.SpanID().String() + "-01"}); res.IsError {
+	if res := call(context.Background(), "echo", "hello", map[string]any{"traceparent": "00-" + viaMeta.TraceID().String() + "-" + viaMeta.SpanID().String() + "-01"}); res.IsError {
 		t.Fatalf("echo refused: %s", resultText(res))
 	}
 	if err := tp.ForceFlush(context.Background()); err != nil {
@@ -240,7 +255,7 @@ func TestTracingOffAddsNothingUpstream(t *testing.T) {
 	parent := agentSpan(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
 	ctx := context.WithValue(context.Background(), agentParentKey{}, parent)
 	meta := map[string]any{"traceparent": "00-" + parent.TraceID().String() + "-" + parent.SpanID().String() + "-01"}
-	if res := call(ctx, "echo", meta); res.IsError {
+	if res := call(ctx, "echo", "hello", meta); res.IsError {
 		t.Fatalf("echo refused: %s", resultText(res))
 	}
 	ups := seen()
@@ -249,5 +264,59 @@ func TestTracingOffAddsNothingUpstream(t *testing.T) {
 	}
 	if ups[0] != (seenContext{}) {
 		t.Errorf("with tracing off the upstream saw a trace context: %+v", ups[0])
+	}
+}
+
+// A held call's wait for its approver is a warden.hold span, and the
+// approval's record is one more warden.record.
+func TestTracesOfAHeldCall(t *testing.T) {
+	rcv, tp := collectTraces(t)
+	upURL, seen := tracedUpstream(t)
+	w, call := startTracedWarden(t, upURL, tp)
+	parent := agentSpan(t, "3df7651916cd43dd8448eb211c80319f", "e7ad6b7169203334")
+	done := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		done <- call(context.WithValue(context.Background(), agentParentKey{}, parent), "echo", "hold", nil)
+	}()
+	var held []store.Approval
+	waitFor(t, 10*time.Second, "the call held for approval", func() bool {
+		var err error
+		held, err = w.Store.Approvals(t.Context(), store.ApprovalFilter{State: store.ApprovalPending})
+		return err == nil && len(held) == 1
+	})
+	if _, err := w.Sup.DecideApproval(t.Context(), held[0].ID, store.DecisionOnce, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if res := <-done; res.IsError {
+		t.Fatalf("approved call refused: %s", resultText(res))
+	}
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := spansOf(rcv, parent.TraceID())
+	callSpan := one(t, spans, "warden.call")
+	if got := testkit.Attr(callSpan, "warden.verdict"); got != "step_up" {
+		t.Errorf("held call's verdict %q, want step_up", got)
+	}
+	hold := one(t, spans, "warden.hold")
+	up := one(t, spans, "warden.upstream")
+	for _, s := range []*tracepb.Span{hold, up} {
+		if string(s.ParentSpanId) != string(callSpan.SpanId) {
+			t.Errorf("%s's parent is %x, want warden.call", s.Name, s.ParentSpanId)
+		}
+	}
+	if hold.EndTimeUnixNano > up.StartTimeUnixNano {
+		t.Errorf("the upstream was called before the hold ended")
+	}
+	var kinds []string
+	for _, r := range spans["warden.record"] {
+		kinds = append(kinds, testkit.Attr(r, "warden.event"))
+	}
+	slices.Sort(kinds)
+	if !slices.Equal(kinds, []string{"approval", "call", "result"}) {
+		t.Errorf("records %v, want the call's, the approval's and the result's", kinds)
+	}
+	if len(seen()) != 1 {
+		t.Errorf("upstream saw %d calls, want 1", len(seen()))
 	}
 }
