@@ -60,8 +60,9 @@ func spansOf(r *testkit.OTLPReceiver, id trace.TraceID) map[string][]*tracepb.Sp
 type seenContext struct{ header, meta string }
 
 // tracedUpstream is an MCP server with an echo tool that records the
-// traceparent each call brought, as an HTTP header and in _meta.
-func tracedUpstream(t *testing.T) (url string, seen func() []seenContext) {
+// traceparent each call brought, as an HTTP header and in _meta. It is
+// served over Streamable HTTP, or the legacy SSE transport with sse.
+func tracedUpstream(t *testing.T, sse bool) (spec tools.Spec, seen func() []seenContext) {
 	t.Helper()
 	var (
 		mu  sync.Mutex
@@ -82,7 +83,11 @@ func tracedUpstream(t *testing.T) (url string, seen func() []seenContext) {
 	s.AddTool(mcp.NewTool("wipe"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("wiped"), nil
 	})
-	return serveUpstream(t, s), func() []seenContext {
+	spec = tools.Spec{Name: "traced", URL: serveUpstream(t, s)}
+	if sse {
+		spec = tools.Spec{Name: "traced", URL: serveHTTP(t, server.NewSSEServer(s)) + "/sse", SSE: true}
+	}
+	return spec, func() []seenContext {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]seenContext(nil), got...)
@@ -95,14 +100,14 @@ type agentParentKey struct{}
 // startTracedWarden runs warden for the tracer agent with tp (nil: tracing
 // off) and returns it with an agent client that sends the traceparent of
 // the span context its call's context carries (agentParentKey).
-func startTracedWarden(t *testing.T, upURL string, tp trace.TracerProvider) (*wardenUnderTest, func(ctx context.Context, name, text string, meta map[string]any) *mcp.CallToolResult) {
+func startTracedWarden(t *testing.T, up tools.Spec, tp trace.TracerProvider) (*wardenUnderTest, func(ctx context.Context, name, text string, meta map[string]any) *mcp.CallToolResult) {
 	t.Helper()
 	wf, err := workflows.Parse("tracer.yaml", []byte(traceWorkflow))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const token = "tracer-token"
-	w := startWarden(t, []tools.Spec{{Name: "traced", URL: upURL}},
+	w := startWarden(t, []tools.Spec{up},
 		[]supervisor.Agent{{Name: "tracer", TokenSHA256: hashToken(token)}},
 		func(o *supervisor.Options) {
 			o.Policies = map[string]*supervisor.Policy{"tracer": {Workflow: wf}}
@@ -179,9 +184,21 @@ func collectTraces(t *testing.T) (*testkit.OTLPReceiver, *sdktrace.TracerProvide
 }
 
 func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
+	for _, sse := range []bool{false, true} {
+		name := "streamable http upstream"
+		if sse {
+			name = "sse upstream"
+		}
+		t.Run(name, func(t *testing.T) { followCall(t, sse) })
+	}
+}
+
+// followCall is TestTracesFollowACallFromAgentToUpstream with an upstream
+// over SSE or Streamable HTTP.
+func followCall(t *testing.T, sse bool) {
 	rcv, tp := collectTraces(t)
-	upURL, seen := tracedUpstream(t)
-	_, call := startTracedWarden(t, upURL, tp)
+	up, seen := tracedUpstream(t, sse)
+	_, call := startTracedWarden(t, up, tp)
 
 	allowed := agentSpan(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
 	if res := call(context.WithValue(context.Background(), agentParentKey{}, allowed), "echo", "hello", nil); res.IsError {
@@ -250,8 +267,8 @@ func TestTracesFollowACallFromAgentToUpstream(t *testing.T) {
 }
 
 func TestTracingOffAddsNothingUpstream(t *testing.T) {
-	upURL, seen := tracedUpstream(t)
-	_, call := startTracedWarden(t, upURL, nil)
+	up, seen := tracedUpstream(t, false)
+	_, call := startTracedWarden(t, up, nil)
 	parent := agentSpan(t, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
 	ctx := context.WithValue(context.Background(), agentParentKey{}, parent)
 	meta := map[string]any{"traceparent": "00-" + parent.TraceID().String() + "-" + parent.SpanID().String() + "-01"}
@@ -271,8 +288,8 @@ func TestTracingOffAddsNothingUpstream(t *testing.T) {
 // approval's record is one more warden.record.
 func TestTracesOfAHeldCall(t *testing.T) {
 	rcv, tp := collectTraces(t)
-	upURL, seen := tracedUpstream(t)
-	w, call := startTracedWarden(t, upURL, tp)
+	up, seen := tracedUpstream(t, false)
+	w, call := startTracedWarden(t, up, tp)
 	parent := agentSpan(t, "3df7651916cd43dd8448eb211c80319f", "e7ad6b7169203334")
 	done := make(chan *mcp.CallToolResult, 1)
 	go func() {
@@ -299,13 +316,13 @@ func TestTracesOfAHeldCall(t *testing.T) {
 		t.Errorf("held call's verdict %q, want step_up", got)
 	}
 	hold := one(t, spans, "warden.hold")
-	up := one(t, spans, "warden.upstream")
-	for _, s := range []*tracepb.Span{hold, up} {
+	upSpan := one(t, spans, "warden.upstream")
+	for _, s := range []*tracepb.Span{hold, upSpan} {
 		if string(s.ParentSpanId) != string(callSpan.SpanId) {
 			t.Errorf("%s's parent is %x, want warden.call", s.Name, s.ParentSpanId)
 		}
 	}
-	if hold.EndTimeUnixNano > up.StartTimeUnixNano {
+	if hold.EndTimeUnixNano > upSpan.StartTimeUnixNano {
 		t.Errorf("the upstream was called before the hold ended")
 	}
 	var kinds []string
