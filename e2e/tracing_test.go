@@ -337,3 +337,39 @@ func TestTracesOfAHeldCall(t *testing.T) {
 		t.Errorf("upstream saw %d calls, want 1", len(seen()))
 	}
 }
+
+// A resources/read takes the call path too, and is traced as one: a
+// warden.call of kind resource_read with its decision, both records and
+// the upstream request.
+func TestTracesOfAResourceRead(t *testing.T) {
+	rcv, tp := collectTraces(t)
+	w := routesWarden(t, "", func(o *supervisor.Options) { o.Tracer = tp })
+	parent := agentSpan(t, "4ef7651916cd43dd8448eb211c8031a0", "f7ad6b7169203335")
+	fixed := transport.WithHTTPHeaderFunc(func(context.Context) map[string]string {
+		return map[string]string{"traceparent": "00-" + parent.TraceID().String() + "-" + parent.SpanID().String() + "-01"}
+	})
+	c, err := testkit.Dial(w.URL, supportToken, "e2e-agent", []transport.StreamableHTTPCOption{fixed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if text, err := readResource(t.Context(), c, "kb://files/"+policiesPath); err != nil || text == "" {
+		t.Fatalf("read: %q, %v", text, err)
+	}
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := spansOf(rcv, parent.TraceID())
+	callSpan := one(t, spans, "warden.call")
+	if hex.EncodeToString(callSpan.ParentSpanId) != parent.SpanID().String() {
+		t.Errorf("warden.call's parent is %x, want the agent's span", callSpan.ParentSpanId)
+	}
+	if k, v := testkit.Attr(callSpan, "warden.kind"), testkit.Attr(callSpan, "warden.verdict"); k != store.KindResourceRead || v != "allow" {
+		t.Errorf("warden.call kind %q verdict %q, want resource_read allow", k, v)
+	}
+	one(t, spans, "warden.decide")
+	one(t, spans, "warden.upstream")
+	if n := len(spans["warden.record"]); n != 2 {
+		t.Errorf("%d warden.record spans, want 2", n)
+	}
+}
