@@ -45,7 +45,7 @@ func (d *decoder) agents(n ast.Node, ups []*Upstream) []*Agent {
 // agent reads one agent.
 func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, seen map[string]ast.Node, tokens map[string]string) *Agent {
 	what := fmt.Sprintf("agents[%d]", i)
-	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "upstreams", "tools", "resources", "prompts", "workflow", "throttle", "retention", "record_results", "budgets", "judge")
+	fields, ok := d.mapping(n, what, "name", "token_sha256", "token_env", "token_file", "upstreams", "tools", "resources", "prompts", "workflow", "throttle", "retention", "record_results", "budgets", "judge")
 	if !ok {
 		return nil
 	}
@@ -58,7 +58,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 		case "name":
 			named = true
 			a.Name = d.nameField(f, what, "agent", seen)
-		case "token_sha256", "token_env":
+		case "token_sha256", "token_env", "token_file":
 			tokenFields = append(tokenFields, f)
 		case "upstreams":
 			if f.val != nil {
@@ -110,7 +110,7 @@ func (d *decoder) agent(n ast.Node, i int, known map[string]bool, all []string, 
 	if a.Name != "" {
 		what = fmt.Sprintf("agent %q", a.Name)
 	}
-	a.TokenSHA256, a.hash, _ = d.token(n, what, tokenFields)
+	a.TokenSHA256, a.hash, _, a.TokenFile = d.token(n, what, tokenFields)
 	if a.TokenSHA256 != "" {
 		if other, dup := tokens[a.TokenSHA256]; dup {
 			d.errorf(tokenFields[0].val, "%s has the same token as agent %q; each agent needs its own", what, other)

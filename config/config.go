@@ -78,6 +78,9 @@ type Admin struct {
 	TokenSHA256 string
 	// TokenEnv is the variable token_env named; "" with token_sha256.
 	TokenEnv string
+	// TokenFile is the absolute path of the file the token was read
+	// from, or "": a reload reads it again.
+	TokenFile string
 }
 
 // Transport names how warden reaches an upstream.
@@ -170,6 +173,9 @@ type Agent struct {
 	// TokenSHA256 is the lowercase hex SHA-256 of the agent's bearer token;
 	// "" (matching nothing) when TokensOptional let its unset token_env pass.
 	TokenSHA256 string
+	// TokenFile is the absolute path of the file the token was read
+	// from, or "": a reload reads it again.
+	TokenFile string
 	// Upstreams are the names of the upstreams whose tools the agent may see.
 	Upstreams []string
 	// Tools are path.Match patterns over exposed tool names.

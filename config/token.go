@@ -64,54 +64,63 @@ func (c *Config) AgentByToken(token string) (*Agent, bool) {
 	return c.Agents[found], true
 }
 
-// token reads exactly one of token_sha256 / token_env for owner (an agent
-// or the admin API) whose mapping is n, returning the hash in hex and raw.
-// env is the variable token_env names, if it does.
-func (d *decoder) token(n ast.Node, owner string, fields []field) (sum string, raw [32]byte, env string) {
+// token reads exactly one of token_sha256 / token_env / token_file for
+// owner (an agent or the admin API) whose mapping is n, returning the hash
+// in hex and raw, the variable token_env names if it does, and the token
+// file's absolute path if one was named (a reload reads it again).
+func (d *decoder) token(n ast.Node, owner string, fields []field) (sum string, raw [32]byte, env, file string) {
 	if len(fields) == 0 {
-		d.errorf(n, "%s needs a token: set token_sha256 (hex SHA-256 of the token) or token_env (variable holding it)", owner)
-		return "", raw, env
+		d.errorf(n, "%s needs a token: set token_sha256 (hex SHA-256 of the token), token_env (variable holding it) or token_file (file holding it)", owner)
+		return "", raw, "", ""
 	}
 	if len(fields) > 1 {
-		d.errorf(fields[1].key, "%s sets both token_sha256 and token_env; keep one", owner)
-		return "", raw, env
+		d.errorf(fields[1].key, "%s sets both %s and %s; keep one", owner, fields[0].name, fields[1].name)
+		return "", raw, "", ""
 	}
 	f := fields[0]
 	if f.val == nil {
 		d.errorf(f.key, "%s.%s is empty", owner, f.name)
-		return "", raw, env
+		return "", raw, "", ""
 	}
 	s, ok := d.str(f.val, owner+"."+f.name)
 	if !ok {
-		return "", raw, env
+		return "", raw, "", ""
 	}
 	switch f.name {
 	case "token_sha256":
 		sum = strings.ToLower(strings.TrimSpace(s))
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
 			d.errorf(f.val, "%s.token_sha256 must be 64 hex digits (a SHA-256), got %d characters", owner, len(s))
-			return "", raw, env
+			return "", raw, "", ""
 		}
 	case "token_env":
 		if !validEnvName(s) {
 			d.errorf(f.val, "%s.token_env %q is not an environment variable name", owner, s)
-			return "", raw, env
+			return "", raw, "", ""
 		}
 		env = s
 		tok := d.getenv(s)
 		if tok == "" && d.optionalTokens {
-			return "", raw, env
+			return "", raw, env, ""
 		}
 		if tok == "" {
 			d.unset(f.val, owner+".token_env", s)
-			return "", raw, env
+			return "", raw, env, ""
+		}
+		sum = HashToken(tok)
+	case "token_file":
+		file = d.path(s)
+		tok, err := readTokenFile(file)
+		if err != nil {
+			d.errorf(f.val, "%s.token_file: %v", owner, err)
+			return "", raw, "", ""
 		}
 		sum = HashToken(tok)
 	}
 	if sum == emptyTokenHash {
 		d.errorf(f.val, "%s.%s is the hash of the empty token, which would let anyone in", owner, f.name)
-		return "", raw, env
+		return "", raw, "", ""
 	}
 	hex.Decode(raw[:], []byte(sum))
-	return sum, raw, env
+	return sum, raw, env, file
 }

@@ -216,7 +216,7 @@ func (d *decoder) log(n ast.Node) Log {
 // admin reads the admin section.
 func (d *decoder) admin(n ast.Node) *Admin {
 	a := &Admin{Listen: DefaultAdminListen}
-	fields, ok := d.mapping(n, "admin", "listen", "token_sha256", "token_env")
+	fields, ok := d.mapping(n, "admin", "listen", "token_sha256", "token_env", "token_file")
 	if !ok {
 		return a
 	}
@@ -231,6 +231,6 @@ func (d *decoder) admin(n ast.Node) *Admin {
 			tokens = append(tokens, f)
 		}
 	}
-	a.TokenSHA256, _, a.TokenEnv = d.token(n, "admin", tokens)
+	a.TokenSHA256, _, a.TokenEnv, a.TokenFile = d.token(n, "admin", tokens)
 	return a
 }

@@ -35,6 +35,10 @@ type Provenance struct {
 	intent     string // lower-cased, for verbatim matching of words and phrases
 	intentKeys map[vkey]struct{}
 	configKeys map[vkey]struct{}
+
+	deferred     bool     // DeferIndexing: index at the next lookup
+	pending      []result // observed, not yet indexed
+	pendingBytes int
 }
 
 // Bounds of one session's provenance. A cap is hit only by a session far
@@ -50,6 +54,12 @@ const (
 	maxPerValue = 8         // sources kept per value
 	maxDepth    = 8         // path segments kept in a source name
 	maxIntent   = 16 << 10  // bytes of intent and of each config value read
+
+	// Results kept unindexed until a lookup needs them (DeferIndexing):
+	// past either bound they are indexed at once, so a session that never
+	// looks a value up holds no more than this of its results.
+	maxPending      = 64
+	maxPendingBytes = 1 << 20
 )
 
 // Source names that are not results.
@@ -202,6 +212,9 @@ func Trusted(sources []string, allow []string) bool {
 
 // fromScalar is From for one scalar.
 func (p *Provenance) fromScalar(v any) []string {
+	if len(p.pending) > 0 {
+		p.index()
+	}
 	var out []string
 	add := func(name string) {
 		if !slices.Contains(out, name) {

@@ -40,7 +40,6 @@ import (
 //     scanned as text, so a huge result can only weaken its own values.
 
 var (
-	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
 	quotedText = regexp.MustCompile(`"([^"\n]{1,200})"|'([^'\n]{1,200})'|“([^”\n]{1,200})”`)
 )
 
@@ -52,32 +51,93 @@ const (
 
 // Observe records the values of one tool result: structured is the
 // result's structuredContent (nil when it has none), text its text
-// content.
+// content. After DeferIndexing, indexing waits for the first lookup after
+// it; the index a lookup sees is the one indexing each result at once
+// would have built, so structured must not be changed after the call.
 func (p *Provenance) Observe(tool string, structured any, text string) {
+	p.ObserveParsed(tool, structured, text, nil)
+}
+
+// ObserveParsed is Observe of a result the caller has parsed already:
+// parsed is ParseOutput(text, structured), whose YAML the index then reuses
+// rather than parsing the text again; nil when the caller has none.
+// Parsed values are never changed (states share them), so keeping the tree
+// until the next lookup is safe.
+func (p *Provenance) ObserveParsed(tool string, structured any, text string, parsed any) {
 	if len(tool) > maxToolName {
-		tool = tool[:maxToolName]
+		tool = strings.Clone(tool[:maxToolName])
 	}
-	w := walker{p: p, tool: tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + tool)}
-	if structured != nil {
-		w.walk(structured, 0)
+	r := result{tool: tool, structured: structured, text: text, parsed: parsed, hadParse: parsed != nil}
+	if !composite(parsed) {
+		r.parsed = nil // the text itself: it is no structure
+	}
+	p.pending = append(p.pending, r)
+	p.pendingBytes += len(text)
+	if r.parsed != nil {
+		p.pendingBytes += treeCost * len(text)
+	}
+	if !p.deferred || len(p.pending) >= maxPending || p.pendingBytes >= maxPendingBytes {
+		p.index()
+	}
+}
+
+// DeferIndexing makes Observe keep results unindexed until a lookup needs
+// them (at most maxPending results, maxPendingBytes of them): most calls
+// look nothing up, and indexing a result costs far more than a decision.
+// Replay, which holds a session only while replaying it, defers; a live
+// session indexes each result as it arrives, so that what it holds stays
+// within the index's bounds and an effect call's decision does not pay for
+// the results before it.
+func (p *Provenance) DeferIndexing() { p.deferred = true }
+
+// treeCost is about how many times its text's size a parsed result's tree
+// holds, for the bound on what waits to be indexed.
+const treeCost = 8
+
+// result is a tool result observed and not yet indexed.
+type result struct {
+	tool       string
+	structured any
+	text       string
+	parsed     any  // ParseOutput's tree of text, when it is structure
+	hadParse   bool // the caller parsed text (parsed nil: it is no structure)
+}
+
+// index records the values of the results observed since the last lookup,
+// in the order they were observed.
+func (p *Provenance) index() {
+	for i, r := range p.pending {
+		p.observe(r)
+		p.pending[i] = result{}
+	}
+	p.pending, p.pendingBytes = p.pending[:0], 0
+}
+
+// observe indexes one result's values.
+func (p *Provenance) observe(r result) {
+	w := walker{p: p, tool: r.tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + r.tool)}
+	if r.structured != nil {
+		w.walk(r.structured, 0)
 		return
 	}
-	if len(text) > maxScan {
-		w.text(text[:maxScan])
+	if len(r.text) > maxScan {
+		w.text(r.text[:maxScan])
 		return
 	}
-	if v, ok := parseStructure(text); ok {
+	if v, ok := parseStructure(r.text, r.parsed, r.hadParse); ok {
 		w.walk(v, 0)
 		return
 	}
-	w.text(text)
+	w.text(r.text)
 }
 
 // parseStructure parses a result's text as JSON, then as YAML, and keeps
 // what is a list or an object whose keys are keysLike. JSON numbers stay
 // exact (json.Number): a long account number must not become a nearby
-// float.
-func parseStructure(text string) (any, bool) {
+// float. With hadParse, parsed is ParseOutput's tree of the same text, or
+// nil where that is the text itself: when the text is not JSON,
+// ParseOutput's tree is its YAML, reused.
+func parseStructure(text string, parsed any, hadParse bool) (any, bool) {
 	trimmed := strings.TrimSpace(text)
 	if trimmed == "" {
 		return nil, false
@@ -86,8 +146,8 @@ func parseStructure(text string) (any, bool) {
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(trimmed)) {
-		v = nil
-		if parseYAML(text, &v) != nil {
+		v = parsed
+		if !hadParse && parseYAML(text, &v) != nil {
 			return nil, false
 		}
 	}
@@ -185,7 +245,7 @@ func (w *walker) field(k string, x any, level int) {
 	if w.budget < 0 {
 		return
 	}
-	if !identifier.MatchString(k) {
+	if !isIdentifier(k) {
 		w.leaf(k)
 		w.walk(x, level+1)
 		return
@@ -199,6 +259,22 @@ func (w *walker) field(k string, x any, level int) {
 	w.depth++
 	w.walk(x, level+1)
 	w.path, w.depth = w.path[:n], w.depth-1
+}
+
+// isIdentifier reports whether an object key reads as a field name:
+// ^[A-Za-z_][A-Za-z0-9_-]{0,63}$, checked by hand on every key walked.
+func isIdentifier(k string) bool {
+	if len(k) == 0 || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '-')) {
+			return false
+		}
+	}
+	return true
 }
 
 // leaf records a string at the current path.
@@ -261,13 +337,20 @@ func segments(line string) []string {
 	return out
 }
 
-// quoted returns the quoted phrases of a text ('Networking event').
+// quoted returns the quoted phrases of a text ('Networking event'). A
+// phrase never spans a line, so only the lines holding a quote mark are
+// searched (quotedText, with its bounded repeats, is costly to run).
 func quoted(text string) []string {
 	var out []string
-	for _, m := range quotedText.FindAllStringSubmatch(text, -1) {
-		for _, g := range m[1:] {
-			if g != "" {
-				out = append(out, g)
+	for line := range strings.Lines(text) {
+		if !strings.ContainsAny(line, "\"'“") {
+			continue
+		}
+		for _, m := range quotedText.FindAllStringSubmatch(line, -1) {
+			for _, g := range m[1:] {
+				if g != "" {
+					out = append(out, g)
+				}
 			}
 		}
 	}

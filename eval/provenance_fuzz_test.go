@@ -50,7 +50,7 @@ func FuzzObserve(f *testing.F) {
 		}
 		got := p.From(value)
 		want := []string{"result:s.f", "result:s.g", "config"}
-		if !identifier.MatchString(value) {
+		if !isIdentifier(value) {
 			want = append(want, "result:s.h") // a key that is data
 		}
 		for _, w := range want {

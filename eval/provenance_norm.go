@@ -209,10 +209,46 @@ func canonicalURL(t string) (string, bool) {
 
 // tokens are the reusable values embedded in free text, with the
 // punctuation that ends a sentence trimmed off.
+//
+// tokenPattern is most of the cost of indexing a result, so it runs only
+// where a match can start. No match spans a line (none of its patterns
+// takes a newline), so each line is matched on its own; every match holds
+// what tokenStart finds, so a line without it is skipped; and a match
+// holds a space only after a digit (an IBAN's, a date's or a phone
+// number's groups) and no other whitespace, so none starts before the
+// word of the line's first such place: the line is matched from there.
+// Whitespace before the cut, like a newline after the line, is what \b
+// sees at the text's edges, so the matches are those of the whole text.
 func tokens(text string) []string {
-	found := tokenPattern.FindAllString(text, -1)
-	for i, f := range found {
-		found[i] = strings.TrimRight(f, ".,;:!?")
+	var found []string
+	for line := range strings.Lines(text) {
+		q := tokenStart(line)
+		if q < 0 {
+			continue
+		}
+		from := strings.LastIndexAny(line[:q], " \t\n\f\r") + 1
+		for _, f := range tokenPattern.FindAllString(line[from:], -1) {
+			found = append(found, strings.TrimRight(f, ".,;:!?"))
+		}
 	}
 	return found
+}
+
+// tokenStart is the index of the first place in s that every match of
+// tokenPattern holds one of, -1 for none: a digit (numbers, dates, phones,
+// IBANs, ids), an '@' (emails), "://" (a URL's scheme) or a '.' followed
+// by a character a URL may hold (a host's dot). A YAML line's "key: value"
+// or a sentence's final ". " is not one.
+func tokenStart(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '@':
+			return i
+		case c == ':' && strings.HasPrefix(s[i:], "://"):
+			return i
+		case c == '.' && i+1 < len(s) && !strings.ContainsRune(" \t\n\f\r<>\"'()[]{}", rune(s[i+1])): // not \s nor a URL's end
+			return i
+		}
+	}
+	return -1
 }

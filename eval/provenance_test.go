@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -504,5 +505,77 @@ func TestProvenanceAliasBomb(t *testing.T) {
 	p.Observe("t", nil, b.String())
 	if got := p.From("x"); !slices.Equal(got, []string{"text:t"}) {
 		t.Errorf("From(x) = %q, want text only", got)
+	}
+}
+
+// TestProvenanceIndexesOnLookup: a result is indexed when observed, or,
+// after DeferIndexing, when a lookup first needs it, with never more than
+// maxPending results or maxPendingBytes of them waiting; what a lookup
+// finds is the same.
+func TestProvenanceIndexesOnLookup(t *testing.T) {
+	eager := NewProvenance("", nil)
+	eager.Observe("read_inbox", nil, "Write to x@y.com at once")
+	if len(eager.pending) != 0 || len(eager.values) == 0 {
+		t.Errorf("without DeferIndexing: %d values indexed, %d pending", len(eager.values), len(eager.pending))
+	}
+
+	p := NewProvenance("", nil)
+	p.DeferIndexing()
+	p.Observe("get_contacts", nil, "- email: a@b.com\n  name: Alice\n")
+	p.Observe("read_inbox", nil, "Write to x@y.com at once")
+	if len(p.values) != 0 || len(p.pending) != 2 {
+		t.Fatalf("after two results: %d values indexed, %d pending; want 0 and 2", len(p.values), len(p.pending))
+	}
+	if got := p.From("a@b.com"); !slices.Equal(got, []string{"result:get_contacts.email"}) {
+		t.Errorf("From(a@b.com) = %q", got)
+	}
+	if got := p.From("x@y.com"); !slices.Equal(got, []string{"text:read_inbox"}) {
+		t.Errorf("From(x@y.com) = %q", got)
+	}
+	if len(p.pending) != 0 || len(p.values) == 0 {
+		t.Errorf("after a lookup: %d values indexed, %d pending", len(p.values), len(p.pending))
+	}
+
+	tests := []struct {
+		name    string
+		results int
+		text    string
+	}{
+		{"many results", maxPending, "ok"},
+		{"large results", 2, strings.Repeat("word ", maxPendingBytes/5+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewProvenance("", nil)
+			p.DeferIndexing()
+			for range tt.results {
+				p.Observe("t", nil, tt.text)
+			}
+			if len(p.pending) != 0 {
+				t.Errorf("%d results wait unindexed", len(p.pending))
+			}
+		})
+	}
+}
+
+// TestObserveParsedIndexesAsObserve: a result handed over with the
+// caller's parse (ParseOutput) is indexed exactly as Observe indexes its
+// text: the AgentDojo outputs (YAML), JSON, prose and YAML that is a
+// scalar.
+func TestObserveParsedIndexesAsObserve(t *testing.T) {
+	texts := []string{`{"email": "a@b.com", "n": 12345678901234567890}`, "Send the money to: GB29NWBK60161331926819 today.", "just words", "- a: 1\n  b: x@y.com\n", ""}
+	for _, o := range loadOutputs(t) {
+		texts = append(texts, o.Output)
+	}
+	for _, text := range texts {
+		plain, shared := NewProvenance("", nil), NewProvenance("", nil)
+		shared.seed = plain.seed
+		plain.Observe("t", nil, text)
+		shared.ObserveParsed("t", nil, text, ParseOutput(text, nil))
+		plain.index()
+		shared.index()
+		if !reflect.DeepEqual(plain.values, shared.values) || !slices.Equal(plain.names, shared.names) {
+			t.Errorf("%.60q: indexed %d values from %q with the caller's parse, %d from %q without", text, len(shared.values), shared.names, len(plain.values), plain.names)
+		}
 	}
 }

@@ -144,10 +144,14 @@ func (c common) session() obj {
 // srcEndpoint is where the agent connected from: the client address warden
 // recorded, or the local process for a stdio session.
 func (c common) srcEndpoint() obj {
-	addr := c.s.RemoteAddr
-	if addr == "" {
+	if c.s.RemoteAddr == "" {
 		return obj{"name": "local (stdio)"}
 	}
+	return endpointOf(c.s.RemoteAddr)
+}
+
+// endpointOf is a network endpoint from an address, host:port or a host.
+func endpointOf(addr string) obj {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		host, port = addr, ""

@@ -15,10 +15,11 @@ import (
 func FuzzMapValidates(f *testing.F) {
 	s := testSchema(f)
 	kinds := []string{store.KindSessionStart, store.KindSessionEnd, store.KindCall, store.KindResult, store.KindApproval,
-		store.KindKill, store.KindSignal, store.KindToolChanged, store.KindResourceRead, store.KindPromptGet, store.KindCompletion}
+		store.KindKill, store.KindSignal, store.KindToolChanged, store.KindResourceRead, store.KindPromptGet, store.KindCompletion, store.KindAuthFailures}
 	f.Add(uint8(2), "deny", "refund", "over limit", []byte(`{"a":1}`), "203.0.113.7:51234", "bot", true)
 	f.Add(uint8(6), "step_up", "", "", []byte(`{"signal":{"name":"ip_change","weight":1e300}}`), "[::1]:9", "", false)
 	f.Add(uint8(0), "", "", "", []byte(`null`), "", "", false)
+	f.Add(uint8(11), "deny", "", "", []byte(`{"from":"2026-11-02T09:14:00Z","addresses":[{"address":"::1","invalid":2,"first":"2026-11-02T09:14:01Z"}],"more":1}`), "", "", false)
 	f.Fuzz(func(t *testing.T, k uint8, verdict, tool, reason string, data []byte, remote, agent string, ok bool) {
 		sess := store.Session{ID: "s", Agent: agent, RemoteAddr: remote, Started: time.Unix(0, 0)}
 		ev := store.Event{Seq: 3, Session: "s", Time: time.Unix(1, 0), Kind: kinds[int(k)%len(kinds)], CallID: "c", Upstream: "u",

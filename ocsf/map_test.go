@@ -94,6 +94,12 @@ func TestMapValidates(t *testing.T) {
 		}), []int{2004}},
 		{"tool changed", sysLog, ev(sysLog, 1, store.KindToolChanged, func(e *store.Event) { e.Upstream, e.Tool = "mail", "send_email" }), []int{2004}},
 		{"intent is not exported", httpSes, ev(httpSes, 6, store.KindIntent, nil), nil},
+		{"refused tokens", sysLog, ev(sysLog, 2, store.KindAuthFailures, func(e *store.Event) {
+			e.Data = json.RawMessage(`{"from":"2026-11-02T09:14:00Z","until":"2026-11-02T09:15:00Z","addresses":[` +
+				`{"address":"203.0.113.9","missing":3,"invalid":40,"first":"2026-11-02T09:14:01Z","last":"2026-11-02T09:14:59Z"},` +
+				`{"address":"2001:db8::1","invalid":1,"first":"2026-11-02T09:14:30Z","last":"2026-11-02T09:14:30Z"}],"more":7}`)
+		}), []int{3002, 3002, 3002, 3002}},
+		{"refused tokens, unreadable record", sysLog, ev(sysLog, 3, store.KindAuthFailures, func(e *store.Event) { e.Data = json.RawMessage(`[]`) }), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package ocsf maps warden's history to OCSF 1.x events for a SIEM: API
 // Activity (6003) for calls and their results, Authentication (3002) for
-// session starts and ends, and Detection Finding (2004) for escalations,
+// session starts and ends and refused tokens, and Detection Finding (2004) for escalations,
 // signals, kills and tool definition changes. docs/siem.md has the
 // mapping with an example line per class.
 package ocsf
@@ -42,6 +42,8 @@ func Map(s store.Session, ev store.Event) []map[string]any {
 		return []map[string]any{c.apiResult()}
 	case store.KindApproval, store.KindKill, store.KindSignal, store.KindToolChanged:
 		return []map[string]any{c.finding()}
+	case store.KindAuthFailures:
+		return c.authFailures()
 	}
 	return nil
 }

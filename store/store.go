@@ -62,6 +62,12 @@ type Store interface {
 	ExpireApproval(ctx context.Context, id, note string) (Approval, error)
 	// Pinned returns the hash pinned for key, "" when none is.
 	Pinned(ctx context.Context, key string) (string, error)
+	// Flags lists the flags (flagged events) that match f, newest first.
+	Flags(ctx context.Context, f FlagFilter) ([]Flag, error)
+	// Flag returns one flag; the error wraps ErrNotFound when missing.
+	Flag(ctx context.Context, id string) (Flag, error)
+	// ReviewFlag records a flag's review, once; a second is ErrDecided.
+	ReviewFlag(ctx context.Context, id, by, note string) (Flag, error)
 }
 
 // SystemLog is the chain for events that belong to no session, such as an
@@ -156,6 +162,11 @@ const (
 	// call, before the call's own event: Data is the call as the judge saw
 	// it, the answer, and the verdict before and after.
 	KindJudgement = "judgement"
+	// KindAuthFailures, on the system log, counts the requests refused
+	// for a missing or unknown bearer token over a window, by address
+	// (Data): a refused request opens no session, and one record per
+	// window keeps a client without a token from filling the history.
+	KindAuthFailures = "auth_failures"
 )
 
 // Event is one entry of a session's history. Its JSON field order is part

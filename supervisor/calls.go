@@ -35,7 +35,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 	if ok {
 		c.found(t)
 	}
-	if !ok || !sess.agent.sees(t) {
+	if !ok || !sess.current().sees(t) {
 		// An attempt on a tool the agent cannot see is refused and recorded.
 		reason := fmt.Sprintf("tool %q is not available to agent %q", req.Params.Name, sess.agent.Name)
 		c.refused(wctx, warden.Deny, reason)
@@ -92,7 +92,11 @@ func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResu
 	}
 	defer spend.settle()
 
+	began := time.Now()
 	d, err := c.decide(wctx, pre)
+	if err == nil {
+		c.observeCall(d.Verdict.String(), time.Since(began))
+	}
 	if err != nil {
 		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", c.name, "err", err)
 		return d, refusal("warden refused this call: it could not be decided and recorded")
@@ -109,7 +113,7 @@ func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResu
 		}
 	case d.Verdict == warden.Throttle && len(pre) == 0:
 		// A rule or workflow asked to slow this call down.
-		if !sleepCtx(ctx, s.esc.MaxDelay) {
+		if !sleepCtx(ctx, s.throttle.Load().maxDelay) {
 			return d, refusal("warden refused this call: the agent cancelled it while it was throttled")
 		}
 	case d.Verdict == warden.Flag:
@@ -191,6 +195,7 @@ func (c *call) record(ctx context.Context, ev store.Event, next *workflows.State
 
 // refused records a call refused before the policy ran.
 func (c *call) refused(ctx context.Context, v warden.Verdict, reason string) {
+	c.observeCall(v.String(), 0)
 	if err := c.record(ctx, c.callEvent(workflows.Decision{Verdict: v, Reasons: []string{reason}}), nil); err != nil {
 		c.s.log.Error("cannot record refused call", "session", c.sess.id, "tool", c.name, "err", err)
 	}
@@ -287,6 +292,7 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", c.name, "err", err)
 		return refusal("warden refused this call (step_up): it could not be held for approval")
 	}
+	s.obs().ApprovalSettled(sess.agent.Name, a.State, approvalWait(a))
 	ev := c.event(store.KindApproval)
 	ev.Verdict, ev.Reasons = a.State, []string{approvalSummary(a)}
 	if a.State == store.ApprovalApproved {
@@ -418,6 +424,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	f.res, f.size, f.err = send(uctx)
 	endUpstream(span, f.res, f.err)
 	f.latency = time.Since(start)
+	c.s.obs().UpstreamCalled(c.tool.Upstream, c.toolLabel(), f.latency, f.err != nil)
 	progress.settle()
 	if cause := context.Cause(fctx); f.err != nil && errors.Is(cause, errCancelledByWarden) {
 		// The upstream saw a cancellation; the agent and the record learn
@@ -457,7 +464,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 // session's state durable together.
 func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwarded) (workflows.Decision, error) {
 	ev := c.event(store.KindResult)
-	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.agent.resultData(c.name, f.res)
+	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.current().resultData(c.name, f.res)
 	if f.err != nil {
 		ev.Error = f.err.Error()
 	} else if f.res.IsError {
@@ -479,11 +486,11 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	}
 	if rd.Verdict <= warden.Flag && c.wf.Provenance != nil {
 		// What the agent is handed is where its next values may come from.
-		sess.prov.observe(c.name, f.res.StructuredContent, allText(f.res))
+		sess.prov.observe(c.name, f.res.StructuredContent, allText(f.res), rd.Parsed())
 	}
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if rd.Verdict > warden.Flag {
-		sess.agent.withheld(&ev, f.res, rd.Rules)
+		sess.current().withheld(&ev, f.res, rd.Rules)
 	}
 	return rd, c.record(ctx, ev, &next)
 }

@@ -48,7 +48,7 @@ func (p *Policy) Decide(st workflows.State, call workflows.Call, now time.Time) 
 func (p *Policy) Observe(st workflows.State, steps []string, call workflows.Call, result workflows.Result, now time.Time) (workflows.Decision, workflows.State) {
 	d, _ := p.Workflow.Observe(st, steps, call, result, now)
 	if !st.Killed && len(p.Rules) > 0 {
-		env := st.Env(call, workflows.ParseResult(result), now)
+		env := st.Env(call, d.Parsed(), now) // the workflow's parse of the result
 		v, reasons, names := eval.Fired(p.Rules, env, true)
 		if len(reasons) > 0 {
 			d.Raise(v, reasons...)

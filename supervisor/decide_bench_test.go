@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -108,30 +107,6 @@ func BenchmarkDecideWithRisk(b *testing.B) {
 	}
 	call := workflows.Call{Tool: "send_money", Provenance: prov, Args: map[string]any{"recipient": "DE002", "amount": 10.0, "subject": "x", "date": "2025-01-01"}}
 	benchDecision(b, p, st, call)
-}
-
-// BenchmarkReplayAgentDojo replays the 97 benign tasks against the four
-// example workflows; it reports calls per second.
-func BenchmarkReplayAgentDojo(b *testing.B) {
-	traces := agentdojoTraces(b)
-	tools := agentdojoTools(b)
-	policies := map[string]*Policy{}
-	for _, a := range agentdojoAgents {
-		policies[a] = examplePolicy(b, a, tools[a])
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	calls := 0
-	for b.Loop() {
-		for _, a := range agentdojoAgents {
-			_, sum, err := Replay(policies[a], bytes.NewReader(traces), ReplayOptions{Agent: a})
-			if err != nil {
-				b.Fatal(err)
-			}
-			calls += sum.Calls
-		}
-	}
-	b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "calls/s")
 }
 
 // benchDecision times p's decision on call in state st, a minute after

@@ -39,13 +39,14 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		if !hasToken && s.tokenlessEnd(w, r, remote, next) {
 			return
 		}
-		agent, ok := s.agents.byToken(token)
+		agent, ok := s.agents.Load().byToken(token)
 		if !ok {
 			challenge := `Bearer realm="warden"`
 			if hasToken {
 				challenge += `, error="invalid_token"`
 			}
 			w.Header().Set("WWW-Authenticate", challenge)
+			s.authRefused(remote, hasToken)
 			httpError(w, http.StatusUnauthorized, "unauthorized: a valid bearer token is required")
 			return
 		}
@@ -105,7 +106,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			// sessions may listen or end.
 			httpError(w, http.StatusNotFound, "session not found")
 			return
-		case sess != nil && sess.agent != agent:
+		case sess != nil && sess.agent.Name != agent.Name:
 			// Another agent's session id is answered as if it did not exist.
 			httpError(w, http.StatusNotFound, "session not found")
 			return

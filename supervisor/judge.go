@@ -62,7 +62,7 @@ func judged(d *workflows.Decision, cause eval.Cause, jc eval.JudgeCall, j eval.J
 // records the judgement on the chain before the call. It reports whether
 // the verdict moved. Called with the session's decideMu held.
 func (c *call) judge(ctx context.Context, st workflows.State, d *workflows.Decision) (bool, error) {
-	j := c.sess.agent.Judge
+	j := c.sess.current().Judge
 	if j == nil {
 		return false, nil
 	}
@@ -73,7 +73,7 @@ func (c *call) judge(ctx context.Context, st workflows.State, d *workflows.Decis
 	prov := c.argsProvenance()
 	jc := judgeCall(c.pol, st.Session.Intent, c.wf, c.tool.Def.Description, prov)
 	before := d.Verdict
-	rec := judged(d, cause, jc, j.Ask(ctx, jc), c.sess.agent.JudgeBounds)
+	rec := judged(d, cause, jc, j.Ask(ctx, jc), c.sess.current().JudgeBounds)
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return false, fmt.Errorf("record judgement: %w", err)

@@ -43,7 +43,7 @@ func (s *Supervisor) KillSession(ctx context.Context, id, reason, by string) err
 // KillAgent kills every live session of a configured agent and returns
 // how many; an unknown agent is store.ErrNotFound.
 func (s *Supervisor) KillAgent(ctx context.Context, name, reason, by string) (int, error) {
-	if _, ok := s.agents.byName(name); !ok {
+	if _, ok := s.agents.Load().byName(name); !ok {
 		return 0, fmt.Errorf("no agent %q: %w", name, store.ErrNotFound)
 	}
 	return s.killAgent(ctx, name, reason, by), nil
@@ -70,8 +70,9 @@ func (s *Supervisor) Agents() []AgentStatus {
 	for _, sess := range s.sessions.all() {
 		live[sess.agent.Name]++
 	}
-	out := make([]AgentStatus, 0, len(s.agents.list))
-	for _, a := range s.agents.list {
+	list := s.agents.Load().list
+	out := make([]AgentStatus, 0, len(list))
+	for _, a := range list {
 		rec, suspended := s.suspension(a.Name)
 		out = append(out, AgentStatus{Name: a.Name, Suspended: suspended, Reason: rec.Reason, LiveSessions: live[a.Name]})
 	}

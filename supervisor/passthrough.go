@@ -28,7 +28,7 @@ func (s *Supervisor) afterSubscribe(ctx context.Context, _ any, req *mcp.Subscri
 	up, found := resourceUpstream(s.hub.CatalogFor(sess.id), req.Params.URI)
 	// refuseSubscribe has refused what the agent may not read; this is
 	// the same check, should the policy have changed in between.
-	if !found || !s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
+	if !found || !s.mayUse(sess.current(), workflows.KindResource, up, req.Params.URI) {
 		return
 	}
 	sess.subscribe(req.Params.URI, true)

@@ -51,11 +51,12 @@ func (sp *sessionProvenance) Tokens(text string) []string {
 	return sp.p.Tokens(text)
 }
 
-// observe records a result the agent was handed.
-func (sp *sessionProvenance) observe(tool string, structured any, text string) {
+// observe records a result the agent was handed; parsed is the policy's
+// parse of it (Decision.Parsed), nil for none.
+func (sp *sessionProvenance) observe(tool string, structured any, text string, parsed any) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	sp.p.Observe(tool, structured, text)
+	sp.p.ObserveParsed(tool, structured, text, parsed)
 }
 
 // setIntent replaces the intent's values (the task changed).
@@ -90,7 +91,7 @@ var _ workflows.Provenance = (*sessionProvenance)(nil)
 // when nothing reads it (indexing results has a cost): the workflow or
 // the rules read where values came from, or the agent has a judge.
 func (c *call) provenance() workflows.Provenance {
-	if c.sess.prov == nil || !c.pol.tracksProvenance() && c.sess.agent.Judge == nil {
+	if c.sess.prov == nil || !c.pol.tracksProvenance() && c.sess.current().Judge == nil {
 		return nil
 	}
 	return c.sess.prov
@@ -132,7 +133,7 @@ func provenanceOnRecord(evs []store.Event, config []string) *sessionProvenance {
 			var rec ResultRecord
 			if json.Unmarshal(e.Data, &rec) == nil && rec.SHA256 == "" && !rec.Withheld && e.Verdict != "" {
 				if v, err := warden.ParseVerdict(e.Verdict); err == nil && v <= warden.Flag {
-					sp.observe(e.Tool, rec.Structured, rec.Text)
+					sp.observe(e.Tool, rec.Structured, rec.Text, nil)
 				}
 			}
 		}

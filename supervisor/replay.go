@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warden-dev/warden"
@@ -39,6 +41,10 @@ type Trace struct {
 	// Signals are the session's recorded signals, each before the call
 	// it preceded, so that replay gives the session the same risk.
 	Signals []TraceSignal `json:"signals,omitempty"`
+	// Started is when the session started, if recorded: max_duration and
+	// session.started count from it. Without it, a session whose first
+	// call has a recorded time started then.
+	Started *time.Time `json:"started,omitempty"`
 }
 
 // TraceSignal is a signal recorded before call Before of a trace.
@@ -133,6 +139,15 @@ type ReplayOptions struct {
 	Judge *eval.Judge
 	// JudgeBounds are the moves Judge may make, as an agent's are live.
 	JudgeBounds eval.Bounds
+	// MaxDelay is how long a call over the workflow's throttle is held
+	// back before it is refused instead, as throttle.max_delay is live;
+	// zero means config.DefaultThrottleMaxDelay.
+	MaxDelay time.Duration
+	// Workers is how many sessions are replayed at once (sessions are
+	// independent of each other); 0 or 1 replays them one at a time. With
+	// Judge set, sessions are replayed one at a time, so that the judge's
+	// budget is spent in the order of the record.
+	Workers int
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.
@@ -158,6 +173,14 @@ type Summary struct {
 	Skipped  int                    `json:"skipped,omitempty"`
 	ByCall   map[warden.Verdict]int `json:"calls_by_verdict"`
 	BySess   map[warden.Verdict]int `json:"sessions_by_verdict"`
+	// TimeDependent names what of the policy decides by the clock (see
+	// workflows.Workflow.TimeDependent), and the decaying risk of recorded
+	// signals; empty when no verdict depends on when a call was made.
+	TimeDependent []string `json:"time_dependent,omitempty"`
+	// AtRecordedTimes counts the calls decided at the time they were
+	// recorded at; the others are decided on the replay's clock
+	// (ReplayOptions.Start and Interval).
+	AtRecordedTimes int `json:"calls_at_recorded_times"`
 }
 
 // Replay runs recorded sessions through policy with the live decision code
@@ -172,6 +195,14 @@ func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSes
 	if err != nil {
 		return nil, Summary{}, fmt.Errorf("replay: %w", err)
 	}
+	return ReplayTraces(policy, trs, opts)
+}
+
+// ReplayTraces is Replay of traces already read.
+func ReplayTraces(policy *Policy, trs []Trace, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
+	if policy == nil {
+		return nil, Summary{}, errors.New("replay: no policy")
+	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -179,13 +210,27 @@ func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSes
 		opts.Interval = time.Second
 	}
 	sum := Summary{ByCall: map[warden.Verdict]int{}, BySess: map[warden.Verdict]int{}}
-	out := make([]ReplayedSession, 0, len(trs))
+	sum.TimeDependent = policy.timeDependent()
+	signals := false
+	picked := make([]Trace, 0, len(trs))
 	for _, tr := range trs {
 		if opts.Agent != "" && tr.Agent != "" && tr.Agent != opts.Agent {
 			sum.Skipped++
 			continue
 		}
-		rs := ReplaySession(policy, tr, opts)
+		picked = append(picked, tr)
+		signals = signals || len(tr.Signals) > 0
+		for _, c := range tr.Calls {
+			if c.At != nil {
+				sum.AtRecordedTimes++
+			}
+		}
+	}
+	if signals {
+		sum.TimeDependent = append(sum.TimeDependent, "risk of the sessions' recorded signals, which decays")
+	}
+	out := replaySessions(policy, picked, opts)
+	for _, rs := range out {
 		worst := warden.Allow
 		for _, c := range rs.Calls {
 			sum.ByCall[c.Verdict]++
@@ -194,9 +239,36 @@ func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSes
 		sum.Calls += len(rs.Calls)
 		sum.Sessions++
 		sum.BySess[worst]++
-		out = append(out, rs)
 	}
 	return out, sum, nil
+}
+
+// replaySessions replays each trace, opts.Workers at a time, and returns
+// the sessions in the traces' order.
+func replaySessions(policy *Policy, trs []Trace, opts ReplayOptions) []ReplayedSession {
+	out := make([]ReplayedSession, len(trs))
+	workers := min(opts.Workers, len(trs))
+	if workers <= 1 || opts.Judge != nil {
+		for i, tr := range trs {
+			out[i] = ReplaySession(policy, tr, opts)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(trs) {
+					return
+				}
+				out[i] = ReplaySession(policy, trs[i], opts)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // ReplaySession runs one trace through policy.
@@ -205,7 +277,16 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		opts.Interval = time.Second
 	}
 	rs := ReplayedSession{ID: tr.ID, Agent: tr.Agent, Calls: make([]ReplayedCall, 0, len(tr.Calls))}
-	info := workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: opts.Start}
+	// The session's clock is the record's where it has one, so that
+	// max_duration, since() and now decide as they did live.
+	started := opts.Start
+	switch {
+	case tr.Started != nil:
+		started = *tr.Started
+	case len(tr.Calls) > 0 && tr.Calls[0].At != nil:
+		started = *tr.Calls[0].At
+	}
+	info := workflows.SessionInfo{ID: tr.ID, Agent: tr.Agent, Started: started}
 	switch {
 	case tr.Intent != "":
 		info.Intent = &workflows.Intent{Request: tr.Intent}
@@ -222,22 +303,36 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	var prov *eval.Provenance
 	if policy.tracksProvenance() || judge != nil {
 		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
+		prov.DeferIndexing() // most sessions look few values up, late
 	}
 	signals := tr.Signals
+	pace := newReplayPace(policy, opts.MaxDelay)
+	now := started
 	for i, tc := range tr.Calls {
-		now := opts.Start.Add(time.Duration(i) * opts.Interval)
-		if tc.At != nil {
+		switch {
+		case tc.At != nil:
 			now = *tc.At
+		case i > 0:
+			now = now.Add(opts.Interval) // no recorded time: Interval after the call before
 		}
 		for len(signals) > 0 && signals[0].Before <= i {
 			st = st.WithSignal(signals[0].Signal)
 			signals = signals[1:]
+		}
+		held, refused := pace.fit(now)
+		if refused != "" {
+			// Refused before any decision, as live: the session stays.
+			rs.Calls = append(rs.Calls, ReplayedCall{Tool: tc.Tool, Verdict: warden.Throttle, Reasons: []string{refused}})
+			continue
 		}
 		call := workflows.Call{Kind: tc.Kind, Tool: tc.Tool, Args: tc.Args}
 		if prov != nil {
 			call.Provenance = prov
 		}
 		d, next := policy.Decide(st, call, now)
+		if held != "" {
+			d.Raise(warden.Throttle, held)
+		}
 		if cause, ask := judgeCause(d, policy, call, info.Intent); judge != nil && ask {
 			jc := judgeCall(policy, info.Intent, call, tc.Description, provenanceOfArgs(prov, call.Args))
 			before := d.Verdict
@@ -267,7 +362,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 			}
 			st = after
 			if prov != nil && od.Verdict <= warden.Flag {
-				prov.Observe(tc.Tool, tc.Structured, text)
+				prov.ObserveParsed(tc.Tool, tc.Structured, text, od.Parsed())
 			}
 		}
 		if rc.Reasons == nil {
@@ -276,4 +371,16 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		rs.Calls = append(rs.Calls, rc)
 	}
 	return rs
+}
+
+// timeDependent names what of the policy decides by the clock: its
+// workflow's (workflows.Workflow.TimeDependent) and its rules'.
+func (p *Policy) timeDependent() []string {
+	out := p.Workflow.TimeDependent()
+	for _, r := range p.Rules {
+		if workflows.ReadsClock(r.When) {
+			out = append(out, fmt.Sprintf("rule %q", r.When))
+		}
+	}
+	return out
 }

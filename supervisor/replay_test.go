@@ -41,12 +41,17 @@ func agentdojoDir(t testing.TB) string {
 
 var agentdojoAgents = []string{"banking", "slack", "travel", "workspace"}
 
+// agentdojoTasks is the repository's copy of the corpus's tasks.jsonl (the
+// 97 benign tasks), so that the benchmark and the verdict record need
+// nothing beside the repository.
+var agentdojoTasks = filepath.Join("testdata", "agentdojo", "tasks.jsonl")
+
 // agentdojoTraces converts tasks.jsonl ({suite, task_id, prompt, calls})
 // into replay traces ({id, agent, prompt, calls}); ReplayOptions.PromptAsIntent
 // declares the prompt as the session's intent.
 func agentdojoTraces(t testing.TB) []byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join(agentdojoDir(t), "tasks.jsonl"))
+	f, err := os.Open(agentdojoTasks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,9 +99,15 @@ func agentdojoTools(t testing.TB) map[string][]string {
 	return tools
 }
 
+// examplePolicy loads the example workflow of agent; known, when not nil,
+// are the tools its upstreams offer, and a step naming none is an error.
 func examplePolicy(t testing.TB, agent string, known []string) *Policy {
 	t.Helper()
-	w, err := workflows.Load(filepath.Join("..", "examples", "agentdojo", agent+".yaml"), workflows.WithKnownTools(known))
+	var opts []workflows.Option
+	if known != nil {
+		opts = append(opts, workflows.WithKnownTools(known))
+	}
+	w, err := workflows.Load(filepath.Join("..", "examples", "agentdojo", agent+".yaml"), opts...)
 	if err != nil {
 		t.Fatalf("load %s workflow: %v", agent, err)
 	}
@@ -181,6 +192,29 @@ func TestReplayDeterministic(t *testing.T) {
 	}
 	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(sa, sb) {
 		t.Fatal("two replays of the same traces differ")
+	}
+}
+
+// TestReplayWorkers replays the corpus on several workers and checks that
+// sessions come back in input order with the verdicts one worker gives
+// (run with -race, it also checks that sessions share nothing unguarded).
+func TestReplayWorkers(t *testing.T) {
+	traces := agentdojoTraces(t)
+	for _, agent := range agentdojoAgents {
+		p := examplePolicy(t, agent, nil)
+		opts := ReplayOptions{Agent: agent, PromptAsIntent: true}
+		one, s1, err := Replay(p, bytes.NewReader(traces), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Workers = 4
+		many, s4, err := Replay(p, bytes.NewReader(traces), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one) < 2 || !reflect.DeepEqual(one, many) || !reflect.DeepEqual(s1, s4) {
+			t.Errorf("%s: %d sessions on one worker, %d on four, or their verdicts differ", agent, len(one), len(many))
+		}
 	}
 }
 

@@ -51,8 +51,9 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 		st = s.policyFor(rec.Agent).Workflow.Start(workflows.SessionInfo{ID: id, Agent: rec.Agent, RemoteAddr: rec.RemoteAddr, Started: rec.Started})
 	}
 	sess := &session{key: id, id: id, agent: ident.agent, remote: rec.RemoteAddr, userAgent: rec.UserAgent,
-		started: rec.Started, listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(rec.Agent)),
+		started: rec.Started, listening: make(chan struct{}),
 		client: strings.TrimSpace(rec.ClientName + " " + rec.ClientVersion)}
+	sess.limiter.Store(newLimiter(s.sessionRate(rec.Agent)))
 	st.Signals = signalsOnRecord(evs) // the risk is what the chain records
 	sess.state = s.policyFor(rec.Agent).Workflow.Resume(st)
 	sess.prov = provenanceOnRecord(evs, s.policyFor(rec.Agent).Workflow.ConfigValues())
@@ -67,6 +68,9 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 	// Its upstream sessions ended with the warden that served it.
 	s.hub.Resumed(sess.who())
 	s.log.Info("session resumed after a restart", "session", id, "agent", rec.Agent)
+	if s.reconcile(context.WithoutCancel(ctx), sess) {
+		return nil, nil // a reload replaced the agent's token meanwhile
+	}
 	return sess, nil
 }
 

@@ -92,7 +92,7 @@ func (s *Supervisor) decideRoute(ctx context.Context, r route, fetch relayFunc) 
 	c := s.newRouteCall(sess, r)
 	ctx, span := c.startCall(ctx, r.header)
 	defer span.End()
-	if reason := s.unavailable(sess.agent, r); reason != "" {
+	if reason := s.unavailable(sess.current(), r); reason != "" {
 		// As for a hidden tool: refused, and the attempt is on record.
 		c.refused(context.WithoutCancel(ctx), warden.Deny, reason)
 		return errors.New("warden refused this request: " + reason)
@@ -204,7 +204,7 @@ func (s *Supervisor) refuseSubscribe(ctx context.Context, _ any, message any) er
 		return errors.New("warden refused this subscription: the session is not known or was not recorded")
 	}
 	up, found := resourceUpstream(s.hub.CatalogFor(sess.id), req.Params.URI)
-	if found && checkURI(req.Params.URI) == nil && s.mayUse(sess.agent, workflows.KindResource, up, req.Params.URI) {
+	if found && checkURI(req.Params.URI) == nil && s.mayUse(sess.current(), workflows.KindResource, up, req.Params.URI) {
 		return nil
 	}
 	reason := fmt.Sprintf("resource %q is not available to agent %q", req.Params.URI, sess.agent.Name)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -25,6 +26,7 @@ type session struct {
 	key       string // the transport's session id (mcp-go's)
 	id        string // the history id; equal to key over HTTP
 	agent     *Agent
+	reloaded  atomic.Pointer[Agent] // the agent as a reload redefined it; nil until then (see current)
 	remote    string
 	userAgent string
 	started   time.Time
@@ -41,8 +43,8 @@ type session struct {
 	inflight map[*inflight]struct{}
 	idle     chan struct{} // closed when the last call in flight is forgotten; nil when none is in flight
 
-	client  string        // the client's name and version, for approvers
-	limiter *rate.Limiter // the session's token bucket; nil for none
+	client  string                       // the client's name and version, for approvers
+	limiter atomic.Pointer[rate.Limiter] // the session's token bucket; nil for none. A reload retunes it
 	// approved are the steps (or tools) an approver allowed for the rest
 	// of the session; revalidate, when set, is why every call steps up
 	// (the session changed hands). Both under mu.

@@ -20,7 +20,7 @@ const stdioSessionKey = "stdio"
 // the agent is suspended or its session killed (the error says which). A
 // suspended agent is not served at all.
 func (s *Supervisor) ServeStdio(ctx context.Context, agent string, in io.Reader, out io.Writer) error {
-	ag, ok := s.agents.byName(agent)
+	ag, ok := s.agents.Load().byName(agent)
 	if !ok {
 		return fmt.Errorf("no agent named %q in the configuration", agent)
 	}

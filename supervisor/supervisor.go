@@ -6,6 +6,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,9 @@ type Options struct {
 	// tool's input schema (validate_args: keys_only); arguments whose keys
 	// read two ways are refused whatever the upstream.
 	KeysOnly []string
+	// Observer is told of each call's verdict, upstream call, approval
+	// and kill, for metrics; none when nil.
+	Observer Observer
 	// Tracer, when set, makes a span of each call and its steps and
 	// passes the trace context on to upstreams; nil is tracing off.
 	Tracer trace.TracerProvider
@@ -75,7 +79,7 @@ type Supervisor struct {
 	hub      *tools.Hub
 	store    store.Store
 	log      *log.Logger
-	agents   *agents
+	agents   atomic.Pointer[agents] // replaced whole by a reload
 	sessions *sessions
 	mcp      *server.MCPServer
 	http     *server.StreamableHTTPServer
@@ -83,6 +87,9 @@ type Supervisor struct {
 	syncMu   sync.Mutex // serialises catalog mirroring
 	mirrored mirrorState
 	policies atomic.Pointer[policies]
+	throttle atomic.Pointer[throttles]
+	reloadMu sync.Mutex                        // one reload at a time
+	admin    atomic.Pointer[[sha256.Size]byte] // the admin token's hash, which a reload may replace
 
 	esc       Escalation
 	links     *linkSigner // nil when links are not configured
@@ -94,7 +101,8 @@ type Supervisor struct {
 	args      tools.ArgChecker                      // checks calls' arguments before they are decided
 	stdio     atomic.Pointer[stdioServing]          // the stdio client, when ServeStdio runs
 	closing   atomic.Bool
-	bg        *background // goroutines beside the requests; Close joins them
+	bg        *background  // goroutines beside the requests; Close joins them
+	authFails authFailures // refused tokens, recorded once per window
 	limits    *limits
 	agentRisk agentRisk  // the agent's part of its sessions' signals
 	baselines *baselines // agents' behaviour baselines and their live sessions against them
@@ -123,7 +131,7 @@ func New(opts Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}
-	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, agents: ag, sessions: newSessions(), bg: newBackground(),
+	s := &Supervisor{opts: opts, hub: opts.Hub, store: opts.Store, log: opts.Logger, sessions: newSessions(), bg: newBackground(),
 		limits: newLimits(opts.Limits), baselines: newBaselines()}
 	s.sessions.onEnd = func(sess *session) {
 		if !s.closing.Load() {
@@ -137,6 +145,8 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	s.esc = opts.Escalation
 	s.esc.defaults()
+	s.agents.Store(ag)
+	s.throttle.Store(throttlesOf(s.esc))
 	s.waiting.m = map[string]chan store.Approval{}
 	s.lim.byAgent = map[string]*rate.Limiter{}
 	none := map[string]store.AgentRecord{}
@@ -266,8 +276,9 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		return
 	}
 	sess := &session{key: cs.SessionID(), id: cs.SessionID(), agent: id.agent, remote: id.remote, userAgent: id.userAgent,
-		started: time.Now().UTC(), listening: make(chan struct{}), limiter: newLimiter(s.sessionRate(id.agent.Name)),
+		started: time.Now().UTC(), listening: make(chan struct{}),
 		client: strings.TrimSpace(req.Params.ClientInfo.Name + " " + req.Params.ClientInfo.Version), cs: cs}
+	sess.limiter.Store(newLimiter(s.sessionRate(id.agent.Name)))
 	if sess.key == "" || sess.key == stdioSessionKey {
 		sess.id = newID()
 		if prev := s.sessions.get(stdioSessionKey); prev != nil {
@@ -312,6 +323,9 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 		return
 	}
 	s.sessions.start(sess)
+	if s.reconcile(wctx, sess) {
+		return // a reload replaced the agent's token while the session opened
+	}
 	s.startSignals(wctx, sess, prev)
 	s.inheritSignals(wctx, sess)
 	s.log.Info("session started", "session", sess.id, "agent", sess.agent.Name, "client", req.Params.ClientInfo.Name, "remote", sess.remote)

@@ -32,7 +32,7 @@ func (s *Supervisor) suspension(agent string) (store.AgentRecord, bool) {
 // away.
 func (s *Supervisor) setSuspended(ctx context.Context, rec store.AgentRecord, kill bool) (killed int, err error) {
 	ctx = context.WithoutCancel(ctx)
-	if _, ok := s.agents.byName(rec.Name); !ok {
+	if _, ok := s.agents.Load().byName(rec.Name); !ok {
 		return 0, fmt.Errorf("no agent %q: %w", rec.Name, store.ErrNotFound)
 	}
 	rec.Changed = time.Now()

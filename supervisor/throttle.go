@@ -16,6 +16,18 @@ type limiters struct {
 	byAgent map[string]*rate.Limiter
 }
 
+// throttles are the rates in force. A reload replaces them whole, and the
+// buckets already filled keep their tokens (see retune).
+type throttles struct {
+	session, agent Rate
+	perAgent       map[string]Rate // agents' own session rates
+	maxDelay       time.Duration
+}
+
+func throttlesOf(e Escalation) *throttles {
+	return &throttles{session: e.SessionRate, agent: e.AgentRate, perAgent: e.AgentSessionRate, maxDelay: e.MaxDelay}
+}
+
 func newLimiter(r Rate) *rate.Limiter {
 	if !r.set() {
 		return nil
@@ -31,21 +43,23 @@ func (s *Supervisor) sessionRate(agent string) Rate {
 			return Rate{PerMinute: pm, Burst: burst}
 		}
 	}
-	if r, ok := s.esc.AgentSessionRate[agent]; ok && r.set() {
+	th := s.throttle.Load()
+	if r, ok := th.perAgent[agent]; ok && r.set() {
 		return r
 	}
-	return s.esc.SessionRate
+	return th.session
 }
 
 func (s *Supervisor) agentLimiter(agent string) *rate.Limiter {
-	if !s.esc.AgentRate.set() {
+	r := s.throttle.Load().agent
+	if !r.set() {
 		return nil
 	}
 	s.lim.mu.Lock()
 	defer s.lim.mu.Unlock()
 	l, ok := s.lim.byAgent[agent]
 	if !ok {
-		l = newLimiter(s.esc.AgentRate)
+		l = newLimiter(r)
 		s.lim.byAgent[agent] = l
 	}
 	return l
@@ -58,7 +72,7 @@ func (s *Supervisor) agentLimiter(agent string) *rate.Limiter {
 func (s *Supervisor) pace(ctx context.Context, sess *session) (time.Duration, error) {
 	var res []*rate.Reservation
 	now := time.Now()
-	for _, l := range []*rate.Limiter{sess.limiter, s.agentLimiter(sess.agent.Name)} {
+	for _, l := range []*rate.Limiter{sess.limiter.Load(), s.agentLimiter(sess.agent.Name)} {
 		if l != nil {
 			res = append(res, l.ReserveN(now, 1))
 		}
@@ -71,7 +85,7 @@ func (s *Supervisor) pace(ctx context.Context, sess *session) (time.Duration, er
 		}
 		wait = max(wait, r.DelayFrom(now))
 	}
-	if wait > s.esc.MaxDelay {
+	if wait > s.throttle.Load().maxDelay {
 		for _, r := range res {
 			r.CancelAt(now)
 		}

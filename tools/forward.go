@@ -46,13 +46,16 @@ func (h *Hub) CallTool(ctx context.Context, who Session, req mcp.CallToolRequest
 	if !ok {
 		return nil, 0, fmt.Errorf("tool %q: %w", req.Params.Name, ErrUnknown)
 	}
-	u := h.byName[t.Upstream]
+	u, err := h.upstreamFor(t.Upstream) // gone if a reload removed it since the catalog was read
+	if err != nil {
+		return nil, 0, fmt.Errorf("tool %q: %w", req.Params.Name, err)
+	}
 	out := mcp.CallToolRequest{}
 	out.Params.Name = t.Name
 	out.Params.Arguments = req.Params.Arguments // RawArguments stays empty (trap 9)
 	var res *mcp.CallToolResult
 	var note string
-	err := h.do(ctx, u, who, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta, l *link) error {
+	err = h.do(ctx, u, who, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta, l *link) error {
 		out.Params.Meta = meta
 		var err error
 		res, err = cli.CallTool(ctx, out)
@@ -103,12 +106,15 @@ func (h *Hub) GetPrompt(ctx context.Context, who Session, req mcp.GetPromptReque
 	if !ok {
 		return nil, fmt.Errorf("prompt %q: %w", req.Params.Name, ErrUnknown)
 	}
-	u := h.byName[p.Upstream]
+	u, err := h.upstreamFor(p.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("prompt %q: %w", req.Params.Name, err)
+	}
 	out := mcp.GetPromptRequest{}
 	out.Params.Name = p.Name
 	out.Params.Arguments = req.Params.Arguments
 	var res *mcp.GetPromptResult
-	err := h.do(ctx, u, who, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta, _ *link) error {
+	err = h.do(ctx, u, who, req.Params.Meta, func(ctx context.Context, cli *client.Client, meta *mcp.Meta, _ *link) error {
 		out.Params.Meta = meta
 		var err error
 		res, err = cli.GetPrompt(ctx, out)
@@ -161,7 +167,7 @@ func (h *Hub) Subscribe(ctx context.Context, who Session, upstream, uri string) 
 // wins there, and each session's own level still filters what reaches it.
 func (h *Hub) SetLevel(ctx context.Context, who Session, level mcp.LoggingLevel) {
 	h.levelFor(who, level)
-	for _, u := range h.ups {
+	for _, u := range h.upstreams().list {
 		if u.spec.sharing() != Shared {
 			if l := u.serving(who.ID); l != nil {
 				select {
@@ -204,7 +210,7 @@ func (h *Hub) Unsubscribe(ctx context.Context, who Session, upstream, uri string
 }
 
 func (h *Hub) upstreamFor(name string) (*upstream, error) {
-	u, ok := h.byName[name]
+	u, ok := h.upstreams().byName[name]
 	if !ok {
 		return nil, fmt.Errorf("upstream %q: %w", name, ErrUnknown)
 	}

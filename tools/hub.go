@@ -46,8 +46,8 @@ type Options struct {
 
 // Hub holds every upstream connection and the merged catalog.
 type Hub struct {
-	ups     []*upstream
-	byName  map[string]*upstream
+	set     atomic.Pointer[upstreamSet] // replaced whole by SetUpstreams
+	setMu   sync.Mutex                  // one SetUpstreams at a time
 	peer    Peer
 	log     *log.Logger
 	version string
@@ -83,22 +83,19 @@ func NewHub(specs []Spec, opts Options) (*Hub, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	h := &Hub{byName: map[string]*upstream{}, log: opts.Logger, version: opts.Version, names: opts.Names}
+	h := &Hub{log: opts.Logger, version: opts.Version, names: opts.Names}
 	h.runCtx, h.cancel = context.WithCancel(context.Background())
 	if h.names == nil {
 		h.names = &memNames{m: map[string]string{}}
 	}
-	for _, s := range specs {
-		if err := s.validate(); err != nil {
-			return nil, err
-		}
-		if _, dup := h.byName[s.Name]; dup {
-			return nil, fmt.Errorf("upstream %q is named twice", s.Name)
-		}
-		u := newUpstream(s, h)
-		h.ups = append(h.ups, u)
-		h.byName[s.Name] = u
+	if err := checkSpecs(specs); err != nil {
+		return nil, err
 	}
+	set := &upstreamSet{byName: map[string]*upstream{}}
+	for _, s := range specs {
+		set.add(newUpstream(s, h))
+	}
+	h.set.Store(set)
 	c, _ := buildCatalog(context.Background(), nil, h.names, h.log)
 	h.cat.Store(c)
 	return h, nil
@@ -116,13 +113,15 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 	}
 	h.peer, h.onCat = peer, onCatalog
 	runCtx := h.runCtx
+	h.setMu.Lock() // the upstreams started are those in the set
+	defer h.setMu.Unlock()
 	var first sync.WaitGroup
-	for _, u := range h.ups {
+	for _, u := range h.upstreams().list {
 		first.Add(1)
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			u.run(runCtx, first.Done)
+			u.run(u.ctx, first.Done)
 		}()
 	}
 	h.wg.Add(1)
@@ -149,7 +148,10 @@ func (h *Hub) Start(ctx context.Context, peer Peer, onCatalog func(*Catalog)) {
 // catalog is published any more.
 func (h *Hub) Close() error {
 	h.cancel()
-	for _, u := range h.ups {
+	h.setMu.Lock() // no SetUpstreams starts an upstream after this
+	ups := h.upstreams().list
+	h.setMu.Unlock()
+	for _, u := range ups {
 		u.closeAll()
 	}
 	h.wg.Wait()
@@ -162,10 +164,12 @@ func (h *Hub) Catalog() *Catalog { return h.cat.Load() }
 // Status reports, for each upstream in configuration order, whether it is
 // connected and, if not, why.
 func (h *Hub) Status() []UpstreamStatus {
-	out := make([]UpstreamStatus, 0, len(h.ups))
-	for _, u := range h.ups {
+	ups := h.upstreams().list
+	out := make([]UpstreamStatus, 0, len(ups))
+	for _, u := range ups {
 		_, _, err := u.client()
-		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil, Sharing: u.spec.sharing()}
+		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil, Sharing: u.spec.sharing(),
+			Restarts: u.lost.Load()}
 		u.mu.RLock()
 		st.Sessions, st.Spares = len(u.links), len(u.spare)
 		u.mu.RUnlock()
@@ -188,6 +192,10 @@ type UpstreamStatus struct {
 	Sharing  Sharing `json:"sharing"`
 	Sessions int     `json:"sessions"`
 	Spares   int     `json:"spares"`
+	// Restarts counts warden's own connection lost after it was up, and
+	// so restarted (reconnected); agents' own upstream sessions are not
+	// counted.
+	Restarts int64 `json:"restarts"`
 }
 
 func (h *Hub) catalogChanged() {
@@ -208,7 +216,7 @@ func (h *Hub) startClaiming() {
 // nobody held. Called with catMu held.
 func (h *Hub) rebuild() {
 	ctx := context.Background()
-	c, claims := buildCatalog(ctx, sources(h.ups), h.names, h.log)
+	c, claims := buildCatalog(ctx, sources(h.upstreams().list), h.names, h.log)
 	if h.claiming.Load() {
 		for name, holder := range claims {
 			// On failure the name is pinned on a later rebuild; until then

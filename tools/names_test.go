@@ -191,7 +191,7 @@ func namingHub(t *testing.T, specs []Spec, path string) (*Hub, *store.DB) {
 
 // setOffer is what refresh does when an upstream lists its tools.
 func setOffer(h *Hub, up string, names []string) {
-	u := h.byName[up]
+	u := h.upstreams().byName[up]
 	var o offer
 	for _, n := range names {
 		o.tools = append(o.tools, mcp.NewTool(n, mcp.WithDescription(up+"'s "+n)))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -42,7 +43,9 @@ type upstream struct {
 	spec Spec
 	hub  *Hub
 	log  *log.Logger
-	http *http.Client // tuned transport shared by this upstream's requests (trap 11)
+	ctx  context.Context    // its life: ends with the hub's, or when a reload removes it
+	stop context.CancelFunc // ends ctx
+	http *http.Client       // tuned transport shared by this upstream's requests (trap 11)
 
 	kick   chan struct{} // a request failed: check health now
 	relist chan struct{} // the upstream said a list changed: list again
@@ -60,6 +63,10 @@ type upstream struct {
 	spare   []*link           // open, with no owner yet
 	filling int               // spares being opened
 	gone    map[string]string // owners whose upstream session closed → why; their next one replaces it
+
+	// lost counts the times warden's own connection was lost after it was
+	// up (a child that exited, a server that failed its health check).
+	lost atomic.Int64
 }
 
 // offer is what an upstream serves, as it named it.
@@ -71,7 +78,10 @@ type offer struct {
 }
 
 func newUpstream(spec Spec, h *Hub) *upstream {
+	ctx, stop := context.WithCancel(h.runCtx)
 	return &upstream{
+		ctx:  ctx,
+		stop: stop,
 		spec: spec,
 		hub:  h,
 		log:  h.log.With("upstream", spec.Name),
@@ -123,6 +133,7 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 		if ctx.Err() != nil {
 			return
 		}
+		u.lost.Add(1)
 		u.log.Warn("connection lost; reconnecting", "err", u.redact(err), "retry_in", backoff)
 		// Only a connection that held for a while earns a fresh backoff: a
 		// child that dies on every call is not restarted in a tight loop.

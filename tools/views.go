@@ -36,9 +36,10 @@ func (h *Hub) viewsChanged(ids []string) {
 // a name for everyone). Called with catMu held.
 func (h *Hub) rebuildViews(ids []string) {
 	for _, id := range ids {
-		srcs := make([]source, len(h.ups))
+		ups := h.upstreams().list
+		srcs := make([]source, len(ups))
 		own := false
-		for i, u := range h.ups {
+		for i, u := range ups {
 			srcs[i] = source{spec: u.spec, offer: u.snapshot()}
 			if l := u.serving(id); l != nil {
 				l.mu.Lock()
@@ -72,7 +73,7 @@ func (h *Hub) rebuildViews(ids []string) {
 // closing is recorded through the peer before Release returns; the
 // transports end in the background.
 func (h *Hub) Release(who Session, reason string) {
-	for _, u := range h.ups {
+	for _, u := range h.upstreams().list {
 		u.release(who, reason)
 	}
 	h.levels.Delete(who.ID)
@@ -85,7 +86,7 @@ func (h *Hub) Release(who Session, reason string) {
 // stopped: the upstream sessions that served it then are gone with their
 // state, and the ones opened for it now say so.
 func (h *Hub) Resumed(who Session) {
-	for _, u := range h.ups {
+	for _, u := range h.upstreams().list {
 		if u.spec.sharing() == Shared {
 			continue
 		}
@@ -109,7 +110,7 @@ func (h *Hub) report(id string, ev UpstreamEvent) {
 // upstream's IdleTimeout, until ctx ends.
 func (h *Hub) reapIdle(ctx context.Context) {
 	every := time.Minute
-	for _, u := range h.ups {
+	for _, u := range h.upstreams().list {
 		every = min(every, max(u.spec.idleTimeout()/4, 100*time.Millisecond))
 	}
 	t := time.NewTicker(every)
@@ -119,7 +120,7 @@ func (h *Hub) reapIdle(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			for _, u := range h.ups {
+			for _, u := range h.upstreams().list {
 				u.reap(now)
 			}
 		}
@@ -141,7 +142,7 @@ func (o offer) same(p offer) bool {
 // so that the upstreams ask it again. A shared upstream session has no
 // one agent's roots to ask for.
 func (h *Hub) RootsChanged(ctx context.Context, who Session) {
-	for _, u := range h.ups {
+	for _, u := range h.upstreams().list {
 		if u.spec.sharing() == Shared {
 			continue
 		}

@@ -30,6 +30,7 @@ type Decision struct {
 	Reads eval.Reads `json:"-"`
 
 	prev, next State // the state before, and as it is if the call goes ahead
+	parsed     any   // the result as Observe parsed it (eval.ParseOutput)
 	// byProvenance is the strongest verdict provenance asked for, others
 	// the strongest of every other check (see ProvenanceOnly).
 	byProvenance, others warden.Verdict
@@ -397,6 +398,7 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 		return d
 	}
 	parsed := eval.ParseOutput(result.Text, result.Structured)
+	d.parsed = parsed
 	next := st.clone()
 	if th, ok := next.Tools[call.Tool]; ok && call.kind() == KindTool && len(result.Text) <= lastResultMax {
 		th.LastResult = normalise(parsed)
@@ -421,6 +423,11 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 	d.next = next
 	return d
 }
+
+// Parsed is the result as Observe parsed it (eval.ParseOutput), so that
+// the provenance index need not parse it again; nil when Observe did not
+// get that far (a killed session) or for a call's decision.
+func (d Decision) Parsed() any { return d.parsed }
 
 // ParseResult is eval.ParseOutput for a Result: structure when it has one.
 func ParseResult(r Result) any { return eval.ParseOutput(r.Text, r.Structured) }

@@ -128,7 +128,7 @@ func TestHotReload(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- serve(ctx, cfg, logger, func(a *app, at endpoints) {
-			a.bg.Go((&reloader{path: cfgPath, sup: a.sup, log: logger, loaded: cfg}).run)
+			a.bg.Go(newReloader(a, logger).run)
 			urlc <- at.MCP
 		})
 	}()

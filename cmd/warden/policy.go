@@ -66,34 +66,56 @@ func loadPolicies(cfg *config.Config, knownTools ...string) (map[string]*supervi
 	return out, warnings, nil
 }
 
-// policyFiles are the files whose change reloads the policies.
+// policyFiles are the files whose change reloads the configuration.
 func policyFiles(cfg *config.Config) []string {
 	files := []string{cfg.File}
 	if cfg.Rules != "" {
 		files = append(files, cfg.Rules)
 	}
+	if cfg.Admin != nil && cfg.Admin.TokenFile != "" {
+		files = append(files, cfg.Admin.TokenFile)
+	}
 	for _, a := range cfg.Agents {
 		if a.Workflow != "" {
 			files = append(files, a.Workflow)
+		}
+		if a.TokenFile != "" {
+			files = append(files, a.TokenFile) // a rotated token reloads
 		}
 	}
 	return files
 }
 
-// reloader hot-reloads policies on SIGHUP and when a policy file changes:
-// a valid new policy replaces the old one atomically; an invalid one is
-// refused, its errors logged, and the old one kept.
+// reloader hot-reloads the configuration on SIGHUP and when the config
+// file or a file it names (rules, workflows) changes: agents, tokens,
+// policies, rates and limits. A reload is parsed and validated whole
+// first; an invalid one is refused, its errors logged with their place,
+// and everything running stays as it was. Settings only a restart applies
+// (listen addresses, the data directory, upstreams, ...) are logged as
+// such and keep their running values while the rest applies.
 type reloader struct {
-	path   string
-	sup    *supervisor.Supervisor
-	log    *log.Logger
-	loaded *config.Config
+	path    string
+	sup     *supervisor.Supervisor
+	log     *log.Logger
+	running *config.Config     // what warden started with: restart-only settings stay so
+	loaded  *config.Config     // the last configuration applied
+	failed  int                // reloads refused so far
+	agents  []supervisor.Agent // the agents last applied, with their judges
+	hup     chan os.Signal     // SIGHUPs, if caught before run; else run catches them
+}
+
+// newReloader reloads the configuration file of a running warden.
+func newReloader(a *app, logger *log.Logger) *reloader {
+	return &reloader{path: a.cfg.File, sup: a.sup, log: logger, running: a.cfg, loaded: a.cfg, agents: a.agents}
 }
 
 func (r *reloader) run(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hup := r.hup
+	if hup == nil {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
 
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -115,8 +137,8 @@ func (r *reloader) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			r.log.Info("SIGHUP: reloading policies")
-			r.reload(w)
+			r.log.Info("SIGHUP: reloading the configuration")
+			r.reload(ctx, w)
 		case ev := <-events:
 			if r.watched(ev.Name) {
 				settle.Reset(200 * time.Millisecond)
@@ -124,8 +146,8 @@ func (r *reloader) run(ctx context.Context) {
 		case err := <-errs:
 			r.log.Warn("file watching", "err", err)
 		case <-settle.C:
-			r.log.Info("policy files changed: reloading policies")
-			r.reload(w)
+			r.log.Info("configuration files changed: reloading")
+			r.reload(ctx, w)
 		}
 	}
 }
@@ -154,23 +176,66 @@ func (r *reloader) watched(name string) bool {
 	return false
 }
 
-func (r *reloader) reload(w *fsnotify.Watcher) {
-	cfg, err := config.Load(r.path)
-	if err != nil {
-		r.log.Error("reload refused: the configuration is invalid; the current policies stay", "errors", err.Error())
+func (r *reloader) reload(ctx context.Context, w *fsnotify.Watcher) {
+	if err := r.apply(ctx); err != nil {
+		r.failed++
+		r.log.Error("reload refused; the running configuration stays", "failed_reloads", r.failed, "errors", err.Error())
 		return
 	}
+	if w != nil {
+		r.watch(w)
+	}
+}
+
+// apply loads and checks the whole configuration, then applies it at once.
+func (r *reloader) apply(ctx context.Context) error {
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		return fmt.Errorf("the configuration is invalid:\n%w", err)
+	}
 	ps, warnings, err := loadPolicies(cfg)
+	if err != nil {
+		return fmt.Errorf("a policy is invalid:\n%w", err)
+	}
+	agents, err := agentsOf(cfg, os.Getenv)
+	if err != nil {
+		return err
+	}
+	keepJudges(r.loaded, r.agents, cfg, agents)
+	keepLocalTokens(r.agents, agents)
 	for _, wn := range warnings {
 		r.log.Warn(wn)
 	}
-	if err != nil {
-		r.log.Error("reload refused: a policy is invalid; the current policies stay", "errors", err.Error())
-		return
+	next := supervisor.Reloaded{Agents: agents, Policies: ps, Escalation: throttleOf(cfg), Limits: limitsOf(cfg), Upstreams: upstreamSpecs(cfg)}
+	if cfg.Admin != nil {
+		next.AdminTokenSHA256 = cfg.Admin.TokenSHA256
 	}
-	r.sup.SetPolicies(ps)
-	r.loaded = cfg
-	if w != nil {
-		r.watch(w)
+	// As at start: the added upstreams' first attempt to connect is
+	// waited for, up to a bound.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ended, err := r.sup.Reload(ctx, next)
+	if err != nil {
+		return err
+	}
+	r.loaded, r.agents = cfg, agents
+	for _, name := range needsRestart(r.running, cfg) {
+		r.log.Warn("reload: this setting changed but needs a restart; it keeps its running value", "setting", name)
+	}
+	r.log.Info("configuration reloaded", "agents", len(cfg.Agents), "sessions_ended", ended)
+	return nil
+}
+
+// keepLocalTokens carries each kept agent's local token (serve's, for stdio
+// bridges: see holder.go) over a reload: the config does not hold them, and
+// a bridge running on one must keep working. An agent added by the reload
+// has none until serve restarts.
+func keepLocalTokens(before, after []supervisor.Agent) {
+	local := make(map[string]string, len(before))
+	for _, a := range before {
+		local[a.Name] = a.LocalTokenSHA256
+	}
+	for i := range after {
+		after[i].LocalTokenSHA256 = local[after[i].Name]
 	}
 }

@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/warden-dev/warden"
 	"github.com/warden-dev/warden/config"
@@ -20,7 +21,7 @@ import (
 )
 
 type replayCmd struct {
-	Traces         string `help:"JSONL traces, one session a line: {\"id\",\"agent\",\"calls\":[{\"tool\",\"args\",\"output\"}]}." type:"existingfile" xor:"input"`
+	Traces         string `help:"JSONL traces, one session a line: {\"id\",\"agent\",\"started\",\"calls\":[{\"tool\",\"args\",\"output\",\"at\"}]} (started and at, RFC 3339, optional)." type:"existingfile" xor:"input"`
 	DB             string `help:"Replay the sessions recorded in this bbolt history file." type:"existingfile" xor:"input"`
 	Workflow       string `help:"The workflow to replay against." type:"existingfile" xor:"policy"`
 	Rules          string `help:"Global rules to add to --workflow." type:"existingfile"`
@@ -32,11 +33,14 @@ type replayCmd struct {
 
 	ApproveStepUps bool `help:"Replay as if every step-up had been approved."`
 	JSON           bool `help:"One JSON object per input session, in input order."`
+	Workers        int  `help:"Sessions replayed at once. Default: one per CPU (GOMAXPROCS); one at a time with --judge."`
 
 	Judge          string `help:"Ask the judge at this OpenAI-compatible API (base URL: https, or http on loopback) instead of reusing the judgements recorded on the chain." placeholder:"URL"`
 	JudgeModel     string `help:"The model --judge asks. Default: with --config, the agent's judge.model."`
 	JudgeKeyEnv    string `help:"The variable holding --judge's API key. Default: none (a configured key is never sent to another endpoint)." placeholder:"VAR"`
 	JudgePerMinute int    `help:"--judge's budget of model calls per minute; calls beyond it keep their verdict. Default: with --config, the agent's judge.per_minute, else 60."`
+
+	maxDelay time.Duration // with --config, its throttle.max_delay
 }
 
 func (c *replayCmd) Run(g *cli) error {
@@ -52,18 +56,23 @@ func (c *replayCmd) Run(g *cli) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, tr := range traces {
-		if err := enc.Encode(tr); err != nil {
-			return err
-		}
+	if c.Workers < 0 {
+		return fmt.Errorf("--workers must be positive, got %d", c.Workers)
 	}
-	sessions, sum, err := supervisor.Replay(pol, &buf, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
-		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds})
+	workers := c.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if judge != nil {
+		workers = 1 // the judge's budget is spent in the record's order
+	}
+	began := time.Now()
+	sessions, sum, err := supervisor.ReplayTraces(pol, traces, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
+		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay})
 	if err != nil {
 		return err
 	}
+	took := time.Since(began)
 	if c.JSON {
 		out := json.NewEncoder(g.stdout())
 		for _, s := range sessions {
@@ -74,7 +83,34 @@ func (c *replayCmd) Run(g *cli) error {
 		return nil
 	}
 	printReplay(g.stdout(), sessions, recorded, sum)
+	printReplayClock(g.stdout(), sum)
+	printThroughput(g.stdout(), sum.Calls, took, workers)
 	return nil
+}
+
+// printReplayClock says whether verdicts depend on when calls were made,
+// and whether the replay used the recorded times.
+func printReplayClock(w io.Writer, sum supervisor.Summary) {
+	if len(sum.TimeDependent) == 0 {
+		fmt.Fprintln(w, "time: nothing in the policy reads the clock")
+		return
+	}
+	fmt.Fprintf(w, "time: the policy decides by the clock (%s); %d of %d calls replayed at their recorded times",
+		strings.Join(sum.TimeDependent, "; "), sum.AtRecordedTimes, sum.Calls)
+	if rest := sum.Calls - sum.AtRecordedTimes; rest > 0 {
+		fmt.Fprintf(w, ", %d with no recorded time on a clock of one call a second, so their verdicts may differ from live", rest)
+	}
+	fmt.Fprintln(w)
+}
+
+// printThroughput reports how fast the policy replayed the calls (reading
+// the input is not counted).
+func printThroughput(w io.Writer, calls int, took time.Duration, workers int) {
+	rate := 0.0
+	if took > 0 {
+		rate = float64(calls) / took.Seconds()
+	}
+	fmt.Fprintf(w, "replayed %d calls in %.3fs: %.0f calls/s, %d sessions at a time\n", calls, took.Seconds(), rate, workers)
 }
 
 // policy is the policy to replay against, and with --config the agent's
@@ -104,6 +140,10 @@ func (c *replayCmd) policy() (*supervisor.Policy, *config.Judge, error) {
 		cfg, err := loadConfig(c.Config)
 		if err != nil {
 			return nil, nil, err
+		}
+		c.maxDelay = cfg.Throttle.MaxDelay
+		if c.maxDelay == 0 {
+			c.maxDelay = time.Nanosecond // "0s": refused rather than held, as live
 		}
 		ps, _, err := loadPolicies(cfg)
 		if err != nil {
@@ -214,7 +254,8 @@ func (c *replayCmd) input() ([]supervisor.Trace, map[string][]string, error) {
 // traceOf turns a recorded session into a trace: its calls, with the
 // results warden kept, and the verdicts they got.
 func traceOf(v supervisor.SessionView) (supervisor.Trace, []string) {
-	tr := supervisor.Trace{ID: v.Session.ID, Agent: v.Session.Agent}
+	started := v.Session.Started
+	tr := supervisor.Trace{ID: v.Session.ID, Agent: v.Session.Agent, Started: &started}
 	var verdicts []string
 	var describe string
 	byCall := map[string]int{}

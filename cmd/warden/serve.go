@@ -30,8 +30,15 @@ func (c *serveCmd) Run(g *cli) error {
 	logger := newLogger(os.Stderr, g, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught from the start, so that one sent while warden is
+	// starting reloads once it serves rather than ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	return serve(ctx, cfg, logger, func(a *app, _ endpoints) {
-		a.bg.Go((&reloader{path: cfg.File, sup: a.sup, log: logger, loaded: cfg}).run)
+		r := newReloader(a, logger)
+		r.hup = hup
+		a.bg.Go(r.run)
 	})
 }
 
@@ -93,7 +100,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
 	listeners := []net.Listener{ln}
 	if adminLn != nil {
-		h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256)
+		h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256, admin.WithMetrics(a.metrics))
 		if err != nil {
 			return err
 		}

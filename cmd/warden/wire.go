@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/log"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/geo"
@@ -28,13 +29,15 @@ type app struct {
 	db      *store.DB
 	hub     *tools.Hub
 	sup     *supervisor.Supervisor
+	agents  []supervisor.Agent // as the supervisor was given them; a reload keeps their judges
 	senders notifiers
 	log     *log.Logger
 	ret     *retainer   // nil without retention, or before start
 	anc     *anchorer   // nil without an anchor, or before start
 	bg      *background // stopped first, before what it uses closes
 	geo     *geo.DB     // nil without geolocation
-	traces  traces      // flushed after the supervisor closes
+	metrics *admin.Metrics
+	traces  traces // flushed after the supervisor closes
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -85,7 +88,8 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		_ = db.Close()
 		return nil, err
 	}
-	esc, senders, err := escalationOf(cfg, logger)
+	metrics := admin.NewMetrics()
+	esc, senders, err := escalationOf(cfg, logger, metrics.Delivered)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -106,7 +110,7 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
 		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
-		Network: network,
+		Network: network, Observer: metrics,
 	})
 	if err != nil {
 		tr.close(context.Background())
@@ -114,7 +118,8 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		_ = db.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, senders: senders, log: logger, bg: newBackground(), geo: network.Geo, traces: tr}, nil
+	return &app{cfg: cfg, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo,
+		metrics: metrics, traces: tr}, nil
 }
 
 // networkOf opens the geolocation databases the network section names.
@@ -150,7 +155,7 @@ func keysOnly(cfg *config.Config) []string {
 
 // escalationOf turns the approvals, throttle and revalidation sections
 // into the supervisor's options, with one webhook sender per payload shape.
-func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation, notifiers, error) {
+func escalationOf(cfg *config.Config, logger *log.Logger, delivered func(eventType string, err error)) (supervisor.Escalation, notifiers, error) {
 	esc := supervisor.Escalation{
 		// Approvers can decide through the admin API (and its links) or
 		// elicitation; with neither, nobody could, and a step-up is denied.
@@ -159,11 +164,40 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		LinkSecret:      cfg.Approvals.Secret,
 		PublicURL:       cfg.Approvals.PublicURL,
 		Elicitation:     cfg.Approvals.Elicitation,
-		MaxDelay:        cfg.Throttle.MaxDelay,
 		OnChange:        cfg.Revalidation.OnChange,
 		SignalWeights:   cfg.Revalidation.SignalWeights,
 		DormantAfter:    cfg.Revalidation.DormantAfter,
 	}
+	th := throttleOf(cfg)
+	esc.MaxDelay, esc.SessionRate, esc.AgentRate, esc.AgentSessionRate = th.MaxDelay, th.SessionRate, th.AgentRate, th.AgentSessionRate
+	var senders notifiers
+	for _, slack := range []bool{false, true} {
+		var urls []string
+		for _, w := range cfg.Approvals.Webhooks {
+			if w.Slack == slack {
+				urls = append(urls, w.URL)
+			}
+		}
+		if len(urls) == 0 {
+			continue
+		}
+		snd, err := notify.New(notify.Options{URLs: urls, Secret: cfg.Approvals.Secret, Slack: slack, Logger: logger, Delivered: delivered})
+		if err != nil {
+			return esc, nil, fmt.Errorf("webhooks: %w", err)
+		}
+		senders = append(senders, snd)
+	}
+	if len(senders) > 0 {
+		esc.Notifier = senders
+	}
+	return esc, senders, nil
+}
+
+// throttleOf is the throttle section and the agents' own throttles as the
+// supervisor's rates (the only fields of the Escalation it sets), which a
+// reload replaces.
+func throttleOf(cfg *config.Config) supervisor.Escalation {
+	esc := supervisor.Escalation{MaxDelay: cfg.Throttle.MaxDelay}
 	if esc.MaxDelay == 0 {
 		esc.MaxDelay = time.Nanosecond // "0s": refuse at once rather than wait
 	}
@@ -181,27 +215,7 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 			esc.AgentSessionRate[a.Name] = supervisor.Rate{PerMinute: a.Throttle.PerMinute, Burst: a.Throttle.Burst}
 		}
 	}
-	var senders notifiers
-	for _, slack := range []bool{false, true} {
-		var urls []string
-		for _, w := range cfg.Approvals.Webhooks {
-			if w.Slack == slack {
-				urls = append(urls, w.URL)
-			}
-		}
-		if len(urls) == 0 {
-			continue
-		}
-		snd, err := notify.New(notify.Options{URLs: urls, Secret: cfg.Approvals.Secret, Slack: slack, Logger: logger})
-		if err != nil {
-			return esc, nil, fmt.Errorf("webhooks: %w", err)
-		}
-		senders = append(senders, snd)
-	}
-	if len(senders) > 0 {
-		esc.Notifier = senders
-	}
-	return esc, senders, nil
+	return esc
 }
 
 // limitsOf turns the limits section and the agents' budgets into the
