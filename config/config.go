@@ -52,6 +52,8 @@ type Config struct {
 	Anchor *Anchor
 	// Export configures live export of the history; nil for none.
 	Export *Export
+	// Tracing configures OpenTelemetry traces; nil for none (the default).
+	Tracing *Tracing
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string

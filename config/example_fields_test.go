@@ -41,6 +41,7 @@ var decoderSections = map[string]string{
 	"anchor":         "anchor",
 	"export":         "export",
 	"exportSink":     "export",
+	"tracing":        "tracing",
 }
 
 // TestExampleDocumentsEveryField keeps the reference honest: every field
