@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
+	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
 	"github.com/warden-dev/warden/workflows"
@@ -329,6 +330,7 @@ func (s *Supervisor) afterInitialize(ctx context.Context, _ any, req *mcp.Initia
 	}
 	s.startSignals(wctx, sess, prev)
 	s.inheritSignals(wctx, sess)
+	s.watchers.send(notify.Message{Type: WatchSessionStarted, Session: sess.id, Agent: sess.agent.Name})
 	s.log.Info("session started", "session", sess.id, "agent", sess.agent.Name, "client", req.Params.ClientInfo.Name, "remote", sess.remote)
 }
 
@@ -365,6 +367,7 @@ func (s *Supervisor) endSession(ctx context.Context, sess *session, state, reaso
 		s.log.Error("cannot update session", "session", sess.id, "err", err)
 	}
 	s.baselineEnd(ctx, sess, state)
+	s.watchers.send(notify.Message{Type: WatchSessionEnded, Session: sess.id, Agent: sess.agent.Name})
 	s.log.Info("session ended", "session", sess.id, "agent", sess.agent.Name, "state", state, "reason", reason)
 }
 

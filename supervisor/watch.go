@@ -14,9 +14,18 @@ type watchers struct {
 	fns  map[int]func(notify.Message)
 }
 
+// Types of the messages only watchers get (webhooks do not): a session
+// started or ended, so that a live list of sessions can follow.
+const (
+	WatchSessionStarted = "session.started"
+	WatchSessionEnded   = "session.ended"
+)
+
 // Watch calls fn with every message warden would send approvers and
 // operators (an approval requested or decided, a call flagged, a session
-// killed), whether or not a notifier is configured, until stop is called.
+// killed), and with a session's start and end (WatchSessionStarted,
+// WatchSessionEnded), whether or not a notifier is configured, until stop
+// is called.
 // fn runs on the caller's path of the event: it must not block.
 func (s *Supervisor) Watch(fn func(notify.Message)) (stop func()) {
 	w := &s.watchers
