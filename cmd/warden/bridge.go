@@ -50,6 +50,10 @@ func bridgeTo(ctx context.Context, cfg *config.Config, agent string, out io.Writ
 	if !ok || h.Command != "serve" || h.MCP == "" || h.Tokens[agent] == "" {
 		return nil, false
 	}
+	if err := trustedHolder(cfg, h); err != nil {
+		logger.Warn("not acting through the warden serve named in the data directory: its holder file cannot be trusted", "err", err)
+		return nil, false
+	}
 	b := &bridge{url: h.MCP, token: h.Tokens[agent], out: out, log: logger,
 		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
 	// Any answer but 401 says that serve runs there and takes the token;
