@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -60,5 +64,66 @@ agents:
 	}
 	if strings.Contains(serve.stderr.String(), sinkAttackKey) {
 		t.Errorf("serve logged the sink's API key:\n%s", serve.stderr)
+	}
+}
+
+// TestAttackSinkCursorAhead: a cursor edited (or left by a history since
+// restored from a copy) to stand past the end of a chain would have the
+// live export skip, silently and for good, every event recorded there
+// later. serve says so and sends them.
+func TestAttackSinkCursorAhead(t *testing.T) {
+	bin := buildWarden(t)
+	live := filepath.Join(t.TempDir(), "ocsf.jsonl")
+	cfg := deskConfig(t, "", fmt.Sprintf(`export:
+  ocsf: {file: %q, interval: 50ms}
+agents:
+  - name: desktop
+    token_sha256: %s
+`, live, hashToken(policyAttackToken)))
+	cursor := filepath.Join(filepath.Dir(cfg), "data", "export-ocsf.cursor")
+	systemLines := func() int {
+		b, _ := os.ReadFile(live)
+		return strings.Count(string(b), `"uid":"_system/`)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not happen within 30s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	serve := startServe(t, bin, cfg)
+	connect(t, serve.url, policyAttackToken)
+	waitFor("the first session's export", func() bool { return systemLines() > 0 })
+	if err := serve.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-serve.done
+	before := systemLines()
+
+	var cur struct {
+		Version  int               `json:"version"`
+		Sessions map[string]uint64 `json:"sessions"`
+	}
+	b, err := os.ReadFile(cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cur); err != nil || cur.Sessions["_system"] == 0 {
+		t.Fatalf("cursor %s: %v: %s", cursor, err, b)
+	}
+	cur.Sessions["_system"] = 1_000_000
+	edited, _ := json.Marshal(cur)
+	writeFile(t, cursor, edited, 0o600)
+
+	again := startServe(t, bin, cfg)
+	connect(t, again.url, policyAttackToken)
+	waitFor("the export of the system log's new events", func() bool { return systemLines() > before })
+	if !strings.Contains(again.stderr.String(), "cursor is past the end") {
+		t.Errorf("serve did not say the cursor was past the history:\n%s", again.stderr)
 	}
 }
