@@ -39,16 +39,19 @@ func localToken(t *testing.T, cfg, agent string) string {
 	return h.Tokens[agent]
 }
 
-// initializeStatus posts an initialize to url with token and extra
-// headers and returns the answer's status.
-func initializeStatus(t *testing.T, url, token string, header map[string]string) int {
+// initializeStatus posts an initialize to url with the Authorization
+// header auth (none if empty) and extra headers and returns the answer's
+// status.
+func initializeStatus(t *testing.T, url, auth string, header map[string]string) int {
 	t.Helper()
 	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"attacker","version":"1"}}}`
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	for k, v := range header {
@@ -65,7 +68,8 @@ func initializeStatus(t *testing.T, url, token string, header map[string]string)
 // TestAttackLocalToken: serve's local token (for stdio bridges) opens a
 // session only from loopback: a request that a proxy relayed for another
 // address is refused, though the agent's own token is accepted so; and
-// a token of a serve that has since restarted opens nothing.
+// a token of a serve that has since restarted opens nothing; serve logs
+// no local token.
 func TestAttackLocalToken(t *testing.T) {
 	bin := buildWarden(t)
 	cfg := localTokenConfig(t)
@@ -83,7 +87,7 @@ func TestAttackLocalToken(t *testing.T) {
 		{"local token relayed, Forwarded", local, map[string]string{"Forwarded": "for=203.0.113.7"}, http.StatusUnauthorized},
 		{"agent's own token relayed for another address", "desktop-http-token", relayed, http.StatusOK},
 	} {
-		if got := initializeStatus(t, serve.url, tc.token, tc.header); got != tc.want {
+		if got := initializeStatus(t, serve.url, "Bearer "+tc.token, tc.header); got != tc.want {
 			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
 		}
 	}
@@ -93,10 +97,16 @@ func TestAttackLocalToken(t *testing.T) {
 	}
 	<-serve.done
 	again := startServe(t, bin, cfg)
-	if got := initializeStatus(t, again.url, local, nil); got != http.StatusUnauthorized {
+	if got := initializeStatus(t, again.url, "Bearer "+local, nil); got != http.StatusUnauthorized {
 		t.Errorf("the previous serve's local token: status %d, want 401", got)
 	}
-	if got := initializeStatus(t, again.url, localToken(t, cfg, "desktop"), nil); got != http.StatusOK {
+	fresh := localToken(t, cfg, "desktop")
+	if got := initializeStatus(t, again.url, "Bearer "+fresh, nil); got != http.StatusOK {
 		t.Errorf("the new serve's local token: status %d, want 200", got)
+	}
+	for _, tok := range []string{local, fresh} {
+		if strings.Contains(serve.stderr.String()+again.stderr.String(), tok) {
+			t.Errorf("serve logged a local token:\n%s\n%s", serve.stderr, again.stderr)
+		}
 	}
 }
