@@ -13,6 +13,9 @@ import (
 	"github.com/warden-dev/warden/internal/testkit"
 )
 
+// nobody is the uid and gid of another local user, for tests run as root.
+const nobody = 65534
+
 // fakeServe is an attacker's endpoint that answers anything with 200 and
 // counts what reaches it.
 func fakeServe(t *testing.T) (url string, hits *atomic.Int64) {
@@ -51,6 +54,17 @@ func TestAttackStdioForgedHolder(t *testing.T) {
 			writeFile(t, elsewhere, holder, 0o600)
 			if err := os.Symlink(elsewhere, filepath.Join(data, "holder.json")); err != nil {
 				t.Fatal(err)
+			}
+		}},
+		{"data folder and file of another user", nil, func(t *testing.T, data string, holder []byte) {
+			if os.Getuid() != 0 {
+				t.Skip("giving files to another user needs root")
+			}
+			writeFile(t, filepath.Join(data, "holder.json"), holder, 0o600)
+			for _, p := range []string{data, filepath.Join(data, "holder.json")} {
+				if err := os.Chown(p, nobody, nobody); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}},
 		{"a host name, not a loopback address", func(fake string) string { return strings.Replace(fake, "127.0.0.1", "localhost", 1) },
