@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -144,22 +143,24 @@ func TestAttackBrokenPolicyNotServed(t *testing.T) {
 
 // TestAttackBrokenPolicyNotReloaded: serve keeps enforcing its policy
 // when the workflow is rewritten with an error (here its deny rule made
-// invalid); the reload is refused, not applied without the bad rule.
+// invalid); the reload it triggers is refused, not applied without the
+// bad rule.
 func TestAttackBrokenPolicyNotReloaded(t *testing.T) {
 	bin := buildWarden(t)
 	cfg, _ := policyConfig(t, echoWorkflow, "")
 	serve := startServe(t, bin, cfg)
 	broken := strings.Replace(echoWorkflow, "action: deny", "action: denny", 1)
-	writeFile(t, filepath.Join(filepath.Dir(cfg), "desktop.yaml"), []byte(broken), 0o600)
-	if err := serve.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	// serve starts watching the policy files once it serves (it logs
+	// nothing then): write the file until it answers (a write before is
+	// missed; a repeated reload is harmless). A SIGHUP that early would
+	// end serve.
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(serve.stderr.String(), "reload refused") {
 		if time.Now().After(deadline) {
 			t.Fatalf("serve did not refuse the broken reload:\n%s", serve.stderr)
 		}
-		time.Sleep(50 * time.Millisecond)
+		writeFile(t, filepath.Join(filepath.Dir(cfg), "desktop.yaml"), []byte(broken), 0o600)
+		time.Sleep(300 * time.Millisecond)
 	}
 	c := connect(t, serve.url, policyAttackToken)
 	if res := callTool(t, c, "echo", map[string]any{"message": "hi", "quiet": false, "force": true}); !res.IsError {
