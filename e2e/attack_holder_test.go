@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -143,5 +144,53 @@ func writeFile(t *testing.T, path string, data []byte, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, data, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAttackStdioStaleHolderPortTaken: a serve killed with -9 leaves its
+// holder file; another local user then listens on the loopback port it
+// names. A stdio started later must not take that endpoint for serve
+// (its client's whole session would go there, unsupervised): nobody holds
+// the history, so it opens it itself.
+func TestAttackStdioStaleHolderPortTaken(t *testing.T) {
+	bin := buildWarden(t)
+	cfg, _ := shareConfig(t)
+	serve := startServe(t, bin, cfg)
+	if err := serve.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-serve.done
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(cfg), "data", "holder.json"))
+	if err != nil {
+		t.Fatalf("the killed serve left no holder file: %v", err)
+	}
+	var h struct {
+		MCP string `json:"mcp"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil || !strings.HasPrefix(h.MCP, "http://127.0.0.1:") {
+		t.Fatalf("holder file: %v: %s", err, b)
+	}
+	addr := strings.TrimSuffix(strings.TrimPrefix(h.MCP, "http://"), "/mcp")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("take the dead serve's port %s: %v", addr, err)
+	}
+	var hits atomic.Int64
+	squatter := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+	})}
+	go func() { _ = squatter.Serve(ln) }()
+	t.Cleanup(func() { _ = squatter.Close() })
+
+	l := launchStdio(t, bin, cfg, "desktop", []string{"PATH=" + os.Getenv("PATH")})
+	if err := testkit.Start(l.c, "desktop-client"); err != nil {
+		t.Fatalf("initialize: %v\nstderr:\n%s", err, l.stderr)
+	}
+	if got := resultText(callTool(t, l.c, "read_file", map[string]any{"path": "policies/refunds.md"})); !strings.Contains(got, "200 EUR") {
+		t.Fatalf("read_file = %q\nstderr:\n%s", got, l.stderr)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("stdio sent %d requests to whoever listens on a dead serve's port\nstderr:\n%s", n, l.stderr)
 	}
 }

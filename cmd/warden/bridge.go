@@ -54,6 +54,10 @@ func bridgeTo(ctx context.Context, cfg *config.Config, agent string, out io.Writ
 		logger.Warn("not acting through the warden serve named in the data directory: its holder file cannot be trusted", "err", err)
 		return nil, false
 	}
+	if !historyHeld(dbPath(cfg)) {
+		logger.Debug("the warden serve named in the data directory no longer holds the history; opening it here", "pid", h.PID)
+		return nil, false
+	}
 	b := &bridge{url: h.MCP, token: h.Tokens[agent], out: out, log: logger,
 		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
 	// Any answer but 401 says that serve runs there and takes the token;
