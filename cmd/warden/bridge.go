@@ -114,6 +114,11 @@ func (b *bridge) run(parent context.Context, in io.Reader) error {
 		case msg, ok := <-lines:
 			if !ok {
 				b.close()
+				// serve may have ended the bridge just as the client
+				// hung up: that end, not the hang-up, is the outcome.
+				if err := context.Cause(ctx); err != nil && parent.Err() == nil {
+					return err
+				}
 				return nil
 			}
 			switch {
