@@ -23,9 +23,13 @@ type httpDest struct {
 
 // HTTP returns a destination that POSTs each batch to url as JSON Lines
 // (application/x-ndjson) with headers; a 2xx answer is delivery, anything
-// else an error that the sink retries.
+// else (a redirect too) an error that the sink retries.
 func HTTP(url string, headers http.Header) Destination {
-	return &httpDest{url: url, headers: headers.Clone(), client: &http.Client{Timeout: httpTimeout}}
+	// A redirect is not followed (it is a non-2xx answer): it would take
+	// the history, and the headers' credentials, to another endpoint,
+	// past the check that the URL is https or loopback.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &httpDest{url: url, headers: headers.Clone(), client: &http.Client{Timeout: httpTimeout, CheckRedirect: noRedirect}}
 }
 
 // Deliver POSTs batch once.

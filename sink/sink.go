@@ -155,6 +155,15 @@ func (s *Sink) collect(ctx context.Context) (lines []byte, next map[string]uint6
 	next = map[string]uint64{}
 	for _, sess := range list {
 		at := s.cur.seqs[sess.ID]
+		if at > sess.LastSeq {
+			// Only an edited cursor, or a history restored from a copy,
+			// gets here: events recorded past the history's end would go
+			// unsent, so the cursor moves back to it, loudly.
+			s.o.Logger.Error("export sink: the cursor is past the end of a session's history (the cursor was edited, or the history restored from a copy); sending what is recorded after that end",
+				"session", sess.ID, "cursor", at, "last", sess.LastSeq)
+			at = sess.LastSeq
+			next[sess.ID] = at
+		}
 		if sess.LastSeq <= at {
 			continue
 		}

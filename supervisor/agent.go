@@ -159,7 +159,8 @@ func (a *Agent) seesUpstream(name string) bool {
 type agents struct {
 	list   []*Agent
 	hashes [][sha256.Size]byte
-	owners []int // hashes[i] is list[owners[i]]'s
+	owners []int  // hashes[i] is list[owners[i]]'s
+	local  []bool // hashes[i] is a local token's
 }
 
 func newAgents(list []Agent) (*agents, error) {
@@ -184,6 +185,7 @@ func newAgents(list []Agent) (*agents, error) {
 			}
 			a.hashes = append(a.hashes, [sha256.Size]byte(raw))
 			a.owners = append(a.owners, len(a.list))
+			a.local = append(a.local, j > 0)
 		}
 		a.list = append(a.list, &ag)
 	}
@@ -194,8 +196,15 @@ func newAgents(list []Agent) (*agents, error) {
 // compared, in constant time, so the time taken does not say which agent
 // matched or how much of a hash did.
 func (a *agents) byToken(token string) (*Agent, bool) {
+	ag, _, ok := a.match(token)
+	return ag, ok
+}
+
+// match is byToken that also says whether the token is the agent's local
+// one.
+func (a *agents) match(token string) (ag *Agent, local, ok bool) {
 	if token == "" {
-		return nil, false
+		return nil, false, false
 	}
 	sum := sha256.Sum256([]byte(token))
 	found := -1
@@ -205,9 +214,9 @@ func (a *agents) byToken(token string) (*Agent, bool) {
 		}
 	}
 	if found < 0 {
-		return nil, false
+		return nil, false, false
 	}
-	return a.list[a.owners[found]], true
+	return a.list[a.owners[found]], a.local[found], true
 }
 
 func (a *agents) byName(name string) (*Agent, bool) {

@@ -39,7 +39,12 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		if !hasToken && s.tokenlessEnd(w, r, remote, next) {
 			return
 		}
-		agent, ok := s.agents.Load().byToken(token)
+		agent, local, ok := s.agents.Load().match(token)
+		// A local token is for a stdio bridge on this machine: from
+		// anywhere else (or relayed by a proxy) it is no token at all.
+		if ok && local && !(loopback(r.RemoteAddr) && loopback(remote)) {
+			ok = false
+		}
 		if !ok {
 			challenge := `Bearer realm="warden"`
 			if hasToken {
@@ -161,6 +166,13 @@ func (s *Supervisor) originAllowed(origin string) bool {
 		return false
 	}
 	return isLoopback(u.Hostname())
+}
+
+// loopback says whether addr (host or host:port) is a loopback address:
+// a connection from this machine.
+func loopback(addr string) bool {
+	ip, err := netip.ParseAddr(hostOf(addr))
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func isLoopback(host string) bool {

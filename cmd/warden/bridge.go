@@ -50,6 +50,14 @@ func bridgeTo(ctx context.Context, cfg *config.Config, agent string, out io.Writ
 	if !ok || h.Command != "serve" || h.MCP == "" || h.Tokens[agent] == "" {
 		return nil, false
 	}
+	if err := trustedHolder(cfg, h); err != nil {
+		logger.Warn("not acting through the warden serve named in the data directory: its holder file cannot be trusted", "err", err)
+		return nil, false
+	}
+	if !historyHeld(dbPath(cfg)) {
+		logger.Debug("the warden serve named in the data directory no longer holds the history; opening it here", "pid", h.PID)
+		return nil, false
+	}
 	b := &bridge{url: h.MCP, token: h.Tokens[agent], out: out, log: logger,
 		http: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
 	// Any answer but 401 says that serve runs there and takes the token;
@@ -106,6 +114,11 @@ func (b *bridge) run(parent context.Context, in io.Reader) error {
 		case msg, ok := <-lines:
 			if !ok {
 				b.close()
+				// serve may have ended the bridge just as the client
+				// hung up: that end, not the hang-up, is the outcome.
+				if err := context.Cause(ctx); err != nil && parent.Err() == nil {
+					return err
+				}
 				return nil
 			}
 			switch {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -50,11 +52,26 @@ func (h holder) publish(cfg *config.Config) (remove func(), err error) {
 		return nil, fmt.Errorf("holder file: %w", err)
 	}
 	path := holderPath(cfg)
-	tmp := fmt.Sprintf("%s.%d", path, h.PID)
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	// Local tokens go only where no other user can read or replace them,
+	// through a file of a fresh name (not one another user can pre-create).
+	if len(h.Tokens) > 0 {
+		if err := private(cfg.DataDir, true); err != nil {
+			return nil, fmt.Errorf("holder file: %w", err)
+		}
+	}
+	f, err := os.CreateTemp(cfg.DataDir, "holder.json.*")
+	if err != nil {
 		return nil, fmt.Errorf("holder file: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("holder file: %w", err)
 	}
@@ -63,6 +80,27 @@ func (h holder) publish(cfg *config.Config) (remove func(), err error) {
 			_ = os.Remove(path)
 		}
 	}, nil
+}
+
+// trustedHolder checks that the holder published for cfg can be believed
+// by a stdio bridge: a file and folder only this user can write, naming
+// an http endpoint on loopback (the agent's traffic and its local token
+// go there).
+func trustedHolder(cfg *config.Config, h holder) error {
+	if err := private(cfg.DataDir, true); err != nil {
+		return err
+	}
+	if err := private(holderPath(cfg), false); err != nil {
+		return err
+	}
+	u, err := url.Parse(h.MCP)
+	if err != nil {
+		return fmt.Errorf("its MCP endpoint: %w", err)
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); u.Scheme != "http" || err != nil || !ip.Unmap().IsLoopback() {
+		return fmt.Errorf("its MCP endpoint %q is not http on a loopback address", h.MCP)
+	}
+	return nil
 }
 
 // readHolder reads the holder published for cfg; false when there is none

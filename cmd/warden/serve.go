@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -50,6 +51,21 @@ type endpoints struct {
 	Admin string // the admin API's base URL; "" without one
 }
 
+// localURL is the MCP endpoint at addr as a stdio bridge on this machine
+// reaches it: on loopback when serve listens on every address (a bridge
+// trusts only loopback, and its local token works only from there).
+func localURL(addr net.Addr) string {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err == nil && ap.Addr().IsUnspecified() {
+		lo := netip.IPv6Loopback()
+		if ap.Addr().Unmap().Is4() {
+			lo = netip.MustParseAddr("127.0.0.1")
+		}
+		return "http://" + netip.AddrPortFrom(lo, ap.Port()).String() + "/mcp"
+	}
+	return "http://" + addr.String() + "/mcp"
+}
+
 // serve runs warden until ctx ends. ready, if set, is called with warden
 // and its endpoints once it accepts connections.
 func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready func(a *app, at endpoints)) error {
@@ -78,7 +94,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	// request waits in the listen queue while the upstreams connect), so
 	// that a stdio started meanwhile finds serve rather than a bare lock.
 	mcpURL := "http://" + ln.Addr().String() + "/mcp"
-	if unpublish, err := (holder{PID: os.Getpid(), Command: "serve", MCP: mcpURL, Tokens: local}).publish(cfg); err != nil {
+	if unpublish, err := (holder{PID: os.Getpid(), Command: "serve", MCP: localURL(ln.Addr()), Tokens: local}).publish(cfg); err != nil {
 		logger.Warn("warden stdio on this config cannot act through this process", "err", err)
 	} else {
 		defer unpublish()
