@@ -1,0 +1,85 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/warden-dev/warden/store"
+)
+
+// Append adds ev to the session's chain in one committed transaction.
+func (d *DB) Append(ctx context.Context, sessionID string, ev store.Event) (store.Event, error) {
+	return d.append(ctx, sessionID, ev, nil)
+}
+
+// AppendWithData is Append that also sets the session's Data in the same
+// transaction.
+func (d *DB) AppendWithData(ctx context.Context, sessionID string, ev store.Event, data json.RawMessage) (store.Event, error) {
+	if data == nil {
+		data = json.RawMessage("null")
+	}
+	return d.append(ctx, sessionID, ev, data)
+}
+
+// append links ev after the chain's head with the session row locked
+// (FOR UPDATE), so that concurrent appends to one session queue there
+// and never fork the chain.
+func (d *DB) append(ctx context.Context, sessionID string, ev store.Event, data json.RawMessage) (store.Event, error) {
+	ev, err := store.PrepareEvent(sessionID, ev, data)
+	if err != nil {
+		return store.Event{}, err
+	}
+	err = d.tx(ctx, func(tx pgx.Tx) error {
+		if sessionID == store.SystemLog {
+			rec := store.Session{ID: store.SystemLog, State: store.StateActive, Started: ev.Time}
+			if _, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, '', $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+				rec.ID, rec.State, rec.Started.UnixNano(), mustJSON(&rec)); err != nil {
+				return err
+			}
+		}
+		rec, err := lockSession(ctx, tx, sessionID)
+		if err != nil {
+			return err
+		}
+		ev.Seq, ev.Prev = rec.LastSeq+1, rec.Head
+		body, err := store.SealEvent(&ev)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO events (session, seq, body) VALUES ($1, $2, $3)", sessionID, int64(ev.Seq), body); err != nil {
+			return err
+		}
+		rec.LastSeq, rec.Head = ev.Seq, ev.Hash
+		if data != nil {
+			rec.Data = data
+		}
+		if ev.Time.After(rec.LastSeen) {
+			rec.LastSeen = ev.Time
+		}
+		return putSession(ctx, tx, rec)
+	})
+	if err != nil {
+		return store.Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
+	}
+	return ev, nil
+}
+
+// Events returns the session's events in order; the error wraps
+// store.ErrNotFound when there is no such session.
+func (d *DB) Events(ctx context.Context, sessionID string) ([]store.Event, error) {
+	if _, err := d.Session(ctx, sessionID); err != nil {
+		return nil, fmt.Errorf("store: events of %q: %w", sessionID, err)
+	}
+	rows, err := d.query(ctx, "SELECT body FROM events WHERE session = $1 ORDER BY seq", sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("store: events of %q: %w", sessionID, err)
+	}
+	out, err := collect(rows, decodeJSON[store.Event])
+	if err != nil {
+		return nil, fmt.Errorf("store: events of %q: %w", sessionID, err)
+	}
+	return out, nil
+}
