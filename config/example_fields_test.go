@@ -40,6 +40,8 @@ var decoderSections = map[string]string{
 	"anchor":         "anchor",
 	"export":         "export",
 	"exportSink":     "export",
+	"store":          "store",
+	"postgres":       "store",
 }
 
 // TestExampleDocumentsEveryField keeps the reference honest: every field
