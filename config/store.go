@@ -64,15 +64,10 @@ func (d *decoder) postgres(n ast.Node) *Postgres {
 // putting the URL in a message.
 func (d *decoder) postgresURL(n ast.Node) (string, Secret) {
 	const what = "store.postgres.url_env"
-	name, ok := d.str(n, what)
+	name, v, ok := d.envValue(n, what)
 	if !ok {
-		return "", nil
-	}
-	if !validEnvName(name) {
-		d.errorf(n, "%s %q is not an environment variable name", what, name)
 		return name, nil
 	}
-	v := d.getenv(name)
 	if v == "" {
 		d.unset(n, what, name)
 		return name, nil
