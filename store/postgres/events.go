@@ -70,16 +70,37 @@ func (d *DB) append(ctx context.Context, sessionID string, ev store.Event, data 
 // Events returns the session's events in order; the error wraps
 // store.ErrNotFound when there is no such session.
 func (d *DB) Events(ctx context.Context, sessionID string) ([]store.Event, error) {
-	if _, err := d.Session(ctx, sessionID); err != nil {
-		return nil, fmt.Errorf("store: events of %q: %w", sessionID, err)
-	}
-	rows, err := d.query(ctx, "SELECT body FROM events WHERE session = $1 ORDER BY seq", sessionID)
-	if err != nil {
-		return nil, fmt.Errorf("store: events of %q: %w", sessionID, err)
-	}
-	out, err := collect(rows, decodeJSON[store.Event])
+	out, err := d.events(ctx, sessionID, 0, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: events of %q: %w", sessionID, err)
 	}
 	return out, nil
+}
+
+// EventsAfter returns up to limit events of sessionID whose seq is above
+// after, in order (what an export sink has not seen yet).
+func (d *DB) EventsAfter(ctx context.Context, sessionID string, after uint64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("store: events of %q after %d: limit %d is not positive", sessionID, after, limit)
+	}
+	out, err := d.events(ctx, sessionID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: events of %q after %d: %w", sessionID, after, err)
+	}
+	return out, nil
+}
+
+// events reads the chain past after, up to limit (nil: all). The system
+// log has no record until its first event, and is never missing.
+func (d *DB) events(ctx context.Context, sessionID string, after uint64, limit any) ([]store.Event, error) {
+	if sessionID != store.SystemLog {
+		if _, err := d.Session(ctx, sessionID); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := d.query(ctx, "SELECT body FROM events WHERE session = $1 AND seq > $2 ORDER BY seq LIMIT $3", sessionID, int64(after), limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, decodeJSON[store.Event])
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -86,4 +87,37 @@ func (d *DB) AgentRecords(ctx context.Context) (map[string]store.AgentRecord, er
 		out[rec.Name] = rec
 	}
 	return out, nil
+}
+
+var _ store.Baselines = (*DB)(nil)
+
+// SaveBaseline records the agent's baseline, replacing the last one.
+func (d *DB) SaveBaseline(ctx context.Context, agent string, data json.RawMessage) error {
+	if agent == "" {
+		return errors.New("store: save baseline: empty agent")
+	}
+	if !json.Valid(data) {
+		return fmt.Errorf("store: baseline of %q: not valid JSON", agent)
+	}
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO baselines (agent, data) VALUES ($1, $2) ON CONFLICT (agent) DO UPDATE SET data = EXCLUDED.data", agent, []byte(data))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: baseline of %q: %w", agent, err)
+	}
+	return nil
+}
+
+// Baseline returns the agent's last saved baseline; the error wraps
+// store.ErrNotFound when none was saved.
+func (d *DB) Baseline(ctx context.Context, agent string) (json.RawMessage, error) {
+	if d.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	var data []byte
+	if err := d.pool.QueryRow(ctx, "SELECT data FROM baselines WHERE agent = $1", agent).Scan(&data); err != nil {
+		return nil, fmt.Errorf("store: baseline of %q: %w", agent, notFound(err))
+	}
+	return data, nil
 }

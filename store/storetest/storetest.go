@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Errors", errorsContract},
 		{"ApprovalExpiry", approvalExpiry},
 		{"AppendWithData", appendWithData},
+		{"EventsAfterAndBaselines", eventsAfterAndBaselines},
 		{"Closed", closed},
 	}
 	for _, tc := range tests {
@@ -446,6 +447,50 @@ func appendWithData(t *testing.T, st store.Store) {
 	}
 	if rep := verifyIntact(t, st); rep.Uncommitted != 0 {
 		t.Errorf("Verify: %d uncommitted, want 0", rep.Uncommitted)
+	}
+}
+
+// eventsAfterAndBaselines checks what warden serve uses besides
+// store.Store: the export sink's EventsAfter and store.Baselines.
+func eventsAfterAndBaselines(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	ea, ok := st.(interface {
+		EventsAfter(ctx context.Context, sessionID string, after uint64, limit int) ([]store.Event, error)
+	})
+	if !ok {
+		t.Fatalf("%T has no EventsAfter", st)
+	}
+	bs, ok := st.(store.Baselines)
+	if !ok {
+		t.Fatalf("%T is not a store.Baselines", st)
+	}
+	create(t, st, "s1", "a", t0)
+	for _, tool := range []string{"a", "b", "c", "d"} {
+		appendCall(t, st, "s1", tool)
+	}
+	evs, err := ea.EventsAfter(ctx, "s1", 1, 2)
+	if err != nil || len(evs) != 2 || evs[0].Seq != 2 || evs[1].Seq != 3 {
+		t.Errorf("EventsAfter(1, 2) = %+v, %v; want events 2 and 3", evs, err)
+	}
+	if _, err := ea.EventsAfter(ctx, "nope", 0, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("EventsAfter of a missing session: %v, want ErrNotFound", err)
+	}
+	if _, err := ea.EventsAfter(ctx, store.SystemLog, 0, 1); err != nil {
+		t.Errorf("EventsAfter of the system log: %v; it always exists", err)
+	}
+	if _, err := bs.Baseline(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Baseline before any: %v, want ErrNotFound", err)
+	}
+	for _, b := range []string{`{"v":1}`, `{"v":2}`} {
+		if err := bs.SaveBaseline(ctx, "a", json.RawMessage(b)); err != nil {
+			t.Fatalf("SaveBaseline: %v", err)
+		}
+	}
+	if b, err := bs.Baseline(ctx, "a"); err != nil || string(b) != `{"v":2}` {
+		t.Errorf("Baseline = %s, %v; want the last saved", b, err)
+	}
+	if err := bs.SaveBaseline(ctx, "a", json.RawMessage(`{`)); err == nil {
+		t.Error("SaveBaseline of invalid JSON: no error")
 	}
 }
 

@@ -42,3 +42,9 @@ CREATE TABLE agents (
 	name text PRIMARY KEY,
 	body bytea NOT NULL
 );
+
+-- Each agent's last saved baseline (store.Baselines).
+CREATE TABLE baselines (
+	agent text PRIMARY KEY,
+	data  bytea NOT NULL
+);
