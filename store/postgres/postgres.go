@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/warden-dev/warden/store"
 )
+
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
+const defaultMaxConns = 32
 
 // DB is a store.Store on a PostgreSQL database.
 type DB struct {
@@ -37,6 +41,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	// Durability is the store's promise, whatever the server's default.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	// Concurrent appends share WAL flushes only if they commit at once:
+	// pgxpool's default (4 connections on a small host) would queue
+	// them. The URL's pool_max_conns still wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)

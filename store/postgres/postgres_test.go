@@ -26,7 +26,7 @@ func TestContract(t *testing.T) {
 }
 
 // openFresh creates database name in base's cluster and opens a store on it.
-func openFresh(t *testing.T, base, name string) *postgres.DB {
+func openFresh(t testing.TB, base, name string) *postgres.DB {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
