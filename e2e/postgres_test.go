@@ -79,6 +79,10 @@ agents:
 	if strings.Contains(p.stderr.String(), url) {
 		t.Fatalf("warden logged the database URL:\n%s", p.stderr)
 	}
+	// data_dir still holds holder.json, for stdio bridges to find serve.
+	if strings.Contains(p.stderr.String(), "cannot act through this process") {
+		t.Fatalf("serve on PostgreSQL could not publish itself for stdio bridges:\n%s", p.stderr)
+	}
 	admin := testkit.Admin{Base: adminBase(t, p), Token: pgAdminToken}
 	c := connect(t, p.url, pgAgentToken)
 	sid := c.GetSessionId()

@@ -101,6 +101,11 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 // (st, with db nil) or the bbolt file in data_dir (st and db the same).
 func openStore(cfg *config.Config, logger *log.Logger) (st store.Store, db *store.DB, err error) {
 	if cfg.Store.Postgres != nil {
+		// data_dir still holds holder.json (stdio bridges find serve by
+		// it) and the export cursor; bbolt's Open would have made it.
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("data_dir: %w", err)
+		}
 		pg, err := openPostgres(context.Background(), cfg)
 		if err != nil {
 			return nil, nil, err
