@@ -30,17 +30,30 @@ import (
 //	POST /v1/agents/{name}/kill      {"reason","by"}       kill every session of an agent
 //	POST /v1/agents/{name}/suspend   {"reason","by","kill"}
 //	POST /v1/agents/{name}/restore   {"by"}
+//	GET  /v1/flags?state=&agent=&since=&limit=             flagged calls and signals, newest first
+//	GET  /v1/flags/{id}                                    one flag
+//	POST /v1/flags/{id}/review       {"note"}              review a flag, once
 //
 // and, without the admin token (the signed token is the authority),
 //
 //	GET  /v1/decide?token=   a page that shows the held call and asks to confirm
 //	POST /v1/decide          token=...: makes the link's decision, once
-func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, error) {
+//
+// With WithMetrics it also serves, with the admin token,
+//
+//	GET  /metrics            the metrics in Prometheus's text format
+func Handler(sup *supervisor.Supervisor, tokenSHA256 string, opts ...Option) (http.Handler, error) {
 	s := &server{sup: sup, store: sup.Store()}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := sup.SetAdminToken(tokenSHA256); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics.handler(sup))
+	}
 	mux.HandleFunc("GET /v1/sessions", s.adminSessions)
 	mux.HandleFunc("GET /v1/sessions/{id}", s.adminSession)
 	mux.HandleFunc("GET /v1/verify", s.adminVerify)
@@ -57,6 +70,9 @@ func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, erro
 	mux.HandleFunc("POST /v1/agents/{name}/kill", s.adminKillAgent)
 	mux.HandleFunc("POST /v1/agents/{name}/suspend", s.adminSuspend(true))
 	mux.HandleFunc("POST /v1/agents/{name}/restore", s.adminSuspend(false))
+	mux.HandleFunc("GET /v1/flags", s.adminFlags)
+	mux.HandleFunc("GET /v1/flags/{id}", s.adminFlag)
+	mux.HandleFunc("POST /v1/flags/{id}/review", s.adminReviewFlag)
 	links := http.NewServeMux()
 	links.HandleFunc("GET /v1/decide", s.linkPage)
 	links.HandleFunc("POST /v1/decide", s.linkDecide)
@@ -76,8 +92,18 @@ func Handler(sup *supervisor.Supervisor, tokenSHA256 string) (http.Handler, erro
 
 // server holds what the handlers read.
 type server struct {
-	sup   *supervisor.Supervisor
-	store store.Store
+	sup     *supervisor.Supervisor
+	store   store.Store
+	metrics *Metrics // nil: no /metrics
+}
+
+// Option adds to what Handler serves.
+type Option func(*server)
+
+// WithMetrics serves m at /metrics, behind the admin token like the rest:
+// a scraper sends it as a bearer token.
+func WithMetrics(m *Metrics) Option {
+	return func(s *server) { s.metrics = m }
 }
 
 type apiError struct {

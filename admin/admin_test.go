@@ -130,6 +130,14 @@ func TestAdminErrorStatus(t *testing.T) {
 	seedApproval(t, openDB, "pending", now, now.Add(time.Hour), "")
 	seedApproval(t, openDB, "decided", now, now.Add(time.Hour), store.DecisionDeny)
 	seedApproval(t, openDB, "expired", now.Add(-2*time.Hour), now.Add(-time.Hour), "")
+	flagged, err := openDB.Append(t.Context(), "s1", store.Event{Kind: store.KindCall, Tool: "pay", Verdict: "flag", Reasons: []string{"unusual"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reviewed := "/v1/flags/" + store.FlagID("s1", flagged.Seq) + "/review"
+	if _, err := openDB.ReviewFlag(t.Context(), store.FlagID("s1", flagged.Seq), "admin", "seen"); err != nil {
+		t.Fatal(err)
+	}
 
 	broken, brokenDB := startTestSupervisor(t, linkOpts)
 	seedApproval(t, brokenDB, "pending", now, now.Add(time.Hour), "")
@@ -160,6 +168,11 @@ func TestAdminErrorStatus(t *testing.T) {
 		{"kill every session of an unknown agent", open, "POST", "/v1/agents/nobody/kill", "", 404, "no agent"},
 		{"accept an unknown tool", open, "POST", "/v1/tools/nope/accept", `{"by":"alice"}`, 404, "not found"},
 		{"follow a link to an unknown approval", open, "POST", "/v1/decide", link("nope"), 404, "not found"},
+		{"review an unknown flag", open, "POST", "/v1/flags/s1.999/review", `{"note":"x"}`, 404, "not flagged"},
+		{"review a flag without a note", open, "POST", reviewed, `{}`, 400, "is required: what the review found"},
+		{"review a reviewed flag", open, "POST", reviewed, `{"note":"again"}`, 409, "reviewed by admin"},
+		{"list flags in an unknown state", open, "GET", "/v1/flags?state=closed", "", 400, "state"},
+		{"list flags since a bad time", open, "GET", "/v1/flags?since=yesterday", "", 400, "since"},
 
 		{"decide with the store down", broken, "POST", "/v1/approvals/pending/decision", `{"decision":"deny","by":"alice"}`, 500, "store closed"},
 		{"read an approval with the store down", broken, "GET", "/v1/approvals/pending", "", 500, "store closed"},
@@ -169,6 +182,8 @@ func TestAdminErrorStatus(t *testing.T) {
 		{"kill a session with the store down", broken, "POST", "/v1/sessions/s1/kill", "", 500, "store closed"},
 		{"suspend an agent with the store down", broken, "POST", "/v1/agents/ops/suspend", `{"by":"alice"}`, 500, "store closed"},
 		{"follow a link with the store down", broken, "POST", "/v1/decide", link("pending"), 500, "store closed"},
+		{"list flags with the store down", broken, "GET", "/v1/flags", "", 500, "store closed"},
+		{"review a flag with the store down", broken, "POST", "/v1/flags/s1.1/review", `{"note":"x"}`, 500, "store closed"},
 	}
 	base := map[*supervisor.Supervisor]string{open: adminServer(t, open), broken: adminServer(t, broken)}
 	for _, tc := range cases {

@@ -8,9 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
@@ -128,14 +126,7 @@ func TestSessionViewsAdminAPIAndCLI(t *testing.T) {
 
 	// The file, once warden has stopped.
 	_ = c.Close()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("warden did not stop within 30s of SIGTERM")
-	}
+	stopServe(t, p)
 	db := filepath.Join(data, "warden.db")
 	list = nil
 	wardenCLIJSON(t, bin, &list, "sessions", "ls", "--db", db, "--agent", "viewer")

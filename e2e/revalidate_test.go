@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,19 @@ func TestRevalidationOnUserAgentChange(t *testing.T) {
 			l.Hook.wait(t, 10*time.Second, "call.flagged", func(m notify.Message) bool {
 				return m.Type == notify.TypeCallFlagged && m.Session == sid && strings.Contains(strings.Join(m.Reasons, ";"), "user agent changed")
 			})
+			// Both wait in the review queue, newest first: the call the
+			// session's risk flagged, and the signal flagged on revalidation.
+			var flags []store.Flag
+			if st, body := l.admin(t, http.MethodGet, "/v1/flags?state=open", nil, &flags); st != http.StatusOK {
+				t.Fatalf("GET /v1/flags: %d %s", st, body)
+			}
+			if len(flags) != 2 || flags[0].Session != sid || flags[1].Session != sid ||
+				flags[0].Kind != store.KindCall || flags[0].Tool != "echo" ||
+				!strings.Contains(strings.Join(flags[0].Reasons, ";"), "session risk") ||
+				flags[1].Kind != store.KindSignal || !slices.Equal(flags[1].Signals, []string{supervisor.SignalUserAgentChanged}) ||
+				!strings.Contains(strings.Join(flags[1].Reasons, ";"), "user agent changed") {
+				t.Fatalf("review queue = %+v, want the call flagged by risk and the user agent change, on %s", flags, sid)
+			}
 		}},
 		{warden.Kill, func(t *testing.T, l *ladder, sid string, send func(int) (int, string)) {
 			if st, body := send(2); st != http.StatusNotFound {

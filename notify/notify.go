@@ -52,6 +52,10 @@ type Options struct {
 	Client *http.Client
 	// Logger reports failed attempts and dropped messages (log.Default() if nil).
 	Logger *log.Logger
+	// Delivered, when set, is told how each message's delivery to each URL
+	// ended (err nil when accepted), retries done: for metrics. It must
+	// not block.
+	Delivered func(eventType string, err error)
 }
 
 // Sender delivers Messages. Its methods are safe for concurrent use.
@@ -64,6 +68,8 @@ type Sender struct {
 	slack   bool
 	client  *http.Client
 	log     *log.Logger
+	// delivered: Options.Delivered, or nil.
+	delivered func(eventType string, err error)
 
 	// The pool behind Go: queued deliveries, run by at most MaxInFlight
 	// workers; stop cancels them when Close gives up waiting.
@@ -83,7 +89,7 @@ func New(o Options) (*Sender, error) {
 	}
 	s := &Sender{
 		secret: o.Secret, timeout: o.Timeout, retries: o.Retries, backoff: o.Backoff,
-		slack: o.Slack, client: o.Client, log: o.Logger,
+		slack: o.Slack, client: o.Client, log: o.Logger, delivered: o.Delivered,
 	}
 	s.stop, s.cancel = context.WithCancel(context.Background())
 	for _, raw := range o.URLs {

@@ -45,6 +45,11 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 		wg.Go(func() { errs[i] = s.deliver(ctx, u, m.Type, id, b) })
 	}
 	wg.Wait()
+	if s.delivered != nil {
+		for _, err := range errs {
+			s.delivered(m.Type, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

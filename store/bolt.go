@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,8 @@ type DB struct {
 	// logSessions: sessions' starts and ends go on the SystemLog chain
 	// (sessionlog.go).
 	logSessions bool
+	// flagMu makes flag reviews one at a time (flags.go).
+	flagMu sync.Mutex
 }
 
 var _ Store = (*DB)(nil)

@@ -38,19 +38,6 @@ import (
 // can still recompute every hash and head, the SystemLog's included:
 // detecting that needs the heads anchored outside the file (anchor.go).
 
-// normalize returns ev after the JSON round trip described above.
-func normalize(ev Event) (Event, error) {
-	b, err := json.Marshal(&ev)
-	if err != nil {
-		return Event{}, fmt.Errorf("encode event: %w", err)
-	}
-	var n Event
-	if err := json.Unmarshal(b, &n); err != nil {
-		return Event{}, fmt.Errorf("normalise event: %w", err)
-	}
-	return n, nil
-}
-
 // hashEvent returns the hex SHA-256 of ev's canonical encoding (Hash cleared).
 func hashEvent(ev Event) (string, error) {
 	ev.Hash = ""

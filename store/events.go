@@ -37,9 +37,12 @@ func (d *DB) append(ctx context.Context, sessionID string, ev Event, data json.R
 	}
 	if d.w.j != nil {
 		r := &appendReq{session: sessionID, ev: ev, setData: data != nil, data: data}
+		start := time.Now()
 		if err := d.w.append(ctx, r); err != nil {
 			return Event{}, err
 		}
+		d.j.appends.Add(1)
+		d.j.waited.Add(int64(time.Since(start)))
 		return r.out, nil
 	}
 	// Naive mode (the benchmarks' baseline): straight into bbolt.

@@ -13,39 +13,54 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// walResetSize is how large the log may grow before the writer waits for
+// walResetSize is how large the log may grow before an appender waits for
 // bbolt to catch up and empties it.
 const walResetSize = 16 << 20
 
-// journal carries appends through the log (wal.go) into bbolt. The writer
-// goroutine prepares a round's appends and writes them to the log; a
-// syncer goroutine makes what was written durable (one fdatasync for
-// every round written meanwhile) and answers the callers; a copier
-// goroutine then puts the records in bbolt. Writing the next round while
-// the last one syncs is what lets concurrent sessions share fsyncs. Reads
-// that must see every durable event call flush first.
+// journal carries appends through the log (wal.go) into bbolt. Appends
+// are written and made durable in their callers' goroutines, with no
+// hand-off on the way: a caller chains and frames its event under wmu,
+// then waits for a write and fdatasync that cover it. If none is running
+// it runs them itself (the leader): one write of every frame stamped so
+// far, one fdatasync; callers that frame while it runs wait for it, and
+// when it ends the first of them to wake leads the next, covering all of
+// them (group commit without a timer or a syncer goroutine: each hand-off
+// between goroutines costs tens of microseconds on a loaded machine, and
+// a system call under wmu would hold up every appender). A copier
+// goroutine then puts durable records into bbolt. Reads that must see
+// every durable event call flush first.
 type journal struct {
-	bolt  *bolt.DB
-	wal   *wal
-	heads map[string]chainHead // by session; the writer goroutine's alone
+	bolt *bolt.DB
+	wal  *wal
+
+	// wmu serialises chaining (heads), framing and emptying the log. It
+	// is held only for that, never across a write or an fdatasync of an
+	// append.
+	wmu   sync.Mutex
+	heads map[string]chainHead // by session; under wmu
 
 	mu       sync.Mutex
-	unsynced []syncRound   // written to the log, not yet durable
-	syncing  bool          // the syncer is running an fdatasync
-	synced   chan struct{} // closed and replaced when unsynced empties
-	syncWake chan struct{} // capacity 1: unsynced is not empty
+	put      uint64        // the LSN of the last frame stamped
+	durable  uint64        // the LSN up to which the log is durable
+	framed   []byte        // frames stamped, not yet written to the log
+	spare    []byte        // a buffer for framed, kept between leaders
+	unsynced []walRecord   // stamped, not yet durable, in LSN order
+	syncing  bool          // a leader is running an fdatasync
+	synced   chan struct{} // closed and replaced when an fdatasync ends
 	queue    []walRecord   // durable in the log, not yet in bbolt
 	written  uint64        // records made durable
 	applied  uint64        // records copied into bbolt
-	err      error         // a copy failed: appends are refused from then on
+	err      error         // the journal failed: appends are refused from then on
 	changed  chan struct{} // closed and replaced when applied or err moves
 	wake     chan struct{} // capacity 1: the queue is not empty
 	urgent   chan struct{} // capacity 1: a reader waits for the copy
 	stop     chan struct{}
 	done     chan struct{}
-	syncDone chan struct{} // closed when the syncer has exited
 
-	syncs atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
+	syncs    atomic.Uint64 // fdatasyncs of the log; tests and benchmarks read it
+	syncTime atomic.Int64  // nanoseconds spent in them (LogStats)
+	appends  atomic.Uint64 // appends made durable (LogStats)
+	waited   atomic.Int64  // nanoseconds appenders waited for durability (LogStats)
 }
 
 // maxHeads bounds the cache of chain heads (one per session written to).
@@ -59,24 +74,16 @@ const (
 	copyMaxQueue = 4096
 )
 
-// syncRound is a round written to the log: its ops are answered once it
-// is durable.
-type syncRound struct {
-	ops    []*op
-	recs   []walRecord
-	finish func(*op, error)
-}
-
 // chainHead is the last event of a chain: its seq and hash.
 type chainHead struct {
 	seq  uint64
 	hash string
 }
 
-// appendReq is one Append waiting in the writer's queue.
+// appendReq is one Append on its way into the log.
 type appendReq struct {
 	session string
-	ev      Event // normalised; Seq, Prev and Hash are set by the writer
+	ev      Event // normalised; Seq, Prev and Hash are set by the journal
 	setData bool
 	data    json.RawMessage
 	out     Event
@@ -84,9 +91,9 @@ type appendReq struct {
 
 // openJournal opens the log beside the bbolt file, copies into bbolt
 // whatever a crash left in it, replaces it with a new, empty log, and
-// starts the syncer and the copier. It refuses, wrapping ErrLogDamaged,
-// when the log and bbolt between them may not hold every acknowledged
-// event; recovered is how many events it copied from the log.
+// starts the copier. It refuses, wrapping ErrLogDamaged, when the log and
+// bbolt between them may not hold every acknowledged event; recovered is
+// how many events it copied from the log.
 func openJournal(bdb *bolt.DB, path string) (j *journal, recovered int, err error) {
 	var applied uint64
 	if err := bdb.View(func(tx *bolt.Tx) error { applied = appliedLSN(tx); return nil }); err != nil {
@@ -119,164 +126,140 @@ func openJournal(bdb *bolt.DB, path string) (j *journal, recovered int, err erro
 	}
 	j = &journal{
 		bolt: bdb, wal: w, heads: map[string]chainHead{},
+		put: w.lsn, durable: w.lsn,
+		synced:  make(chan struct{}),
 		changed: make(chan struct{}), wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		synced: make(chan struct{}), syncWake: make(chan struct{}, 1), syncDone: make(chan struct{}),
 	}
 	go j.copier()
-	go j.syncer()
 	return j, len(old.recs), nil
 }
 
-// commit writes a round's appends to the log, each chained to its
-// session's head, and hands the round to the syncer, which answers each op
-// (with finish) once the round is durable. An op that fails before that is
-// answered at once. Called by the writer goroutine only.
-func (j *journal) commit(ops []*op, finish func(*op, error)) {
-	if err := j.failure(); err != nil {
-		for _, o := range ops {
-			finish(o, err)
-		}
-		return
+// append chains r to its session's head, frames it for the log and
+// returns once it is durable. A ctx that ends before the event is framed
+// withdraws it; once framed it is waited for whatever ctx does, as it will
+// be in the log and in the history.
+func (j *journal) append(ctx context.Context, r *appendReq) error {
+	j.wmu.Lock()
+	lsn, err := j.write(ctx, r)
+	j.wmu.Unlock()
+	if err != nil {
+		return err
 	}
-	// Empty the log first, before anything of this round is framed: the
-	// round is then put under the header it is stamped for.
-	if j.wal.off > walResetSize {
+	return j.syncTo(lsn)
+}
+
+// write chains r to its session's head and frames it for the log, where
+// the next sync leader writes it, and returns its LSN. The caller holds
+// wmu.
+func (j *journal) write(ctx context.Context, r *appendReq) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := j.failure(); err != nil {
+		return 0, err
+	}
+	// Empty the log first, before r is framed: r is then put under the
+	// header it is stamped for.
+	if j.wal.end > walResetSize {
 		j.compact()
 		if err := j.failure(); err != nil {
-			for _, o := range ops {
-				finish(o, err)
-			}
-			return
+			return 0, err
 		}
 	}
-	recs := make([]walRecord, 0, len(ops))
-	payloads := make([][]byte, 0, len(ops))
-	taken := make([]*op, 0, len(ops))
-	next := map[string]chainHead{}
-	for _, o := range ops {
-		r := o.req
-		h, err := j.head(next, r.session)
-		if err != nil {
-			finish(o, err)
-			continue
-		}
-		e := r.ev
-		e.Seq, e.Prev = h.seq+1, h.hash
-		val, err := sealEvent(&e)
-		if err != nil {
-			finish(o, fmt.Errorf("store: append to %q: %w", r.session, err))
-			continue
-		}
-		rec := walRecord{Session: r.session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: r.setData, Data: r.data}
-		payload := rec.marshal()
-		if len(payload) > maxFrame {
-			finish(o, fmt.Errorf("store: append to %q: log record of %d bytes exceeds %d", r.session, len(payload), maxFrame))
-			continue
-		}
-		recs = append(recs, rec)
-		payloads = append(payloads, payload)
-		taken = append(taken, o)
-		next[r.session] = chainHead{e.Seq, e.Hash}
-		r.out = e
-	}
-	if len(recs) == 0 {
-		return
-	}
-	if err := j.wal.put(recs, payloads); err != nil {
-		// A failed write may have left part of the round in the log: the
-		// store stops taking appends (fail closed) rather than chain on
-		// from an unknown state.
-		err = j.fail(fmt.Errorf("store: append: %w", err))
-		for _, o := range taken {
-			finish(o, err)
-		}
-		return
-	}
-	if len(j.heads) > maxHeads {
+	if len(j.heads) >= maxHeads {
 		// The cache only spares bbolt reads: once everything logged is in
 		// bbolt, it can be dropped and filled again from there.
-		j.waitSynced()
-		if err := j.flush(context.Background()); err == nil {
+		if j.waitSynced() == nil && j.flush(context.Background()) == nil {
 			clear(j.heads)
 		}
 	}
-	for s, h := range next {
-		j.heads[s] = h
+	h, err := j.head(r.session)
+	if err != nil {
+		return 0, err
 	}
+	e := r.ev
+	e.Seq, e.Prev = h.seq+1, h.hash
+	val, err := sealEvent(&e)
+	if err != nil {
+		return 0, fmt.Errorf("store: append to %q: %w", r.session, err)
+	}
+	rec := walRecord{Session: r.session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: r.setData, Data: r.data}
+	payload := rec.marshal()
+	if len(payload) > maxFrame {
+		return 0, fmt.Errorf("store: append to %q: log record of %d bytes exceeds %d", r.session, len(payload), maxFrame)
+	}
+	recs := []walRecord{rec}
+	buf := j.wal.frame(recs, [][]byte{payload})
+	j.heads[r.session] = chainHead{e.Seq, e.Hash}
+	r.out = e
 	j.mu.Lock()
-	j.unsynced = append(j.unsynced, syncRound{ops: taken, recs: recs, finish: finish})
+	j.put = recs[0].LSN
+	j.framed = append(j.framed, buf...)
+	j.unsynced = append(j.unsynced, recs[0])
 	j.mu.Unlock()
-	select {
-	case j.syncWake <- struct{}{}:
-	default:
-	}
+	return recs[0].LSN, nil
 }
 
-// syncer makes written rounds durable, as many per fdatasync as were
-// written meanwhile, answers their ops, and hands their records to the
-// copier. An fdatasync that fails fails its rounds and the store: after a
-// failed sync nothing can be trusted to have reached the disk.
-func (j *journal) syncer() {
-	defer close(j.syncDone)
-	for {
-		select {
-		case <-j.syncWake:
-		case <-j.stop:
-			j.mu.Lock()
-			empty := len(j.unsynced) == 0
+// syncTo returns once the log is durable up to lsn, or the journal has
+// failed. If no leader is running the caller leads: it writes every frame
+// stamped so far and runs one fdatasync for them; otherwise it waits for
+// the running leader, and then leads the next if that one began before lsn
+// was stamped. A failed write or fdatasync fails the journal: a failed
+// write may have left part of a frame in the log, and after a failed sync
+// nothing can be trusted to have reached the disk, so the store stops
+// taking appends (fail closed) rather than chain on from an unknown state.
+func (j *journal) syncTo(lsn uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.durable < lsn && j.err == nil {
+		if j.syncing {
+			ch := j.synced
 			j.mu.Unlock()
-			if empty {
-				return
-			}
-		}
-		j.mu.Lock()
-		rounds := j.unsynced
-		j.unsynced = nil
-		j.syncing = len(rounds) > 0
-		j.mu.Unlock()
-		if len(rounds) == 0 {
+			<-ch
+			j.mu.Lock()
 			continue
 		}
-		err := j.wal.sync()
-		j.syncs.Add(1)
-		if err != nil {
-			err = j.fail(fmt.Errorf("store: append: %w", err))
-		}
-		for _, r := range rounds {
-			if err == nil {
-				j.enqueue(r.recs)
-			}
-			for _, o := range r.ops {
-				r.finish(o, err)
-			}
+		j.syncing = true
+		target, recs, buf := j.put, j.unsynced, j.framed
+		j.unsynced, j.framed, j.spare = nil, j.spare, nil
+		j.mu.Unlock()
+		err := j.wal.write(buf)
+		if err == nil {
+			began := time.Now()
+			err = j.wal.sync()
+			j.syncTime.Add(int64(time.Since(began)))
+			j.syncs.Add(1)
 		}
 		j.mu.Lock()
 		j.syncing = false
-		if len(j.unsynced) == 0 {
-			close(j.synced)
-			j.synced = make(chan struct{})
+		j.spare = buf[:0]
+		if err != nil {
+			j.failLocked(fmt.Errorf("store: append: %w", err))
+		} else {
+			j.durable = target
+			j.queue = append(j.queue, recs...)
+			j.written += uint64(len(recs))
+			select {
+			case j.wake <- struct{}{}:
+			default:
+			}
 		}
-		j.mu.Unlock()
+		close(j.synced)
+		j.synced = make(chan struct{})
 	}
+	if j.durable >= lsn {
+		return nil
+	}
+	return j.err
 }
 
 // waitSynced waits until everything written to the log is durable.
-func (j *journal) waitSynced() {
-	for {
-		j.mu.Lock()
-		idle := len(j.unsynced) == 0 && !j.syncing
-		ch := j.synced
-		j.mu.Unlock()
-		if idle {
-			return
-		}
-		select {
-		case j.syncWake <- struct{}{}:
-		default:
-		}
-		<-ch
-	}
+func (j *journal) waitSynced() error {
+	j.mu.Lock()
+	put := j.put
+	j.mu.Unlock()
+	return j.syncTo(put)
 }
 
 // fail records err as the store's failure, unless one is recorded already,
@@ -286,6 +269,11 @@ func (j *journal) waitSynced() {
 func (j *journal) fail(err error) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.failLocked(err)
+}
+
+// failLocked is fail with j.mu held.
+func (j *journal) failLocked(err error) error {
 	if j.err == nil {
 		j.err = err
 	}
@@ -294,12 +282,9 @@ func (j *journal) fail(err error) error {
 	return j.err
 }
 
-// head returns the chain head of session as this round leaves it: from the
-// round so far, the cache, or bbolt.
-func (j *journal) head(round map[string]chainHead, session string) (chainHead, error) {
-	if h, ok := round[session]; ok {
-		return h, nil
-	}
+// head returns the chain head of session: from the cache, or bbolt. The
+// caller holds wmu.
+func (j *journal) head(session string) (chainHead, error) {
 	if h, ok := j.heads[session]; ok {
 		return h, nil
 	}
@@ -320,18 +305,6 @@ func (j *journal) head(round map[string]chainHead, session string) (chainHead, e
 		return nil
 	})
 	return h, err
-}
-
-// enqueue hands durable records to the copier.
-func (j *journal) enqueue(recs []walRecord) {
-	j.mu.Lock()
-	j.queue = append(j.queue, recs...)
-	j.written += uint64(len(recs))
-	j.mu.Unlock()
-	select {
-	case j.wake <- struct{}{}:
-	default:
-	}
 }
 
 // copier puts durable records into bbolt, a batch per transaction, until
@@ -426,10 +399,11 @@ func (j *journal) flush(ctx context.Context) error {
 }
 
 // compact waits for everything logged to be durable and in bbolt, then
-// empties the log. Called by the writer goroutine, so nothing is logged
-// meanwhile.
+// empties the log. The caller holds wmu, so nothing is logged meanwhile.
 func (j *journal) compact() {
-	j.waitSynced()
+	if err := j.waitSynced(); err != nil {
+		return
+	}
 	if err := j.flush(context.Background()); err != nil {
 		return // the log keeps what bbolt lacks; appends now fail with err
 	}
@@ -438,13 +412,15 @@ func (j *journal) compact() {
 	}
 }
 
-// close syncs and copies what is left, stops the syncer and the copier,
-// and empties and closes the log. The writer has stopped already.
+// close syncs and copies what is left, stops the copier, and empties and
+// closes the log. The writer has stopped already, and no append is in
+// flight.
 func (j *journal) close() error {
-	j.waitSynced()
-	ferr := j.flush(context.Background())
+	ferr := j.waitSynced()
+	if ferr == nil {
+		ferr = j.flush(context.Background())
+	}
 	close(j.stop)
-	<-j.syncDone
 	<-j.done
 	if ferr == nil {
 		ferr = j.wal.reset()

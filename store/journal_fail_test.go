@@ -61,3 +61,44 @@ func TestCopyFailureWakesEveryWaiter(t *testing.T) {
 		t.Fatal("Close after a failed copy reported nothing")
 	}
 }
+
+// TestFailedLogWriteFailsClosed: when the sync leader cannot write the
+// log, the append that needed it fails, later appends are refused rather
+// than chained on from an unknown state, Close reports it, and what was
+// acknowledged before is all there at the next Open.
+func TestFailedLogWriteFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/w.db"
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, db, "s1", "a", time.Now())
+	kept := mustAppend(t, db, "s1", "acknowledged")
+	// The log's file goes away under the journal: the next write fails.
+	if err := db.j.wal.f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "lost"}); err == nil {
+		t.Fatal("an append whose log write failed was acknowledged")
+	}
+	if _, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "after"}); err == nil {
+		t.Fatal("an append after a failed log write was accepted")
+	}
+	if err := db.Close(); err == nil {
+		t.Fatal("Close after a failed log write reported nothing")
+	}
+
+	db2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db2.Close() })
+	evs, err := db2.Events(ctx, "s1")
+	if err != nil || len(evs) != 1 || evs[0].Hash != kept.Hash {
+		t.Fatalf("events after reopening: %+v, %v; want only the acknowledged one", evs, err)
+	}
+	if rep, err := db2.Verify(ctx); err != nil || len(rep.Broken) != 0 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+}

@@ -62,6 +62,12 @@ type Store interface {
 	ExpireApproval(ctx context.Context, id, note string) (Approval, error)
 	// Pinned returns the hash pinned for key, "" when none is.
 	Pinned(ctx context.Context, key string) (string, error)
+	// Flags lists the flags (flagged events) that match f, newest first.
+	Flags(ctx context.Context, f FlagFilter) ([]Flag, error)
+	// Flag returns one flag; the error wraps ErrNotFound when missing.
+	Flag(ctx context.Context, id string) (Flag, error)
+	// ReviewFlag records a flag's review, once; a second is ErrDecided.
+	ReviewFlag(ctx context.Context, id, by, note string) (Flag, error)
 }
 
 // SystemLog is the chain for events that belong to no session, such as an

@@ -2,9 +2,11 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -36,5 +38,28 @@ func TestFdatasync(t *testing.T) {
 	}
 	if err := fdatasync(f); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("fdatasync on a closed file = %v, want an error wrapping os.ErrClosed", err)
+	}
+}
+
+// TestSyncLatency checks the bench's probe of the disk: as many sorted,
+// positive samples as asked, nothing left behind in the directory, and a
+// clear error for a directory it cannot write or a count of zero.
+func TestSyncLatency(t *testing.T) {
+	dir := t.TempDir()
+	lats, err := SyncLatency(context.Background(), dir, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lats) != 20 || lats[0] <= 0 || !slices.IsSorted(lats) {
+		t.Fatalf("got %v, want 20 sorted positive latencies", lats)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("the probe left %d files behind", len(left))
+	}
+	if _, err := SyncLatency(context.Background(), filepath.Join(dir, "missing"), 5); err == nil {
+		t.Fatal("a missing directory was measured")
+	}
+	if _, err := SyncLatency(context.Background(), dir, 0); err == nil {
+		t.Fatal("zero samples accepted")
 	}
 }

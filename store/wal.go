@@ -154,14 +154,17 @@ func unmarshalRecord(b []byte) (walRecord, error) {
 	return r, nil
 }
 
-// wal is the log file; only the writer goroutine puts and resets it.
+// wal is the log file. Frames are stamped (frame) and the log reset under
+// the journal's wmu; framed bytes are written (write) by one sync leader
+// at a time, in the order they were framed.
 type wal struct {
 	f     *os.File
 	path  string
 	epoch uint32
 	base  uint64 // the LSN every frame of this epoch follows
-	lsn   uint64 // the LSN of the last frame put
-	off   int64  // where the next frame goes
+	lsn   uint64 // the LSN of the last frame stamped
+	end   int64  // where the frame after the last stamped one will go
+	off   int64  // where the next written frame goes
 	size  int64  // the file's size
 }
 
@@ -363,7 +366,7 @@ func (w *wal) start(epoch uint32, base uint64) error {
 	if _, err := w.f.WriteAt(hdr[:], 0); err != nil {
 		return fmt.Errorf("write log header %s: %w", w.path, err)
 	}
-	w.epoch, w.base, w.lsn, w.off = epoch, base, base, walHeader
+	w.epoch, w.base, w.lsn, w.off, w.end = epoch, base, base, walHeader, walHeader
 	if w.size < walChunk {
 		if err := w.f.Truncate(walChunk); err != nil {
 			return fmt.Errorf("grow log %s: %w", w.path, err)
@@ -379,12 +382,16 @@ func (w *wal) start(epoch uint32, base uint64) error {
 // frameSize is what a payload takes in the log.
 func frameSize(payload []byte) int { return frameHead + len(payload) }
 
-// put frames recs (their payloads already marshalled) with the log's
-// epoch and the next LSNs, sets each record's LSN, and puts the frames at
-// the end of the log, not yet durable. Stamping here, with the header's
-// own epoch, is what keeps a frame from being written under a header it
-// does not belong to.
+// put frames recs and writes them at the end of the log, not yet durable.
 func (w *wal) put(recs []walRecord, payloads [][]byte) error {
+	return w.write(w.frame(recs, payloads))
+}
+
+// frame frames recs (their payloads already marshalled) with the log's
+// epoch and the next LSNs, and sets each record's LSN. Stamping with the
+// header's own epoch, and writing before the log is next reset, is what
+// keeps a frame from being written under a header it does not belong to.
+func (w *wal) frame(recs []walRecord, payloads [][]byte) []byte {
 	n := 0
 	for _, p := range payloads {
 		n += frameSize(p)
@@ -402,6 +409,16 @@ func (w *wal) put(recs []walRecord, payloads [][]byte) error {
 		buf = append(buf, p...)
 		recs[i].LSN = lsn
 	}
+	w.lsn = lsn
+	w.end += int64(len(buf))
+	return buf
+}
+
+// write puts framed bytes at the end of what is written, not yet durable.
+func (w *wal) write(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
 	if need := w.off + int64(len(buf)); need > w.size {
 		size := (need/walChunk + 1) * walChunk
 		if err := w.f.Truncate(size); err != nil {
@@ -413,7 +430,6 @@ func (w *wal) put(recs []walRecord, payloads [][]byte) error {
 		return fmt.Errorf("write log: %w", err)
 	}
 	w.off += int64(len(buf))
-	w.lsn = lsn
 	return nil
 }
 
@@ -429,7 +445,7 @@ func (w *wal) sync() error {
 // reset empties the log by starting a new epoch whose frames follow the
 // last one put; the caller knows everything in it is in bbolt.
 func (w *wal) reset() error {
-	if w.off == walHeader {
+	if w.end == walHeader {
 		return nil
 	}
 	return w.start(w.epoch+1, w.lsn)

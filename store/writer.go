@@ -11,7 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// writer group-commits writes. Callers queue an op and wait; one goroutine
+// writer group-commits bbolt writes. Callers queue an op and wait; one goroutine
 // takes everything queued, applies it in one bbolt Update (one fsync) and
 // answers each caller with its own error, then takes whatever queued up
 // meanwhile. There is no timer: a lone caller is committed at once, and
@@ -24,15 +24,19 @@ import (
 // transaction, so the transaction is rolled back, that op fails, and the
 // rest of the round is retried in a new transaction. If the commit itself
 // fails (disk full, fsync error) every op of that round fails with it.
+//
+// Appends do not queue here: they go through the log in their callers'
+// goroutines (journal.go), and the writer only counts them in and out so
+// that close can wait for them.
 type writer struct {
 	db    *bolt.DB
 	naive bool
 	j     *journal // appends go through the log; nil in naive mode
 
-	mu      sync.Mutex
-	pending []*op
-	closed  bool
-	naiveWG sync.WaitGroup // naive ops in flight, waited for by close
+	mu       sync.Mutex
+	pending  []*op
+	closed   bool
+	inFlight sync.WaitGroup // naive ops and appends in flight, waited for by close
 
 	rounds atomic.Uint64 // transactions committed by the loop; tests read it
 
@@ -45,9 +49,8 @@ type writer struct {
 // than once (a retried round), and reports write failures as abortError.
 type op struct {
 	ctx   context.Context
-	apply func(tx *bolt.Tx) error // a write to bbolt, or
-	req   *appendReq              // an append, made durable in the log
-	taken bool                    // guarded by writer.mu: the loop owns it now
+	apply func(tx *bolt.Tx) error
+	taken bool // guarded by writer.mu: the loop owns it now
 	err   error
 	done  chan struct{}
 }
@@ -91,12 +94,15 @@ func (w *writer) do(ctx context.Context, apply func(tx *bolt.Tx) error) error {
 	return w.queue(ctx, &op{ctx: ctx, apply: apply, done: make(chan struct{})})
 }
 
-// append queues an append for the log, with do's semantics.
+// append makes r durable in the log, in the caller's goroutine, unless
+// the store is closing.
 func (w *writer) append(ctx context.Context, r *appendReq) error {
-	return w.queue(ctx, &op{ctx: ctx, req: r, done: make(chan struct{})})
+	return w.direct(ctx, func() error { return w.j.append(ctx, r) })
 }
 
-func (w *writer) queue(ctx context.Context, o *op) error {
+// direct runs write in the caller's goroutine, counted in flight so that
+// close waits for it, unless ctx has ended or the store is closing.
+func (w *writer) direct(ctx context.Context, write func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -105,11 +111,23 @@ func (w *writer) queue(ctx context.Context, o *op) error {
 		w.mu.Unlock()
 		return ErrClosed
 	}
+	w.inFlight.Add(1)
+	w.mu.Unlock()
+	defer w.inFlight.Done()
+	return write()
+}
+
+func (w *writer) queue(ctx context.Context, o *op) error {
 	if w.naive {
-		w.naiveWG.Add(1)
+		return w.direct(ctx, func() error { return w.commitOne(o) })
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if w.closed {
 		w.mu.Unlock()
-		defer w.naiveWG.Done()
-		return w.commitOne(o)
+		return ErrClosed
 	}
 	w.pending = append(w.pending, o)
 	w.mu.Unlock()
@@ -181,10 +199,9 @@ func (w *writer) loop() {
 	}
 }
 
-// commit applies one round: its bbolt writes in one transaction, then its
-// appends in the log with one fdatasync, and answers each op.
+// commit applies one round in one transaction and answers each op.
 func (w *writer) commit(batch []*op) {
-	var live, appends []*op
+	live := batch[:0]
 	for _, o := range batch {
 		// A caller whose ctx ended before the round took it gets
 		// ctx.Err() and its write does not happen.
@@ -192,19 +209,9 @@ func (w *writer) commit(batch []*op) {
 			w.finish(o, err)
 			continue
 		}
-		if o.req != nil {
-			appends = append(appends, o)
-		} else {
-			live = append(live, o)
-		}
+		live = append(live, o)
 	}
 	w.commitBolt(live)
-	if len(appends) > 0 {
-		// The journal answers the appends once they are durable, which
-		// may be after the next rounds have been written.
-		w.j.commit(appends, w.finish)
-		w.rounds.Add(1)
-	}
 }
 
 // commitBolt applies bbolt writes in one transaction and answers each.
@@ -263,7 +270,7 @@ func (w *writer) close() error {
 	w.closed = true
 	w.mu.Unlock()
 	close(w.stop)
-	w.naiveWG.Wait()
+	w.inFlight.Wait()
 	<-w.done
 	return nil
 }

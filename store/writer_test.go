@@ -119,19 +119,39 @@ func TestCancelBeforeTakenDropsTheWrite(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() {
-		_, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "dropped"})
-		errc <- err
-	}()
+	go func() { errc <- db.CreateSession(ctx, Session{ID: "dropped", Agent: "a"}) }()
 	waitPending(t, db, 1)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled Append: %v, want context.Canceled", err)
+		t.Fatalf("cancelled CreateSession: %v, want context.Canceled", err)
 	}
 	waitPending(t, db, 0) // withdrawn from the queue
 	release()
 	if err := <-held; err != nil {
 		t.Fatal(err)
+	}
+	if _, err := db.Session(context.Background(), "dropped"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the withdrawn session: %v, want ErrNotFound", err)
+	}
+}
+
+// TestCancelledAppendIsNotWritten: an append whose ctx ends before it is
+// written to the log (here, while another holds the log) returns
+// ctx.Err() and leaves no event; the chain goes on without a gap.
+func TestCancelledAppendIsNotWritten(t *testing.T) {
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	db.j.wmu.Lock()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "dropped"})
+		errc <- err
+	}()
+	cancel()
+	db.j.wmu.Unlock()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Append: %v, want context.Canceled", err)
 	}
 	mustAppend(t, db, "s1", "kept")
 	evs, _ := db.Events(context.Background(), "s1")
@@ -140,12 +160,48 @@ func TestCancelBeforeTakenDropsTheWrite(t *testing.T) {
 	}
 }
 
+// TestAppendsDoNotWaitForBbolt: an append is durable in the log without
+// waiting for bbolt: it returns while the writer is held inside a bbolt
+// transaction, and reads see it once the writer is free.
+func TestAppendsDoNotWaitForBbolt(t *testing.T) {
+	db, _ := openTest(t)
+	mustCreate(t, db, "s1", "a", time.Now())
+	release, held := holdWriter(t, db, "s1")
+	type result struct {
+		ev  Event
+		err error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		ev, err := db.Append(context.Background(), "s1", Event{Kind: KindCall, Tool: "while bbolt is busy"})
+		resc <- result{ev, err}
+	}()
+	var ev Event
+	select {
+	case r := <-resc:
+		if r.err != nil || r.ev.Seq != 1 {
+			t.Fatalf("appended %+v, %v", r.ev, r.err)
+		}
+		ev = r.ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("the append waited for the writer's bbolt transaction")
+	}
+	release()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.Events(context.Background(), "s1")
+	if err != nil || len(evs) != 1 || evs[0].Hash != ev.Hash {
+		t.Fatalf("events: %+v, %v", evs, err)
+	}
+}
+
 func TestCancelAfterTakenCompletes(t *testing.T) {
 	db, _ := openTest(t)
 	mustCreate(t, db, "s1", "a", time.Now())
 	releaseA, heldA := holdWriter(t, db, "s1")
 
-	// B (another blocking fn) and C (an append) queue behind A, so the
+	// B (another blocking fn) and C (a create) queue behind A, so the
 	// next round takes both; B then blocks while C is taken but unwritten.
 	enteredB, gateB := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() {
@@ -170,14 +226,13 @@ func TestCancelAfterTakenCompletes(t *testing.T) {
 	// cancel while its round still ran is caught without timing it.
 	var released atomic.Bool
 	type result struct {
-		ev         Event
 		err        error
 		afterRound bool
 	}
 	resc := make(chan result, 1)
 	go func() {
-		ev, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "taken"})
-		resc <- result{ev, err, released.Load()}
+		err := db.CreateSession(ctx, Session{ID: "taken", Agent: "a"})
+		resc <- result{err, released.Load()}
 	}()
 	waitPending(t, db, 2)
 	releaseA()
@@ -187,10 +242,13 @@ func TestCancelAfterTakenCompletes(t *testing.T) {
 	close(gateB)
 	r := <-resc
 	if !r.afterRound {
-		t.Fatalf("Append returned while its round was running: %+v", r)
+		t.Fatalf("CreateSession returned while its round was running: %+v", r)
 	}
-	if r.err != nil || r.ev.Seq != 1 || r.ev.Tool != "taken" {
-		t.Fatalf("taken Append: %+v", r)
+	if r.err != nil {
+		t.Fatalf("taken CreateSession: %+v", r)
+	}
+	if _, err := db.Session(context.Background(), "taken"); err != nil {
+		t.Fatalf("the taken session: %v", err)
 	}
 	for _, c := range []<-chan error{heldA, heldB} {
 		if err := <-c; err != nil {
@@ -207,7 +265,7 @@ func TestOwnErrors(t *testing.T) {
 	ctx := context.Background()
 	good := make(chan error, 1)
 	dup := make(chan error, 1)
-	go func() { _, err := db.Append(ctx, "s1", Event{Kind: KindCall}); good <- err }()
+	go func() { good <- db.CreateSession(ctx, Session{ID: "s2", Agent: "a"}) }()
 	waitPending(t, db, 1)
 	go func() { dup <- db.CreateSession(ctx, Session{ID: "s1"}) }()
 	waitPending(t, db, 2)
@@ -216,7 +274,7 @@ func TestOwnErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-good; err != nil {
-		t.Errorf("good append in a round with a failing op: %v", err)
+		t.Errorf("good create in a round with a failing op: %v", err)
 	}
 	if err := <-dup; !errors.Is(err, ErrExists) {
 		t.Errorf("duplicate create: %v, want ErrExists", err)
@@ -233,7 +291,7 @@ func TestCloseDrainsQueuedWrites(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := db.Append(context.Background(), "s1", Event{Kind: KindCall}); err != nil {
+			if err := db.CreateSession(context.Background(), Session{ID: fmt.Sprint("q", i), Agent: "a"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -258,8 +316,10 @@ func TestCloseDrainsQueuedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
-	if evs, _ := db2.Events(context.Background(), "s1"); len(evs) != n {
-		t.Errorf("%d events after Close drained, want %d", len(evs), n)
+	for i := 0; i < n; i++ {
+		if _, err := db2.Session(context.Background(), fmt.Sprint("q", i)); err != nil {
+			t.Errorf("session q%d after Close drained: %v", i, err)
+		}
 	}
 }
 
@@ -299,29 +359,30 @@ func TestAbortedWriteRetriesTheRest(t *testing.T) {
 	for i := range results {
 		results[i] = make(chan error, 1)
 	}
-	go func() { _, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "first"}); results[0] <- err }()
+	go func() { results[0] <- db.CreateSession(ctx, Session{ID: "first", Agent: "a"}) }()
 	waitPending(t, db, 1)
 	huge := string(make([]byte, 40000))
 	go func() { results[1] <- db.CreateSession(ctx, Session{ID: "x" + huge}) }()
 	waitPending(t, db, 2)
-	go func() { _, err := db.Append(ctx, "s1", Event{Kind: KindCall, Tool: "second"}); results[2] <- err }()
+	go func() { results[2] <- db.CreateSession(ctx, Session{ID: "second", Agent: "a"}) }()
 	waitPending(t, db, 3)
 	release()
 	if err := <-held; err != nil {
 		t.Fatal(err)
 	}
 	if err := <-results[0]; err != nil {
-		t.Errorf("first append: %v", err)
+		t.Errorf("first create: %v", err)
 	}
 	if err := <-results[1]; err == nil || !strings.Contains(err.Error(), "key too large") {
 		t.Errorf("oversized create: %v, want key too large", err)
 	}
 	if err := <-results[2]; err != nil {
-		t.Errorf("second append: %v", err)
+		t.Errorf("second create: %v", err)
 	}
-	evs, _ := db.Events(ctx, "s1")
-	if len(evs) != 2 || evs[0].Tool != "first" || evs[1].Tool != "second" || evs[1].Seq != 2 {
-		t.Errorf("events: %+v", evs)
+	for _, id := range []string{"first", "second"} {
+		if _, err := db.Session(ctx, id); err != nil {
+			t.Errorf("session %s: %v", id, err)
+		}
 	}
 	if rep, _ := db.Verify(ctx); len(rep.Broken) != 0 {
 		t.Errorf("Verify: %+v", rep)

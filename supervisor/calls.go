@@ -90,7 +90,11 @@ func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResu
 	}
 	defer spend.settle()
 
+	began := time.Now()
 	d, err := c.decide(wctx, pre)
+	if err == nil {
+		c.observeCall(d.Verdict.String(), time.Since(began))
+	}
 	if err != nil {
 		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", c.name, "err", err)
 		return d, refusal("warden refused this call: it could not be decided and recorded")
@@ -187,6 +191,7 @@ func (c *call) record(ctx context.Context, ev store.Event, next *workflows.State
 
 // refused records a call refused before the policy ran.
 func (c *call) refused(ctx context.Context, v warden.Verdict, reason string) {
+	c.observeCall(v.String(), 0)
 	if err := c.record(ctx, c.callEvent(workflows.Decision{Verdict: v, Reasons: []string{reason}}), nil); err != nil {
 		c.s.log.Error("cannot record refused call", "session", c.sess.id, "tool", c.name, "err", err)
 	}
@@ -278,6 +283,7 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", c.name, "err", err)
 		return refusal("warden refused this call (step_up): it could not be held for approval")
 	}
+	s.obs().ApprovalSettled(sess.agent.Name, a.State, approvalWait(a))
 	ev := c.event(store.KindApproval)
 	ev.Verdict, ev.Reasons = a.State, []string{approvalSummary(a)}
 	if a.State == store.ApprovalApproved {
@@ -407,6 +413,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	var f forwarded
 	f.res, f.size, f.err = send(fctx)
 	f.latency = time.Since(start)
+	c.s.obs().UpstreamCalled(c.tool.Upstream, c.toolLabel(), f.latency, f.err != nil)
 	progress.settle()
 	if cause := context.Cause(fctx); f.err != nil && errors.Is(cause, errCancelledByWarden) {
 		// The upstream saw a cancellation; the agent and the record learn

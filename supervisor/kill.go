@@ -28,6 +28,7 @@ func (s *Supervisor) kill(ctx context.Context, sess *session, reason, by string)
 	if already {
 		return
 	}
+	s.obs().SessionKilled(sess.agent.Name)
 	s.release(ctx, sess, st, "warden: session killed", fmt.Errorf("%w: the session was killed by %s: %s", errCancelledByWarden, by, reason))
 	if _, err := s.store.Append(ctx, sess.id, store.Event{Kind: store.KindKill, Reasons: []string{reason}, Data: byData(by)}); err != nil {
 		s.log.Error("cannot record kill", "session", sess.id, "err", err)

@@ -64,6 +64,9 @@ type Options struct {
 	// tool's input schema (validate_args: keys_only); arguments whose keys
 	// read two ways are refused whatever the upstream.
 	KeysOnly []string
+	// Observer is told of each call's verdict, upstream call, approval
+	// and kill, for metrics; none when nil.
+	Observer Observer
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.

@@ -168,7 +168,8 @@ func (h *Hub) Status() []UpstreamStatus {
 	out := make([]UpstreamStatus, 0, len(ups))
 	for _, u := range ups {
 		_, _, err := u.client()
-		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil, Sharing: u.spec.sharing()}
+		st := UpstreamStatus{Name: u.spec.Name, Transport: u.spec.transportName(), Connected: err == nil, Sharing: u.spec.sharing(),
+			Restarts: u.lost.Load()}
 		u.mu.RLock()
 		st.Sessions, st.Spares = len(u.links), len(u.spare)
 		u.mu.RUnlock()
@@ -191,6 +192,10 @@ type UpstreamStatus struct {
 	Sharing  Sharing `json:"sharing"`
 	Sessions int     `json:"sessions"`
 	Spares   int     `json:"spares"`
+	// Restarts counts warden's own connection lost after it was up, and
+	// so restarted (reconnected); agents' own upstream sessions are not
+	// counted.
+	Restarts int64 `json:"restarts"`
 }
 
 func (h *Hub) catalogChanged() {

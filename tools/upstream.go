@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -60,6 +61,10 @@ type upstream struct {
 	spare   []*link           // open, with no owner yet
 	filling int               // spares being opened
 	gone    map[string]string // owners whose upstream session closed → why; their next one replaces it
+
+	// lost counts the times warden's own connection was lost after it was
+	// up (a child that exited, a server that failed its health check).
+	lost atomic.Int64
 }
 
 // offer is what an upstream serves, as it named it.
@@ -126,6 +131,7 @@ func (u *upstream) run(ctx context.Context, ready func()) {
 		if ctx.Err() != nil {
 			return
 		}
+		u.lost.Add(1)
 		u.log.Warn("connection lost; reconnecting", "err", u.redact(err), "retry_in", backoff)
 		// Only a connection that held for a while earns a fresh backoff: a
 		// child that dies on every call is not restarted in a tight loop.

@@ -12,13 +12,26 @@ import (
 	"github.com/warden-dev/warden/internal/bench"
 )
 
+// benchCmd runs internal/bench and prints, besides each mode's throughput
+// and latency, warden's limit on this machine and its share of it. The
+// model for the limit: each call pays the hop's mean call time at that
+// load (sessions / hop calls/s) plus two fdatasyncs (the call's and the
+// result's durable points, shared among concurrent sessions by group
+// commit), with the fdatasync's p50 measured in the data directory in the
+// same run: limit = sessions / (sessions/hop + 2·fdatasync).
 type benchCmd struct {
-	Duration time.Duration `help:"Measuring time of the whole run, split among the eight configurations (four modes at 1 and 16 sessions)." default:"24s"`
+	Duration time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level)." default:"32s"`
+	Sessions []int         `help:"Concurrency levels: concurrent sessions, each calling back to back." default:"1,16,64,256"`
 	Dir      string        `help:"Directory for the benchmark's history file (use the disk warden will use); default a temporary one."`
-	JSON     bool          `help:"One JSON object per line: mode, sessions, calls_per_sec, p50_us, p99_us, and for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call)."`
+	JSON     bool          `help:"One JSON object per line: mode, sessions, calls_per_sec, p50_us, p99_us; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us, fsync_mean_us (fdatasync in the data directory), log_fsync_mean_us (of warden's log), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us."`
 }
 
 func (c *benchCmd) Run() error {
+	for _, n := range c.Sessions {
+		if n <= 0 {
+			return fmt.Errorf("bench: --sessions: %d is not a number of sessions", n)
+		}
+	}
 	dir := c.Dir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "warden-bench-")
@@ -34,7 +47,7 @@ func (c *benchCmd) Run() error {
 	if !c.JSON {
 		fmt.Fprintf(os.Stderr, "echo tool over loopback, %s of measuring; history fsync'd in %s\n", c.Duration, dir)
 	}
-	res, err := bench.Run(ctx, bench.Options{Duration: c.Duration, Dir: dir, Report: func(r bench.Result) {
+	res, err := bench.Run(ctx, bench.Options{Duration: c.Duration, Sessions: c.Sessions, Dir: dir, Report: func(r bench.Result) {
 		if c.JSON {
 			_ = enc.Encode(r)
 		}
@@ -59,13 +72,26 @@ func (c *benchCmd) Run() error {
 		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tsessions\tcalls/s\tp50 µs\tp99 µs\tvs direct\tp50 over hop µs\t")
+	fmt.Fprintln(tw, "mode\tsessions\tcalls/s\tp50 µs\tp99 µs\tvs direct\tvs hop\tp50 over hop µs\tlimit/s\tof limit\tevents/fsync\twait µs\t")
 	for _, r := range res {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f%%\t%+.0f\t\n", r.Mode, r.Sessions, r.CallsPerSec, r.P50us, r.P99us,
-			100*r.CallsPerSec/direct[r.Sessions].CallsPerSec, r.P50us-hop[r.Sessions].P50us)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f%%\t%.0f%%\t%+.0f\t%s\n", r.Mode, r.Sessions, r.CallsPerSec, r.P50us, r.P99us,
+			100*r.CallsPerSec/direct[r.Sessions].CallsPerSec, 100*r.CallsPerSec/hop[r.Sessions].CallsPerSec,
+			r.P50us-hop[r.Sessions].P50us, limitColumns(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, r := range res {
+		if r.Mode != "warden" {
+			continue
+		}
+		fmt.Printf("%d sessions: fdatasync in %s p50 %.0f µs, p99 %.0f µs, mean %.0f µs (warden's log: mean %.0f µs)",
+			r.Sessions, dir, r.FsyncP50us, r.FsyncP99us, r.FsyncMeanUs, r.LogFsyncMeanUs)
+		if r.Sessions == 1 {
+			fmt.Printf("; warden's p50 over the hop %.0f µs, budget two fdatasyncs + 100 µs = %.0f µs",
+				r.P50us-hop[1].P50us, 2*r.FsyncP50us+100)
+		}
+		fmt.Println()
 	}
 	for _, r := range res {
 		if s, ok := shared[r.Sessions]; ok && r.Mode == "warden-per-session" {
@@ -74,4 +100,13 @@ func (c *benchCmd) Run() error {
 		}
 	}
 	return nil
+}
+
+// limitColumns are the table's last columns: the model's limit and the
+// log's work for the warden modes, dashes for the others.
+func limitColumns(r bench.Result) string {
+	if r.LimitCallsPerSec == 0 {
+		return "-\t-\t-\t-\t"
+	}
+	return fmt.Sprintf("%.0f\t%.0f%%\t%.1f\t%.0f\t", r.LimitCallsPerSec, 100*r.ShareOfLimit, r.EventsPerFsync, r.WaitPerDurablePointUs)
 }

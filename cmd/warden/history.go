@@ -97,33 +97,50 @@ type remoteHistory struct{ base, token string }
 func (r *remoteHistory) Close() error { return nil }
 
 func (r *remoteHistory) get(ctx context.Context, path string, q url.Values, out any) error {
+	return r.send(ctx, http.MethodGet, path, q, nil, out)
+}
+
+// send makes one request of the admin API, with body as JSON when it is
+// not nil, and decodes a 200 answer into out.
+func (r *remoteHistory) send(ctx context.Context, method, path string, q url.Values, body, out any) error {
 	u := r.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+r.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
-		_ = json.Unmarshal(body, &e)
+		_ = json.Unmarshal(answer, &e)
 		if resp.StatusCode == http.StatusNotFound {
 			return fmt.Errorf("admin API: %s: %s: %w", resp.Status, e.Error, store.ErrNotFound)
 		}
 		return fmt.Errorf("admin API: %s: %s", resp.Status, e.Error)
 	}
-	return json.Unmarshal(body, out)
+	return json.Unmarshal(answer, out)
 }
 
 func (r *remoteHistory) Sessions(ctx context.Context, f store.Filter) ([]store.Session, error) {

@@ -23,6 +23,7 @@ type cli struct {
 	Validate validateCmd `cmd:"" help:"Check a configuration file and the workflow and rules files it names, reporting every problem at once; exit 0 only when all are valid."`
 	Demo     demoCmd     `cmd:"" help:"Run a self-contained demonstration: a demo upstream, warden, and a scripted agent."`
 	Sessions sessionsCmd `cmd:"" help:"List and inspect recorded sessions."`
+	Flags    flagsCmd    `cmd:"" help:"List flagged calls and signals (the review queue) and record their review."`
 	Verify   verifyCmd   `cmd:"" help:"Check every session's hash chain; non-zero exit when history was altered."`
 	Replay   replayCmd   `cmd:"" help:"Run recorded sessions or traces through a policy with the live decision code."`
 	Test     testCmd     `cmd:"" help:"Run a directory's policy test cases (traces whose calls say the verdict they must get); non-zero exit on any mismatch."`

@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	servers := []*http.Server{{Handler: a.sup.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}}
 	listeners := []net.Listener{ln}
 	if adminLn != nil {
-		h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256)
+		h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256, admin.WithMetrics(a.metrics))
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ func serveAdminBeside(a *app, logger *log.Logger) (stop func(), err error) {
 	if cfg.Admin == nil {
 		return func() {}, nil
 	}
-	h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256)
+	h, err := admin.Handler(a.sup, cfg.Admin.TokenSHA256, admin.WithMetrics(a.metrics))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/log"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/geo"
@@ -36,6 +37,7 @@ type app struct {
 	anc     *anchorer   // nil without an anchor, or before start
 	bg      *background // stopped first, before what it uses closes
 	geo     *geo.DB     // nil without geolocation
+	metrics *admin.Metrics
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -72,7 +74,8 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		_ = st.Close()
 		return nil, err
 	}
-	esc, senders, err := escalationOf(cfg, logger)
+	metrics := admin.NewMetrics()
+	esc, senders, err := escalationOf(cfg, logger, metrics.Delivered)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -87,14 +90,15 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
 		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
-		Network: network,
+		Network: network, Observer: metrics,
 	})
 	if err != nil {
 		closeGeo(network.Geo)
 		_ = st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, st: st, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo}, nil
+	return &app{cfg: cfg, st: st, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo,
+		metrics: metrics}, nil
 }
 
 // openStore opens the history the configuration names: PostgreSQL's
@@ -166,7 +170,7 @@ func keysOnly(cfg *config.Config) []string {
 
 // escalationOf turns the approvals, throttle and revalidation sections
 // into the supervisor's options, with one webhook sender per payload shape.
-func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation, notifiers, error) {
+func escalationOf(cfg *config.Config, logger *log.Logger, delivered func(eventType string, err error)) (supervisor.Escalation, notifiers, error) {
 	esc := supervisor.Escalation{
 		// Approvers can decide through the admin API (and its links) or
 		// elicitation; with neither, nobody could, and a step-up is denied.
@@ -192,7 +196,7 @@ func escalationOf(cfg *config.Config, logger *log.Logger) (supervisor.Escalation
 		if len(urls) == 0 {
 			continue
 		}
-		snd, err := notify.New(notify.Options{URLs: urls, Secret: cfg.Approvals.Secret, Slack: slack, Logger: logger})
+		snd, err := notify.New(notify.Options{URLs: urls, Secret: cfg.Approvals.Secret, Slack: slack, Logger: logger, Delivered: delivered})
 		if err != nil {
 			return esc, nil, fmt.Errorf("webhooks: %w", err)
 		}

@@ -3,6 +3,17 @@
 // (with the upstream session shared by every agent, and with one upstream
 // session per agent session), side by side in one process so that the
 // ratios hold on a noisy machine.
+//
+// It also sets warden against its own limit on the machine it runs on. The
+// model: warden's only unavoidable extra over the hop is two durable
+// points per call (the call before forwarding, the result before
+// returning), and with group commit each costs one fdatasync that
+// concurrent sessions share. So each of n sessions' calls takes the hop's
+// mean call time at that load (n / hop calls/s) plus two fdatasyncs (their
+// p50, measured in the data directory in the same run), and the limit is
+// n / (n/hop + 2·fdatasync) calls/s. The p50 rather than the mean: on a
+// quiet disk the two are close, and on a shared one a few stalls decide
+// the mean of a few hundred samples (the mean is reported beside it).
 package bench
 
 import (
@@ -41,14 +52,33 @@ type Result struct {
 	// (see openCost); the steady calls above never include it.
 	OpenP50us float64 `json:"open_p50_us,omitempty"`
 	OpenP99us float64 `json:"open_p99_us,omitempty"`
+
+	// The rest are for the warden modes only. FsyncP50us, FsyncP99us and
+	// FsyncMeanUs are one small in-place write and fdatasync in the data
+	// directory, measured just before this concurrency level's modes;
+	// LogFsyncMeanUs is the mean fdatasync of warden's own log while the
+	// mode ran, which shows whether the log's syncs cost what the disk's do.
+	FsyncP50us     float64 `json:"fsync_p50_us,omitempty"`
+	FsyncP99us     float64 `json:"fsync_p99_us,omitempty"`
+	FsyncMeanUs    float64 `json:"fsync_mean_us,omitempty"`
+	LogFsyncMeanUs float64 `json:"log_fsync_mean_us,omitempty"`
+	// LimitCallsPerSec is the model's limit (see the package comment) and
+	// ShareOfLimit is CallsPerSec over it.
+	LimitCallsPerSec float64 `json:"limit_calls_per_sec,omitempty"`
+	ShareOfLimit     float64 `json:"share_of_limit,omitempty"`
+	// EventsPerFsync is how many durable events one fdatasync of the log
+	// carried (group commit), and WaitPerDurablePointUs what one Append
+	// waited on average, from the call until its event was durable.
+	EventsPerFsync        float64 `json:"events_per_fsync,omitempty"`
+	WaitPerDurablePointUs float64 `json:"wait_per_durable_point_us,omitempty"`
 }
 
 // Options configure a run.
 type Options struct {
 	// Duration is the whole run's measuring time, split evenly among the
-	// configurations; default 24s.
+	// configurations; default 32s.
 	Duration time.Duration
-	// Sessions are the concurrency levels; default 1 and 16.
+	// Sessions are the concurrency levels; default 1, 16, 64 and 256.
 	Sessions []int
 	// Dir holds warden's bbolt file; it should be on the disk warden would use.
 	Dir string
@@ -70,17 +100,23 @@ type target struct {
 	// upstream sessions as it claims.
 	upstreamSessions func() int
 	perSession       bool
+	// stats reads warden's log counters (nil for the modes without warden).
+	stats func() store.LogStats
 }
+
+// syncSamples is how many fdatasyncs are timed before each concurrency
+// level's modes.
+const syncSamples = 200
 
 const benchToken = "bench-token"
 
 // Run measures every mode at every concurrency level.
 func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if opts.Duration <= 0 {
-		opts.Duration = 24 * time.Second
+		opts.Duration = 32 * time.Second
 	}
 	if len(opts.Sessions) == 0 {
-		opts.Sessions = []int{1, 16}
+		opts.Sessions = []int{1, 16, 64, 256}
 	}
 	if opts.Dir == "" {
 		return nil, errors.New("bench: no directory for the store")
@@ -135,12 +171,27 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	var out []Result
 	for _, n := range opts.Sessions {
 		var sharedFirst []time.Duration
+		syncs, err := store.SyncLatency(ctx, opts.Dir, syncSamples)
+		if err != nil {
+			return out, fmt.Errorf("bench: %w", err)
+		}
+		fsyncP50, fsyncP99, fsyncMean := micros(syncs, 0.50), micros(syncs, 0.99), mean(syncs)
+		var hop Result
 		for _, m := range modes {
-			r, extra, err := measure(ctx, m, targets[m], n, per)
+			t := targets[m]
+			r, extra, err := measure(ctx, m, t, n, per)
 			if err != nil {
 				return out, fmt.Errorf("bench %s at %d sessions: %w", m, n, err)
 			}
-			switch m { // "warden" is measured before "warden-per-session"
+			if t.stats != nil {
+				r.FsyncP50us, r.FsyncP99us, r.FsyncMeanUs = fsyncP50, fsyncP99, fsyncMean
+				if r.LimitCallsPerSec = limit(n, hop.CallsPerSec, fsyncP50); r.LimitCallsPerSec > 0 {
+					r.ShareOfLimit = r.CallsPerSec / r.LimitCallsPerSec
+				}
+			}
+			switch m { // "hop" comes before the warden modes, "warden" before "warden-per-session"
+			case "hop":
+				hop = r
 			case "warden":
 				sharedFirst = extra
 			case "warden-per-session":
@@ -153,6 +204,37 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		}
 	}
 	return out, nil
+}
+
+// limit is the model's limit for warden at n sessions (see the package
+// comment): the hop's mean call time at that load plus two fdatasyncs.
+func limit(n int, hopCallsPerSec, fsyncUs float64) float64 {
+	if hopCallsPerSec <= 0 {
+		return 0
+	}
+	return float64(n) / (float64(n)/hopCallsPerSec + 2*fsyncUs/1e6)
+}
+
+// logWork is what the log did between two readings of its counters:
+// events per fdatasync, the mean wait of an append and the mean fdatasync,
+// in microseconds.
+func logWork(before, after store.LogStats) (eventsPerFsync, waitUs, syncUs float64) {
+	appends, syncs := after.Appends-before.Appends, after.Syncs-before.Syncs
+	if appends == 0 || syncs == 0 {
+		return 0, 0, 0
+	}
+	wait, syncTime := after.Wait-before.Wait, after.SyncTime-before.SyncTime
+	return float64(appends) / float64(syncs), float64(wait.Nanoseconds()) / 1e3 / float64(appends),
+		float64(syncTime.Nanoseconds()) / 1e3 / float64(syncs)
+}
+
+// mean is the mean of latencies, in microseconds.
+func mean(lats []time.Duration) float64 {
+	var sum time.Duration
+	for _, l := range lats {
+		sum += l
+	}
+	return float64(sum.Nanoseconds()) / 1e3 / float64(len(lats))
 }
 
 // serveLoopback serves h on a free loopback port; the URL is its /mcp.
@@ -231,7 +313,7 @@ func startWarden(ctx context.Context, upURL, dbPath string, sharing tools.Sharin
 		return target{}, nil, err
 	}
 	url, err := serve(sup.Handler())
-	t := target{url: url, token: benchToken, perSession: sharing == tools.PerSession, upstreamSessions: func() int {
+	t := target{url: url, token: benchToken, perSession: sharing == tools.PerSession, stats: db.LogStats, upstreamSessions: func() int {
 		n := 0
 		for _, st := range hub.Status() {
 			n += st.Sessions
@@ -321,6 +403,10 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 		wg   sync.WaitGroup
 		errs = make(chan error, n)
 	)
+	var before store.LogStats
+	if t.stats != nil {
+		before = t.stats()
+	}
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	for _, c := range clients {
@@ -352,6 +438,9 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 	}
 	slices.Sort(lats)
 	r := Result{Mode: mode, Sessions: n, CallsPerSec: float64(len(lats)) / elapsed.Seconds(), P50us: micros(lats, 0.50), P99us: micros(lats, 0.99)}
+	if t.stats != nil {
+		r.EventsPerFsync, r.WaitPerDurablePointUs, r.LogFsyncMeanUs = logWork(before, t.stats())
+	}
 	return r, extra, nil
 }
 

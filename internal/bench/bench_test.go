@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
 )
 
@@ -37,11 +39,61 @@ func TestRunMeasuresEveryMode(t *testing.T) {
 		if r.OpenP99us < r.OpenP50us {
 			t.Fatalf("implausible open cost %+v", r)
 		}
+		// The limit and the log's work are the warden modes' alone.
+		if !strings.HasPrefix(r.Mode, "warden") {
+			if r.FsyncP50us != 0 || r.LimitCallsPerSec != 0 || r.ShareOfLimit != 0 || r.EventsPerFsync != 0 || r.WaitPerDurablePointUs != 0 {
+				t.Fatalf("%+v: warden's figures on a mode without warden", r)
+			}
+			continue
+		}
+		if r.FsyncP50us <= 0 || r.FsyncP99us < r.FsyncP50us || r.FsyncMeanUs <= 0 || r.LogFsyncMeanUs <= 0 {
+			t.Fatalf("%+v: implausible fdatasync latency", r)
+		}
+		if r.LimitCallsPerSec <= 0 || r.ShareOfLimit != r.CallsPerSec/r.LimitCallsPerSec {
+			t.Fatalf("%+v: implausible limit", r)
+		}
+		// Two durable points per call, each waited for.
+		if r.EventsPerFsync <= 0 || r.WaitPerDurablePointUs <= 0 {
+			t.Fatalf("%+v: the log's work not measured", r)
+		}
 	}
 	for _, m := range modes {
 		if seen[m] != 2 {
 			t.Fatalf("mode %s measured %d times, want 2: %v", m, seen[m], seen)
 		}
+	}
+}
+
+// TestLimit checks the model: the hop's mean call time at the load plus
+// two fdatasyncs per call.
+func TestLimit(t *testing.T) {
+	for _, tc := range []struct {
+		sessions  int
+		hop, sync float64 // calls/s, µs
+		want      float64
+	}{
+		{1, 10000, 100, 1 / (100e-6 + 200e-6)},   // 100 µs a call, plus 200
+		{16, 10000, 125, 16 / (1.6e-3 + 250e-6)}, // 1.6 ms a call, plus 250 µs
+		{256, 8000, 125, 256 / (32e-3 + 250e-6)}, // near the hop at high load
+		{16, 0, 125, 0},                          // no hop measured: no limit
+	} {
+		if got := limit(tc.sessions, tc.hop, tc.sync); math.Abs(got-tc.want) > 1e-6*tc.want {
+			t.Errorf("limit(%d, %v, %v) = %v, want %v", tc.sessions, tc.hop, tc.sync, got, tc.want)
+		}
+	}
+}
+
+// TestLogWork checks what the bench derives from two readings of the
+// log's counters.
+func TestLogWork(t *testing.T) {
+	before := store.LogStats{Appends: 100, Syncs: 40, SyncTime: 5 * time.Millisecond, Wait: 10 * time.Millisecond}
+	after := store.LogStats{Appends: 420, Syncs: 80, SyncTime: 11 * time.Millisecond, Wait: 74 * time.Millisecond}
+	perSync, wait, sync := logWork(before, after)
+	if perSync != 8 || wait != 200 || sync != 150 {
+		t.Fatalf("logWork = %v events/fsync, %v µs wait, %v µs a sync; want 8, 200 and 150", perSync, wait, sync)
+	}
+	if perSync, wait, sync := logWork(after, after); perSync != 0 || wait != 0 || sync != 0 {
+		t.Fatalf("logWork with no appends = %v, %v, %v; want zeros", perSync, wait, sync)
 	}
 }
 

@@ -33,38 +33,45 @@ func (d *DB) append(ctx context.Context, sessionID string, ev store.Event, data 
 		return store.Event{}, err
 	}
 	err = d.tx(ctx, func(tx pgx.Tx) error {
-		if sessionID == store.SystemLog {
-			rec := store.Session{ID: store.SystemLog, State: store.StateActive, Started: ev.Time}
-			if _, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, '', $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-				rec.ID, rec.State, rec.Started.UnixNano(), mustJSON(&rec)); err != nil {
-				return err
-			}
-		}
-		rec, err := lockSession(ctx, tx, sessionID)
-		if err != nil {
-			return err
-		}
-		ev.Seq, ev.Prev = rec.LastSeq+1, rec.Head
-		body, err := store.SealEvent(&ev)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO events (session, seq, body) VALUES ($1, $2, $3)", sessionID, int64(ev.Seq), body); err != nil {
-			return err
-		}
-		rec.LastSeq, rec.Head = ev.Seq, ev.Hash
-		if data != nil {
-			rec.Data = data
-		}
-		if ev.Time.After(rec.LastSeen) {
-			rec.LastSeen = ev.Time
-		}
-		return putSession(ctx, tx, rec)
+		ev, err = appendTx(ctx, tx, sessionID, ev, data)
+		return err
 	})
 	if err != nil {
 		return store.Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
 	}
 	return ev, nil
+}
+
+// appendTx links a prepared ev after sessionID's head inside tx, with the
+// session row locked until tx ends.
+func appendTx(ctx context.Context, tx pgx.Tx, sessionID string, ev store.Event, data json.RawMessage) (store.Event, error) {
+	if sessionID == store.SystemLog {
+		rec := store.Session{ID: store.SystemLog, State: store.StateActive, Started: ev.Time}
+		if _, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, '', $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+			rec.ID, rec.State, rec.Started.UnixNano(), mustJSON(&rec)); err != nil {
+			return ev, err
+		}
+	}
+	rec, err := lockSession(ctx, tx, sessionID)
+	if err != nil {
+		return ev, err
+	}
+	ev.Seq, ev.Prev = rec.LastSeq+1, rec.Head
+	body, err := store.SealEvent(&ev)
+	if err != nil {
+		return ev, err
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO events (session, seq, body) VALUES ($1, $2, $3)", sessionID, int64(ev.Seq), body); err != nil {
+		return ev, err
+	}
+	rec.LastSeq, rec.Head = ev.Seq, ev.Hash
+	if data != nil {
+		rec.Data = data
+	}
+	if ev.Time.After(rec.LastSeen) {
+		rec.LastSeen = ev.Time
+	}
+	return ev, putSession(ctx, tx, rec)
 }
 
 // Events returns the session's events in order; the error wraps
@@ -98,7 +105,17 @@ func (d *DB) events(ctx context.Context, sessionID string, after uint64, limit a
 			return nil, err
 		}
 	}
-	rows, err := d.query(ctx, "SELECT body FROM events WHERE session = $1 AND seq > $2 ORDER BY seq LIMIT $3", sessionID, int64(after), limit)
+	return readChain(ctx, d.pool, sessionID, after, limit)
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// readChain reads sessionID's events past after, up to limit (nil: all).
+func readChain(ctx context.Context, q querier, sessionID string, after uint64, limit any) ([]store.Event, error) {
+	rows, err := q.Query(ctx, "SELECT body FROM events WHERE session = $1 AND seq > $2 ORDER BY seq LIMIT $3", sessionID, int64(after), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ApprovalExpiry", approvalExpiry},
 		{"AppendWithData", appendWithData},
 		{"EventsAfterAndBaselines", eventsAfterAndBaselines},
+		{"FlagsReviewedOnce", flagsReviewedOnce},
 		{"Closed", closed},
 	}
 	for _, tc := range tests {
@@ -492,6 +493,58 @@ func eventsAfterAndBaselines(t *testing.T, st store.Store) {
 	if err := bs.SaveBaseline(ctx, "a", json.RawMessage(`{`)); err == nil {
 		t.Error("SaveBaseline of invalid JSON: no error")
 	}
+}
+
+func flagsReviewedOnce(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	create(t, st, "s1", "a", t0)
+	appendCall(t, st, "s1", "read")
+	flagged, err := st.Append(ctx, "s1", store.Event{Kind: store.KindCall, Tool: "rm", Verdict: "flag", Reasons: []string{"odd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := store.FlagID("s1", flagged.Seq)
+	list, err := st.Flags(ctx, store.FlagFilter{State: store.FlagOpen})
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].Tool != "rm" {
+		t.Fatalf("open flags: %+v, %v; want %s", list, err, id)
+	}
+	if _, err := st.Flag(ctx, store.FlagID("s1", 1)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Flag of an unflagged event: %v, want ErrNotFound", err)
+	}
+	const reviewers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, reviewers)
+	for i := 0; i < reviewers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := st.ReviewFlag(ctx, id, fmt.Sprint("admin", i), "seen")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrDecided):
+			t.Errorf("ReviewFlag: %v, want nil or ErrDecided", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d reviews recorded, want exactly 1", won)
+	}
+	fl, err := st.Flag(ctx, id)
+	if err != nil || fl.State != store.FlagReviewed || fl.Reviewer == "" {
+		t.Errorf("flag after review: %+v, %v", fl, err)
+	}
+	evs, err := st.Events(ctx, "s1")
+	if err != nil || len(evs) != 3 || evs[2].Kind != store.KindFlagReview {
+		t.Errorf("chain after the reviews: %d events, %v; want one flag_review after the flag", len(evs), err)
+	}
+	verifyIntact(t, st)
 }
 
 func closed(t *testing.T, st store.Store) {
