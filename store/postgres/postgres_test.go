@@ -37,15 +37,21 @@ func openFresh(t testing.TB, base, name string) *postgres.DB {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", base, err)
-	}
-	u.Path = "/" + name
-	db, err := postgres.Open(ctx, u.String())
+	db, err := postgres.Open(ctx, dbURL(t, base, name))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// dbURL is base with its database replaced by name.
+func dbURL(t testing.TB, base, name string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", base, err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
