@@ -54,6 +54,8 @@ type Config struct {
 	Export *Export
 	// Store says where the history is kept (bbolt in DataDir by default).
 	Store Store
+	// Tracing configures OpenTelemetry traces; nil for none (the default).
+	Tracing *Tracing
 	// Rules is the absolute path of the global rules file (expr rules on
 	// every call of every agent), or "".
 	Rules string

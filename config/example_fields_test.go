@@ -42,6 +42,7 @@ var decoderSections = map[string]string{
 	"exportSink":     "export",
 	"store":          "store",
 	"postgres":       "store",
+	"tracing":        "tracing",
 }
 
 // TestExampleDocumentsEveryField keeps the reference honest: every field

@@ -78,19 +78,7 @@ func (d *decoder) exportSink(n ast.Node, what string) *ExportSink {
 			s.URL, urlGiven = d.exportURL(f.val, what+".url"), true
 		case "headers_env":
 			headersAt = f.key
-			names, envs, nodes, _ := d.strMap(f.val, what+".headers_env")
-			for i, name := range names {
-				if !validEnvName(envs[i]) {
-					d.errorf(nodes[i], "%s.headers_env.%s %q is not an environment variable name", what, name, envs[i])
-					continue
-				}
-				v := d.getenv(envs[i])
-				if v == "" {
-					d.errorf(nodes[i], "%s.headers_env.%s: environment variable %s is not set or empty", what, name, envs[i])
-					continue
-				}
-				s.Headers = append(s.Headers, ExportHeader{Name: name, Env: envs[i], Value: Secret(v)})
-			}
+			s.Headers = d.headersEnv(f.val, what+".headers_env")
 		case "batch":
 			if v, ok := d.integer(f.val, what+".batch"); ok {
 				if v < 1 || v > maxExportBatch {
@@ -139,4 +127,24 @@ func (d *decoder) exportURL(n ast.Node, what string) string {
 		}
 	}
 	return s
+}
+
+// headersEnv reads {Header-Name: ENV_VAR, ...}: HTTP headers whose values
+// (often a credential) are read from the environment, never the file.
+func (d *decoder) headersEnv(n ast.Node, what string) []ExportHeader {
+	var out []ExportHeader
+	names, envs, nodes, _ := d.strMap(n, what)
+	for i, name := range names {
+		if !validEnvName(envs[i]) {
+			d.errorf(nodes[i], "%s.%s %q is not an environment variable name", what, name, envs[i])
+			continue
+		}
+		v := d.getenv(envs[i])
+		if v == "" {
+			d.errorf(nodes[i], "%s.%s: environment variable %s is not set or empty", what, name, envs[i])
+			continue
+		}
+		out = append(out, ExportHeader{Name: name, Env: envs[i], Value: Secret(v)})
+	}
+	return out
 }

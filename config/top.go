@@ -14,7 +14,7 @@ import (
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "network", "retention", "anchor", "store", "rules", "upstreams", "agents", "limits", "export"}
+	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "network", "retention", "anchor", "store", "rules", "upstreams", "agents", "limits", "export", "tracing"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -97,6 +97,8 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Export = d.export(f.val)
 		case "store":
 			cfg.Store = d.store(f.val)
+		case "tracing":
+			cfg.Tracing = d.tracing(f.val)
 		case "rules":
 			if p, ok := d.nonEmpty(f.val, "rules"); ok {
 				cfg.Rules, _ = d.existing(f.val, "rules", p)

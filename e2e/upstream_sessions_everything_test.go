@@ -89,7 +89,7 @@ func everythingSessionResource(t *testing.T, url string) {
 		t.Fatalf("gzip-file-as-resource: %s", resultText(res))
 	}
 	const uri = "demo://resource/session/a-private.txt.gz"
-	waitFor(t, 10*time.Second, "A's session resource in A's resources/list", func() bool {
+	waitFor(t, 30*time.Second, "A's session resource in A's resources/list", func() bool {
 		return containsResource(t, a, uri)
 	})
 	rr := mcp.ReadResourceRequest{}
@@ -180,7 +180,7 @@ func everythingLoggingLevel(t *testing.T, url string) {
 	isSubscribeLog := func(p map[string]any) bool {
 		return strings.Contains(fmt.Sprint(p["data"]), "Received Subscribe Resource request")
 	}
-	waitFor(t, 10*time.Second, "the info log of B's subscribe at B's level debug", func() bool {
+	waitFor(t, 30*time.Second, "the info log of B's subscribe at B's level debug", func() bool {
 		return bn.count(string(mcp.MethodNotificationMessage), isSubscribeLog) > 0
 	})
 	belowEmergency := func(p map[string]any) bool { return p["level"] != string(mcp.LoggingLevelEmergency) }
@@ -261,7 +261,7 @@ func everythingRootsOutsideCall(t *testing.T, url string) {
 		own, other *rootsPeer
 	}{{"A", a, ra, rb}, {"B", b, rb, ra}} {
 		s.own.call(t, s.c, "echo", map[string]any{"message": "open my upstream session"})
-		waitFor(t, 10*time.Second, "the upstream's roots/list outside a call to reach "+s.name, func() bool {
+		waitFor(t, 30*time.Second, "the upstream's roots/list outside a call to reach "+s.name, func() bool {
 			return s.own.outside.Load() > 0
 		})
 		if got := resultText(s.own.call(t, s.c, "get-roots-list", map[string]any{})); !strings.Contains(got, s.own.uri) || strings.Contains(got, s.other.uri) {

@@ -23,15 +23,25 @@ func sessionOf(outs []corpusOutput, n int) *Provenance {
 // BenchmarkObserve is the cost of reading one AgentDojo-sized result
 // (the testdata outputs in turn; 50 to 1,200 bytes of YAML or text).
 func BenchmarkObserve(b *testing.B) {
+	var p *Provenance
+	benchOutputs(b, func(o corpusOutput) {
+		if p == nil {
+			p = NewProvenance(o.Prompt, nil)
+		}
+		p.Observe(o.Tool, nil, o.Output)
+	})
+}
+
+// benchOutputs runs f on the AgentDojo outputs in turn, one an operation.
+func benchOutputs(b *testing.B, f func(corpusOutput)) {
 	outs := loadOutputs(b)
-	p := NewProvenance(outs[0].Prompt, nil)
 	var bytes int
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		o := outs[i%len(outs)]
 		bytes += len(o.Output)
-		p.Observe(o.Tool, nil, o.Output)
+		f(o)
 	}
 	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/result")
 }
@@ -113,4 +123,10 @@ func heapPer(n int, mk func() *Provenance) float64 {
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(kept)
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+// BenchmarkTokens is the token scan of the AgentDojo outputs (YAML and
+// text, as indexing scans them), one output an operation.
+func BenchmarkTokens(b *testing.B) {
+	benchOutputs(b, func(o corpusOutput) { tokens(o.Output) })
 }

@@ -71,10 +71,28 @@ func (p *Provenance) ObserveParsed(tool string, structured any, text string, par
 	if !composite(parsed) {
 		r.parsed = nil // the text itself: it is no structure
 	}
+	p.add(r, r.parsed != nil)
+}
+
+// ObserveResult is Observe of a result whose parse is made on demand: the
+// index parses it (once, shared with whatever else reads it) only when a
+// lookup needs it indexed and its text is not JSON. The index a lookup
+// sees is the same as ObserveParsed's.
+func (p *Provenance) ObserveResult(tool string, r *ParsedResult) {
+	if len(tool) > maxToolName {
+		tool = strings.Clone(tool[:maxToolName])
+	}
+	p.add(result{tool: tool, structured: r.structured, text: r.text, lazy: r}, r.Done())
+}
+
+// add queues a result for indexing, and indexes what is queued unless
+// indexing is deferred and the queue is within its bounds; tree says the
+// result's parsed tree is held in memory beside its text.
+func (p *Provenance) add(r result, tree bool) {
 	p.pending = append(p.pending, r)
-	p.pendingBytes += len(text)
-	if r.parsed != nil {
-		p.pendingBytes += treeCost * len(text)
+	p.pendingBytes += len(r.text)
+	if tree {
+		p.pendingBytes += treeCost * len(r.text)
 	}
 	if !p.deferred || len(p.pending) >= maxPending || p.pendingBytes >= maxPendingBytes {
 		p.index()
@@ -99,8 +117,21 @@ type result struct {
 	tool       string
 	structured any
 	text       string
-	parsed     any  // ParseOutput's tree of text, when it is structure
-	hadParse   bool // the caller parsed text (parsed nil: it is no structure)
+	parsed     any           // ParseOutput's tree of text, when it is structure
+	hadParse   bool          // the caller parsed text (parsed nil: it is no structure)
+	lazy       *ParsedResult // the parse, made when needed (ObserveResult)
+}
+
+// yaml is ParseOutput's tree of the result's text where it is structure,
+// nil where it is the text itself; ok false when no parse was given.
+func (r result) yaml() (tree any, ok bool) {
+	if r.lazy != nil {
+		if v := r.lazy.Value(); composite(v) {
+			return v, true
+		}
+		return nil, true
+	}
+	return r.parsed, r.hadParse
 }
 
 // index records the values of the results observed since the last lookup,
@@ -113,31 +144,64 @@ func (p *Provenance) index() {
 	p.pending, p.pendingBytes = p.pending[:0], 0
 }
 
-// observe indexes one result's values.
+// observe indexes one result's values. What a result holds does not
+// depend on the session, so a result shared across sessions
+// (ParsedResult) is walked once and its values hashed into each.
 func (p *Provenance) observe(r result) {
-	w := walker{p: p, tool: r.tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + r.tool)}
-	if r.structured != nil {
+	var ex *extraction
+	if r.lazy != nil {
+		ex = r.lazy.extraction(r.tool, r.extract)
+	} else {
+		ex = r.extract()
+	}
+	for _, v := range ex.values {
+		p.record(p.key(v.kind, v.norm), ex.names[v.name])
+	}
+}
+
+// extract walks a result for its values.
+func (r result) extract() *extraction {
+	w := walker{ex: &extraction{nameIdx: map[string]uint32{}}, tool: r.tool, budget: maxScan, nodes: maxNodes, path: []byte("result:" + r.tool)}
+	switch {
+	case r.structured != nil:
 		w.walk(r.structured, 0)
-		return
-	}
-	if len(r.text) > maxScan {
+	case len(r.text) > maxScan:
 		w.text(r.text[:maxScan])
-		return
+	default:
+		if v, ok := parseStructure(r.text, r.yaml); ok {
+			w.walk(v, 0)
+		} else {
+			w.text(r.text)
+		}
 	}
-	if v, ok := parseStructure(r.text, r.parsed, r.hadParse); ok {
-		w.walk(v, 0)
-		return
-	}
-	w.text(r.text)
+	w.ex.nameIdx = nil // only needed while walking
+	return w.ex
+}
+
+// extraction is the values a result holds, in the order indexing records
+// them, as normal forms not yet hashed (the hash is keyed per session).
+type extraction struct {
+	names   []string          // source names, by index
+	nameIdx map[string]uint32 // index of each name, while walking
+	values  []extracted
+}
+
+// extracted is one value found in a result: its normal form and the
+// index of its source name.
+type extracted struct {
+	kind byte
+	name uint32
+	norm string
 }
 
 // parseStructure parses a result's text as JSON, then as YAML, and keeps
 // what is a list or an object whose keys are keysLike. JSON numbers stay
 // exact (json.Number): a long account number must not become a nearby
-// float. With hadParse, parsed is ParseOutput's tree of the same text, or
-// nil where that is the text itself: when the text is not JSON,
-// ParseOutput's tree is its YAML, reused.
-func parseStructure(text string, parsed any, hadParse bool) (any, bool) {
+// float. parsed gives ParseOutput's tree of the same text, or nil where
+// that is the text itself, with ok true; ok false when there is none to
+// reuse. It is asked only when the text is not JSON: ParseOutput's tree is
+// then its YAML, reused.
+func parseStructure(text string, parsed func() (any, bool)) (any, bool) {
 	trimmed := strings.TrimSpace(text)
 	if trimmed == "" {
 		return nil, false
@@ -146,7 +210,8 @@ func parseStructure(text string, parsed any, hadParse bool) (any, bool) {
 	dec := json.NewDecoder(strings.NewReader(trimmed))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(trimmed)) {
-		v = parsed
+		var hadParse bool
+		v, hadParse = parsed()
 		if !hadParse && parseYAML(text, &v) != nil {
 			return nil, false
 		}
@@ -193,9 +258,9 @@ func keysLike(v any) bool {
 	return ok(v)
 }
 
-// walker records the values of one result, within its budgets.
+// walker finds the values of one result, within its budgets.
 type walker struct {
-	p      *Provenance
+	ex     *extraction
 	tool   string
 	budget int    // bytes left to read
 	nodes  int    // nodes left to walk
@@ -233,7 +298,7 @@ func (w *walker) walk(v any, level int) {
 		}
 	default:
 		if n, ok := numberOf(t); ok {
-			w.record(w.p.key(kindNumber, n), w.path)
+			w.record(kindNumber, n, w.path)
 		}
 	}
 }
@@ -279,14 +344,14 @@ func isIdentifier(k string) bool {
 
 // leaf records a string at the current path.
 func (w *walker) leaf(s string) {
-	w.p.eachKey(s, func(k vkey) { w.record(k, w.path) })
+	w.each(s, w.path)
 }
 
 // text records text that is not structure: as a whole, and what it holds.
 func (w *walker) text(s string) {
 	w.budget -= len(s)
 	name := []byte("text:" + w.tool)
-	w.p.eachKey(s, func(k vkey) { w.record(k, name) })
+	w.each(s, name)
 	w.scan(s)
 }
 
@@ -294,7 +359,7 @@ func (w *walker) text(s string) {
 // segments other than the whole text itself, as from "text:<tool>".
 func (w *walker) scan(s string) {
 	name := []byte("text:" + w.tool)
-	add := func(v string) { w.p.eachKey(v, func(k vkey) { w.record(k, name) }) }
+	add := func(v string) { w.each(v, name) }
 	for _, t := range tokens(s) {
 		add(t)
 	}
@@ -311,14 +376,27 @@ func (w *walker) scan(s string) {
 	}
 }
 
-// record notes a value under a source name given as bytes; the name is
-// copied only the first time a session sees it.
-func (w *walker) record(k vkey, name []byte) {
-	if i, ok := w.p.nameIdx[string(name)]; ok {
-		w.p.record(k, w.p.names[i])
-		return
+// each records the normal forms of a string (as Provenance.eachKey
+// hashes them) under a source name.
+func (w *walker) each(s string, name []byte) {
+	if kind, norm, ok := normalize(s); ok {
+		w.record(kind, norm, name)
 	}
-	w.p.record(k, string(name))
+	if d, ok := phoneDigits(s); ok {
+		w.record(kindDigits, d, name)
+	}
+}
+
+// record notes a value under a source name given as bytes; the name is
+// copied only the first time the result holds it.
+func (w *walker) record(kind byte, norm string, name []byte) {
+	i, ok := w.ex.nameIdx[string(name)]
+	if !ok {
+		i = uint32(len(w.ex.names))
+		w.ex.names = append(w.ex.names, string(name))
+		w.ex.nameIdx[w.ex.names[i]] = i
+	}
+	w.ex.values = append(w.ex.values, extracted{kind: kind, name: i, norm: norm})
 }
 
 // segments splits a line of text into the names it may list.

@@ -212,26 +212,57 @@ func canonicalURL(t string) (string, bool) {
 //
 // tokenPattern is most of the cost of indexing a result, so it runs only
 // where a match can start. No match spans a line (none of its patterns
-// takes a newline), so each line is matched on its own; every match holds
-// what tokenStart finds, so a line without it is skipped; and a match
-// holds a space only after a digit (an IBAN's, a date's or a phone
-// number's groups) and no other whitespace, so none starts before the
-// word of the line's first such place: the line is matched from there.
-// Whitespace before the cut, like a newline after the line, is what \b
-// sees at the text's edges, so the matches are those of the whole text.
+// takes a newline), so each line is matched on its own (lineTokens).
 func tokens(text string) []string {
 	var found []string
 	for line := range strings.Lines(text) {
-		q := tokenStart(line)
-		if q < 0 {
-			continue
-		}
-		from := strings.LastIndexAny(line[:q], " \t\n\f\r") + 1
-		for _, f := range tokenPattern.FindAllString(line[from:], -1) {
-			found = append(found, strings.TrimRight(f, ".,;:!?"))
-		}
+		found = lineTokens(line, found)
 	}
 	return found
+}
+
+// lineTokens appends the matches of tokenPattern in one line, as one
+// search of the whole line finds them, searching only from where the next
+// match can start. Every match holds what tokenStart finds, and holds
+// whitespace only after a digit (an IBAN's, a date's or a phone number's
+// groups), which tokenStart finds too; so no match starts before the word
+// of the first such place after the last match, and each search starts
+// there. \b is the only thing a match sees outside itself: whitespace
+// before a cut, the line's start, or a last match ending in a non-word
+// byte look to it as the cut's start does. Where the last match ends in a
+// word byte and the next place is in the same word, the rest is searched
+// as one with the search before it, from where that one began.
+func lineTokens(line string, found []string) []string {
+	cut, pos := 0, 0 // where the last search began, and where its match ended
+	for {
+		q := tokenStart(line[pos:])
+		if q < 0 {
+			return found
+		}
+		q += pos
+		from := pos
+		if ws := strings.LastIndexAny(line[pos:q], " \t\n\f\r"); ws >= 0 {
+			from = pos + ws + 1
+		} else if pos > 0 && isWordByte(line[pos-1]) {
+			for _, m := range tokenPattern.FindAllStringIndex(line[cut:], -1) {
+				if cut+m[0] >= pos {
+					found = append(found, strings.TrimRight(line[cut+m[0]:cut+m[1]], ".,;:!?"))
+				}
+			}
+			return found
+		}
+		m := tokenPattern.FindStringIndex(line[from:])
+		if m == nil {
+			return found
+		}
+		found = append(found, strings.TrimRight(line[from+m[0]:from+m[1]], ".,;:!?"))
+		cut, pos = from, from+m[1]
+	}
+}
+
+// isWordByte reports whether \b counts b as a word character.
+func isWordByte(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_'
 }
 
 // tokenStart is the index of the first place in s that every match of

@@ -79,3 +79,20 @@ func TestScansMatchRegexp(t *testing.T) {
 		t.Fatalf("%d tokens in %d texts: the texts test too little", found, len(texts))
 	}
 }
+
+// FuzzTokenScan holds tokens and quoted, which match line by line from
+// where a match can start, to the plain patterns over the whole text, on
+// any input (TestScansMatchRegexp does so on the corpus and random texts).
+func FuzzTokenScan(f *testing.F) {
+	for _, s := range []string{"", "Pay GB33 BUKB 2020 1555 5555 55 by 2024-05-01 10:30.", "x@y.co, www.a.com/p?q 'a b' “c”", "+44 20 7946 0958\n555-123-4567", "a.\vb 1,000.50 ab1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if got, want := tokens(text), regexpTokens(text); !slices.Equal(got, want) {
+			t.Fatalf("tokens(%q) = %q, the pattern finds %q", text, got, want)
+		}
+		if got, want := quoted(text), regexpQuoted(text); !slices.Equal(got, want) {
+			t.Fatalf("quoted(%q) = %q, the pattern finds %q", text, got, want)
+		}
+	})
+}

@@ -28,6 +28,8 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		return refusal("warden refused this call: the session is not known or was not recorded"), nil
 	}
 	c := s.newCall(sess, req)
+	ctx, span := c.startCall(ctx, req.Header)
+	defer span.End()
 	wctx := context.WithoutCancel(ctx) // the record is written even if the agent has gone
 	t, ok := s.hub.CatalogFor(sess.id).Tool(req.Params.Name)
 	if ok {
@@ -171,7 +173,9 @@ func (c *call) callEvent(d workflows.Decision) store.Event {
 // with it in the same write and moves the session there (a session
 // without a policy has no state to keep). The caller holds decideMu when
 // it passes next.
-func (c *call) record(ctx context.Context, ev store.Event, next *workflows.State) error {
+func (c *call) record(ctx context.Context, ev store.Event, next *workflows.State) (err error) {
+	ctx, span := c.traceRecord(ctx, ev)
+	defer func() { endSpan(span, err) }()
 	if next == nil || c.pol.empty() {
 		_, err := c.s.store.Append(ctx, c.sess.id, ev)
 		return err
@@ -219,6 +223,7 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 		}
 		return d, c.record(ctx, c.callEvent(d), nil)
 	}
+	dctx, span := c.s.span(ctx, "warden.decide")
 	var d workflows.Decision
 	next := st
 	if !c.pol.empty() {
@@ -233,7 +238,8 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 	if ch, ok := c.s.changedFor(sess)[c.name]; ok {
 		d.Raise(warden.StepUp, ch.stepUpReason(c.name))
 	}
-	if moved, err := c.judge(ctx, st, &d); err != nil {
+	if moved, err := c.judge(dctx, st, &d); err != nil {
+		endSpan(span, err)
 		return d, err
 	} else if moved && d.Verdict == warden.Allow {
 		next = d.Approved() // the judge cleared it: the call goes ahead as approved
@@ -246,6 +252,7 @@ func (c *call) decide(ctx context.Context, pre []checkResult) (workflows.Decisio
 	if d.Verdict > warden.Throttle && d.Verdict != warden.Kill || c.stays(d) {
 		next = st // a refused or held call does not move the session (yet)
 	}
+	endSpan(span, nil)
 	return d, c.record(ctx, c.callEvent(d), &next)
 }
 
@@ -278,7 +285,9 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 		return over
 	}
 	defer release()
-	a, err := c.hold(ctx, d)
+	hctx, span := c.s.span(ctx, "warden.hold")
+	a, err := c.hold(hctx, d)
+	endSpan(span, err)
 	if err != nil {
 		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", c.name, "err", err)
 		return refusal("warden refused this call (step_up): it could not be held for approval")
@@ -411,7 +420,9 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	}
 	start := time.Now()
 	var f forwarded
-	f.res, f.size, f.err = send(fctx)
+	uctx, span := c.traceUpstream(fctx)
+	f.res, f.size, f.err = send(uctx)
+	endUpstream(span, f.res, f.err)
 	f.latency = time.Since(start)
 	c.s.obs().UpstreamCalled(c.tool.Upstream, c.toolLabel(), f.latency, f.err != nil)
 	progress.settle()

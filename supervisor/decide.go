@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"slices"
 	"time"
 
 	"github.com/warden-dev/warden"
@@ -47,7 +48,7 @@ func (p *Policy) Decide(st workflows.State, call workflows.Call, now time.Time) 
 // would otherwise advance it, keeps st.
 func (p *Policy) Observe(st workflows.State, steps []string, call workflows.Call, result workflows.Result, now time.Time) (workflows.Decision, workflows.State) {
 	d, _ := p.Workflow.Observe(st, steps, call, result, now)
-	if !st.Killed && len(p.Rules) > 0 {
+	if !st.Killed && slices.ContainsFunc(p.Rules, func(r eval.Rule) bool { return r.OnResult }) {
 		env := st.Env(call, d.Parsed(), now) // the workflow's parse of the result
 		v, reasons, names := eval.Fired(p.Rules, env, true)
 		if len(reasons) > 0 {

@@ -148,6 +148,8 @@ type ReplayOptions struct {
 	// Judge set, sessions are replayed one at a time, so that the judge's
 	// budget is spent in the order of the record.
 	Workers int
+
+	parses *parseShare // results' parses shared across the sessions
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.
@@ -229,6 +231,7 @@ func ReplayTraces(policy *Policy, trs []Trace, opts ReplayOptions) ([]ReplayedSe
 	if signals {
 		sum.TimeDependent = append(sum.TimeDependent, "risk of the sessions' recorded signals, which decays")
 	}
+	opts.parses = newParseShare()
 	out := replaySessions(policy, picked, opts)
 	for _, rs := range out {
 		worst := warden.Allow
@@ -355,14 +358,15 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 			if tc.Output != nil {
 				text = *tc.Output
 			}
-			od, after := policy.Observe(st, d.Steps, call, workflows.Result{Text: text, Structured: tc.Structured}, now)
+			res := workflows.Result{Text: text, Structured: tc.Structured, Parse: opts.parses.result(text, tc.Structured)}
+			od, after := policy.Observe(st, d.Steps, call, res, now)
 			if od.Verdict > warden.Allow || len(od.Reasons) > 0 {
 				rc.Verdict = warden.Max(rc.Verdict, od.Verdict)
 				rc.Reasons = append(rc.Reasons, od.Reasons...)
 			}
 			st = after
 			if prov != nil && od.Verdict <= warden.Flag {
-				prov.ObserveParsed(tc.Tool, tc.Structured, text, od.Parsed())
+				prov.ObserveResult(tc.Tool, od.Result()) // parsed if a lookup needs it
 			}
 		}
 		if rc.Reasons == nil {

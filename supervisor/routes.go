@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -28,7 +29,8 @@ type route struct {
 	template string // the URI template of a resource argument's completion
 	upstream string // "" when no upstream offers it
 	args     map[string]any
-	meta     *mcp.Meta // for progress while a step-up holds it
+	meta     *mcp.Meta   // for progress while a step-up holds it, and the trace context
+	header   http.Header // the agent's HTTP request's, for its trace context
 }
 
 // readResource decides and forwards resources/read of a resource or of a
@@ -36,7 +38,7 @@ type route struct {
 func (s *Supervisor) readResource(upstream string) server.ResourceHandlerFunc {
 	return func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 		r := route{kind: workflows.KindResource, event: store.KindResourceRead, name: req.Params.URI,
-			upstream: upstream, args: map[string]any{"uri": req.Params.URI}, meta: req.Params.Meta}
+			upstream: upstream, args: map[string]any{"uri": req.Params.URI}, meta: req.Params.Meta, header: req.Header}
 		var got *mcp.ReadResourceResult
 		err := s.decideRoute(ctx, r, func(fctx context.Context) (*mcp.CallToolResult, int, error) {
 			res, err := s.hub.ReadResource(fctx, s.whoFrom(fctx), upstream, req)
@@ -61,7 +63,7 @@ func (s *Supervisor) getPrompt(ctx context.Context, req mcp.GetPromptRequest) (*
 		args[k] = v
 	}
 	r := route{kind: workflows.KindPrompt, event: store.KindPromptGet, name: req.Params.Name,
-		upstream: p.Upstream, args: args, meta: req.Params.Meta}
+		upstream: p.Upstream, args: args, meta: req.Params.Meta, header: req.Header}
 	var got *mcp.GetPromptResult
 	err := s.decideRoute(ctx, r, func(fctx context.Context) (*mcp.CallToolResult, int, error) {
 		res, err := s.hub.GetPrompt(fctx, s.whoFrom(fctx), req)
@@ -88,6 +90,8 @@ func (s *Supervisor) decideRoute(ctx context.Context, r route, fetch relayFunc) 
 		return errors.New("warden refused this request: the session is not known or was not recorded")
 	}
 	c := s.newRouteCall(sess, r)
+	ctx, span := c.startCall(ctx, r.header)
+	defer span.End()
 	if reason := s.unavailable(sess.current(), r); reason != "" {
 		// As for a hidden tool: refused, and the attempt is on record.
 		c.refused(context.WithoutCancel(ctx), warden.Deny, reason)

@@ -21,6 +21,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/warden-dev/warden/store"
@@ -67,6 +68,9 @@ type Options struct {
 	// Observer is told of each call's verdict, upstream call, approval
 	// and kill, for metrics; none when nil.
 	Observer Observer
+	// Tracer, when set, makes a span of each call and its steps and
+	// passes the trace context on to upstreams; nil is tracing off.
+	Tracer trace.TracerProvider
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.
@@ -102,6 +106,8 @@ type Supervisor struct {
 	limits    *limits
 	agentRisk agentRisk  // the agent's part of its sessions' signals
 	baselines *baselines // agents' behaviour baselines and their live sessions against them
+
+	tracer trace.Tracer // nil when tracing is off
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -134,6 +140,9 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	initial := policies(maps.Clone(opts.Policies))
 	s.policies.Store(&initial)
+	if opts.Tracer != nil {
+		s.tracer = opts.Tracer.Tracer(tracerName)
+	}
 	s.esc = opts.Escalation
 	s.esc.defaults()
 	s.agents.Store(ag)

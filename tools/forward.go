@@ -241,6 +241,7 @@ func (h *Hub) doRaw(ctx context.Context, u *upstream, who Session, downMeta *mcp
 		h.calls.Store(tok, c)
 		defer h.calls.Delete(tok)
 	}
+	meta = withTrace(ctx, meta)
 	timeout := u.spec.callTimeout()
 	rctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, c), timeout)
 	defer cancel()

@@ -17,6 +17,8 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/warden-dev/warden/tracing"
 )
 
 // Reconnection and health-check timing. A dead stdio child is noticed by the
@@ -266,11 +268,12 @@ func (u *upstream) transport() (transport.Interface, *child, error) {
 		)
 		return tr, kid, nil
 	case s.SSE:
-		tr, err := transport.NewSSE(s.URL, transport.WithHeaders(s.Headers), transport.WithHTTPClient(u.http), transport.WithSSELogger(slogger))
+		tr, err := transport.NewSSE(s.URL, transport.WithHeaders(s.Headers), transport.WithHeaderFunc(tracing.Fields), transport.WithHTTPClient(u.http), transport.WithSSELogger(slogger))
 		return tr, nil, err
 	default:
 		tr, err := transport.NewStreamableHTTP(s.URL,
 			transport.WithHTTPHeaders(s.Headers),
+			transport.WithHTTPHeaderFunc(tracing.Fields), // the call's trace context, when traced
 			transport.WithHTTPBasicClient(u.http),
 			transport.WithContinuousListening(), // list_changed and resources/updated arrive outside any call
 			transport.WithHTTPLogger(slogger),

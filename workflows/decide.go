@@ -29,8 +29,8 @@ type Decision struct {
 	// only where these arguments are the same.
 	Reads eval.Reads `json:"-"`
 
-	prev, next State // the state before, and as it is if the call goes ahead
-	parsed     any   // the result as Observe parsed it (eval.ParseOutput)
+	prev, next State              // the state before, and as it is if the call goes ahead
+	parsed     *eval.ParsedResult // the result Observe was given, parsed on demand
 	// byProvenance is the strongest verdict provenance asked for, others
 	// the strongest of every other check (see ProvenanceOnly).
 	byProvenance, others warden.Verdict
@@ -397,21 +397,33 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 		d.Verdict, d.Reasons, d.next = warden.Kill, []string{"session already killed"}, st
 		return d
 	}
-	parsed := eval.ParseOutput(result.Text, result.Structured)
+	// The result is parsed only if something reads it: a result binding
+	// or rule here, the policy's result rules, last(tool).result, or the
+	// provenance index (see eval.ParsedResult).
+	parsed := result.Parse
+	if parsed == nil {
+		parsed = eval.NewParsedResult(result.Text, result.Structured)
+	}
 	d.parsed = parsed
 	next := st.clone()
 	if th, ok := next.Tools[call.Tool]; ok && call.kind() == KindTool && len(result.Text) <= lastResultMax {
-		th.LastResult = normalise(parsed)
+		th.LastResult = newLastResult(parsed)
 		next.Tools[call.Tool] = th
 	}
-	env := st.Env(call, parsed, now)
 	if w != nil {
 		var take []*step
+		reads := len(w.resultRules) > 0
 		for _, name := range steps {
 			if s := w.byName[name]; s != nil {
 				take = append(take, s)
+				reads = reads || s.readsResult()
 			}
 		}
+		var value any
+		if reads {
+			value = parsed.Value()
+		}
+		env := st.Env(call, value, now)
 		if err := applyBindings(&next, take, env, true); err != nil {
 			d.Raise(warden.Flag, err.Error())
 		}
@@ -426,8 +438,18 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 
 // Parsed is the result as Observe parsed it (eval.ParseOutput), so that
 // the provenance index need not parse it again; nil when Observe did not
-// get that far (a killed session) or for a call's decision.
-func (d Decision) Parsed() any { return d.parsed }
+// get that far (a killed session) or for a call's decision. It parses the
+// result if nothing has yet.
+func (d Decision) Parsed() any {
+	if d.parsed == nil {
+		return nil
+	}
+	return d.parsed.Value()
+}
+
+// Result is the result Observe was given, to be parsed by whatever first
+// needs it (eval.Provenance.ObserveResult); nil where Parsed is nil.
+func (d Decision) Result() *eval.ParsedResult { return d.parsed }
 
 // ParseResult is eval.ParseOutput for a Result: structure when it has one.
 func ParseResult(r Result) any { return eval.ParseOutput(r.Text, r.Structured) }

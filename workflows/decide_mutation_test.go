@@ -150,7 +150,7 @@ steps:
 			if od.Step != tc.step {
 				t.Errorf("Step = %q, want %q", od.Step, tc.step)
 			}
-			got := next.Tools["get"].LastResult
+			got := resultValue(next.Tools["get"].LastResult)
 			if kept := got == tc.text; kept != tc.kept {
 				t.Errorf("result of %d bytes kept = %v, want %v", len(tc.text), kept, tc.kept)
 			}

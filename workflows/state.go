@@ -86,10 +86,15 @@ type Result struct {
 	Text       string `json:"text,omitempty"`
 	Structured any    `json:"structured,omitempty"`
 	IsError    bool   `json:"is_error,omitempty"`
+	// Parse, when set, is the parse of this Text and Structured that the
+	// caller shares (replay shares one per distinct text across
+	// sessions); nil makes Observe parse the result on its own.
+	Parse *eval.ParsedResult `json:"-"`
 }
 
 // ToolHistory is what the session remembers of one tool, for the history
-// helpers called, count, last and since.
+// helpers called, count, last and since. LastResult is parsed when
+// last(tool).result first reads it (or the state is marshalled).
 type ToolHistory struct {
 	Count      int            `json:"count"`
 	LastAt     time.Time      `json:"last_at"`
@@ -167,7 +172,7 @@ func (h history) last(tool string) map[string]any {
 	if !ok || th.Count == 0 {
 		return nil
 	}
-	return map[string]any{"args": th.LastArgs, "result": th.LastResult, "at": th.LastAt}
+	return map[string]any{"args": th.LastArgs, "result": resultValue(th.LastResult), "at": th.LastAt}
 }
 
 func (h history) since(tool string) float64 {

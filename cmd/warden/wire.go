@@ -38,6 +38,7 @@ type app struct {
 	bg      *background // stopped first, before what it uses closes
 	geo     *geo.DB     // nil without geolocation
 	metrics *admin.Metrics
+	traces  traces // flushed after the supervisor closes
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -85,20 +86,27 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		_ = st.Close()
 		return nil, err
 	}
+	tr, err := tracesOf(cfg, logger)
+	if err != nil {
+		closeGeo(network.Geo)
+		_ = db.Close()
+		return nil, err
+	}
 	sup, err := supervisor.New(supervisor.Options{
-		Hub: hub, Store: st, Agents: agents, Logger: logger,
+		Hub: hub, Store: st, Agents: agents, Logger: logger, Tracer: tr.provider(),
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
 		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
 		Network: network, Observer: metrics,
 	})
 	if err != nil {
+		tr.close(context.Background())
 		closeGeo(network.Geo)
 		_ = st.Close()
 		return nil, err
 	}
 	return &app{cfg: cfg, st: st, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo,
-		metrics: metrics}, nil
+		metrics: metrics, traces: tr}, nil
 }
 
 // openStore opens the history the configuration names: PostgreSQL's
@@ -298,6 +306,7 @@ func (a *app) close(ctx context.Context) {
 	_ = a.hub.Close()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	a.senders.close(dctx)
+	a.traces.close(dctx)
 	a.ret.close()
 	a.anc.close(dctx)
 	cancel()

@@ -1,0 +1,65 @@
+package supervisor
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/tools"
+	"github.com/warden-dev/warden/tracing"
+)
+
+// BenchmarkCallPath is one allowed tools/call through the supervisor
+// (decision, both durable writes, the upstream over loopback HTTP) with
+// tracing off and on: off must cost what the path cost before tracing.
+func BenchmarkCallPath(b *testing.B) {
+	up := server.NewMCPServer("up", "1.0.0", server.WithToolCapabilities(true))
+	up.AddTool(mcp.NewTool("echo"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("ok"), nil
+	})
+	upSrv := httptest.NewServer(server.NewStreamableHTTPServer(up, server.WithStreamableHTTPProtocolVersions(protocolVersions...)))
+	b.Cleanup(upSrv.Close)
+	for _, name := range []string{"off", "on"} {
+		b.Run(name, func(b *testing.B) {
+			var tp trace.TracerProvider
+			if name == "on" {
+				rcv := httptest.NewServer(&testkit.OTLPReceiver{})
+				b.Cleanup(rcv.Close)
+				p, err := tracing.New(context.Background(), tracing.Options{Endpoint: rcv.URL, SampleRatio: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+				tp = p
+			}
+			sup, _ := startTestSupervisor(b, []tools.Spec{{Name: "up", URL: upSrv.URL}}, func(o *Options) { o.Tracer = tp })
+			front := httptest.NewServer(sup.Handler())
+			b.Cleanup(front.Close)
+			tr, err := transport.NewStreamableHTTP(front.URL+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testAgentToken}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := client.NewClient(tr, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
+			b.Cleanup(func() { _ = c.Close() })
+			if err := testkit.Start(c, "bench"); err != nil {
+				b.Fatal(err)
+			}
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "echo"
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := c.CallTool(context.Background(), req)
+				if err != nil || res.IsError {
+					b.Fatalf("echo: %v %+v", err, res)
+				}
+			}
+		})
+	}
+}
