@@ -76,15 +76,10 @@ func (d *decoder) anchor(n ast.Node) *Anchor {
 // secretEnv reads an environment variable's name (at n) and the key it
 // holds, which must be at least MinSecretBytes long; what names the field.
 func (d *decoder) secretEnv(n ast.Node, what string) (string, Secret) {
-	name, ok := d.str(n, what)
+	name, v, ok := d.envValue(n, what)
 	if !ok {
-		return "", nil
-	}
-	if !validEnvName(name) {
-		d.errorf(n, "%s %q is not an environment variable name", what, name)
 		return name, nil
 	}
-	v := d.getenv(name)
 	switch {
 	case v == "" && d.unsetWarns:
 		d.unset(n, what, name)
@@ -97,4 +92,17 @@ func (d *decoder) secretEnv(n ast.Node, what string) (string, Secret) {
 		return name, nil
 	}
 	return name, Secret(v)
+}
+
+// envValue reads an environment variable's name (at n) and its value; ok
+// is false, with the problem reported, when n holds no valid name.
+func (d *decoder) envValue(n ast.Node, what string) (name, value string, ok bool) {
+	if name, ok = d.str(n, what); !ok {
+		return "", "", false
+	}
+	if !validEnvName(name) {
+		d.errorf(n, "%s %q is not an environment variable name", what, name)
+		return name, "", false
+	}
+	return name, d.getenv(name), true
 }

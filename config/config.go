@@ -52,6 +52,8 @@ type Config struct {
 	Anchor *Anchor
 	// Export configures live export of the history; nil for none.
 	Export *Export
+	// Store says where the history is kept (bbolt in DataDir by default).
+	Store Store
 	// Tracing configures OpenTelemetry traces; nil for none (the default).
 	Tracing *Tracing
 	// Rules is the absolute path of the global rules file (expr rules on

@@ -41,6 +41,8 @@ var decoderSections = map[string]string{
 	"anchor":         "anchor",
 	"export":         "export",
 	"exportSink":     "export",
+	"store":          "store",
+	"postgres":       "store",
 	"tracing":        "tracing",
 }
 

@@ -14,7 +14,7 @@ import (
 
 // topFields are the keys allowed at the top level.
 var topFields = []string{"listen", "allowed_hosts", "allowed_origins", "max_body_bytes", "session_idle_ttl",
-	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "network", "retention", "anchor", "rules", "upstreams", "agents", "limits", "export", "tracing"}
+	"call_timeout", "data_dir", "log", "admin", "approvals", "throttle", "revalidation", "network", "retention", "anchor", "store", "rules", "upstreams", "agents", "limits", "export", "tracing"}
 
 // top decodes the top-level mapping, applies defaults and runs the checks
 // that span sections (agent -> upstream references).
@@ -95,6 +95,8 @@ func (d *decoder) top(n ast.Node) *Config {
 			cfg.Anchor, anchorAt = d.anchor(f.val), f.key
 		case "export":
 			cfg.Export = d.export(f.val)
+		case "store":
+			cfg.Store = d.store(f.val)
 		case "tracing":
 			cfg.Tracing = d.tracing(f.val)
 		case "rules":
@@ -117,6 +119,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		cfg.Agents = d.agents(agents.val, cfg.Upstreams)
 	}
 	d.checkRetention(retentionAt, cfg.Retention, cfg.Agents)
+	d.checkStore(cfg.Store, retentionAt, anchorAt)
 	if cfg.Anchor != nil && within(cfg.Anchor.File, cfg.DataDir) {
 		d.errorf(anchorAt, "anchor.file %q is inside data_dir: whoever can rewrite the history could rewrite its anchor too; keep it elsewhere", cfg.Anchor.File)
 	}

@@ -182,41 +182,9 @@ func approvalBuckets(tx *bolt.Tx) (all, created, pending *bolt.Bucket, err error
 // ArgsDigest is computed from Args (a given one must match). The error
 // wraps ErrExists if the id is taken.
 func (d *DB) CreateApproval(ctx context.Context, a Approval) error {
-	switch {
-	case a.ID == "":
-		return errors.New("store: create approval: empty id")
-	case a.Session == "":
-		return fmt.Errorf("store: create approval %q: empty session", a.ID)
-	case a.Tool == "":
-		return fmt.Errorf("store: create approval %q: empty tool", a.ID)
-	case a.State != "" && a.State != ApprovalPending:
-		return fmt.Errorf("store: create approval %q: state must be %q, got %q", a.ID, ApprovalPending, a.State)
-	case a.Decision != "" || a.DecidedBy != "" || !a.DecidedAt.IsZero():
-		return fmt.Errorf("store: create approval %q: decision fields are set by DecideApproval", a.ID)
-	case a.Expires.IsZero():
-		return fmt.Errorf("store: create approval %q: zero Expires", a.ID)
-	}
-	if a.Created.IsZero() {
-		a.Created = time.Now()
-	}
-	if !a.Expires.After(a.Created) {
-		return fmt.Errorf("store: create approval %q: expires %s is not after created %s", a.ID, a.Expires.Format(time.RFC3339Nano), a.Created.Format(time.RFC3339Nano))
-	}
-	digest, err := DigestArgs(a.Args)
+	a, err := PrepareApproval(a)
 	if err != nil {
-		return fmt.Errorf("store: create approval %q: %w", a.ID, err)
-	}
-	if a.ArgsDigest != "" && a.ArgsDigest != digest {
-		return fmt.Errorf("store: create approval %q: args digest %q does not match args (%q)", a.ID, a.ArgsDigest, digest)
-	}
-	a.ArgsDigest, a.State = digest, ApprovalPending
-	a.Created, a.Expires = a.Created.UTC(), a.Expires.UTC()
-	if len(a.Args) > 0 {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, a.Args); err != nil {
-			return fmt.Errorf("store: create approval %q: args: %w", a.ID, err)
-		}
-		a.Args = buf.Bytes()
+		return err
 	}
 	id := []byte(a.ID)
 	return d.w.do(ctx, func(tx *bolt.Tx) error {
@@ -313,11 +281,8 @@ func (d *DB) Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, error
 // stored, so the caller can say who decided first. A zero now means
 // time.Now().
 func (d *DB) DecideApproval(ctx context.Context, id, decision, by string, now time.Time) (Approval, error) {
-	if !validDecision(decision) {
-		return Approval{}, fmt.Errorf("store: decide approval %q: unknown decision %q (want %s, %s, %s or %s)", id, decision, DecisionOnce, DecisionSession, DecisionDeny, DecisionDenyKill)
-	}
-	if by == "" {
-		return Approval{}, fmt.Errorf("store: decide approval %q: empty decider: every decision records who made it", id)
+	if err := checkDecision(id, decision, by); err != nil {
+		return Approval{}, err
 	}
 	if now.IsZero() {
 		now = time.Now()
@@ -343,22 +308,8 @@ func (d *DB) DecideApproval(ctx context.Context, id, decision, by string, now ti
 			return fmt.Errorf("store: decide approval %q: %w", id, err)
 		}
 		got = a
-		switch a.State {
-		case ApprovalPending:
-		case ApprovalExpired:
-			return fmt.Errorf("store: decide approval %q: it expired at %s (%s): %w", id, a.Expires.Format(time.RFC3339), a.Note, ErrExpired)
-		default:
-			return fmt.Errorf("store: decide approval %q: %s (%s) by %s at %s: %w", id, a.State, a.Decision, a.DecidedBy, a.DecidedAt.Format(time.RFC3339), ErrDecided)
-		}
-		if !now.Before(a.Expires) {
-			a.State, a.Note = ApprovalExpired, "expired before a decision ("+decision+" by "+by+" came too late)"
-			expired = true
-		} else {
-			a.State = ApprovalApproved
-			if decision == DecisionDeny || decision == DecisionDenyKill {
-				a.State = ApprovalDenied
-			}
-			a.Decision, a.DecidedBy, a.DecidedAt = decision, by, now
+		if a, expired, err = Decide(a, decision, by, now); err != nil {
+			return err
 		}
 		if err := putApproval(all, a); err != nil {
 			return abort(err)
@@ -477,4 +428,86 @@ func (d *DB) ExpireApproval(ctx context.Context, id, note string) (Approval, err
 		return nil
 	})
 	return out, err
+}
+
+// PrepareApproval checks a as CreateApproval takes it and returns it as
+// it is to be stored. Every Store's CreateApproval runs it.
+func PrepareApproval(a Approval) (Approval, error) {
+	switch {
+	case a.ID == "":
+		return a, errors.New("store: create approval: empty id")
+	case a.Session == "":
+		return a, fmt.Errorf("store: create approval %q: empty session", a.ID)
+	case a.Tool == "":
+		return a, fmt.Errorf("store: create approval %q: empty tool", a.ID)
+	case a.State != "" && a.State != ApprovalPending:
+		return a, fmt.Errorf("store: create approval %q: state must be %q, got %q", a.ID, ApprovalPending, a.State)
+	case a.Decision != "" || a.DecidedBy != "" || !a.DecidedAt.IsZero():
+		return a, fmt.Errorf("store: create approval %q: decision fields are set by DecideApproval", a.ID)
+	case a.Expires.IsZero():
+		return a, fmt.Errorf("store: create approval %q: zero Expires", a.ID)
+	}
+	if a.Created.IsZero() {
+		a.Created = time.Now()
+	}
+	if !a.Expires.After(a.Created) {
+		return a, fmt.Errorf("store: create approval %q: expires %s is not after created %s", a.ID, a.Expires.Format(time.RFC3339Nano), a.Created.Format(time.RFC3339Nano))
+	}
+	digest, err := DigestArgs(a.Args)
+	if err != nil {
+		return a, fmt.Errorf("store: create approval %q: %w", a.ID, err)
+	}
+	if a.ArgsDigest != "" && a.ArgsDigest != digest {
+		return a, fmt.Errorf("store: create approval %q: args digest %q does not match args (%q)", a.ID, a.ArgsDigest, digest)
+	}
+	a.ArgsDigest, a.State = digest, ApprovalPending
+	a.Created, a.Expires = a.Created.UTC(), a.Expires.UTC()
+	if len(a.Args) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, a.Args); err != nil {
+			return a, fmt.Errorf("store: create approval %q: args: %w", a.ID, err)
+		}
+		a.Args = buf.Bytes()
+	}
+	return a, nil
+}
+
+func checkDecision(id, decision, by string) error {
+	if !validDecision(decision) {
+		return fmt.Errorf("store: decide approval %q: unknown decision %q (want %s, %s, %s or %s)", id, decision, DecisionOnce, DecisionSession, DecisionDeny, DecisionDenyKill)
+	}
+	if by == "" {
+		return fmt.Errorf("store: decide approval %q: empty decider: every decision records who made it", id)
+	}
+	return nil
+}
+
+// Decide applies decision by `by` at now (UTC, not zero) to the stored
+// approval a, for DecideApproval: it returns a as it is to be stored, and
+// expired when it came too late (store it, then answer ErrExpired); an
+// error wrapping ErrDecided or ErrExpired means a was not pending and is
+// to be left as it is. Every Store's DecideApproval runs it inside the
+// transaction that holds a, so that exactly one decision wins.
+func Decide(a Approval, decision, by string, now time.Time) (_ Approval, expired bool, _ error) {
+	if err := checkDecision(a.ID, decision, by); err != nil {
+		return a, false, err
+	}
+	id := a.ID
+	switch a.State {
+	case ApprovalPending:
+	case ApprovalExpired:
+		return a, false, fmt.Errorf("store: decide approval %q: it expired at %s (%s): %w", id, a.Expires.Format(time.RFC3339), a.Note, ErrExpired)
+	default:
+		return a, false, fmt.Errorf("store: decide approval %q: %s (%s) by %s at %s: %w", id, a.State, a.Decision, a.DecidedBy, a.DecidedAt.Format(time.RFC3339), ErrDecided)
+	}
+	if !now.Before(a.Expires) {
+		a.State, a.Note = ApprovalExpired, "expired before a decision ("+decision+" by "+by+" came too late)"
+		return a, true, nil
+	}
+	a.State = ApprovalApproved
+	if decision == DecisionDeny || decision == DecisionDenyKill {
+		a.State = ApprovalDenied
+	}
+	a.Decision, a.DecidedBy, a.DecidedAt = decision, by, now
+	return a, false, nil
 }

@@ -229,52 +229,77 @@ func readPrune(tx *bolt.Tx, t Tombstone) *pruneEvent {
 // says whether some event commits to the record's Data; one that does must
 // match it.
 func checkChain(ctx context.Context, id string, rec *Session, b *bolt.Bucket, start chainHead) (n int, _ *Break, committed bool, _ error) {
+	var c *bolt.Cursor
+	if b != nil {
+		c = b.Cursor()
+	}
+	first := true
+	return walkChain(ctx, id, rec, start, func() (k, v []byte) {
+		if c == nil {
+			return nil, nil
+		}
+		if first {
+			first = false
+			return c.First()
+		}
+		return c.Next()
+	})
+}
+
+// CheckChain is Verify's check of one chain for a Store kept elsewhere
+// (store/postgres): next yields the stored events in key order, each as
+// its 8-byte big-endian seq and its stored encoding, and nil at the end.
+// rec is the chain's session record, nil when it has none. It returns how
+// many events were intact, the first break (nil when none), and whether
+// some event commits to the record's Data.
+func CheckChain(ctx context.Context, id string, rec *Session, next func() (k, v []byte)) (int, *Break, bool, error) {
+	return walkChain(ctx, id, rec, chainHead{}, next)
+}
+
+func walkChain(ctx context.Context, id string, rec *Session, start chainHead, next func() (k, v []byte)) (n int, _ *Break, committed bool, _ error) {
 	brk := func(seq uint64, format string, args ...any) *Break {
 		return &Break{Session: id, Seq: seq, Reason: fmt.Sprintf(format, args...)}
 	}
 	var data dataCommit
 	prev := start.hash
 	expect := start.seq + 1
-	if b != nil {
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return n, nil, false, err
-				}
+	for k, v := next(); k != nil; k, v = next() {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return n, nil, false, err
 			}
-			if len(k) != 8 || v == nil {
-				return n, brk(expect, "unexpected key %x in the chain", k), false, nil
-			}
-			seq := binary.BigEndian.Uint64(k)
-			if seq != expect {
-				return n, brk(expect, "event %d is missing (the next stored is %d): deleted", expect, seq), false, nil
-			}
-			ev, err := decodeEvent(v)
-			if err != nil {
-				return n, brk(seq, "%v", err), false, nil
-			}
-			if ev.Seq != seq {
-				return n, brk(seq, "stored as event %d but says it is event %d: reordered", seq, ev.Seq), false, nil
-			}
-			if ev.Session != id {
-				return n, brk(seq, "says it belongs to session %q: moved between chains", ev.Session), false, nil
-			}
-			h, err := hashEvent(ev)
-			if err != nil {
-				return n, brk(seq, "%v", err), false, nil
-			}
-			if h != ev.Hash {
-				return n, brk(seq, "hash mismatch: the event was altered"), false, nil
-			}
-			if ev.Prev != prev {
-				return n, brk(seq, "prev does not match the hash of event %d: an event before it was replaced or reordered", seq-1), false, nil
-			}
-			prev = ev.Hash
-			data.see(ev)
-			expect++
-			n++
 		}
+		if len(k) != 8 || v == nil {
+			return n, brk(expect, "unexpected key %x in the chain", k), false, nil
+		}
+		seq := binary.BigEndian.Uint64(k)
+		if seq != expect {
+			return n, brk(expect, "event %d is missing (the next stored is %d): deleted", expect, seq), false, nil
+		}
+		ev, err := decodeEvent(v)
+		if err != nil {
+			return n, brk(seq, "%v", err), false, nil
+		}
+		if ev.Seq != seq {
+			return n, brk(seq, "stored as event %d but says it is event %d: reordered", seq, ev.Seq), false, nil
+		}
+		if ev.Session != id {
+			return n, brk(seq, "says it belongs to session %q: moved between chains", ev.Session), false, nil
+		}
+		h, err := hashEvent(ev)
+		if err != nil {
+			return n, brk(seq, "%v", err), false, nil
+		}
+		if h != ev.Hash {
+			return n, brk(seq, "hash mismatch: the event was altered"), false, nil
+		}
+		if ev.Prev != prev {
+			return n, brk(seq, "prev does not match the hash of event %d: an event before it was replaced or reordered", seq-1), false, nil
+		}
+		prev = ev.Hash
+		data.see(ev)
+		expect++
+		n++
 	}
 	last := expect - 1
 	switch {

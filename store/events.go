@@ -31,33 +31,9 @@ func (d *DB) AppendWithData(ctx context.Context, sessionID string, ev Event, dat
 }
 
 func (d *DB) append(ctx context.Context, sessionID string, ev Event, data json.RawMessage) (Event, error) {
-	switch {
-	case sessionID == "":
-		return Event{}, errors.New("store: append: empty session id")
-	case ev.Session != "" && ev.Session != sessionID:
-		return Event{}, fmt.Errorf("store: append to %q: event names session %q", sessionID, ev.Session)
-	case ev.Kind == "":
-		return Event{}, fmt.Errorf("store: append to %q: empty kind", sessionID)
-	case ev.Seq != 0 || ev.Prev != "" || ev.Hash != "" || ev.DataSHA256 != "":
-		return Event{}, fmt.Errorf("store: append to %q: Seq, Prev, Hash and DataSHA256 are set by Append", sessionID)
-	}
-	if data != nil {
-		// The event commits the chain to the state it writes.
-		digest, err := dataDigest(data)
-		if err != nil {
-			return Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
-		}
-		ev.DataSHA256 = digest
-	}
-	ev.Session = sessionID
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
-	ev.Time = ev.Time.UTC()
-	// Normalising here, outside the writer, keeps the serial part short.
-	ev, err := normalize(ev)
+	ev, err := PrepareEvent(sessionID, ev, data)
 	if err != nil {
-		return Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
+		return Event{}, err
 	}
 	if d.w.j != nil {
 		r := &appendReq{session: sessionID, ev: ev, setData: data != nil, data: data}
@@ -150,3 +126,42 @@ func (d *DB) Events(ctx context.Context, sessionID string) ([]Event, error) {
 	}
 	return out, nil
 }
+
+// PrepareEvent checks ev as Append takes it and returns it ready to be
+// linked into sessionID's chain: Session and Time (UTC) set, DataSHA256
+// set when data is not nil, normalised (chain.go). Every Store's Append
+// runs it, so that the same event hashes the same in each.
+func PrepareEvent(sessionID string, ev Event, data json.RawMessage) (Event, error) {
+	switch {
+	case sessionID == "":
+		return Event{}, errors.New("store: append: empty session id")
+	case ev.Session != "" && ev.Session != sessionID:
+		return Event{}, fmt.Errorf("store: append to %q: event names session %q", sessionID, ev.Session)
+	case ev.Kind == "":
+		return Event{}, fmt.Errorf("store: append to %q: empty kind", sessionID)
+	case ev.Seq != 0 || ev.Prev != "" || ev.Hash != "" || ev.DataSHA256 != "":
+		return Event{}, fmt.Errorf("store: append to %q: Seq, Prev, Hash and DataSHA256 are set by Append", sessionID)
+	}
+	if data != nil {
+		// The event commits the chain to the state it writes.
+		digest, err := dataDigest(data)
+		if err != nil {
+			return Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
+		}
+		ev.DataSHA256 = digest
+	}
+	ev.Session = sessionID
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Time = ev.Time.UTC()
+	ev, err := normalize(ev)
+	if err != nil {
+		return Event{}, fmt.Errorf("store: append to %q: %w", sessionID, err)
+	}
+	return ev, nil
+}
+
+// SealEvent sets ev.Hash from its canonical encoding and returns the
+// encoding to store, for a Store kept elsewhere (store/postgres).
+func SealEvent(ev *Event) ([]byte, error) { return sealEvent(ev) }

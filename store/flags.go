@@ -71,8 +71,9 @@ func FlagID(session string, seq uint64) string {
 	return session + "." + strconv.FormatUint(seq, 10)
 }
 
-// parseFlagID splits a flag id at its last dot.
-func parseFlagID(id string) (session string, seq uint64, err error) {
+// ParseFlagID splits a flag id at its last dot; the error wraps
+// ErrNotFound for an id that names no flag.
+func ParseFlagID(id string) (session string, seq uint64, err error) {
 	i := strings.LastIndexByte(id, '.')
 	if i > 0 {
 		if seq, err = strconv.ParseUint(id[i+1:], 10, 64); err == nil && seq > 0 {
@@ -83,7 +84,17 @@ func parseFlagID(id string) (session string, seq uint64, err error) {
 }
 
 // Flags lists the flags f selects, newest first.
-func (d *DB) Flags(ctx context.Context, f FlagFilter) ([]Flag, error) {
+func (d *DB) Flags(ctx context.Context, f FlagFilter) ([]Flag, error) { return ListFlags(ctx, d, f) }
+
+// FlagSource is what the review queue reads: every Store is one.
+type FlagSource interface {
+	Sessions(ctx context.Context, f Filter) ([]Session, error)
+	Session(ctx context.Context, id string) (Session, error)
+	Events(ctx context.Context, sessionID string) ([]Event, error)
+}
+
+// ListFlags is Flags over any Store's chains.
+func ListFlags(ctx context.Context, d FlagSource, f FlagFilter) ([]Flag, error) {
 	switch f.State {
 	case "", FlagOpen, FlagReviewed:
 	default:
@@ -120,7 +131,7 @@ func (d *DB) Flags(ctx context.Context, f FlagFilter) ([]Flag, error) {
 
 // Flag returns one flag; the error wraps ErrNotFound when there is none.
 func (d *DB) Flag(ctx context.Context, id string) (Flag, error) {
-	fl, _, err := d.flag(ctx, id)
+	fl, _, err := FindFlag(ctx, d, id)
 	return fl, err
 }
 
@@ -134,18 +145,15 @@ func (d *DB) ReviewFlag(ctx context.Context, id, by, note string) (Flag, error) 
 	// One review at a time, so that two cannot both find the flag open.
 	d.flagMu.Lock()
 	defer d.flagMu.Unlock()
-	fl, _, err := d.flag(ctx, id)
+	fl, _, err := FindFlag(ctx, d, id)
 	if err != nil {
 		return Flag{}, err
 	}
-	if fl.State == FlagReviewed {
-		return fl, fmt.Errorf("flag %s was reviewed by %s at %s: %w", id, fl.Reviewer, fl.Reviewed.Format(time.RFC3339), ErrDecided)
-	}
-	data, err := json.Marshal(flagReview{Seq: fl.Seq, By: by, Note: note})
+	review, err := FlagReview(fl, by, note)
 	if err != nil {
-		return Flag{}, fmt.Errorf("store: review flag %s: %w", id, err)
+		return fl, err
 	}
-	ev, err := d.Append(ctx, fl.Session, Event{Kind: KindFlagReview, Reasons: []string{"flag " + id + " reviewed by " + by}, Data: data})
+	ev, err := d.Append(ctx, fl.Session, review)
 	if err != nil {
 		return Flag{}, fmt.Errorf("store: review flag %s: %w", id, err)
 	}
@@ -153,9 +161,26 @@ func (d *DB) ReviewFlag(ctx context.Context, id, by, note string) (Flag, error) 
 	return fl, nil
 }
 
-// flag finds flag id on its chain.
-func (d *DB) flag(ctx context.Context, id string) (Flag, Session, error) {
-	sid, seq, err := parseFlagID(id)
+// FlagReview is the event that records by's review of fl, with note; the
+// error wraps ErrDecided when fl was reviewed already. A Store appends it
+// to fl's chain, with nothing else reviewing the flag meanwhile.
+func FlagReview(fl Flag, by, note string) (Event, error) {
+	if by == "" {
+		return Event{}, errors.New("store: review flag: who reviews is required")
+	}
+	if fl.State == FlagReviewed {
+		return Event{}, fmt.Errorf("flag %s was reviewed by %s at %s: %w", fl.ID, fl.Reviewer, fl.Reviewed.Format(time.RFC3339), ErrDecided)
+	}
+	data, err := json.Marshal(flagReview{Seq: fl.Seq, By: by, Note: note})
+	if err != nil {
+		return Event{}, fmt.Errorf("store: review flag %s: %w", fl.ID, err)
+	}
+	return Event{Kind: KindFlagReview, Reasons: []string{"flag " + fl.ID + " reviewed by " + by}, Data: data}, nil
+}
+
+// FindFlag finds flag id on its chain, in any Store.
+func FindFlag(ctx context.Context, d FlagSource, id string) (Flag, Session, error) {
+	sid, seq, err := ParseFlagID(id)
 	if err != nil {
 		return Flag{}, Session{}, err
 	}
@@ -170,12 +195,20 @@ func (d *DB) flag(ctx context.Context, id string) (Flag, Session, error) {
 	if err != nil {
 		return Flag{}, s, err
 	}
-	for _, fl := range flagsOf(s, evs) {
-		if fl.Seq == seq {
-			return fl, s, nil
-		}
+	if fl, ok := FlagAt(s, evs, seq); ok {
+		return fl, s, nil
 	}
 	return Flag{}, s, fmt.Errorf("no flag %q: event %d of session %s is not flagged: %w", id, seq, sid, ErrNotFound)
+}
+
+// FlagAt is the flag on event seq of a session's chain, with its review.
+func FlagAt(s Session, evs []Event, seq uint64) (Flag, bool) {
+	for _, fl := range flagsOf(s, evs) {
+		if fl.Seq == seq {
+			return fl, true
+		}
+	}
+	return Flag{}, false
 }
 
 // flagsOf is the flags of a session's chain, in order, with their reviews.

@@ -44,28 +44,10 @@ func encodeSession(s Session) ([]byte, error) {
 // StateActive and a zero Started becomes now. LastSeq and Head must be
 // empty: Append owns them. The error wraps ErrExists if the id is taken.
 func (d *DB) CreateSession(ctx context.Context, s Session) error {
-	switch {
-	case s.ID == "":
-		return errors.New("store: create session: empty id")
-	case s.ID == SystemLog:
-		return fmt.Errorf("store: create session: id %q is reserved for the system log", SystemLog)
-	case s.LastSeq != 0 || s.Head != "":
-		return fmt.Errorf("store: create session %q: LastSeq and Head are set by Append, not by the caller", s.ID)
+	s, err := PrepareSession(s)
+	if err != nil {
+		return err
 	}
-	if s.State == "" {
-		s.State = StateActive
-	}
-	if !validState(s.State) {
-		return fmt.Errorf("store: create session %q: unknown state %q", s.ID, s.State)
-	}
-	if s.Started.IsZero() {
-		s.Started = time.Now()
-	}
-	s.Started = s.Started.UTC()
-	if s.LastSeen.IsZero() {
-		s.LastSeen = s.Started
-	}
-	s.LastSeen = s.LastSeen.UTC()
 	val, err := encodeSession(s)
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
@@ -118,17 +100,9 @@ func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*Session) err
 		if err := callFn(fn, &s); err != nil {
 			return fmt.Errorf("store: update session %q: %w", id, err)
 		}
-		switch {
-		case s.ID != old.ID, !s.Started.Equal(old.Started):
-			return fmt.Errorf("store: update session %q: fn may not change ID or Started", id)
-		case s.LastSeq != old.LastSeq, s.Head != old.Head:
-			return fmt.Errorf("store: update session %q: fn may not change LastSeq or Head", id)
-		case !bytes.Equal(s.Data, old.Data):
-			return fmt.Errorf("store: update session %q: fn may not change Data (AppendWithData writes it, on the chain)", id)
-		case !validState(s.State):
-			return fmt.Errorf("store: update session %q: unknown state %q", id, s.State)
+		if s, err = CheckSessionUpdate(old, s); err != nil {
+			return err
 		}
-		s.Started, s.LastSeen = old.Started, s.LastSeen.UTC()
 		val, err := encodeSession(s)
 		if err != nil {
 			return fmt.Errorf("store: update session: %w", err)
@@ -231,4 +205,51 @@ func (d *DB) Sessions(ctx context.Context, f Filter) ([]Session, error) {
 		return nil, fmt.Errorf("store: sessions: %w", err)
 	}
 	return out, nil
+}
+
+// PrepareSession checks s as CreateSession takes it and fills in its
+// defaults (State active, Started and LastSeen now, in UTC). Every Store's
+// CreateSession runs it.
+func PrepareSession(s Session) (Session, error) {
+	switch {
+	case s.ID == "":
+		return s, errors.New("store: create session: empty id")
+	case s.ID == SystemLog:
+		return s, fmt.Errorf("store: create session: id %q is reserved for the system log", SystemLog)
+	case s.LastSeq != 0 || s.Head != "":
+		return s, fmt.Errorf("store: create session %q: LastSeq and Head are set by Append, not by the caller", s.ID)
+	}
+	if s.State == "" {
+		s.State = StateActive
+	}
+	if !validState(s.State) {
+		return s, fmt.Errorf("store: create session %q: unknown state %q", s.ID, s.State)
+	}
+	if s.Started.IsZero() {
+		s.Started = time.Now()
+	}
+	s.Started = s.Started.UTC()
+	if s.LastSeen.IsZero() {
+		s.LastSeen = s.Started
+	}
+	s.LastSeen = s.LastSeen.UTC()
+	return s, nil
+}
+
+// CheckSessionUpdate checks what an UpdateSession's fn made of old, and
+// returns it as it is to be stored. Every Store's UpdateSession runs it.
+func CheckSessionUpdate(old, s Session) (Session, error) {
+	id := old.ID
+	switch {
+	case s.ID != old.ID, !s.Started.Equal(old.Started):
+		return s, fmt.Errorf("store: update session %q: fn may not change ID or Started", id)
+	case s.LastSeq != old.LastSeq, s.Head != old.Head:
+		return s, fmt.Errorf("store: update session %q: fn may not change LastSeq or Head", id)
+	case !bytes.Equal(s.Data, old.Data):
+		return s, fmt.Errorf("store: update session %q: fn may not change Data (AppendWithData writes it, on the chain)", id)
+	case !validState(s.State):
+		return s, fmt.Errorf("store: update session %q: unknown state %q", id, s.State)
+	}
+	s.Started, s.LastSeen = old.Started, s.LastSeen.UTC()
+	return s, nil
 }

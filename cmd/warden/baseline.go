@@ -44,7 +44,7 @@ func (c *baselineShowCmd) Run(g *cli) error {
 	var b *supervisor.Baseline
 	source := "saved"
 	if local, ok := h.(localHistory); ok {
-		b, err = supervisor.SavedBaseline(ctx, local.DB, c.Agent)
+		b, err = supervisor.SavedBaseline(ctx, local.Store.(store.Baselines), c.Agent)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

@@ -45,6 +45,14 @@ func (h historyFlags) open() (history, error) {
 		if err != nil {
 			return nil, err
 		}
+		if cfg.Store.Postgres != nil {
+			// PostgreSQL serves readers while warden writes.
+			db, err := openPostgres(context.Background(), cfg)
+			if err != nil {
+				return nil, err
+			}
+			return localHistory{db}, nil
+		}
 		path = dbPath(cfg)
 		if cfg.Admin != nil {
 			adminURL = "http://" + cfg.Admin.Listen
@@ -65,18 +73,19 @@ func (h historyFlags) open() (history, error) {
 	return &remoteHistory{base: adminURL, token: token}, nil
 }
 
-type localHistory struct{ *store.DB }
+// localHistory reads a store directly: the bbolt file, or PostgreSQL.
+type localHistory struct{ store.Store }
 
 func (l localHistory) Rows(ctx context.Context, f store.Filter) ([]supervisor.SessionRow, error) {
-	return supervisor.SessionRows(ctx, l.DB, f)
+	return supervisor.SessionRows(ctx, l.Store, f)
 }
 
 func (l localHistory) Session(ctx context.Context, id string) (supervisor.SessionView, error) {
-	s, err := l.DB.Session(ctx, id)
+	s, err := l.Store.Session(ctx, id)
 	if err != nil {
 		return supervisor.SessionView{}, err
 	}
-	evs, err := l.DB.Events(ctx, id)
+	evs, err := l.Store.Events(ctx, id)
 	return supervisor.SessionView{Session: s, Events: evs}, err
 }
 
@@ -364,7 +373,11 @@ func (c *verifyCmd) Run(g *cli) error {
 		if !ok {
 			return errors.New("verify --anchor reads the history file, and warden holds it: stop warden, or verify a copy with --db")
 		}
-		if anc, err = checkAnchor(ctx, local.DB, c.Anchor, c.AnchorKeyEnv); err != nil {
+		db, ok := local.Store.(*store.DB)
+		if !ok {
+			return errors.New("verify --anchor checks a bbolt history file; anchors are not available with store.postgres yet")
+		}
+		if anc, err = checkAnchor(ctx, db, c.Anchor, c.AnchorKeyEnv); err != nil {
 			return err
 		}
 	}

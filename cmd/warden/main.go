@@ -31,6 +31,7 @@ type cli struct {
 	Baseline baselineCmd `cmd:"" help:"Show the behaviour baseline warden learned for an agent."`
 	Export   exportCmd   `cmd:"" help:"Export sessions with their events (JSON Lines), or check an export file."`
 	Compact  compactCmd  `cmd:"" help:"Give back the disk space pruned history took; warden must be stopped."`
+	Migrate  migrateCmd  `cmd:"" help:"Copy a bbolt history into the configuration's PostgreSQL store, chains intact, and verify the copy."`
 	Bench    benchCmd    `cmd:"" help:"Measure warden against a direct call and a plain forwarding hop."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 

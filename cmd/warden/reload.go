@@ -33,6 +33,7 @@ func needsRestart(running, next *config.Config) []string {
 	differ("retention", running.Retention, next.Retention)
 	differ("anchor", running.Anchor, next.Anchor)
 	differ("tracing", running.Tracing, next.Tracing)
+	differ("store", running.Store, next.Store)
 	differ("agents' retention", agentRetention(running), agentRetention(next))
 	differ("upstreams (validate_args)", keysOnly(running), keysOnly(next))
 	slices.Sort(out)

@@ -20,7 +20,13 @@ func TestNeedsRestart(t *testing.T) {
 	)
 	parse := func(t *testing.T, top, http, up, agent string) *config.Config {
 		t.Helper()
-		cfg, err := config.Parse("warden.yaml", fmt.Appendf(nil, base, top, http, up, agent), func(string) string { return "" })
+		env := func(k string) string {
+			if k == "PG" {
+				return "postgres://127.0.0.1/w"
+			}
+			return ""
+		}
+		cfg, err := config.Parse("warden.yaml", fmt.Appendf(nil, base, top, http, up, agent), env)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,6 +42,7 @@ func TestNeedsRestart(t *testing.T) {
 		{name: "admin listen", top: "listen: 127.0.0.1:0\ndata_dir: /tmp/d\nadmin: {listen: 127.0.0.1:9, token_sha256: " + hash + "}\n", want: []string{"admin (listen)", "approvals"}}, // the decision links point at the admin listener,
 		{name: "log", top: top + "log: {level: debug}\n", want: []string{"log"}},
 		{name: "tracing", top: top + "tracing: {otlp_endpoint: \"http://127.0.0.1:4318\"}\n", want: []string{"tracing"}},
+		{name: "store", top: top + "store: {postgres: {url_env: PG}}\n", want: []string{"store"}},
 		{name: "validate_args", top: top, up: "\n    validate_args: keys_only", want: []string{"upstreams (validate_args)"}},
 		{name: "retention", top: top + "retention: {max_age: 1h, export_dir: /tmp/x}\n", agent: "\n    retention: {max_age: 2h}", want: []string{"agents' retention", "retention"}},
 		{name: "reloaded: admin token, throttle, url, agent token", top: "listen: 127.0.0.1:0\ndata_dir: /tmp/d\nadmin: {listen: 127.0.0.1:0, token_sha256: " + strings.Repeat("ab", 32) + "}\nthrottle: {session: {per_minute: 1, burst: 1}}\n",

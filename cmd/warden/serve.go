@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	// Each upstream's connection (or failure to connect, and its retries)
 	// is logged once, by the hub as it happens.
 	policyWarnings(a, logger)
-	logger.Info("warden serving", "mcp", mcpURL, "agents", len(cfg.Agents), "tools", len(a.hub.Catalog().Tools), "history", dbPath(cfg))
+	logger.Info("warden serving", "mcp", mcpURL, "agents", len(cfg.Agents), "tools", len(a.hub.Catalog().Tools), "history", historyName(cfg))
 	at := endpoints{MCP: mcpURL}
 	if adminLn != nil {
 		at.Admin = "http://" + adminLn.Addr().String()

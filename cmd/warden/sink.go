@@ -37,7 +37,7 @@ func startExport(a *app) error {
 		}
 		to = sink.HTTP(c.URL, h)
 	}
-	s, err := sink.New(sink.Options{History: a.db, To: to, Cursor: exportCursor(a.cfg.DataDir),
+	s, err := sink.New(sink.Options{History: a.st.(sink.History), To: to, Cursor: exportCursor(a.cfg.DataDir),
 		Batch: c.Batch, Interval: c.Interval, Logger: a.log})
 	if err != nil {
 		_ = to.Close()

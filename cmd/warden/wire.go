@@ -26,7 +26,8 @@ func dbPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "ward
 // app is warden assembled from a configuration.
 type app struct {
 	cfg     *config.Config
-	db      *store.DB
+	st      store.Store // the history: db, or PostgreSQL's
+	db      *store.DB   // the bbolt history; nil on PostgreSQL
 	hub     *tools.Hub
 	sup     *supervisor.Supervisor
 	agents  []supervisor.Agent // as the supervisor was given them; a reload keeps their judges
@@ -65,38 +66,24 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 			agents[i].LocalTokenSHA256 = config.HashToken(tok)
 		}
 	}
-	if cfg.Retention != nil {
-		if err := compactAtStart(context.Background(), dbPath(cfg), logger); locked(err) {
-			return nil, heldError(cfg, err)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	db, err := store.Open(dbPath(cfg), store.WithSessionLog())
-	if locked(err) {
-		return nil, heldError(cfg, err)
-	}
+	st, db, err := openStore(cfg, logger)
 	if err != nil {
-		return nil, fmt.Errorf("open history: %w", err)
+		return nil, err
 	}
-	if n := db.Recovered(); n > 0 {
-		// Open fails rather than recover part of the log, so this is all.
-		logger.Info("recovered every acknowledged event a crash left in the write-ahead log", "events", n)
-	}
-	hub, err := tools.NewHub(upstreamSpecs(cfg), tools.Options{Logger: logger, Version: version, Names: db})
+	hub, err := tools.NewHub(upstreamSpecs(cfg), tools.Options{Logger: logger, Version: version, Names: st})
 	if err != nil {
-		_ = db.Close()
+		_ = st.Close()
 		return nil, err
 	}
 	metrics := admin.NewMetrics()
 	esc, senders, err := escalationOf(cfg, logger, metrics.Delivered)
 	if err != nil {
-		_ = db.Close()
+		_ = st.Close()
 		return nil, err
 	}
 	network, err := networkOf(cfg)
 	if err != nil {
-		_ = db.Close()
+		_ = st.Close()
 		return nil, err
 	}
 	tr, err := tracesOf(cfg, logger)
@@ -106,7 +93,7 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		return nil, err
 	}
 	sup, err := supervisor.New(supervisor.Options{
-		Hub: hub, Store: db, Agents: agents, Logger: logger, Tracer: tr.provider(),
+		Hub: hub, Store: st, Agents: agents, Logger: logger, Tracer: tr.provider(),
 		MaxBodyBytes: cfg.MaxBodyBytes, IdleTTL: cfg.SessionIdleTTL,
 		AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins,
 		Version: version, Policies: ps, Escalation: esc, Limits: limitsOf(cfg), KeysOnly: keysOnly(cfg),
@@ -115,11 +102,47 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 	if err != nil {
 		tr.close(context.Background())
 		closeGeo(network.Geo)
-		_ = db.Close()
+		_ = st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo,
+	return &app{cfg: cfg, st: st, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo,
 		metrics: metrics, traces: tr}, nil
+}
+
+// openStore opens the history the configuration names: PostgreSQL's
+// (st, with db nil) or the bbolt file in data_dir (st and db the same).
+func openStore(cfg *config.Config, logger *log.Logger) (st store.Store, db *store.DB, err error) {
+	if cfg.Store.Postgres != nil {
+		// data_dir still holds holder.json (stdio bridges find serve by
+		// it) and the export cursor; bbolt's Open would have made it.
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("data_dir: %w", err)
+		}
+		pg, err := openPostgres(context.Background(), cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pg, nil, nil
+	}
+	if cfg.Retention != nil {
+		if err := compactAtStart(context.Background(), dbPath(cfg), logger); locked(err) {
+			return nil, nil, heldError(cfg, err)
+		} else if err != nil {
+			return nil, nil, err
+		}
+	}
+	db, err = store.Open(dbPath(cfg), store.WithSessionLog())
+	if locked(err) {
+		return nil, nil, heldError(cfg, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("open history: %w", err)
+	}
+	if n := db.Recovered(); n > 0 {
+		// Open fails rather than recover part of the log, so this is all.
+		logger.Info("recovered every acknowledged event a crash left in the write-ahead log", "events", n)
+	}
+	return db, db, nil
 }
 
 // networkOf opens the geolocation databases the network section names.
@@ -287,7 +310,7 @@ func (a *app) close(ctx context.Context) {
 	a.ret.close()
 	a.anc.close(dctx)
 	cancel()
-	_ = a.db.Close()
+	_ = a.st.Close()
 	closeGeo(a.geo)
 }
 
