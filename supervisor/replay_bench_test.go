@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"runtime"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // corpusRepeats is how many times one benchmark operation replays the
@@ -54,7 +52,7 @@ func benchReplay(b *testing.B, workers, repeats int) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := cpuTime()
 	calls := 0
 	for b.Loop() {
 		for _, a := range agentdojoAgents {
@@ -68,17 +66,8 @@ func benchReplay(b *testing.B, workers, repeats int) {
 	b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "calls/s")
 	// CPU time says what the replay costs on a machine that other work
 	// shares, where wall time says little; it counts every core's work.
-	cpu := (cpuTime(b) - cpu0).Seconds()
-	b.ReportMetric(float64(calls)/cpu, "calls/cpu-s")
-	b.ReportMetric(cpu/float64(calls)*100_000, "cpu-s/100k-calls")
-}
-
-// cpuTime is the CPU time (user and system) the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+		b.ReportMetric(float64(calls)/cpu, "calls/cpu-s")
+		b.ReportMetric(cpu/float64(calls)*100_000, "cpu-s/100k-calls")
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
