@@ -25,16 +25,20 @@ const injected = `JSON.stringify({title: document.title,
 
 // TestConsoleAttackStoredXSS: an agent puts markup in everything it
 // controls — its client name, its User-Agent, a held call's arguments —
-// and the operator opens the approvals page (where the call arrives by
+// and an operator has the approvals page open (where the call arrives by
 // the live refresh, which parses fetched HTML in the page's script), the
 // session list and the session's timeline in chromium: no script runs,
 // nothing is added to the page, and the payload is shown as text.
 func TestConsoleAttackStoredXSS(t *testing.T) {
-	ctx := browser(t)
-	dir := shots(t)
-	at := serveConsole(t)
-	signIn(t, ctx, at.Admin, "/console/approvals", consoleTokens["alice"], dir)
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("none-pending"))); err != nil {
+	at, ctx, dir := serveConsole(t), browser(t), shots(t)
+	// Bob signs in on the list, then waits on the approvals page with
+	// the live stream connected.
+	signIn(t, ctx, at.Admin, "/console/", consoleTokens["bob"], dir)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(at.Admin+"/console/approvals"),
+		chromedp.WaitVisible(chromedp.ID("none-pending")),
+		chromedp.WaitReady(chromedp.CSS(`body[data-connected="1"]`)),
+	); err != nil {
 		t.Fatalf("approvals page: %v", err)
 	}
 	agent, err := testkit.Dial(at.MCP, testToken, "client"+xssPayload,
