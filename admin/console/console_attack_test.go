@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -246,5 +247,32 @@ func TestAttackHeadersAndStreamWithoutLogin(t *testing.T) {
 		if tc.path == "/console/events" && (strings.Contains(body, "event:") || res.Header.Get("Content-Type") == "text/event-stream") {
 			t.Errorf("the stream speaks to %v: %q", tc.cookie, body)
 		}
+	}
+}
+
+// An agent spells what a call does with JSON escapes; the approver reads
+// it decoded, with the same keys in the same order (a repeated key shown
+// twice), and what is hidden spelled out: the same JSON value.
+func TestAttackArgumentsReadDecoded(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"cmd":"\u0072\u006d -rf /"}`, `{"cmd":"rm -rf /"}`},
+		{`{"q":"a \u003c b \u0026 c"}`, `{"q":"a < b & c"}`},
+		{`{"p":"safe","p":"evil"}`, `{"p":"safe","p":"evil"}`},
+		{`{ "z" : [1, 2.50, true, null, {"b":"x\"y\\z"}], "a": {} }`, `{"z":[1,2.50,true,null,{"b":"x\"y\\z"}],"a":{}}`},
+		{`{"zw":"x\u200by","nl":"a\nb"}`, `{"zw":"x\u200By","nl":"a\u000Ab"}`},
+		{`["\ud83d\ude00", []]`, `["😀",[]]`},
+	} {
+		got, err := readable([]byte(tc.in))
+		if err != nil || got != tc.want {
+			t.Errorf("readable(%s) = %s, %v; want %s", tc.in, got, err, tc.want)
+			continue
+		}
+		var a, b any
+		if json.Unmarshal([]byte(tc.in), &a) != nil || json.Unmarshal([]byte(got), &b) != nil || !reflect.DeepEqual(a, b) {
+			t.Errorf("readable(%s) = %s is not the same value", tc.in, got)
+		}
+	}
+	if got, err := readable([]byte(`{"bad":`)); err == nil {
+		t.Errorf("readable of cut JSON = %q, want an error", got)
 	}
 }

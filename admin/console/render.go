@@ -39,14 +39,14 @@ func templateFuncs() template.FuncMap {
 		// so a tool named "../agents/x/kill?" would retarget its form.
 		"seg": segment,
 		"compact": func(b json.RawMessage) string {
-			var out bytes.Buffer
-			if len(b) == 0 || json.Compact(&out, b) != nil {
+			s, err := readable(b)
+			if err != nil {
 				return visible(string(b))
 			}
-			if out.String() == "null" {
+			if s == "null" {
 				return ""
 			}
-			return visible(out.String())
+			return s
 		},
 	}
 }

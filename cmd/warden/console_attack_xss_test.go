@@ -81,6 +81,8 @@ func TestConsoleAttackStoredXSS(t *testing.T) {
 		}
 	}
 	check("approvals", "client"+xssPayload)
+	// The arguments read as the agent wrote them, not as \u003cscript.
+	check("approvals", `{"path":"notes/`+strings.ReplaceAll(xssPayload, `"`, `\"`)+`"}`)
 	for _, p := range []struct{ name, path, want string }{
 		{"sessions", "/console/", "client" + xssPayload},
 		{"timeline", "/console/sessions/" + session, "ua" + xssPayload},
