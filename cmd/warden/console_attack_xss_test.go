@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -23,17 +24,13 @@ const injected = `JSON.stringify({title: document.title,
   js: [...document.querySelectorAll("[href],[action],[src]")].filter(e =>
     /^\s*javascript:/i.test(e.getAttribute("href") || e.getAttribute("action") || e.getAttribute("src"))).length})`
 
-// TestConsoleAttackStoredXSS: an agent puts markup in everything it
-// controls — its client name, its User-Agent, a held call's arguments —
-// and an operator has the approvals page open (where the call arrives by
-// the live refresh, which parses fetched HTML in the page's script), the
-// session list and the session's timeline in chromium: no script runs,
-// nothing is added to the page, and the payload is shown as text.
-func TestConsoleAttackStoredXSS(t *testing.T) {
+// watchApprovals serves warden and has operator, signed in on the
+// session list, wait on the empty approvals page with the live stream
+// connected.
+func watchApprovals(t *testing.T, operator string) (endpoints, context.Context, string) {
+	t.Helper()
 	at, ctx, dir := serveConsole(t), browser(t), shots(t)
-	// Bob signs in on the list, then waits on the approvals page with
-	// the live stream connected.
-	signIn(t, ctx, at.Admin, "/console/", consoleTokens["bob"], dir)
+	signIn(t, ctx, at.Admin, "/console/", consoleTokens[operator], dir)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(at.Admin+"/console/approvals"),
 		chromedp.WaitVisible(chromedp.ID("none-pending")),
@@ -41,6 +38,17 @@ func TestConsoleAttackStoredXSS(t *testing.T) {
 	); err != nil {
 		t.Fatalf("approvals page: %v", err)
 	}
+	return at, ctx, dir
+}
+
+// TestConsoleAttackStoredXSS: an agent puts markup in everything it
+// controls — its client name, its User-Agent, a held call's arguments —
+// and an operator has the approvals page open (where the call arrives by
+// the live refresh, which parses fetched HTML in the page's script), the
+// session list and the session's timeline in chromium: no script runs,
+// nothing is added to the page, and the payload is shown as text.
+func TestConsoleAttackStoredXSS(t *testing.T) {
+	at, ctx, dir := watchApprovals(t, "bob")
 	agent, err := testkit.Dial(at.MCP, testToken, "client"+xssPayload,
 		[]transport.StreamableHTTPCOption{transport.WithHTTPHeaders(map[string]string{"User-Agent": "ua" + xssPayload, "Authorization": "Bearer " + testToken})})
 	if err != nil {
