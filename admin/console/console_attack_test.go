@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -274,5 +275,54 @@ func TestAttackArgumentsReadDecoded(t *testing.T) {
 	}
 	if got, err := readable([]byte(`{"bad":`)); err == nil {
 		t.Errorf("readable of cut JSON = %q, want an error", got)
+	}
+}
+
+// A stream opened before its login ended (here: signed out) tells that
+// browser nothing more: the next change ends it instead of being sent.
+func TestAttackStreamEndsWithItsLogin(t *testing.T) {
+	sup, srv := testConsole(t, "shared-token")
+	ctx := context.Background()
+	b := &browser{t: t, base: srv.URL, cookie: signInAs(t, srv.URL, "carol-token")}
+	_, page := b.send(http.MethodGet, "/console/approvals", nil)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token:\n%s", page)
+	}
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/console/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(b.cookie)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	lines := bufio.NewReader(res.Body)
+	for {
+		line, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream before ready: %v", err)
+		}
+		if line == "data: ready\n" {
+			break
+		}
+	}
+	if res, _ := b.send(http.MethodPost, "/console/logout", url.Values{"csrf": {m[1]}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %s", res.Status)
+	}
+	if err := sup.Store().CreateApproval(ctx, store.Approval{ID: "ap-x", Session: "s1", Tool: "t", Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sup.DecideApproval(ctx, "ap-x", "deny", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(rest), "event:") {
+		t.Fatalf("a signed-out stream was sent %q", rest)
 	}
 }
