@@ -31,8 +31,9 @@ func autoPost(action string, fields map[string]string) string {
 // TestConsoleAttackCrossPortForms: bob is signed in when his chromium
 // opens a page served from another port of the same loopback host (same
 // site, so his SameSite=Strict cookie is sent) that posts the console's
-// kill form, and another that signs him in as alice (login CSRF). Both
-// are refused as cross-origin: the session lives and bob is still bob.
+// kill form, one that signs him out, and another that signs him in as
+// alice (login CSRF). All are refused as cross-origin: the session lives
+// and bob is still bob.
 func TestConsoleAttackCrossPortForms(t *testing.T) {
 	at, ctx, dir := serveConsole(t), browser(t), shots(t)
 	agent := dialAgent(t, at.MCP)
@@ -49,8 +50,9 @@ func TestConsoleAttackCrossPortForms(t *testing.T) {
 	signIn(t, ctx, at.Admin, "/console/", consoleTokens["bob"], dir)
 
 	pages := map[string]string{
-		"/kill":  autoPost(at.Admin+"/console/sessions/"+rows[0].ID+"/kill", map[string]string{"reason": "csrf"}),
-		"/login": autoPost(at.Admin+"/console/login", map[string]string{"token": consoleTokens["alice"], "next": "/console/"}),
+		"/kill":   autoPost(at.Admin+"/console/sessions/"+rows[0].ID+"/kill", map[string]string{"reason": "csrf"}),
+		"/logout": autoPost(at.Admin+"/console/logout", nil),
+		"/login":  autoPost(at.Admin+"/console/login", map[string]string{"token": consoleTokens["alice"], "next": "/console/"}),
 	}
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -58,7 +60,7 @@ func TestConsoleAttackCrossPortForms(t *testing.T) {
 	}))
 	t.Cleanup(evil.Close)
 
-	for _, path := range []string{"/kill", "/login"} {
+	for _, path := range []string{"/kill", "/logout", "/login"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(evil.URL+path)); err != nil {
 			t.Fatalf("open the attacker's %s: %v", path, err)
 		}
