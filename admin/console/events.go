@@ -29,6 +29,11 @@ func (c *console) events(w http.ResponseWriter, r *http.Request, _ login) {
 	for {
 		select {
 		case typ := <-changes:
+			// A login that ended (sign-out, expiry, a rotated shared
+			// token) hears nothing more on a stream it opened before.
+			if _, _, ok := c.current(r); !ok {
+				return
+			}
 			if _, err := fmt.Fprintf(w, "event: change\ndata: %s\n\n", typ); err != nil {
 				return
 			}

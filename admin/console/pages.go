@@ -75,8 +75,8 @@ func (c *console) timelinePage(w http.ResponseWriter, r *http.Request, l login) 
 	c.show(w, l, "timeline", v)
 }
 
-// approvalsView lists the held calls, with what the webhook carried, and
-// the latest decided ones.
+// approvalsView lists the held calls, oldest first, with what the webhook
+// carried, and the latest decided ones.
 type approvalsView struct {
 	Pending []heldCall
 	Decided []store.Approval
@@ -94,9 +94,11 @@ func (c *console) approvalsPage(w http.ResponseWriter, r *http.Request, l login)
 		fail(w, err)
 		return
 	}
+	// The oldest waiting first, as the live page adds new ones below:
+	// a call held later never pushes the others down under the pointer.
 	v := approvalsView{}
-	for _, a := range pending {
-		v.Pending = append(v.Pending, c.held.of(a))
+	for i := len(pending) - 1; i >= 0; i-- {
+		v.Pending = append(v.Pending, c.held.of(pending[i]))
 	}
 	for _, a := range all {
 		if a.State != store.ApprovalPending {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/warden-dev/warden/admin"
 )
@@ -29,18 +32,63 @@ func templateFuncs() template.FuncMap {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05")
 		},
-		"join": func(s []string) string { return strings.Join(s, "; ") },
+		"join":    func(s []string) string { return visible(strings.Join(s, "; ")) },
+		"visible": visible,
+		// seg makes an agent- or upstream-chosen name one path segment:
+		// html/template leaves "/", "?" and ".." alone in a URL's path,
+		// so a tool named "../agents/x/kill?" would retarget its form.
+		"seg": segment,
 		"compact": func(b json.RawMessage) string {
-			var out bytes.Buffer
-			if len(b) == 0 || json.Compact(&out, b) != nil {
-				return string(b)
+			s, err := readable(b)
+			if err != nil {
+				return visible(string(b))
 			}
-			if out.String() == "null" {
+			if s == "null" {
 				return ""
 			}
-			return out.String()
+			return s
 		},
 	}
+}
+
+// segment escapes s as one path segment, dots included when s is "." or
+// "..", which a browser would otherwise resolve away.
+func segment(s string) string {
+	if s == "." || s == ".." {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
+}
+
+// visible spells out the characters a reader cannot see or that reorder
+// what is shown (controls, zero-width and bidi marks, odd spaces) as
+// \uXXXX, so that an operator approves what the call really carries. In
+// JSON the spelling means the same string, since a literal backslash
+// there is already doubled.
+func visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if r != ' ' && !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			hi, lo := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, "\\u%04X\\u%04X", hi, lo)
+		default:
+			fmt.Fprintf(&b, "\\u%04X", r)
+		}
+	}
+	return b.String()
 }
 
 // parsePages parses each page under templates/ with layout.html.

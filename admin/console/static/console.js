@@ -29,6 +29,7 @@
         // Keep a half-typed form: only swap when no field has focus.
         var active = document.activeElement;
         if (fresh && cur && !(active && active.tagName === "INPUT" && active.type === "text")) {
+          keepHeldInPlace(cur, fresh);
           cur.replaceWith(fresh);
         }
       })
@@ -40,6 +41,34 @@
           refresh();
         }
       });
+  }
+  // A held call that leaves the list (decided, expired, withdrawn by its
+  // agent) must not let the ones below move up under the approver's
+  // pointer, or a click meant for one lands on another: the held calls
+  // on the page stay where they are, a gone one becomes a note of the
+  // same height, and new ones are added below.
+  function keepHeldInPlace(cur, fresh) {
+    var was = cur.querySelector("#pending"), now = fresh.querySelector("#pending");
+    if (!was || !now) {
+      return;
+    }
+    was.querySelectorAll("section.held").forEach(function (sec) {
+      if (!sec.classList.contains("gone") && !now.querySelector("#" + CSS.escape(sec.id))) {
+        sec.style.minHeight = sec.offsetHeight + "px";
+        sec.classList.add("gone");
+        sec.replaceChildren(document.createTextNode("This call was decided or withdrawn; reload to tidy the list."));
+      }
+    });
+    now.querySelectorAll("section.held").forEach(function (sec) {
+      if (!was.querySelector("#" + CSS.escape(sec.id))) {
+        var none = was.querySelector("#none-pending");
+        if (none) {
+          none.remove();
+        }
+        was.appendChild(sec);
+      }
+    });
+    now.replaceWith(was);
   }
   var es = new EventSource(src);
   es.addEventListener("ready", function () {
