@@ -1,24 +1,15 @@
 package supervisor
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/warden-dev/warden"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/workflows"
 )
-
-// maxTraceLine bounds one JSONL line (one whole session) when reading traces.
-const maxTraceLine = 64 << 20
 
 // Trace is one recorded session: `{"id", "agent", "calls": [{"tool", "args", "output"}]}`.
 // Unknown fields are ignored; id defaults to the line number. AgentDojo's
@@ -69,53 +60,6 @@ type TraceCall struct {
 	// At is when the call was made, if recorded: replay then decides it at
 	// that time (risk decays on the recorded clock).
 	At *time.Time `json:"at,omitempty"`
-}
-
-// ReadTraces reads JSONL traces, one session a line (blank lines skipped).
-// An error names the line.
-func ReadTraces(r io.Reader) ([]Trace, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
-	var out []Trace
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(trimSpace(b)) == 0 {
-			continue
-		}
-		var tr Trace
-		if err := json.Unmarshal(b, &tr); err != nil {
-			return nil, fmt.Errorf("traces line %d: %w", line, err)
-		}
-		for i, c := range tr.Calls {
-			if c.Tool == "" {
-				return nil, fmt.Errorf("traces line %d: call %d has no tool", line, i+1)
-			}
-		}
-		if tr.ID == "" {
-			tr.ID = tr.TaskID
-		}
-		if tr.ID == "" {
-			tr.ID = strconv.Itoa(line)
-		}
-		if tr.Agent == "" {
-			tr.Agent = tr.Suite
-		}
-		tr.Line = line
-		out = append(out, tr)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("traces line %d: %w", line+1, err)
-	}
-	return out, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
-		b = b[1:]
-	}
-	return b
 }
 
 // ReplayOptions tune a replay.
@@ -190,88 +134,36 @@ type Summary struct {
 // advance its session, and after a kill the rest of the session is reported
 // as kill.
 func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
-	if policy == nil {
-		return nil, Summary{}, errors.New("replay: no policy")
-	}
-	trs, err := ReadTraces(traces)
+	var out []ReplayedSession
+	sum, err := ReplayStream(policy, NewTraceReader(traces).Next, opts, func(rs ReplayedSession) error {
+		out = append(out, rs)
+		return nil
+	})
 	if err != nil {
-		return nil, Summary{}, fmt.Errorf("replay: %w", err)
-	}
-	return ReplayTraces(policy, trs, opts)
-}
-
-// ReplayTraces is Replay of traces already read.
-func ReplayTraces(policy *Policy, trs []Trace, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
-	if policy == nil {
-		return nil, Summary{}, errors.New("replay: no policy")
-	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
-	if opts.Interval <= 0 {
-		opts.Interval = time.Second
-	}
-	sum := Summary{ByCall: map[warden.Verdict]int{}, BySess: map[warden.Verdict]int{}}
-	sum.TimeDependent = policy.timeDependent()
-	signals := false
-	picked := make([]Trace, 0, len(trs))
-	for _, tr := range trs {
-		if opts.Agent != "" && tr.Agent != "" && tr.Agent != opts.Agent {
-			sum.Skipped++
-			continue
-		}
-		picked = append(picked, tr)
-		signals = signals || len(tr.Signals) > 0
-		for _, c := range tr.Calls {
-			if c.At != nil {
-				sum.AtRecordedTimes++
-			}
-		}
-	}
-	if signals {
-		sum.TimeDependent = append(sum.TimeDependent, "risk of the sessions' recorded signals, which decays")
-	}
-	opts.parses = newParseShare()
-	out := replaySessions(policy, picked, opts)
-	for _, rs := range out {
-		worst := warden.Allow
-		for _, c := range rs.Calls {
-			sum.ByCall[c.Verdict]++
-			worst = warden.Max(worst, c.Verdict)
-		}
-		sum.Calls += len(rs.Calls)
-		sum.Sessions++
-		sum.BySess[worst]++
+		return nil, Summary{}, err
 	}
 	return out, sum, nil
 }
 
-// replaySessions replays each trace, opts.Workers at a time, and returns
-// the sessions in the traces' order.
-func replaySessions(policy *Policy, trs []Trace, opts ReplayOptions) []ReplayedSession {
-	out := make([]ReplayedSession, len(trs))
-	workers := min(opts.Workers, len(trs))
-	if workers <= 1 || opts.Judge != nil {
-		for i, tr := range trs {
-			out[i] = ReplaySession(policy, tr, opts)
+// ReplayTraces is Replay of traces already read.
+func ReplayTraces(policy *Policy, trs []Trace, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
+	out := make([]ReplayedSession, 0, len(trs))
+	next := func() (Trace, error) {
+		if len(trs) == 0 {
+			return Trace{}, io.EOF
 		}
-		return out
+		tr := trs[0]
+		trs = trs[1:]
+		return tr, nil
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(trs) {
-					return
-				}
-				out[i] = ReplaySession(policy, trs[i], opts)
-			}
-		})
+	sum, err := ReplayStream(policy, next, opts, func(rs ReplayedSession) error {
+		out = append(out, rs)
+		return nil
+	})
+	if err != nil {
+		return nil, Summary{}, err
 	}
-	wg.Wait()
-	return out
+	return out, sum, nil
 }
 
 // ReplaySession runs one trace through policy.

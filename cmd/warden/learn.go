@@ -40,7 +40,7 @@ func (c *learnCmd) Run(g *cli) error {
 	if c.Traces == "" && c.DB == "" && c.Config == "" {
 		return errors.New("say what to learn from: --traces FILE, --db FILE, or --config FILE")
 	}
-	traces, _, err := in.input()
+	traces, err := in.traces()
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/warden-dev/warden"
@@ -52,10 +53,11 @@ func (c *replayCmd) Run(g *cli) error {
 	if err != nil {
 		return err
 	}
-	traces, recorded, err := c.input()
+	src, err := c.input()
 	if err != nil {
 		return err
 	}
+	defer src.close()
 	if c.Workers < 0 {
 		return fmt.Errorf("--workers must be positive, got %d", c.Workers)
 	}
@@ -66,23 +68,26 @@ func (c *replayCmd) Run(g *cli) error {
 	if judge != nil {
 		workers = 1 // the judge's budget is spent in the record's order
 	}
+	// Each session is written out as soon as it is replayed, so that a
+	// history of any length is replayed in bounded memory.
+	report := &replayReport{w: g.stdout()}
+	emit := report.session
+	if c.JSON {
+		out := json.NewEncoder(g.stdout())
+		emit = func(s supervisor.ReplayedSession, _ []string) error { return out.Encode(s) }
+	}
 	began := time.Now()
-	sessions, sum, err := supervisor.ReplayTraces(pol, traces, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
-		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay})
+	sum, err := supervisor.ReplayStream(pol, src.next, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
+		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay},
+		func(s supervisor.ReplayedSession) error { return emit(s, src.recorded(s.ID)) })
 	if err != nil {
 		return err
 	}
 	took := time.Since(began)
 	if c.JSON {
-		out := json.NewEncoder(g.stdout())
-		for _, s := range sessions {
-			if err := out.Encode(s); err != nil {
-				return err
-			}
-		}
 		return nil
 	}
-	printReplay(g.stdout(), sessions, recorded, sum)
+	report.totals(sum)
 	printReplayClock(g.stdout(), sum)
 	printThroughput(g.stdout(), sum.Calls, took, workers)
 	return nil
@@ -103,8 +108,7 @@ func printReplayClock(w io.Writer, sum supervisor.Summary) {
 	fmt.Fprintln(w)
 }
 
-// printThroughput reports how fast the policy replayed the calls (reading
-// the input is not counted).
+// printThroughput reports how fast the calls were read and replayed.
 func printThroughput(w io.Writer, calls int, took time.Duration, workers int) {
 	rate := 0.0
 	if took > 0 {
@@ -202,22 +206,41 @@ func (c *replayCmd) judge(configured *config.Judge) (*eval.Judge, eval.Bounds, e
 	return judge, bounds, nil
 }
 
-// input returns the sessions to replay, and the verdicts they were given
-// when recorded (by session id; none for traces that carry none).
-func (c *replayCmd) input() ([]supervisor.Trace, map[string][]string, error) {
+// replaySource hands out the sessions to replay one at a time, and the
+// verdicts each was given when recorded (none for traces that carry none).
+type replaySource struct {
+	next  func() (supervisor.Trace, error)
+	close func()
+	// verdicts, by session id until its replay is written: the reader
+	// adds them while the writer, on another goroutine, takes them.
+	mu       sync.Mutex
+	verdicts map[string][]string
+}
+
+// recorded is the verdicts session id was recorded with, forgotten once
+// asked for: the session has been replayed.
+func (s *replaySource) recorded(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.verdicts[id]
+	delete(s.verdicts, id)
+	return v
+}
+
+// input opens the sessions to replay: a traces file read a line at a
+// time, or a history read a session at a time.
+func (c *replayCmd) input() (*replaySource, error) {
 	if c.Traces != "" {
 		f, err := os.Open(c.Traces)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		defer f.Close()
-		trs, err := supervisor.ReadTraces(f)
-		return trs, nil, err
+		return &replaySource{next: supervisor.NewTraceReader(f).Next, close: func() { f.Close() }}, nil
 	}
 	where := historyFlags{DB: c.DB, AdminTokenEnv: "WARDEN_ADMIN_TOKEN"}
 	if c.DB == "" {
 		if c.Config == "" {
-			return nil, nil, errors.New("say what to replay: --traces FILE, --db FILE, or --config FILE")
+			return nil, errors.New("say what to replay: --traces FILE, --db FILE, or --config FILE")
 		}
 		// The configuration's history: its file, or warden's admin API
 		// when warden is running and holds the file.
@@ -225,30 +248,56 @@ func (c *replayCmd) input() ([]supervisor.Trace, map[string][]string, error) {
 	}
 	h, err := where.open()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer h.Close()
 	f, err := supervisor.ParseFilter(c.Agent, "", c.Since, c.Until, "")
-	if err != nil {
-		return nil, nil, err
-	}
-	list, err := h.Sessions(context.Background(), f)
-	if err != nil {
-		return nil, nil, err
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Started.Before(list[j].Started) })
-	var trs []supervisor.Trace
-	recorded := map[string][]string{}
-	for _, s := range list {
-		v, err := h.Session(context.Background(), s.ID)
-		if err != nil {
-			return nil, nil, err
+	if err == nil {
+		var list []store.Session
+		list, err = h.Sessions(context.Background(), f)
+		if err == nil {
+			sort.Slice(list, func(i, j int) bool { return list[i].Started.Before(list[j].Started) })
+			src := &replaySource{verdicts: map[string][]string{}, close: func() { h.Close() }}
+			src.next = func() (supervisor.Trace, error) {
+				if len(list) == 0 {
+					return supervisor.Trace{}, io.EOF
+				}
+				v, err := h.Session(context.Background(), list[0].ID)
+				if err != nil {
+					return supervisor.Trace{}, err
+				}
+				list = list[1:]
+				tr, verdicts := traceOf(v)
+				src.mu.Lock()
+				src.verdicts[tr.ID] = verdicts
+				src.mu.Unlock()
+				return tr, nil
+			}
+			return src, nil
 		}
-		tr, verdicts := traceOf(v)
-		trs = append(trs, tr)
-		recorded[tr.ID] = verdicts
 	}
-	return trs, recorded, nil
+	h.Close()
+	return nil, err
+}
+
+// traces reads every session input would hand out, for warden learn,
+// which looks at them all together.
+func (c *replayCmd) traces() ([]supervisor.Trace, error) {
+	src, err := c.input()
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	var out []supervisor.Trace
+	for {
+		tr, err := src.next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tr)
+	}
 }
 
 // traceOf turns a recorded session into a trace: its calls, with the
@@ -324,35 +373,44 @@ func maxVerdict(a, b string) string {
 	return warden.Max(va, vb).String()
 }
 
-// printReplay writes the readable report: the sessions whose verdicts
-// differ from what was recorded (for traces without verdicts, from allow),
-// then the totals.
-func printReplay(w io.Writer, sessions []supervisor.ReplayedSession, recorded map[string][]string, sum supervisor.Summary) {
-	changed := 0
-	for _, s := range sessions {
-		was := recorded[s.ID]
-		var lines []string
-		for i, c := range s.Calls {
-			before := "allow"
-			if i < len(was) && was[i] != "" {
-				before = was[i]
-			}
-			if c.Verdict.String() == before {
-				continue
-			}
-			lines = append(lines, fmt.Sprintf("  call %d %s: %s → %s  %s", i+1, c.Tool, before, c.Verdict, strings.Join(c.Reasons, "; ")))
+// replayReport writes the readable report a session at a time: the
+// sessions whose verdicts differ from what was recorded, then the totals.
+type replayReport struct {
+	w       io.Writer
+	changed int // sessions decided differently
+}
+
+// session writes s if its verdicts differ from was, those it was recorded
+// with (for traces without verdicts, allow).
+func (r *replayReport) session(s supervisor.ReplayedSession, was []string) error {
+	var lines []string
+	for i, c := range s.Calls {
+		before := "allow"
+		if i < len(was) && was[i] != "" {
+			before = was[i]
 		}
-		if len(lines) == 0 {
+		if c.Verdict.String() == before {
 			continue
 		}
-		changed++
-		agent := s.Agent
-		if agent == "" {
-			agent = "-"
-		}
-		fmt.Fprintf(w, "session %s (agent %s): %d of %d calls decided differently\n%s\n\n", s.ID, agent, len(lines), len(s.Calls), strings.Join(lines, "\n"))
+		lines = append(lines, fmt.Sprintf("  call %d %s: %s → %s  %s", i+1, c.Tool, before, c.Verdict, strings.Join(c.Reasons, "; ")))
 	}
-	fmt.Fprintf(w, "%d sessions, %d calls replayed; %d sessions decided differently", sum.Sessions, sum.Calls, changed)
+	if len(lines) == 0 {
+		return nil
+	}
+	r.changed++
+	agent := s.Agent
+	if agent == "" {
+		agent = "-"
+	}
+	_, err := fmt.Fprintf(r.w, "session %s (agent %s): %d of %d calls decided differently\n%s\n\n", s.ID, agent, len(lines), len(s.Calls), strings.Join(lines, "\n"))
+	return err
+}
+
+// totals ends the report: how many sessions were decided differently, and
+// the calls and sessions by verdict.
+func (r *replayReport) totals(sum supervisor.Summary) {
+	w := r.w
+	fmt.Fprintf(w, "%d sessions, %d calls replayed; %d sessions decided differently", sum.Sessions, sum.Calls, r.changed)
 	if sum.Skipped > 0 {
 		fmt.Fprintf(w, "; %d sessions of other agents skipped", sum.Skipped)
 	}

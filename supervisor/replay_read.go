@@ -1,0 +1,88 @@
+package supervisor
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// maxTraceLine bounds one JSONL line (one whole session) when reading traces.
+const maxTraceLine = 64 << 20
+
+// TraceReader reads JSONL traces one session (one line) at a time, so that
+// a replay holds the sessions it is replaying and not the whole history.
+type TraceReader struct {
+	sc   *bufio.Scanner
+	line int
+}
+
+// NewTraceReader reads traces from r.
+func NewTraceReader(r io.Reader) *TraceReader {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	return &TraceReader{sc: sc}
+}
+
+// Next is the next session, with its defaults (id, agent, line); io.EOF
+// after the last. Blank lines are skipped; an error names the line.
+func (rd *TraceReader) Next() (Trace, error) {
+	for rd.sc.Scan() {
+		rd.line++
+		b := rd.sc.Bytes()
+		if len(trimSpace(b)) == 0 {
+			continue
+		}
+		var tr Trace
+		if err := json.Unmarshal(b, &tr); err != nil {
+			return Trace{}, fmt.Errorf("traces line %d: %w", rd.line, err)
+		}
+		for i, c := range tr.Calls {
+			if c.Tool == "" {
+				return Trace{}, fmt.Errorf("traces line %d: call %d has no tool", rd.line, i+1)
+			}
+		}
+		if tr.ID == "" {
+			tr.ID = tr.TaskID
+		}
+		if tr.ID == "" {
+			tr.ID = strconv.Itoa(rd.line)
+		}
+		if tr.Agent == "" {
+			tr.Agent = tr.Suite
+		}
+		tr.Line = rd.line
+		return tr, nil
+	}
+	if err := rd.sc.Err(); err != nil {
+		return Trace{}, fmt.Errorf("traces line %d: %w", rd.line+1, err)
+	}
+	return Trace{}, io.EOF
+}
+
+// ReadTraces reads JSONL traces, one session a line (blank lines skipped).
+// An error names the line. It holds every session: a replay reads them one
+// at a time instead (TraceReader, ReplayStream).
+func ReadTraces(r io.Reader) ([]Trace, error) {
+	rd := NewTraceReader(r)
+	var out []Trace
+	for {
+		tr, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tr)
+	}
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
+}

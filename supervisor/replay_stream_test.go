@@ -1,0 +1,90 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"testing"
+)
+
+// TestReplayStreamBounded: a replay reads its input a few sessions ahead
+// of what it has handed out, not the whole history first, and hands the
+// sessions out in the input's order, with workers too.
+func TestReplayStreamBounded(t *testing.T) {
+	const sessions = 500
+	p := rulesPolicy(t, "rules:\n  - {when: \"call.tool == 'x'\", action: flag, reason: x}\n")
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers %d", workers), func(t *testing.T) {
+			var read, emitted atomic.Int64
+			most := int64(0) // the most sessions read and not yet handed out
+			next := func() (Trace, error) {
+				most = max(most, read.Load()-emitted.Load())
+				n := read.Add(1)
+				if n > sessions {
+					return Trace{}, io.EOF
+				}
+				return Trace{ID: fmt.Sprint(n), Calls: []TraceCall{{Tool: "x"}, {Tool: "y"}}}, nil
+			}
+			sum, err := ReplayStream(p, next, ReplayOptions{Workers: workers}, func(rs ReplayedSession) error {
+				if want := fmt.Sprint(emitted.Add(1)); rs.ID != want {
+					return fmt.Errorf("session %s handed out as number %s", rs.ID, want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Sessions != sessions || sum.Calls != 2*sessions || sum.ByCall[1] != sessions {
+				t.Errorf("summary %+v, want %d sessions, %d calls, %d flagged", sum, sessions, 2*sessions, sessions)
+			}
+			if bound := int64(4*workers + 3); most > bound {
+				t.Errorf("%d sessions read ahead of those handed out, want at most %d", most, bound)
+			}
+		})
+	}
+}
+
+// TestReplayStreamStops: an error handing a session out, or reading one,
+// stops the replay and is returned; the input is not read to its end.
+func TestReplayStreamStops(t *testing.T) {
+	p := rulesPolicy(t, "rules: []\n")
+	full, broken := errors.New("disk full"), errors.New("line garbled")
+	tests := []struct {
+		name     string
+		readErr  error // returned by the 3rd read
+		emitErr  error // returned by the 2nd hand-out
+		workers  int
+		wantErr  error
+		maxReads int64
+	}{
+		{"emit, one at a time", nil, full, 1, full, 2},
+		{"emit, workers", nil, full, 3, full, 2 + 4*3 + 3},
+		{"read, one at a time", broken, nil, 1, broken, 3},
+		{"read, workers", broken, nil, 3, broken, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var reads, emits atomic.Int64
+			next := func() (Trace, error) {
+				n := reads.Add(1)
+				if n == 3 && tt.readErr != nil {
+					return Trace{}, tt.readErr
+				}
+				return Trace{ID: fmt.Sprint(n), Calls: []TraceCall{{Tool: "x"}}}, nil // endless
+			}
+			_, err := ReplayStream(p, next, ReplayOptions{Workers: tt.workers}, func(ReplayedSession) error {
+				if emits.Add(1) == 2 && tt.emitErr != nil {
+					return tt.emitErr
+				}
+				return nil
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if n := reads.Load(); n > tt.maxReads {
+				t.Errorf("%d sessions read, want at most %d", n, tt.maxReads)
+			}
+		})
+	}
+}
