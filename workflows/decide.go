@@ -286,6 +286,7 @@ func applyBindings(st *State, steps []*step, env *eval.Env, onResult bool) error
 				continue
 			}
 			out = normalise(out)
+			st.ownVars()
 			if b.add {
 				st.Vars[b.name] = addTo(st.Vars[b.name], out)
 			} else {

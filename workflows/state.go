@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,17 +129,25 @@ type State struct {
 	// workflow's, kept here so that expressions see the same risk).
 	Signals  []Signal      `json:"signals,omitempty"`
 	HalfLife time.Duration `json:"half_life,omitempty"`
+
+	// sharedVars says Vars is still the map of the state this was cloned
+	// from: most calls bind nothing, so clone leaves the copy to the first
+	// write (ownVars).
+	sharedVars bool
 }
 
 // clone copies the parts of s that an update writes; values inside Vars are
-// never mutated in place (bindings build new slices), so a shallow copy is enough.
+// never mutated in place (bindings build new slices), so a shallow copy is
+// enough. Steps and Recent are only ever replaced or appended to, so the
+// clone shares their arrays clipped to their length (an append copies);
+// Vars is copied on its first write (ownVars), as few calls bind one.
 func (s State) clone() State {
 	c := s
-	c.Steps = append([]string(nil), s.Steps...)
-	c.Vars = maps.Clone(s.Vars)
+	c.Steps = slices.Clip(s.Steps)
 	c.StepCounts = maps.Clone(s.StepCounts)
 	c.Tools = maps.Clone(s.Tools)
-	c.Recent = append([]Event(nil), s.Recent...)
+	c.Recent = slices.Clip(s.Recent)
+	c.sharedVars = c.Vars != nil
 	if c.Vars == nil {
 		c.Vars = map[string]any{}
 	}
@@ -149,6 +158,15 @@ func (s State) clone() State {
 		c.Tools = map[string]ToolHistory{}
 	}
 	return c
+}
+
+// ownVars gives s its own copy of Vars before a write, if it shares its
+// clone's.
+func (s *State) ownVars() {
+	if s.sharedVars {
+		s.Vars = maps.Clone(s.Vars)
+		s.sharedVars = false
+	}
 }
 
 func (s *State) record(e Event) {
