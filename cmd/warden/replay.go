@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ func (c *replayCmd) Run(g *cli) error {
 		out := json.NewEncoder(g.stdout())
 		emit = func(s supervisor.ReplayedSession, _ []string) error { return out.Encode(s) }
 	}
+	defer replayGC(os.Getenv)()
 	began := time.Now()
 	sum, err := supervisor.ReplayStream(pol, src.next, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
 		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay},
@@ -91,6 +93,23 @@ func (c *replayCmd) Run(g *cli) error {
 	printReplayClock(g.stdout(), sum)
 	printThroughput(g.stdout(), sum.Calls, took, workers)
 	return nil
+}
+
+// replayGCPercent is the garbage collector's pace during a replay: the
+// heap may grow to five times what is live. A replay streams its input, so
+// little is live, and at Go's default (100) the collector ran so often that
+// the replay of 100k workspace calls took 7.0-7.3 CPU-seconds instead of
+// 5.0-5.6 (peak RSS 57-85 MB instead of 37-41).
+const replayGCPercent = 400
+
+// replayGC sets the collector's pace for a replay unless GOGC (read with
+// getenv) sets it, and returns what puts it back.
+func replayGC(getenv func(string) string) func() {
+	if getenv("GOGC") != "" {
+		return func() {}
+	}
+	was := debug.SetGCPercent(replayGCPercent)
+	return func() { debug.SetGCPercent(was) }
 }
 
 // printReplayClock says whether verdicts depend on when calls were made,
