@@ -137,23 +137,37 @@ func (r result) yaml() (tree any, ok bool) {
 // index records the values of the results observed since the last lookup,
 // in the order they were observed.
 func (p *Provenance) index() {
+	// The results are walked first, so that the index is sized once for
+	// all their values rather than grown value by value.
+	exs := make([]*extraction, len(p.pending))
+	total := 0
 	for i, r := range p.pending {
-		p.observe(r)
+		exs[i] = r.extraction()
+		total += len(exs[i].values)
 		p.pending[i] = result{}
 	}
 	p.pending, p.pendingBytes = p.pending[:0], 0
+	if len(p.values) == 0 && total > 0 {
+		p.values = make(map[vkey]entry, min(total, maxValues+1))
+	}
+	p.queue = slices.Grow(p.queue, min(total, 2*maxValues))
+	for _, ex := range exs {
+		p.observe(ex)
+	}
 }
 
-// observe indexes one result's values. What a result holds does not
-// depend on the session, so a result shared across sessions
-// (ParsedResult) is walked once and its values hashed into each.
-func (p *Provenance) observe(r result) {
-	var ex *extraction
+// extraction is the result's values. What a result holds does not depend
+// on the session, so a result shared across sessions (ParsedResult) is
+// walked once and its values hashed into each.
+func (r result) extraction() *extraction {
 	if r.lazy != nil {
-		ex = r.lazy.extraction(r.tool, r.extract)
-	} else {
-		ex = r.extract()
+		return r.lazy.extraction(r.tool, r.extract)
 	}
+	return r.extract()
+}
+
+// observe indexes one result's values.
+func (p *Provenance) observe(ex *extraction) {
 	for _, v := range ex.values {
 		p.record(p.key(v.kind, v.norm), ex.names[v.name])
 	}
