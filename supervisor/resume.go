@@ -30,6 +30,9 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 	if time.Since(rec.LastSeen) > s.opts.IdleTTL {
 		return nil, nil
 	}
+	if err := s.takeOver(ctx, id); err != nil {
+		return nil, err
+	}
 	// The history, not just the record, must say it is live.
 	evs, err := s.store.Events(ctx, id)
 	if err != nil {

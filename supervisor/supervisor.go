@@ -341,6 +341,9 @@ func (s *Supervisor) onUnregister(ctx context.Context, cs server.ClientSession) 
 	if sess == nil || s.closing.Load() {
 		return
 	}
+	if held, err := s.heldHere(ctx, sess); held == nil || err != nil {
+		return // another replica serves it now: not this copy's to end
+	}
 	s.endSession(context.WithoutCancel(ctx), sess, store.StateEnded, "closed by the client or idle")
 }
 
