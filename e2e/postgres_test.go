@@ -52,7 +52,7 @@ func TestServeOnPostgres(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "desk.yaml"), []byte(refundsHeld), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yaml := pgDeskYAML(filepath.Join(dir, "data"), desk, "")
+	yaml := pgDeskYAML(filepath.Join(dir, "data"), fmt.Sprintf("stdio: {command: %q}", desk), "")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +139,10 @@ func TestServeOnPostgres(t *testing.T) {
 }
 
 // pgDeskYAML is the configuration of a warden on $WARDEN_PG_URL serving
-// desk to agent desk under desk.yaml (beside it), with an admin API;
-// storeExtra adds to store.postgres (", replica: r0").
-func pgDeskYAML(data, desk, storeExtra string) string {
+// upstream desk (its transport: "stdio: {...}" or "http: {...}") to agent
+// desk under desk.yaml (beside it), with an admin API; storeExtra adds to
+// store.postgres (", replica: r0").
+func pgDeskYAML(data, transport, storeExtra string) string {
 	return fmt.Sprintf(`listen: 127.0.0.1:0
 data_dir: %s
 log: {level: info, format: json}
@@ -149,12 +150,12 @@ store: {postgres: {url_env: WARDEN_PG_URL%s}}
 admin: {listen: "127.0.0.1:0", token_sha256: %s}
 upstreams:
   - name: desk
-    stdio: {command: %q}
+    %s
 agents:
   - name: desk
     token_sha256: %s
     workflow: desk.yaml
-`, data, storeExtra, hashToken(pgAdminToken), desk, hashToken(pgAgentToken))
+`, data, storeExtra, hashToken(pgAdminToken), transport, hashToken(pgAgentToken))
 }
 
 // adminBase waits for warden to log where its admin API is.

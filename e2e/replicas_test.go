@@ -23,24 +23,23 @@ type replicaSet struct {
 }
 
 // startReplicas starts n replicas (named r0, r1, ...) of warden serving
-// the desk upstream under the refundsHeld workflow, on one fresh
-// database, behind HAProxy (round robin, no stickiness).
-func startReplicas(t *testing.T, n int) *replicaSet {
+// one upstream (its transport, as pgDeskYAML takes it) under workflow,
+// on one fresh database, behind HAProxy (round robin, no stickiness).
+func startReplicas(t *testing.T, n int, transport, workflow string) *replicaSet {
 	t.Helper()
 	pg := testkit.Postgres(t)
 	t.Setenv("WARDEN_PG_URL", pg)
 	bin := buildWarden(t)
-	desk := buildCommand(t, "./e2e/fixtures/deskserver")
 	set := &replicaSet{}
 	var backends []string
 	var path string
 	for i := 0; i < n; i++ {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "desk.yaml"), []byte(refundsHeld), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "desk.yaml"), []byte(workflow), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, "warden.yaml")
-		yaml := pgDeskYAML(filepath.Join(dir, "data"), desk, fmt.Sprintf(", replica: r%d", i))
+		yaml := pgDeskYAML(filepath.Join(dir, "data"), transport, fmt.Sprintf(", replica: r%d", i))
 		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +67,8 @@ func startReplicas(t *testing.T, n int) *replicaSet {
 // resumes it, and the one that lost it refuses nothing it should serve;
 // the chain holds every call with its result, in order, and verifies.
 func TestReplicasServeOneSessionBehindHAProxy(t *testing.T) {
-	set := startReplicas(t, 3)
+	desk := buildCommand(t, "./e2e/fixtures/deskserver")
+	set := startReplicas(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld)
 	c := connect(t, set.url, pgAgentToken)
 	sid := c.GetSessionId()
 	const calls = 9

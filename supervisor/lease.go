@@ -64,3 +64,16 @@ func (s *sessions) forget(sess *session) bool {
 	delete(s.live, sess.key)
 	return true
 }
+
+// takeOverToKill takes the lease of a session another replica may serve,
+// so that this replica can record its kill; the replica that served it
+// learns of the kill from the change feed, and can append nothing more.
+func (s *Supervisor) takeOverToKill(ctx context.Context, id string) error {
+	if !s.replicated() {
+		return nil
+	}
+	if _, err := s.store.Session(ctx, id); err != nil {
+		return err
+	}
+	return s.takeOver(ctx, id)
+}
