@@ -14,7 +14,9 @@ import (
 // HAProxy starts HAProxy (Debian's package) in front of backends
 // (host:port on loopback): HTTP mode, round robin, no stickiness, and the
 // server side closed after each response, so that each request is
-// balanced on its own whatever the client's keep-alive. It returns the
+// balanced on its own whatever the client's keep-alive. A backend that
+// stops answering is taken out by a health check every 200ms, and a
+// request that cannot connect to one is sent to another. It returns the
 // frontend's address (127.0.0.1:port); HAProxy is stopped at cleanup. It
 // skips t only when HAProxy is not installed (.ci/run installs it).
 func HAProxy(t testing.TB, backends ...string) string {
@@ -30,13 +32,15 @@ func HAProxy(t testing.TB, backends ...string) string {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	var servers strings.Builder
 	for i, b := range backends {
-		fmt.Fprintf(&servers, "  server r%d %s\n", i, b)
+		fmt.Fprintf(&servers, "  server r%d %s check inter 200ms fall 1 rise 2\n", i, b)
 	}
 	cfg := fmt.Sprintf(`global
   maxconn 1024
 defaults
   mode http
   option http-server-close
+  option redispatch 1
+  retries 3
   timeout connect 5s
   timeout client 120s
   timeout server 120s
