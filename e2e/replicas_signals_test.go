@@ -40,6 +40,43 @@ func TestReplicasDecideAndKillAcrossReplicas(t *testing.T) {
 		t.Fatalf("the call held on r1 after r0 approved it: %+v %v (paid %d)", r.res, r.err, up.paid.Load())
 	}
 
+	// Two replicas race to decide one approval: exactly one wins, and the
+	// held call does what the winner said.
+	admin2 := testkit.Admin{Base: adminBase(t, set.procs[2]), Token: pgAdminToken}
+	held = callAsync(c, "pay", map[string]any{"amount": 60, "to": "y"}, nil)
+	waitFor(t, 20*time.Second, "a second pending approval", func() bool {
+		var err error
+		pending, err = set.db.Approvals(ctx, store.ApprovalFilter{Session: sid, State: store.ApprovalPending})
+		return err == nil && len(pending) == 1
+	})
+	type outcome struct {
+		decision string
+		status   int
+	}
+	race := make(chan outcome, 2)
+	for _, d := range []struct {
+		admin    testkit.Admin
+		decision string
+	}{{admin, store.DecisionOnce}, {admin2, store.DecisionDeny}} {
+		go func() {
+			st, _ := d.admin.Do(t, http.MethodPost, "/v1/approvals/"+pending[0].ID+"/decision", map[string]string{"decision": d.decision, "by": "racer"}, nil)
+			race <- outcome{d.decision, st}
+		}()
+	}
+	var winners []string
+	for range 2 {
+		if o := <-race; o.status == http.StatusOK {
+			winners = append(winners, o.decision)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("two replicas deciding one approval: %d won (%v), want exactly one", len(winners), winners)
+	}
+	r := await(t, held, 20*time.Second)
+	if paid := up.paid.Load() == 2; paid != (winners[0] == store.DecisionOnce) || (r.err == nil && !r.res.IsError) != paid {
+		t.Fatalf("%s won, but the held call ended %+v %v with %d payments", winners[0], r.res, r.err, up.paid.Load())
+	}
+
 	const trials = 10
 	var took []time.Duration
 	for i := 0; i < trials; i++ {
