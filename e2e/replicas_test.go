@@ -25,10 +25,11 @@ type replicaSet struct {
 // startReplicas starts n replicas (named r0, r1, ...) of warden serving
 // one upstream (its transport, as pgDeskYAML takes it) under workflow,
 // on one fresh database, behind HAProxy (round robin, no stickiness).
-func startReplicas(t *testing.T, n int, transport, workflow string) *replicaSet {
+// via, if given, says how replica i reaches the database (its URL from
+// the database's).
+func startReplicas(t *testing.T, n int, transport, workflow string, via ...func(i int, pg string) string) *replicaSet {
 	t.Helper()
 	pg := testkit.Postgres(t)
-	t.Setenv("WARDEN_PG_URL", pg)
 	bin := buildWarden(t)
 	set := &replicaSet{}
 	var backends []string
@@ -42,6 +43,10 @@ func startReplicas(t *testing.T, n int, transport, workflow string) *replicaSet 
 		yaml := pgDeskYAML(filepath.Join(dir, "data"), transport, fmt.Sprintf(", replica: r%d", i))
 		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
+		}
+		t.Setenv("WARDEN_PG_URL", pg)
+		for _, f := range via {
+			t.Setenv("WARDEN_PG_URL", f(i, pg)) // read by the replica when it starts
 		}
 		p := startServe(t, bin, cfg)
 		u, err := url.Parse(p.url)
