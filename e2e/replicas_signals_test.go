@@ -104,3 +104,38 @@ func TestReplicasDecideAndKillAcrossReplicas(t *testing.T) {
 	t.Logf("kill on r0 until the upstream saw r1's call cancelled, %d trials: min %v, median %v, p90 %v, max %v",
 		trials, took[0], took[trials/2], took[trials*9/10], took[trials-1])
 }
+
+// TestReplicaTakeoverClosesOpenCalls: a call is in flight on r0 when a
+// request of the same session lands on r1. r1 takes the session over and
+// records the call's outcome as unknown (r0 can no longer record it), so
+// the chain has no call left open; the session goes on through r1.
+func TestReplicaTakeoverClosesOpenCalls(t *testing.T) {
+	up := newLadderUpstream(t)
+	set := startReplicas(t, 2, fmt.Sprintf("http: {url: %q}", up.URL), strings.Replace(ladderWorkflow, "agent: ops", "agent: desk", 1))
+	c := connect(t, set.procs[0].url, pgAgentToken)
+	sid := c.GetSessionId()
+	callAsync(c, "block", nil, nil)
+	testkit.Recv(t, up.started, 20*time.Second, "the block call at the upstream")
+
+	c1 := rejoin(t, set.procs[1].url, pgAgentToken, sid)
+	if got := resultText(callTool(t, c1, "echo", map[string]any{"message": "on r1"})); got != "echo: on r1" {
+		t.Fatalf("echo on r1: %q", got)
+	}
+	evs, err := set.db.Events(context.Background(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	closed := false
+	for _, e := range evs {
+		switch {
+		case e.Kind == store.KindCall && e.Tool == "block":
+			block = e.CallID
+		case e.Kind == store.KindResult && e.CallID == block && block != "":
+			closed = strings.Contains(e.Error, "took the session over")
+		}
+	}
+	if block == "" || !closed {
+		t.Fatalf("the block call in flight on r0 (%q) has no result saying r1 took the session over", block)
+	}
+}

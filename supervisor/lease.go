@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"fmt"
+
+	"github.com/warden-dev/warden/store"
 )
 
 // leaser is a history that several replicas of warden share
@@ -76,4 +78,17 @@ func (s *Supervisor) takeOverToKill(ctx context.Context, id string) error {
 		return err
 	}
 	return s.takeOver(ctx, id)
+}
+
+// closeTakenOver records, for a session this replica just took over, a
+// result for each call the chain has open: the replica that forwarded it
+// can no longer record its result (or died), so its outcome is unknown.
+func (s *Supervisor) closeTakenOver(ctx context.Context, id string, evs []store.Event) {
+	if !s.replicated() {
+		return
+	}
+	why := "interrupted: another warden replica took the session over before the result came back; the upstream may or may not have acted"
+	if err := s.closeOpenCalls(context.WithoutCancel(ctx), id, openCalls(evs), why); err != nil {
+		s.log.Error("cannot close the calls a previous replica left open", "session", id, "err", err)
+	}
 }
