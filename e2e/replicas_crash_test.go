@@ -24,7 +24,7 @@ func TestReplicaKilledMidCalls(t *testing.T) {
 	desk := buildCommand(t, "./e2e/fixtures/deskserver")
 	set := startReplicas(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld)
 	ctx := context.Background()
-	c := connect(t, set.url, pgAgentToken)
+	c := dialBalanced(t, set.url)
 	sid := c.GetSessionId()
 	held := callAsync(c, "issue_refund", map[string]any{"customer_id": "C-1001", "iban": "DE00", "amount": 5}, nil)
 	var pending []store.Approval

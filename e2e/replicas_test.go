@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mark3labs/mcp-go/client"
+
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/store/postgres"
@@ -74,7 +76,7 @@ func startReplicas(t *testing.T, n int, transport, workflow string, via ...func(
 func TestReplicasServeOneSessionBehindHAProxy(t *testing.T) {
 	desk := buildCommand(t, "./e2e/fixtures/deskserver")
 	set := startReplicas(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld)
-	c := connect(t, set.url, pgAgentToken)
+	c := dialBalanced(t, set.url)
 	sid := c.GetSessionId()
 	const calls = 9
 	for i := 0; i < calls; i++ {
@@ -110,4 +112,18 @@ func TestReplicasServeOneSessionBehindHAProxy(t *testing.T) {
 	if rep, err := set.db.Verify(ctx); err != nil || len(rep.Broken) != 0 {
 		t.Fatalf("Verify: %+v, %v", rep, err)
 	}
+}
+
+// dialBalanced connects an agent through the load balancer, without the
+// standing GET stream: its reconnections would run alongside the calls,
+// and a session's requests that run at once on different replicas take
+// its lease from each other (README: limits of replicas).
+func dialBalanced(t *testing.T, url string) *client.Client {
+	t.Helper()
+	c, err := testkit.Dial(url, pgAgentToken, "e2e-agent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
