@@ -21,6 +21,10 @@ type Postgres struct {
 	// connection string. It is a Secret (it may hold a password), so it
 	// never prints.
 	URL Secret
+	// Replica names this warden among several serving one database
+	// (store.postgres.replica): each session is then served under a lease
+	// that any replica may take over. Empty: this warden is the only one.
+	Replica string
 }
 
 // store reads the top-level store section.
@@ -45,19 +49,33 @@ func (d *decoder) store(n ast.Node) Store {
 
 func (d *decoder) postgres(n ast.Node) *Postgres {
 	p := &Postgres{}
-	fields, ok := d.mapping(n, "store.postgres", "url_env")
+	fields, ok := d.mapping(n, "store.postgres", "url_env", "replica")
 	if !ok {
 		return p
 	}
 	for _, f := range fields {
-		if f.name == "url_env" && f.val != nil {
+		switch {
+		case f.name == "url_env" && f.val != nil:
 			p.URLEnv, p.URL = d.postgresURL(f.val)
+		case f.name == "replica":
+			p.Replica = d.replicaName(f.val)
 		}
 	}
 	if p.URLEnv == "" {
 		d.errorf(n, "store.postgres needs url_env: the environment variable holding the connection URL")
 	}
 	return p
+}
+
+// replicaName reads store.postgres.replica: a name without spaces, as it
+// is recorded as each lease's owner.
+func (d *decoder) replicaName(n ast.Node) string {
+	name, ok := d.nonEmpty(n, "store.postgres.replica")
+	if ok && strings.ContainsAny(name, " \t\n") {
+		d.errorf(n, "store.postgres.replica %q has a space: name this replica (unique among those sharing the database) without one", name)
+		return ""
+	}
+	return name
 }
 
 // postgresURL reads url_env's name and the URL it holds, without ever

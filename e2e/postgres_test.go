@@ -52,19 +52,7 @@ func TestServeOnPostgres(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "desk.yaml"), []byte(refundsHeld), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yaml := fmt.Sprintf(`listen: 127.0.0.1:0
-data_dir: %s
-log: {level: info, format: json}
-store: {postgres: {url_env: WARDEN_PG_URL}}
-admin: {listen: "127.0.0.1:0", token_sha256: %s}
-upstreams:
-  - name: desk
-    stdio: {command: %q}
-agents:
-  - name: desk
-    token_sha256: %s
-    workflow: desk.yaml
-`, filepath.Join(dir, "data"), hashToken(pgAdminToken), desk, hashToken(pgAgentToken))
+	yaml := pgDeskYAML(filepath.Join(dir, "data"), fmt.Sprintf("stdio: {command: %q}", desk), "")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +136,26 @@ agents:
 	if err != nil || !strings.Contains(string(out), "intact") {
 		t.Fatalf("warden verify -c: %v\n%s", err, out)
 	}
+}
+
+// pgDeskYAML is the configuration of a warden on $WARDEN_PG_URL serving
+// upstream desk (its transport: "stdio: {...}" or "http: {...}") to agent
+// desk under desk.yaml (beside it), with an admin API; storeExtra adds to
+// store.postgres (", replica: r0").
+func pgDeskYAML(data, transport, storeExtra string) string {
+	return fmt.Sprintf(`listen: 127.0.0.1:0
+data_dir: %s
+log: {level: info, format: json}
+store: {postgres: {url_env: WARDEN_PG_URL%s}}
+admin: {listen: "127.0.0.1:0", token_sha256: %s}
+upstreams:
+  - name: desk
+    %s
+agents:
+  - name: desk
+    token_sha256: %s
+    workflow: desk.yaml
+`, data, storeExtra, hashToken(pgAdminToken), transport, hashToken(pgAgentToken))
 }
 
 // adminBase waits for warden to log where its admin API is.

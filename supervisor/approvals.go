@@ -240,15 +240,24 @@ func recent(sess *session) []notify.RecentCall {
 // releaseHeld expires every pending approval and wakes the calls held on
 // them, which then answer their agents.
 func (s *Supervisor) releaseHeld(ctx context.Context) {
-	if _, err := s.store.ExpireApprovals(ctx, time.Now(), true); err != nil {
-		s.log.Error("cannot expire held approvals", "err", err)
-	}
 	s.waiting.mu.Lock()
 	ids := make([]string, 0, len(s.waiting.m))
 	for id := range s.waiting.m {
 		ids = append(ids, id)
 	}
 	s.waiting.mu.Unlock()
+	if !s.replicated() {
+		if _, err := s.store.ExpireApprovals(ctx, time.Now(), true); err != nil {
+			s.log.Error("cannot expire held approvals", "err", err)
+		}
+	} else {
+		// Other replicas' approvals stay pending: only this one's calls go.
+		for _, id := range ids {
+			if _, err := s.store.ExpireApproval(ctx, id, "the warden replica holding the call stopped"); err != nil {
+				s.log.Debug("held approval not expired", "approval", id, "err", err)
+			}
+		}
+	}
 	for _, id := range ids {
 		if a, err := s.store.Approval(ctx, id); err == nil {
 			s.waiting.deliver(a)

@@ -96,7 +96,14 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		}
 		var sess *session
 		if sid != "" {
-			if sess = s.sessions.get(sid); sess == nil {
+			if sess = s.sessions.get(sid); sess != nil {
+				var err error
+				if sess, err = s.heldHere(r.Context(), sess); err != nil {
+					httpError(w, http.StatusServiceUnavailable, err.Error())
+					return
+				}
+			}
+			if sess == nil {
 				// A session that a previous run left live comes back.
 				var err error
 				if sess, err = s.resume(r.Context(), sid, identity{agent: agent}); err != nil {

@@ -111,6 +111,9 @@ func (s *Supervisor) killAgent(ctx context.Context, agent, reason, by string) in
 // kill, it does not stop halfway when ctx's caller goes away.
 func (s *Supervisor) killRecorded(ctx context.Context, id, reason, by string) error {
 	ctx = context.WithoutCancel(ctx)
+	if err := s.takeOverToKill(ctx, id); err != nil {
+		return err
+	}
 	for _, sess := range s.sessions.all() {
 		if sess.id == id {
 			s.kill(ctx, sess, reason, by)

@@ -26,43 +26,9 @@ func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("recover session %s: %w", rec.ID, err)
 		}
-		// A call went to its upstream when its verdict let it (allow,
-		// flag, throttle) or an approver approved it.
-		open := map[string]store.Event{}
-		held := map[string]store.Event{}
-		var order []string
-		for _, e := range evs {
-			switch e.Kind {
-			case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
-				v, err := warden.ParseVerdict(e.Verdict)
-				switch {
-				case err == nil && v <= warden.Throttle:
-					open[e.CallID] = e
-					order = append(order, e.CallID)
-				case v == warden.StepUp:
-					held[e.CallID] = e
-				}
-			case store.KindApproval:
-				if call, ok := held[e.CallID]; ok && e.Verdict == store.ApprovalApproved {
-					open[e.CallID] = call
-					order = append(order, e.CallID)
-				}
-			case store.KindResult:
-				delete(open, e.CallID)
-			}
-		}
-		for _, id := range order {
-			call, ok := open[id]
-			if !ok {
-				continue
-			}
-			_, err := s.store.Append(ctx, rec.ID, store.Event{
-				Kind: store.KindResult, CallID: id, Upstream: call.Upstream, Tool: call.Tool,
-				Error: "interrupted: warden stopped before the result came back; the upstream may or may not have acted",
-			})
-			if err != nil {
-				return fmt.Errorf("recover session %s: %w", rec.ID, err)
-			}
+		open := openCalls(evs)
+		if err := s.closeOpenCalls(ctx, rec.ID, open, "interrupted: warden stopped before the result came back; the upstream may or may not have acted"); err != nil {
+			return fmt.Errorf("recover session %s: %w", rec.ID, err)
 		}
 		if state, reason, ended := endedOnRecord(evs); ended {
 			// A kill or an end whose state change did not land (a crash
@@ -90,6 +56,56 @@ func (s *Supervisor) recoverInterrupted(ctx context.Context) error {
 			return fmt.Errorf("recover session %s: %w", rec.ID, err)
 		}
 		s.log.Warn("closed the record of an expired session", "session", rec.ID, "agent", rec.Agent, "calls_without_result", len(open))
+	}
+	return nil
+}
+
+// openCalls returns, in order, the calls of a chain that went to their
+// upstream (a verdict that let them, or an approver's approval) and have
+// no result.
+func openCalls(evs []store.Event) []store.Event {
+	open := map[string]store.Event{}
+	held := map[string]store.Event{}
+	var order []string
+	for _, e := range evs {
+		switch e.Kind {
+		case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
+			v, err := warden.ParseVerdict(e.Verdict)
+			switch {
+			case err == nil && v <= warden.Throttle:
+				open[e.CallID] = e
+				order = append(order, e.CallID)
+			case v == warden.StepUp:
+				held[e.CallID] = e
+			}
+		case store.KindApproval:
+			if call, ok := held[e.CallID]; ok && e.Verdict == store.ApprovalApproved {
+				open[e.CallID] = call
+				order = append(order, e.CallID)
+			}
+		case store.KindResult:
+			delete(open, e.CallID)
+		}
+	}
+	out := make([]store.Event, 0, len(open))
+	for _, id := range order {
+		if call, ok := open[id]; ok {
+			out = append(out, call)
+			delete(open, id)
+		}
+	}
+	return out
+}
+
+// closeOpenCalls records a result saying why for each open call: its
+// outcome is not known to this warden.
+func (s *Supervisor) closeOpenCalls(ctx context.Context, session string, open []store.Event, why string) error {
+	for _, call := range open {
+		if _, err := s.store.Append(ctx, session, store.Event{
+			Kind: store.KindResult, CallID: call.CallID, Upstream: call.Upstream, Tool: call.Tool, Error: why,
+		}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 	if time.Since(rec.LastSeen) > s.opts.IdleTTL {
 		return nil, nil
 	}
+	if err := s.takeOver(ctx, id); err != nil {
+		return nil, err
+	}
 	// The history, not just the record, must say it is live.
 	evs, err := s.store.Events(ctx, id)
 	if err != nil {
@@ -65,6 +68,7 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 		Reasons: []string{"session resumed after warden restarted"}}); err != nil {
 		s.log.Error("cannot record session resumption", "session", id, "err", err)
 	}
+	s.closeTakenOver(ctx, id, evs)
 	// Its upstream sessions ended with the warden that served it.
 	s.hub.Resumed(sess.who())
 	s.log.Info("session resumed after a restart", "session", id, "agent", rec.Agent)

@@ -224,6 +224,27 @@ func (s *Supervisor) Handler() http.Handler {
 // to connect, or ctx ends. An error means the history could not be read or
 // written: warden must not serve then.
 func (s *Supervisor) Start(ctx context.Context) error {
+	if err := s.startOwnHistory(ctx); err != nil {
+		return err
+	}
+	if err := s.loadSuspensions(ctx); err != nil {
+		return err
+	}
+	if err := s.loadBudgets(ctx); err != nil {
+		return err
+	}
+	s.watchReplicas()
+	s.hub.Start(ctx, peer{s}, s.mirror)
+	return nil
+}
+
+// startOwnHistory closes what the previous run left open: its calls in
+// flight and its held approvals. A replica among several does neither:
+// what is open may be another replica's, live.
+func (s *Supervisor) startOwnHistory(ctx context.Context) error {
+	if s.replicated() {
+		return nil
+	}
 	if err := s.recoverInterrupted(ctx); err != nil {
 		return err
 	}
@@ -233,13 +254,6 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	} else if n > 0 {
 		s.log.Warn("approvals left pending by the last run are expired", "count", n)
 	}
-	if err := s.loadSuspensions(ctx); err != nil {
-		return err
-	}
-	if err := s.loadBudgets(ctx); err != nil {
-		return err
-	}
-	s.hub.Start(ctx, peer{s}, s.mirror)
 	return nil
 }
 
@@ -340,6 +354,9 @@ func (s *Supervisor) onUnregister(ctx context.Context, cs server.ClientSession) 
 	sess := s.sessions.get(cs.SessionID())
 	if sess == nil || s.closing.Load() {
 		return
+	}
+	if held, err := s.heldHere(ctx, sess); held == nil || err != nil {
+		return // another replica serves it now: not this copy's to end
 	}
 	s.endSession(context.WithoutCancel(ctx), sess, store.StateEnded, "closed by the client or idle")
 }

@@ -15,7 +15,11 @@ import (
 // applying its migrations. Messages name the variable, never the URL.
 func openPostgres(ctx context.Context, cfg *config.Config) (*postgres.DB, error) {
 	p := cfg.Store.Postgres
-	db, err := postgres.Open(ctx, string(p.URL))
+	var opts []postgres.Option
+	if p.Replica != "" {
+		opts = append(opts, postgres.WithReplica(p.Replica))
+	}
+	db, err := postgres.Open(ctx, string(p.URL), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open the PostgreSQL history ($%s): %w", p.URLEnv, err)
 	}

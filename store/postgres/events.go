@@ -26,13 +26,17 @@ func (d *DB) AppendWithData(ctx context.Context, sessionID string, ev store.Even
 
 // append links ev after the chain's head with the session row locked
 // (FOR UPDATE), so that concurrent appends to one session queue there
-// and never fork the chain.
+// and never fork the chain. A replica appends only under the session's
+// lease (checkLease), in the same transaction.
 func (d *DB) append(ctx context.Context, sessionID string, ev store.Event, data json.RawMessage) (store.Event, error) {
 	ev, err := store.PrepareEvent(sessionID, ev, data)
 	if err != nil {
 		return store.Event{}, err
 	}
 	err = d.tx(ctx, func(tx pgx.Tx) error {
+		if err := d.checkLease(ctx, tx, sessionID); err != nil {
+			return err
+		}
 		ev, err = appendTx(ctx, tx, sessionID, ev, data)
 		return err
 	})

@@ -28,13 +28,14 @@ const defaultMaxConns = 32
 type DB struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	leases leases
 }
 
 var _ store.Store = (*DB)(nil)
 
 // Open connects to the database at url and applies the migrations it
 // lacks. Errors never include url: it may hold a password.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, errors.New("postgres: the connection URL does not parse (it is not shown: it may hold a password)")
@@ -55,7 +56,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{pool: pool}, nil
+	d := &DB{pool: pool}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
 }
 
 // Close releases the connections. Every write has committed when it

@@ -13,7 +13,8 @@ import (
 	"github.com/warden-dev/warden/store"
 )
 
-// CreateSession records s; the error wraps store.ErrExists if the id is taken.
+// CreateSession records s; the error wraps store.ErrExists if the id is
+// taken. A replica (WithReplica) takes the new session's lease with it.
 func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	s, err := store.PrepareSession(s)
 	if err != nil {
@@ -23,9 +24,13 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	if err != nil {
 		return fmt.Errorf("store: create session %q: %w", s.ID, err)
 	}
+	var epoch int64
 	err = d.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, $2, $3, $4, $5)",
-			s.ID, s.Agent, s.State, s.Started.UnixNano(), body)
+		if _, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, $2, $3, $4, $5)",
+			s.ID, s.Agent, s.State, s.Started.UnixNano(), body); err != nil || d.leases.replica == "" {
+			return err
+		}
+		epoch, err = takeLease(ctx, tx, s.ID, d.leases.replica)
 		return err
 	})
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" {
@@ -33,6 +38,9 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	}
 	if err != nil {
 		return fmt.Errorf("store: create session %q: %w", s.ID, err)
+	}
+	if d.leases.replica != "" {
+		d.leases.set(s.ID, epoch)
 	}
 	return nil
 }
