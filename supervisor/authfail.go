@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -33,10 +32,7 @@ type authFailures struct {
 // hadToken tells an unknown token from a missing one.
 func (s *Supervisor) authRefused(remote string, hadToken bool) {
 	now := time.Now().UTC()
-	addr := remote
-	if ap, err := netip.ParseAddrPort(remote); err == nil {
-		addr = ap.Addr().String() // ports change per connection
-	}
+	addr := hostOf(remote) // ports change per connection
 	f := &s.authFails
 	f.mu.Lock()
 	defer f.mu.Unlock()
