@@ -34,6 +34,7 @@ func needsRestart(running, next *config.Config) []string {
 	differ("anchor", running.Anchor, next.Anchor)
 	differ("tracing", running.Tracing, next.Tracing)
 	differ("store", running.Store, next.Store)
+	differ("export", running.Export, next.Export)
 	differ("agents' retention", agentRetention(running), agentRetention(next))
 	differ("upstreams (validate_args)", keysOnly(running), keysOnly(next))
 	slices.Sort(out)

@@ -43,6 +43,7 @@ func TestNeedsRestart(t *testing.T) {
 		{name: "log", top: top + "log: {level: debug}\n", want: []string{"log"}},
 		{name: "tracing", top: top + "tracing: {otlp_endpoint: \"http://127.0.0.1:4318\"}\n", want: []string{"tracing"}},
 		{name: "store", top: top + "store: {postgres: {url_env: PG}}\n", want: []string{"store"}},
+		{name: "export", top: top + "export: {ocsf: {file: /tmp/ocsf.jsonl}}\n", want: []string{"export"}},
 		{name: "validate_args", top: top, up: "\n    validate_args: keys_only", want: []string{"upstreams (validate_args)"}},
 		{name: "retention", top: top + "retention: {max_age: 1h, export_dir: /tmp/x}\n", agent: "\n    retention: {max_age: 2h}", want: []string{"agents' retention", "retention"}},
 		{name: "reloaded: admin token, throttle, url, agent token", top: "listen: 127.0.0.1:0\ndata_dir: /tmp/d\nadmin: {listen: 127.0.0.1:0, token_sha256: " + strings.Repeat("ab", 32) + "}\nthrottle: {session: {per_minute: 1, burst: 1}}\n",
