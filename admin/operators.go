@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"sync"
 
 	"github.com/warden-dev/warden/supervisor"
 )
@@ -20,8 +21,11 @@ type Operator struct {
 	TokenSHA256 string // lowercase hex SHA-256 of the token
 }
 
-// Operators are the named admin tokens, beside the shared one.
+// Operators are the named admin tokens, beside the shared one. A reload
+// replaces them (Set): a token taken out of the configuration signs no
+// one in from then on, and the console's logins made with it end.
 type Operators struct {
+	mu    sync.RWMutex
 	names []string
 	sums  [][sha256.Size]byte
 }
@@ -30,20 +34,41 @@ type Operators struct {
 // name may be SharedName or repeat.
 func NewOperators(ops []Operator) (*Operators, error) {
 	o := &Operators{}
+	if err := o.Set(ops); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Set replaces the named tokens with ops, checked as NewOperators checks
+// them; on error nothing changes.
+func (o *Operators) Set(ops []Operator) error {
+	names, sums, err := decodeOperators(ops)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.names, o.sums = names, sums
+	return nil
+}
+
+// decodeOperators checks and decodes the operators' names and hashes.
+func decodeOperators(ops []Operator) (names []string, sums [][sha256.Size]byte, err error) {
 	seen := map[string]bool{SharedName: true}
 	for _, op := range ops {
 		if op.Name == "" || seen[op.Name] {
-			return nil, fmt.Errorf("admin operator %q: a name must be set, unique, and not %q", op.Name, SharedName)
+			return nil, nil, fmt.Errorf("admin operator %q: a name must be set, unique, and not %q", op.Name, SharedName)
 		}
 		seen[op.Name] = true
 		var sum [sha256.Size]byte
 		if n, err := hex.Decode(sum[:], []byte(op.TokenSHA256)); err != nil || n != sha256.Size || len(op.TokenSHA256) != 2*sha256.Size {
-			return nil, fmt.Errorf("admin operator %q: token hash is not 64 hex digits", op.Name)
+			return nil, nil, fmt.Errorf("admin operator %q: token hash is not 64 hex digits", op.Name)
 		}
-		o.names = append(o.names, op.Name)
-		o.sums = append(o.sums, sum)
+		names = append(names, op.Name)
+		sums = append(sums, sum)
 	}
-	return o, nil
+	return names, sums, nil
 }
 
 // Who returns who a token is: a named operator, or SharedName for sup's
@@ -55,20 +80,43 @@ func (o *Operators) Who(sup *supervisor.Supervisor, token string) (string, bool)
 	if token == "" {
 		return "", false
 	}
-	found := -1
-	if o != nil {
-		sum := sha256.Sum256([]byte(token))
-		for i := range o.sums {
-			found = subtle.ConstantTimeSelect(subtle.ConstantTimeCompare(sum[:], o.sums[i][:]), i, found)
-		}
+	if name, ok := o.find(sha256.Sum256([]byte(token))); ok {
+		return name, true
 	}
-	switch {
-	case found >= 0:
-		return o.names[found], true
-	case shared:
+	if shared {
 		return SharedName, true
 	}
 	return "", false
+}
+
+// find returns the operator whose token has this SHA-256. Every hash is
+// compared, with no early exit.
+func (o *Operators) find(sum [sha256.Size]byte) (string, bool) {
+	if o == nil {
+		return "", false
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	found := -1
+	for i := range o.sums {
+		found = subtle.ConstantTimeSelect(subtle.ConstantTimeCompare(sum[:], o.sums[i][:]), i, found)
+	}
+	if found < 0 {
+		return "", false
+	}
+	return o.names[found], true
+}
+
+// Holds reports whether the token with this SHA-256 still signs name in:
+// the shared token in force for SharedName, else name's own. The console
+// asks it on every request, so a reload that takes a token away ends the
+// logins made with it.
+func (o *Operators) Holds(sup *supervisor.Supervisor, name string, sum [sha256.Size]byte) bool {
+	if name == SharedName {
+		return sup.IsAdminTokenSum(sum)
+	}
+	got, ok := o.find(sum)
+	return ok && got == name
 }
 
 // WithOperators lets these named tokens use the API too; what they do is

@@ -351,14 +351,16 @@ func TestReloadThrottleKeepsCounters(t *testing.T) {
 	}
 }
 
-// TestReloadRotatesAdminToken replaces the admin API's token by reload:
-// the old one is refused from then on and the new one accepted.
+// TestReloadRotatesAdminToken replaces the admin API's tokens by reload:
+// the shared one rotated and a named one taken away are refused from then
+// on, and the new shared and named ones accepted.
 func TestReloadRotatesAdminToken(t *testing.T) {
 	const tok, oldAdmin, newAdmin = "agent-token-0123456789", "admin-old-0123456789", "admin-new-0123456789"
-	admin := func(token string) string {
-		return fmt.Sprintf("admin: {listen: 127.0.0.1:0, token_sha256: %s}\n", hashToken(token))
+	const carol, dan = "carol-admin-0123456789", "dan-admin-0123456789"
+	admin := func(token, named string) string {
+		return fmt.Sprintf("admin: {listen: 127.0.0.1:0, token_sha256: %s, tokens: [%s]}\n", hashToken(token), named)
 	}
-	w := startReloadWarden(t, false, admin(oldAdmin), reloadAgent{name: "bot", token: tok})
+	w := startReloadWarden(t, false, admin(oldAdmin, "{name: carol, token_sha256: "+hashToken(carol)+"}"), reloadAgent{name: "bot", token: tok})
 	var base string
 	waitFor(t, 10*time.Second, "the admin API's URL in the log", func() bool {
 		for _, line := range strings.Split(w.stderr.String(), "\n") {
@@ -386,13 +388,25 @@ func TestReloadRotatesAdminToken(t *testing.T) {
 	if st := status(oldAdmin); st != http.StatusOK {
 		t.Fatalf("admin token before the rotation: %d", st)
 	}
-	w.write(admin(newAdmin), reloadAgent{name: "bot", token: tok})
-	w.reloaded(t, 1)
-	if st := status(oldAdmin); st != http.StatusUnauthorized {
-		t.Errorf("old admin token after the rotation: %d, want 401", st)
+	if st := status(carol); st != http.StatusOK {
+		t.Fatalf("carol's named token before the reload: %d", st)
 	}
-	if st := status(newAdmin); st != http.StatusOK {
-		t.Errorf("new admin token after the rotation: %d, want 200", st)
+	// The reload rotates the shared token, takes carol's named token away
+	// and gives dan one.
+	w.write(admin(newAdmin, "{name: dan, token_sha256: "+hashToken(dan)+"}"), reloadAgent{name: "bot", token: tok})
+	w.reloaded(t, 1)
+	for _, c := range []struct {
+		name, token string
+		want        int
+	}{
+		{"old shared token", oldAdmin, http.StatusUnauthorized},
+		{"new shared token", newAdmin, http.StatusOK},
+		{"carol's removed named token", carol, http.StatusUnauthorized},
+		{"dan's added named token", dan, http.StatusOK},
+	} {
+		if st := status(c.token); st != c.want {
+			t.Errorf("%s after the reload: %d, want %d", c.name, st, c.want)
+		}
 	}
 }
 

@@ -1,12 +1,11 @@
 package console
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/warden-dev/warden/admin"
 )
 
 // authedFunc is a handler given the request's login.
@@ -19,7 +18,7 @@ func (c *console) current(r *http.Request) (login, string, bool) {
 		return login{}, "", false
 	}
 	l, ok := c.logins.get(ck.Value, time.Now())
-	if ok && l.shared != "" && !c.sup.IsAdminToken(l.shared) {
+	if ok && !c.ops.Holds(c.sup, l.operator, l.token) {
 		c.logins.end(ck.Value)
 		return login{}, "", false
 	}
@@ -145,11 +144,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusUnauthorized, "login", view{Data: loginView{Next: next, Error: "That token is not an admin token."}})
 		return
 	}
-	shared := ""
-	if name == admin.SharedName {
-		shared = token
-	}
-	id, err := c.logins.start(name, shared, now)
+	id, err := c.logins.start(name, sha256.Sum256([]byte(token)), now)
 	if err != nil {
 		http.Error(w, "cannot sign in: "+err.Error(), http.StatusInternalServerError)
 		return

@@ -30,6 +30,14 @@ func hashOf(token string) string {
 // upstreams) whose admin token is shared, with carol's named token.
 func testConsole(t *testing.T, shared string) (*supervisor.Supervisor, *httptest.Server) {
 	t.Helper()
+	sup, _, srv := testConsoleOps(t, shared)
+	return sup, srv
+}
+
+// testConsoleOps is testConsole that also returns the named operators,
+// for a test to reload them.
+func testConsoleOps(t *testing.T, shared string) (*supervisor.Supervisor, *admin.Operators, *httptest.Server) {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "warden.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +74,7 @@ func testConsole(t *testing.T, shared string) (*supervisor.Supervisor, *httptest
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return sup, srv
+	return sup, ops, srv
 }
 
 // signInAs posts a login and returns its cookie, or nil when refused.
@@ -146,12 +154,45 @@ func TestSharedTokenRotation(t *testing.T) {
 	}
 }
 
+// TestNamedTokenRevoked: a reload that takes a named operator's token
+// away (or replaces it) ends the logins made with it and signs no one in
+// with it, while the other operators and the shared token go on.
+func TestNamedTokenRevoked(t *testing.T) {
+	_, ops, srv := testConsoleOps(t, "shared")
+	carol := signInAs(t, srv.URL, "carol-token")
+	shared := signInAs(t, srv.URL, "shared")
+	if carol == nil || shared == nil {
+		t.Fatal("carol or the shared token did not sign in")
+	}
+	if err := ops.Set([]admin.Operator{{Name: "carol", TokenSHA256: "zz"}}); err == nil {
+		t.Fatal("a bad hash was accepted")
+	}
+	if who := signedInAs(t, srv.URL, carol); who != "carol" {
+		t.Fatalf("a refused reload ended carol's login: %q", who)
+	}
+	if err := ops.Set([]admin.Operator{{Name: "dan", TokenSHA256: hashOf("dan-token")}, {Name: "erin", TokenSHA256: hashOf("carol-token")}}); err != nil {
+		t.Fatal(err)
+	}
+	if who := signedInAs(t, srv.URL, carol); who != "" {
+		t.Fatalf("carol's login outlived her token's removal, as %q", who)
+	}
+	if c := signInAs(t, srv.URL, "carol-token"); c == nil || signedInAs(t, srv.URL, c) != "erin" {
+		t.Fatal("the token now named erin's does not sign in as erin")
+	}
+	if c := signInAs(t, srv.URL, "dan-token"); c == nil || signedInAs(t, srv.URL, c) != "dan" {
+		t.Fatal("dan's new token does not sign in")
+	}
+	if who := signedInAs(t, srv.URL, shared); who != admin.SharedName {
+		t.Fatalf("the shared login after the reload is %q", who)
+	}
+}
+
 // TestLoginsExpire: a login is good until its expiry, then gone; an
 // unknown or empty cookie is no login.
 func TestLoginsExpire(t *testing.T) {
 	l := newLogins(time.Hour)
 	now := time.Now()
-	id, err := l.start("dave", "", now)
+	id, err := l.start("dave", [32]byte{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

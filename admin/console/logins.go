@@ -19,10 +19,10 @@ type login struct {
 	operator string
 	csrf     string // the token every form of this login carries
 	expires  time.Time
-	// shared is the shared admin token the login was made with, kept in
-	// memory to check it is still in force: a reload that rotates it ends
-	// the logins made with the old one. "" for a named operator.
-	shared string
+	// token is the SHA-256 of the admin token the login was made with,
+	// checked on every request: a reload that rotates the shared token or
+	// takes a named one away ends the logins made with it.
+	token [sha256.Size]byte
 }
 
 // logins are the signed-in browsers, by the SHA-256 of their cookie.
@@ -45,9 +45,9 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// start signs operator in and returns the cookie's value; shared is the
-// shared admin token it signed in with, or "".
-func (l *logins) start(operator, shared string, now time.Time) (string, error) {
+// start signs operator in and returns the cookie's value; token is the
+// SHA-256 of the admin token it signed in with.
+func (l *logins) start(operator string, token [sha256.Size]byte, now time.Time) (string, error) {
 	id, err := randomToken()
 	if err != nil {
 		return "", err
@@ -63,7 +63,7 @@ func (l *logins) start(operator, shared string, now time.Time) (string, error) {
 			delete(l.m, k)
 		}
 	}
-	l.m[sha256.Sum256([]byte(id))] = login{operator: operator, csrf: csrf, expires: now.Add(l.ttl), shared: shared}
+	l.m[sha256.Sum256([]byte(id))] = login{operator: operator, csrf: csrf, expires: now.Add(l.ttl), token: token}
 	return id, nil
 }
 

@@ -12,15 +12,11 @@ import (
 // /console/ and the admin API (with its decision links) everywhere else.
 // The returned stop ends the console's live streams.
 func adminHandler(a *app, cfg *config.Admin) (h http.Handler, stop func(), err error) {
-	ops, err := admin.NewOperators(operators(cfg))
+	api, err := admin.Handler(a.sup, cfg.TokenSHA256, admin.WithMetrics(a.metrics), admin.WithOperators(a.ops))
 	if err != nil {
 		return nil, nil, err
 	}
-	api, err := admin.Handler(a.sup, cfg.TokenSHA256, admin.WithMetrics(a.metrics), admin.WithOperators(ops))
-	if err != nil {
-		return nil, nil, err
-	}
-	con, stop, err := console.Handler(a.sup, ops)
+	con, stop, err := console.Handler(a.sup, a.ops)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -30,11 +26,14 @@ func adminHandler(a *app, cfg *config.Admin) (h http.Handler, stop func(), err e
 	return mux, stop, nil
 }
 
-// operators are the named admin tokens (admin.tokens). A token whose
-// variable was unset (warden stdio lets it pass) is left out: it signs
-// no one in.
+// operators are the named admin tokens (admin.tokens), none without an
+// admin section. A token whose variable was unset (warden stdio lets it
+// pass) is left out: it signs no one in.
 func operators(cfg *config.Admin) []admin.Operator {
 	var ops []admin.Operator
+	if cfg == nil {
+		return nil
+	}
 	for _, t := range cfg.Tokens {
 		if t.TokenSHA256 != "" {
 			ops = append(ops, admin.Operator{Name: t.Name, TokenSHA256: t.TokenSHA256})

@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/supervisor"
@@ -96,6 +97,7 @@ func policyFiles(cfg *config.Config) []string {
 type reloader struct {
 	path    string
 	sup     *supervisor.Supervisor
+	ops     *admin.Operators // the named admin tokens, reloaded with the rest
 	log     *log.Logger
 	running *config.Config     // what warden started with: restart-only settings stay so
 	loaded  *config.Config     // the last configuration applied
@@ -106,7 +108,7 @@ type reloader struct {
 
 // newReloader reloads the configuration file of a running warden.
 func newReloader(a *app, logger *log.Logger) *reloader {
-	return &reloader{path: a.cfg.File, sup: a.sup, log: logger, running: a.cfg, loaded: a.cfg, agents: a.agents}
+	return &reloader{path: a.cfg.File, sup: a.sup, ops: a.ops, log: logger, running: a.cfg, loaded: a.cfg, agents: a.agents}
 }
 
 func (r *reloader) run(ctx context.Context) {
@@ -203,6 +205,10 @@ func (r *reloader) apply(ctx context.Context) error {
 	}
 	keepJudges(r.loaded, r.agents, cfg, agents)
 	keepLocalTokens(r.agents, agents)
+	ops := operators(cfg.Admin)
+	if _, err := admin.NewOperators(ops); err != nil {
+		return err
+	}
 	for _, wn := range warnings {
 		r.log.Warn(wn)
 	}
@@ -217,6 +223,9 @@ func (r *reloader) apply(ctx context.Context) error {
 	ended, err := r.sup.Reload(ctx, next)
 	if err != nil {
 		return err
+	}
+	if r.ops != nil {
+		_ = r.ops.Set(ops) // checked above
 	}
 	r.loaded, r.agents = cfg, agents
 	for _, name := range needsRestart(r.running, cfg) {

@@ -38,7 +38,8 @@ type app struct {
 	bg      *background // stopped first, before what it uses closes
 	geo     *geo.DB     // nil without geolocation
 	metrics *admin.Metrics
-	traces  traces // flushed after the supervisor closes
+	ops     *admin.Operators // the named admin tokens; a reload replaces them
+	traces  traces           // flushed after the supervisor closes
 }
 
 // assemble opens the store and builds the hub and the supervisor; start
@@ -65,6 +66,10 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		if tok := local[agents[i].Name]; tok != "" {
 			agents[i].LocalTokenSHA256 = config.HashToken(tok)
 		}
+	}
+	ops, err := admin.NewOperators(operators(cfg.Admin))
+	if err != nil {
+		return nil, err
 	}
 	st, db, err := openStore(cfg, logger)
 	if err != nil {
@@ -106,7 +111,7 @@ func assembleWith(cfg *config.Config, logger *log.Logger, local map[string]strin
 		return nil, err
 	}
 	return &app{cfg: cfg, st: st, db: db, hub: hub, sup: sup, agents: agents, senders: senders, log: logger, bg: newBackground(), geo: network.Geo,
-		metrics: metrics, traces: tr}, nil
+		metrics: metrics, traces: tr, ops: ops}, nil
 }
 
 // openStore opens the history the configuration names: PostgreSQL's
