@@ -83,7 +83,9 @@ func NewJudge(cfg JudgeConfig, key string) (*Judge, error) {
 
 	oc := openai.DefaultConfig(key)
 	oc.BaseURL = cfg.Endpoint
-	oc.HTTPClient = limitedDoer{&http.Client{}}
+	// A redirect is not followed: it would send the call (and, to the same
+	// host, the key) wherever the endpoint points; it fails the judgement.
+	oc.HTTPClient = limitedDoer{&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	return &Judge{
 		model:   cfg.Model,
 		timeout: cfg.Timeout,

@@ -342,6 +342,28 @@ func TestJudgeFailureLeavesVerdictUnchanged(t *testing.T) {
 	}
 }
 
+// TestJudgeFollowsNoRedirect: an endpoint that answers with a redirect
+// gets no second request sent where it points (which would carry the
+// call and, on the same host, the key); the judgement fails, so the
+// verdict stays as the policy made it.
+func TestJudgeFollowsNoRedirect(t *testing.T) {
+	elsewhere := startEndpoint(t, reply(answerJSON(true, "looks fine")))
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			ep := startEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.url+"/chat/completions", status)
+			})
+			got := newTestJudge(t, ep, JudgeConfig{}).Ask(context.Background(), sendCall("bob@example.com"))
+			if got.Answer != nil || got.Err == "" {
+				t.Fatalf("Ask = %+v, want no answer and an error", got)
+			}
+			if n := elsewhere.calls.Load(); n != 0 {
+				t.Fatalf("the redirect was followed: %d requests reached its target", n)
+			}
+		})
+	}
+}
+
 func TestJudgeAcceptsReasonAtTheLimit(t *testing.T) {
 	reason := strings.Repeat("é", maxReason)
 	ep := startEndpoint(t, reply(answerJSON(false, reason)))
