@@ -72,6 +72,9 @@ func (c *benchCmd) Run(g *cli) error {
 		fmt.Fprintf(os.Stderr, "echo tool over loopback, %s of measuring; %s\n", c.Duration, where)
 	}
 	res, err := bench.Run(ctx, opts)
+	if err != nil && ctx.Err() != nil {
+		return errors.New("bench: interrupted")
+	}
 	if err != nil {
 		return err
 	}
