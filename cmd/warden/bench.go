@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -20,17 +21,22 @@ import (
 // commit), with the fdatasync's p50 measured in the data directory in the
 // same run: limit = sessions / (sessions/hop + 2·fdatasync).
 type benchCmd struct {
-	Duration time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level)." default:"32s"`
-	Sessions []int         `help:"Concurrency levels: concurrent sessions, each calling back to back." default:"1,16,64,256"`
-	Dir      string        `help:"Directory for the benchmark's history file (use the disk warden will use); default a temporary one."`
-	JSON     bool          `help:"One JSON object per line: mode, sessions, calls_per_sec, p50_us, p99_us; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us, fsync_mean_us (fdatasync in the data directory), log_fsync_mean_us (of warden's log), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us."`
+	Duration       time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level)." default:"32s"`
+	Sessions       []int         `help:"Concurrency levels: concurrent sessions, each calling back to back." default:"1,16,64,256"`
+	Dir            string        `help:"Directory for the benchmark's history file (use the disk warden will use); default a temporary one."`
+	JSON           bool          `help:"One JSON object per line: mode, sessions, calls, calls_per_sec, p50_us, p99_us; with --store postgres also store (none, bbolt or postgres) and replicas; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us, fsync_mean_us (fdatasync in the data directory), log_fsync_mean_us (of warden's log), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us."`
+	Store          string        `help:"bbolt: the direct call, the hop, warden and warden-per-session, history in bbolt. postgres: the hop, warden on bbolt, warden on PostgreSQL, and three warden replicas on that database behind HAProxy (round robin, no stickiness), in one run." enum:"bbolt,postgres" default:"bbolt"`
+	PostgresURLEnv string        `name:"postgres-url-env" placeholder:"NAME" help:"With --store postgres: the environment variable holding the URL of a database the bench may fill (it is not emptied afterwards). Without it a throwaway cluster is started in a temporary folder (initdb and pg_ctl, Debian's postgresql) and removed at the end."`
 }
 
-func (c *benchCmd) Run() error {
+func (c *benchCmd) Run(g *cli) error {
 	for _, n := range c.Sessions {
 		if n <= 0 {
 			return fmt.Errorf("bench: --sessions: %d is not a number of sessions", n)
 		}
+	}
+	if c.PostgresURLEnv != "" && c.Store != "postgres" {
+		return errors.New("bench: --postgres-url-env is for --store postgres")
 	}
 	dir := c.Dir
 	if dir == "" {
@@ -41,22 +47,42 @@ func (c *benchCmd) Run() error {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
+	// Interrupted, the run returns early and the deferred stops still
+	// remove what it started.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	enc := json.NewEncoder(os.Stdout)
-	if !c.JSON {
-		fmt.Fprintf(os.Stderr, "echo tool over loopback, %s of measuring; history fsync'd in %s\n", c.Duration, dir)
-	}
-	res, err := bench.Run(ctx, bench.Options{Duration: c.Duration, Sessions: c.Sessions, Dir: dir, Report: func(r bench.Result) {
+	out := g.stdout()
+	enc := json.NewEncoder(out)
+	opts := bench.Options{Duration: c.Duration, Sessions: c.Sessions, Dir: dir, Report: func(r bench.Result) {
 		if c.JSON {
 			_ = enc.Encode(r)
 		}
-	}})
+	}}
+	where := "history fsync'd in " + dir
+	if c.Store == "postgres" {
+		url, name, stopPG, err := c.postgres(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopPG()
+		opts.PostgresURL = url
+		where = fmt.Sprintf("bbolt history fsync'd in %s; PostgreSQL history in %s", dir, name)
+	}
+	if !c.JSON {
+		fmt.Fprintf(os.Stderr, "echo tool over loopback, %s of measuring; %s\n", c.Duration, where)
+	}
+	res, err := bench.Run(ctx, opts)
+	if err != nil && ctx.Err() != nil {
+		return errors.New("bench: interrupted")
+	}
 	if err != nil {
 		return err
 	}
-	if c.JSON {
+	switch {
+	case c.JSON:
 		return nil
+	case c.Store == "postgres":
+		return printPostgresTable(out, res)
 	}
 	direct := map[int]bench.Result{}
 	hop := map[int]bench.Result{}
@@ -71,7 +97,7 @@ func (c *benchCmd) Run() error {
 			shared[r.Sessions] = r
 		}
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "mode\tsessions\tcalls/s\tp50 µs\tp99 µs\tvs direct\tvs hop\tp50 over hop µs\tlimit/s\tof limit\tevents/fsync\twait µs\t")
 	for _, r := range res {
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f%%\t%.0f%%\t%+.0f\t%s\n", r.Mode, r.Sessions, r.CallsPerSec, r.P50us, r.P99us,
@@ -85,17 +111,17 @@ func (c *benchCmd) Run() error {
 		if r.Mode != "warden" {
 			continue
 		}
-		fmt.Printf("%d sessions: fdatasync in %s p50 %.0f µs, p99 %.0f µs, mean %.0f µs (warden's log: mean %.0f µs)",
+		fmt.Fprintf(out, "%d sessions: fdatasync in %s p50 %.0f µs, p99 %.0f µs, mean %.0f µs (warden's log: mean %.0f µs)",
 			r.Sessions, dir, r.FsyncP50us, r.FsyncP99us, r.FsyncMeanUs, r.LogFsyncMeanUs)
 		if r.Sessions == 1 {
-			fmt.Printf("; warden's p50 over the hop %.0f µs, budget two fdatasyncs + 100 µs = %.0f µs",
+			fmt.Fprintf(out, "; warden's p50 over the hop %.0f µs, budget two fdatasyncs + 100 µs = %.0f µs",
 				r.P50us-hop[1].P50us, 2*r.FsyncP50us+100)
 		}
-		fmt.Println()
+		fmt.Fprintln(out)
 	}
 	for _, r := range res {
 		if s, ok := shared[r.Sessions]; ok && r.Mode == "warden-per-session" {
-			fmt.Printf("per_session vs shared at %d sessions: %.0f%% throughput; opening an upstream session: p50 %.0f µs, p99 %.0f µs\n",
+			fmt.Fprintf(out, "per_session vs shared at %d sessions: %.0f%% throughput; opening an upstream session: p50 %.0f µs, p99 %.0f µs\n",
 				r.Sessions, 100*r.CallsPerSec/s.CallsPerSec, r.OpenP50us, r.OpenP99us)
 		}
 	}

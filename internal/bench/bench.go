@@ -42,8 +42,15 @@ import (
 
 // Result is one measured configuration.
 type Result struct {
-	Mode        string  `json:"mode"`
-	Sessions    int     `json:"sessions"`
+	Mode string `json:"mode"`
+	// Store is where the mode's history goes, in the PostgreSQL
+	// comparison only: "none" (the hop), "bbolt" or "postgres"; Replicas
+	// is how many wardens serve it there.
+	Store    string `json:"store,omitempty"`
+	Replicas int    `json:"replicas,omitempty"`
+	Sessions int    `json:"sessions"`
+	// Calls is how many calls completed in the measured time.
+	Calls       int     `json:"calls"`
 	CallsPerSec float64 `json:"calls_per_sec"`
 	P50us       float64 `json:"p50_us"`
 	P99us       float64 `json:"p99_us"`
@@ -84,6 +91,13 @@ type Options struct {
 	Dir string
 	// Report, if set, receives each result as soon as it is measured.
 	Report func(Result)
+	// PostgresURL, when set, makes the run the PostgreSQL comparison
+	// (postgresModes) on that database, which it fills with sessions.
+	PostgresURL string
+	// Balance puts a round-robin balancer in front of the replicas
+	// (host:port) and returns its host:port and how to stop it; default
+	// a throwaway HAProxy.
+	Balance func(ctx context.Context, backends []string) (addr string, stop func(), err error)
 }
 
 // The modes. "warden" shares one upstream session among all agents, as
@@ -100,8 +114,13 @@ type target struct {
 	// upstream sessions as it claims.
 	upstreamSessions func() int
 	perSession       bool
-	// stats reads warden's log counters (nil for the modes without warden).
+	// stats reads warden's log counters (nil for the modes without
+	// warden's write-ahead log).
 	stats func() store.LogStats
+	// store and replicas label the results of the PostgreSQL comparison
+	// (Result.Store, Result.Replicas); empty in the default run.
+	store    string
+	replicas int
 }
 
 // syncSamples is how many fdatasyncs are timed before each concurrency
@@ -110,7 +129,8 @@ const syncSamples = 200
 
 const benchToken = "bench-token"
 
-// Run measures every mode at every concurrency level.
+// Run measures every mode at every concurrency level: the default modes,
+// or with PostgresURL those of the PostgreSQL comparison.
 func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if opts.Duration <= 0 {
 		opts.Duration = 32 * time.Second
@@ -121,48 +141,32 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("bench: no directory for the store")
 	}
-	per := opts.Duration / time.Duration(len(modes)*len(opts.Sessions))
-
-	var closers []func()
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}()
-	serve := func(h http.Handler) (string, error) {
-		url, stop, err := serveLoopback(h)
-		if err == nil {
-			closers = append(closers, stop)
-		}
-		return url, err
+	measured, startWardens := modes, bboltModes
+	if opts.PostgresURL != "" {
+		measured, startWardens = postgresModes, startPostgresModes
 	}
+	per := opts.Duration / time.Duration(len(measured)*len(opts.Sessions))
 
-	upURL, err := serve(mcpHandler(echoServer()))
+	r := &rig{}
+	defer r.close()
+	upURL, err := r.serve(mcpHandler(echoServer()))
 	if err != nil {
 		return nil, err
 	}
-	hopURL, closeHop, err := startHop(ctx, upURL, serve)
+	hopURL, closeHop, err := startHop(ctx, upURL, r.serve)
 	if err != nil {
 		return nil, err
 	}
-	closers = append(closers, closeHop)
-	targets := map[string]target{"direct": {url: upURL}, "hop": {url: hopURL}}
-	for _, w := range []struct {
-		mode    string
-		sharing tools.Sharing
-	}{{"warden", tools.Shared}, {"warden-per-session", tools.PerSession}} {
-		t, closeWarden, err := startWarden(ctx, upURL, filepath.Join(opts.Dir, w.mode+".db"), w.sharing, serve)
-		if err != nil {
-			return nil, fmt.Errorf("bench %s: %w", w.mode, err)
-		}
-		closers = append(closers, closeWarden)
-		targets[w.mode] = t
+	r.closers = append(r.closers, closeHop)
+	targets := map[string]target{"direct": {url: upURL}, "hop": {url: hopURL, store: noStore(opts)}}
+	if err := startWardens(ctx, r, opts, upURL, targets); err != nil {
+		return nil, err
 	}
 
 	// One session first in each mode, so that what a process does once
 	// (its first upstream connection, its first records, code run the
 	// first time) is not charged to the first session measured.
-	for _, m := range modes {
+	for _, m := range measured {
 		if _, err := throwaway(ctx, targets[m]); err != nil {
 			return nil, fmt.Errorf("bench %s: %w", m, err)
 		}
@@ -177,12 +181,13 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 		}
 		fsyncP50, fsyncP99, fsyncMean := micros(syncs, 0.50), micros(syncs, 0.99), mean(syncs)
 		var hop Result
-		for _, m := range modes {
+		for _, m := range measured {
 			t := targets[m]
 			r, extra, err := measure(ctx, m, t, n, per)
 			if err != nil {
 				return out, fmt.Errorf("bench %s at %d sessions: %w", m, n, err)
 			}
+			r.Store, r.Replicas = t.store, t.replicas
 			if t.stats != nil {
 				r.FsyncP50us, r.FsyncP99us, r.FsyncMeanUs = fsyncP50, fsyncP99, fsyncMean
 				if r.LimitCallsPerSec = limit(n, hop.CallsPerSec, fsyncP50); r.LimitCallsPerSec > 0 {
@@ -285,19 +290,36 @@ func startHop(ctx context.Context, upURL string, serve func(http.Handler) (strin
 	return url, func() { _ = up.Close() }, err
 }
 
-// startWarden runs the full path: front, session, decision, durable
-// history with fsync, forwarding over upstream sessions shared as told.
-func startWarden(ctx context.Context, upURL, dbPath string, sharing tools.Sharing, serve func(http.Handler) (string, error)) (target, func(), error) {
-	db, err := store.Open(dbPath)
-	if err != nil {
-		return target{}, nil, err
+// bboltModes starts the default run's warden modes, each on its own
+// bbolt file in opts.Dir.
+func bboltModes(ctx context.Context, r *rig, opts Options, upURL string, targets map[string]target) error {
+	for _, w := range []struct {
+		mode    string
+		sharing tools.Sharing
+	}{{"warden", tools.Shared}, {"warden-per-session", tools.PerSession}} {
+		db, err := store.Open(filepath.Join(opts.Dir, w.mode+".db"))
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", w.mode, err)
+		}
+		t, err := r.startWarden(ctx, upURL, db, w.sharing)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", w.mode, err)
+		}
+		targets[w.mode] = t
 	}
+	return nil
+}
+
+// startWarden runs the full path on db, which it closes at the end:
+// front, session, decision, durable history, forwarding over upstream
+// sessions shared as told.
+func (r *rig) startWarden(ctx context.Context, upURL string, db store.Store, sharing tools.Sharing) (target, error) {
 	quiet := log.New(nil)
 	quiet.SetLevel(log.FatalLevel)
 	hub, err := tools.NewHub([]tools.Spec{{Name: "echo", URL: upURL, Sharing: sharing}}, tools.Options{Logger: quiet})
 	if err != nil {
 		_ = db.Close()
-		return target{}, nil, err
+		return target{}, err
 	}
 	sum := sha256.Sum256([]byte(benchToken))
 	sup, err := supervisor.New(supervisor.Options{
@@ -306,25 +328,48 @@ func startWarden(ctx context.Context, upURL, dbPath string, sharing tools.Sharin
 	})
 	if err != nil {
 		_ = db.Close()
-		return target{}, nil, err
+		return target{}, err
 	}
-	if err := sup.Start(ctx); err != nil {
+	r.closers = append(r.closers, func() {
+		_ = sup.Close(context.Background())
+		_ = hub.Close()
 		_ = db.Close()
-		return target{}, nil, err
+	})
+	if err := sup.Start(ctx); err != nil {
+		return target{}, err
 	}
-	url, err := serve(sup.Handler())
-	t := target{url: url, token: benchToken, perSession: sharing == tools.PerSession, stats: db.LogStats, upstreamSessions: func() int {
+	url, err := r.serve(sup.Handler())
+	t := target{url: url, token: benchToken, perSession: sharing == tools.PerSession, upstreamSessions: func() int {
 		n := 0
 		for _, st := range hub.Status() {
 			n += st.Sessions
 		}
 		return n
 	}}
-	return t, func() {
-		_ = sup.Close(context.Background())
-		_ = hub.Close()
-		_ = db.Close()
-	}, err
+	if l, ok := db.(interface{ LogStats() store.LogStats }); ok {
+		t.stats = l.LogStats
+	}
+	return t, err
+}
+
+// rig is what a run started, stopped in reverse order at its end.
+type rig struct {
+	closers []func()
+}
+
+// serve serves h on loopback until the rig closes.
+func (r *rig) serve(h http.Handler) (string, error) {
+	url, stop, err := serveLoopback(h)
+	if err == nil {
+		r.closers = append(r.closers, stop)
+	}
+	return url, err
+}
+
+func (r *rig) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
 }
 
 // dial opens an initialised client session over Streamable HTTP.
@@ -437,7 +482,7 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 		return Result{}, nil, errors.New("no call completed")
 	}
 	slices.Sort(lats)
-	r := Result{Mode: mode, Sessions: n, CallsPerSec: float64(len(lats)) / elapsed.Seconds(), P50us: micros(lats, 0.50), P99us: micros(lats, 0.99)}
+	r := Result{Mode: mode, Sessions: n, Calls: len(lats), CallsPerSec: float64(len(lats)) / elapsed.Seconds(), P50us: micros(lats, 0.50), P99us: micros(lats, 0.99)}
 	if t.stats != nil {
 		r.EventsPerFsync, r.WaitPerDurablePointUs, r.LogFsyncMeanUs = logWork(before, t.stats())
 	}

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"math"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,22 +129,20 @@ func TestCheckSharing(t *testing.T) {
 // sampled sessions do not linger beside the measured ones.
 func TestThrowawayEndsItsUpstreamSession(t *testing.T) {
 	ctx := context.Background()
-	serve := func(h http.Handler) (string, error) {
-		url, stop, err := serveLoopback(h)
-		if err == nil {
-			t.Cleanup(stop)
-		}
-		return url, err
-	}
-	upURL, err := serve(mcpHandler(echoServer()))
+	r := &rig{}
+	t.Cleanup(r.close)
+	upURL, err := r.serve(mcpHandler(echoServer()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, stop, err := startWarden(ctx, upURL, filepath.Join(t.TempDir(), "w.db"), tools.PerSession, serve)
+	db, err := store.Open(filepath.Join(t.TempDir(), "w.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	w, err := r.startWarden(ctx, upURL, db, tools.PerSession)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	c, err := dial(ctx, w.url, w.token)
 	if err != nil {
