@@ -26,6 +26,9 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	}
 	var epoch int64
 	err = d.tx(ctx, func(tx pgx.Tx) error {
+		if err := markStart(ctx, tx, s); err != nil { // the session log (sessionlog.go)
+			return err
+		}
 		if _, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, $2, $3, $4, $5)",
 			s.ID, s.Agent, s.State, s.Started.UnixNano(), body); err != nil || d.leases.replica == "" {
 			return err
@@ -63,7 +66,7 @@ func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessio
 		if s, err = store.CheckSessionUpdate(old, s); err != nil {
 			return err
 		}
-		return putSession(ctx, tx, s)
+		return putSessionMarked(ctx, tx, old, s)
 	})
 	if err != nil {
 		return fmt.Errorf("store: update session %q: %w", id, err)

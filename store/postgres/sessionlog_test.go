@@ -1,0 +1,247 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/store/postgres"
+)
+
+// TestSessionLogFindsTampering edits the tables as someone with the
+// database's password could, in ways every session's own chain survives,
+// and checks that Verify names the session and why, from the session log.
+// Each case gets a fresh database with s1 (active, three events, an
+// approval) and s2 (killed after four events).
+func TestSessionLogFindsTampering(t *testing.T) {
+	base := testkit.Postgres(t)
+	// s2's head moved back to event 3, its event 4 gone: the chain and
+	// the row agree, only the end on the system log does not.
+	const moveBack = `DELETE FROM events WHERE session = 's2' AND seq = 4;
+		UPDATE sessions SET body = convert_to(jsonb_set(jsonb_set(convert_from(body, 'UTF8')::jsonb, '{last_seq}', '3'), '{head}',
+			(SELECT convert_from(body, 'UTF8')::jsonb -> 'hash' FROM events WHERE session = 's2' AND seq = 3))::text, 'UTF8') WHERE id = 's2'`
+	type want struct {
+		session string
+		seq     uint64
+		reason  string
+	}
+	cases := []struct {
+		name, sql string
+		want      []want
+	}{
+		{"a session deleted whole", `DELETE FROM events WHERE session = 's1'; DELETE FROM sessions WHERE id = 's1'`, []want{
+			{"s1", 1, "the session is gone: deleted"},
+			{"s1", 0, "approval ap1 names this session, which does not exist"},
+		}},
+		{"a session and its approval deleted whole", `DELETE FROM events WHERE session = 's1'; DELETE FROM sessions WHERE id = 's1'; DELETE FROM approvals WHERE session = 's1'`, []want{
+			{"s1", 1, "the session is gone: deleted"},
+		}},
+		{"an ended session's head moved back", moveBack, []want{
+			{"s2", 4, "recorded this session's end at event 4, but its chain now ends at event 3: cut"},
+		}},
+		{"a session's start deleted from the log", `DELETE FROM events WHERE session = '_system' AND seq = 1`, []want{
+			{store.SystemLog, 1, "event 1 is missing"},
+			{"s1", 1, "no start on the system log"},
+			{"s2", 1, "no start on the system log"},
+		}},
+		{"a session put in behind warden's back", "", []want{
+			{"s3", 1, "no start on the system log: recorded outside warden"},
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			name := fmt.Sprintf("sessionlog_%d", i)
+			db := openFresh(t, base, name)
+			ctx := context.Background()
+			twoSessions(t, db)
+			if rep, err := db.Verify(ctx); err != nil || len(rep.Broken) != 0 || !rep.SessionLog {
+				t.Fatalf("before: %+v, %v", rep, err)
+			}
+			if tc.sql == "" {
+				copySession(t, base, name, "s3")
+			} else {
+				execOn(t, base, name, tc.sql)
+			}
+			rep, err := db.Verify(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				found := false
+				for _, b := range rep.Broken {
+					found = found || b.Session == w.session && b.Seq == w.seq && strings.Contains(b.Reason, w.reason)
+				}
+				if !found {
+					t.Errorf("Verify found %+v; want %s broken at %d: ...%s...", rep.Broken, w.session, w.seq, w.reason)
+				}
+			}
+			if len(rep.Broken) != len(tc.want) {
+				t.Errorf("Verify found %d breaks %+v; want %d", len(rep.Broken), rep.Broken, len(tc.want))
+			}
+		})
+	}
+}
+
+// copySession writes session id, with a chain that verifies, in a
+// database of its own, and copies its row and events into database name,
+// as someone forging a session with the password and warden's code could.
+func copySession(t *testing.T, base, name, id string) {
+	t.Helper()
+	ctx := context.Background()
+	other := openFresh(t, base, name+"_forge")
+	if err := other.CreateSession(ctx, store.Session{ID: id, Agent: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Append(ctx, id, store.Event{Kind: store.KindCall, Tool: "forged"}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := pgx.Connect(ctx, dbURL(t, base, name+"_forge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	dst, err := pgx.Connect(ctx, dbURL(t, base, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close(ctx)
+	for _, table := range []string{"sessions", "events"} {
+		col := map[string]string{"sessions": "id", "events": "session"}[table]
+		rows, err := src.Query(ctx, "SELECT * FROM "+table+" WHERE "+col+" = $1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols := []string{}
+		for _, f := range rows.FieldDescriptions() {
+			cols = append(cols, f.Name)
+		}
+		n, err := dst.CopyFrom(ctx, pgx.Identifier{table}, cols, rows2src{rows})
+		if err != nil || n == 0 {
+			t.Fatalf("copy %s: %v (%d rows)", table, err, n)
+		}
+	}
+}
+
+// rows2src feeds query rows to CopyFrom.
+type rows2src struct{ pgx.Rows }
+
+func (r rows2src) Values() ([]any, error) { return r.Rows.Values() }
+
+// twoSessions writes s1 (active, three events, a pending approval) and s2
+// (four events, then killed).
+func twoSessions(t *testing.T, db store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, id := range []string{"s1", "s2"} {
+		if err := db.CreateSession(ctx, store.Session{ID: id, Agent: "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		for _, id := range []string{"s1", "s2"} {
+			if id == "s1" && i == 3 {
+				continue
+			}
+			if _, err := db.Append(ctx, id, store.Event{Kind: store.KindCall, Tool: fmt.Sprint("t", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.UpdateSession(ctx, "s2", func(s *store.Session) error { s.State = store.StateKilled; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateApproval(ctx, store.Approval{ID: "ap1", Session: "s1", Agent: "a", Tool: "t1", Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSessionLogTwoReplicas: two stores on one database, as two replicas,
+// create, append to and end sessions at once; the session log stays one
+// linear chain with every start and end on it, each session's own appends
+// are still fenced by its lease, and Verify finds nothing wrong.
+func TestSessionLogTwoReplicas(t *testing.T) {
+	base := testkit.Postgres(t)
+	db1 := openFresh(t, base, "replicas")
+	db2, err := postgres.Open(context.Background(), dbURL(t, base, "replicas"), postgres.WithReplica("r2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db2.Close() })
+	db1r, err := postgres.Open(context.Background(), dbURL(t, base, "replicas"), postgres.WithReplica("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db1r.Close() })
+	ctx := context.Background()
+	const perReplica = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*perReplica)
+	for r, db := range []*postgres.DB{db1r, db2} {
+		for i := range perReplica {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("r%d-%d", r+1, i)
+				if err := db.CreateSession(ctx, store.Session{ID: id, Agent: "a"}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := db.Append(ctx, id, store.Event{Kind: store.KindCall, Tool: "t"}); err != nil {
+					errs <- err
+					return
+				}
+				if i%2 == 0 {
+					errs <- db.UpdateSession(ctx, id, func(s *store.Session) error { s.State = store.StateEnded; return nil })
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Fencing still holds: r2 takes over one of r1's sessions, and r1's
+	// next append to it is refused.
+	if _, err := db2.Acquire(ctx, "r1-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db1r.Append(ctx, "r1-1", store.Event{Kind: store.KindCall, Tool: "late"}); err == nil || !strings.Contains(err.Error(), "lease") {
+		t.Fatalf("append by the replica that lost the lease: %v; want it refused", err)
+	}
+
+	sys, err := db1.Events(ctx, store.SystemLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts, ends := map[string]int{}, 0
+	prev := ""
+	for i, ev := range sys {
+		if ev.Seq != uint64(i+1) || ev.Prev != prev {
+			t.Fatalf("system log event %d: seq %d, prev %.8s after %.8s: not one linear chain", i+1, ev.Seq, ev.Prev, prev)
+		}
+		prev = ev.Hash
+		switch ev.Kind {
+		case store.KindSessionStart:
+			starts[string(ev.Data)]++
+		case store.KindSessionEnd:
+			ends++
+		}
+	}
+	if len(starts) != 2*perReplica || ends != perReplica || len(sys) != 2*perReplica+perReplica {
+		t.Fatalf("system log: %d events, %d distinct starts, %d ends; want %d starts and %d ends", len(sys), len(starts), ends, 2*perReplica, perReplica)
+	}
+	rep, err := db1.Verify(ctx)
+	if err != nil || len(rep.Broken) != 0 || !rep.SessionLog {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+}
