@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,12 @@ import (
 	"github.com/warden-dev/warden/store/postgres"
 )
 
+// moveBack moves s2's head back to event 3 and deletes its event 4: the
+// chain and the row agree, only the end on the system log does not.
+const moveBack = `DELETE FROM events WHERE session = 's2' AND seq = 4;
+	UPDATE sessions SET body = convert_to(jsonb_set(jsonb_set(convert_from(body, 'UTF8')::jsonb, '{last_seq}', '3'), '{head}',
+		(SELECT convert_from(body, 'UTF8')::jsonb -> 'hash' FROM events WHERE session = 's2' AND seq = 3))::text, 'UTF8') WHERE id = 's2'`
+
 // TestSessionLogFindsTampering edits the tables as someone with the
 // database's password could, in ways every session's own chain survives,
 // and checks that Verify names the session and why, from the session log.
@@ -22,11 +29,6 @@ import (
 // approval) and s2 (killed after four events).
 func TestSessionLogFindsTampering(t *testing.T) {
 	base := testkit.Postgres(t)
-	// s2's head moved back to event 3, its event 4 gone: the chain and
-	// the row agree, only the end on the system log does not.
-	const moveBack = `DELETE FROM events WHERE session = 's2' AND seq = 4;
-		UPDATE sessions SET body = convert_to(jsonb_set(jsonb_set(convert_from(body, 'UTF8')::jsonb, '{last_seq}', '3'), '{head}',
-			(SELECT convert_from(body, 'UTF8')::jsonb -> 'hash' FROM events WHERE session = 's2' AND seq = 3))::text, 'UTF8') WHERE id = 's2'`
 	type want struct {
 		session string
 		seq     uint64
@@ -243,5 +245,74 @@ func TestSessionLogTwoReplicas(t *testing.T) {
 	rep, err := db1.Verify(ctx)
 	if err != nil || len(rep.Broken) != 0 || !rep.SessionLog {
 		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+}
+
+// TestSessionLogAdoptsEarlierSessions: a database written before the
+// session log (migration 0006 not applied) gets its sessions put on the
+// log once, with their heads, when it is opened; from then on a session
+// deleted whole, or an ended one cut back, is caught as for any other.
+func TestSessionLogAdoptsEarlierSessions(t *testing.T) {
+	base := testkit.Postgres(t)
+	ctx := context.Background()
+	for i, tamper := range []struct{ sql, session, reason string }{
+		{`DELETE FROM events WHERE session = 's1'; DELETE FROM sessions WHERE id = 's1'; DELETE FROM approvals`, "s1", "the session is gone: deleted"},
+		{moveBack, "s2", "recorded this session's end at event 4, but its chain now ends at event 3"},
+	} {
+		name := fmt.Sprintf("adopt_%d", i)
+		db := openFresh(t, base, name)
+		twoSessions(t, db)
+		// Back to what a database of an earlier warden holds: no session
+		// log, and migration 0006 not applied.
+		execOn(t, base, name, `DELETE FROM events WHERE session = '_system'; DELETE FROM sessions WHERE id = '_system'; DELETE FROM warden_migrations WHERE version = 6`)
+		if rep, err := db.Verify(ctx); err != nil || len(rep.Broken) != 2 {
+			t.Fatalf("before adoption: %+v, %v; want s1 and s2 reported without a start", rep, err)
+		}
+		for range 2 { // the second Open adopts nothing more
+			again, err := postgres.Open(ctx, dbURL(t, base, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = again.Close()
+		}
+		sys, err := db.Events(ctx, store.SystemLog)
+		if err != nil || len(sys) != 1 || sys[0].Kind != store.KindSessionsAdopted {
+			t.Fatalf("system log after adoption: %+v, %v; want one sessions_adopted event", sys, err)
+		}
+		if rep, err := db.Verify(ctx); err != nil || len(rep.Broken) != 0 || !rep.SessionLog {
+			t.Fatalf("after adoption: %+v, %v", rep, err)
+		}
+		execOn(t, base, name, tamper.sql)
+		rep, err := db.Verify(ctx)
+		if err != nil || len(rep.Broken) != 1 || rep.Broken[0].Session != tamper.session || !strings.Contains(rep.Broken[0].Reason, tamper.reason) {
+			t.Fatalf("after tampering: %+v, %v; want %s: ...%s...", rep.Broken, err, tamper.session, tamper.reason)
+		}
+	}
+}
+
+// TestImportAdoptsUnloggedSessions: a bbolt history written without the
+// session log (store.Open without WithSessionLog) is imported with its
+// sessions adopted onto the log, so the copy verifies and a session
+// deleted from it afterwards is caught.
+func TestImportAdoptsUnloggedSessions(t *testing.T) {
+	base := testkit.Postgres(t)
+	ctx := context.Background()
+	src, err := store.Open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = src.Close() })
+	twoSessions(t, src)
+	dst := openFresh(t, base, "import_unlogged")
+	if _, err := dst.Import(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := dst.Verify(ctx); err != nil || len(rep.Broken) != 0 || !rep.SessionLog {
+		t.Fatalf("the copy: %+v, %v", rep, err)
+	}
+	execOn(t, base, "import_unlogged", `DELETE FROM events WHERE session = 's2'; DELETE FROM sessions WHERE id = 's2'`)
+	rep, err := dst.Verify(ctx)
+	if err != nil || len(rep.Broken) != 1 || rep.Broken[0].Session != "s2" || !strings.Contains(rep.Broken[0].Reason, "gone: deleted") {
+		t.Fatalf("after deleting s2: %+v, %v; want s2 reported deleted", rep.Broken, err)
 	}
 }
