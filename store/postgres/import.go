@@ -32,9 +32,9 @@ type Imported struct {
 // as it is, every event with its seq, prev and hash unchanged, and the
 // approvals, pins, agent records and baselines. Sessions the source's
 // session log does not hold are adopted onto it (as migration 0006 does
-// for a database). Run Verify after it: the
-// copied chains must verify as they did. A history whose events were
-// pruned is refused, as this store does not keep tombstones yet.
+// for a database). Run Verify after it: the copied chains must verify as
+// they did. A history whose events were pruned is refused, as this store
+// does not keep tombstones yet.
 func (d *DB) Import(ctx context.Context, src Source) (Imported, error) {
 	var n Imported
 	sessions, err := src.Sessions(ctx, store.Filter{})
