@@ -161,7 +161,8 @@ func (a *anchorer) myTurn(ctx context.Context) (bool, error) {
 	if err != nil || !held || !taken {
 		return held, err
 	}
-	a.last = map[string]store.Head{}
+	// As at a start: without a file, a new run of checkpoints links to none.
+	a.last, a.prev = map[string]store.Head{}, ""
 	if a.cfg.File != "" {
 		prev, err := continueAnchor(a.cfg.File, a.cfg.Secret, a.log)
 		if err != nil {
