@@ -28,6 +28,18 @@ import (
 // transaction; an import adopts what its source did not log. Verify
 // always checks against it.
 
+// withStart is CreateSession's transaction fn followed by s's start on
+// the log: last, so that the log's row, which every start waits for, is
+// held for the commit and little else.
+func withStart(ctx context.Context, s store.Session, fn func(pgx.Tx) error) func(pgx.Tx) error {
+	return func(tx pgx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return markStart(ctx, tx, s)
+	}
+}
+
 // markStart appends s's start to the SystemLog chain inside tx.
 func markStart(ctx context.Context, tx pgx.Tx, s store.Session) error {
 	ev, err := store.SessionStartEvent(s)

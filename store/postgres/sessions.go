@@ -25,17 +25,14 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 		return fmt.Errorf("store: create session %q: %w", s.ID, err)
 	}
 	var epoch int64
-	err = d.tx(ctx, func(tx pgx.Tx) error {
-		if err := markStart(ctx, tx, s); err != nil { // the session log (sessionlog.go)
-			return err
-		}
+	err = d.tx(ctx, withStart(ctx, s, func(tx pgx.Tx) error { // the session log (sessionlog.go)
 		if _, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, $2, $3, $4, $5)",
 			s.ID, s.Agent, s.State, s.Started.UnixNano(), body); err != nil || d.leases.replica == "" {
 			return err
 		}
 		epoch, err = takeLease(ctx, tx, s.ID, d.leases.replica)
 		return err
-	})
+	}))
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" {
 		return fmt.Errorf("store: create session %q: %w", s.ID, store.ErrExists)
 	}
