@@ -316,3 +316,25 @@ func TestImportAdoptsUnloggedSessions(t *testing.T) {
 		t.Fatalf("after deleting s2: %+v, %v; want s2 reported deleted", rep.Broken, err)
 	}
 }
+
+// TestSessionLogAdoptsNothingOnceKept: migration 0006 run again (its row
+// in warden_migrations deleted) on a database that keeps the session log
+// adopts nothing, so a session put in behind warden's back stays reported
+// rather than being taken in.
+func TestSessionLogAdoptsNothingOnceKept(t *testing.T) {
+	base := testkit.Postgres(t)
+	ctx := context.Background()
+	db := openFresh(t, base, "adopt_kept")
+	twoSessions(t, db)
+	copySession(t, base, "adopt_kept", "s3")
+	execOn(t, base, "adopt_kept", `DELETE FROM warden_migrations WHERE version = 6`)
+	again, err := postgres.Open(ctx, dbURL(t, base, "adopt_kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = again.Close()
+	rep, err := db.Verify(ctx)
+	if err != nil || len(rep.Broken) != 1 || rep.Broken[0].Session != "s3" || !strings.Contains(rep.Broken[0].Reason, "no start on the system log") {
+		t.Fatalf("Verify: %+v, %v; want s3 reported without a start", rep.Broken, err)
+	}
+}
