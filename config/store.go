@@ -98,15 +98,12 @@ func (d *decoder) postgresURL(n ast.Node) (string, Secret) {
 }
 
 // checkStore refuses what the PostgreSQL store does not do yet: retention
-// and anchors work on the bbolt file.
-func (d *decoder) checkStore(s Store, retentionAt, anchorAt ast.Node) {
+// works on the bbolt file.
+func (d *decoder) checkStore(s Store, retentionAt ast.Node) {
 	if s.Postgres == nil {
 		return
 	}
 	if retentionAt != nil {
 		d.errorf(retentionAt, "retention is not available with store.postgres yet (it prunes the bbolt file); remove one of them")
-	}
-	if anchorAt != nil {
-		d.errorf(anchorAt, "anchor is not available with store.postgres yet (it checkpoints the bbolt file's heads); remove one of them")
 	}
 }

@@ -22,6 +22,10 @@ func TestParseStore(t *testing.T) {
 	if cfg, err := Parse("/etc/warden/w.yaml", fix(minimal+"store: {postgres: {url_env: PG, replica: w-1}}\n"), envOf("PG", url)); err != nil || cfg.Store.Postgres.Replica != "w-1" {
 		t.Fatalf("a replica: %+v, %v", cfg.Store.Postgres, err)
 	}
+	key := strings.Repeat("k", MinSecretBytes)
+	if cfg, err := Parse("/etc/warden/w.yaml", fix(minimal+"store: {postgres: {url_env: PG}}\nanchor: {file: /a/cp, secret_env: AK}\n"), envOf("PG", url, "AK", key)); err != nil || cfg.Anchor == nil || cfg.Store.Postgres == nil {
+		t.Fatalf("an anchor with PostgreSQL: %+v, %v", cfg, err)
+	}
 	if cfg, err := Parse("/etc/warden/w.yaml", fix(minimal), noEnv); err != nil || cfg.Store.Postgres != nil {
 		t.Fatalf("without the section: %+v, %v; want bbolt", cfg.Store, err)
 	}
@@ -45,7 +49,6 @@ func TestParseStoreErrors(t *testing.T) {
 		{"empty replica", minimal + "store: {postgres: {url_env: PG, replica: \"\"}}\n", []want{{7, 42, "store.postgres.replica must not be empty"}}},
 		{"replica with a space", minimal + "store: {postgres: {url_env: PG, replica: \"a b\"}}\n", []want{{7, 42, "has a space"}}},
 		{"unknown key", minimal + "store: {mysql: {}}\n", []want{{7, 9, "mysql"}}},
-		{"with anchor", minimal + "store: {postgres: {url_env: PG}}\nanchor: {file: /a/cp, secret_env: AK}\n", []want{{8, 1, "anchor is not available with store.postgres yet"}}},
 		{"with retention", minimal + "store: {postgres: {url_env: PG}}\nretention: {max_age: 720h, export_dir: /a/x}\n", []want{{8, 1, "retention is not available with store.postgres yet"}}},
 	}
 	for _, c := range cases {

@@ -65,11 +65,11 @@ func (d *DB) markStart(ctx context.Context, s Session) error {
 	if !d.logSessions {
 		return nil
 	}
-	data, err := json.Marshal(sessionMark{Session: s.ID, Agent: s.Agent})
+	ev, err := SessionStartEvent(s)
 	if err != nil {
 		return err
 	}
-	_, err = d.Append(ctx, SystemLog, Event{Kind: KindSessionStart, Data: data})
+	_, err = d.Append(ctx, SystemLog, ev)
 	return err
 }
 
@@ -83,12 +83,55 @@ func (d *DB) markEnd(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(sessionMark{Session: s.ID, Agent: s.Agent, State: s.State, LastSeq: s.LastSeq, Head: s.Head})
+	ev, err := SessionEndEvent(s)
 	if err != nil {
 		return err
 	}
-	_, err = d.Append(ctx, SystemLog, Event{Kind: KindSessionEnd, Data: data, Reasons: []string{s.Reason}})
+	_, err = d.Append(ctx, SystemLog, ev)
 	return err
+}
+
+// SessionStartEvent is the SystemLog event that records s's start; a
+// store kept elsewhere (store/postgres) writes the same.
+func SessionStartEvent(s Session) (Event, error) {
+	data, err := json.Marshal(sessionMark{Session: s.ID, Agent: s.Agent})
+	if err != nil {
+		return Event{}, fmt.Errorf("encode the start of %q: %w", s.ID, err)
+	}
+	return Event{Kind: KindSessionStart, Data: data}, nil
+}
+
+// SessionEndEvent is the SystemLog event that records s's final state and
+// its chain head (s as it is once the state is written).
+func SessionEndEvent(s Session) (Event, error) {
+	data, err := json.Marshal(markOf(s))
+	if err != nil {
+		return Event{}, fmt.Errorf("encode the end of %q: %w", s.ID, err)
+	}
+	return Event{Kind: KindSessionEnd, Data: data, Reasons: []string{s.Reason}}, nil
+}
+
+// SessionsAdoptedEvents are the SystemLog events that put sessions
+// recorded before the session log on it, held from their heads now.
+func SessionsAdoptedEvents(ss []Session) ([]Event, error) {
+	var out []Event
+	for chunk := range slices.Chunk(ss, adoptBatch) {
+		marks := make([]sessionMark, len(chunk))
+		for i, s := range chunk {
+			marks[i] = markOf(s)
+		}
+		data, err := json.Marshal(map[string][]sessionMark{"sessions": marks})
+		if err != nil {
+			return nil, fmt.Errorf("adopt sessions: %w", err)
+		}
+		out = append(out, Event{Kind: KindSessionsAdopted, Data: data,
+			Reasons: []string{fmt.Sprintf("%d sessions recorded before the session log: held from their heads now", len(chunk))}})
+	}
+	return out, nil
+}
+
+func markOf(s Session) sessionMark {
+	return sessionMark{Session: s.ID, Agent: s.Agent, State: s.State, LastSeq: s.LastSeq, Head: s.Head}
 }
 
 // adoptSessions turns the session log on for the file if it is on already
@@ -96,7 +139,7 @@ func (d *DB) markEnd(ctx context.Context, id string) error {
 // holds on the log (see above), then sets the file's flag.
 func (d *DB) adoptSessions(ctx context.Context, enable bool) error {
 	var done bool
-	var todo []sessionMark
+	var todo []Session
 	err := d.view(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta).Get(keySessionsChained) != nil || !enable {
 			done = true
@@ -118,7 +161,7 @@ func (d *DB) adoptSessions(ctx context.Context, enable bool) error {
 			if err != nil {
 				return nil // Verify reports it
 			}
-			todo = append(todo, sessionMark{Session: s.ID, Agent: s.Agent, State: s.State, LastSeq: s.LastSeq, Head: s.Head})
+			todo = append(todo, s)
 			return nil
 		})
 	})
@@ -126,14 +169,12 @@ func (d *DB) adoptSessions(ctx context.Context, enable bool) error {
 		d.logSessions = err == nil && (enable || sessionLogOn(d.bolt))
 		return err
 	}
-	for chunk := range slices.Chunk(todo, adoptBatch) {
-		data, err := json.Marshal(map[string][]sessionMark{"sessions": chunk})
-		if err != nil {
-			return err
-		}
-		_, err = d.Append(ctx, SystemLog, Event{Kind: KindSessionsAdopted, Data: data,
-			Reasons: []string{fmt.Sprintf("%d sessions recorded before the session log: held from their heads now", len(chunk))}})
-		if err != nil {
+	evs, err := SessionsAdoptedEvents(todo)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if _, err := d.Append(ctx, SystemLog, ev); err != nil {
 			return fmt.Errorf("adopt sessions: %w", err)
 		}
 	}
@@ -185,11 +226,43 @@ type sessionLog struct {
 // first broken event (Verify reports that break; nothing after it is
 // trusted).
 func readSessionLog(tx *bolt.Tx) sessionLog {
-	l := sessionLog{started: map[string]bool{}, ended: map[string]sessionMark{}}
 	sys := tx.Bucket(bucketEvents).Bucket([]byte(SystemLog))
 	if sys == nil {
-		return l
+		return scanSessionLog(func() []byte { return nil })
 	}
+	c := sys.Cursor()
+	first := true
+	return scanSessionLog(func() []byte {
+		var v []byte
+		if first {
+			first = false
+			_, v = c.First()
+		} else {
+			_, v = c.Next()
+		}
+		return v
+	})
+}
+
+// SessionLogOf reads the session log of a SystemLog chain kept elsewhere
+// (store/postgres), up to its first broken event: next yields the stored
+// events in seq order, and nil at the end. It returns the sessions
+// started or adopted on it, in log order; of those whose end is recorded,
+// the session as it was then (ID, Agent, State, LastSeq, Head); and
+// whether the log holds a session's start or end at all.
+func SessionLogOf(next func() []byte) (started []string, ended map[string]Session, kept bool) {
+	l := scanSessionLog(next)
+	ended = make(map[string]Session, len(l.ended))
+	for id, m := range l.ended {
+		ended[id] = Session{ID: m.Session, Agent: m.Agent, State: m.State, LastSeq: m.LastSeq, Head: m.Head}
+	}
+	return l.order, ended, l.kept
+}
+
+// scanSessionLog reads the session log from the SystemLog chain's stored
+// events, yielded in seq order by next (nil at the end).
+func scanSessionLog(next func() []byte) sessionLog {
+	l := sessionLog{started: map[string]bool{}, ended: map[string]sessionMark{}}
 	start := func(m sessionMark) {
 		if !l.started[m.Session] {
 			l.started[m.Session] = true
@@ -197,8 +270,7 @@ func readSessionLog(tx *bolt.Tx) sessionLog {
 		}
 	}
 	prev, expect := "", uint64(1)
-	c := sys.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	for v := next(); v != nil; v = next() {
 		ev, err := decodeEvent(v)
 		if err != nil || ev.Seq != expect || ev.Prev != prev {
 			break
@@ -245,16 +317,7 @@ func checkSessionLog(tx *bolt.Tx, rep *Report) {
 		return // the file has no session log to check against
 	}
 	rep.SessionLog = true
-	broken := map[string]bool{}
-	for _, b := range rep.Broken {
-		broken[b.Session] = true
-	}
-	add := func(id string, seq uint64, format string, args ...any) {
-		if !broken[id] {
-			broken[id] = true
-			rep.Broken = append(rep.Broken, Break{Session: id, Seq: seq, Reason: fmt.Sprintf(format, args...)})
-		}
-	}
+	add := rep.BreakOnce()
 	sessions := tx.Bucket(bucketSessions)
 	_ = sessions.ForEach(func(k, v []byte) error {
 		id := string(k)
@@ -301,6 +364,22 @@ func checkSessionLog(tx *bolt.Tx, rep *Report) {
 			}
 			return nil
 		})
+	}
+}
+
+// BreakOnce returns a func that adds a break to r for a session that is
+// not broken in r yet, so that what the session log finds is not reported
+// on top of a chain's own break.
+func (r *Report) BreakOnce() func(id string, seq uint64, format string, args ...any) {
+	broken := map[string]bool{}
+	for _, b := range r.Broken {
+		broken[b.Session] = true
+	}
+	return func(id string, seq uint64, format string, args ...any) {
+		if !broken[id] {
+			broken[id] = true
+			r.Broken = append(r.Broken, Break{Session: id, Seq: seq, Reason: fmt.Sprintf(format, args...)})
+		}
 	}
 }
 

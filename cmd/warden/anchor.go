@@ -13,14 +13,17 @@ import (
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/notify"
 	"github.com/warden-dev/warden/store"
+	"github.com/warden-dev/warden/store/postgres"
 )
 
 // anchorer writes signed checkpoints of the history's chain heads to the
 // configured anchor file and webhook (see store/anchor.go): at start,
 // every Anchor.Every, and at close. Each lists the heads that moved since
-// the one before, and links to it.
+// the one before, and links to it. On PostgreSQL only the replica that
+// holds the anchor's lock writes them.
 type anchorer struct {
-	db   *store.DB
+	db   headSource
+	lock *postgres.AnchorLock // nil on bbolt: this warden is the only writer
 	cfg  *config.Anchor
 	send *notify.Sender // nil without a webhook
 	log  *log.Logger
@@ -32,11 +35,17 @@ type anchorer struct {
 	done   chan struct{}
 }
 
+// headSource is a history whose chain heads can be checkpointed: the
+// bbolt file, or PostgreSQL.
+type headSource interface {
+	Heads(ctx context.Context) ([]store.Head, error)
+}
+
 // startAnchor checks the anchor file (a file that does not verify under
 // the key stops warden: appending to it would prove nothing), then starts
-// the loop.
-func startAnchor(db *store.DB, cfg *config.Anchor, logger *log.Logger) (*anchorer, error) {
-	a := &anchorer{db: db, cfg: cfg, log: logger, last: map[string]store.Head{}, done: make(chan struct{})}
+// the loop. lock is PostgreSQL's anchor lock, nil on bbolt.
+func startAnchor(db headSource, lock *postgres.AnchorLock, cfg *config.Anchor, logger *log.Logger) (*anchorer, error) {
+	a := &anchorer{db: db, lock: lock, cfg: cfg, log: logger, last: map[string]store.Head{}, done: make(chan struct{})}
 	if cfg.File != "" {
 		prev, err := continueAnchor(cfg.File, cfg.Secret, logger)
 		if err != nil {
@@ -101,8 +110,12 @@ func (a *anchorer) loop(ctx context.Context) {
 	}
 }
 
-// checkpoint writes one checkpoint of the heads that moved, if any did.
+// checkpoint writes one checkpoint of the heads that moved, if any did,
+// and this warden's turn it is.
 func (a *anchorer) checkpoint(ctx context.Context) error {
+	if mine, err := a.myTurn(ctx); err != nil || !mine {
+		return err
+	}
 	heads, err := a.db.Heads(ctx)
 	if err != nil {
 		return err
@@ -136,6 +149,30 @@ func (a *anchorer) checkpoint(ctx context.Context) error {
 	return nil
 }
 
+// myTurn says whether this warden writes checkpoints now: always on
+// bbolt; on PostgreSQL while it holds the anchor's lock. Having just
+// taken it, it continues from the anchor file's last checkpoint (another
+// replica may have written since) and lists every head.
+func (a *anchorer) myTurn(ctx context.Context) (bool, error) {
+	if a.lock == nil {
+		return true, nil
+	}
+	held, taken, err := a.lock.Hold(ctx)
+	if err != nil || !held || !taken {
+		return held, err
+	}
+	// As at a start: without a file, a new run of checkpoints links to none.
+	a.last, a.prev = map[string]store.Head{}, ""
+	if a.cfg.File != "" {
+		prev, err := continueAnchor(a.cfg.File, a.cfg.Secret, a.log)
+		if err != nil {
+			return false, err
+		}
+		a.prev = prev
+	}
+	return true, nil
+}
+
 // close stops the loop, writes a last checkpoint (the heads as warden
 // leaves them), and waits for the webhook's deliveries up to ctx.
 func (a *anchorer) close(ctx context.Context) {
@@ -150,4 +187,16 @@ func (a *anchorer) close(ctx context.Context) {
 	if a.send != nil {
 		_ = a.send.Close(ctx)
 	}
+	if a.lock != nil {
+		_ = a.lock.Close(ctx)
+	}
+}
+
+// startAnchor starts the checkpoints of the app's history: the bbolt
+// file's, or PostgreSQL's under its anchor lock.
+func (a *app) startAnchor() (*anchorer, error) {
+	if pg, ok := a.st.(*postgres.DB); ok {
+		return startAnchor(pg, pg.AnchorLock(), a.cfg.Anchor, a.log)
+	}
+	return startAnchor(a.db, nil, a.cfg.Anchor, a.log)
 }

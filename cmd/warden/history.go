@@ -373,9 +373,9 @@ func (c *verifyCmd) Run(g *cli) error {
 		if !ok {
 			return errors.New("verify --anchor reads the history file, and warden holds it: stop warden, or verify a copy with --db")
 		}
-		db, ok := local.Store.(*store.DB)
+		db, ok := local.Store.(headChecker)
 		if !ok {
-			return errors.New("verify --anchor checks a bbolt history file; anchors are not available with store.postgres yet")
+			return errors.New("verify --anchor: this history cannot check checkpointed heads")
 		}
 		if anc, err = checkAnchor(ctx, db, c.Anchor, c.AnchorKeyEnv); err != nil {
 			return err
@@ -436,9 +436,15 @@ func (c *verifyCmd) Run(g *cli) error {
 	return exitError{code: 1, msg: strings.TrimRight(b.String(), "\n")}
 }
 
+// headChecker is a history that checks checkpointed heads: the bbolt
+// file, or PostgreSQL.
+type headChecker interface {
+	CheckHeads(ctx context.Context, heads []store.Head) ([]store.Break, error)
+}
+
 // checkAnchor reads the anchor file, checking its signatures with the key
 // in keyEnv, and checks every head of every checkpoint against db.
-func checkAnchor(ctx context.Context, db *store.DB, path, keyEnv string) (*anchorReport, error) {
+func checkAnchor(ctx context.Context, db headChecker, path, keyEnv string) (*anchorReport, error) {
 	key := os.Getenv(keyEnv)
 	if key == "" {
 		return nil, fmt.Errorf("verify --anchor: set %s to the anchor's key (its anchor.secret_env), or name another variable with --anchor-key-env", keyEnv)

@@ -77,8 +77,8 @@ func TestMigrateKeepsChains(t *testing.T) {
 		t.Errorf("killed session copied as %+v, %v", s, err)
 	}
 
-	if out, err := printed((&verifyCmd{historyFlags: historyFlags{Config: cfgPath}}).Run); err != nil {
-		t.Fatalf("verify of the copy: %v\n%s", err, out)
+	if out, err := printed((&verifyCmd{historyFlags: historyFlags{Config: cfgPath}}).Run); err != nil || !strings.Contains(out, "matching the session log") {
+		t.Fatalf("verify of the copy: %v\n%s; want it intact, against the session log", err, out)
 	}
 	// A second migrate into the same database is refused, not merged.
 	if _, err := printed((&migrateCmd{Config: cfgPath, From: from}).Run); err == nil || !strings.Contains(err.Error(), "already holds a history") {
@@ -89,6 +89,13 @@ func TestMigrateKeepsChains(t *testing.T) {
 	var exit exitError
 	if !errors.As(err, &exit) || exit.code != 1 || !strings.Contains(out+exit.msg, "session s1: first broken event 2: hash mismatch") {
 		t.Fatalf("verify after an edit in the database: %v\n%s; want s1 reported altered, exit 1", err, out)
+	}
+	// A session deleted whole leaves chains that verify; the session log,
+	// copied from the bbolt file, still holds its start and end.
+	tamper(t, url, `DELETE FROM events WHERE session = 's2'; DELETE FROM sessions WHERE id = 's2'`)
+	out, err = printed((&verifyCmd{historyFlags: historyFlags{Config: cfgPath}}).Run)
+	if !errors.As(err, &exit) || !strings.Contains(out+exit.msg, "session s2: first broken event 1: the system log records the start of this session, but the session is gone: deleted") {
+		t.Fatalf("verify after deleting a session whole: %v\n%s; want s2 reported deleted", err, out)
 	}
 }
 

@@ -290,7 +290,7 @@ func (a *app) start(ctx context.Context) error {
 		return err
 	}
 	if a.cfg.Anchor != nil {
-		anc, err := startAnchor(a.db, a.cfg.Anchor, a.log)
+		anc, err := a.startAnchor()
 		if err != nil {
 			return err
 		}

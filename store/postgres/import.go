@@ -30,9 +30,11 @@ type Imported struct {
 // Import copies src into this database, which must hold no history yet,
 // in one transaction: every session record (the system log's included)
 // as it is, every event with its seq, prev and hash unchanged, and the
-// approvals, pins, agent records and baselines. Run Verify after it: the
-// copied chains must verify as they did. A history whose events were
-// pruned is refused, as this store does not keep tombstones yet.
+// approvals, pins, agent records and baselines. Sessions the source's
+// session log does not hold are adopted onto it (as migration 0006 does
+// for a database). Run Verify after it: the copied chains must verify as
+// they did. A history whose events were pruned is refused, as this store
+// does not keep tombstones yet.
 func (d *DB) Import(ctx context.Context, src Source) (Imported, error) {
 	var n Imported
 	sessions, err := src.Sessions(ctx, store.Filter{})
@@ -99,7 +101,7 @@ func (d *DB) Import(ctx context.Context, src Source) (Imported, error) {
 			}
 			n.Baselines++
 		}
-		return nil
+		return adoptSessions(ctx, tx) // a source that kept no session log
 	})
 	if err != nil {
 		return Imported{}, fmt.Errorf("import: %w", err)

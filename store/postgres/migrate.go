@@ -52,12 +52,24 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			if _, err := tx.Exec(ctx, string(sql)); err != nil {
 				return err
 			}
+			if err := migrateData(ctx, tx, version); err != nil {
+				return err
+			}
 			_, err := tx.Exec(ctx, "INSERT INTO warden_migrations (version, name) VALUES ($1, $2)", version, base)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("postgres: migration %s: %w", base, err)
 		}
+	}
+	return nil
+}
+
+// migrateData is the part of a migration that SQL cannot do well, run in
+// the migration's transaction after its SQL.
+func migrateData(ctx context.Context, tx pgx.Tx, version int) error {
+	if version == sessionLogVersion {
+		return adoptSessions(ctx, tx)
 	}
 	return nil
 }

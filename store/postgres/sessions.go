@@ -25,14 +25,14 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 		return fmt.Errorf("store: create session %q: %w", s.ID, err)
 	}
 	var epoch int64
-	err = d.tx(ctx, func(tx pgx.Tx) error {
+	err = d.tx(ctx, withStart(ctx, s, func(tx pgx.Tx) error { // the session log (sessionlog.go)
 		if _, err := tx.Exec(ctx, "INSERT INTO sessions (id, agent, state, started_ns, body) VALUES ($1, $2, $3, $4, $5)",
 			s.ID, s.Agent, s.State, s.Started.UnixNano(), body); err != nil || d.leases.replica == "" {
 			return err
 		}
 		epoch, err = takeLease(ctx, tx, s.ID, d.leases.replica)
 		return err
-	})
+	}))
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" {
 		return fmt.Errorf("store: create session %q: %w", s.ID, store.ErrExists)
 	}
@@ -63,7 +63,7 @@ func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Sessio
 		if s, err = store.CheckSessionUpdate(old, s); err != nil {
 			return err
 		}
-		return putSession(ctx, tx, s)
+		return putSessionMarked(ctx, tx, old, s)
 	})
 	if err != nil {
 		return fmt.Errorf("store: update session %q: %w", id, err)

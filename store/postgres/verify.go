@@ -13,8 +13,9 @@ import (
 // Verify recomputes every chain with the bbolt store's check
 // (store.CheckChain) and compares each with its session row's head. It
 // reads in one repeatable-read transaction, so that appends running
-// meanwhile are not seen half done. The session log (store.WithSessionLog)
-// is not kept here yet: a session deleted whole is not detected.
+// meanwhile are not seen half done. It then checks the sessions and
+// approvals against the session log (sessionlog.go), as the bbolt store
+// does.
 func (d *DB) Verify(ctx context.Context) (store.Report, error) {
 	if d.closed.Load() {
 		return store.Report{}, store.ErrClosed
@@ -60,7 +61,7 @@ func (d *DB) Verify(ctx context.Context) (store.Report, error) {
 				rep.Uncommitted++
 			}
 		}
-		return nil
+		return checkSessionLog(ctx, tx, &rep)
 	})
 	if err != nil {
 		return store.Report{}, fmt.Errorf("store: verify: %w", err)
