@@ -21,6 +21,10 @@ func (d *DB) CreateApproval(ctx context.Context, a store.Approval) error {
 		return err
 	}
 	err = d.tx(ctx, func(tx pgx.Tx) error {
+		// Only the replica serving the session holds its calls.
+		if err := d.checkLease(ctx, tx, a.Session); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO approvals (id, session, agent, state, created_ns, expires_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			a.ID, a.Session, a.Agent, a.State, a.Created.UnixNano(), a.Expires.UnixNano(), mustJSON(&a))
 		return err
