@@ -31,6 +31,14 @@ type replicaSet struct {
 // the database's).
 func startReplicas(t *testing.T, n int, transport, workflow string, via ...func(i int, pg string) string) *replicaSet {
 	t.Helper()
+	return startReplicasWith(t, n, transport, workflow, "", via...)
+}
+
+// startReplicasWith is startReplicas with extra appended to each
+// replica's configuration (after the agent's fields: more of them, or
+// top-level sections).
+func startReplicasWith(t *testing.T, n int, transport, workflow, extra string, via ...func(i int, pg string) string) *replicaSet {
+	t.Helper()
 	pg := testkit.Postgres(t)
 	bin := buildWarden(t)
 	set := &replicaSet{}
@@ -42,7 +50,7 @@ func startReplicas(t *testing.T, n int, transport, workflow string, via ...func(
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, "warden.yaml")
-		yaml := pgDeskYAML(filepath.Join(dir, "data"), transport, fmt.Sprintf(", replica: r%d", i))
+		yaml := pgDeskYAML(filepath.Join(dir, "data"), transport, fmt.Sprintf(", replica: r%d", i)) + extra
 		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}

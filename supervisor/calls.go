@@ -85,12 +85,12 @@ func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResu
 
 	// The agent's budgets across its sessions: a unit is taken now and
 	// given back unless the call goes ahead.
-	spend, err := s.spendBudget(sess.agent.Name, c.name)
+	spend, err := s.spendBudget(wctx, sess.agent.Name, c.name)
 	if err != nil {
 		c.refused(wctx, warden.Deny, err.Error())
 		return workflows.Decision{}, refusal("warden refused this call (deny): " + err.Error())
 	}
-	defer spend.settle()
+	defer spend.settle(wctx)
 
 	began := time.Now()
 	d, err := c.decide(wctx, pre)

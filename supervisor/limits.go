@@ -61,11 +61,21 @@ func newLimits(cfg Limits) *limits {
 // admitSession decides whether agent may open another session now. On
 // admission release must be called when the opening request is over (the
 // session, if it opened, is then counted as live).
-func (s *Supervisor) admitSession(agent string) (release func(), refused string) {
+func (s *Supervisor) admitSession(ctx context.Context, agent string) (release func(), refused string) {
 	l := s.limits
+	if c := s.counter(); c != nil {
+		l.mu.Lock()
+		r := l.cfg.Initialize
+		l.mu.Unlock()
+		if r.set() {
+			if why := s.admitShared(ctx, c, agent, r); why != "" {
+				return nil, why
+			}
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.cfg.Initialize; r.set() {
+	if r := l.cfg.Initialize; r.set() && s.counter() == nil {
 		lim, ok := l.initRate[agent]
 		if !ok {
 			lim = newLimiter(r)

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/store"
+)
+
+// sharedLimits gives the desk agent, on every replica, a rate of 5 calls
+// and a budget of 3 echoes, and 3 session openings, each in a window of
+// hours (no window ends during the test), with no wait for a token.
+const sharedLimits = `    budgets: [{tools: echo, max: 3, per: 10000h}]
+throttle: {agent: {per_minute: 0.01, burst: 5}, max_delay: 100ms}
+limits: {initialize: {per_minute: 0.01, burst: 3}}
+`
+
+// TestReplicasShareLimitsAndBudgets: three replicas behind HAProxy count
+// one agent's rate, budget and session openings in PostgreSQL, so the
+// limits hold for the agent, not per replica. Eight echoes spread over
+// the replicas: exactly 3 go ahead (the budget), the next 2 are refused
+// by the budget, the last 3 by the rate (5 in its window); of 5 session
+// openings exactly 3 succeed. Each replica alone would allow them all.
+func TestReplicasShareLimitsAndBudgets(t *testing.T) {
+	desk := buildCommand(t, "./e2e/fixtures/deskserver")
+	set := startReplicasWith(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld, sharedLimits)
+	c := dialBalanced(t, set.url)
+	var allowed, overBudget, overRate []int
+	for i := 0; i < 8; i++ {
+		msg := fmt.Sprintf("call %d", i)
+		res := callTool(t, c, "echo", map[string]any{"message": msg})
+		text := resultText(res)
+		switch {
+		case !res.IsError && text == msg:
+			allowed = append(allowed, i)
+		case strings.Contains(text, "warden refused this call (deny): agent budget: 3 calls of echo per 10000h0m0s, across sessions and replicas, are used"):
+			overBudget = append(overBudget, i)
+		case strings.Contains(text, "warden refused this call (throttle): rate limit exceeded (across replicas); retry after"):
+			overRate = append(overRate, i)
+		default:
+			t.Fatalf("echo %d: unexpected answer %q", i, text)
+		}
+	}
+	if fmt.Sprint(allowed, overBudget, overRate) != "[0 1 2] [3 4] [5 6 7]" {
+		t.Fatalf("went ahead %v, over the budget %v, over the rate %v; want [0 1 2] [3 4] [5 6 7]", allowed, overBudget, overRate)
+	}
+	evs, err := set.db.Events(t.Context(), c.GetSessionId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results, replicas int
+	for _, e := range evs {
+		switch {
+		case e.Kind == store.KindResult && e.Tool == "echo" && e.OK:
+			results++
+		case e.Kind == store.KindSignal && strings.Contains(strings.Join(e.Reasons, " "), "resumed"):
+			replicas++
+		}
+	}
+	if results != 3 {
+		t.Fatalf("%d echoes reached the upstream, want 3", results)
+	}
+	if replicas < 3 {
+		t.Fatalf("the session moved %d times between replicas: the calls did not spread over them", replicas)
+	}
+
+	// Session openings: the one above and two more, across replicas.
+	opened := 1
+	for i := 0; i < 4; i++ {
+		if c, err := testkit.Dial(set.url, pgAgentToken, "e2e-agent", nil); err == nil {
+			opened++
+			_ = c.Close()
+		}
+	}
+	if opened != 3 {
+		t.Fatalf("%d sessions opened, want 3 (the agent's limit across replicas)", opened)
+	}
+}
