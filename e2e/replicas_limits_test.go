@@ -25,7 +25,7 @@ limits: {initialize: {per_minute: 0.01, burst: 3}}
 // openings exactly 3 succeed. Each replica alone would allow them all.
 func TestReplicasShareLimitsAndBudgets(t *testing.T) {
 	desk := buildCommand(t, "./e2e/fixtures/deskserver")
-	set := startReplicasWith(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld, sharedLimits)
+	set := startReplicasWith(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld, replicaOpts{extra: sharedLimits})
 	c := dialBalanced(t, set.url)
 	var allowed, overBudget, overRate []int
 	for i := 0; i < 8; i++ {
