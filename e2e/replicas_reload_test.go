@@ -20,7 +20,7 @@ import (
 // SIGHUP goes to r0 only. r1 applies the new policy (the time from the
 // signal to its record is logged), r2 re-reads its old copy and reports
 // that it differs: in its log, in the database, in `warden replicas`
-// (exit 1). Then r1 enforces the limit and r2 does not.
+// (exit 1), in its metrics. Then r1 enforces the limit and r2 does not.
 func TestReplicasFollowAReload(t *testing.T) {
 	desk := buildCommand(t, "./e2e/fixtures/deskserver")
 	set := startReplicasWith(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld, replicaOpts{linked: true})
@@ -72,6 +72,13 @@ func TestReplicasFollowAReload(t *testing.T) {
 	})
 	if log := set.procs[2].stderr.String(); !strings.Contains(log, "this replica's policy differs from the one another replica announced") {
 		t.Fatalf("r2 logged no divergence:\n%s", log)
+	}
+
+	for i, want := range map[int]float64{1: 0, 2: 1} {
+		_, fams := scrape(t, adminBase(t, set.procs[i]), pgAdminToken)
+		if got := sample(fams, "warden_policy_diverged", nil); got != want {
+			t.Fatalf("r%d: warden_policy_diverged %v, want %v", i, got, want)
+		}
 	}
 
 	out, err := exec.Command(buildWarden(t), "replicas", "-c", set.cfgs[0]).CombinedOutput()

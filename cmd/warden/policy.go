@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/eval"
 	"github.com/warden-dev/warden/supervisor"
@@ -107,6 +108,7 @@ type reloader struct {
 	// board it announces and records it on, and the announcements of all.
 	digest    string
 	problem   string // what it last recorded as wrong with it
+	gauge     *admin.PolicyGauge
 	board     policyBoard
 	announced chan string
 }

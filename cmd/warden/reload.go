@@ -12,6 +12,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/warden-dev/warden/admin"
 	"github.com/warden-dev/warden/config"
 	"github.com/warden-dev/warden/supervisor"
 )
@@ -151,8 +152,8 @@ type policyBoard interface {
 // it starts with, and follows the announcements of every replica (itself
 // included) that tell hands it: each makes it reload its own
 // configuration.
-func (r *reloader) share(board policyBoard) {
-	r.board, r.announced = board, make(chan string, 1)
+func (r *reloader) share(board policyBoard, gauge *admin.PolicyGauge) {
+	r.board, r.gauge, r.announced = board, gauge, make(chan string, 1)
 	var err error
 	if r.digest, err = policyDigest(r.loaded); err != nil {
 		r.log.Error("cannot digest the policy this replica runs", "err", err)
@@ -186,6 +187,7 @@ func (r *reloader) announce(ctx context.Context) {
 		return
 	}
 	r.problem = ""
+	r.gauge.Set(false)
 }
 
 // record notes in the database the policy this replica runs, and why it
@@ -199,6 +201,7 @@ func (r *reloader) record(ctx context.Context, problem string) {
 		return
 	}
 	r.problem = problem
+	r.gauge.Set(problem != "")
 }
 
 // follow applies a policy another replica announced: this replica

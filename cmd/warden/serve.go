@@ -40,7 +40,7 @@ func (c *serveCmd) Run(g *cli) error {
 		r := newReloader(a, logger)
 		r.hup = hup
 		if pg, ok := a.st.(*postgres.DB); ok && cfg.Store.Postgres.Replica != "" {
-			r.share(pg)
+			r.share(pg, a.metrics.NewPolicyGauge())
 			a.sup.OnPolicyAnnounced(r.tell)
 		}
 		a.bg.Go(r.run)
