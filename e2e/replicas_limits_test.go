@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
@@ -76,5 +77,49 @@ func TestReplicasShareLimitsAndBudgets(t *testing.T) {
 	}
 	if opened != 3 {
 		t.Fatalf("%d sessions opened, want 3 (the agent's limit across replicas)", opened)
+	}
+}
+
+// TestReplicasSharePendingApprovals: an agent may have one call waiting
+// for an approver. A call held through r0 takes it; a call of another
+// session through r1 is refused at once, not held (r1 alone holds none).
+func TestReplicasSharePendingApprovals(t *testing.T) {
+	desk := buildCommand(t, "./e2e/fixtures/deskserver")
+	set := startReplicasWith(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld,
+		replicaOpts{extra: "limits: {pending_approvals_per_agent: 1}\n"})
+	refund := map[string]any{"customer_id": "C-1001", "iban": "DE00", "amount": 5}
+	pending := func() int {
+		t.Helper()
+		as, err := set.db.Approvals(t.Context(), store.ApprovalFilter{Agent: "desk", State: store.ApprovalPending})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(as)
+	}
+	first := dialBalanced(t, set.procs[0].url)
+	held := callAsync(first, "issue_refund", refund, nil)
+	waitFor(t, 20*time.Second, "the first refund held for an approver", func() bool { return pending() == 1 })
+
+	second := dialBalanced(t, set.procs[1].url)
+	got := callAsync(second, "issue_refund", refund, nil)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case r := <-got:
+			if r.err != nil || !r.res.IsError || !strings.Contains(resultText(r.res), "it was not held for an approver: agent \"desk\" already has as many calls waiting for an approver as its limit, across replicas") {
+				t.Fatalf("the second refund: %v %v, want refused over the agent's pending approvals", r.err, r.res)
+			}
+			done = true
+		case <-held:
+			t.Fatal("the held refund ended")
+		case <-tick.C:
+			if n := pending(); n > 1 {
+				t.Fatalf("%d approvals pending: the second refund was held too", n)
+			}
+		}
+	}
+	if n := pending(); n != 1 {
+		t.Fatalf("%d approvals pending, want 1", n)
 	}
 }

@@ -288,6 +288,9 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 	hctx, span := c.s.span(ctx, "warden.hold")
 	a, err := c.hold(hctx, d)
 	endSpan(span, err)
+	if errors.Is(err, store.ErrOverLimit) {
+		return c.notHeld(wctx, fmt.Sprintf("agent %q already has as many calls waiting for an approver as its limit, across replicas", sess.agent.Name))
+	}
 	if err != nil {
 		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", c.name, "err", err)
 		return refusal("warden refused this call (step_up): it could not be held for approval")

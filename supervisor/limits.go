@@ -100,6 +100,18 @@ func (s *Supervisor) admitSession(ctx context.Context, agent string) (release fu
 	}), ""
 }
 
+// notHeld records and answers a call refused rather than held for an
+// approver, over a limit on pending approvals (why).
+func (c *call) notHeld(ctx context.Context, why string) *mcp.CallToolResult {
+	ev := c.event(store.KindSignal)
+	ev.Verdict, ev.Reasons = warden.Deny.String(), []string{"not held for an approver: " + why}
+	if err := c.record(ctx, ev, nil); err != nil {
+		c.s.log.Error("cannot record a refusal over the pending approvals limit", "session", c.sess.id, "err", err)
+	}
+	c.s.log.Warn("call refused: too many pending approvals", "session", c.sess.id, "agent", c.sess.agent.Name, "tool", c.name, "why", why)
+	return refusal("warden refused this call (step_up): it was not held for an approver: " + why)
+}
+
 // countOf is the number of live sessions of agent.
 func (s *sessions) countOf(agent string) int {
 	s.mu.RLock()
@@ -126,7 +138,7 @@ func (c *call) reservePending(ctx context.Context) (release func(), refused *mcp
 	switch {
 	case l.cfg.PendingPerSession > 0 && l.pending[key] >= l.cfg.PendingPerSession:
 		why = fmt.Sprintf("the session already has %d calls waiting for an approver, its limit", l.pending[key])
-	case l.cfg.PendingPerAgent > 0 && l.pending[agent] >= l.cfg.PendingPerAgent:
+	case l.cfg.PendingPerAgent > 0 && l.pending[agent] >= l.cfg.PendingPerAgent && c.s.pendingCapper() == nil:
 		why = fmt.Sprintf("agent %q already has %d calls waiting for an approver, its limit", agent, l.pending[agent])
 	default:
 		l.pending[key]++
@@ -134,13 +146,7 @@ func (c *call) reservePending(ctx context.Context) (release func(), refused *mcp
 	}
 	l.mu.Unlock()
 	if why != "" {
-		ev := c.event(store.KindSignal)
-		ev.Verdict, ev.Reasons = warden.Deny.String(), []string{"not held for an approver: " + why}
-		if err := c.record(ctx, ev, nil); err != nil {
-			c.s.log.Error("cannot record a refusal over the pending approvals limit", "session", sess.id, "err", err)
-		}
-		c.s.log.Warn("call refused: too many pending approvals", "session", sess.id, "agent", agent, "tool", c.name, "why", why)
-		return nil, refusal("warden refused this call (step_up): it was not held for an approver: " + why)
+		return nil, c.notHeld(ctx, why)
 	}
 	return sync.OnceFunc(func() {
 		l.mu.Lock()

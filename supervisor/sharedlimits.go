@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/warden-dev/warden/store"
 )
 
 // sharedCounter is a history that counts for every replica (store/postgres's
@@ -131,4 +133,33 @@ func (s *Supervisor) spendShared(ctx context.Context, c sharedCounter, agent, to
 		sp.units = append(sp.units, u)
 	}
 	return sp, nil
+}
+
+// pendingCapper is a history that caps an agent's pending approvals for
+// every replica, in the write that records one (store/postgres's
+// CreateApprovalWithin); its error then wraps store.ErrOverLimit.
+type pendingCapper interface {
+	CreateApprovalWithin(ctx context.Context, a store.Approval, perAgent int) error
+}
+
+// pendingCapper returns the store that caps pending approvals across
+// replicas, nil when this warden counts its own (bbolt, one process).
+func (s *Supervisor) pendingCapper() pendingCapper {
+	c, ok := s.store.(pendingCapper)
+	if !ok || !s.replicated() {
+		return nil
+	}
+	return c
+}
+
+// createApproval records a held call's approval; among replicas, within
+// its agent's cap on pending approvals as all replicas hold them.
+func (s *Supervisor) createApproval(ctx context.Context, a store.Approval) error {
+	s.limits.mu.Lock()
+	perAgent := s.limits.cfg.PendingPerAgent
+	s.limits.mu.Unlock()
+	if c := s.pendingCapper(); c != nil && perAgent > 0 {
+		return c.CreateApprovalWithin(ctx, a, perAgent)
+	}
+	return s.store.CreateApproval(ctx, a)
 }
