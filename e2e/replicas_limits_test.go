@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
@@ -121,5 +125,37 @@ func TestReplicasSharePendingApprovals(t *testing.T) {
 	}
 	if n := pending(); n != 1 {
 		t.Fatalf("%d approvals pending, want 1", n)
+	}
+}
+
+// TestReplicaRefusesWhenLimitsCannotBeCounted: with the shared counters
+// gone from the database (a fault of the store, nothing else broken), a
+// replica refuses the calls and session openings those limits cover,
+// saying why, and forwards none of them.
+func TestReplicaRefusesWhenLimitsCannotBeCounted(t *testing.T) {
+	desk := buildCommand(t, "./e2e/fixtures/deskserver")
+	set := startReplicasWith(t, 1, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld, replicaOpts{extra: sharedLimits})
+	c := dialBalanced(t, set.url)
+	conn, err := pgx.Connect(t.Context(), os.Getenv("WARDEN_PG_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "ALTER TABLE counters RENAME TO counters_gone"); err != nil {
+		t.Fatal(err)
+	}
+	res := callTool(t, c, "echo", map[string]any{"message": "hello"})
+	if !res.IsError || !strings.Contains(resultText(res), "the limit is shared by the replicas and could not be counted in the store") {
+		t.Fatalf("echo with the counters gone: %q, want refused, saying the limit could not be counted", resultText(res))
+	}
+	mustNotOpen(t, set.url, pgAgentToken, "the rate of its openings: the limit is shared by the replicas and could not be counted in the store")
+	evs, err := set.db.Events(t.Context(), c.GetSessionId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Kind == store.KindResult && e.OK {
+			t.Fatalf("a call reached the upstream: %+v", e)
+		}
 	}
 }

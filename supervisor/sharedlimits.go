@@ -99,7 +99,7 @@ func (s *Supervisor) admitShared(ctx context.Context, c sharedCounter, agent str
 	_, ok, _, err := takeShared(ctx, c, "initialize\x00"+agent, per, limit)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("agent %q opens sessions under a limit that %v", agent, err)
+		return fmt.Sprintf("agent %q cannot open a session now: the rate of its openings: %v", agent, err)
 	case !ok:
 		return fmt.Sprintf("agent %q opens sessions faster than its limit (%d per %s across replicas)", agent, limit, per)
 	}
