@@ -35,7 +35,8 @@ type Limits struct {
 // Budget is a cap on an agent's calls of some tools in a sliding window,
 // across all its sessions: re-initialising does not reset it, and neither
 // does a restart (the counts are taken from history at Start). Only calls
-// that go ahead count; a call over the budget is refused (deny).
+// that go ahead count; a call over the budget is refused (deny). Among
+// replicas the window is fixed and counted in the store (sharedlimits.go).
 type Budget struct {
 	Tools string        // a path.Match pattern over exposed tool names
 	Max   int           // calls allowed in any window of Per
