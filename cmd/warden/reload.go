@@ -223,7 +223,7 @@ func (r *reloader) follow(ctx context.Context, w *fsnotify.Watcher, announced st
 		r.failed++
 		r.log.Error("cannot load the policy another replica announced; this replica keeps its last good one",
 			"announced", announced, "runs", r.digest, "failed_reloads", r.failed, "errors", err.Error())
-		r.record(ctx, "cannot load the announced policy "+announced+"; runs its last good one: "+err.Error())
+		r.record(ctx, "cannot load the announced policy "+short(announced)+"; runs its last good one: "+err.Error())
 		return
 	}
 	if w != nil {
@@ -232,7 +232,7 @@ func (r *reloader) follow(ctx context.Context, w *fsnotify.Watcher, announced st
 	if r.digest != announced {
 		r.log.Error("this replica's policy differs from the one another replica announced: their configuration files differ",
 			"announced", announced, "runs", r.digest)
-		r.record(ctx, "differs from the announced policy "+announced)
+		r.record(ctx, "differs from the announced policy "+short(announced))
 		return
 	}
 	r.record(ctx, "")
