@@ -22,6 +22,9 @@ type replicaSet struct {
 	procs []*wardenProcess
 	url   string       // the MCP endpoint through HAProxy
 	db    *postgres.DB // the shared history, read by the test
+	// cfgs are the replicas' config paths, for a test to rewrite (a
+	// write through a link changes its target only).
+	cfgs []string
 }
 
 // startReplicas starts n replicas (named r0, r1, ...) of warden serving
@@ -30,6 +33,23 @@ type replicaSet struct {
 // via, if given, says how replica i reaches the database (its URL from
 // the database's).
 func startReplicas(t *testing.T, n int, transport, workflow string, via ...func(i int, pg string) string) *replicaSet {
+	t.Helper()
+	return startReplicasWith(t, n, transport, workflow, replicaOpts{}, via...)
+}
+
+// replicaOpts vary the replicas' configuration.
+type replicaOpts struct {
+	// extra is appended to each configuration (after the agent's fields:
+	// more of them, or top-level sections).
+	extra string
+	// linked makes each replica's config path a symbolic link to a file
+	// in another folder, whose changes the file watch does not see: only
+	// SIGHUP, or another replica's announcement, reloads it.
+	linked bool
+}
+
+// startReplicasWith is startReplicas with opts.
+func startReplicasWith(t *testing.T, n int, transport, workflow string, opts replicaOpts, via ...func(i int, pg string) string) *replicaSet {
 	t.Helper()
 	pg := testkit.Postgres(t)
 	bin := buildWarden(t)
@@ -42,10 +62,18 @@ func startReplicas(t *testing.T, n int, transport, workflow string, via ...func(
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, "warden.yaml")
-		yaml := pgDeskYAML(filepath.Join(dir, "data"), transport, fmt.Sprintf(", replica: r%d", i))
-		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		file := cfg
+		if opts.linked {
+			file = filepath.Join(t.TempDir(), "real.yaml")
+			if err := os.Symlink(file, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		yaml := pgDeskYAML(filepath.Join(dir, "data"), transport, fmt.Sprintf(", replica: r%d", i)) + opts.extra
+		if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		set.cfgs = append(set.cfgs, cfg)
 		t.Setenv("WARDEN_PG_URL", pg)
 		for _, f := range via {
 			t.Setenv("WARDEN_PG_URL", f(i, pg)) // read by the replica when it starts

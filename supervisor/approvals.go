@@ -83,7 +83,7 @@ func (c *call) hold(ctx context.Context, d workflows.Decision) (store.Approval, 
 	defer s.waiting.remove(a.ID)
 	sess.holding(a.ID, true)
 	defer sess.holding(a.ID, false)
-	if err := s.store.CreateApproval(wctx, a); err != nil {
+	if err := s.createApproval(wctx, a); err != nil {
 		return a, fmt.Errorf("record approval: %w", err)
 	}
 

@@ -19,18 +19,26 @@ type budgetUse struct {
 }
 
 // budgetSpend is one call's unit of every budget it falls under: kept
-// when the call goes ahead, given back otherwise.
+// when the call goes ahead, given back otherwise. Its units are in
+// memory (uses), or in the store that replicas share (units).
 type budgetSpend struct {
 	l     *limits
 	uses  []*budgetUse
 	at    time.Time
 	kept  bool
 	freed bool
+
+	s      *Supervisor
+	shared sharedCounter
+	units  []sharedUnit
 }
 
 // spendBudget takes a unit of each of the agent's budgets that covers
 // tool, or says which one is spent. The caller must keep or settle it.
-func (s *Supervisor) spendBudget(agent, tool string) (*budgetSpend, error) {
+func (s *Supervisor) spendBudget(ctx context.Context, agent, tool string) (*budgetSpend, error) {
+	if c := s.counter(); c != nil {
+		return s.spendShared(ctx, c, agent, tool)
+	}
 	l := s.limits
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -83,11 +91,15 @@ func (sp *budgetSpend) keep() {
 }
 
 // settle gives the unit back unless the call went ahead.
-func (sp *budgetSpend) settle() {
+func (sp *budgetSpend) settle(ctx context.Context) {
 	if sp == nil || sp.kept || sp.freed {
 		return
 	}
 	sp.freed = true
+	if sp.shared != nil {
+		sp.s.giveBack(ctx, sp.shared, sp.units)
+		return
+	}
 	sp.l.mu.Lock()
 	defer sp.l.mu.Unlock()
 	for _, u := range sp.uses {
@@ -102,8 +114,11 @@ func (sp *budgetSpend) settle() {
 
 // loadBudgets counts, from history, the calls that went ahead within
 // each agent's budget windows, so that a restart of warden does not reset
-// its agents' budgets either.
+// its agents' budgets either. Replicas count them in the store instead.
 func (s *Supervisor) loadBudgets(ctx context.Context) error {
+	if s.counter() != nil {
+		return nil
+	}
 	l := s.limits
 	now := time.Now()
 	for agent, budgets := range l.cfg.Budgets {

@@ -85,12 +85,12 @@ func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResu
 
 	// The agent's budgets across its sessions: a unit is taken now and
 	// given back unless the call goes ahead.
-	spend, err := s.spendBudget(sess.agent.Name, c.name)
+	spend, err := s.spendBudget(wctx, sess.agent.Name, c.name)
 	if err != nil {
 		c.refused(wctx, warden.Deny, err.Error())
 		return workflows.Decision{}, refusal("warden refused this call (deny): " + err.Error())
 	}
-	defer spend.settle()
+	defer spend.settle(wctx)
 
 	began := time.Now()
 	d, err := c.decide(wctx, pre)
@@ -288,6 +288,9 @@ func (c *call) stepUp(ctx context.Context, d workflows.Decision) *mcp.CallToolRe
 	hctx, span := c.s.span(ctx, "warden.hold")
 	a, err := c.hold(hctx, d)
 	endSpan(span, err)
+	if errors.Is(err, store.ErrOverLimit) {
+		return c.notHeld(wctx, fmt.Sprintf("agent %q already has as many calls waiting for an approver as its limit, across replicas", sess.agent.Name))
+	}
 	if err != nil {
 		s.log.Error("cannot hold call for approval; refused", "session", sess.id, "tool", c.name, "err", err)
 		return refusal("warden refused this call (step_up): it could not be held for approval")

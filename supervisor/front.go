@@ -86,7 +86,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			// Only an initialize opens a session; anything else without
 			// an id is refused by mcp-go, and counts against the rate all
 			// the same.
-			release, refused := s.admitSession(agent.Name)
+			release, refused := s.admitSession(r.Context(), agent.Name)
 			if refused != "" {
 				w.Header().Set("Retry-After", "1")
 				httpError(w, http.StatusTooManyRequests, "too many requests: "+refused)

@@ -35,7 +35,8 @@ type Limits struct {
 // Budget is a cap on an agent's calls of some tools in a sliding window,
 // across all its sessions: re-initialising does not reset it, and neither
 // does a restart (the counts are taken from history at Start). Only calls
-// that go ahead count; a call over the budget is refused (deny).
+// that go ahead count; a call over the budget is refused (deny). Among
+// replicas the window is fixed and counted in the store (sharedlimits.go).
 type Budget struct {
 	Tools string        // a path.Match pattern over exposed tool names
 	Max   int           // calls allowed in any window of Per
@@ -61,11 +62,21 @@ func newLimits(cfg Limits) *limits {
 // admitSession decides whether agent may open another session now. On
 // admission release must be called when the opening request is over (the
 // session, if it opened, is then counted as live).
-func (s *Supervisor) admitSession(agent string) (release func(), refused string) {
+func (s *Supervisor) admitSession(ctx context.Context, agent string) (release func(), refused string) {
 	l := s.limits
+	if c := s.counter(); c != nil {
+		l.mu.Lock()
+		r := l.cfg.Initialize
+		l.mu.Unlock()
+		if r.set() {
+			if why := s.admitShared(ctx, c, agent, r); why != "" {
+				return nil, why
+			}
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if r := l.cfg.Initialize; r.set() {
+	if r := l.cfg.Initialize; r.set() && s.counter() == nil {
 		lim, ok := l.initRate[agent]
 		if !ok {
 			lim = newLimiter(r)
@@ -88,6 +99,18 @@ func (s *Supervisor) admitSession(agent string) (release func(), refused string)
 			delete(l.initializing, agent)
 		}
 	}), ""
+}
+
+// notHeld records and answers a call refused rather than held for an
+// approver, over a limit on pending approvals (why).
+func (c *call) notHeld(ctx context.Context, why string) *mcp.CallToolResult {
+	ev := c.event(store.KindSignal)
+	ev.Verdict, ev.Reasons = warden.Deny.String(), []string{"not held for an approver: " + why}
+	if err := c.record(ctx, ev, nil); err != nil {
+		c.s.log.Error("cannot record a refusal over the pending approvals limit", "session", c.sess.id, "err", err)
+	}
+	c.s.log.Warn("call refused: too many pending approvals", "session", c.sess.id, "agent", c.sess.agent.Name, "tool", c.name, "why", why)
+	return refusal("warden refused this call (step_up): it was not held for an approver: " + why)
 }
 
 // countOf is the number of live sessions of agent.
@@ -116,7 +139,7 @@ func (c *call) reservePending(ctx context.Context) (release func(), refused *mcp
 	switch {
 	case l.cfg.PendingPerSession > 0 && l.pending[key] >= l.cfg.PendingPerSession:
 		why = fmt.Sprintf("the session already has %d calls waiting for an approver, its limit", l.pending[key])
-	case l.cfg.PendingPerAgent > 0 && l.pending[agent] >= l.cfg.PendingPerAgent:
+	case l.cfg.PendingPerAgent > 0 && l.pending[agent] >= l.cfg.PendingPerAgent && c.s.pendingCapper() == nil:
 		why = fmt.Sprintf("agent %q already has %d calls waiting for an approver, its limit", agent, l.pending[agent])
 	default:
 		l.pending[key]++
@@ -124,13 +147,7 @@ func (c *call) reservePending(ctx context.Context) (release func(), refused *mcp
 	}
 	l.mu.Unlock()
 	if why != "" {
-		ev := c.event(store.KindSignal)
-		ev.Verdict, ev.Reasons = warden.Deny.String(), []string{"not held for an approver: " + why}
-		if err := c.record(ctx, ev, nil); err != nil {
-			c.s.log.Error("cannot record a refusal over the pending approvals limit", "session", sess.id, "err", err)
-		}
-		c.s.log.Warn("call refused: too many pending approvals", "session", sess.id, "agent", agent, "tool", c.name, "why", why)
-		return nil, refusal("warden refused this call (step_up): it was not held for an approver: " + why)
+		return nil, c.notHeld(ctx, why)
 	}
 	return sync.OnceFunc(func() {
 		l.mu.Lock()

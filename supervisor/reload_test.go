@@ -41,7 +41,7 @@ func TestReloadKeepsWhatWasSpent(t *testing.T) {
 				o.Escalation.AgentRate = rate(4)
 			})
 			for range 2 {
-				sp, err := sup.spendBudget("ops", "pay")
+				sp, err := sup.spendBudget(context.Background(), "ops", "pay")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -56,7 +56,7 @@ func TestReloadKeepsWhatWasSpent(t *testing.T) {
 			}
 			spent, allowed := 0, 0
 			for range 5 {
-				if sp, err := sup.spendBudget("ops", "pay"); err == nil {
+				if sp, err := sup.spendBudget(context.Background(), "ops", "pay"); err == nil {
 					sp.keep()
 					spent++
 				}

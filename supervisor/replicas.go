@@ -71,6 +71,8 @@ func (s *Supervisor) onChange(ctx context.Context, kind, subject string) {
 				s.endedElsewhere(ctx, sess, rec)
 			}
 		}
+	case changePolicy:
+		s.policyAnnounced(subject)
 	case changeAgent:
 		s.suspendMu.Lock()
 		defer s.suspendMu.Unlock()

@@ -85,6 +85,9 @@ type Supervisor struct {
 	mcp      *server.MCPServer
 	http     *server.StreamableHTTPServer
 
+	// announced receives the policies replicas announce (replicapolicy.go).
+	announced atomic.Pointer[func(digest string)]
+
 	syncMu   sync.Mutex // serialises catalog mirroring
 	mirrored mirrorState
 	policies atomic.Pointer[policies]

@@ -52,7 +52,7 @@ func (s *Supervisor) sessionRate(agent string) Rate {
 
 func (s *Supervisor) agentLimiter(agent string) *rate.Limiter {
 	r := s.throttle.Load().agent
-	if !r.set() {
+	if !r.set() || s.counter() != nil { // replicas count it in the store (paceShared)
 		return nil
 	}
 	s.lim.mu.Lock()
@@ -68,8 +68,29 @@ func (s *Supervisor) agentLimiter(agent string) *rate.Limiter {
 // pace fits a call into its session's and its agent's rates: it returns
 // how long the call was held back (zero when within the rate), or an
 // error saying when to retry when fitting would take longer than MaxDelay
-// (the call then uses no tokens).
+// (the call then uses no tokens). Among replicas the agent's rate is
+// counted in the store, first; the session's stays with the replica that
+// serves the session.
 func (s *Supervisor) pace(ctx context.Context, sess *session) (time.Duration, error) {
+	maxDelay := s.throttle.Load().maxDelay
+	c := s.counter()
+	if c == nil {
+		return s.paceLocal(ctx, sess, maxDelay)
+	}
+	shared, undo, err := s.paceShared(ctx, c, sess.agent.Name, maxDelay)
+	if err != nil {
+		return 0, err
+	}
+	wait, err := s.paceLocal(ctx, sess, maxDelay-shared)
+	if err != nil {
+		undo(context.WithoutCancel(ctx))
+		return 0, err
+	}
+	return shared + wait, nil
+}
+
+// paceLocal is pace on the token buckets in this process's memory.
+func (s *Supervisor) paceLocal(ctx context.Context, sess *session, maxDelay time.Duration) (time.Duration, error) {
 	var res []*rate.Reservation
 	now := time.Now()
 	for _, l := range []*rate.Limiter{sess.limiter.Load(), s.agentLimiter(sess.agent.Name)} {
@@ -85,7 +106,7 @@ func (s *Supervisor) pace(ctx context.Context, sess *session) (time.Duration, er
 		}
 		wait = max(wait, r.DelayFrom(now))
 	}
-	if wait > s.throttle.Load().maxDelay {
+	if wait > maxDelay {
 		for _, r := range res {
 			r.CancelAt(now)
 		}

@@ -32,6 +32,7 @@ type cli struct {
 	Export   exportCmd   `cmd:"" help:"Export sessions with their events (JSON Lines), or check an export file."`
 	Compact  compactCmd  `cmd:"" help:"Give back the disk space pruned history took; warden must be stopped."`
 	Migrate  migrateCmd  `cmd:"" help:"Copy a bbolt history into the configuration's PostgreSQL store, chains intact, and verify the copy."`
+	Replicas replicasCmd `cmd:"" help:"Show the policy each warden replica on the PostgreSQL history runs, against the one last announced; non-zero exit when one differs."`
 	Bench    benchCmd    `cmd:"" help:"Measure warden against a direct call and a plain forwarding hop, or (--store postgres) its PostgreSQL store against bbolt, alone and as three replicas."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 

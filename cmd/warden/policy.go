@@ -104,6 +104,14 @@ type reloader struct {
 	failed  int                // reloads refused so far
 	agents  []supervisor.Agent // the agents last applied, with their judges
 	hup     chan os.Signal     // SIGHUPs, if caught before run; else run catches them
+
+	// Among replicas (share): the digest of the policy this one runs, the
+	// board it announces and records it on, and the announcements of all.
+	digest    string
+	problem   string // what it last recorded as wrong with it
+	gauge     *admin.PolicyGauge
+	board     policyBoard
+	announced chan string
 }
 
 // newReloader reloads the configuration file of a running warden.
@@ -112,6 +120,7 @@ func newReloader(a *app, logger *log.Logger) *reloader {
 }
 
 func (r *reloader) run(ctx context.Context) {
+	r.announce(ctx) // among replicas: the policy this one starts with
 	hup := r.hup
 	if hup == nil {
 		hup = make(chan os.Signal, 1)
@@ -150,6 +159,8 @@ func (r *reloader) run(ctx context.Context) {
 		case <-settle.C:
 			r.log.Info("configuration files changed: reloading")
 			r.reload(ctx, w)
+		case digest := <-r.announced:
+			r.follow(ctx, w, digest)
 		}
 	}
 }
@@ -182,11 +193,13 @@ func (r *reloader) reload(ctx context.Context, w *fsnotify.Watcher) {
 	if err := r.apply(ctx); err != nil {
 		r.failed++
 		r.log.Error("reload refused; the running configuration stays", "failed_reloads", r.failed, "errors", err.Error())
+		r.record(ctx, "its last reload was refused; runs its last good policy: "+err.Error())
 		return
 	}
 	if w != nil {
 		r.watch(w)
 	}
+	r.announce(ctx)
 }
 
 // apply loads and checks the whole configuration, then applies it at once.
@@ -228,6 +241,11 @@ func (r *reloader) apply(ctx context.Context) error {
 		_ = r.ops.Set(ops) // checked above
 	}
 	r.loaded, r.agents = cfg, agents
+	if r.board != nil {
+		if r.digest, err = policyDigest(cfg); err != nil {
+			r.log.Error("cannot digest the policy this replica now runs", "err", err)
+		}
+	}
 	for _, name := range needsRestart(r.running, cfg) {
 		r.log.Warn("reload: this setting changed but needs a restart; it keeps its running value", "setting", name)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/warden-dev/warden/config"
+	"github.com/warden-dev/warden/store/postgres"
 )
 
 type serveCmd struct {
@@ -38,6 +39,10 @@ func (c *serveCmd) Run(g *cli) error {
 	return serve(ctx, cfg, logger, func(a *app, _ endpoints) {
 		r := newReloader(a, logger)
 		r.hup = hup
+		if pg, ok := a.st.(*postgres.DB); ok && cfg.Store.Postgres.Replica != "" {
+			r.share(pg, a.metrics.NewPolicyGauge())
+			a.sup.OnPolicyAnnounced(r.tell)
+		}
 		a.bg.Go(r.run)
 	})
 }

@@ -16,11 +16,29 @@ import (
 // CreateApproval records a pending approval; the error wraps
 // store.ErrExists if the id is taken.
 func (d *DB) CreateApproval(ctx context.Context, a store.Approval) error {
+	return d.CreateApprovalWithin(ctx, a, 0)
+}
+
+// CreateApprovalWithin is CreateApproval that also refuses the approval
+// when its agent already has perAgent pending, unexpired approvals,
+// whichever replica holds them (0: no cap); the error then wraps
+// store.ErrOverLimit. The creators of one agent's approvals queue on a
+// lock held until their transaction ends, so replicas creating at once
+// never exceed the cap; a dead replica's approvals stop counting when
+// they expire.
+func (d *DB) CreateApprovalWithin(ctx context.Context, a store.Approval, perAgent int) error {
 	a, err := store.PrepareApproval(a)
 	if err != nil {
 		return err
 	}
 	err = d.tx(ctx, func(tx pgx.Tx) error {
+		// Only the replica serving the session holds its calls.
+		if err := d.checkLease(ctx, tx, a.Session); err != nil {
+			return err
+		}
+		if err := pendingWithin(ctx, tx, a.Agent, perAgent); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `INSERT INTO approvals (id, session, agent, state, created_ns, expires_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			a.ID, a.Session, a.Agent, a.State, a.Created.UnixNano(), a.Expires.UnixNano(), mustJSON(&a))
 		return err

@@ -39,6 +39,11 @@ func TestWatch(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"a policy announced, notified", time.Hour, postgres.ChangePolicy, "d1", func(t *testing.T, db *postgres.DB, _ string) {
+			if err := db.AnnouncePolicy(context.Background(), "d1"); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"a missed notification, polled", 200 * time.Millisecond, postgres.ChangeSession, "s9", func(t *testing.T, _ *postgres.DB, name string) {
 			execOn(t, base, name, "INSERT INTO changes (kind, subject) VALUES ('session', 's9')")
 		}},

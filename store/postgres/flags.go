@@ -23,7 +23,10 @@ func (d *DB) Flag(ctx context.Context, id string) (store.Flag, error) {
 // ReviewFlag records a flag's review on its chain, once: the flag is
 // found and its review appended in one transaction with the session row
 // locked, so two reviewers (in this process or another) cannot both find
-// it open; the second gets store.ErrDecided.
+// it open; the second gets store.ErrDecided. Unlike the session's own
+// writes it is not fenced by the lease: a review is an operator's, made
+// on whichever replica the operator reached, and the row lock alone keeps
+// the chain one line; the serving replica keeps nothing of it in memory.
 func (d *DB) ReviewFlag(ctx context.Context, id, by, note string) (store.Flag, error) {
 	if by == "" {
 		return store.Flag{}, fmt.Errorf("store: review flag %s: who reviews is required", id)

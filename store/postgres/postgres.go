@@ -29,6 +29,7 @@ type DB struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
 	leases leases
+	pruned atomic.Int64 // when Count last pruned the counters, Unix ns
 }
 
 var _ store.Store = (*DB)(nil)

@@ -46,12 +46,18 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 }
 
 // UpdateSession runs fn on the session with its row locked and writes
-// the result in the same transaction.
+// the result in the same transaction. A replica updates a session only
+// under its lease, checked in that transaction as for appends: one that
+// lost the session (to a takeover) cannot end or change it from a stale
+// copy.
 func (d *DB) UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) error {
 	if fn == nil {
 		return fmt.Errorf("store: update session %q: nil fn", id)
 	}
 	err := d.tx(ctx, func(tx pgx.Tx) error {
+		if err := d.checkLease(ctx, tx, id); err != nil {
+			return err
+		}
 		old, err := lockSession(ctx, tx, id)
 		if err != nil {
 			return err
