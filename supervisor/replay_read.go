@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,7 +35,7 @@ func (rd *TraceReader) Next() (Trace, error) {
 			continue
 		}
 		var tr Trace
-		if err := json.Unmarshal(b, &tr); err != nil {
+		if err := decodeTrace(b, &tr); err != nil {
 			return Trace{}, fmt.Errorf("traces line %d: %w", rd.line, err)
 		}
 		for i, c := range tr.Calls {

@@ -1,0 +1,165 @@
+package supervisor
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// corpusLines are the lines of the recorded traces in the repository: the
+// AgentDojo benign tasks, as stored and as replay traces, and the attacks.
+func corpusLines(t testing.TB) [][]byte {
+	t.Helper()
+	var lines [][]byte
+	files := [][]byte{agentdojoTraces(t)}
+	for _, name := range []string{agentdojoTasks, filepath.Join("..", "examples", "agentdojo", "attacks", "traces.jsonl")} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	for _, b := range files {
+		for _, l := range bytes.Split(b, []byte("\n")) {
+			if len(bytes.TrimSpace(l)) > 0 {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return lines
+}
+
+// sameAsStdlib fails t unless decodeTrace decodes b as json.Unmarshal
+// does: the same trace, or the same error.
+func sameAsStdlib(t *testing.T, b []byte) {
+	t.Helper()
+	var want, got Trace
+	werr := json.Unmarshal(b, &want)
+	gerr := decodeTrace(b, &got)
+	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+		t.Fatalf("decodeTrace(%q) error %v, json.Unmarshal %v", b, gerr, werr)
+	}
+	if werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeTrace(%q) = %+v, json.Unmarshal %+v", b, got, want)
+	}
+}
+
+// Every recorded trace is read by the fast path, and read as
+// encoding/json reads it.
+func TestDecodeTraceCorpus(t *testing.T) {
+	lines := corpusLines(t)
+	if len(lines) < 200 {
+		t.Fatalf("%d corpus lines", len(lines))
+	}
+	for _, l := range lines {
+		if _, ok := fastTrace(l); !ok {
+			t.Errorf("fast path refused %.80s", l)
+		}
+		sameAsStdlib(t, l)
+	}
+}
+
+// Edge cases and malformed lines: the fast path reads what it reads as
+// encoding/json does, and leaves the rest (with encoding/json's errors).
+func TestDecodeTraceEdges(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		fast bool // read by the fast path
+	}{
+		{"empty object", `{}`, true},
+		{"escapes", `{"id":"a\"b\\c\/d\b\f\n\r\t","calls":[{"tool":"t","output":"x\u00e9\u2019\ud83d\ude00y"}]}`, true},
+		{"utf-8", `{"id":"é€😀","calls":[{"tool":"ü"}]}`, true},
+		{"null output", `{"calls":[{"tool":"t","output":null}]}`, true},
+		{"null strings", `{"id":null,"calls":[{"tool":null,"kind":null}]}`, true},
+		{"null calls", `{"calls":null}`, true},
+		{"empty calls", `{"calls":[]}`, true},
+		{"unknown fields", ` {"x":{"a":[1,"]}",{"b":null}]},"y":-1.5e3,"z":"}","w":true,"calls":[{"tool":"t","n":[]}]} `, true},
+		{"delegated", `{"started":"2025-01-01T00:00:00Z","signals":[{"before":1,"kind":"ip_change"}],"judgements":[{"model":"m"}],"calls":[{"tool":"t","args":{"a":1,"b":[true,null,"s"]},"structured_content":{"k":"v"},"at":"2025-01-01T00:00:01Z"}]}`, true},
+		{"whitespace", "\t{ \"id\" : \"a\" ,\r\n \"calls\" : [ { \"tool\" : \"t\" } ] }\r", true},
+		{"duplicate key", `{"id":"a","id":"b"}`, false},
+		{"duplicate args", `{"calls":[{"tool":"t","args":{"a":1},"args":{"b":2}}]}`, false},
+		{"case-folded key", `{"ID":"a","calls":[{"Tool":"t"}]}`, false},
+		{"kelvin key", "{\"tas\u212a_id\":\"a\"}", false},
+		{"escaped key", `{"\u0069d":"a"}`, true},
+		{"lone surrogate", `{"id":"\ud83d"}`, false},
+		{"low surrogate first", `{"id":"\ude00\ud83d"}`, false},
+		{"invalid utf-8", "{\"id\":\"a\xffb\"}", false},
+		{"control char", "{\"id\":\"a\nb\"}", false},
+		{"bad escape", `{"id":"a\qb"}`, false},
+		{"short unicode", `{"id":"\u12"}`, false},
+		{"number id", `{"id":5}`, false},
+		{"calls object", `{"calls":{}}`, false},
+		{"calls number", `{"calls":5}`, false},
+		{"call not object", `{"calls":[5]}`, false},
+		{"null call", `{"calls":[null]}`, false},
+		{"args array", `{"calls":[{"tool":"t","args":[1]}]}`, false},
+		{"bad time", `{"started":"yesterday"}`, false},
+		{"trailing comma", `{"id":"a",}`, false},
+		{"trailing call comma", `{"calls":[{"tool":"t"},]}`, false},
+		{"missing colon", `{"id" "a"}`, false},
+		{"null key", `{null:"a"}`, false},
+		{"trailing data", `{"id":"a"} x`, false},
+		{"two objects", `{"id":"a"}{"id":"b"}`, false},
+		{"unterminated", `{"id":"a`, false},
+		{"unterminated object", `{"id":"a"`, false},
+		{"bad unknown", `{"x":[1,}`, false},
+		{"bad unknown number", `{"x":01}`, false},
+		{"bad unknown literal", `{"x":nul}`, false},
+		{"mismatched brackets", `{"x":{]}`, false},
+		{"null line", `null`, false},
+		{"array line", `[]`, false},
+		{"bad json", `{bad json}`, false},
+		{"empty value", `{"x":}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := fastTrace([]byte(tc.in)); ok != tc.fast {
+				t.Errorf("fast path took it: %v, want %v", ok, tc.fast)
+			}
+			sameAsStdlib(t, []byte(tc.in))
+		})
+	}
+}
+
+// FuzzDecodeTrace checks decodeTrace against json.Unmarshal on any input.
+func FuzzDecodeTrace(f *testing.F) {
+	for _, l := range corpusLines(f)[:20] {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"id":"a\u00e9\ud83d\ude00","calls":[{"tool":"t","args":{"a":1},"output":null,"x":[{}]}]}`))
+	f.Add([]byte(`{"ID":"a","id":"b","calls":[{"Tool":"t"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) { sameAsStdlib(t, b) })
+}
+
+// BenchmarkDecodeTrace decodes the corpus's traces with decodeTrace and,
+// side by side, with encoding/json.
+func BenchmarkDecodeTrace(b *testing.B) {
+	lines := corpusLines(b)
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte, *Trace) error
+	}{
+		{"decodeTrace", decodeTrace},
+		{"encoding-json", func(l []byte, tr *Trace) error { return json.Unmarshal(l, tr) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				for _, l := range lines {
+					var tr Trace
+					if err := bc.decode(l, &tr); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
