@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -11,9 +12,8 @@ import (
 // would. encoding/json validates a line in full before decoding it and
 // unquotes every result's text byte by byte through a state machine: that
 // was about 40% of a replay. The fast path here reads a trace in one pass,
-// copying strings without escapes as they are, and hands the small
-// structured values (args, structured_content, times, signals, judgements)
-// to encoding/json. Anything it does not read plainly (a duplicate or
+// copying strings without escapes as they are, and hands the rare typed
+// values (times, signals, judgements) to encoding/json. Anything it does not read plainly (a duplicate or
 // differently cased key, a value of the wrong type, invalid JSON or UTF-8,
 // a lone surrogate) goes to json.Unmarshal for the whole line instead, so
 // results and errors are encoding/json's (FuzzDecodeTrace checks it).
@@ -31,16 +31,7 @@ func decodeTrace(b []byte, tr *Trace) error {
 func fastTrace(b []byte) (Trace, bool) {
 	s := scanner{b: b}
 	var tr Trace
-	var seen uint16
-	ok := s.object(func(key string) bool {
-		bit := keyBit(key, traceFields)
-		if bit == 0 {
-			return s.unknown(key, traceFields)
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
+	ok := s.object(traceFields, func(key string) bool {
 		switch key {
 		case "id":
 			return s.str(&tr.ID)
@@ -124,16 +115,7 @@ func (s *scanner) calls(out *[]TraceCall) bool {
 
 // call reads one call object.
 func (s *scanner) call(c *TraceCall) bool {
-	var seen uint16
-	return s.object(func(key string) bool {
-		bit := keyBit(key, callFields)
-		if bit == 0 {
-			return s.unknown(key, callFields)
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
+	return s.object(callFields, func(key string) bool {
 		switch key {
 		case "kind":
 			return s.str(&c.Kind)
@@ -152,9 +134,19 @@ func (s *scanner) call(c *TraceCall) bool {
 			c.Output = &text
 			return true
 		case "args":
-			return s.delegate(&c.Args)
+			if s.literal("null") {
+				return true
+			}
+			if s.i >= len(s.b) || s.b[s.i] != '{' {
+				return false
+			}
+			v, ok := s.any()
+			c.Args, _ = v.(map[string]any)
+			return ok
 		case "structured_content":
-			return s.delegate(&c.Structured)
+			v, ok := s.any()
+			c.Structured = v
+			return ok
 		default: // "at"
 			return s.delegate(&c.At)
 		}
@@ -195,8 +187,12 @@ func (s *scanner) literal(lit string) bool {
 	return true
 }
 
-// object reads an object, calling field at each value with its key.
-func (s *scanner) object(field func(key string) bool) bool {
+// object reads an object of these fields (space-separated names),
+// calling field at the value of each with its name, once: a duplicate key
+// is left to encoding/json, as is a key that is a field's name only
+// without regard to case; the value of any other key is skipped.
+func (s *scanner) object(fields string, field func(name string) bool) bool {
+	var seen uint16
 	s.space()
 	if !s.byte('{') {
 		return false
@@ -216,9 +212,16 @@ func (s *scanner) object(field func(key string) bool) bool {
 			return false
 		}
 		s.space()
-		if !field(key) {
+		bit := keyBit(key, fields)
+		switch {
+		case bit == 0:
+			if !s.unknown(key, fields) {
+				return false
+			}
+		case seen&bit != 0 || !field(key):
 			return false
 		}
+		seen |= bit
 		s.space()
 		if s.byte('}') {
 			return true
@@ -242,6 +245,114 @@ func (s *scanner) unknown(key, fields string) bool {
 	}
 	v, ok := s.value()
 	return ok && json.Valid(v)
+}
+
+// any reads a value as encoding/json reads one into an interface{}:
+// objects as map[string]any (the last of duplicate keys wins), arrays as
+// []any, numbers as float64.
+func (s *scanner) any() (any, bool) {
+	if s.i >= len(s.b) {
+		return nil, false
+	}
+	switch s.b[s.i] {
+	case '{':
+		s.i++
+		m := map[string]any{}
+		s.space()
+		if s.byte('}') {
+			return m, true
+		}
+		for {
+			var key string
+			s.space()
+			if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str(&key) {
+				return nil, false
+			}
+			s.space()
+			if !s.byte(':') {
+				return nil, false
+			}
+			s.space()
+			v, ok := s.any()
+			if !ok {
+				return nil, false
+			}
+			m[key] = v
+			s.space()
+			if s.byte('}') {
+				return m, true
+			}
+			if !s.byte(',') {
+				return nil, false
+			}
+		}
+	case '[':
+		s.i++
+		a := []any{}
+		s.space()
+		if s.byte(']') {
+			return a, true
+		}
+		for {
+			s.space()
+			v, ok := s.any()
+			if !ok {
+				return nil, false
+			}
+			a = append(a, v)
+			s.space()
+			if s.byte(']') {
+				return a, true
+			}
+			if !s.byte(',') {
+				return nil, false
+			}
+		}
+	case '"':
+		var str string
+		return str, s.str(&str)
+	case 't':
+		return true, s.literal("true")
+	case 'f':
+		return false, s.literal("false")
+	case 'n':
+		return nil, s.literal("null")
+	}
+	return s.number()
+}
+
+// number reads a JSON number as a float64; one out of its range is left
+// to encoding/json.
+func (s *scanner) number() (any, bool) {
+	start := s.i
+	s.byte('-')
+	switch {
+	case s.byte('0'):
+	case s.digits() == 0:
+		return nil, false
+	}
+	if s.byte('.') && s.digits() == 0 {
+		return nil, false
+	}
+	if s.byte('e') || s.byte('E') {
+		if !s.byte('+') {
+			s.byte('-')
+		}
+		if s.digits() == 0 {
+			return nil, false
+		}
+	}
+	f, err := strconv.ParseFloat(string(s.b[start:s.i]), 64)
+	return f, err == nil
+}
+
+// digits moves past decimal digits and says how many.
+func (s *scanner) digits() int {
+	start := s.i
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i - start
 }
 
 // delegate decodes the next value into v with encoding/json.
