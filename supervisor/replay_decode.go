@@ -87,30 +87,14 @@ func (s *scanner) calls(out *[]TraceCall) bool {
 	if s.literal("null") {
 		return true
 	}
-	if !s.byte('[') {
-		return false
-	}
 	calls := []TraceCall{}
-	s.space()
-	if s.byte(']') {
-		*out = calls
-		return true
-	}
-	for {
+	ok := s.seq('[', ']', func() bool {
 		var c TraceCall
-		if !s.call(&c) {
-			return false
-		}
 		calls = append(calls, c)
-		s.space()
-		if s.byte(']') {
-			*out = calls
-			return true
-		}
-		if !s.byte(',') {
-			return false
-		}
-	}
+		return s.call(&calls[len(calls)-1])
+	})
+	*out = calls
+	return ok
 }
 
 // call reads one call object.
@@ -194,42 +178,60 @@ func (s *scanner) literal(lit string) bool {
 func (s *scanner) object(fields string, field func(name string) bool) bool {
 	var seen uint16
 	s.space()
-	if !s.byte('{') {
-		return false
-	}
-	s.space()
-	if s.byte('}') {
-		return true
-	}
-	for {
-		var key string
-		s.space()
-		if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str(&key) {
+	return s.seq('{', '}', func() bool {
+		key, ok := s.key()
+		if !ok {
 			return false
 		}
-		s.space()
-		if !s.byte(':') {
-			return false
-		}
-		s.space()
 		bit := keyBit(key, fields)
 		switch {
 		case bit == 0:
-			if !s.unknown(key, fields) {
-				return false
-			}
-		case seen&bit != 0 || !field(key):
+			return s.unknown(key, fields)
+		case seen&bit != 0:
 			return false
 		}
 		seen |= bit
+		return field(key)
+	})
+}
+
+// seq reads the elements of an array or the members of an object,
+// between open and close, calling each at each.
+func (s *scanner) seq(open, close byte, each func() bool) bool {
+	if !s.byte(open) {
+		return false
+	}
+	s.space()
+	if s.byte(close) {
+		return true
+	}
+	for {
 		s.space()
-		if s.byte('}') {
+		if !each() {
+			return false
+		}
+		s.space()
+		if s.byte(close) {
 			return true
 		}
 		if !s.byte(',') {
 			return false
 		}
 	}
+}
+
+// key reads an object's key and the colon after it.
+func (s *scanner) key() (string, bool) {
+	var key string
+	if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str(&key) {
+		return "", false
+	}
+	s.space()
+	if !s.byte(':') {
+		return "", false
+	}
+	s.space()
+	return key, true
 }
 
 // unknown skips the value of a key that names no field, as encoding/json
@@ -256,58 +258,24 @@ func (s *scanner) any() (any, bool) {
 	}
 	switch s.b[s.i] {
 	case '{':
-		s.i++
 		m := map[string]any{}
-		s.space()
-		if s.byte('}') {
-			return m, true
-		}
-		for {
-			var key string
-			s.space()
-			if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str(&key) {
-				return nil, false
-			}
-			s.space()
-			if !s.byte(':') {
-				return nil, false
-			}
-			s.space()
-			v, ok := s.any()
+		return m, s.seq('{', '}', func() bool {
+			key, ok := s.key()
 			if !ok {
-				return nil, false
+				return false
 			}
+			v, ok := s.any()
 			m[key] = v
-			s.space()
-			if s.byte('}') {
-				return m, true
-			}
-			if !s.byte(',') {
-				return nil, false
-			}
-		}
+			return ok
+		})
 	case '[':
-		s.i++
 		a := []any{}
-		s.space()
-		if s.byte(']') {
-			return a, true
-		}
-		for {
-			s.space()
+		ok := s.seq('[', ']', func() bool {
 			v, ok := s.any()
-			if !ok {
-				return nil, false
-			}
 			a = append(a, v)
-			s.space()
-			if s.byte(']') {
-				return a, true
-			}
-			if !s.byte(',') {
-				return nil, false
-			}
-		}
+			return ok
+		})
+		return a, ok
 	case '"':
 		var str string
 		return str, s.str(&str)

@@ -163,6 +163,7 @@ func BenchmarkDecodeTrace(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(size))
+			cpu0 := cpuTime()
 			for b.Loop() {
 				for _, l := range lines {
 					var tr Trace
@@ -170,6 +171,11 @@ func BenchmarkDecodeTrace(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			}
+			// CPU time, as the replay benchmarks report it: wall time says
+			// little on a shared machine.
+			if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+				b.ReportMetric(float64(size)*float64(b.N)/cpu/1e6, "MB/cpu-s")
 			}
 		})
 	}
