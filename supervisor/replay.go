@@ -36,6 +36,8 @@ type Trace struct {
 	// session.started count from it. Without it, a session whose first
 	// call has a recorded time started then.
 	Started *time.Time `json:"started,omitempty"`
+
+	raw []byte // the JSON line of a trace not decoded yet (TraceReader.Deferred)
 }
 
 // TraceSignal is a signal recorded before call Before of a trace.
@@ -135,7 +137,7 @@ type Summary struct {
 // as kill.
 func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
 	var out []ReplayedSession
-	sum, err := ReplayStream(policy, NewTraceReader(traces).Next, opts, func(rs ReplayedSession) error {
+	sum, err := ReplayStream(policy, NewTraceReader(traces).Deferred, opts, func(rs ReplayedSession) error {
 		out = append(out, rs)
 		return nil
 	})
