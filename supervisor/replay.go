@@ -62,6 +62,11 @@ type TraceCall struct {
 	// At is when the call was made, if recorded: replay then decides it at
 	// that time (risk decays on the recorded clock).
 	At *time.Time `json:"at,omitempty"`
+
+	// rawOutput is Output as its JSON string when a replay's worker
+	// decoded the trace (TraceReader.Deferred), unquoted once for each
+	// distinct text (parseShare.raw); Output is then nil.
+	rawOutput []byte
 }
 
 // ReplayOptions tune a replay.
@@ -247,12 +252,8 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		}
 		st = next
 		rc := ReplayedCall{Tool: tc.Tool, Verdict: d.Verdict, Reasons: d.Reasons, Step: d.Step}
-		if proceeds && (tc.Output != nil || tc.Structured != nil) {
-			text := ""
-			if tc.Output != nil {
-				text = *tc.Output
-			}
-			res := workflows.Result{Text: text, Structured: tc.Structured, Parse: opts.parses.result(text, tc.Structured)}
+		if proceeds && (tc.Output != nil || tc.rawOutput != nil || tc.Structured != nil) {
+			res := opts.parses.of(tc)
 			od, after := policy.Observe(st, d.Steps, call, res, now)
 			if od.Verdict > warden.Allow || len(od.Reasons) > 0 {
 				rc.Verdict = warden.Max(rc.Verdict, od.Verdict)

@@ -18,7 +18,14 @@ import (
 // a lone surrogate) goes to json.Unmarshal for the whole line instead, so
 // results and errors are encoding/json's (FuzzDecodeTrace checks it).
 func decodeTrace(b []byte, tr *Trace) error {
-	if fast, ok := fastTrace(b); ok {
+	return decodeTraceRaw(b, tr, false)
+}
+
+// decodeTraceRaw is decodeTrace that, with rawOutputs, leaves the outputs
+// the fast path reads as their JSON strings (TraceCall.rawOutput, slices
+// of b), to be unquoted once for each distinct text by the replay.
+func decodeTraceRaw(b []byte, tr *Trace, rawOutputs bool) error {
+	if fast, ok := fastTrace(b, rawOutputs); ok {
 		*tr = fast
 		return nil
 	}
@@ -28,8 +35,8 @@ func decodeTrace(b []byte, tr *Trace) error {
 
 // fastTrace is the fast path of decodeTrace; false when the line needs
 // json.Unmarshal.
-func fastTrace(b []byte) (Trace, bool) {
-	s := scanner{b: b}
+func fastTrace(b []byte, rawOutputs bool) (Trace, bool) {
+	s := scanner{b: b, rawOutputs: rawOutputs}
 	var tr Trace
 	ok := s.object(traceFields, func(key string) bool {
 		switch key {
@@ -111,6 +118,16 @@ func (s *scanner) call(c *TraceCall) bool {
 			if s.literal("null") {
 				return true
 			}
+			if s.rawOutputs {
+				// Checked now, unquoted by the replay when it first sees
+				// this text (parseShare.raw): most texts repeat.
+				start := s.i
+				if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str(nil) {
+					return false
+				}
+				c.rawOutput = s.b[start:s.i]
+				return true
+			}
 			var text string
 			if !s.str(&text) {
 				return false
@@ -142,6 +159,9 @@ func (s *scanner) call(c *TraceCall) bool {
 type scanner struct {
 	b []byte
 	i int
+	// rawOutputs keeps each call's output as its JSON string
+	// (TraceCall.rawOutput), for replay's workers, rather than unquoting it.
+	rawOutputs bool
 }
 
 func (s *scanner) space() {
@@ -379,8 +399,8 @@ func (s *scanner) skipString() bool {
 	return false
 }
 
-// str reads a string into out; null leaves out as it was, as encoding/json
-// does.
+// str reads a string into out, or with out nil only checks it; null
+// leaves out as it was, as encoding/json does.
 func (s *scanner) str(out *string) bool {
 	if s.literal("null") {
 		return true
@@ -393,7 +413,9 @@ func (s *scanner) str(out *string) bool {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
-			*out = string(s.b[start:s.i])
+			if out != nil {
+				*out = string(s.b[start:s.i])
+			}
 			s.i++
 			return true
 		case c == '\\' || c >= utf8.RuneSelf:
@@ -407,27 +429,36 @@ func (s *scanner) str(out *string) bool {
 }
 
 // unquote reads the rest of a string that has escapes or non-ASCII bytes,
-// from start (after its quote) with the plain bytes up to i. The text is
-// built at its final size at once: the raw string bounds it.
+// from start (after its quote) with the plain bytes up to i, into out, or
+// with out nil only checks it. The text is built at its final size at
+// once: the raw string bounds it.
 func (s *scanner) unquote(start int, out *string) bool {
 	var buf strings.Builder
-	buf.Grow(s.rawEnd() - start)
+	if out != nil {
+		buf.Grow(s.rawEnd() - start)
+	}
 	run := start // the plain bytes not yet written start here
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
-			buf.Write(s.b[run:s.i])
-			*out = buf.String()
+			if out != nil {
+				buf.Write(s.b[run:s.i])
+				*out = buf.String()
+			}
 			s.i++
 			return true
 		case c == '\\':
-			buf.Write(s.b[run:s.i])
+			if out != nil {
+				buf.Write(s.b[run:s.i])
+			}
 			r, ok := s.escape()
 			if !ok {
 				return false
 			}
-			buf.WriteRune(r)
+			if out != nil {
+				buf.WriteRune(r)
+			}
 			run = s.i
 			continue
 		case c >= utf8.RuneSelf:
@@ -525,4 +556,13 @@ func (s *scanner) hex4() (rune, bool) {
 	}
 	s.i += 4
 	return r, true
+}
+
+// unquoteRaw is the text of a JSON string the fast path has checked
+// (TraceCall.rawOutput).
+func unquoteRaw(raw []byte) string {
+	s := scanner{b: raw}
+	var text string
+	s.str(&text)
+	return text
 }

@@ -45,6 +45,24 @@ func sameAsStdlib(t *testing.T, b []byte) {
 	if werr == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("decodeTrace(%q) = %+v, json.Unmarshal %+v", b, got, want)
 	}
+	// Outputs left as JSON strings for replay's workers are the same
+	// texts, once unquoted.
+	var raw Trace
+	if rerr := decodeTraceRaw(b, &raw, true); (rerr == nil) != (werr == nil) {
+		t.Fatalf("decodeTraceRaw(%q) error %v, json.Unmarshal %v", b, rerr, werr)
+	}
+	for i := range raw.Calls {
+		if c := &raw.Calls[i]; c.rawOutput != nil {
+			if c.Output != nil {
+				t.Fatalf("decodeTraceRaw(%q): call %d has both output forms", b, i)
+			}
+			text := unquoteRaw(c.rawOutput)
+			c.Output, c.rawOutput = &text, nil
+		}
+	}
+	if werr == nil && !reflect.DeepEqual(raw, want) {
+		t.Fatalf("decodeTraceRaw(%q) = %+v, json.Unmarshal %+v", b, raw, want)
+	}
 }
 
 // Every recorded trace is read by the fast path, and read as
@@ -55,7 +73,7 @@ func TestDecodeTraceCorpus(t *testing.T) {
 		t.Fatalf("%d corpus lines", len(lines))
 	}
 	for _, l := range lines {
-		if _, ok := fastTrace(l); !ok {
+		if _, ok := fastTrace(l, false); !ok {
 			t.Errorf("fast path refused %.80s", l)
 		}
 		sameAsStdlib(t, l)
@@ -128,7 +146,7 @@ func TestDecodeTraceEdges(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := fastTrace([]byte(tc.in)); ok != tc.fast {
+			if _, ok := fastTrace([]byte(tc.in), false); ok != tc.fast {
 				t.Errorf("fast path took it: %v, want %v", ok, tc.fast)
 			}
 			sameAsStdlib(t, []byte(tc.in))

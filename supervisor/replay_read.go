@@ -64,7 +64,7 @@ func (tr Trace) decoded() (Trace, error) {
 		return tr, nil
 	}
 	line, raw := tr.Line, tr.raw
-	if err := decodeTrace(raw, &tr); err != nil {
+	if err := decodeTraceRaw(raw, &tr, true); err != nil {
 		return Trace{}, fmt.Errorf("traces line %d: %w", line, err)
 	}
 	for i, c := range tr.Calls {
