@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -410,6 +412,10 @@ func (s *scanner) str(out *string) bool {
 	}
 	start := s.i
 	for s.i < len(s.b) {
+		s.i += plainRun(s.b[s.i:])
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -439,6 +445,10 @@ func (s *scanner) unquote(start int, out *string) bool {
 	}
 	run := start // the plain bytes not yet written start here
 	for s.i < len(s.b) {
+		s.i += plainRun(s.b[s.i:])
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -474,6 +484,32 @@ func (s *scanner) unquote(start int, out *string) bool {
 		s.i++
 	}
 	return false
+}
+
+// plainRun is how many bytes at the start of b a string holds as they
+// are: printable ASCII but the quote and the backslash. It looks at eight
+// bytes at a time (results are mostly such text): a word has none of the
+// others when no byte is under 0x20, equal to either, or over 0x7f.
+func plainRun(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; len(b)-i >= 8; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (ones * '"')
+		bs := x ^ (ones * '\\')
+		// The lowest byte flagged is exact: a borrow flags only bytes
+		// above one that is.
+		t := (x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs | x
+		if t &= highs; t != 0 {
+			return i + bits.TrailingZeros64(t)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
 }
 
 // rawEnd is where the string i is in ends: its closing quote, the first

@@ -164,8 +164,9 @@ func FuzzDecodeTrace(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { sameAsStdlib(t, b) })
 }
 
-// BenchmarkDecodeTrace decodes the corpus's traces with decodeTrace and,
-// side by side, with encoding/json.
+// BenchmarkDecodeTrace decodes the corpus's traces with decodeTrace, as
+// replay's workers do (outputs left as JSON strings) and, side by side,
+// with encoding/json.
 func BenchmarkDecodeTrace(b *testing.B) {
 	lines := corpusLines(b)
 	size := 0
@@ -177,6 +178,7 @@ func BenchmarkDecodeTrace(b *testing.B) {
 		decode func([]byte, *Trace) error
 	}{
 		{"decodeTrace", decodeTrace},
+		{"decodeTrace-raw-outputs", func(l []byte, tr *Trace) error { return decodeTraceRaw(l, tr, true) }},
 		{"encoding-json", func(l []byte, tr *Trace) error { return json.Unmarshal(l, tr) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -196,5 +198,23 @@ func BenchmarkDecodeTrace(b *testing.B) {
 				b.ReportMetric(float64(size)*float64(b.N)/cpu/1e6, "MB/cpu-s")
 			}
 		})
+	}
+}
+
+// TestPlainRun: the word-at-a-time scan stops where the byte-at-a-time
+// one does, at every offset and for every byte.
+func TestPlainRun(t *testing.T) {
+	for c := range 256 {
+		for at := range 20 {
+			b := bytes.Repeat([]byte("a"), 24)
+			b[at] = byte(c)
+			want := 24
+			if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+				want = at
+			}
+			if got := plainRun(b); got != want {
+				t.Fatalf("byte %#x at %d: plainRun %d, want %d", c, at, got, want)
+			}
+		}
 	}
 }
