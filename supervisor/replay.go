@@ -101,6 +101,7 @@ type ReplayOptions struct {
 	Workers int
 
 	parses *parseShare // results' parses shared across the sessions
+	pins   *pinShare   // intents' and configuration's provenance pins, likewise
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.
@@ -204,7 +205,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	}
 	var prov *eval.Provenance
 	if policy.tracksProvenance() || judge != nil {
-		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
+		prov = opts.pins.provenance(policy, intentWords(info.Intent))
 		prov.DeferIndexing() // most sessions look few values up, late
 	}
 	signals := tr.Signals

@@ -28,7 +28,7 @@ func ReplayStream(policy *Policy, next func() (Trace, error), opts ReplayOptions
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
-	opts.parses = newParseShare()
+	opts.parses, opts.pins = newParseShare(), newPinShare(policy)
 	sum := Summary{ByCall: map[warden.Verdict]int{}, BySess: map[warden.Verdict]int{}}
 	sum.TimeDependent = policy.timeDependent()
 	// Sessions are decoded, filtered and replayed on the workers, and
