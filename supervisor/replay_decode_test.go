@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -216,5 +217,20 @@ func TestPlainRun(t *testing.T) {
 				t.Fatalf("byte %#x at %d: plainRun %d, want %d", c, at, got, want)
 			}
 		}
+	}
+}
+
+// TestReadTracesOutputs: traces read for anything but replay's workers
+// (ReadTraces, TraceReader.Next: warden learn) carry every output as
+// text, never only as its JSON string.
+func TestReadTracesOutputs(t *testing.T) {
+	in := "{\"calls\": [{\"tool\": \"a\", \"output\": \"x\\ny\"}, {\"tool\": \"b\", \"output\": null}]}\n"
+	trs, err := ReadTraces(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := trs[0].Calls
+	if c[0].Output == nil || *c[0].Output != "x\ny" || c[0].rawOutput != nil || c[1].Output != nil || c[1].rawOutput != nil {
+		t.Errorf("outputs %+v, want \"x\\ny\" as text and none", c)
 	}
 }

@@ -33,7 +33,7 @@ func (rd *TraceReader) Next() (Trace, error) {
 	if err != nil {
 		return Trace{}, err
 	}
-	return tr.decoded()
+	return tr.decoded(false)
 }
 
 // Deferred is Next with the decoding left to ReplayStream, which decodes
@@ -58,13 +58,15 @@ func (rd *TraceReader) Deferred() (Trace, error) {
 }
 
 // decoded is the trace a deferred one (TraceReader.Deferred) stands for,
-// with its defaults (id, agent); a trace already decoded as it is.
-func (tr Trace) decoded() (Trace, error) {
+// with its defaults (id, agent); a trace already decoded as it is. With
+// rawOutputs, for replay's workers, outputs may be left as their JSON
+// strings (TraceCall.rawOutput); without, every output is in Output.
+func (tr Trace) decoded(rawOutputs bool) (Trace, error) {
 	if tr.raw == nil {
 		return tr, nil
 	}
 	line, raw := tr.Line, tr.raw
-	if err := decodeTraceRaw(raw, &tr, true); err != nil {
+	if err := decodeTraceRaw(raw, &tr, rawOutputs); err != nil {
 		return Trace{}, fmt.Errorf("traces line %d: %w", line, err)
 	}
 	for i, c := range tr.Calls {
