@@ -36,8 +36,9 @@ type Provenance struct {
 	intentKeys map[vkey]struct{}
 	configKeys map[vkey]struct{}
 
-	deferred     bool     // DeferIndexing: index at the next lookup
-	pending      []result // observed, not yet indexed
+	deferred     bool          // DeferIndexing: index when a lookup needs it
+	pending      []result      // observed, not yet indexed
+	pendingEx    []*extraction // their values, once walked (pendingExtraction)
 	pendingBytes int
 }
 
@@ -256,8 +257,14 @@ func Trusted(sources []string, allow []string) bool {
 
 // fromScalar is From for one scalar.
 func (p *Provenance) fromScalar(v any) []string {
-	if len(p.pending) > 0 {
-		p.index()
+	var forms []form
+	switch t := v.(type) {
+	case string:
+		eachForm(t, func(f form) { forms = append(forms, f) })
+	default:
+		if n, ok := numberOf(v); ok {
+			forms = append(forms, form{kindNumber, n})
+		}
 	}
 	var out []string
 	add := func(name string) {
@@ -265,7 +272,11 @@ func (p *Provenance) fromScalar(v any) []string {
 			out = append(out, name)
 		}
 	}
-	look := func(k vkey) {
+	if len(p.pending) > 0 && !p.lookPending(forms, add) {
+		p.index()
+	}
+	for _, f := range forms {
+		k := p.key(f.kind, f.norm)
 		if _, ok := p.intentKeys[k]; ok {
 			add(sourceIntent)
 		}
@@ -278,16 +289,8 @@ func (p *Provenance) fromScalar(v any) []string {
 			}
 		}
 	}
-	switch t := v.(type) {
-	case string:
-		p.eachKey(t, look)
-		if p.inIntent(t) {
-			add(sourceIntent)
-		}
-	default:
-		if n, ok := numberOf(v); ok {
-			look(p.key(kindNumber, n))
-		}
+	if s, ok := v.(string); ok && p.inIntent(s) {
+		add(sourceIntent)
 	}
 	slices.Sort(out)
 	return out
@@ -340,11 +343,6 @@ func boundary(hay string, at int, needle string, before bool) bool {
 // key hashes a normal form with the session's seed.
 func (p *Provenance) key(kind byte, norm string) vkey {
 	return vkey{kind: kind, sum: maphash.String(p.seed, norm)}
-}
-
-// eachKey calls f with each normal form of a string, hashed.
-func (p *Provenance) eachKey(s string, f func(vkey)) {
-	eachForm(s, func(fm form) { f(p.key(fm.kind, fm.norm)) })
 }
 
 // eachForm calls f with each normal form of a string: its primary form
