@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -16,13 +17,39 @@ var (
 	emailPattern = regexp.MustCompile(`(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b`)
 )
 
+// funcOptions registers the helpers for one compiled program; the costly
+// ones remember their answers for it (memo).
 func funcOptions() []expr.Option {
+	type hostOf struct {
+		h   string
+		err error
+	}
+	hosts := newMemo(func(s string) hostOf { h, err := host(s); return hostOf{h, err} })
+	urls := newMemo(func(s string) []any { return findAll(urlPattern, s) })
+	emails := newMemo(func(s string) []any { return findAll(emailPattern, s) })
 	return []expr.Option{
 		expr.Function("rows", func(p ...any) (any, error) { return rows(p[0]), nil }, new(func(any) []any)),
-		expr.Function("urls", func(p ...any) (any, error) { return findAll(urlPattern, p[0]), nil }, new(func(any) []any)),
-		expr.Function("emails", func(p ...any) (any, error) { return findAll(emailPattern, p[0]), nil }, new(func(any) []any)),
-		expr.Function("host", func(p ...any) (any, error) { return host(p[0]) }, new(func(any) string)),
+		expr.Function("urls", func(p ...any) (any, error) { return found(urls, p[0]), nil }, new(func(any) []any)),
+		expr.Function("emails", func(p ...any) (any, error) { return found(emails, p[0]), nil }, new(func(any) []any)),
+		expr.Function("host", func(p ...any) (any, error) {
+			s, ok := p[0].(string)
+			if !ok {
+				return host(p[0])
+			}
+			h := hosts.get(s)
+			return h.h, h.err
+		}, new(func(any) string)),
 	}
+}
+
+// found is findAll through a memo: a copy of the remembered list, so that
+// no two calls share one.
+func found(m *memo[[]any], x any) []any {
+	s, ok := x.(string)
+	if !ok {
+		return []any{}
+	}
+	return slices.Clone(m.get(s))
 }
 
 // rows makes a result iterable: a list as is, one object as a list of one,

@@ -36,8 +36,9 @@ type Provenance struct {
 	intentKeys map[vkey]struct{}
 	configKeys map[vkey]struct{}
 
-	deferred     bool     // DeferIndexing: index at the next lookup
-	pending      []result // observed, not yet indexed
+	deferred     bool          // DeferIndexing: index when a lookup needs it
+	pending      []result      // observed, not yet indexed
+	pendingEx    []*extraction // their values, once walked (pendingExtraction)
 	pendingBytes int
 }
 
@@ -91,42 +92,85 @@ type queued struct {
 // intent (may be empty) and the values of the agent's configuration (the
 // arguments the session was started with, named recipients, accounts).
 func NewProvenance(intent string, config []string) *Provenance {
-	p := &Provenance{
-		seed:       maphash.MakeSeed(),
-		values:     make(map[vkey]entry),
-		nameIdx:    make(map[string]uint16),
-		configKeys: make(map[vkey]struct{}),
-	}
+	return NewPins(intent, config).Provenance()
+}
+
+// Pins are the normal forms of a session's trusted texts, its intent and
+// its configuration's values, worked out once to start any number of
+// sessions with them: finding the tokens and quoted phrases of a text
+// costs more than deciding a short session, and a replay starts every
+// session of a history with the same configuration and a few intents.
+type Pins struct {
+	intent string // lower-cased, for verbatim matching of words and phrases
+	forms  []form // the intent's, within the budget of one set
+	config []form // the configuration's, within the budget of one set
+}
+
+// form is a normal form of a value (normalize), not yet hashed: the
+// hash is keyed per session.
+type form struct {
+	kind byte
+	norm string
+}
+
+// NewPins works out the normal forms of intent and config, as
+// NewProvenance pins them.
+func NewPins(intent string, config []string) *Pins {
+	pp := &Pins{}
 	budget := maxValues
 	for _, c := range config {
 		if len(c) > maxIntent {
 			c = c[:maxIntent]
 		}
-		p.pin(p.configKeys, c, &budget)
+		pp.config = appendForms(pp.config, c, &budget)
 	}
-	p.SetIntent(intent)
+	if len(intent) > maxIntent {
+		intent = intent[:maxIntent]
+	}
+	pp.intent = strings.ToLower(intent)
+	budget = maxValues
+	pp.forms = appendForms(nil, intent, &budget)
+	return pp
+}
+
+// Provenance is a new session's provenance with these pins, as
+// NewProvenance makes it.
+func (pp *Pins) Provenance() *Provenance {
+	p := &Provenance{
+		seed:       maphash.MakeSeed(),
+		values:     make(map[vkey]entry),
+		nameIdx:    make(map[string]uint16),
+		configKeys: make(map[vkey]struct{}, len(pp.config)),
+		intentKeys: make(map[vkey]struct{}, len(pp.forms)),
+		intent:     pp.intent,
+	}
+	for _, f := range pp.config {
+		p.configKeys[p.key(f.kind, f.norm)] = struct{}{}
+	}
+	for _, f := range pp.forms {
+		p.intentKeys[p.key(f.kind, f.norm)] = struct{}{}
+	}
 	return p
 }
 
 // SetIntent replaces the declared intent, for frameworks that change the
 // task within a session: values of the old task are no longer "intent".
 func (p *Provenance) SetIntent(text string) {
-	if len(text) > maxIntent {
-		text = text[:maxIntent]
+	pp := NewPins(text, nil)
+	p.intent = pp.intent
+	p.intentKeys = make(map[vkey]struct{}, len(pp.forms))
+	for _, f := range pp.forms {
+		p.intentKeys[p.key(f.kind, f.norm)] = struct{}{}
 	}
-	p.intent = strings.ToLower(text)
-	p.intentKeys = make(map[vkey]struct{})
-	budget := maxValues
-	p.pin(p.intentKeys, text, &budget)
 }
 
-// pin adds a trusted text and the values embedded in it to a set that is
-// never evicted.
-func (p *Provenance) pin(set map[vkey]struct{}, text string, budget *int) {
+// appendForms appends the normal forms of a trusted text and of the
+// values embedded in it, while budget lasts.
+func appendForms(out []form, text string, budget *int) []form {
 	add := func(s string) {
-		p.eachKey(s, func(k vkey) {
+		eachForm(s, func(f form) {
 			if *budget > 0 {
-				set[k] = struct{}{}
+				out = append(out, f)
 				*budget--
 			}
 		})
@@ -138,6 +182,7 @@ func (p *Provenance) pin(set map[vkey]struct{}, text string, budget *int) {
 	for _, q := range quoted(text) {
 		add(q)
 	}
+	return out
 }
 
 // From returns the sources of an argument's value, sorted and without
@@ -212,8 +257,14 @@ func Trusted(sources []string, allow []string) bool {
 
 // fromScalar is From for one scalar.
 func (p *Provenance) fromScalar(v any) []string {
-	if len(p.pending) > 0 {
-		p.index()
+	var forms []form
+	switch t := v.(type) {
+	case string:
+		eachForm(t, func(f form) { forms = append(forms, f) })
+	default:
+		if n, ok := numberOf(v); ok {
+			forms = append(forms, form{kindNumber, n})
+		}
 	}
 	var out []string
 	add := func(name string) {
@@ -221,7 +272,11 @@ func (p *Provenance) fromScalar(v any) []string {
 			out = append(out, name)
 		}
 	}
-	look := func(k vkey) {
+	if len(p.pending) > 0 && !p.lookPending(forms, add) {
+		p.index()
+	}
+	for _, f := range forms {
+		k := p.key(f.kind, f.norm)
 		if _, ok := p.intentKeys[k]; ok {
 			add(sourceIntent)
 		}
@@ -234,16 +289,8 @@ func (p *Provenance) fromScalar(v any) []string {
 			}
 		}
 	}
-	switch t := v.(type) {
-	case string:
-		p.eachKey(t, look)
-		if p.inIntent(t) {
-			add(sourceIntent)
-		}
-	default:
-		if n, ok := numberOf(v); ok {
-			look(p.key(kindNumber, n))
-		}
+	if s, ok := v.(string); ok && p.inIntent(s) {
+		add(sourceIntent)
 	}
 	slices.Sort(out)
 	return out
@@ -298,14 +345,14 @@ func (p *Provenance) key(kind byte, norm string) vkey {
 	return vkey{kind: kind, sum: maphash.String(p.seed, norm)}
 }
 
-// eachKey calls f with each normal form of a string: its primary form and,
-// for a phone-like value, its digits.
-func (p *Provenance) eachKey(s string, f func(vkey)) {
+// eachForm calls f with each normal form of a string: its primary form
+// and, for a phone-like value, its digits.
+func eachForm(s string, f func(form)) {
 	if kind, norm, ok := normalize(s); ok {
-		f(p.key(kind, norm))
+		f(form{kind, norm})
 	}
 	if d, ok := phoneDigits(s); ok {
-		f(p.key(kindDigits, d))
+		f(form{kindDigits, d})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -90,6 +91,7 @@ func (p *Provenance) ObserveResult(tool string, r *ParsedResult) {
 // result's parsed tree is held in memory beside its text.
 func (p *Provenance) add(r result, tree bool) {
 	p.pending = append(p.pending, r)
+	p.pendingEx = append(p.pendingEx, nil)
 	p.pendingBytes += len(r.text)
 	if tree {
 		p.pendingBytes += treeCost * len(r.text)
@@ -99,9 +101,11 @@ func (p *Provenance) add(r result, tree bool) {
 	}
 }
 
-// DeferIndexing makes Observe keep results unindexed until a lookup needs
-// them (at most maxPending results, maxPendingBytes of them): most calls
-// look nothing up, and indexing a result costs far more than a decision.
+// DeferIndexing makes Observe keep results unindexed (at most maxPending
+// results, maxPendingBytes of them): most calls look nothing up, and
+// indexing a result costs far more than a decision. A lookup then finds a
+// value among the results waiting (lookPending), and indexes them only
+// where the index's bounds could make its answer differ.
 // Replay, which holds a session only while replaying it, defers; a live
 // session indexes each result as it arrives, so that what it holds stays
 // within the index's bounds and an effect call's decision does not pay for
@@ -141,12 +145,12 @@ func (p *Provenance) index() {
 	// all their values rather than grown value by value.
 	exs := make([]*extraction, len(p.pending))
 	total := 0
-	for i, r := range p.pending {
-		exs[i] = r.extraction()
+	for i := range p.pending {
+		exs[i] = p.pendingExtraction(i)
 		total += len(exs[i].values)
-		p.pending[i] = result{}
+		p.pending[i], p.pendingEx[i] = result{}, nil
 	}
-	p.pending, p.pendingBytes = p.pending[:0], 0
+	p.pending, p.pendingEx, p.pendingBytes = p.pending[:0], p.pendingEx[:0], 0
 	if len(p.values) == 0 && total > 0 {
 		p.values = make(map[vkey]entry, min(total, maxValues+1))
 	}
@@ -198,6 +202,74 @@ type extraction struct {
 	names   []string          // source names, by index
 	nameIdx map[string]uint32 // index of each name, while walking
 	values  []extracted
+
+	once   sync.Once
+	byForm map[form][]uint32 // the names each form was found under (lookup)
+}
+
+// lookup is the names (indexes into names) f was found under, maybe
+// repeated. The map is made at the first lookup: an extraction is shared
+// by the sessions that observe its result, possibly at once.
+func (ex *extraction) lookup(f form) []uint32 {
+	ex.once.Do(func() {
+		ex.byForm = make(map[form][]uint32, len(ex.values))
+		for _, v := range ex.values {
+			k := form{v.kind, v.norm}
+			ex.byForm[k] = append(ex.byForm[k], v.name)
+		}
+	})
+	return ex.byForm[f]
+}
+
+// pendingExtraction is the values of the i-th result not yet indexed,
+// walked at the first need and kept until it is indexed.
+func (p *Provenance) pendingExtraction(i int) *extraction {
+	if p.pendingEx[i] == nil {
+		p.pendingEx[i] = p.pending[i].extraction()
+	}
+	return p.pendingEx[i]
+}
+
+// lookPending adds the sources of a value's forms among the results not
+// yet indexed (DeferIndexing), without indexing them: a session looks a
+// few values up among many, and indexing hashes every value of every
+// result with the session's key. It answers as the index would, and
+// reports false, having added nothing, where the index's bounds could make
+// the index answer otherwise: once anything is indexed, or with more
+// values or source names than the index keeps, or with more sources for
+// one form than an entry of the index holds.
+func (p *Provenance) lookPending(forms []form, add func(string)) bool {
+	if !p.deferred || len(p.values) > 0 || len(p.names) > 0 {
+		return false
+	}
+	values, names := 0, 0
+	for i := range p.pending {
+		ex := p.pendingExtraction(i)
+		values, names = values+len(ex.values), names+len(ex.names)
+	}
+	if values > maxValues || names > maxSources {
+		return false
+	}
+	found := make([][]string, len(forms))
+	for j, f := range forms {
+		for i := range p.pending {
+			ex := p.pendingEx[i]
+			for _, n := range ex.lookup(f) {
+				if !slices.Contains(found[j], ex.names[n]) {
+					found[j] = append(found[j], ex.names[n])
+				}
+			}
+		}
+		if len(found[j]) > maxPerValue {
+			return false
+		}
+	}
+	for _, srcs := range found {
+		for _, s := range srcs {
+			add(s)
+		}
+	}
+	return true
 }
 
 // extracted is one value found in a result: its normal form and the
@@ -390,8 +462,8 @@ func (w *walker) scan(s string) {
 	}
 }
 
-// each records the normal forms of a string (as Provenance.eachKey
-// hashes them) under a source name.
+// each records the normal forms of a string (as eachForm finds them)
+// under a source name.
 func (w *walker) each(s string, name []byte) {
 	if kind, norm, ok := normalize(s); ok {
 		w.record(kind, norm, name)

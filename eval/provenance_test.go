@@ -509,9 +509,9 @@ func TestProvenanceAliasBomb(t *testing.T) {
 }
 
 // TestProvenanceIndexesOnLookup: a result is indexed when observed, or,
-// after DeferIndexing, when a lookup first needs it, with never more than
-// maxPending results or maxPendingBytes of them waiting; what a lookup
-// finds is the same.
+// after DeferIndexing, not at all while lookups can be answered from the
+// results waiting (lookPending), with never more than maxPending results
+// or maxPendingBytes of them waiting; what a lookup finds is the same.
 func TestProvenanceIndexesOnLookup(t *testing.T) {
 	eager := NewProvenance("", nil)
 	eager.Observe("read_inbox", nil, "Write to x@y.com at once")
@@ -532,8 +532,8 @@ func TestProvenanceIndexesOnLookup(t *testing.T) {
 	if got := p.From("x@y.com"); !slices.Equal(got, []string{"text:read_inbox"}) {
 		t.Errorf("From(x@y.com) = %q", got)
 	}
-	if len(p.pending) != 0 || len(p.values) == 0 {
-		t.Errorf("after a lookup: %d values indexed, %d pending", len(p.values), len(p.pending))
+	if len(p.pending) != 2 || len(p.values) != 0 {
+		t.Errorf("after a lookup: %d values indexed, %d pending; want 0 and 2", len(p.values), len(p.pending))
 	}
 
 	tests := []struct {

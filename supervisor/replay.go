@@ -36,6 +36,8 @@ type Trace struct {
 	// session.started count from it. Without it, a session whose first
 	// call has a recorded time started then.
 	Started *time.Time `json:"started,omitempty"`
+
+	raw []byte // the JSON line of a trace not decoded yet (TraceReader.Deferred)
 }
 
 // TraceSignal is a signal recorded before call Before of a trace.
@@ -60,6 +62,11 @@ type TraceCall struct {
 	// At is when the call was made, if recorded: replay then decides it at
 	// that time (risk decays on the recorded clock).
 	At *time.Time `json:"at,omitempty"`
+
+	// rawOutput is Output as its JSON string when a replay's worker
+	// decoded the trace (TraceReader.Deferred), unquoted once for each
+	// distinct text (parseShare.raw); Output is then nil.
+	rawOutput []byte
 }
 
 // ReplayOptions tune a replay.
@@ -94,6 +101,7 @@ type ReplayOptions struct {
 	Workers int
 
 	parses *parseShare // results' parses shared across the sessions
+	pins   *pinShare   // intents' and configuration's provenance pins, likewise
 }
 
 // ReplayedCall is the verdict on one call of a replayed session.
@@ -135,7 +143,7 @@ type Summary struct {
 // as kill.
 func Replay(policy *Policy, traces io.Reader, opts ReplayOptions) ([]ReplayedSession, Summary, error) {
 	var out []ReplayedSession
-	sum, err := ReplayStream(policy, NewTraceReader(traces).Next, opts, func(rs ReplayedSession) error {
+	sum, err := ReplayStream(policy, NewTraceReader(traces).Deferred, opts, func(rs ReplayedSession) error {
 		out = append(out, rs)
 		return nil
 	})
@@ -197,7 +205,7 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 	}
 	var prov *eval.Provenance
 	if policy.tracksProvenance() || judge != nil {
-		prov = eval.NewProvenance(intentWords(info.Intent), policy.Workflow.ConfigValues())
+		prov = opts.pins.provenance(policy, intentWords(info.Intent))
 		prov.DeferIndexing() // most sessions look few values up, late
 	}
 	signals := tr.Signals
@@ -245,12 +253,8 @@ func ReplaySession(policy *Policy, tr Trace, opts ReplayOptions) ReplayedSession
 		}
 		st = next
 		rc := ReplayedCall{Tool: tc.Tool, Verdict: d.Verdict, Reasons: d.Reasons, Step: d.Step}
-		if proceeds && (tc.Output != nil || tc.Structured != nil) {
-			text := ""
-			if tc.Output != nil {
-				text = *tc.Output
-			}
-			res := workflows.Result{Text: text, Structured: tc.Structured, Parse: opts.parses.result(text, tc.Structured)}
+		if proceeds && (tc.Output != nil || tc.rawOutput != nil || tc.Structured != nil) {
+			res := opts.parses.of(tc)
 			od, after := policy.Observe(st, d.Steps, call, res, now)
 			if od.Verdict > warden.Allow || len(od.Reasons) > 0 {
 				rc.Verdict = warden.Max(rc.Verdict, od.Verdict)

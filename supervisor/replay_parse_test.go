@@ -65,3 +65,39 @@ func TestParseShare(t *testing.T) {
 		t.Error("without a share, two results share a parse")
 	}
 }
+
+// TestParseShareRaw: outputs left as their JSON strings by replay's
+// workers are unquoted once for each distinct string and share its parse;
+// the share of those stays bounded too.
+func TestParseShareRaw(t *testing.T) {
+	s := newParseShare()
+	text, a := s.raw([]byte(`"- a: \u00e9\n"`))
+	if text != "- a: é\n" {
+		t.Errorf("unquoted %q", text)
+	}
+	again, b := s.raw([]byte(`"- a: \u00e9\n"`))
+	if b != a || again != text {
+		t.Error("the same string got a second unquoting and parse")
+	}
+	if _, c := s.raw([]byte(`"- a: 2\n"`)); c == a {
+		t.Error("another string got the first's parse")
+	}
+	res := s.of(TraceCall{rawOutput: []byte(`"- a: \u00e9\n"`)})
+	if res.Text != text || res.Parse != a {
+		t.Errorf("of: %q, shared parse %v", res.Text, res.Parse == a)
+	}
+	structured := map[string]any{"a": 1}
+	if res := s.of(TraceCall{rawOutput: []byte(`"x\ty"`), Structured: structured}); res.Text != "x\ty" || res.Parse == a || res.Structured == nil {
+		t.Errorf("with structuredContent: %+v", res)
+	}
+	big := []byte(`"` + strings.Repeat("x", maxParseShare/32) + `"`)
+	for i := range 40 {
+		s.raw(append(big[:len(big)-i-2:len(big)-i-2], '"'))
+	}
+	if s.bytes > maxParseShare {
+		t.Errorf("the share holds %d bytes, over %d", s.bytes, maxParseShare)
+	}
+	if _, c := s.raw([]byte(`"- a: \u00e9\n"`)); c == a {
+		t.Error("past its bound the share kept what it held")
+	}
+}

@@ -2,7 +2,7 @@ package supervisor
 
 import (
 	"bufio"
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -29,37 +29,62 @@ func NewTraceReader(r io.Reader) *TraceReader {
 // Next is the next session, with its defaults (id, agent, line); io.EOF
 // after the last. Blank lines are skipped; an error names the line.
 func (rd *TraceReader) Next() (Trace, error) {
+	tr, err := rd.Deferred()
+	if err != nil {
+		return Trace{}, err
+	}
+	return tr.decoded(false)
+}
+
+// Deferred is Next with the decoding left to ReplayStream, which decodes
+// each session on the worker that replays it, so that decoding (most of
+// the cost of reading) runs on every core rather than on the reader's
+// alone. What it hands out is for ReplayStream only: anything else reads
+// the traces with Next.
+func (rd *TraceReader) Deferred() (Trace, error) {
 	for rd.sc.Scan() {
 		rd.line++
 		b := rd.sc.Bytes()
 		if len(trimSpace(b)) == 0 {
 			continue
 		}
-		var tr Trace
-		if err := json.Unmarshal(b, &tr); err != nil {
-			return Trace{}, fmt.Errorf("traces line %d: %w", rd.line, err)
-		}
-		for i, c := range tr.Calls {
-			if c.Tool == "" {
-				return Trace{}, fmt.Errorf("traces line %d: call %d has no tool", rd.line, i+1)
-			}
-		}
-		if tr.ID == "" {
-			tr.ID = tr.TaskID
-		}
-		if tr.ID == "" {
-			tr.ID = strconv.Itoa(rd.line)
-		}
-		if tr.Agent == "" {
-			tr.Agent = tr.Suite
-		}
-		tr.Line = rd.line
-		return tr, nil
+		// The scanner reuses its buffer: the line outlives this call.
+		return Trace{Line: rd.line, raw: bytes.Clone(b)}, nil
 	}
 	if err := rd.sc.Err(); err != nil {
 		return Trace{}, fmt.Errorf("traces line %d: %w", rd.line+1, err)
 	}
 	return Trace{}, io.EOF
+}
+
+// decoded is the trace a deferred one (TraceReader.Deferred) stands for,
+// with its defaults (id, agent); a trace already decoded as it is. With
+// rawOutputs, for replay's workers, outputs may be left as their JSON
+// strings (TraceCall.rawOutput); without, every output is in Output.
+func (tr Trace) decoded(rawOutputs bool) (Trace, error) {
+	if tr.raw == nil {
+		return tr, nil
+	}
+	line, raw := tr.Line, tr.raw
+	if err := decodeTraceRaw(raw, &tr, rawOutputs); err != nil {
+		return Trace{}, fmt.Errorf("traces line %d: %w", line, err)
+	}
+	for i, c := range tr.Calls {
+		if c.Tool == "" {
+			return Trace{}, fmt.Errorf("traces line %d: call %d has no tool", line, i+1)
+		}
+	}
+	if tr.ID == "" {
+		tr.ID = tr.TaskID
+	}
+	if tr.ID == "" {
+		tr.ID = strconv.Itoa(line)
+	}
+	if tr.Agent == "" {
+		tr.Agent = tr.Suite
+	}
+	tr.Line, tr.raw = line, nil
+	return tr, nil
 }
 
 // ReadTraces reads JSONL traces, one session a line (blank lines skipped).

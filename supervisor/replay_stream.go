@@ -13,8 +13,11 @@ import (
 // ReplayStream is Replay of the sessions next hands out (io.EOF after the
 // last), each replayed session handed to emit in the input's order as soon
 // as it and those before it are done: a history of any length is replayed
-// holding only the sessions in flight, a few per worker. An error from next
-// or emit stops the replay and is returned.
+// holding only the sessions in flight, a few per worker. next may hand
+// out traces still to be decoded (TraceReader.Deferred): each is decoded
+// on the worker that replays it. An error from next or emit, or a trace's
+// that does not decode, stops the replay (after the sessions before it
+// are handed out) and is returned.
 func ReplayStream(policy *Policy, next func() (Trace, error), opts ReplayOptions, emit func(ReplayedSession) error) (Summary, error) {
 	if policy == nil {
 		return Summary{}, errors.New("replay: no policy")
@@ -25,87 +28,107 @@ func ReplayStream(policy *Policy, next func() (Trace, error), opts ReplayOptions
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
-	opts.parses = newParseShare()
+	opts.parses, opts.pins = newParseShare(), newPinShare(policy)
 	sum := Summary{ByCall: map[warden.Verdict]int{}, BySess: map[warden.Verdict]int{}}
 	sum.TimeDependent = policy.timeDependent()
-	// The input's side of the summary is counted by the reader, the
-	// verdicts' side by the emitter: each on its own goroutine.
-	signals, atRecorded := false, 0
-	pick := func() (Trace, error) {
-		for {
-			tr, err := next()
-			if err != nil {
-				return Trace{}, err
-			}
-			if opts.Agent != "" && tr.Agent != "" && tr.Agent != opts.Agent {
-				sum.Skipped++
-				continue
-			}
-			signals = signals || len(tr.Signals) > 0
-			for _, c := range tr.Calls {
-				if c.At != nil {
-					atRecorded++
-				}
-			}
-			return tr, nil
+	// Sessions are decoded, filtered and replayed on the workers, and
+	// counted, in the input's order, by the one emitter.
+	signals := false
+	count := func(r replayed) error {
+		if r.skipped {
+			sum.Skipped++
+			return nil
 		}
-	}
-	var counts Summary
-	counts.ByCall, counts.BySess = sum.ByCall, sum.BySess
-	count := func(rs ReplayedSession) error {
+		signals = signals || r.signals
+		sum.AtRecordedTimes += r.atRecorded
 		worst := warden.Allow
-		for _, c := range rs.Calls {
-			counts.ByCall[c.Verdict]++
+		for _, c := range r.rs.Calls {
+			sum.ByCall[c.Verdict]++
 			worst = warden.Max(worst, c.Verdict)
 		}
-		counts.Calls += len(rs.Calls)
-		counts.Sessions++
-		counts.BySess[worst]++
-		return emit(rs)
+		sum.Calls += len(r.rs.Calls)
+		sum.Sessions++
+		sum.BySess[worst]++
+		return emit(r.rs)
 	}
 	workers := opts.Workers
 	if opts.Judge != nil {
 		workers = 1 // the judge's budget is spent in the record's order
 	}
-	err := replayOrdered(policy, pick, opts, workers, count)
+	err := replayOrdered(policy, next, opts, workers, count)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return Summary{}, fmt.Errorf("replay: %w", err)
 	}
-	sum.Calls, sum.Sessions, sum.AtRecordedTimes = counts.Calls, counts.Sessions, atRecorded
 	if signals {
 		sum.TimeDependent = append(sum.TimeDependent, "risk of the sessions' recorded signals, which decays")
 	}
 	return sum, nil
 }
 
+// replayed is one session of the input as a worker leaves it: replayed,
+// skipped (another agent's), or not decoded (err).
+type replayed struct {
+	rs         ReplayedSession
+	err        error
+	skipped    bool
+	signals    bool // it carries recorded signals
+	atRecorded int  // its calls with a recorded time
+}
+
+// replayOne decodes tr if it is deferred and replays it, unless it is
+// another agent's.
+func replayOne(policy *Policy, tr Trace, opts ReplayOptions) replayed {
+	tr, err := tr.decoded(true)
+	if err != nil {
+		return replayed{err: err}
+	}
+	if opts.Agent != "" && tr.Agent != "" && tr.Agent != opts.Agent {
+		return replayed{skipped: true}
+	}
+	r := replayed{signals: len(tr.Signals) > 0}
+	for _, c := range tr.Calls {
+		if c.At != nil {
+			r.atRecorded++
+		}
+	}
+	r.rs = ReplaySession(policy, tr, opts)
+	return r
+}
+
 // replayOrdered replays the traces next hands out, workers at a time,
-// and hands each replayed session to emit in next's order. It returns
-// next's error (io.EOF at the end) or emit's.
-func replayOrdered(policy *Policy, next func() (Trace, error), opts ReplayOptions, workers int, emit func(ReplayedSession) error) error {
+// and hands each to emit in next's order. It returns next's error (io.EOF
+// at the end), a trace's that did not decode, or emit's.
+func replayOrdered(policy *Policy, next func() (Trace, error), opts ReplayOptions, workers int, emit func(replayed) error) error {
+	emitOK := func(r replayed) error {
+		if r.err != nil {
+			return r.err
+		}
+		return emit(r)
+	}
 	if workers <= 1 {
 		for {
 			tr, err := next()
 			if err != nil {
 				return err
 			}
-			if err := emit(ReplaySession(policy, tr, opts)); err != nil {
+			if err := emitOK(replayOne(policy, tr, opts)); err != nil {
 				return err
 			}
 		}
 	}
 	type job struct {
 		tr  Trace
-		out chan<- ReplayedSession
+		out chan<- replayed
 	}
 	jobs := make(chan job)
 	// pending holds each session's slot in input order; its capacity bounds
 	// the sessions read ahead of the one emit waits for.
-	pending := make(chan chan ReplayedSession, 4*workers)
+	pending := make(chan chan replayed, 4*workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				j.out <- ReplaySession(policy, j.tr, opts)
+				j.out <- replayOne(policy, j.tr, opts)
 			}
 		})
 	}
@@ -114,9 +137,9 @@ func replayOrdered(policy *Policy, next func() (Trace, error), opts ReplayOption
 	go func() {
 		var err error
 		for slot := range pending {
-			rs := <-slot
+			r := <-slot
 			if err == nil {
-				if err = emit(rs); err != nil {
+				if err = emitOK(r); err != nil {
 					close(stop)
 				}
 			}
@@ -130,7 +153,7 @@ read:
 		if tr, err = next(); err != nil {
 			break
 		}
-		slot := make(chan ReplayedSession, 1)
+		slot := make(chan replayed, 1)
 		select {
 		case pending <- slot:
 		case <-stop:

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -84,6 +86,42 @@ func TestReplayStreamStops(t *testing.T) {
 			}
 			if n := reads.Load(); n > tt.maxReads {
 				t.Errorf("%d sessions read, want at most %d", n, tt.maxReads)
+			}
+		})
+	}
+}
+
+// TestReplayStreamDecodesOnWorkers: TraceReader.Deferred hands lines out
+// undecoded, even a malformed one, and ReplayStream decodes them on its
+// workers: the same verdicts as traces read with Next, and a line that
+// does not decode stops the replay with its line number after the
+// sessions before it are handed out.
+func TestReplayStreamDecodesOnWorkers(t *testing.T) {
+	p := rulesPolicy(t, "rules:\n  - {when: \"call.tool == 'x'\", action: flag, reason: x}\n")
+	good := "{\"id\": \"a\", \"calls\": [{\"tool\": \"x\"}, {\"tool\": \"y\"}]}\n\n{\"calls\": [{\"tool\": \"y\"}]}\n{\"agent\": \"other\", \"calls\": [{\"tool\": \"x\"}]}\n"
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprint("workers ", workers), func(t *testing.T) {
+			rd := NewTraceReader(strings.NewReader("{not json\n"))
+			if tr, err := rd.Deferred(); err != nil || tr.Line != 1 || tr.Calls != nil {
+				t.Fatalf("Deferred decoded the line: %+v, %v", tr, err)
+			}
+			var got []string
+			sum, err := ReplayStream(p, NewTraceReader(strings.NewReader(good)).Deferred, ReplayOptions{Agent: "me", Workers: workers}, func(rs ReplayedSession) error {
+				got = append(got, fmt.Sprint(rs.ID, rs.Calls[0].Verdict))
+				return nil
+			})
+			want := []string{"aflag", "3allow"}
+			if err != nil || !reflect.DeepEqual(got, want) || sum.Skipped != 1 || sum.Calls != 3 {
+				t.Errorf("got %v, %+v, %v; want %v, 3 calls, 1 skipped", got, sum, err, want)
+			}
+			got = nil
+			bad := good + "{\"calls\": [{\"tool\": 5}]}\n" + good
+			_, err = ReplayStream(p, NewTraceReader(strings.NewReader(bad)).Deferred, ReplayOptions{Workers: workers}, func(rs ReplayedSession) error {
+				got = append(got, rs.ID)
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), "traces line 5:") || len(got) != 3 {
+				t.Errorf("bad line 5: handed out %v, error %v; want 3 sessions, then an error naming line 5", got, err)
 			}
 		})
 	}

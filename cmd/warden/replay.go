@@ -79,7 +79,11 @@ func (c *replayCmd) Run(g *cli) error {
 	}
 	defer replayGC(os.Getenv)()
 	began := time.Now()
-	sum, err := supervisor.ReplayStream(pol, src.next, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
+	next := src.next
+	if src.deferred != nil {
+		next = src.deferred
+	}
+	sum, err := supervisor.ReplayStream(pol, next, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
 		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay},
 		func(s supervisor.ReplayedSession) error { return emit(s, src.recorded(s.ID)) })
 	if err != nil {
@@ -228,8 +232,11 @@ func (c *replayCmd) judge(configured *config.Judge) (*eval.Judge, eval.Bounds, e
 // replaySource hands out the sessions to replay one at a time, and the
 // verdicts each was given when recorded (none for traces that carry none).
 type replaySource struct {
-	next  func() (supervisor.Trace, error)
-	close func()
+	next func() (supervisor.Trace, error)
+	// deferred, if set, is next leaving the decoding to the replay's
+	// workers (supervisor.TraceReader.Deferred).
+	deferred func() (supervisor.Trace, error)
+	close    func()
 	// verdicts, by session id until its replay is written: the reader
 	// adds them while the writer, on another goroutine, takes them.
 	mu       sync.Mutex
@@ -254,7 +261,8 @@ func (c *replayCmd) input() (*replaySource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &replaySource{next: supervisor.NewTraceReader(f).Next, close: func() { f.Close() }}, nil
+		rd := supervisor.NewTraceReader(f)
+		return &replaySource{next: rd.Next, deferred: rd.Deferred, close: func() { f.Close() }}, nil
 	}
 	where := historyFlags{DB: c.DB, AdminTokenEnv: "WARDEN_ADMIN_TOKEN"}
 	if c.DB == "" {
