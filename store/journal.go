@@ -48,9 +48,11 @@ type journal struct {
 	framed   []byte        // frames stamped, not yet written to the log
 	spare    []byte        // a buffer for framed, kept between leaders
 	unsynced []walRecord   // stamped, not yet durable, in LSN order
+	spareRec []walRecord   // a buffer for unsynced, kept between leaders
 	syncing  bool          // a leader is running an fdatasync
 	synced   chan struct{} // closed and replaced when an fdatasync ends
 	queue    []walRecord   // durable in the log, not yet in bbolt
+	spareQ   []walRecord   // a buffer for queue, kept between copies
 	written  uint64        // records made durable
 	applied  uint64        // records copied into bbolt
 	err      error         // the journal failed: appends are refused from then on
@@ -188,20 +190,21 @@ func (j *journal) write(ctx context.Context, r *appendReq) (uint64, error) {
 		return 0, fmt.Errorf("store: append to %q: %w", r.session, err)
 	}
 	rec := walRecord{Session: r.session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: r.setData, Data: r.data}
-	payload := rec.marshal()
-	if len(payload) > maxFrame {
-		return 0, fmt.Errorf("store: append to %q: log record of %d bytes exceeds %d", r.session, len(payload), maxFrame)
+	// Framed straight into the buffer the next leader writes: no frame of
+	// its own to allocate and copy. wal's stamping is under wmu, held.
+	j.mu.Lock()
+	framed, err := j.wal.appendFrame(j.framed, &rec)
+	if err != nil {
+		j.mu.Unlock()
+		return 0, fmt.Errorf("store: append to %q: %w", r.session, err)
 	}
-	recs := []walRecord{rec}
-	buf := j.wal.frame(recs, [][]byte{payload})
+	j.framed = framed
+	j.put = rec.LSN
+	j.unsynced = append(j.unsynced, rec)
+	j.mu.Unlock()
 	j.heads[r.session] = chainHead{e.Seq, e.Hash}
 	r.out = e
-	j.mu.Lock()
-	j.put = recs[0].LSN
-	j.framed = append(j.framed, buf...)
-	j.unsynced = append(j.unsynced, recs[0])
-	j.mu.Unlock()
-	return recs[0].LSN, nil
+	return rec.LSN, nil
 }
 
 // syncTo returns once the log is durable up to lsn, or the journal has
@@ -225,7 +228,7 @@ func (j *journal) syncTo(lsn uint64) error {
 		}
 		j.syncing = true
 		target, recs, buf := j.put, j.unsynced, j.framed
-		j.unsynced, j.framed, j.spare = nil, j.spare, nil
+		j.unsynced, j.framed, j.spare, j.spareRec = j.spareRec, j.spare, nil, nil
 		j.mu.Unlock()
 		err := j.wal.write(buf)
 		if err == nil {
@@ -242,6 +245,8 @@ func (j *journal) syncTo(lsn uint64) error {
 		} else {
 			j.durable = target
 			j.queue = append(j.queue, recs...)
+			clear(recs) // the queue holds them now; this buffer is the next leader's
+			j.spareRec = recs[:0]
 			j.written += uint64(len(recs))
 			select {
 			case j.wake <- struct{}{}:
@@ -335,7 +340,7 @@ func (j *journal) copier() {
 		}
 		j.mu.Lock()
 		batch := j.queue
-		j.queue = nil
+		j.queue, j.spareQ = j.spareQ, nil
 		failed := j.err != nil
 		j.mu.Unlock()
 		// After a failure nothing more is copied: bbolt must not get
@@ -345,8 +350,10 @@ func (j *journal) copier() {
 			if err := j.bolt.Update(func(tx *bolt.Tx) error { return applyRecords(tx, batch) }); err != nil {
 				j.fail(fmt.Errorf("store: copy the log into bbolt: %w", err))
 			} else {
+				clear(batch) // the next copy's buffer: let go of the events
 				j.mu.Lock()
 				j.applied += uint64(len(batch))
+				j.spareQ = batch[:0]
 				close(j.changed)
 				j.changed = make(chan struct{})
 				j.mu.Unlock()
