@@ -73,14 +73,9 @@ const maxHeads = 100_000
 
 // copyEvery paces the copier: a bbolt commit shares the disk with the log's
 // fdatasyncs, so copies are batched, at most one per copyEvery, unless a
-// reader is waiting or the queue is long. A commit's cost is mostly fixed
-// (rewriting each touched page, two fsyncs), so the longer the pace the
-// less CPU an event costs: at 16 appenders, 250 ms rather than 50 took
-// about a tenth off the process's CPU time per event (BenchmarkAppend).
-// Nothing waits on the pace: readers flush, and the log holds what is
-// not yet copied.
+// reader is waiting or the queue is long.
 const (
-	copyEvery    = 250 * time.Millisecond
+	copyEvery    = 50 * time.Millisecond
 	copyMaxQueue = 4096
 )
 
