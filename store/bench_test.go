@@ -17,7 +17,8 @@ import (
 // side in one run. The parent logs group/naive as a ratio. Besides the
 // rate it reports the process's CPU time per event (user and system, the
 // fdatasyncs' included), which a disk shared with other work does not blur
-// as it does the rate.
+// as it does the rate, and how often an appender was woken by the end of a
+// sync per event (wakes/event).
 func BenchmarkAppend(b *testing.B) {
 	rates := map[string]float64{}
 	args := json.RawMessage(`{"customer":"c-1042","amount":125.5,"currency":"EUR","memo":"refund for order 88231"}`)
@@ -67,6 +68,7 @@ func BenchmarkAppend(b *testing.B) {
 				b.ReportMetric(rate, "events/s")
 				if !naive {
 					b.ReportMetric(float64(b.N)/float64(db.j.syncs.Load()), "events/fsync")
+					b.ReportMetric(float64(db.j.wakes.Load())/float64(b.N), "wakes/event")
 				}
 				rates[name] = rate
 			})

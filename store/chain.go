@@ -331,20 +331,32 @@ func walkChain(ctx context.Context, id string, rec *Session, start chainHead, ne
 // the hash spliced in. The result equals hashEvent then encodeEvent.
 func sealEvent(ev *Event) ([]byte, error) {
 	ev.Hash = ""
-	b, err := json.Marshal(ev)
-	if err != nil {
+	// Encoded into a buffer with room for the hash, so that splicing it
+	// in needs no second buffer. An Encoder writes what Marshal returns
+	// (HTML escaped too) and a newline.
+	buf := bytes.NewBuffer(make([]byte, 0, sealRoom(ev)))
+	if err := json.NewEncoder(buf).Encode(ev); err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	const tail = `"hash":""}`
 	if !bytes.HasSuffix(b, []byte(tail)) {
 		return nil, fmt.Errorf("encode event: unexpected encoding %.40q", b[max(0, len(b)-40):])
 	}
 	sum := sha256.Sum256(b)
-	ev.Hash = hex.EncodeToString(sum[:])
-	out := make([]byte, 0, len(b)+len(ev.Hash))
-	out = append(out, b[:len(b)-2]...)
-	out = append(out, ev.Hash...)
+	out := hex.AppendEncode(b[:len(b)-2], sum[:])
+	ev.Hash = string(out[len(b)-2:])
 	return append(out, `"}`...), nil
+}
+
+// sealRoom is what an event's stored encoding is likely to need: its
+// variable parts, room for the fixed fields, and the hash with a newline.
+func sealRoom(ev *Event) int {
+	n := 512 + len(ev.Args) + len(ev.Data) + len(ev.Error) + len(ev.Session) + len(ev.Tool) + len(ev.Prev)
+	for _, r := range ev.Reasons {
+		n += len(r) + 8
+	}
+	return n
 }
 
 // encodeEvent is the stored form of an event: its canonical encoding with

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,4 +94,97 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestFollowersAreWokenOnce: of the appends that arrive while a sync is in
+// flight (none of them covered by it), only the first is woken when it
+// ends, to lead the next; the others sleep until that next sync has made
+// them durable. Each is woken once, not once by each sync that ends
+// meanwhile (2·followers - 1 wake-ups, before).
+func TestFollowersAreWokenOnce(t *testing.T) {
+	for _, followers := range []int{1, 2, 8} {
+		t.Run(fmt.Sprintf("followers=%d", followers), func(t *testing.T) {
+			db, _ := openTest(t)
+			real := db.j.syncLog
+			var before uint64
+			errs := followersOfAHeldSync(t, db, followers, real, func() { before = db.j.wakes.Load() })
+			for _, err := range errs {
+				if err != nil {
+					t.Fatalf("append: %v", err)
+				}
+			}
+			if got := db.j.wakes.Load() - before; got != uint64(followers) {
+				t.Fatalf("%d wake-ups for %d followers of one sync, want one each", got, followers)
+			}
+		})
+	}
+}
+
+// TestWaitersOfTheNextSyncLearnOfAFailure: appends waiting for the sync
+// after a running one are not left waiting when the journal fails and no
+// sync will ever run again (fail closed, and no hang).
+func TestWaitersOfTheNextSyncLearnOfAFailure(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "warden.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("disk gone")
+	errs := followersOfAHeldSync(t, db, 4, func() error { return broken }, func() {})
+	for _, err := range errs {
+		if !errors.Is(err, broken) {
+			t.Fatalf("append = %v, want the failed sync's error", err)
+		}
+	}
+	if err := db.Close(); !errors.Is(err, broken) {
+		t.Fatalf("Close after a failed sync = %v, want its error", err)
+	}
+}
+
+// followersOfAHeldSync appends to a session s0 and holds its fdatasync
+// until followers more appends (to s1, s2, ...) all wait for a sync to
+// end; then it calls released and lets the sync go on. From then on the
+// log's syncs run syncLog. It returns each append's error, failing t if one
+// is not back within a generous deadline.
+func followersOfAHeldSync(t *testing.T, db *DB, followers int, syncLog func() error, released func()) []error {
+	t.Helper()
+	for i := range followers + 1 {
+		mustCreate(t, db, fmt.Sprintf("s%d", i), "a", time.Now())
+	}
+	j := db.j
+	entered, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	j.syncLog = func() error {
+		if held.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+		return syncLog()
+	}
+	errs := make(chan error, followers+1)
+	appendTo := func(id string) {
+		_, err := db.Append(context.Background(), id, Event{Kind: KindCall, Tool: "t"})
+		errs <- err
+	}
+	go appendTo("s0")
+	<-entered
+	for i := 1; i <= followers; i++ {
+		go appendTo(fmt.Sprintf("s%d", i))
+	}
+	waitFor(t, func() bool {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.waiting == followers
+	})
+	released()
+	close(release)
+	out := make([]error, 0, followers+1)
+	for range followers + 1 {
+		select {
+		case err := <-errs:
+			out = append(out, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("an append still waits after the syncs it waited for returned")
+		}
+	}
+	return out
 }

@@ -22,9 +22,10 @@ const walResetSize = 16 << 20
 // hand-off on the way: a caller chains and frames its event under wmu,
 // then waits for a write and fdatasync that cover it. If none is running
 // it runs them itself (the leader): one write of every frame stamped so
-// far, one fdatasync; callers that frame while it runs wait for it, and
-// when it ends the first of them to wake leads the next, covering all of
-// them (group commit without a timer or a syncer goroutine: each hand-off
+// far, one fdatasync; of the callers that frame while it runs, the first
+// waits for it to end and then leads the next, covering all of them, and
+// the others wait for that next one (group commit without a timer or a
+// syncer goroutine, each caller woken once: each hand-off
 // between goroutines costs tens of microseconds on a loaded machine, and
 // a system call under wmu would hold up every appender). A copier
 // goroutine then puts durable records into bbolt. Reads that must see
@@ -48,9 +49,16 @@ type journal struct {
 	framed   []byte        // frames stamped, not yet written to the log
 	spare    []byte        // a buffer for framed, kept between leaders
 	unsynced []walRecord   // stamped, not yet durable, in LSN order
+	spareRec []walRecord   // a buffer for unsynced, kept between leaders
 	syncing  bool          // a leader is running an fdatasync
+	covers   uint64        // the LSN up to which the running fdatasync makes the log durable
 	synced   chan struct{} // closed and replaced when an fdatasync ends
+	next     chan struct{} // nil, or what synced becomes when the running fdatasync ends
+	nextLead bool          // an appender the running fdatasync does not cover will lead the next
+	waiting  int           // appenders waiting for an fdatasync to end; a test reads it
+	wakes    atomic.Uint64 // appenders woken by the end of an fdatasync; a test reads it
 	queue    []walRecord   // durable in the log, not yet in bbolt
+	spareQ   []walRecord   // a buffer for queue, kept between copies
 	written  uint64        // records made durable
 	applied  uint64        // records copied into bbolt
 	err      error         // the journal failed: appends are refused from then on
@@ -188,44 +196,63 @@ func (j *journal) write(ctx context.Context, r *appendReq) (uint64, error) {
 		return 0, fmt.Errorf("store: append to %q: %w", r.session, err)
 	}
 	rec := walRecord{Session: r.session, Seq: e.Seq, Hash: e.Hash, Time: e.Time, Event: val, SetData: r.setData, Data: r.data}
-	payload := rec.marshal()
-	if len(payload) > maxFrame {
-		return 0, fmt.Errorf("store: append to %q: log record of %d bytes exceeds %d", r.session, len(payload), maxFrame)
+	// Framed straight into the buffer the next leader writes: no frame of
+	// its own to allocate and copy. wal's stamping is under wmu, held.
+	j.mu.Lock()
+	framed, err := j.wal.appendFrame(j.framed, &rec)
+	if err != nil {
+		j.mu.Unlock()
+		return 0, fmt.Errorf("store: append to %q: %w", r.session, err)
 	}
-	recs := []walRecord{rec}
-	buf := j.wal.frame(recs, [][]byte{payload})
+	j.framed = framed
+	j.put = rec.LSN
+	j.unsynced = append(j.unsynced, rec)
+	j.mu.Unlock()
 	j.heads[r.session] = chainHead{e.Seq, e.Hash}
 	r.out = e
-	j.mu.Lock()
-	j.put = recs[0].LSN
-	j.framed = append(j.framed, buf...)
-	j.unsynced = append(j.unsynced, recs[0])
-	j.mu.Unlock()
-	return recs[0].LSN, nil
+	return rec.LSN, nil
 }
 
 // syncTo returns once the log is durable up to lsn, or the journal has
 // failed. If no leader is running the caller leads: it writes every frame
-// stamped so far and runs one fdatasync for them; otherwise it waits for
-// the running leader, and then leads the next if that one began before lsn
-// was stamped. A failed write or fdatasync fails the journal: a failed
-// write may have left part of a frame in the log, and after a failed sync
-// nothing can be trusted to have reached the disk, so the store stops
-// taking appends (fail closed) rather than chain on from an unknown state.
+// stamped so far and runs one fdatasync for them. Otherwise it waits: for
+// the running fdatasync if that covers lsn; if not, the first such caller
+// waits for it to end and then leads the next, and the others wait for
+// that next one only, so that each is woken once, when its event is
+// durable, rather than by every fdatasync that ends meanwhile (each
+// needless wake-up costs CPU, and crowds the run queue just when the next
+// leader needs a core). A failed write or fdatasync fails the journal: a
+// failed write may have left part of a frame in the log, and after a
+// failed sync nothing can be trusted to have reached the disk, so the
+// store stops taking appends (fail closed) rather than chain on from an
+// unknown state.
 func (j *journal) syncTo(lsn uint64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for j.durable < lsn && j.err == nil {
 		if j.syncing {
 			ch := j.synced
+			if lsn > j.covers {
+				if j.nextLead {
+					if j.next == nil {
+						j.next = make(chan struct{})
+					}
+					ch = j.next
+				}
+				j.nextLead = true
+			}
+			j.waiting++
 			j.mu.Unlock()
 			<-ch
+			j.wakes.Add(1)
 			j.mu.Lock()
+			j.waiting--
 			continue
 		}
 		j.syncing = true
 		target, recs, buf := j.put, j.unsynced, j.framed
-		j.unsynced, j.framed, j.spare = nil, j.spare, nil
+		j.covers = target
+		j.unsynced, j.framed, j.spare, j.spareRec = j.spareRec, j.spare, nil, nil
 		j.mu.Unlock()
 		err := j.wal.write(buf)
 		if err == nil {
@@ -242,6 +269,8 @@ func (j *journal) syncTo(lsn uint64) error {
 		} else {
 			j.durable = target
 			j.queue = append(j.queue, recs...)
+			clear(recs) // the queue holds them now; this buffer is the next leader's
+			j.spareRec = recs[:0]
 			j.written += uint64(len(recs))
 			select {
 			case j.wake <- struct{}{}:
@@ -249,7 +278,10 @@ func (j *journal) syncTo(lsn uint64) error {
 			}
 		}
 		close(j.synced)
-		j.synced = make(chan struct{})
+		j.synced, j.next, j.nextLead = j.next, nil, false
+		if j.synced == nil {
+			j.synced = make(chan struct{})
+		}
 	}
 	if j.durable >= lsn {
 		return nil
@@ -282,6 +314,15 @@ func (j *journal) failLocked(err error) error {
 	}
 	close(j.changed)
 	j.changed = make(chan struct{})
+	// Appenders waiting for a sync learn of the failure now: no sync may
+	// ever run again for those waiting for the next one.
+	close(j.synced)
+	j.synced = make(chan struct{})
+	if j.next != nil {
+		close(j.next)
+		j.next = nil
+	}
+	j.nextLead = false
 	return j.err
 }
 
@@ -335,7 +376,7 @@ func (j *journal) copier() {
 		}
 		j.mu.Lock()
 		batch := j.queue
-		j.queue = nil
+		j.queue, j.spareQ = j.spareQ, nil
 		failed := j.err != nil
 		j.mu.Unlock()
 		// After a failure nothing more is copied: bbolt must not get
@@ -345,8 +386,10 @@ func (j *journal) copier() {
 			if err := j.bolt.Update(func(tx *bolt.Tx) error { return applyRecords(tx, batch) }); err != nil {
 				j.fail(fmt.Errorf("store: copy the log into bbolt: %w", err))
 			} else {
+				clear(batch) // the next copy's buffer: let go of the events
 				j.mu.Lock()
 				j.applied += uint64(len(batch))
+				j.spareQ = batch[:0]
 				close(j.changed)
 				j.changed = make(chan struct{})
 				j.mu.Unlock()

@@ -95,7 +95,11 @@ type walRecord struct {
 // marshal encodes a record as a frame payload: length-prefixed fields,
 // then the event's bytes as they are (no JSON work on the hot path).
 func (r walRecord) marshal() []byte {
-	b := make([]byte, 0, 32+len(r.Session)+len(r.Hash)+len(r.Data)+len(r.Event))
+	return r.appendPayload(make([]byte, 0, 32+len(r.Session)+len(r.Hash)+len(r.Data)+len(r.Event)))
+}
+
+// appendPayload appends the record's payload (marshal) to b.
+func (r *walRecord) appendPayload(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(r.Session)))
 	b = append(b, r.Session...)
 	b = binary.AppendUvarint(b, r.Seq)
@@ -397,21 +401,41 @@ func (w *wal) frame(recs []walRecord, payloads [][]byte) []byte {
 		n += frameSize(p)
 	}
 	buf := make([]byte, 0, n)
-	var stamp [12]byte
-	binary.LittleEndian.PutUint32(stamp[:4], w.epoch)
-	lsn := w.lsn
 	for i, p := range payloads {
-		lsn++
-		binary.LittleEndian.PutUint64(stamp[4:], lsn)
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(p)))
-		buf = binary.LittleEndian.AppendUint32(buf, crc32.Update(crc32.Checksum(stamp[:], crcTable), crcTable, p))
-		buf = append(buf, stamp[:]...)
+		at := len(buf)
+		buf = append(buf, make([]byte, frameHead)...)
 		buf = append(buf, p...)
-		recs[i].LSN = lsn
+		recs[i].LSN = w.stamp(buf[at:])
 	}
-	w.lsn = lsn
-	w.end += int64(len(buf))
 	return buf
+}
+
+// appendFrame marshals rec's payload into a frame at the end of dst and
+// stamps it (see frame), so that an append costs no buffer of its own. A
+// payload over maxFrame is refused with dst as it was and nothing stamped.
+func (w *wal) appendFrame(dst []byte, rec *walRecord) ([]byte, error) {
+	at := len(dst)
+	dst = append(dst, make([]byte, frameHead)...)
+	dst = rec.appendPayload(dst)
+	if n := len(dst) - at - frameHead; n > maxFrame {
+		return dst[:at], fmt.Errorf("log record of %d bytes exceeds %d", n, maxFrame)
+	}
+	rec.LSN = w.stamp(dst[at:])
+	return dst, nil
+}
+
+// stamp fills in the head of frame (its payload in place after the head)
+// with the payload's length, the checksum, the log's epoch and the next
+// LSN, which it returns.
+func (w *wal) stamp(frame []byte) uint64 {
+	payload := frame[frameHead:]
+	w.lsn++
+	binary.LittleEndian.PutUint32(frame[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(frame[8:12], w.epoch)
+	binary.LittleEndian.PutUint64(frame[12:20], w.lsn)
+	binary.LittleEndian.PutUint32(frame[4:8], crc32.Update(crc32.Checksum(frame[8:20], crcTable), crcTable, payload))
+	w.end += int64(len(frame))
+	return w.lsn
 }
 
 // write puts framed bytes at the end of what is written, not yet durable.

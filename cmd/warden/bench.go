@@ -24,7 +24,7 @@ type benchCmd struct {
 	Duration       time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level)." default:"32s"`
 	Sessions       []int         `help:"Concurrency levels: concurrent sessions, each calling back to back." default:"1,16,64,256"`
 	Dir            string        `help:"Directory for the benchmark's history file (use the disk warden will use); default a temporary one."`
-	JSON           bool          `help:"One JSON object per line: mode, sessions, calls, calls_per_sec, p50_us, p99_us; with --store postgres also store (none, bbolt or postgres) and replicas; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us, fsync_mean_us (fdatasync in the data directory), log_fsync_mean_us (of warden's log), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us."`
+	JSON           bool          `help:"One JSON object per line: mode, sessions, calls, calls_per_sec, p50_us, p99_us; with --store postgres also store (none, bbolt or postgres) and replicas; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us, fsync_mean_us (fdatasync in the data directory), log_fsync_mean_us (of warden's log), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us; for every mode, where the process's CPU time can be read (unix), cpu_us_per_call (the whole process's CPU time over the mode's run per call) and cpu_busy (that CPU time per wall-clock second per GOMAXPROCS: near 1, bound by the CPU)."`
 	Store          string        `help:"bbolt: the direct call, the hop, warden and warden-per-session, history in bbolt. postgres: the hop, warden on bbolt, warden on PostgreSQL, and three warden replicas on that database behind HAProxy (round robin, no stickiness), in one run." enum:"bbolt,postgres" default:"bbolt"`
 	PostgresURLEnv string        `name:"postgres-url-env" placeholder:"NAME" help:"With --store postgres: the environment variable holding the URL of a database the bench may fill (it is not emptied afterwards). Without it a throwaway cluster is started in a temporary folder (initdb and pg_ctl, Debian's postgresql) and removed at the end."`
 }
@@ -98,11 +98,11 @@ func (c *benchCmd) Run(g *cli) error {
 		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tsessions\tcalls/s\tp50 µs\tp99 µs\tvs direct\tvs hop\tp50 over hop µs\tlimit/s\tof limit\tevents/fsync\twait µs\t")
+	fmt.Fprintln(tw, "mode\tsessions\tcalls/s\tp50 µs\tp99 µs\tvs direct\tvs hop\tp50 over hop µs\tlimit/s\tof limit\tevents/fsync\twait µs\tCPU µs/call\tCPU busy\t")
 	for _, r := range res {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f%%\t%.0f%%\t%+.0f\t%s\n", r.Mode, r.Sessions, r.CallsPerSec, r.P50us, r.P99us,
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%.0f%%\t%.0f%%\t%+.0f\t%s%s\n", r.Mode, r.Sessions, r.CallsPerSec, r.P50us, r.P99us,
 			100*r.CallsPerSec/direct[r.Sessions].CallsPerSec, 100*r.CallsPerSec/hop[r.Sessions].CallsPerSec,
-			r.P50us-hop[r.Sessions].P50us, limitColumns(r))
+			r.P50us-hop[r.Sessions].P50us, limitColumns(r), cpuColumns(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -126,6 +126,15 @@ func (c *benchCmd) Run(g *cli) error {
 		}
 	}
 	return nil
+}
+
+// cpuColumns are the process's CPU time per call and how busy it kept the
+// CPUs (CPU-s per wall-s per GOMAXPROCS), dashes where not measured.
+func cpuColumns(r bench.Result) string {
+	if r.CPUusPerCall == 0 {
+		return "-\t-\t"
+	}
+	return fmt.Sprintf("%.0f\t%.0f%%\t", r.CPUusPerCall, 100*r.CPUBusy)
 }
 
 // limitColumns are the table's last columns: the model's limit and the

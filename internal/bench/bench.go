@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -59,6 +60,15 @@ type Result struct {
 	// (see openCost); the steady calls above never include it.
 	OpenP50us float64 `json:"open_p50_us,omitempty"`
 	OpenP99us float64 `json:"open_p99_us,omitempty"`
+	// CPUusPerCall is the process's CPU time (user and system, from
+	// getrusage) over the mode's run divided by the calls made: clients,
+	// servers and upstream all run in this process, so modes compare by
+	// what their whole path costs. CPUBusy is that CPU time over the run's
+	// wall time and GOMAXPROCS: near 1 the mode is bound by the CPU, well
+	// below it by waiting (for the disk, say). Both are absent where the
+	// process's CPU time cannot be read (not unix).
+	CPUusPerCall float64 `json:"cpu_us_per_call,omitempty"`
+	CPUBusy      float64 `json:"cpu_busy,omitempty"`
 
 	// The rest are for the warden modes only. FsyncP50us, FsyncP99us and
 	// FsyncMeanUs are one small in-place write and fdatasync in the data
@@ -231,6 +241,15 @@ func logWork(before, after store.LogStats) (eventsPerFsync, waitUs, syncUs float
 	wait, syncTime := after.Wait-before.Wait, after.SyncTime-before.SyncTime
 	return float64(appends) / float64(syncs), float64(wait.Nanoseconds()) / 1e3 / float64(appends),
 		float64(syncTime.Nanoseconds()) / 1e3 / float64(syncs)
+}
+
+// cpuShare is a run's CPU time per call, in microseconds, and its CPU
+// utilisation: cpu over wall time and procs.
+func cpuShare(cpu, wall time.Duration, calls, procs int) (usPerCall, busy float64) {
+	if calls <= 0 || wall <= 0 || procs <= 0 {
+		return 0, 0
+	}
+	return float64(cpu.Nanoseconds()) / 1e3 / float64(calls), cpu.Seconds() / wall.Seconds() / float64(procs)
 }
 
 // mean is the mean of latencies, in microseconds.
@@ -452,6 +471,7 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 	if t.stats != nil {
 		before = t.stats()
 	}
+	cpuBefore, cpuOK := processCPU()
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	for _, c := range clients {
@@ -474,6 +494,7 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpuAfter, _ := processCPU()
 	close(errs)
 	if err := <-errs; err != nil {
 		return Result{}, nil, err
@@ -483,6 +504,9 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 	}
 	slices.Sort(lats)
 	r := Result{Mode: mode, Sessions: n, Calls: len(lats), CallsPerSec: float64(len(lats)) / elapsed.Seconds(), P50us: micros(lats, 0.50), P99us: micros(lats, 0.99)}
+	if cpuOK {
+		r.CPUusPerCall, r.CPUBusy = cpuShare(cpuAfter-cpuBefore, elapsed, len(lats), runtime.GOMAXPROCS(0))
+	}
 	if t.stats != nil {
 		r.EventsPerFsync, r.WaitPerDurablePointUs, r.LogFsyncMeanUs = logWork(before, t.stats())
 	}

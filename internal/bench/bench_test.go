@@ -35,6 +35,12 @@ func TestRunMeasuresEveryMode(t *testing.T) {
 		if want := r.Mode == "warden-per-session"; opens != want {
 			t.Fatalf("%+v: open cost reported %v, want %v", r, opens, want)
 		}
+		// Every mode's CPU time is measured where it can be read; a run
+		// of calls over HTTP cannot cost nothing, nor keep more than
+		// every CPU busy.
+		if _, ok := processCPU(); ok && (r.CPUusPerCall <= 0 || r.CPUBusy <= 0 || r.CPUBusy > 1.05) {
+			t.Fatalf("%+v: implausible CPU figures", r)
+		}
 		if r.OpenP99us < r.OpenP50us {
 			t.Fatalf("implausible open cost %+v", r)
 		}
@@ -79,6 +85,50 @@ func TestLimit(t *testing.T) {
 		if got := limit(tc.sessions, tc.hop, tc.sync); math.Abs(got-tc.want) > 1e-6*tc.want {
 			t.Errorf("limit(%d, %v, %v) = %v, want %v", tc.sessions, tc.hop, tc.sync, got, tc.want)
 		}
+	}
+}
+
+// TestCPUShare checks the CPU columns: CPU time per call, and CPU time
+// over wall time and the processors available.
+func TestCPUShare(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cpu, wall time.Duration
+		calls     int
+		procs     int
+		perCall   float64 // µs
+		busy      float64
+	}{
+		{"both cores busy", 2 * time.Second, time.Second, 10000, 2, 200, 1},
+		{"one of two idle", time.Second, time.Second, 4000, 2, 250, 0.5},
+		{"one core, a quarter busy", 250 * time.Millisecond, time.Second, 1000, 1, 250, 0.25},
+		{"no calls", time.Second, time.Second, 0, 2, 0, 0},
+		{"no time", time.Second, 0, 10, 2, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			perCall, busy := cpuShare(tc.cpu, tc.wall, tc.calls, tc.procs)
+			if math.Abs(perCall-tc.perCall) > 1e-9 || math.Abs(busy-tc.busy) > 1e-9 {
+				t.Fatalf("cpuShare = %v µs/call, %v busy; want %v, %v", perCall, busy, tc.perCall, tc.busy)
+			}
+		})
+	}
+}
+
+// TestProcessCPU checks that the process's CPU time is read and grows
+// with work done, where it can be read at all.
+func TestProcessCPU(t *testing.T) {
+	before, ok := processCPU()
+	if !ok {
+		t.Skip("the process's CPU time cannot be read here")
+	}
+	x := uint64(1)
+	for after, _ := processCPU(); after <= before; after, _ = processCPU() {
+		for range 1 << 16 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	if x == 0 { // keep the loop from being optimised away
+		t.Log(x)
 	}
 }
 
