@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,41 @@ func TestAgentBudgetSurvivesRestart(t *testing.T) {
 	}
 	if res := callTool(t, c, "echo", map[string]any{"message": "three"}); !res.IsError || !strings.Contains(resultText(res), "agent budget: 2 calls of echo") {
 		t.Fatalf("echo over the budget after a restart: %s", resultText(res))
+	}
+}
+
+// TestThrottleRefusalsSpendNoBudgetAfterRestart: calls refused over the
+// agent's rate never went to the upstream, so the budgets rebuilt from
+// history at a restart must not count them (their events are recorded
+// with verdict throttle, like calls that were only held back). The
+// budget of 3 echoes an hour: one echo goes, two are refused over the
+// rate; after a restart without the rate, two more go and the third is
+// over the budget.
+func TestThrottleRefusalsSpendNoBudgetAfterRestart(t *testing.T) {
+	budget := func(o *supervisor.Options) {
+		o.Limits.Budgets = map[string][]supervisor.Budget{"ops": {{Tools: "echo", Max: 3, Per: time.Hour}}}
+	}
+	db := filepath.Join(t.TempDir(), "warden.db")
+	up, hook := newLadderUpstream(t), newHookReceiver(t)
+	l := startLadder(t, db, up, hook, budget, func(o *supervisor.Options) {
+		o.Escalation.AgentRate = supervisor.Rate{PerMinute: slowRate, Burst: 1}
+		o.Escalation.MaxDelay = 100 * time.Millisecond
+	})
+	c := connect(t, l.URL, opsToken)
+	for i, want := range []string{"", "rate limit exceeded", "rate limit exceeded"} {
+		res := callTool(t, c, "echo", map[string]any{"message": strconv.Itoa(i)})
+		if got := resultText(res); (want == "") == res.IsError || !strings.Contains(got, want) {
+			t.Fatalf("echo %d: %q, want it to go (%q = go)", i, got, want)
+		}
+	}
+	l.stop()
+
+	l = startLadder(t, db, up, hook, budget)
+	c = connect(t, l.URL, opsToken)
+	for i, want := range []string{"", "", "agent budget: 3 calls of echo"} {
+		res := callTool(t, c, "echo", map[string]any{"message": "after " + strconv.Itoa(i)})
+		if got := resultText(res); (want == "") == res.IsError || !strings.Contains(got, want) {
+			t.Fatalf("echo %d after the restart: %q, want %q (\"\" = go): the refused calls were counted", i, got, want)
+		}
 	}
 }

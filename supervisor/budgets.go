@@ -161,12 +161,13 @@ func (s *Supervisor) loadBudgets(ctx context.Context) error {
 }
 
 // wentAhead reports whether an event records a call that went to its
-// upstream: decided allow, flag or throttle, or approved by an approver.
+// upstream: decided allow, flag or throttle (and not refused over a rate),
+// or approved by an approver.
 func wentAhead(e store.Event) bool {
 	switch e.Kind {
 	case store.KindCall:
 		v, err := warden.ParseVerdict(e.Verdict)
-		return err == nil && v <= warden.Throttle
+		return err == nil && v <= warden.Throttle && !wasRefused(e)
 	case store.KindApproval:
 		return e.Verdict == store.ApprovalApproved
 	}

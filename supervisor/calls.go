@@ -196,7 +196,9 @@ func (c *call) record(ctx context.Context, ev store.Event, next *workflows.State
 // refused records a call refused before the policy ran.
 func (c *call) refused(ctx context.Context, v warden.Verdict, reason string) {
 	c.observeCall(v.String(), 0)
-	if err := c.record(ctx, c.callEvent(workflows.Decision{Verdict: v, Reasons: []string{reason}}), nil); err != nil {
+	ev := c.callEvent(workflows.Decision{Verdict: v, Reasons: []string{reason}})
+	ev.Data = markRefused(ev.Data)
+	if err := c.record(ctx, ev, nil); err != nil {
 		c.s.log.Error("cannot record refused call", "session", c.sess.id, "tool", c.name, "err", err)
 	}
 }

@@ -72,7 +72,7 @@ func openCalls(evs []store.Event) []store.Event {
 		case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
 			v, err := warden.ParseVerdict(e.Verdict)
 			switch {
-			case err == nil && v <= warden.Throttle:
+			case err == nil && v <= warden.Throttle && !wasRefused(e):
 				open[e.CallID] = e
 				order = append(order, e.CallID)
 			case v == warden.StepUp:
