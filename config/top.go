@@ -119,7 +119,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		cfg.Agents = d.agents(agents.val, cfg.Upstreams)
 	}
 	d.checkRetention(retentionAt, cfg.Retention, cfg.Agents)
-	d.checkStore(cfg.Store, retentionAt, anchorAt)
+	d.checkStore(cfg.Store, cfg.Listen, retentionAt, anchorAt)
 	if cfg.Anchor != nil && within(cfg.Anchor.File, cfg.DataDir) {
 		d.errorf(anchorAt, "anchor.file %q is inside data_dir: whoever can rewrite the history could rewrite its anchor too; keep it elsewhere", cfg.Anchor.File)
 	}

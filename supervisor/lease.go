@@ -48,11 +48,17 @@ func (s *Supervisor) heldHere(ctx context.Context, sess *session) (*session, err
 	if held {
 		return sess, nil
 	}
+	s.takenOver(sess)
+	return nil, nil
+}
+
+// takenOver forgets this replica's copy of a session another replica
+// serves now, and releases its upstream sessions.
+func (s *Supervisor) takenOver(sess *session) {
 	if s.sessions.forget(sess) {
 		s.hub.Release(sess.who(), "another warden replica took the session over")
 		s.log.Info("session taken over by another replica", "session", sess.id, "agent", sess.agent.Name)
 	}
-	return nil, nil
 }
 
 // forget drops a live session without ending it, so that it can be
