@@ -14,7 +14,10 @@ import (
 // HAProxy starts HAProxy (Debian's package) in front of backends
 // (host:port on loopback): HTTP mode, round robin, no stickiness, and the
 // server side closed after each response, so that each request is
-// balanced on its own whatever the client's keep-alive. A backend that
+// balanced on its own whatever the client's keep-alive; event streams
+// pass each write on at once (http-no-delay: otherwise HAProxy holds a
+// stream's small writes, and a notification on the GET stream can arrive
+// after the result it preceded). A backend that
 // stops answering is taken out by a health check every 200ms, and a
 // request that cannot connect to one is sent to another. It returns the
 // frontend's address (127.0.0.1:port); HAProxy is stopped at cleanup. It
@@ -39,6 +42,7 @@ func HAProxy(t testing.TB, backends ...string) string {
 defaults
   mode http
   option http-server-close
+  option http-no-delay
   option redispatch 1
   retries 3
   timeout connect 5s
