@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
@@ -161,13 +162,13 @@ func noTakeover(t *testing.T, set *replicaSet, sid string, evs []store.Event) {
 	}
 }
 
-// dialBalanced connects an agent through the load balancer, without the
-// standing GET stream: its reconnections would run alongside the calls,
-// and a session's requests that run at once on different replicas take
-// its lease from each other (README: limits of replicas).
+// dialBalanced connects an agent through the load balancer, with the
+// standing GET stream, which lands on whichever replica HAProxy picks
+// and runs alongside the calls: the replica that serves the session gets
+// it forwarded, like every other request of the session.
 func dialBalanced(t *testing.T, url string) *client.Client {
 	t.Helper()
-	c, err := testkit.Dial(url, pgAgentToken, "e2e-agent", nil)
+	c, err := testkit.Dial(url, pgAgentToken, "e2e-agent", []transport.StreamableHTTPCOption{transport.WithContinuousListening()})
 	if err != nil {
 		t.Fatal(err)
 	}
