@@ -20,10 +20,11 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 
 	"github.com/warden-dev/warden/internal/testkit"
+	"github.com/warden-dev/warden/store"
 )
 
 // spread sends an agent's requests to replicas as the test chooses: its
-// standing GET stream to one, its POSTs (and DELETE) to the others in
+// standing GET stream and its DELETE to one, its POSTs to the others in
 // turn, the initialize to the first of them. It counts the GET streams
 // answered 200.
 type spread struct {
@@ -35,7 +36,7 @@ type spread struct {
 
 func (s *spread) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet || r.Method == http.MethodDelete {
 		r.URL.Host = s.stream
 	} else {
 		r.URL.Host = s.posts[int(s.next.Add(1)-1)%len(s.posts)]
@@ -54,7 +55,9 @@ func (s *spread) RoundTrip(r *http.Request) (*http.Response, error) {
 // that land elsewhere are forwarded to r0, so the session is never taken
 // over: its lease stays at epoch 1 and its chain has no resumption and
 // no call closed as interrupted. On main each request took the lease and
-// the stream's reconnections took it back.
+// the stream's reconnections took it back. The agent's DELETE, which
+// mcp-go sends without its token (trap 15), lands on r1 too: r0 judges
+// it and ends the session.
 func TestReplicasStreamOnOneCallsOnOthers(t *testing.T) {
 	desk := buildCommand(t, "./e2e/fixtures/deskserver")
 	set := startReplicas(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld)
@@ -110,6 +113,14 @@ func TestReplicasStreamOnOneCallsOnOthers(t *testing.T) {
 		t.Errorf("the GET stream was never open")
 	}
 	t.Logf("%d calls over r0 and r2 with the stream on r1; GET streams opened: %d", workers*each, rt.opened.Load())
+
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the session ended by the DELETE sent to r1", func() bool {
+		rec, err := set.db.Session(context.Background(), sid)
+		return err == nil && rec.State == store.StateEnded
+	})
 }
 
 // TestReplicaForwardingKeepsAuth: forwarding never stands in for the
