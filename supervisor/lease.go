@@ -10,8 +10,10 @@ import (
 // leaser is a history that several replicas of warden share
 // (store/postgres opened WithReplica): one replica at a time serves a
 // session, under its lease, and the store refuses the appends of a
-// replica that lost it. A request may land on any replica; the one that
-// gets it takes the lease and resumes the session from the store.
+// replica that lost it. A request may land on any replica: it is
+// forwarded to the live holder (route.go), and the replica that got it
+// takes the lease and resumes the session from the store only when the
+// holder is dead, or when the replicas do not route (none advertised).
 type leaser interface {
 	Acquire(ctx context.Context, session string) (int64, error)
 	Holds(ctx context.Context, session string) (bool, error)
