@@ -34,8 +34,6 @@ type Postgres struct {
 	// sessions it serves. Empty: the serve listener's own address, which
 	// must then be on loopback.
 	Advertise string
-
-	at ast.Node // the section, for errors found with the rest of the file
 }
 
 // store reads the top-level store section.
@@ -59,7 +57,7 @@ func (d *decoder) store(n ast.Node) Store {
 }
 
 func (d *decoder) postgres(n ast.Node) *Postgres {
-	p := &Postgres{at: n}
+	p := &Postgres{}
 	fields, ok := d.mapping(n, "store.postgres", "url_env", "replica", "advertise")
 	if !ok {
 		return p
@@ -139,16 +137,16 @@ func (d *decoder) postgresURL(n ast.Node) (string, Secret) {
 
 // checkStore refuses what the PostgreSQL store does not do yet: retention
 // and anchors work on the bbolt file.
-func (d *decoder) checkStore(s Store, listen string, retentionAt, anchorAt ast.Node) {
+func (d *decoder) checkStore(s Store, listen string, storeAt, retentionAt, anchorAt ast.Node) {
 	if s.Postgres == nil {
 		return
 	}
 	if p := s.Postgres; p.Advertise != "" && p.Replica == "" {
-		d.errorf(p.at, "store.postgres.advertise is for replicas: set store.postgres.replica too, or remove advertise")
+		d.errorf(storeAt, "store.postgres.advertise is for replicas: set store.postgres.replica too, or remove advertise")
 	}
 	if p := s.Postgres; p.Replica != "" && p.Advertise == "" {
 		if host, _, err := net.SplitHostPort(listen); err != nil || !loopbackHost(host) {
-			d.errorf(p.at, "store.postgres.advertise is needed: listen %q is not on loopback, so name the URL other replicas reach this one at (like http://10.0.0.5:7800)", listen)
+			d.errorf(storeAt, "store.postgres.advertise is needed: listen %q is not on loopback, so name the URL other replicas reach this one at (like http://10.0.0.5:7800)", listen)
 		}
 	}
 	if retentionAt != nil {
