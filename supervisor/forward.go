@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -45,15 +46,18 @@ type forwarder struct {
 	secret    []byte
 	transport *http.Transport
 	log       *log.Logger
+	errorLog  *stdlog.Logger // the proxy's own complaints (a stream cut mid-way), in warden's log
 }
 
 func newForwarder(self string, secret []byte, logger *log.Logger) *forwarder {
-	return &forwarder{self: self, secret: secret, log: logger, transport: &http.Transport{
+	transport := &http.Transport{
 		Proxy:               nil, // replicas reach one another directly, whatever the environment says
 		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 64, // the default 2 churns connections (trap 11)
 		IdleConnTimeout:     90 * time.Second,
-	}}
+	}
+	return &forwarder{self: self, secret: secret, transport: transport, log: logger,
+		errorLog: logger.StandardLog(log.StandardLogOptions{ForceLevel: log.WarnLevel})}
 }
 
 // sign returns the forwardHeader value for a request of sid by method
@@ -127,6 +131,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid,
 		},
 		Transport:     f.transport,
 		FlushInterval: -1,
+		ErrorLog:      f.errorLog,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			var op *net.OpError
 			if errors.As(err, &op) && op.Op == "dial" {
