@@ -27,6 +27,12 @@ func (s *Supervisor) takeOver(ctx context.Context, id string) error {
 	if !ok {
 		return nil
 	}
+	if _, routes := s.store.(directory); routes && s.fwd.Load() != nil {
+		// front's routing may have taken it over already (directory.TakeOver).
+		if held, err := l.Holds(ctx, id); err == nil && held {
+			return nil
+		}
+	}
 	if _, err := l.Acquire(ctx, id); err != nil {
 		return fmt.Errorf("take the session over from another replica: %w", err)
 	}

@@ -25,8 +25,12 @@ type directory interface {
 	// ClusterSecret is the replicas' shared secret.
 	ClusterSecret(ctx context.Context) ([]byte, error)
 	// Route says whether the session is served here, by the live replica
-	// at url, or by none alive (false, "": it may be taken over).
-	Route(ctx context.Context, session string) (here bool, url string, err error)
+	// at url, or by none alive (false, "": it may be taken over from
+	// epoch, 0 when it has no lease).
+	Route(ctx context.Context, session string) (here bool, url string, epoch int64, err error)
+	// TakeOver takes the lease if it is still at epoch, and reports
+	// whether it did.
+	TakeOver(ctx context.Context, session string, epoch int64) (bool, error)
 }
 
 // AdvertiseAt sets Options.Advertise, for a replica that learns its
@@ -103,27 +107,41 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 		}
 		return sess, false, err
 	}
-	here, target, err := dir.Route(r.Context(), sid)
-	if err != nil {
-		return nil, false, fmt.Errorf("find the warden replica that serves session %s: %w", sid, err)
+	// Twice at most: when another replica takes a dead owner's session
+	// over first, the request goes to that one.
+	for range 2 {
+		here, target, epoch, err := dir.Route(r.Context(), sid)
+		if err != nil {
+			return nil, false, fmt.Errorf("find the warden replica that serves session %s: %w", sid, err)
+		}
+		if here {
+			return sess, false, nil
+		}
+		if sess != nil {
+			s.takenOver(sess) // this copy is stale, whoever serves the session now
+			sess = nil
+		}
+		if target != "" && !forwardedIn && target != f.self {
+			if f.forward(w, r, target, sid, remote) {
+				return nil, true, nil
+			}
+			s.log.Warn("the replica serving a session cannot be reached: taking the session over", "session", sid, "replica", target)
+			if body != nil {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+		}
+		if epoch == 0 {
+			return nil, false, nil // no lease: resume takes one
+		}
+		took, err := dir.TakeOver(r.Context(), sid, epoch)
+		if err != nil {
+			return nil, false, fmt.Errorf("take session %s over: %w", sid, err)
+		}
+		if took {
+			return nil, false, nil // resume reads the chain under this replica's lease
+		}
 	}
-	if here {
-		return sess, false, nil
-	}
-	if sess != nil {
-		s.takenOver(sess) // this copy is stale, whoever serves the session now
-	}
-	if target == "" || forwardedIn || target == f.self {
-		return nil, false, nil
-	}
-	if f.forward(w, r, target, sid, remote) {
-		return nil, true, nil
-	}
-	s.log.Warn("the replica serving a session cannot be reached: taking the session over", "session", sid, "replica", target)
-	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	return nil, false, nil
+	return nil, false, fmt.Errorf("session %s changes hands between replicas: try again", sid)
 }
 
 // forwardedFrom checks the forwardHeader of r, if any, and removes it:

@@ -82,37 +82,61 @@ func (d *DB) ClusterSecret(ctx context.Context) ([]byte, error) {
 // and heartbeats (it is live); neither (false, "") when the session has
 // no lease, its owner is dead, or the lease bears this replica's name at
 // an epoch this process did not take (a previous run of it): then the
-// replica that got the request may take the session over. Without
-// WithReplica every session is served here.
-func (d *DB) Route(ctx context.Context, session string) (here bool, url string, err error) {
+// replica that got the request may take the session over, from epoch
+// (TakeOver; 0 without a lease). Without WithReplica every session is
+// served here.
+func (d *DB) Route(ctx context.Context, session string) (here bool, url string, epoch int64, err error) {
 	if d.leases.replica == "" {
-		return true, "", nil
+		return true, "", 0, nil
 	}
 	if d.closed.Load() {
-		return false, "", store.ErrClosed
+		return false, "", 0, store.ErrClosed
 	}
 	var owner string
-	var epoch int64
 	var live bool
 	err = d.pool.QueryRow(ctx, `SELECT l.owner, l.epoch, coalesce(r.url, ''),
 			coalesce(r.heartbeat > now() - make_interval(secs => $2), false)
 		FROM leases l LEFT JOIN replicas r ON r.id = l.owner WHERE l.session = $1`,
 		session, LeaseExpiry.Seconds()).Scan(&owner, &epoch, &url, &live)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, "", nil
+		return false, "", 0, nil
 	}
 	if err != nil {
-		return false, "", fmt.Errorf("store: route session %q: %w", session, err)
+		return false, "", 0, fmt.Errorf("store: route session %q: %w", session, err)
 	}
 	mine, held := d.leases.epoch(session)
 	if owner == d.leases.replica && held && epoch == mine {
-		return true, "", nil
+		return true, "", epoch, nil
 	}
 	if held {
 		d.leases.drop(session, mine)
 	}
 	if owner == d.leases.replica || !live {
-		return false, "", nil
+		return false, "", epoch, nil
 	}
-	return false, url, nil
+	return false, url, epoch, nil
+}
+
+// TakeOver takes the session's lease for this replica if it is still at
+// epoch, the one Route saw with a dead owner, and reports whether it did:
+// of the replicas that find the owner dead at once, one takes the
+// session, and the others learn that it lives elsewhere (Route again)
+// rather than take it from each other in turn.
+func (d *DB) TakeOver(ctx context.Context, session string, epoch int64) (bool, error) {
+	if d.leases.replica == "" {
+		return true, nil
+	}
+	var next int64
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `UPDATE leases SET owner = $3, epoch = epoch + 1, renewed = now()
+			WHERE session = $1 AND epoch = $2 RETURNING epoch`, session, epoch, d.leases.replica).Scan(&next)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: take the lease of %q over from epoch %d: %w", session, epoch, err)
+	}
+	d.leases.set(session, next)
+	return true, nil
 }

@@ -37,15 +37,15 @@ func TestRoute(t *testing.T) {
 	check := func(when string, cases ...routeCase) {
 		t.Helper()
 		for _, c := range cases {
-			here, url, err := c.db.Route(ctx, "s1")
+			here, url, _, err := c.db.Route(ctx, "s1")
 			if err != nil || here != c.here || url != c.url {
 				t.Errorf("%s: Route on %s = %v %q %v, want %v %q", when, c.name, here, url, err, c.here, c.url)
 			}
 		}
 	}
 	check("a holds it and heartbeats", routeCase{"a", a, true, ""}, routeCase{"b", b, false, "http://a"}, routeCase{"a again", again, false, ""})
-	if _, url, err := b.Route(ctx, "unknown"); err != nil || url != "" {
-		t.Errorf("Route of a session without a lease: %q %v", url, err)
+	if _, url, epoch, err := b.Route(ctx, "unknown"); err != nil || url != "" || epoch != 0 {
+		t.Errorf("Route of a session without a lease: %q %d %v", url, epoch, err)
 	}
 
 	execOn(t, base, "route", "UPDATE replicas SET heartbeat = now() - interval '6 seconds' WHERE id = 'a'")
@@ -60,8 +60,16 @@ func TestRoute(t *testing.T) {
 	}
 	check("a deregistered", routeCase{"b", b, false, ""})
 
-	if _, err := b.Acquire(ctx, "s1"); err != nil {
-		t.Fatal(err)
+	// a is dead to both b and again: one of them takes the session over.
+	_, _, seen, err := b.Route(ctx, "s1")
+	if err != nil || seen != 1 {
+		t.Fatalf("Route: epoch %d, %v; want 1", seen, err)
+	}
+	if took, err := b.TakeOver(ctx, "s1", seen); err != nil || !took {
+		t.Fatalf("b takes over from epoch %d: %v %v", seen, took, err)
+	}
+	if took, err := again.TakeOver(ctx, "s1", seen); err != nil || took {
+		t.Fatalf("a's second run takes over from epoch %d after b did: %v %v; want refused", seen, took, err)
 	}
 	check("b took it over", routeCase{"a", a, false, "http://b"}, routeCase{"b", b, true, ""})
 }
