@@ -117,6 +117,8 @@ type Supervisor struct {
 
 	tracer trace.Tracer              // nil when tracing is off
 	fwd    atomic.Pointer[forwarder] // nil unless replicas route requests to one another
+	// resuming serialises the resumption of one session on this replica.
+	resuming keyLocks
 }
 
 // New builds a Supervisor; Start connects its upstreams.
