@@ -227,3 +227,81 @@ func clusterSecret(t *testing.T, pg string) []byte {
 	}
 	return secret
 }
+
+// TestReplicasTakeOverADeadOwnerOnce: the replica that serves a session
+// is killed with SIGKILL, and the session's next requests land at once on
+// both survivors, several on each. Each survivor finds the owner dead;
+// one takes the session over, the other forwards to it: the lease moves
+// once (epoch 2), the chain records one resumption and no kill, and every
+// call is answered. Taking the lease whatever its epoch, as replicas did
+// before, moved it once per survivor, and a resumption could read the
+// other's half-written state and kill the session.
+func TestReplicasTakeOverADeadOwnerOnce(t *testing.T) {
+	desk := buildCommand(t, "./e2e/fixtures/deskserver")
+	set := startReplicas(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld)
+	c := connect(t, set.procs[0].url, pgAgentToken)
+	sid := c.GetSessionId()
+	if res := callTool(t, c, "echo", map[string]any{"message": "before"}); res.IsError {
+		t.Fatalf("echo on r0: %s", resultText(res))
+	}
+	set.procs[0].kill(t)
+
+	survivors := []*wardenProcess{set.procs[1], set.procs[2]}
+	const each = 4
+	var wg sync.WaitGroup
+	failed := make(chan string, len(survivors)*each)
+	start := make(chan struct{})
+	for i, p := range survivors {
+		agent := rejoin(t, p.url, pgAgentToken, sid)
+		for j := range each {
+			wg.Go(func() {
+				<-start
+				msg := fmt.Sprintf("r%d call %d", i+1, j)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				res, err := agent.CallTool(ctx, echoRequest(msg))
+				if err != nil || res.IsError || resultText(res) != msg {
+					failed <- fmt.Sprintf("%s: %v %v", msg, err, res)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(failed)
+	for f := range failed {
+		t.Errorf("call failed: %s", f)
+	}
+	owner, epoch := set.lease(t, sid)
+	if owner == "r0" || epoch != 2 {
+		t.Errorf("the lease after r0's death: %s at epoch %d, want a survivor at epoch 2", owner, epoch)
+	}
+	evs, err := set.db.Events(context.Background(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := 0
+	for _, e := range evs {
+		if e.Kind == "kill" {
+			t.Errorf("the session was killed: %v", e.Reasons)
+		}
+		if e.Kind == store.KindSignal && strings.Contains(strings.Join(e.Reasons, " "), "session resumed") {
+			resumed++
+		}
+	}
+	if resumed != 1 {
+		t.Errorf("the chain records %d resumptions, want 1", resumed)
+	}
+	if t.Failed() { // the chain and the replicas' word on the session, to see what happened
+		for _, e := range evs {
+			t.Logf("event %d: %s %s %s %v", e.Seq, e.Kind, e.Tool, e.Error, e.Reasons)
+		}
+		for i, p := range set.procs {
+			for _, l := range strings.Split(p.stderr.String(), "\n") {
+				if strings.Contains(l, "session") || strings.Contains(l, "replica") {
+					t.Logf("r%d: %s", i, l)
+				}
+			}
+		}
+	}
+}
