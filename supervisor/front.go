@@ -255,14 +255,9 @@ func (s *Supervisor) tokenlessEnd(w http.ResponseWriter, r *http.Request, remote
 	}
 	sid := r.Header.Get(server.HeaderKeySessionID)
 	sess := s.sessions.get(sid)
-	if sess == nil && sid != "" && !forwardedIn && s.fwd.Load() != nil {
+	if sess == nil && sid != "" && !forwardedIn {
 		// The replica that serves the session judges the DELETE.
-		_, done, err := s.routed(w, r, sid, remote, false, nil)
-		if err != nil {
-			httpError(w, http.StatusServiceUnavailable, err.Error())
-			return true
-		}
-		return done
+		return s.forwardOnly(w, r, sid, remote)
 	}
 	if sess == nil || sess.key == stdioSessionKey {
 		return false

@@ -144,6 +144,24 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 	return nil, false, fmt.Errorf("session %s changes hands between replicas: try again", sid)
 }
 
+// forwardOnly forwards r, a request of session sid that is not
+// authenticated here (a DELETE without a token), to the live replica that
+// serves the session, and reports whether it did (and answered). It never
+// takes the session over: that is for an agent this replica
+// authenticated.
+func (s *Supervisor) forwardOnly(w http.ResponseWriter, r *http.Request, sid, remote string) bool {
+	f := s.fwd.Load()
+	dir, ok := s.store.(directory)
+	if f == nil || !ok {
+		return false
+	}
+	_, target, _, err := dir.Route(r.Context(), sid)
+	if err != nil || target == "" || target == f.self {
+		return false
+	}
+	return f.forward(w, r, target, sid, remote)
+}
+
 // forwardedFrom checks the forwardHeader of r, if any, and removes it:
 // it returns the agent's address that a replica forwarding r vouches for,
 // and whether it does. A header that does not verify is ignored.
