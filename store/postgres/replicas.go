@@ -105,8 +105,10 @@ func (d *DB) Route(ctx context.Context, session string) (here bool, url string, 
 		return false, "", 0, fmt.Errorf("store: route session %q: %w", session, err)
 	}
 	mine, held := d.leases.epoch(session)
-	if owner == d.leases.replica && held && epoch == mine {
-		return true, "", epoch, nil
+	// A takeover by this replica that committed after the row was read
+	// (a concurrent request's) makes mine the newer epoch: it holds.
+	if held && (epoch < mine || (owner == d.leases.replica && epoch == mine)) {
+		return true, "", mine, nil
 	}
 	if held {
 		d.leases.drop(session, mine)
