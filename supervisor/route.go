@@ -110,7 +110,7 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 	// Twice at most: when another replica takes a dead owner's session
 	// over first, the request goes to that one.
 	for range 2 {
-		here, target, epoch, err := dir.Route(r.Context(), sid)
+		here, target, epoch, err := s.route(r.Context(), dir, sid)
 		if err != nil {
 			return nil, false, fmt.Errorf("find the warden replica that serves session %s: %w", sid, err)
 		}
@@ -133,7 +133,7 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 		if epoch == 0 {
 			return nil, false, nil // no lease: resume takes one
 		}
-		took, err := dir.TakeOver(r.Context(), sid, epoch)
+		took, err := s.takeOverFrom(r.Context(), dir, sid, epoch)
 		if err != nil {
 			return nil, false, fmt.Errorf("take session %s over: %w", sid, err)
 		}
@@ -142,6 +142,28 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 		}
 	}
 	return nil, false, fmt.Errorf("session %s changes hands between replicas: try again", sid)
+}
+
+// route and takeOverFrom ask dir under the session's routing lock, so
+// that a request routed while this replica takes the session over (for
+// another request) sees the takeover whole: before it, or after this
+// replica holds the lease, never between the commit and the lease held.
+func (s *Supervisor) route(ctx context.Context, dir directory, sid string) (bool, string, int64, error) {
+	unlock, err := s.routing.lock(ctx, sid)
+	if err != nil {
+		return false, "", 0, err
+	}
+	defer unlock()
+	return dir.Route(ctx, sid)
+}
+
+func (s *Supervisor) takeOverFrom(ctx context.Context, dir directory, sid string, epoch int64) (bool, error) {
+	unlock, err := s.routing.lock(ctx, sid)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	return dir.TakeOver(ctx, sid, epoch)
 }
 
 // forwardOnly forwards r, a request of session sid that is not

@@ -117,8 +117,9 @@ type Supervisor struct {
 
 	tracer trace.Tracer              // nil when tracing is off
 	fwd    atomic.Pointer[forwarder] // nil unless replicas route requests to one another
-	// resuming serialises the resumption of one session on this replica.
-	resuming keyLocks
+	// resuming serialises the resumption of one session on this replica,
+	// routing its routing decisions (route.go).
+	resuming, routing keyLocks
 }
 
 // New builds a Supervisor; Start connects its upstreams.
