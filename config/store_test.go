@@ -60,3 +60,48 @@ func TestParseStoreErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestParseAdvertise(t *testing.T) {
+	env := envOf("PG", "postgres://127.0.0.1/w")
+	tests := []struct {
+		name, src, want string
+	}{
+		{"given", "store: {postgres: {url_env: PG, replica: r1, advertise: \"http://10.0.0.5:7800/\"}}\n", "http://10.0.0.5:7800"},
+		{"loopback listen, none given", "store: {postgres: {url_env: PG, replica: r1}}\n", ""},
+		{"any listen, given", "listen: 0.0.0.0:7800\nstore: {postgres: {url_env: PG, replica: r1, advertise: \"https://w1.internal:7800\"}}\n", "https://w1.internal:7800"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("/etc/warden/w.yaml", fix(minimal+tt.src), env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Store.Postgres.Advertise; got != tt.want {
+				t.Fatalf("Advertise = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseAdvertiseErrors(t *testing.T) {
+	env := envOf("PG", "postgres://127.0.0.1/w")
+	tests := []struct {
+		name, src, want string
+	}{
+		{"not a URL", "store: {postgres: {url_env: PG, replica: r1, advertise: \"10.0.0.5:7800\"}}\n", "want the URL other replicas reach this one at"},
+		{"other scheme", "store: {postgres: {url_env: PG, replica: r1, advertise: \"ftp://h:1\"}}\n", "want the URL other replicas reach this one at"},
+		{"with a path", "store: {postgres: {url_env: PG, replica: r1, advertise: \"http://h:1/mcp\"}}\n", "give scheme, host and port only"},
+		{"unspecified host", "store: {postgres: {url_env: PG, replica: r1, advertise: \"http://0.0.0.0:7800\"}}\n", "which another replica cannot connect to"},
+		{"empty", "store: {postgres: {url_env: PG, replica: r1, advertise: \"\"}}\n", "store.postgres.advertise must not be empty"},
+		{"without replica", "store: {postgres: {url_env: PG, advertise: \"http://h:1\"}}\n", "advertise is for replicas"},
+		{"needed", "listen: 0.0.0.0:7800\nstore: {postgres: {url_env: PG, replica: r1}}\n", "store.postgres.advertise is needed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("/etc/warden/w.yaml", fix(minimal+tt.src), env)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse: %v; want an error with %q", err, tt.want)
+			}
+		})
+	}
+}

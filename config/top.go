@@ -40,7 +40,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		return cfg
 	}
 	var upstreams, agents *field
-	var retentionAt, anchorAt ast.Node
+	var retentionAt, anchorAt, storeAt ast.Node
 	var approvals, approvalsKey ast.Node // decoded after admin, which links depend on
 	for i := range fields {
 		f := &fields[i]
@@ -96,7 +96,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		case "export":
 			cfg.Export = d.export(f.val)
 		case "store":
-			cfg.Store = d.store(f.val)
+			cfg.Store, storeAt = d.store(f.val), f.key
 		case "tracing":
 			cfg.Tracing = d.tracing(f.val)
 		case "rules":
@@ -119,7 +119,7 @@ func (d *decoder) top(n ast.Node) *Config {
 		cfg.Agents = d.agents(agents.val, cfg.Upstreams)
 	}
 	d.checkRetention(retentionAt, cfg.Retention, cfg.Agents)
-	d.checkStore(cfg.Store, retentionAt)
+	d.checkStore(cfg.Store, cfg.Listen, storeAt, retentionAt)
 	if cfg.Anchor != nil && within(cfg.Anchor.File, cfg.DataDir) {
 		d.errorf(anchorAt, "anchor.file %q is inside data_dir: whoever can rewrite the history could rewrite its anchor too; keep it elsewhere", cfg.Anchor.File)
 	}

@@ -51,6 +51,13 @@ func TestConformanceThroughWarden(t *testing.T) {
 
 	want := runConformance(t, direct.URL+"/mcp")
 	got := runConformance(t, front+"/mcp")
+	sameOutcomes(t, want, got, "through warden")
+}
+
+// sameOutcomes fails t unless every conformance scenario ran in got
+// (run where) and passed, as it did in want (the fixture directly).
+func sameOutcomes(t *testing.T, want, got map[string]ScenarioResult, where string) {
+	t.Helper()
 	for _, name := range conformanceScenarios {
 		d, ok := want[name]
 		if !ok {
@@ -60,14 +67,14 @@ func TestConformanceThroughWarden(t *testing.T) {
 		g, ok := got[name]
 		switch {
 		case !ok:
-			t.Errorf("%s: missing from the run through warden", name)
+			t.Errorf("%s: missing from the run %s", name, where)
 		case g.Passed != d.Passed:
-			t.Errorf("%s: directly passed=%v, through warden passed=%v: %s", name, d.Passed, g.Passed, g)
+			t.Errorf("%s: directly passed=%v, %s passed=%v: %s", name, d.Passed, where, g.Passed, g)
 		case !g.Passed:
-			t.Errorf("%s: fails both directly and through warden: %s", name, g)
+			t.Errorf("%s: fails both directly and %s: %s", name, where, g)
 		}
 	}
 	if len(got) != len(conformanceScenarios) {
-		t.Errorf("through warden: %d scenarios ran, want %d", len(got), len(conformanceScenarios))
+		t.Errorf("%s: %d scenarios ran, want %d", where, len(got), len(conformanceScenarios))
 	}
 }

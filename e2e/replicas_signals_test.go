@@ -105,10 +105,13 @@ func TestReplicasDecideAndKillAcrossReplicas(t *testing.T) {
 		trials, took[0], took[trials/2], took[trials*9/10], took[trials-1])
 }
 
-// TestReplicaTakeoverClosesOpenCalls: a call is in flight on r0 when a
-// request of the same session lands on r1. r1 takes the session over and
-// records the call's outcome as unknown (r0 can no longer record it), so
-// the chain has no call left open; the session goes on through r1.
+// TestReplicaTakeoverClosesOpenCalls: a call is in flight on r0 when r0
+// is killed with SIGKILL, and the session's next request lands on r1. r1
+// cannot reach r0 (whose heartbeat has not expired yet), so it takes the
+// session over at once and records the call's outcome as unknown (r0 can
+// no longer record it): the chain has no call left open; the session
+// goes on through r1. While r0 lived, r1 forwarded to it instead
+// (TestReplicasStreamOnOneCallsOnOthers).
 func TestReplicaTakeoverClosesOpenCalls(t *testing.T) {
 	up := newLadderUpstream(t)
 	set := startReplicas(t, 2, fmt.Sprintf("http: {url: %q}", up.URL), strings.Replace(ladderWorkflow, "agent: ops", "agent: desk", 1))
@@ -116,6 +119,7 @@ func TestReplicaTakeoverClosesOpenCalls(t *testing.T) {
 	sid := c.GetSessionId()
 	callAsync(c, "block", nil, nil)
 	testkit.Recv(t, up.started, 20*time.Second, "the block call at the upstream")
+	set.procs[0].kill(t)
 
 	c1 := rejoin(t, set.procs[1].url, pgAgentToken, sid)
 	if got := resultText(callTool(t, c1, "echo", map[string]any{"message": "on r1"})); got != "echo: on r1" {

@@ -27,6 +27,12 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		if err != nil {
 			s.log.Warn("malformed forwarding header: the request is taken to come from the proxy", "peer", r.RemoteAddr, "err", err)
 		}
+		// A request another replica forwarded comes from the agent that
+		// replica saw, not from the replica.
+		from, forwardedIn := s.forwardedFrom(r)
+		if forwardedIn {
+			remote = from
+		}
 		if !s.hostAllowed(r.Host) {
 			httpError(w, http.StatusForbidden, "forbidden: Host "+quote(r.Host)+" is not allowed")
 			return
@@ -36,7 +42,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			return
 		}
 		token, hasToken := Bearer(r)
-		if !hasToken && s.tokenlessEnd(w, r, remote, next) {
+		if !hasToken && s.tokenlessEnd(w, r, remote, forwardedIn, next) {
 			return
 		}
 		agent, local, ok := s.agents.Load().match(token)
@@ -60,12 +66,13 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			return
 		}
 		var intent *workflows.Intent
+		var body []byte
 		if r.Method == http.MethodPost {
 			if r.ContentLength > s.opts.MaxBodyBytes {
 				httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
 				return
 			}
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 			var tooBig *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooBig):
@@ -96,12 +103,12 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		}
 		var sess *session
 		if sid != "" {
-			if sess = s.sessions.get(sid); sess != nil {
-				var err error
-				if sess, err = s.heldHere(r.Context(), sess); err != nil {
-					httpError(w, http.StatusServiceUnavailable, err.Error())
-					return
-				}
+			var done bool
+			if sess, done, err = s.routed(w, r, sid, remote, forwardedIn, body); err != nil {
+				httpError(w, http.StatusServiceUnavailable, err.Error())
+				return
+			} else if done {
+				return // forwarded to the replica that serves the session, and answered
 			}
 			if sess == nil {
 				// A session that a previous run left live comes back.
@@ -242,11 +249,16 @@ func (w *streamWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // idle out. Ending a session only takes capability away, and its id is as
 // secret as the token it travels with. The session is ended on record
 // like any other DELETE.
-func (s *Supervisor) tokenlessEnd(w http.ResponseWriter, r *http.Request, remote string, next http.Handler) bool {
+func (s *Supervisor) tokenlessEnd(w http.ResponseWriter, r *http.Request, remote string, forwardedIn bool, next http.Handler) bool {
 	if r.Method != http.MethodDelete {
 		return false
 	}
-	sess := s.sessions.get(r.Header.Get(server.HeaderKeySessionID))
+	sid := r.Header.Get(server.HeaderKeySessionID)
+	sess := s.sessions.get(sid)
+	if sess == nil && sid != "" && !forwardedIn {
+		// The replica that serves the session judges the DELETE.
+		return s.forwardOnly(w, r, sid, remote)
+	}
 	if sess == nil || sess.key == stdioSessionKey {
 		return false
 	}

@@ -10,8 +10,10 @@ import (
 // leaser is a history that several replicas of warden share
 // (store/postgres opened WithReplica): one replica at a time serves a
 // session, under its lease, and the store refuses the appends of a
-// replica that lost it. A request may land on any replica; the one that
-// gets it takes the lease and resumes the session from the store.
+// replica that lost it. A request may land on any replica: it is
+// forwarded to the live holder (route.go), and the replica that got it
+// takes the lease and resumes the session from the store only when the
+// holder is dead, or when the replicas do not route (none advertised).
 type leaser interface {
 	Acquire(ctx context.Context, session string) (int64, error)
 	Holds(ctx context.Context, session string) (bool, error)
@@ -24,6 +26,12 @@ func (s *Supervisor) takeOver(ctx context.Context, id string) error {
 	l, ok := s.store.(leaser)
 	if !ok {
 		return nil
+	}
+	if _, routes := s.store.(directory); routes && s.fwd.Load() != nil {
+		// front's routing may have taken it over already (directory.TakeOver).
+		if held, err := l.Holds(ctx, id); err == nil && held {
+			return nil
+		}
 	}
 	if _, err := l.Acquire(ctx, id); err != nil {
 		return fmt.Errorf("take the session over from another replica: %w", err)
@@ -48,11 +56,17 @@ func (s *Supervisor) heldHere(ctx context.Context, sess *session) (*session, err
 	if held {
 		return sess, nil
 	}
+	s.takenOver(sess)
+	return nil, nil
+}
+
+// takenOver forgets this replica's copy of a session another replica
+// serves now, and releases its upstream sessions.
+func (s *Supervisor) takenOver(sess *session) {
 	if s.sessions.forget(sess) {
 		s.hub.Release(sess.who(), "another warden replica took the session over")
 		s.log.Info("session taken over by another replica", "session", sess.id, "agent", sess.agent.Name)
 	}
-	return nil, nil
 }
 
 // forget drops a live session without ending it, so that it can be

@@ -23,6 +23,14 @@ func (s *Supervisor) resume(ctx context.Context, id string, ident identity) (*se
 	if id == "" || id == stdioSessionKey {
 		return nil, nil
 	}
+	unlock, err := s.resuming.lock(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if live := s.sessions.get(id); live != nil {
+		return live, nil // a concurrent request of the session resumed it
+	}
 	rec, err := s.store.Session(ctx, id)
 	if err != nil || rec.State != store.StateActive || rec.Agent != ident.agent.Name {
 		return nil, nil

@@ -72,6 +72,12 @@ type Options struct {
 	// Tracer, when set, makes a span of each call and its steps and
 	// passes the trace context on to upstreams; nil is tracing off.
 	Tracer trace.TracerProvider
+	// Advertise is the base URL (scheme://host:port) at which the other
+	// replicas reach this one's MCP endpoint, when the Store is shared by
+	// replicas (store/postgres WithReplica): they forward the requests of
+	// the sessions this replica serves to it. Empty: no forwarding, and a
+	// replica that gets a request for another's session takes it over.
+	Advertise string
 }
 
 // Supervisor serves agents over MCP and supervises their tool calls.
@@ -112,7 +118,11 @@ type Supervisor struct {
 	baselines *baselines // agents' behaviour baselines and their live sessions against them
 	watchers  watchers   // in-process listeners to alerts (the console)
 
-	tracer trace.Tracer // nil when tracing is off
+	tracer trace.Tracer              // nil when tracing is off
+	fwd    atomic.Pointer[forwarder] // nil unless replicas route requests to one another
+	// resuming serialises the resumption of one session on this replica,
+	// routing its routing decisions (route.go).
+	resuming, routing keyLocks
 }
 
 // New builds a Supervisor; Start connects its upstreams.
@@ -234,6 +244,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		return err
 	}
 	if err := s.loadBudgets(ctx); err != nil {
+		return err
+	}
+	if err := s.startRouting(ctx); err != nil {
 		return err
 	}
 	s.watchReplicas()

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/warden-dev/warden/config"
@@ -24,6 +26,16 @@ func openPostgres(ctx context.Context, cfg *config.Config) (*postgres.DB, error)
 		return nil, fmt.Errorf("open the PostgreSQL history ($%s): %w", p.URLEnv, err)
 	}
 	return db, nil
+}
+
+// advertised is where the other replicas reach this one: the configured
+// store.postgres.advertise, or the serve listener's own address (on
+// loopback, as the configuration checked).
+func advertised(p *config.Postgres, ln net.Addr) string {
+	if p.Advertise != "" {
+		return p.Advertise
+	}
+	return strings.TrimSuffix(localURL(ln), "/mcp")
 }
 
 // historyName says where a configuration keeps its history, for logs.

@@ -104,6 +104,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *log.Logger, ready fu
 	} else {
 		defer unpublish()
 	}
+	if p := cfg.Store.Postgres; p != nil && p.Replica != "" {
+		a.sup.AdvertiseAt(advertised(p, ln.Addr()))
+	}
 	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	err = a.start(startCtx)
 	cancel()

@@ -30,8 +30,10 @@ const startWithin = 20 * time.Second
 // StartHAProxy starts HAProxy (Debian's package) in front of backends
 // (host:port on loopback): HTTP mode, round robin, no stickiness, and the
 // server side closed after each response, so that each request is
-// balanced on its own whatever the client's keep-alive. A backend that
-// stops answering is taken out by a health check every 200ms, and a
+// balanced on its own whatever the client's keep-alive; event streams
+// pass each write on at once (http-no-delay: otherwise HAProxy holds a
+// stream's small writes, and a notification on the GET stream can arrive
+// after the result it preceded). A backend that stops answering is taken out by a health check every 200ms, and a
 // request that cannot connect to one is sent to another. It returns once
 // the frontend listens; Stop stops it. Without HAProxy the error wraps
 // ErrMissing.
@@ -102,6 +104,7 @@ func haproxyConfig(addr string, backends []string) string {
 defaults
   mode http
   option http-server-close
+  option http-no-delay
   option redispatch 1
   retries 3
   timeout connect 5s

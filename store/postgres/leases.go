@@ -101,6 +101,9 @@ func (d *DB) Holds(ctx context.Context, session string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("store: lease of %q: %w", session, err)
 	}
+	if epoch < mine {
+		return true, nil // it took the lease after the row was read
+	}
 	if owner != d.leases.replica || epoch != mine {
 		d.leases.drop(session, mine)
 		return false, nil

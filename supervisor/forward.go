@@ -1,0 +1,150 @@
+package supervisor
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	stdlog "log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/log"
+)
+
+// forwardHeader marks a request that one replica forwarded to the replica
+// that serves its session. It carries the forwarding replica's name, the
+// time, the agent's address as the forwarding replica saw it, and an
+// HMAC of these with the request's method and session id under the
+// cluster's secret (kept in the database). The replica it reaches does
+// not forward it again (no loops) and takes the agent's address from it.
+//
+// An agent may send the header itself: without the secret it does not
+// verify, and it is then removed and ignored, so the request is routed
+// like any other. A signature (rather than trusting the sender's
+// address) keeps that true when agents and replicas share a network, or
+// a machine.
+const forwardHeader = "Warden-Forwarded"
+
+// forwardSkew bounds how old (or early, between clocks) a forwarded
+// request's signature may be.
+const forwardSkew = time.Minute
+
+// dialTimeout bounds connecting to the replica that serves a session;
+// one that cannot be reached is taken to be dead.
+const dialTimeout = 2 * time.Second
+
+// forwarder forwards requests to the replica that serves their session.
+type forwarder struct {
+	self      string // this replica's advertised URL: its name in forwards
+	secret    []byte
+	transport *http.Transport
+	log       *log.Logger
+	errorLog  *stdlog.Logger // the proxy's own complaints (a stream cut mid-way), in warden's log
+}
+
+func newForwarder(self string, secret []byte, logger *log.Logger) *forwarder {
+	transport := &http.Transport{
+		Proxy:               nil, // replicas reach one another directly, whatever the environment says
+		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64, // the default 2 churns connections (trap 11)
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &forwarder{self: self, secret: secret, transport: transport, log: logger,
+		errorLog: logger.StandardLog(log.StandardLogOptions{ForceLevel: log.WarnLevel})}
+}
+
+// sign returns the forwardHeader value for a request of sid by method
+// from an agent at remote.
+func (f *forwarder) sign(method, sid, remote string, at time.Time) string {
+	if remote == "" {
+		remote = "-"
+	}
+	ts := strconv.FormatInt(at.Unix(), 10)
+	return strings.Join([]string{f.self, ts, remote, f.mac(f.self, ts, remote, method, sid)}, " ")
+}
+
+// verify checks a forwardHeader value for a request of sid by method and
+// returns the agent's address it carries.
+func (f *forwarder) verify(value, method, sid string, now time.Time) (string, error) {
+	fields := strings.Split(value, " ")
+	if len(fields) != 4 {
+		return "", errors.New("malformed")
+	}
+	from, ts, remote, sig := fields[0], fields[1], fields[2], fields[3]
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return "", errors.New("malformed time")
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > forwardSkew || d < -forwardSkew {
+		return "", fmt.Errorf("signed %s from now", d.Round(time.Second))
+	}
+	if !hmac.Equal([]byte(sig), []byte(f.mac(from, ts, remote, method, sid))) {
+		return "", errors.New("the signature does not verify")
+	}
+	if remote == "-" {
+		remote = ""
+	}
+	return remote, nil
+}
+
+func (f *forwarder) mac(parts ...string) string {
+	m := hmac.New(sha256.New, f.secret)
+	m.Write([]byte("warden-forwarded/1"))
+	for _, p := range parts {
+		m.Write([]byte{0})
+		m.Write([]byte(p))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// forward proxies r, a request of session sid from an agent at remote, to
+// the replica at target, streaming the answer (event streams flush as
+// they are written), with the request's own headers: the replica there
+// authenticates the agent as usual. It reports false, having written
+// nothing, when target cannot be connected to: its replica is taken to be
+// dead. Any other failure is answered here (502).
+func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid, remote string) bool {
+	u, err := url.Parse(target)
+	if err != nil {
+		httpError(w, http.StatusBadGateway, "bad gateway: the warden replica serving this session has an invalid address")
+		return true
+	}
+	reached := true
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = pr.In.Host // the agent's, as every replica checks it
+			// Rewrite drops these; the request goes on as the agent sent it.
+			for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+				if v, ok := pr.In.Header[h]; ok {
+					pr.Out.Header[h] = v
+				}
+			}
+			pr.Out.Header.Set(forwardHeader, f.sign(pr.In.Method, sid, remote, time.Now()))
+		},
+		Transport:     f.transport,
+		FlushInterval: -1,
+		ErrorLog:      f.errorLog,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				reached = false
+				return
+			}
+			if r.Context().Err() != nil {
+				return // the agent went away
+			}
+			f.log.Warn("a request forwarded to the replica serving its session failed", "session", sid, "replica", target, "err", err)
+			httpError(w, http.StatusBadGateway, "bad gateway: the warden replica serving this session failed to answer")
+		},
+	}
+	proxy.ServeHTTP(w, r)
+	return reached
+}
