@@ -267,9 +267,15 @@ func serveLoopback(h http.Handler) (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
+	url, stop = serveListener(ln, h)
+	return url, stop, nil
+}
+
+// serveListener serves h on ln, and returns its MCP URL.
+func serveListener(ln net.Listener, h http.Handler) (url string, stop func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String() + "/mcp", func() { _ = srv.Close() }, nil
+	return "http://" + ln.Addr().String() + "/mcp", func() { _ = srv.Close() }
 }
 
 // echoServer is the upstream: one tool that returns its message.
@@ -333,6 +339,13 @@ func bboltModes(ctx context.Context, r *rig, opts Options, upURL string, targets
 // front, session, decision, durable history, forwarding over upstream
 // sessions shared as told.
 func (r *rig) startWarden(ctx context.Context, upURL string, db store.Store, sharing tools.Sharing) (target, error) {
+	return r.startWardenAs(ctx, upURL, db, sharing, false)
+}
+
+// startWardenAs is startWarden; a replica also advertises its listener to
+// the others on the database (as warden serve does), so that they forward
+// its sessions' requests to it rather than take the sessions over.
+func (r *rig) startWardenAs(ctx context.Context, upURL string, db store.Store, sharing tools.Sharing, replica bool) (target, error) {
 	quiet := log.New(nil)
 	quiet.SetLevel(log.FatalLevel)
 	hub, err := tools.NewHub([]tools.Spec{{Name: "echo", URL: upURL, Sharing: sharing}}, tools.Options{Logger: quiet})
@@ -354,10 +367,18 @@ func (r *rig) startWarden(ctx context.Context, upURL string, db store.Store, sha
 		_ = hub.Close()
 		_ = db.Close()
 	})
-	if err := sup.Start(ctx); err != nil {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		return target{}, err
 	}
-	url, err := r.serve(sup.Handler())
+	if replica {
+		sup.AdvertiseAt("http://" + ln.Addr().String())
+	}
+	if err := sup.Start(ctx); err != nil {
+		_ = ln.Close()
+		return target{}, err
+	}
+	url := r.serveOn(ln, sup.Handler())
 	t := target{url: url, token: benchToken, perSession: sharing == tools.PerSession, upstreamSessions: func() int {
 		n := 0
 		for _, st := range hub.Status() {
@@ -368,7 +389,7 @@ func (r *rig) startWarden(ctx context.Context, upURL string, db store.Store, sha
 	if l, ok := db.(interface{ LogStats() store.LogStats }); ok {
 		t.stats = l.LogStats
 	}
-	return t, err
+	return t, nil
 }
 
 // rig is what a run started, stopped in reverse order at its end.
@@ -383,6 +404,13 @@ func (r *rig) serve(h http.Handler) (string, error) {
 		r.closers = append(r.closers, stop)
 	}
 	return url, err
+}
+
+// serveOn serves h on ln until the rig closes, and returns its MCP URL.
+func (r *rig) serveOn(ln net.Listener, h http.Handler) string {
+	url, stop := serveListener(ln, h)
+	r.closers = append(r.closers, stop)
+	return url
 }
 
 func (r *rig) close() {

@@ -73,7 +73,7 @@ func (r *rig) startReplicas(ctx context.Context, opts Options, upURL string) (ta
 		if err != nil {
 			return target{}, err
 		}
-		t, err := r.startWarden(ctx, upURL, db, tools.Shared)
+		t, err := r.startWardenAs(ctx, upURL, db, tools.Shared, true)
 		if err != nil {
 			return target{}, err
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/store/postgres"
@@ -15,8 +17,11 @@ import (
 // a throwaway cluster and HAProxy, and checks that every mode answered
 // calls at each level, that the history in PostgreSQL holds every call
 // the PostgreSQL modes measured, with its result, on chains that verify,
-// and that the balanced mode's requests did spread over the replicas
-// (sessions taken over). It asserts no speed.
+// and that the balanced mode's sessions were served by several replicas,
+// each by the one that opened it: HAProxy sends each request to the next
+// replica, so a session's requests land on all three, and the others
+// forward them to its owner (no session was taken over). It asserts no
+// speed.
 func TestRunPostgresMeasuresEveryMode(t *testing.T) {
 	url := testkit.Postgres(t)
 	balance := func(_ context.Context, backends []string) (string, func(), error) {
@@ -89,8 +94,35 @@ func TestRunPostgresMeasuresEveryMode(t *testing.T) {
 	if calls < measured || results != calls {
 		t.Fatalf("PostgreSQL holds %d echo calls and %d results; the PostgreSQL modes measured %d calls", calls, results, measured)
 	}
-	if takeovers == 0 {
-		t.Fatal("no session was taken over by another replica: the balanced mode's requests did not spread")
+	if takeovers != 0 {
+		t.Fatalf("%d sessions were taken over by another replica while their owner lived: requests were not forwarded", takeovers)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	owners := map[string]int{}
+	rows, err := conn.Query(ctx, "SELECT owner, epoch FROM leases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var owner string
+		var epoch int64
+		if err := rows.Scan(&owner, &epoch); err != nil {
+			t.Fatal(err)
+		}
+		if epoch != 1 {
+			t.Errorf("a lease of %s at epoch %d: the session changed replicas", owner, epoch)
+		}
+		owners[owner]++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) < 2 {
+		t.Fatalf("sessions served by %v: the balanced mode's sessions did not spread over the replicas", owners)
 	}
 	rep, err := db.Verify(ctx)
 	if err != nil || len(rep.Broken) != 0 || rep.Events == 0 {
