@@ -22,6 +22,9 @@ func TestConformanceThroughReplicas(t *testing.T) {
 	direct := httptest.NewServer(conformance.Handler())
 	t.Cleanup(direct.Close)
 	const token = "conformance-agent-token"
+	// The suite opens sessions faster than the default limit (20 per 2 s,
+	// counted across the replicas in fixed windows): raised, as an
+	// operator would for a client that opens many.
 	set := startReplicasWith(t, 3, "", "", replicaOpts{configFor: func(i int, dir string) string {
 		return fmt.Sprintf(`listen: 127.0.0.1:0
 data_dir: %s
@@ -31,6 +34,7 @@ upstreams:
   - name: fixture
     http: {url: %q}
     sessions: per_session
+limits: {initialize: {per_minute: 6000, burst: 200}}
 agents:
   - name: conformance
     token_sha256: %s
