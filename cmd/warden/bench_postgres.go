@@ -54,6 +54,6 @@ func printPostgresTable(out io.Writer, res []bench.Result) error {
 		return err
 	}
 	_, err := fmt.Fprintln(out, "warden-postgres-3-replicas: three replicas in this process, each a Supervisor with its own pool on the one database, behind HAProxy"+
-		" (round robin, no stickiness); a request that lands on a replica other than the last one's takes the session's lease over before it is served, and that is in its figures.")
+		" (round robin, no stickiness); a request that lands on a replica other than the one serving its session is forwarded there, and that hop is in its figures.")
 	return err
 }

@@ -61,7 +61,7 @@ func TestBenchPostgresPrintsEveryMode(t *testing.T) {
 			t.Errorf("bench printed no row %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(out, "takes the session's lease over") {
+	if !strings.Contains(out, "is forwarded there, and that hop is in its figures") {
 		t.Errorf("bench did not say what the replicas' figure includes:\n%s", out)
 	}
 	if strings.Contains(out, url) {
