@@ -1,8 +1,6 @@
 package supervisor
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -15,15 +13,13 @@ const maxTraceLine = 64 << 20
 // TraceReader reads JSONL traces one session (one line) at a time, so that
 // a replay holds the sessions it is replaying and not the whole history.
 type TraceReader struct {
-	sc   *bufio.Scanner
-	line int
+	lines *lineReader
+	line  int
 }
 
 // NewTraceReader reads traces from r.
 func NewTraceReader(r io.Reader) *TraceReader {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
-	return &TraceReader{sc: sc}
+	return &TraceReader{lines: newLineReader(r, maxTraceLine)}
 }
 
 // Next is the next session, with its defaults (id, agent, line); io.EOF
@@ -42,19 +38,20 @@ func (rd *TraceReader) Next() (Trace, error) {
 // alone. What it hands out is for ReplayStream only: anything else reads
 // the traces with Next.
 func (rd *TraceReader) Deferred() (Trace, error) {
-	for rd.sc.Scan() {
+	for {
+		b, err := rd.lines.next()
+		if errors.Is(err, io.EOF) {
+			return Trace{}, io.EOF
+		}
+		if err != nil {
+			return Trace{}, fmt.Errorf("traces line %d: %w", rd.line+1, err)
+		}
 		rd.line++
-		b := rd.sc.Bytes()
 		if len(trimSpace(b)) == 0 {
 			continue
 		}
-		// The scanner reuses its buffer: the line outlives this call.
-		return Trace{Line: rd.line, raw: bytes.Clone(b)}, nil
+		return Trace{Line: rd.line, raw: b}, nil
 	}
-	if err := rd.sc.Err(); err != nil {
-		return Trace{}, fmt.Errorf("traces line %d: %w", rd.line+1, err)
-	}
-	return Trace{}, io.EOF
 }
 
 // decoded is the trace a deferred one (TraceReader.Deferred) stands for,
