@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +15,15 @@ const maxTraceLine = 64 << 20
 // TraceReader reads JSONL traces one session (one line) at a time, so that
 // a replay holds the sessions it is replaying and not the whole history.
 type TraceReader struct {
-	lines *lineReader
-	line  int
+	sc   *bufio.Scanner
+	line int
 }
 
 // NewTraceReader reads traces from r.
 func NewTraceReader(r io.Reader) *TraceReader {
-	return &TraceReader{lines: newLineReader(r, maxTraceLine)}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	return &TraceReader{sc: sc}
 }
 
 // Next is the next session, with its defaults (id, agent, line); io.EOF
@@ -38,20 +42,19 @@ func (rd *TraceReader) Next() (Trace, error) {
 // alone. What it hands out is for ReplayStream only: anything else reads
 // the traces with Next.
 func (rd *TraceReader) Deferred() (Trace, error) {
-	for {
-		b, err := rd.lines.next()
-		if errors.Is(err, io.EOF) {
-			return Trace{}, io.EOF
-		}
-		if err != nil {
-			return Trace{}, fmt.Errorf("traces line %d: %w", rd.line+1, err)
-		}
+	for rd.sc.Scan() {
 		rd.line++
+		b := rd.sc.Bytes()
 		if len(trimSpace(b)) == 0 {
 			continue
 		}
-		return Trace{Line: rd.line, raw: b}, nil
+		// The scanner reuses its buffer: the line outlives this call.
+		return Trace{Line: rd.line, raw: bytes.Clone(b)}, nil
 	}
+	if err := rd.sc.Err(); err != nil {
+		return Trace{}, fmt.Errorf("traces line %d: %w", rd.line+1, err)
+	}
+	return Trace{}, io.EOF
 }
 
 // decoded is the trace a deferred one (TraceReader.Deferred) stands for,
