@@ -15,8 +15,15 @@ const maxParse = 1 << 20
 // ParseOutput turns a tool's result into structure for bindings and result
 // rules: structured (MCP structuredContent) when present; else the text
 // parsed as JSON, then as YAML (YAML is a superset of JSON, and many tools
-// print YAML-like text); else the text itself, the weakest source.
+// print YAML-like text); else the text itself, the weakest source. Text
+// that YAML surely reads as a scalar is not parsed as YAML (plainText).
 func ParseOutput(text string, structured any) any {
+	return parseOutput(text, structured, plainText)
+}
+
+// parseOutput is ParseOutput keeping, without a YAML parse, the texts that
+// plain says YAML reads as a scalar.
+func parseOutput(text string, structured any, plain func(string) bool) any {
 	if structured != nil {
 		return structured
 	}
@@ -28,7 +35,10 @@ func ParseOutput(text string, structured any) any {
 	if json.Unmarshal([]byte(trimmed), &v) == nil {
 		return v
 	}
-	if len(trimmed) <= maxParse && parseYAML(text, &v) == nil {
+	if len(trimmed) > maxParse || plain(text) {
+		return text
+	}
+	if parseYAML(text, &v) == nil {
 		switch v.(type) {
 		case map[string]any, []any:
 			return v

@@ -1,9 +1,6 @@
 package eval
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 )
@@ -12,44 +9,12 @@ import (
 // 339 results are more than testdata/provenance's sample.
 const corpusTasks = "../supervisor/testdata/agentdojo/tasks.jsonl"
 
-// corpusResults is the text of every result of the corpus's calls.
-func corpusResults(b *testing.B) []string {
-	b.Helper()
-	f, err := os.Open(corpusTasks)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { f.Close() })
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var task struct {
-			Calls []struct {
-				Output *string `json:"output"`
-			} `json:"calls"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &task); err != nil {
-			b.Fatalf("%s: %v", corpusTasks, err)
-		}
-		for _, c := range task.Calls {
-			if c.Output != nil {
-				out = append(out, *c.Output)
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return out
-}
-
 // BenchmarkParseOutput is the cost of parsing one AgentDojo result, by
 // what the result is (the corpus's results: JSON, YAML, or text that YAML
 // reads as a scalar), one result an operation.
 func BenchmarkParseOutput(b *testing.B) {
 	kinds := map[string][]string{}
-	for _, o := range corpusResults(b) {
+	for _, o := range corpusOutputs(b) {
 		k := "yaml"
 		switch t := strings.TrimSpace(o); {
 		case strings.HasPrefix(t, "{") || strings.HasPrefix(t, "["):

@@ -99,6 +99,11 @@ type ReplayOptions struct {
 	// Judge set, sessions are replayed one at a time, so that the judge's
 	// budget is spent in the order of the record.
 	Workers int
+	// Encode, when set, is run on the worker that replayed a session, and
+	// its bytes handed on in ReplayedSession.Encoded: so that encoding the
+	// verdicts (warden replay --json) runs on every core rather than on the
+	// one goroutine that writes them in order. An error stops the replay.
+	Encode func(ReplayedSession) ([]byte, error)
 
 	parses *parseShare // results' parses shared across the sessions
 	pins   *pinShare   // intents' and configuration's provenance pins, likewise
@@ -117,6 +122,8 @@ type ReplayedSession struct {
 	ID    string         `json:"id"`
 	Agent string         `json:"agent,omitempty"`
 	Calls []ReplayedCall `json:"calls"`
+	// Encoded is ReplayOptions.Encode of the session, when it is set.
+	Encoded []byte `json:"-"`
 }
 
 // Summary counts calls by verdict, and sessions by the strongest verdict any

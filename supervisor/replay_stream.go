@@ -92,6 +92,11 @@ func replayOne(policy *Policy, tr Trace, opts ReplayOptions) replayed {
 		}
 	}
 	r.rs = ReplaySession(policy, tr, opts)
+	if opts.Encode != nil {
+		if r.rs.Encoded, err = opts.Encode(r.rs); err != nil {
+			return replayed{err: fmt.Errorf("session %s: %w", tr.ID, err)}
+		}
+	}
 	return r
 }
 

@@ -1,13 +1,17 @@
 package supervisor
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestReplayStreamBounded: a replay reads its input a few sessions ahead
@@ -124,5 +128,58 @@ func TestReplayStreamDecodesOnWorkers(t *testing.T) {
 				t.Errorf("bad line 5: handed out %v, error %v; want 3 sessions, then an error naming line 5", got, err)
 			}
 		})
+	}
+}
+
+// TestReplayStreamEncodesOnWorkers: with workers, ReplayOptions.Encode
+// runs on the workers, two sessions' at once (on the one goroutine that
+// hands sessions out in order it could not: the first Encode waits for a
+// second), each session handed out in order with its own encoding; an
+// Encode error stops the replay and is returned.
+func TestReplayStreamEncodesOnWorkers(t *testing.T) {
+	p := rulesPolicy(t, "rules:\n  - {when: \"call.tool == 'x'\", action: flag, reason: x}\n")
+	const sessions = 20
+	traces := func() func() (Trace, error) {
+		n := 0
+		return func() (Trace, error) {
+			if n++; n > sessions {
+				return Trace{}, io.EOF
+			}
+			return Trace{ID: fmt.Sprint(n), Calls: []TraceCall{{Tool: "x"}}}, nil
+		}
+	}
+	var inFlight atomic.Int64
+	two := make(chan struct{})
+	var once sync.Once
+	encode := func(rs ReplayedSession) ([]byte, error) {
+		if inFlight.Add(1) == 2 {
+			once.Do(func() { close(two) })
+		}
+		defer inFlight.Add(-1)
+		select {
+		case <-two:
+		case <-t.Context().Done():
+		case <-time.After(30 * time.Second):
+			return nil, errors.New("no second session was encoded while this one was")
+		}
+		return json.Marshal(rs)
+	}
+	emitted := 0
+	_, err := ReplayStream(p, traces(), ReplayOptions{Workers: 2, Encode: encode}, func(rs ReplayedSession) error {
+		emitted++
+		want, _ := json.Marshal(ReplayedSession{ID: fmt.Sprint(emitted), Calls: rs.Calls})
+		if rs.ID != fmt.Sprint(emitted) || !bytes.Equal(rs.Encoded, want) {
+			return fmt.Errorf("session %d handed out as %s, encoded %s; want %s", emitted, rs.ID, rs.Encoded, want)
+		}
+		return nil
+	})
+	if err != nil || emitted != sessions {
+		t.Fatalf("%d sessions handed out, error %v; want %d", emitted, err, sessions)
+	}
+	refused := errors.New("cannot encode")
+	_, err = ReplayStream(p, traces(), ReplayOptions{Workers: 2, Encode: func(ReplayedSession) ([]byte, error) { return nil, refused }},
+		func(ReplayedSession) error { return nil })
+	if !errors.Is(err, refused) {
+		t.Errorf("error %v, want %v", err, refused)
 	}
 }

@@ -406,7 +406,7 @@ func (w *Workflow) observe(st State, steps []string, call Call, result Result, n
 		parsed = eval.NewParsedResult(result.Text, result.Structured)
 	}
 	d.parsed = parsed
-	next := st.clone()
+	next := st.cloneForResult()
 	if th, ok := next.Tools[call.Tool]; ok && call.kind() == KindTool && len(result.Text) <= lastResultMax {
 		th.LastResult = newLastResult(parsed)
 		next.Tools[call.Tool] = th

@@ -142,17 +142,26 @@ type State struct {
 // clone shares their arrays clipped to their length (an append copies);
 // Vars is copied on its first write (ownVars), as few calls bind one.
 func (s State) clone() State {
+	c := s.cloneForResult()
+	c.StepCounts = maps.Clone(s.StepCounts)
+	if c.StepCounts == nil {
+		c.StepCounts = map[string]int{}
+	}
+	return c
+}
+
+// cloneForResult is clone for Observe, which writes a tool's history and
+// the variables but never the step counts: it shares StepCounts, which
+// only advance and resume write, each in a clone of its own. Decide and
+// Observe each cloned every map, twice per call.
+func (s State) cloneForResult() State {
 	c := s
 	c.Steps = slices.Clip(s.Steps)
-	c.StepCounts = maps.Clone(s.StepCounts)
 	c.Tools = maps.Clone(s.Tools)
 	c.Recent = slices.Clip(s.Recent)
 	c.sharedVars = c.Vars != nil
 	if c.Vars == nil {
 		c.Vars = map[string]any{}
-	}
-	if c.StepCounts == nil {
-		c.StepCounts = map[string]int{}
 	}
 	if c.Tools == nil {
 		c.Tools = map[string]ToolHistory{}

@@ -1,8 +1,12 @@
 package workflows
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/warden-dev/warden"
 )
 
 // sameMap reports whether two maps are the one map.
@@ -49,5 +53,63 @@ func TestStateCloneSharesVarsUntilWritten(t *testing.T) {
 				t.Errorf("the binding did not add to customers: %v", next.Vars["customers"])
 			}
 		})
+	}
+}
+
+// sameCounts reports whether two step-count maps are the one map.
+func sameCounts(a, b map[string]int) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// TestObserveClonesOnlyWhatItWrites: Observe's state shares the step
+// counts of the state it was given (it never writes them; Decide and
+// Observe used to copy every map, twice per call), and every state of a
+// session, as recorded after its call, is unchanged by the calls after
+// it, refused ones included.
+func TestObserveClonesOnlyWhatItWrites(t *testing.T) {
+	w := loadTestdata(t, "refund.yaml")
+	script := []struct {
+		call   Call
+		result string
+	}{
+		{Call{Tool: "crm_find"}, `[{"id": "c1"}]`},
+		{Call{Tool: "kb_search"}, "an answer"},
+		{Call{Tool: "orders_get", Args: map[string]any{"customer": "c1"}}, `{"customer": "c1"}`},
+		{Call{Tool: "orders_get", Args: map[string]any{"customer": "c9"}}, ""}, // refused: no such customer
+		{Call{Tool: "orders_get", Args: map[string]any{"customer": "c1"}}, `{"customer": "c1"}`},
+		{Call{Tool: "payments_refund", Args: map[string]any{"customer": "c1", "amount": 20}}, "done"},
+	}
+	st := w.Start(SessionInfo{ID: "s1", Agent: "support", Started: t0})
+	var states []State
+	var recorded []string
+	for i, c := range script {
+		now := t0.Add(time.Duration(i) * time.Second)
+		d, next := w.Decide(st, c.call, now)
+		if d.Verdict <= warden.Throttle && c.result != "" {
+			var observed State
+			_, observed = w.Observe(next, d.Steps, c.call, Result{Text: c.result}, now)
+			if !sameCounts(observed.StepCounts, next.StepCounts) {
+				t.Errorf("call %d %s: Observe copied the step counts", i, c.call.Tool)
+			}
+			next = observed
+		}
+		st = next
+		b, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states, recorded = append(states, st), append(recorded, string(b))
+	}
+	if st.StepCounts["lookup_order"] != 2 || st.StepCounts["refund"] != 1 {
+		t.Fatalf("step counts %v, want lookup_order 2 and refund 1", st.StepCounts)
+	}
+	for i, s := range states {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != recorded[i] {
+			t.Errorf("state after call %d changed later:\n was %s\n now %s", i, recorded[i], b)
+		}
 	}
 }

@@ -181,7 +181,7 @@ func dialAgentErr(url string) (*client.Client, error) {
 
 // TestReplayAgentDojo replays the benign AgentDojo traces through the four
 // example workflows with the CLI: one JSON object per session, in input
-// order, and no call denied or killed.
+// order, each as json.Encoder writes it, and no call denied or killed.
 func TestReplayAgentDojo(t *testing.T) {
 	traces := "../../../shared/corpus/agentdojo/tasks.jsonl"
 	if _, err := os.Stat(traces); err != nil {
@@ -202,6 +202,12 @@ func TestReplayAgentDojo(t *testing.T) {
 			}
 			if s.Agent != agent {
 				t.Fatalf("%s: replayed a session of %q", agent, s.Agent)
+			}
+			// Encoded on the workers, each line is what json.Encoder
+			// writes of the session.
+			var line bytes.Buffer
+			if err := json.NewEncoder(&line).Encode(s); err != nil || line.String() != sc.Text()+"\n" {
+				t.Fatalf("%s: line %q, json.Encoder writes %q (%v)", agent, sc.Text(), line.String(), err)
 			}
 			for _, c := range s.Calls {
 				if v := c.Verdict.String(); v == "deny" || v == "kill" {

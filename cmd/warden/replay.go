@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -73,9 +74,21 @@ func (c *replayCmd) Run(g *cli) error {
 	// history of any length is replayed in bounded memory.
 	report := &replayReport{w: g.stdout()}
 	emit := report.session
+	var encode func(supervisor.ReplayedSession) ([]byte, error)
+	flush := func() error { return nil }
 	if c.JSON {
-		out := json.NewEncoder(g.stdout())
-		emit = func(s supervisor.ReplayedSession, _ []string) error { return out.Encode(s) }
+		// Each session is encoded on the worker that replayed it; the one
+		// writer only copies the lines out in order.
+		encode = encodeReplayed
+		out := bufio.NewWriterSize(g.stdout(), 64<<10)
+		// The sessions written before an error are flushed too; on
+		// success a failed flush is the replay's error.
+		defer out.Flush()
+		flush = out.Flush
+		emit = func(s supervisor.ReplayedSession, _ []string) error {
+			_, err := out.Write(s.Encoded)
+			return err
+		}
 	}
 	defer replayGC(os.Getenv)()
 	began := time.Now()
@@ -84,19 +97,29 @@ func (c *replayCmd) Run(g *cli) error {
 		next = src.deferred
 	}
 	sum, err := supervisor.ReplayStream(pol, next, supervisor.ReplayOptions{ApproveStepUps: c.ApproveStepUps, Agent: c.Agent,
-		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay},
+		PromptAsIntent: c.PromptAsIntent, Judge: judge, JudgeBounds: bounds, Workers: workers, MaxDelay: c.maxDelay, Encode: encode},
 		func(s supervisor.ReplayedSession) error { return emit(s, src.recorded(s.ID)) })
 	if err != nil {
 		return err
 	}
 	took := time.Since(began)
 	if c.JSON {
-		return nil
+		return flush()
 	}
 	report.totals(sum)
 	printReplayClock(g.stdout(), sum)
 	printThroughput(g.stdout(), sum.Calls, took, workers)
 	return nil
+}
+
+// encodeReplayed is a session's line of warden replay --json: what
+// json.Encoder.Encode writes.
+func encodeReplayed(s supervisor.ReplayedSession) ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 // replayGCPercent is the garbage collector's pace during a replay: the
