@@ -139,3 +139,26 @@ func BenchmarkArgChecker(b *testing.B) {
 		}
 	}
 }
+
+// TestArgCheckerCachesSchemas: a tool's schema is compiled on its first
+// call only, the same schema arriving in another slice included, and a
+// changed schema is compiled anew.
+func TestArgCheckerCachesSchemas(t *testing.T) {
+	var c ArgChecker
+	args := json.RawMessage(`{"recipients":["a@x.com"],"amount":1}`)
+	for i := range 50 {
+		schema := json.RawMessage(refundSchema) // a fresh copy each call, as a catalog reload gives
+		if err := c.Check(schema, args); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if n := c.compiles.Load(); n != 1 {
+		t.Fatalf("compiled %d times for one schema over 50 calls, want 1", n)
+	}
+	if err := c.Check(json.RawMessage(`{"type":"object"}`), args); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.compiles.Load(); n != 2 {
+		t.Fatalf("compiled %d times for two schemas, want 2", n)
+	}
+}
