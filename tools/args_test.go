@@ -3,8 +3,11 @@ package tools
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 const refundSchema = `{"type":"object","properties":{
@@ -161,4 +164,26 @@ func TestArgCheckerCachesSchemas(t *testing.T) {
 	if n := c.compiles.Load(); n != 2 {
 		t.Fatalf("compiled %d times for two schemas, want 2", n)
 	}
+}
+
+// FuzzDecodeArgs: the one-pass decoding gives the validator the value
+// jsonschema.UnmarshalJSON gives (which the check used before), for every
+// input it accepts.
+func FuzzDecodeArgs(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1.50,"b":[1,{"c":null}],"d":"x"}`, `[]`, `[[],{}]`, `"s"`, `1e400`, `{"a":true,"b":false}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := decodeArgs(json.RawMessage(s))
+		if err != nil {
+			return
+		}
+		want, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
+		if err != nil {
+			t.Fatalf("decodeArgs accepted %q, jsonschema.UnmarshalJSON did not: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeArgs(%q) = %#v, jsonschema.UnmarshalJSON gives %#v", s, got, want)
+		}
+	})
 }
