@@ -29,13 +29,19 @@ type rpcReply struct {
 // session sid when it is not empty.
 func postRaw(t *testing.T, url, body, sid string) rpcReply {
 	t.Helper()
+	return postRawAs(t, url, supportToken, body, sid)
+}
+
+// postRawAs is postRaw with the agent's token.
+func postRawAs(t *testing.T, url, token, body, sid string) rpcReply {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+supportToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if sid != "" {
 		req.Header.Set("Mcp-Session-Id", sid)
 		req.Header.Set("Mcp-Protocol-Version", "2025-11-25")

@@ -69,6 +69,8 @@ func BenchmarkAppend(b *testing.B) {
 				if !naive {
 					b.ReportMetric(float64(b.N)/float64(db.j.syncs.Load()), "events/fsync")
 					b.ReportMetric(float64(db.j.wakes.Load())/float64(b.N), "wakes/event")
+					// What the copier made bbolt allocate: pages it wrote.
+					b.ReportMetric(float64(boltPageAlloc(db))/float64(b.N), "bbolt-B/event")
 				}
 				rates[name] = rate
 			})
@@ -77,4 +79,10 @@ func BenchmarkAppend(b *testing.B) {
 			b.Logf("writers=%d: group commit %.0f events/s, naive %.0f events/s, ratio %.2fx", writers, g, n, g/n)
 		}
 	}
+}
+
+// boltPageAlloc is the bytes of pages bbolt allocated for db's commits.
+func boltPageAlloc(db *DB) int64 {
+	st := db.j.bolt.Stats()
+	return st.TxStats.GetPageAlloc()
 }

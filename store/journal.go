@@ -512,6 +512,10 @@ func applyRecords(tx *bolt.Tx, recs []walRecord) error {
 		if err != nil {
 			return fmt.Errorf("chain %q: %w", r.Session, err)
 		}
+		// A chain only grows at its end (seq keys ascend), so its pages
+		// are split full rather than half full: half the pages to
+		// allocate and write per copy, and none is ever filled in later.
+		chain.FillPercent = 1
 		if err := chain.Put(seqKey(r.Seq), r.Event); err != nil {
 			return fmt.Errorf("event %q/%d: %w", r.Session, r.Seq, err)
 		}

@@ -156,9 +156,10 @@ func newObservation(agent string) *observation {
 	return &observation{Baseline: *newBaseline(agent)}
 }
 
-// add records a call of tool with args that went ahead at at and
-// returned size bytes (negative: no result seen).
-func (o *observation) add(tool string, args json.RawMessage, at time.Time, size int) {
+// add records a call of tool with args (argsOf's reading; nil when they
+// were not an object) that went ahead at at and returned size bytes
+// (negative: no result seen).
+func (o *observation) add(tool string, args *ToolArgs, at time.Time, size int) {
 	o.Calls++
 	o.Tools[tool]++
 	if o.prev != "" {
@@ -170,8 +171,8 @@ func (o *observation) add(tool string, args json.RawMessage, at time.Time, size 
 		o.ResultSizes[bits.Len(uint(size))]++
 	}
 	o.Hours[at.UTC().Hour()]++
-	if a, ok := argsOf(args); ok {
-		learnArgs(o.Args, tool, a)
+	if args != nil {
+		learnArgs(o.Args, tool, args)
 	}
 	o.last = at.UTC()
 }
@@ -238,7 +239,8 @@ func observe(agent string, evs []store.Event) *observation {
 			calls[e.CallID] = e.Args
 		case store.KindResult:
 			if args, ok := calls[e.CallID]; ok && e.Tool != "" {
-				o.add(e.Tool, args, e.Time, e.Size)
+				a, _ := argsOf(args)
+				o.add(e.Tool, a, e.Time, e.Size)
 			}
 		}
 	}
@@ -258,21 +260,23 @@ func (b *Baseline) checkCall(tool, prev string, at time.Time, count int) []findi
 		return nil // nothing to compare with
 	}
 	var out []finding
-	of := fmt.Sprintf("in %d sessions (%d calls)", b.Sessions, b.Calls)
+	// of is formatted only for a finding: most calls have none.
+	of := func() string { return fmt.Sprintf("in %d sessions (%d calls)", b.Sessions, b.Calls) }
 	if b.Tools[tool] == 0 {
 		out = append(out, finding{SignalNewTool, tool, fmt.Sprintf("agent %s called %s, never seen %s; tools seen: %s",
-			b.Agent, tool, of, listed(slices.Sorted(maps.Keys(b.Tools))))})
-	} else if edge := prev + transitionArrow + tool; prev != "" && b.Transitions[edge] == 0 {
+			b.Agent, tool, of(), listed(slices.Sorted(maps.Keys(b.Tools))))})
+	} else if prev != "" && b.Transitions[prev+transitionArrow+tool] == 0 {
+		edge := prev + transitionArrow + tool
 		out = append(out, finding{SignalNewTransition, edge, fmt.Sprintf("agent %s called %s after %s, never seen in that order %s",
-			b.Agent, tool, prev, of)})
+			b.Agent, tool, prev, of())})
 	}
 	if limit := max(b.MaxPerMinute*burstFactor, burstMin); count > limit {
 		out = append(out, finding{SignalBurst, "", fmt.Sprintf("agent %s made %d calls in the last minute; the most seen %s was %d (limit %d)",
-			b.Agent, count, of, b.MaxPerMinute, limit)})
+			b.Agent, count, of(), b.MaxPerMinute, limit)})
 	}
 	if h := at.UTC().Hour(); b.Hours[h] == 0 {
 		out = append(out, finding{SignalOddHour, "", fmt.Sprintf("agent %s called %s at %02d:%02d UTC; hours (UTC) it worked %s: %v",
-			b.Agent, tool, h, at.UTC().Minute(), of, b.HoursWorked())})
+			b.Agent, tool, h, at.UTC().Minute(), of(), b.HoursWorked())})
 	}
 	return out
 }

@@ -121,16 +121,13 @@ func keepMax[V int | float64](into, from map[string]V) {
 	}
 }
 
-// checkArgs is what calling tool with raw arguments tells against b. A
-// tool whose arguments b never learned (a new tool, or a baseline saved
-// before arguments were learned) gives nothing.
-func (b *Baseline) checkArgs(tool string, raw json.RawMessage) []finding {
+// checkArgs is what calling tool with arguments call (argsOf's reading;
+// nil when they were not an object) tells against b. A tool whose
+// arguments b never learned (a new tool, or a baseline saved before
+// arguments were learned) gives nothing.
+func (b *Baseline) checkArgs(tool string, call *ToolArgs) []finding {
 	known := b.Args[tool]
-	if b.ArgsSessions == 0 || known == nil {
-		return nil
-	}
-	call, ok := argsOf(raw)
-	if !ok {
+	if b.ArgsSessions == 0 || known == nil || call == nil {
 		return nil
 	}
 	var out []finding

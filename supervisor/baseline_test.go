@@ -195,7 +195,7 @@ func BenchmarkBaselineMemory(b *testing.B) {
 		o.prev = fmt.Sprint("tool", (i/40)%10) // 10 × 40 transitions
 		// 4 argument shapes a tool, a list and 2 numbers each.
 		args := fmt.Sprintf(`{"to":["a","b"],"amount":%d,"limit":%d,"opt%d":true}`, i, i%7, i%4)
-		o.add(fmt.Sprint("tool", i%40), json.RawMessage(args), nine.Add(time.Duration(i)*time.Minute), 1<<(i%40))
+		o.add(fmt.Sprint("tool", i%40), toolArgs(args), nine.Add(time.Duration(i)*time.Minute), 1<<(i%40))
 	}
 	const agents = 100
 	keep := make([]*Baseline, agents)
@@ -263,7 +263,7 @@ func TestBaselineArgFindings(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			found := b.checkArgs(c.tool, json.RawMessage(c.args))
+			found := b.checkArgs(c.tool, toolArgs(c.args))
 			var names []string
 			for _, f := range found {
 				names = append(names, f.name)
@@ -294,16 +294,16 @@ func TestBaselineArgsOldSaved(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := json.RawMessage(`{"amount":1e9,"to":["a"],"new":1}`)
-	if found := b.checkArgs("send", big); len(found) != 0 || b.Learning() {
+	if found := b.checkArgs("send", toolArgs(string(big))); len(found) != 0 || b.Learning() {
 		t.Fatalf("an old baseline gave %+v (learning %v); it learned no arguments", found, b.Learning())
 	}
 	o := newObservation("ops")
-	o.add("send", json.RawMessage(`{"amount":5,"to":["a"]}`), nine, 10)
+	o.add("send", toolArgs(`{"amount":5,"to":["a"]}`), nine, 10)
 	b.merge(o)
 	if b.ArgsSessions != 1 || b.Args["send"].MaxNumber["amount"] != 5 {
 		t.Fatalf("after a session: %d argument sessions, send %+v", b.ArgsSessions, b.Args["send"])
 	}
-	if found := b.checkArgs("send", big); len(found) != 2 {
+	if found := b.checkArgs("send", toolArgs(string(big))); len(found) != 2 {
 		t.Fatalf("after learning: %+v, want new_argument_shape and large_amount", found)
 	}
 }
@@ -323,7 +323,7 @@ func TestBaselineArgSignalsOncePerSession(t *testing.T) {
 		`{"to":["1","2","3","4","5","6","7","8","9","10","11"],"amount":1}`,
 		`{"to":["1","2","3","4","5","6","7","8","9","10","11","12"],"amount":1}`,
 	} {
-		for _, f := range w.fresh(b.checkArgs("send", json.RawMessage(args))) {
+		for _, f := range w.fresh(b.checkArgs("send", toolArgs(args))) {
 			raised = append(raised, f.key)
 		}
 	}
@@ -332,7 +332,38 @@ func TestBaselineArgSignalsOncePerSession(t *testing.T) {
 		t.Fatalf("raised for %s, want %s", got, want)
 	}
 	other := &watched{raised: map[string]bool{}}
-	if n := len(other.fresh(b.checkArgs("send", json.RawMessage(`{"to":[],"amount":5000}`)))); n != 1 {
+	if n := len(other.fresh(b.checkArgs("send", toolArgs(`{"to":[],"amount":5000}`)))); n != 1 {
 		t.Fatalf("another session got %d signals for the large amount, want 1", n)
+	}
+}
+
+// toolArgs is argsOf's reading of raw, nil when it is not an object.
+func toolArgs(raw string) *ToolArgs {
+	a, _ := argsOf(json.RawMessage(raw))
+	return a
+}
+
+// BenchmarkBaselinePerCall is the baseline's work for one call that
+// raises nothing, against a learned baseline: the call's checks, the
+// session's observation of it, and its result's check.
+func BenchmarkBaselinePerCall(b *testing.B) {
+	o := newObservation("ops")
+	for i := range 4000 {
+		o.add("send", toolArgs(fmt.Sprintf(`{"to":["a","b"],"amount":%d}`, i%100)), nine.Add(time.Duration(i)*time.Second), 100)
+	}
+	base := newBaseline("ops")
+	base.merge(o)
+	raw := json.RawMessage(`{"to":["a","b"],"amount":42}`)
+	live := newObservation("ops")
+	at := nine.Add(time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		args, _ := argsOf(raw)
+		found := base.checkCall("send", "send", at, 1)
+		found = append(found, base.checkArgs("send", args)...)
+		live.add("send", args, at, 100)
+		if found = append(found, base.checkResult("send", 100)...); len(found) != 0 {
+			b.Fatalf("found %+v", found)
+		}
 	}
 }

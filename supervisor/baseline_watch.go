@@ -117,7 +117,7 @@ func (h storeHistory) Session(ctx context.Context, id string) (SessionView, erro
 // baseline and raises what it finds, before the decision, so that the
 // session's risk counts it. A baseline that cannot be read gives no
 // signal; the call is decided as it would be without baselines.
-func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool string, args json.RawMessage) {
+func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool string, args *ToolArgs) {
 	w := s.baselines.watch(sess)
 	b, err := s.baseline(ctx, sess.agent.Name, w.base)
 	if err != nil {
@@ -139,7 +139,7 @@ func (s *Supervisor) baselineCall(ctx context.Context, sess *session, tool strin
 
 // baselineResult records a call of tool with args that went ahead with a
 // result of size bytes, and compares the size with the baseline.
-func (s *Supervisor) baselineResult(ctx context.Context, sess *session, tool string, args json.RawMessage, size int) {
+func (s *Supervisor) baselineResult(ctx context.Context, sess *session, tool string, args *ToolArgs, size int) {
 	w := s.baselines.watch(sess)
 	b, err := s.baseline(ctx, sess.agent.Name, w.base)
 	if err != nil {

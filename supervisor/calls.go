@@ -58,7 +58,10 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 		}
 	}
 
-	s.baselineCall(wctx, sess, c.name, c.args) // behaviour signals count in this call's decision
+	// The arguments are read for the baseline once, for the call and for
+	// its result; behaviour signals count in this call's decision.
+	c.baseArgs, _ = argsOf(c.args)
+	s.baselineCall(wctx, sess, c.name, c.baseArgs)
 	d, res := c.admit(ctx)
 	if res != nil {
 		return res, nil
@@ -134,9 +137,12 @@ type call struct {
 	name string          // the tool as the agent names it
 	tool tools.Tool      // the tool, once found in the catalog
 	args json.RawMessage // the arguments, as recorded
-	pol  *Policy
-	wf   workflows.Call // the call as the policy sees it, once the tool is found
-	kind string         // the kind of the call's record; "" is store.KindCall (routes.go sets others)
+	// baseArgs is the arguments as the baseline reads them (nil: not an
+	// object, or not read: the call did not reach the baseline).
+	baseArgs *ToolArgs
+	pol      *Policy
+	wf       workflows.Call // the call as the policy sees it, once the tool is found
+	kind     string         // the kind of the call's record; "" is store.KindCall (routes.go sets others)
 }
 
 func (s *Supervisor) newCall(sess *session, req mcp.CallToolRequest) *call {
@@ -444,7 +450,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	rd, err := c.observeResult(context.WithoutCancel(ctx), d, f)
 	untrack()
 	if err == nil && c.kind == "" && f.err == nil {
-		c.s.baselineResult(context.WithoutCancel(ctx), c.sess, c.name, c.args, f.size)
+		c.s.baselineResult(context.WithoutCancel(ctx), c.sess, c.name, c.baseArgs, f.size)
 	}
 	if err != nil {
 		// The upstream acted, but a result that is not on record is not

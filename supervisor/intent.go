@@ -86,6 +86,9 @@ func metaIntent(meta *mcp.Meta) (*workflows.Intent, error) {
 // header; nil when it declares none. body is a JSON-RPC request; anything
 // but an initialize declares nothing.
 func initializeIntent(body []byte, header string) (*workflows.Intent, error) {
+	if !mayBeMethod(body, string(mcp.MethodInitialize)) {
+		return nil, nil
+	}
 	var req struct {
 		Method string `json:"method"`
 		Params struct {

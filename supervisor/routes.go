@@ -187,7 +187,7 @@ const subscribeKind = "resource_subscribe"
 // refuse one), and lets every other request through.
 func (s *Supervisor) refuseSubscribe(ctx context.Context, _ any, message any) error {
 	raw, ok := message.(json.RawMessage)
-	if !ok {
+	if !ok || !mayBeMethod(raw, string(mcp.MethodResourcesSubscribe)) {
 		return nil
 	}
 	var req struct {

@@ -2,7 +2,6 @@ package tools
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -37,15 +37,20 @@ const maxSchemas = 4096
 // It caches compiled schemas by content; the zero value is ready to use
 // and it is safe for concurrent use.
 type ArgChecker struct {
-	mu      sync.Mutex
-	schemas map[[sha256.Size]byte]compiled
+	mu sync.Mutex
+	// schemas is keyed by the schema's bytes: looking a []byte up in a
+	// map[string] neither copies nor hashes it beyond the map's own hash.
+	schemas  map[string]compiled
+	compiles atomic.Int64 // schemas compiled so far, for tests of the cache
 }
 
 // compiled is a schema decoded (doc, for the key checks) and compiled
-// (schema, for validation).
+// (schema, for validation), with what it declares at the top (top), which
+// every call's arguments are checked against.
 type compiled struct {
 	doc    any
 	docErr error
+	top    *shape
 	schema *jsonschema.Schema
 	err    error
 }
@@ -71,21 +76,20 @@ func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
 	if a := bytes.TrimSpace(args); len(a) == 0 || string(a) == "null" {
 		args = json.RawMessage("{}")
 	}
-	if err := checkKeys(args); err != nil {
+	// One pass both refuses colliding keys and decodes the value the
+	// schema checks below read.
+	decoded, err := decodeArgs(args)
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrArgs, err)
 	}
 	if len(bytes.TrimSpace(schema)) == 0 {
 		return nil
 	}
-	decoded, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrArgs, err)
-	}
 	sch := c.compile(schema)
 	if sch.docErr != nil {
 		return fmt.Errorf("%w: the tool's input schema is not JSON: %w", ErrArgs, sch.docErr)
 	}
-	if err := undeclaredFolds(sch.doc, []any{sch.doc}, decoded, "arguments"); err != nil {
+	if err := sch.top.undeclared(sch.doc, decoded, &argPath{"arguments"}); err != nil {
 		return fmt.Errorf("%w: %w", ErrArgs, err)
 	}
 	if !validate {
@@ -104,16 +108,17 @@ func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
 // on every call of its tool). It loads nothing: a $ref to a file or a URL
 // fails rather than reach outside.
 func (c *ArgChecker) compile(schema json.RawMessage) compiled {
-	key := sha256.Sum256(schema)
 	c.mu.Lock()
-	if got, ok := c.schemas[key]; ok {
+	if got, ok := c.schemas[string(schema)]; ok {
 		c.mu.Unlock()
 		return got
 	}
 	c.mu.Unlock()
+	c.compiles.Add(1)
 	var got compiled
 	got.doc, got.docErr = jsonschema.UnmarshalJSON(bytes.NewReader(schema))
 	if got.docErr == nil {
+		got.top = shapeOf(got.doc, []any{got.doc})
 		comp := jsonschema.NewCompiler()
 		comp.UseLoader(jsonschema.SchemeURLLoader{})
 		comp.DefaultDraft(jsonschema.Draft2020)
@@ -125,66 +130,89 @@ func (c *ArgChecker) compile(schema json.RawMessage) compiled {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.schemas == nil || len(c.schemas) >= maxSchemas {
-		c.schemas = map[[sha256.Size]byte]compiled{}
+		c.schemas = map[string]compiled{}
 	}
-	c.schemas[key] = got
+	c.schemas[string(schema)] = got
 	return got
 }
 
-// checkKeys walks a JSON value and refuses an object with a key that
-// repeats or that folds to another of its keys.
-func checkKeys(raw json.RawMessage) error {
+// decodeArgs decodes one JSON value as jsonschema.UnmarshalJSON does
+// (numbers as json.Number), refusing an object with a key that repeats or
+// that folds to another of its keys.
+func decodeArgs(raw json.RawMessage) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if err := walkKeys(dec, "arguments"); err != nil {
-		return err
+	v, err := decodeValue(dec, &argPath{"arguments"})
+	if err != nil {
+		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("arguments: more than one JSON value")
+		return nil, errors.New("arguments: more than one JSON value")
 	}
-	return nil
+	return v, nil
 }
 
-// walkKeys reads one value from dec.
-func walkKeys(dec *json.Decoder, path string) error {
+// decodeValue reads one value from dec; p is where it is, for errors.
+func decodeValue(dec *json.Decoder, p *argPath) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	switch tok {
 	case json.Delim('{'):
+		obj := map[string]any{}
 		seen := map[string]string{} // folded -> as written
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+				return nil, fmt.Errorf("%s: %w", p, err)
 			}
 			k := kt.(string)
 			f := foldKey(k)
 			if prev, ok := seen[f]; ok {
 				if prev == k {
-					return fmt.Errorf("%s: key %q appears twice; parsers differ on which one counts", path, k)
+					return nil, fmt.Errorf("%s: key %q appears twice; parsers differ on which one counts", p, k)
 				}
-				return fmt.Errorf("%s: keys %q and %q are one key to a case-insensitive reader (a Go upstream binds either)", path, prev, k)
+				return nil, fmt.Errorf("%s: keys %q and %q are one key to a case-insensitive reader (a Go upstream binds either)", p, prev, k)
 			}
 			seen[f] = k
-			if err := walkKeys(dec, path+"."+k); err != nil {
-				return err
+			p.push("." + k)
+			obj[k], err = decodeValue(dec, p)
+			p.pop()
+			if err != nil {
+				return nil, err
 			}
 		}
 		_, err := dec.Token() // }
-		return err
+		return obj, err
 	case json.Delim('['):
+		arr := []any{}
 		for i := 0; dec.More(); i++ {
-			if err := walkKeys(dec, path+"["+strconv.Itoa(i)+"]"); err != nil {
-				return err
+			p.pushIndex(i)
+			v, err := decodeValue(dec, p)
+			p.pop()
+			if err != nil {
+				return nil, err
 			}
+			arr = append(arr, v)
 		}
 		_, err := dec.Token() // ]
-		return err
+		return arr, err
 	}
-	return nil
+	return tok, nil
 }
+
+// argPath is where in the arguments a check is, kept as parts and joined
+// only for an error: most calls pass and never need it as a string.
+type argPath []string
+
+func (p *argPath) push(part string) { *p = append(*p, part) }
+
+func (p *argPath) pushIndex(i int) { p.push("[" + strconv.Itoa(i) + "]") }
+
+func (p *argPath) pop() { *p = (*p)[:len(*p)-1] }
+
+func (p *argPath) String() string { return strings.Join(*p, "") }
 
 // foldKey maps s to one representative of its case-folding class: each
 // rune becomes the smallest rune of its Unicode simple-folding orbit, so
@@ -202,40 +230,72 @@ func foldKey(s string) string {
 	return b.String()
 }
 
-// undeclaredFolds refuses, wherever the schemas that apply at a place of
-// args declare properties, a key that is not declared but folds to one
-// that is. root is the whole schema, for its local $refs.
-func undeclaredFolds(root any, schemas []any, args any, path string) error {
-	sh := shape{props: map[string][]any{}, seen: map[string]bool{}}
+// shapeOf is what schemas, the schemas that apply at one place of the
+// arguments, declare there. root is the whole schema, for its local $refs.
+func shapeOf(root any, schemas []any) *shape {
+	sh := &shape{props: map[string][]any{}, seen: map[string]bool{}}
 	for _, s := range schemas {
 		sh.add(root, s)
 	}
+	sh.folded = make(map[string]string, len(sh.props))
+	for name := range sh.props {
+		sh.folded[foldKey(name)] = name
+	}
+	return sh
+}
+
+// undeclared refuses, wherever the schemas that apply at a place of args
+// declare properties, a key that is not declared but folds to one that
+// is. sh is what applies at args; p is where args is.
+func (sh *shape) undeclared(root, args any, p *argPath) error {
 	switch v := args.(type) {
 	case map[string]any:
-		folded := make(map[string]string, len(sh.props))
-		for name := range sh.props {
-			folded[foldKey(name)] = name
-		}
 		for k, val := range v {
 			subs, declared := sh.props[k]
 			if !declared {
-				if name, ok := folded[foldKey(k)]; ok {
-					return fmt.Errorf("%s: key %q is not declared, but a Go upstream would read it as the declared %q", path, k, name)
+				if name, ok := sh.folded[foldKey(k)]; ok {
+					return fmt.Errorf("%s: key %q is not declared, but a Go upstream would read it as the declared %q", p, k, name)
 				}
 				subs = sh.extra
 			}
-			if err := undeclaredFolds(root, subs, val, path+"."+k); err != nil {
+			if !holdsObjects(val) {
+				continue // nothing below it has keys to check
+			}
+			p.push("." + k)
+			err := shapeOf(root, subs).undeclared(root, val, p)
+			p.pop()
+			if err != nil {
 				return err
 			}
 		}
 	case []any:
+		var items *shape
 		for i, item := range v {
-			if err := undeclaredFolds(root, sh.items, item, path+"["+strconv.Itoa(i)+"]"); err != nil {
+			if !holdsObjects(item) {
+				continue
+			}
+			if items == nil {
+				items = shapeOf(root, sh.items)
+			}
+			p.pushIndex(i)
+			err := items.undeclared(root, item, p)
+			p.pop()
+			if err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// holdsObjects reports whether v is an object or an array, the only
+// values with keys at or below them.
+func holdsObjects(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
 }
 
 // shape is what the schemas that apply at one place declare there: the
@@ -245,10 +305,11 @@ func undeclaredFolds(root any, schemas []any, args any, path string) error {
 // else), so a key folding to a property declared in any of them is
 // refused.
 type shape struct {
-	props map[string][]any
-	extra []any
-	items []any
-	seen  map[string]bool // $refs followed, so that a cycle ends
+	props  map[string][]any
+	folded map[string]string // each property's foldKey -> the property
+	extra  []any
+	items  []any
+	seen   map[string]bool // $refs followed, so that a cycle ends
 }
 
 func (sh *shape) add(root, schema any) {

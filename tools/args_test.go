@@ -3,8 +3,11 @@ package tools
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 const refundSchema = `{"type":"object","properties":{
@@ -138,4 +141,49 @@ func BenchmarkArgChecker(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestArgCheckerCachesSchemas: a tool's schema is compiled on its first
+// call only, the same schema arriving in another slice included, and a
+// changed schema is compiled anew.
+func TestArgCheckerCachesSchemas(t *testing.T) {
+	var c ArgChecker
+	args := json.RawMessage(`{"recipients":["a@x.com"],"amount":1}`)
+	for i := range 50 {
+		schema := json.RawMessage(refundSchema) // a fresh copy each call, as a catalog reload gives
+		if err := c.Check(schema, args); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if n := c.compiles.Load(); n != 1 {
+		t.Fatalf("compiled %d times for one schema over 50 calls, want 1", n)
+	}
+	if err := c.Check(json.RawMessage(`{"type":"object"}`), args); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.compiles.Load(); n != 2 {
+		t.Fatalf("compiled %d times for two schemas, want 2", n)
+	}
+}
+
+// FuzzDecodeArgs: the one-pass decoding gives the validator the value
+// jsonschema.UnmarshalJSON gives (which the check used before), for every
+// input it accepts.
+func FuzzDecodeArgs(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1.50,"b":[1,{"c":null}],"d":"x"}`, `[]`, `[[],{}]`, `"s"`, `1e400`, `{"a":true,"b":false}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := decodeArgs(json.RawMessage(s))
+		if err != nil {
+			return
+		}
+		want, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
+		if err != nil {
+			t.Fatalf("decodeArgs accepted %q, jsonschema.UnmarshalJSON did not: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeArgs(%q) = %#v, jsonschema.UnmarshalJSON gives %#v", s, got, want)
+		}
+	})
 }

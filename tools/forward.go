@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -340,18 +339,6 @@ func (u *upstream) awaitNew(ctx context.Context, old *client.Client) bool {
 		case <-changed:
 		}
 	}
-}
-
-// sizeOf is a result's encoded size, refused beyond MaxResultBytes.
-func sizeOf(v any) (int, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return 0, fmt.Errorf("unencodable result: %w", err)
-	}
-	if len(b) > MaxResultBytes {
-		return 0, fmt.Errorf("result of %d bytes exceeds the %d-byte limit", len(b), MaxResultBytes)
-	}
-	return len(b), nil
 }
 
 // gaveUp says why a failed request is not tried again: the agent
