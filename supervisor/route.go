@@ -121,8 +121,15 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 			s.takenOver(sess) // this copy is stale, whoever serves the session now
 			sess = nil
 		}
-		if target != "" && !forwardedIn && target != f.self {
-			if f.forward(w, r, target, sid, remote) {
+		if target != "" && forwardedIn {
+			// Forwarded here, but another replica serves the session and
+			// lives: taking it from there would cut its calls in flight
+			// off (a signed request replayed to the wrong replica, or one
+			// that crossed a takeover). It is not forwarded twice either.
+			return nil, false, fmt.Errorf("session %s is served by another warden replica: try again", sid)
+		}
+		if target != "" && target != f.self {
+			if f.forward(w, r, target, sid, remote, body) {
 				return nil, true, nil
 			}
 			s.log.Warn("the replica serving a session cannot be reached: taking the session over", "session", sid, "replica", target)
@@ -181,12 +188,14 @@ func (s *Supervisor) forwardOnly(w http.ResponseWriter, r *http.Request, sid, re
 	if err != nil || target == "" || target == f.self {
 		return false
 	}
-	return f.forward(w, r, target, sid, remote)
+	return f.forward(w, r, target, sid, remote, nil)
 }
 
 // forwardedFrom checks the forwardHeader of r, if any, and removes it:
 // it returns the agent's address that a replica forwarding r vouches for,
-// and whether it does. A header that does not verify is ignored.
+// and whether it does. A header that does not verify is ignored. The
+// signature covers the body: it is read here (up to the limit; front
+// refuses a larger one) and put back for front to read.
 func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 	v := r.Header.Get(forwardHeader)
 	if v == "" {
@@ -198,10 +207,27 @@ func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 		s.log.Warn("a request claims to be forwarded by a replica, but this warden does not route between replicas: header ignored", "peer", r.RemoteAddr)
 		return "", false
 	}
-	remote, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), time.Now())
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		if err != nil || int64(len(body)) > s.opts.MaxBodyBytes {
+			s.log.Warn("a request claims to be forwarded by a replica, but its body cannot be read whole to check the "+forwardHeader+" header: header ignored", "peer", r.RemoteAddr, "err", err)
+			return "", false
+		}
+	}
+	remote, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), body, time.Now())
 	if err != nil {
 		s.log.Warn("a request claims to be forwarded by a replica, but its "+forwardHeader+" header does not verify: header ignored", "peer", r.RemoteAddr, "err", err)
 		return "", false
 	}
 	return remote, true
+}
+
+// readCloser reads from a body partly read already, and closes the
+// original.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
