@@ -194,7 +194,7 @@ func (s *Supervisor) forwardOnly(w http.ResponseWriter, r *http.Request, sid, re
 // forwardedFrom checks the forwardHeader of r, if any, and removes it:
 // it returns the agent's address that a replica forwarding r vouches for,
 // and whether it does. A header that does not verify is ignored. The
-// signature covers the body: it is read here (up to the limit; front
+// signature covers a POST's body: it is read here (up to the limit; front
 // refuses a larger one) and put back for front to read.
 func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 	v := r.Header.Get(forwardHeader)
@@ -208,7 +208,7 @@ func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 		return "", false
 	}
 	var body []byte
-	if r.Body != nil && r.Body != http.NoBody {
+	if r.Method == http.MethodPost { // the forwarder signs the body it read: a POST's (front.go)
 		var err error
 		body, err = io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
