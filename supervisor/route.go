@@ -3,10 +3,13 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/warden-dev/warden/store"
 )
 
 // directory is a shared history that knows where each replica is
@@ -94,10 +97,11 @@ func (s *Supervisor) startRouting(ctx context.Context) error {
 // routed is how front finds the session of a request that names one:
 // the copy live here, or nil (to be resumed from the store, taking the
 // session over), unless another live replica serves it, when the request
-// is forwarded there and answered (done). forwardedIn says that another
+// is forwarded there and answered (done). Only a request of the
+// session's agent takes the session over. forwardedIn says that another
 // replica forwarded it here: it is never forwarded again. body is a POST's
 // body, read already, for a request that must be served here after all.
-func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote string, forwardedIn bool, body []byte) (sess *session, done bool, err error) {
+func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, agent, remote string, forwardedIn bool, body []byte) (sess *session, done bool, err error) {
 	sess = s.sessions.get(sid)
 	f := s.fwd.Load()
 	dir, ok := s.store.(directory)
@@ -139,6 +143,15 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 		}
 		if epoch == 0 {
 			return nil, false, nil // no lease: resume takes one
+		}
+		// Only the session's own agent moves it: another agent's request
+		// naming it is refused by resume, and must not take it first.
+		rec, err := s.store.Session(r.Context(), sid)
+		switch {
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, false, fmt.Errorf("read session %s: %w", sid, err)
+		case err != nil || rec.Agent != agent:
+			return nil, false, nil
 		}
 		took, err := s.takeOverFrom(r.Context(), dir, sid, epoch)
 		if err != nil {
