@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,23 +127,10 @@ func TestReplicasStreamOnOneCallsOnOthers(t *testing.T) {
 // the right token the request is served as the agent's own, and the
 // owner logs that the header did not verify.
 func TestReplicaForwardingKeepsAuth(t *testing.T) {
-	desk := buildCommand(t, "./e2e/fixtures/deskserver")
-	set := startReplicas(t, 3, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld)
-	c := connect(t, set.procs[0].url, pgAgentToken)
-	sid := c.GetSessionId()
-	if owner, _ := set.lease(t, sid); owner != "r0" {
-		t.Fatalf("the session is held by %s, want r0", owner)
-	}
+	set, sid := sessionOnR0(t)
 	secret := clusterSecret(t, set.pg)
 	signed := func(method string) string {
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		m := hmac.New(sha256.New, secret)
-		m.Write([]byte("warden-forwarded/1"))
-		for _, p := range []string{"http://r2", ts, "127.0.0.1:1", method, sid} {
-			m.Write([]byte{0})
-			m.Write([]byte(p))
-		}
-		return strings.Join([]string{"http://r2", ts, "127.0.0.1:1", base64.RawURLEncoding.EncodeToString(m.Sum(nil))}, " ")
+		return forwardedBy(secret, "http://r2", "127.0.0.1:1", method, sid, pingBody)
 	}
 	forged := fmt.Sprintf("http://r2 %d 127.0.0.1:1 %s", time.Now().Unix(), base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
 
@@ -189,26 +172,7 @@ func TestReplicaForwardingKeepsAuth(t *testing.T) {
 // and returns the HTTP status.
 func ping(t *testing.T, target, sid, token, forward string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader([]byte(`{"jsonrpc":"2.0","id":7,"method":"ping"}`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Mcp-Session-Id", sid)
-	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if forward != "" {
-		req.Header.Set("Warden-Forwarded", forward)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	return res.StatusCode
+	return post(t, target, sid, token, forward, pingBody)
 }
 
 // clusterSecret reads the secret the replicas sign forwarded requests

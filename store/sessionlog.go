@@ -216,7 +216,7 @@ func sessionLogKept(tx *bolt.Tx, log *sessionLog) bool {
 type sessionLog struct {
 	started map[string]bool
 	ended   map[string]sessionMark
-	order   []string // started ids, in log order
+	order   []Session // started sessions (ID and Agent as started), in log order
 	// kept: a session_start or session_end is on the log, so the file
 	// keeps the session log whatever its flag says.
 	kept bool
@@ -247,10 +247,11 @@ func readSessionLog(tx *bolt.Tx) sessionLog {
 // SessionLogOf reads the session log of a SystemLog chain kept elsewhere
 // (store/postgres), up to its first broken event: next yields the stored
 // events in seq order, and nil at the end. It returns the sessions
-// started or adopted on it, in log order; of those whose end is recorded,
+// started or adopted on it, in log order (ID, and Agent as recorded at the
+// start); of those whose end is recorded,
 // the session as it was then (ID, Agent, State, LastSeq, Head); and
 // whether the log holds a session's start or end at all.
-func SessionLogOf(next func() []byte) (started []string, ended map[string]Session, kept bool) {
+func SessionLogOf(next func() []byte) (started []Session, ended map[string]Session, kept bool) {
 	l := scanSessionLog(next)
 	ended = make(map[string]Session, len(l.ended))
 	for id, m := range l.ended {
@@ -266,7 +267,7 @@ func scanSessionLog(next func() []byte) sessionLog {
 	start := func(m sessionMark) {
 		if !l.started[m.Session] {
 			l.started[m.Session] = true
-			l.order = append(l.order, m.Session)
+			l.order = append(l.order, Session{ID: m.Session, Agent: m.Agent})
 		}
 	}
 	prev, expect := "", uint64(1)
@@ -334,18 +335,23 @@ func checkSessionLog(tx *bolt.Tx, rep *Report) {
 		add(id, 1, "the session has no start on the system log: recorded outside warden, or its start was removed")
 		return nil
 	})
-	for _, id := range log.order {
+	for _, start := range log.order {
+		id := start.ID
 		raw := sessions.Get([]byte(id))
 		if raw == nil {
 			add(id, 1, "the system log records the start of this session, but the session is gone: deleted")
 			continue
 		}
-		m, ok := log.ended[id]
-		if !ok {
-			continue
-		}
 		s, err := decodeSession(raw)
 		if err != nil {
+			continue
+		}
+		m, ok := log.ended[id]
+		if reason := DisagreesWithLog(s, start, Session{State: m.State}, ok); reason != "" {
+			add(id, 0, "%s", reason)
+			continue
+		}
+		if !ok {
 			continue
 		}
 		if reason := holdsHead(tx, s, m.LastSeq, m.Head); reason != "" {
@@ -365,6 +371,22 @@ func checkSessionLog(tx *bolt.Tx, rep *Report) {
 			return nil
 		})
 	}
+}
+
+// DisagreesWithLog says how the record rec of a session contradicts
+// what the session log recorded of it ("" when it does not): start (its
+// agent when it started) and, if ended, end (its final state). The record
+// is outside every chain; resume trusts its agent to say whose the
+// session is and its state to say whether it may go on, so an edit of
+// either must not pass for history.
+func DisagreesWithLog(rec, start, end Session, ended bool) string {
+	switch {
+	case rec.Agent != start.Agent:
+		return fmt.Sprintf("its record says agent %q, but the system log recorded its start by agent %q: given to another agent", rec.Agent, start.Agent)
+	case ended && rec.State != end.State:
+		return fmt.Sprintf("its record says it is %s, but the system log recorded it %s", rec.State, end.State)
+	}
+	return ""
 }
 
 // BreakOnce returns a func that adds a break to r for a session that is

@@ -72,6 +72,18 @@ func cutChain(t *testing.T, tx *bolt.Tx, id string, keep uint64) {
 	put(t, tx.Bucket(bucketSessions), []byte(id), val)
 }
 
+// editRecord rewrites id's session record with edit, outside every chain.
+func editRecord(t *testing.T, tx *bolt.Tx, id string, edit func(*Session)) {
+	t.Helper()
+	s, err := decodeSession(tx.Bucket(bucketSessions).Get([]byte(id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&s)
+	val, _ := encodeSession(s)
+	put(t, tx.Bucket(bucketSessions), []byte(id), val)
+}
+
 // TestSessionLogCatchesWhatChainsCannot: deletions and rewrites that leave
 // every chain consistent on its own are found by Verify, against the
 // session starts and ends on the system log.
@@ -97,6 +109,12 @@ func TestSessionLogCatchesWhatChainsCannot(t *testing.T) {
 			a.State = ApprovalPending
 			b, _ := json.Marshal(a)
 			put(t, tx.Bucket(bucketApprovals), []byte("ap2"), b)
+		}},
+		{name: "live session given to another agent", session: "live", phrase: `its record says agent "other", but the system log recorded its start by agent "bot"`, edit: func(t *testing.T, tx *bolt.Tx) {
+			editRecord(t, tx, "live", func(s *Session) { s.Agent = "other" })
+		}},
+		{name: "killed session revived", session: "b", phrase: "its record says it is active, but the system log recorded it killed", edit: func(t *testing.T, tx *bolt.Tx) {
+			editRecord(t, tx, "b", func(s *Session) { s.State = StateActive })
 		}},
 		{name: "pruned session's record deleted", session: "old", phrase: "no session record", edit: func(t *testing.T, tx *bolt.Tx) {
 			if err := tx.Bucket(bucketSessions).Delete([]byte("old")); err != nil {

@@ -22,7 +22,9 @@ import (
 // that serves its session. It carries the forwarding replica's name, the
 // time, the agent's address as the forwarding replica saw it, and an
 // HMAC of these with the request's method and session id under the
-// cluster's secret (kept in the database). The replica it reaches does
+// cluster's secret (kept in the database), and of the request's body, so
+// that a captured header does not vouch for another request of the
+// session sent within its minute. The replica it reaches does
 // not forward it again (no loops) and takes the agent's address from it.
 //
 // An agent may send the header itself: without the secret it does not
@@ -60,19 +62,25 @@ func newForwarder(self string, secret []byte, logger *log.Logger) *forwarder {
 		errorLog: logger.StandardLog(log.StandardLogOptions{ForceLevel: log.WarnLevel})}
 }
 
-// sign returns the forwardHeader value for a request of sid by method
-// from an agent at remote.
-func (f *forwarder) sign(method, sid, remote string, at time.Time) string {
+// sign returns the forwardHeader value for a request of sid by method,
+// with body, from an agent at remote.
+func (f *forwarder) sign(method, sid string, body []byte, remote string, at time.Time) string {
 	if remote == "" {
 		remote = "-"
 	}
 	ts := strconv.FormatInt(at.Unix(), 10)
-	return strings.Join([]string{f.self, ts, remote, f.mac(f.self, ts, remote, method, sid)}, " ")
+	return strings.Join([]string{f.self, ts, remote, f.mac(f.self, ts, remote, method, sid, bodyDigest(body))}, " ")
 }
 
-// verify checks a forwardHeader value for a request of sid by method and
-// returns the agent's address it carries.
-func (f *forwarder) verify(value, method, sid string, now time.Time) (string, error) {
+// bodyDigest names a request's body in a forwardHeader's signature.
+func bodyDigest(body []byte) string {
+	d := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(d[:])
+}
+
+// verify checks a forwardHeader value for a request of sid by method,
+// with body, and returns the agent's address it carries.
+func (f *forwarder) verify(value, method, sid string, body []byte, now time.Time) (string, error) {
 	fields := strings.Split(value, " ")
 	if len(fields) != 4 {
 		return "", errors.New("malformed")
@@ -85,7 +93,7 @@ func (f *forwarder) verify(value, method, sid string, now time.Time) (string, er
 	if d := now.Sub(time.Unix(sec, 0)); d > forwardSkew || d < -forwardSkew {
 		return "", fmt.Errorf("signed %s from now", d.Round(time.Second))
 	}
-	if !hmac.Equal([]byte(sig), []byte(f.mac(from, ts, remote, method, sid))) {
+	if !hmac.Equal([]byte(sig), []byte(f.mac(from, ts, remote, method, sid, bodyDigest(body)))) {
 		return "", errors.New("the signature does not verify")
 	}
 	if remote == "-" {
@@ -104,13 +112,14 @@ func (f *forwarder) mac(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// forward proxies r, a request of session sid from an agent at remote, to
+// forward proxies r, a request of session sid from an agent at remote
+// (with body, read already: nil for none), to
 // the replica at target, streaming the answer (event streams flush as
 // they are written), with the request's own headers: the replica there
 // authenticates the agent as usual. It reports false, having written
 // nothing, when target cannot be connected to: its replica is taken to be
 // dead. Any other failure is answered here (502).
-func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid, remote string) bool {
+func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid, remote string, body []byte) bool {
 	u, err := url.Parse(target)
 	if err != nil {
 		httpError(w, http.StatusBadGateway, "bad gateway: the warden replica serving this session has an invalid address")
@@ -127,7 +136,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid,
 					pr.Out.Header[h] = v
 				}
 			}
-			pr.Out.Header.Set(forwardHeader, f.sign(pr.In.Method, sid, remote, time.Now()))
+			pr.Out.Header.Set(forwardHeader, f.sign(pr.In.Method, sid, body, remote, time.Now()))
 		},
 		Transport:     f.transport,
 		FlushInterval: -1,

@@ -9,32 +9,34 @@ import (
 )
 
 // TestForwardSignature: a forwarded request's header verifies only for
-// the method and session it was signed for, under the cluster's secret,
+// the method, session and body it was signed for, under the cluster's secret,
 // within the allowed skew, and gives back the agent's address.
 func TestForwardSignature(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	f := newForwarder("http://r1:7800", []byte(strings.Repeat("s", 32)), log.New(discard{}))
 	other := newForwarder("http://r1:7800", []byte(strings.Repeat("t", 32)), log.New(discard{}))
-	good := f.sign("POST", "sid-1", "203.0.113.7:4242", now)
+	body := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
+	good := f.sign("POST", "sid-1", []byte(body), "203.0.113.7:4242", now)
 	tests := []struct {
-		name, value, method, sid string
-		at                       time.Time
-		wantErr                  string
+		name, value, method, sid, body string
+		at                             time.Time
+		wantErr                        string
 	}{
-		{"as signed", good, "POST", "sid-1", now, ""},
-		{"within the skew", good, "POST", "sid-1", now.Add(forwardSkew - time.Second), ""},
-		{"another session", good, "POST", "sid-2", now, "does not verify"},
-		{"another method", good, "DELETE", "sid-1", now, "does not verify"},
-		{"another secret", other.sign("POST", "sid-1", "203.0.113.7:4242", now), "POST", "sid-1", now, "does not verify"},
-		{"another address", strings.Replace(good, "203.0.113.7", "198.51.100.1", 1), "POST", "sid-1", now, "does not verify"},
-		{"too old", good, "POST", "sid-1", now.Add(forwardSkew + time.Second), "from now"},
-		{"from the future", good, "POST", "sid-1", now.Add(-forwardSkew - time.Second), "from now"},
-		{"malformed", "r1 x", "POST", "sid-1", now, "malformed"},
-		{"bad time", "r1 soon 1.2.3.4:5 sig", "POST", "sid-1", now, "malformed time"},
+		{"as signed", good, "POST", "sid-1", body, now, ""},
+		{"within the skew", good, "POST", "sid-1", body, now.Add(forwardSkew - time.Second), ""},
+		{"another session", good, "POST", "sid-2", body, now, "does not verify"},
+		{"another method", good, "DELETE", "sid-1", body, now, "does not verify"},
+		{"another body", good, "POST", "sid-1", `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`, now, "does not verify"},
+		{"another secret", other.sign("POST", "sid-1", []byte(body), "203.0.113.7:4242", now), "POST", "sid-1", body, now, "does not verify"},
+		{"another address", strings.Replace(good, "203.0.113.7", "198.51.100.1", 1), "POST", "sid-1", body, now, "does not verify"},
+		{"too old", good, "POST", "sid-1", body, now.Add(forwardSkew + time.Second), "from now"},
+		{"from the future", good, "POST", "sid-1", body, now.Add(-forwardSkew - time.Second), "from now"},
+		{"malformed", "r1 x", "POST", "sid-1", body, now, "malformed"},
+		{"bad time", "r1 soon 1.2.3.4:5 sig", "POST", "sid-1", body, now, "malformed time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			remote, err := f.verify(tt.value, tt.method, tt.sid, tt.at)
+			remote, err := f.verify(tt.value, tt.method, tt.sid, []byte(tt.body), tt.at)
 			switch {
 			case tt.wantErr == "" && (err != nil || remote != "203.0.113.7:4242"):
 				t.Fatalf("verify = %q, %v; want the agent's address", remote, err)
@@ -43,7 +45,7 @@ func TestForwardSignature(t *testing.T) {
 			}
 		})
 	}
-	if remote, err := f.verify(f.sign("GET", "sid-1", "", now), "GET", "sid-1", now); err != nil || remote != "" {
+	if remote, err := f.verify(f.sign("GET", "sid-1", nil, "", now), "GET", "sid-1", nil, now); err != nil || remote != "" {
 		t.Fatalf("no address: %q, %v", remote, err)
 	}
 }

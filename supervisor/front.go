@@ -104,7 +104,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		var sess *session
 		if sid != "" {
 			var done bool
-			if sess, done, err = s.routed(w, r, sid, remote, forwardedIn, body); err != nil {
+			if sess, done, err = s.routed(w, r, sid, agent.Name, remote, forwardedIn, body); err != nil {
 				httpError(w, http.StatusServiceUnavailable, err.Error())
 				return
 			} else if done {

@@ -3,10 +3,13 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/warden-dev/warden/store"
 )
 
 // directory is a shared history that knows where each replica is
@@ -94,10 +97,11 @@ func (s *Supervisor) startRouting(ctx context.Context) error {
 // routed is how front finds the session of a request that names one:
 // the copy live here, or nil (to be resumed from the store, taking the
 // session over), unless another live replica serves it, when the request
-// is forwarded there and answered (done). forwardedIn says that another
+// is forwarded there and answered (done). Only a request of the
+// session's agent takes the session over. forwardedIn says that another
 // replica forwarded it here: it is never forwarded again. body is a POST's
 // body, read already, for a request that must be served here after all.
-func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote string, forwardedIn bool, body []byte) (sess *session, done bool, err error) {
+func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, agent, remote string, forwardedIn bool, body []byte) (sess *session, done bool, err error) {
 	sess = s.sessions.get(sid)
 	f := s.fwd.Load()
 	dir, ok := s.store.(directory)
@@ -121,8 +125,15 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 			s.takenOver(sess) // this copy is stale, whoever serves the session now
 			sess = nil
 		}
-		if target != "" && !forwardedIn && target != f.self {
-			if f.forward(w, r, target, sid, remote) {
+		if target != "" && forwardedIn {
+			// Forwarded here, but another replica serves the session and
+			// lives: taking it from there would cut its calls in flight
+			// off (a signed request replayed to the wrong replica, or one
+			// that crossed a takeover). It is not forwarded twice either.
+			return nil, false, fmt.Errorf("session %s is served by another warden replica: try again", sid)
+		}
+		if target != "" && target != f.self {
+			if f.forward(w, r, target, sid, remote, body) {
 				return nil, true, nil
 			}
 			s.log.Warn("the replica serving a session cannot be reached: taking the session over", "session", sid, "replica", target)
@@ -132,6 +143,15 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, remote 
 		}
 		if epoch == 0 {
 			return nil, false, nil // no lease: resume takes one
+		}
+		// Only the session's own agent moves it: another agent's request
+		// naming it is refused by resume, and must not take it first.
+		rec, err := s.store.Session(r.Context(), sid)
+		switch {
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, false, fmt.Errorf("read session %s: %w", sid, err)
+		case err != nil || rec.Agent != agent:
+			return nil, false, nil
 		}
 		took, err := s.takeOverFrom(r.Context(), dir, sid, epoch)
 		if err != nil {
@@ -181,12 +201,14 @@ func (s *Supervisor) forwardOnly(w http.ResponseWriter, r *http.Request, sid, re
 	if err != nil || target == "" || target == f.self {
 		return false
 	}
-	return f.forward(w, r, target, sid, remote)
+	return f.forward(w, r, target, sid, remote, nil)
 }
 
 // forwardedFrom checks the forwardHeader of r, if any, and removes it:
 // it returns the agent's address that a replica forwarding r vouches for,
-// and whether it does. A header that does not verify is ignored.
+// and whether it does. A header that does not verify is ignored. The
+// signature covers a POST's body: it is read here (up to the limit; front
+// refuses a larger one) and put back for front to read.
 func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 	v := r.Header.Get(forwardHeader)
 	if v == "" {
@@ -198,10 +220,27 @@ func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 		s.log.Warn("a request claims to be forwarded by a replica, but this warden does not route between replicas: header ignored", "peer", r.RemoteAddr)
 		return "", false
 	}
-	remote, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), time.Now())
+	var body []byte
+	if r.Method == http.MethodPost { // the forwarder signs the body it read: a POST's (front.go)
+		var err error
+		body, err = io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
+		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+		if err != nil || int64(len(body)) > s.opts.MaxBodyBytes {
+			s.log.Warn("a request claims to be forwarded by a replica, but its body cannot be read whole to check the "+forwardHeader+" header: header ignored", "peer", r.RemoteAddr, "err", err)
+			return "", false
+		}
+	}
+	remote, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), body, time.Now())
 	if err != nil {
 		s.log.Warn("a request claims to be forwarded by a replica, but its "+forwardHeader+" header does not verify: header ignored", "peer", r.RemoteAddr, "err", err)
 		return "", false
 	}
 	return remote, true
+}
+
+// readCloser reads from a body partly read already, and closes the
+// original.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }

@@ -92,8 +92,8 @@ func adoptSessions(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	logged := make(map[string]bool, len(started))
-	for _, id := range started {
-		logged[id] = true
+	for _, st := range started {
+		logged[st.ID] = true
 	}
 	rows, err := tx.Query(ctx, "SELECT body FROM sessions WHERE id <> $1 ORDER BY started_ns, id", store.SystemLog)
 	if err != nil {
@@ -123,7 +123,7 @@ func adoptSessions(ctx context.Context, tx pgx.Tx) error {
 
 // readSessionLog reads the session log off the SystemLog chain (see
 // store.SessionLogOf).
-func readSessionLog(ctx context.Context, tx pgx.Tx) (started []string, ended map[string]store.Session, kept bool, _ error) {
+func readSessionLog(ctx context.Context, tx pgx.Tx) (started []store.Session, ended map[string]store.Session, kept bool, _ error) {
 	rows, err := tx.Query(ctx, "SELECT body FROM events WHERE session = $1 ORDER BY seq", store.SystemLog)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("read the session log: %w", err)

@@ -29,11 +29,7 @@ const moveBack = `DELETE FROM events WHERE session = 's2' AND seq = 4;
 // approval) and s2 (killed after four events).
 func TestSessionLogFindsTampering(t *testing.T) {
 	base := testkit.Postgres(t)
-	type want struct {
-		session string
-		seq     uint64
-		reason  string
-	}
+	type want = wantBreak
 	cases := []struct {
 		name, sql string
 		want      []want
@@ -59,35 +55,50 @@ func TestSessionLogFindsTampering(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			name := fmt.Sprintf("sessionlog_%d", i)
-			db := openFresh(t, base, name)
-			ctx := context.Background()
-			twoSessions(t, db)
-			if rep, err := db.Verify(ctx); err != nil || len(rep.Broken) != 0 || !rep.SessionLog {
-				t.Fatalf("before: %+v, %v", rep, err)
-			}
-			if tc.sql == "" {
-				copySession(t, base, name, "s3")
-			} else {
-				execOn(t, base, name, tc.sql)
-			}
-			rep, err := db.Verify(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tc.want {
-				found := false
-				for _, b := range rep.Broken {
-					found = found || b.Session == w.session && b.Seq == w.seq && strings.Contains(b.Reason, w.reason)
-				}
-				if !found {
-					t.Errorf("Verify found %+v; want %s broken at %d: ...%s...", rep.Broken, w.session, w.seq, w.reason)
-				}
-			}
-			if len(rep.Broken) != len(tc.want) {
-				t.Errorf("Verify found %d breaks %+v; want %d", len(rep.Broken), rep.Broken, len(tc.want))
-			}
+			verifyTampered(t, base, fmt.Sprintf("sessionlog_%d", i), tc.sql, tc.want)
 		})
+	}
+}
+
+// wantBreak is a break Verify must report: the session, the event (0:
+// none in particular) and part of the reason.
+type wantBreak struct {
+	session string
+	seq     uint64
+	reason  string
+}
+
+// verifyTampered writes twoSessions in a fresh database name, edits it
+// with sql (or, when sql is empty, copies a forged s3 in), and checks that
+// Verify reports exactly want.
+func verifyTampered(t *testing.T, base, name, sql string, want []wantBreak) {
+	t.Helper()
+	db := openFresh(t, base, name)
+	ctx := context.Background()
+	twoSessions(t, db)
+	if rep, err := db.Verify(ctx); err != nil || len(rep.Broken) != 0 || !rep.SessionLog {
+		t.Fatalf("before: %+v, %v", rep, err)
+	}
+	if sql == "" {
+		copySession(t, base, name, "s3")
+	} else {
+		execOn(t, base, name, sql)
+	}
+	rep, err := db.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		found := false
+		for _, b := range rep.Broken {
+			found = found || b.Session == w.session && b.Seq == w.seq && strings.Contains(b.Reason, w.reason)
+		}
+		if !found {
+			t.Errorf("Verify found %+v; want %s broken at %d: ...%s...", rep.Broken, w.session, w.seq, w.reason)
+		}
+	}
+	if len(rep.Broken) != len(want) {
+		t.Errorf("Verify found %d breaks %+v; want %d", len(rep.Broken), rep.Broken, len(want))
 	}
 }
 

@@ -22,7 +22,8 @@ func checkSessionLog(ctx context.Context, tx pgx.Tx, rep *store.Report) error {
 	}
 	rep.SessionLog = true
 	add := rep.BreakOnce()
-	rows, err := tx.Query(ctx, `SELECT s.id, s.body, EXISTS (SELECT 1 FROM events e WHERE e.session = s.id) FROM sessions s WHERE s.id <> $1 ORDER BY s.id`, store.SystemLog)
+	rows, err := tx.Query(ctx, `SELECT s.id, s.agent, s.state, s.started_ns, s.body, EXISTS (SELECT 1 FROM events e WHERE e.session = s.id)
+		FROM sessions s WHERE s.id <> $1 ORDER BY s.id`, store.SystemLog)
 	if err != nil {
 		return fmt.Errorf("check the session log: %w", err)
 	}
@@ -37,12 +38,18 @@ func checkSessionLog(ctx context.Context, tx pgx.Tx, rep *store.Report) error {
 		var id string
 		var body []byte
 		var r row
-		if err := rows.Scan(&id, &body, &r.events); err != nil {
+		cols := columns{atName: "started_ns"}
+		if err := rows.Scan(&id, &cols.agent, &cols.state, &cols.at, &body, &r.events); err != nil {
 			rows.Close()
 			return fmt.Errorf("check the session log: %w", err)
 		}
 		r.rec, err = decodeSession(body)
 		r.bad = err != nil // reported by Verify
+		if !r.bad {
+			if why := cols.differ("", columns{agent: r.rec.Agent, state: r.rec.State, at: r.rec.Started.UnixNano()}); why != "" { // session and expires_ns: not columns of sessions
+				add(id, 0, "%s", why)
+			}
+		}
 		recs[id] = r
 		ids = append(ids, id)
 	}
@@ -50,8 +57,8 @@ func checkSessionLog(ctx context.Context, tx pgx.Tx, rep *store.Report) error {
 		return fmt.Errorf("check the session log: %w", err)
 	}
 	logged := make(map[string]bool, len(started))
-	for _, id := range started {
-		logged[id] = true
+	for _, st := range started {
+		logged[st.ID] = true
 	}
 	for _, id := range ids {
 		r := recs[id]
@@ -62,14 +69,22 @@ func checkSessionLog(ctx context.Context, tx pgx.Tx, rep *store.Report) error {
 		}
 		add(id, 1, "the session has no start on the system log: recorded outside warden, or its start was removed")
 	}
-	for _, id := range started {
+	for _, st := range started {
+		id := st.ID
 		r, ok := recs[id]
 		if !ok {
 			add(id, 1, "the system log records the start of this session, but the session is gone: deleted")
 			continue
 		}
+		if r.bad {
+			continue
+		}
 		end, ok := ended[id]
-		if !ok || r.bad {
+		if why := store.DisagreesWithLog(r.rec, st, end, ok); why != "" {
+			add(id, 0, "%s", why)
+			continue
+		}
+		if !ok {
 			continue
 		}
 		reason, err := holdsHead(ctx, tx, r.rec, end.LastSeq, end.Head)
@@ -79,6 +94,9 @@ func checkSessionLog(ctx context.Context, tx pgx.Tx, rep *store.Report) error {
 		if reason != "" {
 			add(id, end.LastSeq, "the system log recorded this session's end at event %d, but %s", end.LastSeq, reason)
 		}
+	}
+	if err := checkApprovalColumns(ctx, tx, rep); err != nil {
+		return err
 	}
 	return checkApprovals(ctx, tx, rep)
 }
