@@ -100,6 +100,11 @@ func (c *call) admit(ctx context.Context) (workflows.Decision, *mcp.CallToolResu
 	if err == nil {
 		c.observeCall(d.Verdict.String(), time.Since(began))
 	}
+	if errors.Is(err, store.ErrAgentSuspended) {
+		// Suspended on another replica, whose notice has not come yet.
+		s.log.Warn("call refused: the agent was suspended on another replica", "session", sess.id, "tool", c.name)
+		return d, refusal("warden refused this call: the agent is suspended")
+	}
 	if err != nil {
 		s.log.Error("cannot decide or record call; refused", "session", sess.id, "tool", c.name, "err", err)
 		return d, refusal("warden refused this call: it could not be decided and recorded")

@@ -37,6 +37,11 @@ func (d *DB) append(ctx context.Context, sessionID string, ev store.Event, data 
 		if err := d.checkLease(ctx, tx, sessionID); err != nil {
 			return err
 		}
+		if goesAhead(ev) {
+			if err := checkNotSuspended(ctx, tx, sessionID); err != nil {
+				return err
+			}
+		}
 		ev, err = appendTx(ctx, tx, sessionID, ev, data)
 		return err
 	})

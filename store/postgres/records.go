@@ -63,6 +63,10 @@ func (d *DB) SetAgentSuspended(ctx context.Context, rec store.AgentRecord) error
 	}
 	rec.Changed = rec.Changed.UTC()
 	err := d.tx(ctx, func(tx pgx.Tx) error {
+		// Waits for the calls of the agent being recorded (suspended.go).
+		if _, err := tx.Exec(ctx, fmt.Sprintf(agentLock, "", "$1::text"), rec.Name); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, "INSERT INTO agents (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body", rec.Name, mustJSON(&rec))
 		return err
 	})
