@@ -36,6 +36,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/warden-dev/warden/internal/cputime"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/supervisor"
 	"github.com/warden-dev/warden/tools"
@@ -499,7 +500,7 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 	if t.stats != nil {
 		before = t.stats()
 	}
-	cpuBefore, cpuOK := processCPU()
+	cpuBefore, cpuOK := cputime.Process()
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	for _, c := range clients {
@@ -522,7 +523,7 @@ func measure(ctx context.Context, mode string, t target, n int, d time.Duration)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpuAfter, _ := processCPU()
+	cpuAfter, _ := cputime.Process()
 	close(errs)
 	if err := <-errs; err != nil {
 		return Result{}, nil, err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-dev/warden/internal/cputime"
 	"github.com/warden-dev/warden/internal/testkit"
 	"github.com/warden-dev/warden/store"
 	"github.com/warden-dev/warden/tools"
@@ -38,7 +39,7 @@ func TestRunMeasuresEveryMode(t *testing.T) {
 		// Every mode's CPU time is measured where it can be read; a run
 		// of calls over HTTP cannot cost nothing, nor keep more than
 		// every CPU busy.
-		if _, ok := processCPU(); ok && (r.CPUusPerCall <= 0 || r.CPUBusy <= 0 || r.CPUBusy > 1.05) {
+		if _, ok := cputime.Process(); ok && (r.CPUusPerCall <= 0 || r.CPUBusy <= 0 || r.CPUBusy > 1.05) {
 			t.Fatalf("%+v: implausible CPU figures", r)
 		}
 		if r.OpenP99us < r.OpenP50us {
@@ -117,12 +118,12 @@ func TestCPUShare(t *testing.T) {
 // TestProcessCPU checks that the process's CPU time is read and grows
 // with work done, where it can be read at all.
 func TestProcessCPU(t *testing.T) {
-	before, ok := processCPU()
+	before, ok := cputime.Process()
 	if !ok {
 		t.Skip("the process's CPU time cannot be read here")
 	}
 	x := uint64(1)
-	for after, _ := processCPU(); after <= before; after, _ = processCPU() {
+	for after, _ := cputime.Process(); after <= before; after, _ = cputime.Process() {
 		for range 1 << 16 {
 			x = x*6364136223846793005 + 1442695040888963407
 		}

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package store
-
-import "time"
-
-// cpuTime is not measured here: the benchmark then reports no CPU time.
-func cpuTime() time.Duration { return 0 }
