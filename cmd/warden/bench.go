@@ -21,10 +21,11 @@ import (
 // commit), with the fdatasync's p50 measured in the data directory in the
 // same run: limit = sessions / (sessions/hop + 2·fdatasync).
 type benchCmd struct {
-	Duration       time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level)." default:"32s"`
+	Duration       time.Duration `help:"Measuring time of the whole run, split among the configurations (four modes at each concurrency level, five with --floor)." default:"32s"`
 	Sessions       []int         `help:"Concurrency levels: concurrent sessions, each calling back to back." default:"1,16,64,256"`
 	Dir            string        `help:"Directory for the benchmark's history file (use the disk warden will use); default a temporary one."`
 	JSON           bool          `help:"One JSON object per line: mode, sessions, calls, calls_per_sec, p50_us, p99_us; with --store postgres also store (none, bbolt or postgres) and replicas; for warden-per-session open_p50_us, open_p99_us (what opening an upstream session adds to a session's first call); for the warden modes fsync_p50_us, fsync_p99_us, fsync_mean_us (fdatasync in the data directory), log_fsync_mean_us (of warden's log), limit_calls_per_sec, share_of_limit, events_per_fsync, wait_per_durable_point_us; for every mode, where the process's CPU time can be read (unix), cpu_us_per_call (the whole process's CPU time over the mode's run per call) and cpu_busy (that CPU time per wall-clock second per GOMAXPROCS: near 1, bound by the CPU)."`
+	Floor          bool          `help:"Also measure hop-durable, after the hop: the hop whose handler makes warden's two durable appends per call (the call's event before forwarding, the result's after) through the same store, with nothing else of warden; what any warden on this store could keep. It reports the log's columns as the warden modes do. bbolt only."`
 	Store          string        `help:"bbolt: the direct call, the hop, warden and warden-per-session, history in bbolt. postgres: the hop, warden on bbolt, warden on PostgreSQL, and three warden replicas on that database behind HAProxy (round robin, no stickiness), in one run." enum:"bbolt,postgres" default:"bbolt"`
 	PostgresURLEnv string        `name:"postgres-url-env" placeholder:"NAME" help:"With --store postgres: the environment variable holding the URL of a database the bench may fill (it is not emptied afterwards). Without it a throwaway cluster is started in a temporary folder (initdb and pg_ctl, Debian's postgresql) and removed at the end."`
 }
@@ -34,6 +35,9 @@ func (c *benchCmd) Run(g *cli) error {
 		if n <= 0 {
 			return fmt.Errorf("bench: --sessions: %d is not a number of sessions", n)
 		}
+	}
+	if c.Floor && c.Store == "postgres" {
+		return errors.New("bench: --floor is for --store bbolt")
 	}
 	if c.PostgresURLEnv != "" && c.Store != "postgres" {
 		return errors.New("bench: --postgres-url-env is for --store postgres")
@@ -53,7 +57,7 @@ func (c *benchCmd) Run(g *cli) error {
 	defer stop()
 	out := g.stdout()
 	enc := json.NewEncoder(out)
-	opts := bench.Options{Duration: c.Duration, Sessions: c.Sessions, Dir: dir, Report: func(r bench.Result) {
+	opts := bench.Options{Duration: c.Duration, Sessions: c.Sessions, Dir: dir, Floor: c.Floor, Report: func(r bench.Result) {
 		if c.JSON {
 			_ = enc.Encode(r)
 		}

@@ -11,8 +11,8 @@ import (
 )
 
 // TestBenchRefusesBadFlags: a concurrency level that is not a number of
-// sessions, a database variable without --store postgres, and a variable
-// that holds nothing are refused before anything is measured, naming the
+// sessions, a database variable without --store postgres, a variable
+// that holds nothing, and --floor with PostgreSQL are refused before anything is measured, naming the
 // flag.
 func TestBenchRefusesBadFlags(t *testing.T) {
 	t.Setenv("BENCH_PG_EMPTY", "")
@@ -25,6 +25,7 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"negative sessions", benchCmd{Sessions: []int{1, -16}}, "--sessions"},
 		{"url without postgres", benchCmd{Sessions: []int{1}, Store: "bbolt", PostgresURLEnv: "BENCH_PG_EMPTY"}, "--postgres-url-env is for --store postgres"},
 		{"empty variable", benchCmd{Sessions: []int{1}, Store: "postgres", PostgresURLEnv: "BENCH_PG_EMPTY"}, "$BENCH_PG_EMPTY is empty or unset"},
+		{"floor with postgres", benchCmd{Sessions: []int{1}, Store: "postgres", Floor: true}, "--floor is for --store bbolt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cmd.Dir = t.TempDir()
@@ -67,4 +68,25 @@ func TestBenchPostgresPrintsEveryMode(t *testing.T) {
 	if strings.Contains(out, url) {
 		t.Errorf("bench printed the database URL:\n%s", out)
 	}
+}
+
+// TestBenchFloorPrintsItsRow: `warden bench --floor` prints a hop-durable
+// row at each level, with the log's columns filled in as warden's are.
+func TestBenchFloorPrintsItsRow(t *testing.T) {
+	cmd := benchCmd{Duration: time.Second, Sessions: []int{2}, Dir: t.TempDir(), Store: "bbolt", Floor: true}
+	out, err := printed(cmd.Run)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 14 || f[0] != "hop-durable" {
+			continue
+		}
+		if f[1] != "2" || f[8] == "-" || f[10] == "-" {
+			t.Fatalf("hop-durable row without the log's columns: %q", line)
+		}
+		return
+	}
+	t.Fatalf("bench --floor printed no hop-durable row:\n%s", out)
 }

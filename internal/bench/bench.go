@@ -71,7 +71,8 @@ type Result struct {
 	CPUusPerCall float64 `json:"cpu_us_per_call,omitempty"`
 	CPUBusy      float64 `json:"cpu_busy,omitempty"`
 
-	// The rest are for the warden modes only. FsyncP50us, FsyncP99us and
+	// The rest are for the modes with warden's log only (the warden modes,
+	// and hop-durable, whose limit is the same model's). FsyncP50us, FsyncP99us and
 	// FsyncMeanUs are one small in-place write and fdatasync in the data
 	// directory, measured just before this concurrency level's modes;
 	// LogFsyncMeanUs is the mean fdatasync of warden's own log while the
@@ -102,6 +103,10 @@ type Options struct {
 	Dir string
 	// Report, if set, receives each result as soon as it is measured.
 	Report func(Result)
+	// Floor adds floorMode after the hop: the hop with warden's two
+	// durable appends per call on its own bbolt file in Dir. Not with
+	// PostgresURL.
+	Floor bool
 	// PostgresURL, when set, makes the run the PostgreSQL comparison
 	// (postgresModes) on that database, which it fills with sessions.
 	PostgresURL string
@@ -154,7 +159,14 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	measured, startWardens := modes, bboltModes
 	if opts.PostgresURL != "" {
+		if opts.Floor {
+			return nil, errors.New("bench: the floor (hop-durable) is for the bbolt run only")
+		}
 		measured, startWardens = postgresModes, startPostgresModes
+	}
+	if opts.Floor {
+		at := slices.Index(measured, "hop") + 1
+		measured = slices.Insert(slices.Clone(measured), at, floorMode)
 	}
 	per := opts.Duration / time.Duration(len(measured)*len(opts.Sessions))
 
@@ -170,6 +182,11 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	r.closers = append(r.closers, closeHop)
 	targets := map[string]target{"direct": {url: upURL}, "hop": {url: hopURL, store: noStore(opts)}}
+	if opts.Floor {
+		if targets[floorMode], err = r.startFloor(ctx, upURL, opts.Dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := startWardens(ctx, r, opts, upURL, targets); err != nil {
 		return nil, err
 	}
@@ -314,6 +331,22 @@ func startHop(ctx context.Context, upURL string, serve func(http.Handler) (strin
 		})
 	url, err := serve(mcpHandler(s))
 	return url, func() { _ = up.Close() }, err
+}
+
+// startFloor runs floorMode on its own bbolt file in dir, closed with the
+// rig.
+func (r *rig) startFloor(ctx context.Context, upURL, dir string) (target, error) {
+	db, err := store.Open(filepath.Join(dir, floorMode+".db"))
+	if err != nil {
+		return target{}, fmt.Errorf("bench %s: %w", floorMode, err)
+	}
+	r.closers = append(r.closers, func() { _ = db.Close() })
+	url, stop, err := startDurableHop(ctx, upURL, r.serve, db)
+	if err != nil {
+		return target{}, fmt.Errorf("bench %s: %w", floorMode, err)
+	}
+	r.closers = append(r.closers, stop)
+	return target{url: url, stats: db.LogStats}, nil
 }
 
 // bboltModes starts the default run's warden modes, each on its own

@@ -180,16 +180,7 @@ func TestCheckSharing(t *testing.T) {
 // sampled sessions do not linger beside the measured ones.
 func TestThrowawayEndsItsUpstreamSession(t *testing.T) {
 	ctx := context.Background()
-	r := &rig{}
-	t.Cleanup(r.close)
-	upURL, err := r.serve(mcpHandler(echoServer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, upURL, db := echoRig(t)
 	w, err := r.startWarden(ctx, upURL, db, tools.PerSession)
 	if err != nil {
 		t.Fatal(err)
@@ -210,4 +201,23 @@ func TestThrowawayEndsItsUpstreamSession(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "the throwaway session's upstream session to close", func() bool {
 		return w.upstreamSessions() == 1
 	})
+}
+
+// echoRig starts a rig, closed when the test ends, serving the echo
+// upstream, and opens a store in a temporary directory for a mode to use
+// (a warden mode closes it; closing it twice is harmless).
+func echoRig(t *testing.T) (r *rig, upURL string, db *store.DB) {
+	t.Helper()
+	r = &rig{}
+	t.Cleanup(r.close)
+	upURL, err := r.serve(mcpHandler(echoServer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = store.Open(filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return r, upURL, db
 }
