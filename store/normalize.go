@@ -72,6 +72,11 @@ func canonicalJSON(raw json.RawMessage) (json.RawMessage, bool) {
 	if raw == nil {
 		return json.RawMessage("null"), true
 	}
+	// What json.Marshal wrote (most Args and Data) is usually canonical
+	// already: then it is kept, not copied.
+	if json.Valid(raw) && compacted(raw) && !bytes.ContainsAny(raw, "<>&\u2028\u2029") {
+		return raw, true
+	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
 		return nil, false
@@ -82,4 +87,21 @@ func canonicalJSON(raw json.RawMessage) (json.RawMessage, bool) {
 	var escaped bytes.Buffer
 	json.HTMLEscape(&escaped, compact.Bytes())
 	return escaped.Bytes(), true
+}
+
+// compacted reports whether valid JSON raw has no whitespace outside its
+// strings, which is all json.Compact takes out.
+func compacted(raw []byte) bool {
+	in := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case in && c == '\\':
+			i++ // the escaped byte cannot end the string
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return true
 }
