@@ -430,7 +430,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	progress := &progressMark{}
 	fctx, cancel := context.WithCancelCause(context.WithValue(ctx, progressKey{}, progress))
 	defer cancel(nil)
-	untrack, live := c.sess.track(cancel)
+	tracked, live := c.sess.track(cancel)
 	if !live {
 		return refusal("warden refused this call: the session was ended")
 	}
@@ -452,10 +452,11 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 
 	// The call counts as in flight until its result is on record, so that
 	// a kill records the session's end after it.
-	rd, err := c.observeResult(context.WithoutCancel(ctx), d, f)
-	untrack()
+	wctx := context.WithoutCancel(ctx)
+	rd, err := c.observeResult(wctx, d, f)
+	c.sess.untrack(tracked)
 	if err == nil && c.kind == "" && f.err == nil {
-		c.s.baselineResult(context.WithoutCancel(ctx), c.sess, c.name, c.baseArgs, f.size)
+		c.s.baselineResult(wctx, c.sess, c.name, c.baseArgs, f.size)
 	}
 	if err != nil {
 		// The upstream acted, but a result that is not on record is not
@@ -465,7 +466,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	}
 	switch {
 	case rd.Verdict == warden.Kill:
-		c.s.kill(context.WithoutCancel(ctx), c.sess, "result of "+c.name+": "+strings.Join(rd.Reasons, "; "), "warden")
+		c.s.kill(wctx, c.sess, "result of "+c.name+": "+strings.Join(rd.Reasons, "; "), "warden")
 		return refusal(fmt.Sprintf("warden withheld the result and ended this session: %s", strings.Join(rd.Reasons, "; ")))
 	case rd.Verdict > warden.Flag:
 		return refusal(fmt.Sprintf("warden withheld the result (%s): %s", rd.Verdict, strings.Join(rd.Reasons, "; ")))
