@@ -80,3 +80,44 @@ func BenchmarkSealEvent(b *testing.B) {
 		}
 	}
 }
+
+// TestAppendHashesAsTheRoundTrip: events appended through the log are
+// chained with the hashes the plain path gives (the JSON round trip, then
+// json.Marshal), so the fast normalising and sealing change no hash that
+// Verify recomputes, and Verify finds the chain intact.
+func TestAppendHashesAsTheRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	db, _ := openTest(t)
+	at := time.Date(2026, 12, 1, 8, 0, 0, 123456789, time.UTC)
+	mustCreate(t, db, "s", "a", at)
+	prev := ""
+	for i, ev := range []Event{
+		{Kind: KindCall, CallID: "c1", Upstream: "u", Tool: "t", Time: at, Args: json.RawMessage(`{"a":"b c","n":[1,2.5]}`), Verdict: "allow"},
+		{Kind: KindResult, CallID: "c1", Tool: "t", Time: at, OK: true, Size: 12, LatencyUS: 345, Data: json.RawMessage(`{"text":"<b>&é\u2028"}`), Verdict: "allow"},
+		{Kind: KindCall, Time: at, Args: json.RawMessage(" { \"x\" : null } "), Reasons: []string{"r <1>", "caf\xe9"}, Error: "e\n\t\"q\""},
+		{Kind: KindSignal, Time: at.In(time.FixedZone("X", 3600)), Reasons: []string{}},
+	} {
+		got, err := db.Append(ctx, "s", ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ev
+		want.Session, want.Time, want.Seq, want.Prev = "s", ev.Time.UTC(), uint64(i+1), prev
+		want, err = roundTrip(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := hashEvent(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Hash != h {
+			t.Fatalf("event %d: hash %s, the round trip gives %s", i+1, got.Hash, h)
+		}
+		prev = h
+	}
+	rep, err := db.Verify(ctx)
+	if err != nil || len(rep.Broken) > 0 || rep.Events < 4 {
+		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+}
