@@ -480,12 +480,15 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 // call decided as d got back, and makes the result's event and the
 // session's state durable together.
 func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwarded) (workflows.Decision, error) {
+	// The result's text is read once, for the record, the rules and the
+	// provenance of later calls.
+	text := allText(f.res)
 	ev := c.event(store.KindResult)
-	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.current().resultData(c.name, f.res)
+	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.current().resultData(c.name, f.res, text)
 	if f.err != nil {
 		ev.Error = f.err.Error()
 	} else if f.res.IsError {
-		ev.Error = clipText(allText(f.res), 500)
+		ev.Error = clipText(text, 500)
 	}
 	if c.pol.empty() {
 		ev.Verdict = warden.Allow.String()
@@ -497,13 +500,13 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	sess.mu.Lock()
 	st := sess.state
 	sess.mu.Unlock()
-	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: allText(f.res), Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
+	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: text, Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
 	if c.stays(rd) {
 		next = st
 	}
 	if rd.Verdict <= warden.Flag && c.wf.Provenance != nil {
 		// What the agent is handed is where its next values may come from.
-		sess.prov.observe(c.name, f.res.StructuredContent, allText(f.res), rd.Parsed())
+		sess.prov.observe(c.name, f.res.StructuredContent, text, rd.Parsed())
 	}
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if rd.Verdict > warden.Flag {
@@ -552,8 +555,8 @@ type ResultRecord struct {
 	Rules      []string `json:"rules,omitempty"`
 }
 
-func resultData(res *mcp.CallToolResult) json.RawMessage {
-	rec := ResultRecord{Text: allText(res), Structured: res.StructuredContent}
+func resultData(res *mcp.CallToolResult, text string) json.RawMessage {
+	rec := ResultRecord{Text: text, Structured: res.StructuredContent}
 	if len(rec.Text) > maxRecordedResult {
 		rec.Text, rec.Truncated = rec.Text[:maxRecordedResult], true
 	}
@@ -578,18 +581,15 @@ func upstreamFailure(err error) *mcp.CallToolResult {
 
 // allText joins a result's text contents, and the text of resources
 // embedded in it: result rules see a secret whichever way it comes back.
+// A result of one content (most are) is its text, not a copy of it.
 func allText(res *mcp.CallToolResult) string {
+	if len(res.Content) == 1 {
+		text, _ := contentText(res.Content[0])
+		return text
+	}
 	var b strings.Builder
 	for _, c := range res.Content {
-		text, ok := "", false
-		switch t := c.(type) {
-		case mcp.TextContent:
-			text, ok = t.Text, true
-		case mcp.EmbeddedResource:
-			var r mcp.TextResourceContents
-			r, ok = t.Resource.(mcp.TextResourceContents)
-			text = r.Text
-		}
+		text, ok := contentText(c)
 		if !ok {
 			continue
 		}
@@ -599,6 +599,19 @@ func allText(res *mcp.CallToolResult) string {
 		b.WriteString(text)
 	}
 	return b.String()
+}
+
+// contentText is the text of a text content or of an embedded text
+// resource; ok is false for other content.
+func contentText(c mcp.Content) (text string, ok bool) {
+	switch t := c.(type) {
+	case mcp.TextContent:
+		return t.Text, true
+	case mcp.EmbeddedResource:
+		r, ok := t.Resource.(mcp.TextResourceContents)
+		return r.Text, ok
+	}
+	return "", false
 }
 
 func clipText(s string, n int) string {
