@@ -41,13 +41,18 @@ type ToolArgs struct {
 }
 
 // argsOf reads a call's arguments as a ToolArgs of one call; ok is false
-// when they are not a JSON object (or null, for none).
+// when they are not a JSON object (or null, for none). It runs on every
+// call: MaxLen and MaxNumber are made only for a list or a number (a nil
+// map reads as an empty one), and null is not decoded.
 func argsOf(raw json.RawMessage) (a *ToolArgs, ok bool) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
+	if string(raw) != "null" && json.Unmarshal(raw, &m) != nil {
 		return nil, false
 	}
-	a = &ToolArgs{MaxLen: map[string]int{}, MaxNumber: map[string]float64{}}
+	if len(m) == 0 {
+		return &ToolArgs{Shapes: map[string]int{"": 1}}, true
+	}
+	a = &ToolArgs{}
 	names := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(names))
 	for i, k := range names {
@@ -58,11 +63,17 @@ func argsOf(raw json.RawMessage) (a *ToolArgs, ok bool) {
 		case "array":
 			var l []json.RawMessage
 			if json.Unmarshal(v, &l) == nil {
+				if a.MaxLen == nil {
+					a.MaxLen = map[string]int{}
+				}
 				a.MaxLen[k] = len(l)
 			}
 		case "number":
 			var f float64
 			if json.Unmarshal(v, &f) == nil {
+				if a.MaxNumber == nil {
+					a.MaxNumber = map[string]float64{}
+				}
 				a.MaxNumber[k] = math.Abs(f)
 			}
 		}
