@@ -91,8 +91,11 @@ func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
 	if sch.docErr != nil {
 		return fmt.Errorf("%w: the tool's input schema is not JSON: %w", ErrArgs, sch.docErr)
 	}
-	if err := sch.top.undeclared(sch.doc, decoded, &argPath{"arguments"}); err != nil {
-		return fmt.Errorf("%w: %w", ErrArgs, err)
+	// An empty object has no key to fold onto a declared one.
+	if m, ok := decoded.(map[string]any); !ok || len(m) > 0 {
+		if err := sch.top.undeclared(sch.doc, decoded, &argPath{"arguments"}); err != nil {
+			return fmt.Errorf("%w: %w", ErrArgs, err)
+		}
 	}
 	if !validate {
 		return nil
