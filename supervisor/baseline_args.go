@@ -45,8 +45,11 @@ type ToolArgs struct {
 // call: MaxLen and MaxNumber are made only for a list or a number (a nil
 // map reads as an empty one), and null is not decoded.
 func argsOf(raw json.RawMessage) (a *ToolArgs, ok bool) {
+	if string(raw) == "null" {
+		return &ToolArgs{Shapes: map[string]int{"": 1}}, true
+	}
 	var m map[string]json.RawMessage
-	if string(raw) != "null" && json.Unmarshal(raw, &m) != nil {
+	if json.Unmarshal(raw, &m) != nil {
 		return nil, false
 	}
 	if len(m) == 0 {

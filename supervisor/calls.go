@@ -519,6 +519,9 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 // name at its upstream when agents see it under another, and where each
 // argument came from when the policy tracks it.
 func callData(d workflows.Decision, t tools.Tool, prov map[string][]string) json.RawMessage {
+	if len(d.Steps) == 0 && prov == nil && t.Name == t.Def.Name {
+		return nil // most calls of an agent without a workflow: no map to make
+	}
 	m := map[string]any{}
 	if len(d.Steps) > 0 {
 		m["steps"] = d.Steps
