@@ -33,3 +33,51 @@ func TestArgsOf(t *testing.T) {
 		}
 	}
 }
+
+// FuzzArgsOfValue: reading the arguments mcp-go decoded gives what
+// reading their encoding gives, for any JSON the agent sends.
+func FuzzArgsOfValue(f *testing.F) {
+	for _, s := range []string{`{"to":["a","b"],"amount":-12.5,"x":null,"o":{"k":1},"b":true,"s":"<"}`, `{}`, `null`, `[1]`, `{"a\u00e9":1e300,"b":[]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var v any
+		if json.Unmarshal([]byte(raw), &v) != nil {
+			return
+		}
+		enc, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		got, done := argsOfValue(v)
+		if !done {
+			return
+		}
+		want, _ := argsOf(enc)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("argsOfValue = %+v; argsOf of %s = %+v", got, enc, want)
+		}
+	})
+}
+
+// BenchmarkArgsOf: a call's arguments read for the baseline, from their
+// encoding and from mcp-go's decoding of them.
+func BenchmarkArgsOf(b *testing.B) {
+	raw := json.RawMessage(`{"customer":"c-1042","amount":125.5,"currency":"EUR","to":["a","b"],"memo":"refund for order 88231"}`)
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoding", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			argsOf(raw)
+		}
+	})
+	b.Run("value", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			argsOfValue(v)
+		}
+	})
+}

@@ -60,7 +60,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 
 	// The arguments are read for the baseline once, for the call and for
 	// its result; behaviour signals count in this call's decision.
-	c.baseArgs, _ = argsOf(c.args)
+	c.baseArgs = c.readArgs()
 	s.baselineCall(wctx, sess, c.name, c.baseArgs)
 	d, res := c.admit(ctx)
 	if res != nil {
@@ -156,6 +156,19 @@ func (s *Supervisor) newCall(sess *session, req mcp.CallToolRequest) *call {
 		args = json.RawMessage(`null`)
 	}
 	return &call{s: s, sess: sess, req: req, id: newID(), name: req.Params.Name, args: args, pol: s.policyFor(sess.agent.Name)}
+}
+
+// readArgs is argsOf(c.args), read from the arguments mcp-go decoded when
+// c.args is their encoding (not null for arguments that would not encode),
+// rather than by decoding c.args once more.
+func (c *call) readArgs() *ToolArgs {
+	if string(c.args) != "null" {
+		if a, done := argsOfValue(c.req.Params.Arguments); done {
+			return a
+		}
+	}
+	a, _ := argsOf(c.args)
+	return a
 }
 
 // found binds the call to the catalog's tool.
