@@ -332,13 +332,17 @@ func walkChain(ctx context.Context, id string, rec *Session, start chainHead, ne
 func sealEvent(ev *Event) ([]byte, error) {
 	ev.Hash = ""
 	// Encoded into a buffer with room for the hash, so that splicing it
-	// in needs no second buffer. An Encoder writes what Marshal returns
-	// (HTML escaped too) and a newline.
-	buf := bytes.NewBuffer(make([]byte, 0, sealRoom(ev)))
-	if err := json.NewEncoder(buf).Encode(ev); err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
+	// in needs no second buffer.
+	b, ok := appendEventJSON(make([]byte, 0, sealRoom(ev)), ev)
+	if !ok {
+		// An Encoder writes what Marshal returns (HTML escaped too) and a
+		// newline.
+		buf := bytes.NewBuffer(b)
+		if err := json.NewEncoder(buf).Encode(ev); err != nil {
+			return nil, fmt.Errorf("encode event: %w", err)
+		}
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	const tail = `"hash":""}`
 	if !bytes.HasSuffix(b, []byte(tail)) {
 		return nil, fmt.Errorf("encode event: unexpected encoding %.40q", b[max(0, len(b)-40):])

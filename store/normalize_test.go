@@ -23,6 +23,8 @@ func TestNormalizeFastIsTheRoundTrip(t *testing.T) {
 		{"empty reasons", Event{Session: "s", Kind: KindCall, Time: now, Reasons: []string{}}, true},
 		{"spaced JSON", Event{Kind: KindCall, Time: now, Args: json.RawMessage(" { \"a\" : [ 1 , 2.50, 1e3 ] } "), Data: json.RawMessage("\n null \n")}, true},
 		{"HTML and line separators in JSON", Event{Kind: KindCall, Time: now, Args: json.RawMessage(`{"p":"<a&b> \u2028` + "\u2029\u2028" + `"}`)}, true},
+		{"spaces in strings only", Event{Kind: KindCall, Time: now, Args: json.RawMessage(`{"a b":"c d","e":"\" f\\","g":[" "]}`)}, true},
+		{"space after an escaped backslash", Event{Kind: KindCall, Time: now, Args: json.RawMessage(`{"a":"\\", "b":1}`)}, true},
 		{"escapes kept", Event{Kind: KindCall, Time: now, Args: json.RawMessage(`"\u00e9\n\"x\""`)}, true},
 		{"non-ASCII strings", Event{Kind: KindCall, Time: now, Tool: "café", Error: "\u2028<b>", Reasons: []string{"ünïcode"}}, true},
 		{"zero time", Event{Kind: KindCall}, true},
@@ -75,5 +77,24 @@ func BenchmarkNormalize(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestNormalizeKeepsCanonicalJSON: Args and Data that are canonical
+// already (as json.Marshal writes them) are kept, not copied: normalising
+// such an event allocates nothing.
+func TestNormalizeKeepsCanonicalJSON(t *testing.T) {
+	ev := Event{Session: "s", Kind: KindCall, Tool: "t", Time: time.Now().UTC(),
+		Args: json.RawMessage(`{"memo":"a \"quoted\" note","n":[1,2]}`), Data: json.RawMessage(`{"steps":["a"]}`)}
+	most := 0.0 // 2 when Args and Data were copied
+	if raceDetector {
+		most = 1
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := normalize(ev); err != nil {
+			t.Fatal(err)
+		}
+	}); n > most {
+		t.Fatalf("%v allocations to normalise an event whose JSON is canonical, want at most %v", n, most)
 	}
 }

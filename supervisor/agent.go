@@ -52,12 +52,12 @@ type Agent struct {
 	JudgeBounds eval.Bounds
 }
 
-// resultData is what history keeps of a result of tool: its content, or
-// its digest when the agent's policy says so (high-volume tools, whose
-// content would dominate the history's size).
-func (a *Agent) resultData(tool string, res *mcp.CallToolResult) json.RawMessage {
+// resultData is what history keeps of a result of tool whose text is
+// text (allText): its content, or its digest when the agent's policy says
+// so (high-volume tools, whose content would dominate the history's size).
+func (a *Agent) resultData(tool string, res *mcp.CallToolResult, text string) json.RawMessage {
 	if a == nil || a.DigestResults == nil || !a.DigestResults(tool) {
-		return resultData(res)
+		return resultData(res, text)
 	}
 	out, _ := json.Marshal(resultDigest(res))
 	return out

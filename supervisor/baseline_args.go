@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Argument signals: a known tool called with arguments unlike the
@@ -41,38 +42,110 @@ type ToolArgs struct {
 }
 
 // argsOf reads a call's arguments as a ToolArgs of one call; ok is false
-// when they are not a JSON object (or null, for none).
+// when they are not a JSON object (or null, for none). It runs on every
+// call: MaxLen and MaxNumber are made only for a list or a number (a nil
+// map reads as an empty one), and null is not decoded.
 func argsOf(raw json.RawMessage) (a *ToolArgs, ok bool) {
+	if string(raw) == "null" {
+		return &ToolArgs{Shapes: map[string]int{"": 1}}, true
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
 		return nil, false
 	}
-	a = &ToolArgs{MaxLen: map[string]int{}, MaxNumber: map[string]float64{}}
-	names := slices.Sorted(maps.Keys(m))
-	parts := make([]string, len(names))
-	for i, k := range names {
+	b := argsReading{parts: make([]string, 0, len(m))}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v := bytes.TrimSpace(m[k])
-		t := jsonType(v)
-		parts[i] = k + ":" + t
-		switch t {
+		switch t := jsonType(v); t {
 		case "array":
 			var l []json.RawMessage
-			if json.Unmarshal(v, &l) == nil {
-				a.MaxLen[k] = len(l)
-			}
+			b.add(k, t, json.Unmarshal(v, &l) == nil, len(l), 0)
 		case "number":
 			var f float64
-			if json.Unmarshal(v, &f) == nil {
-				a.MaxNumber[k] = math.Abs(f)
-			}
+			b.add(k, t, json.Unmarshal(v, &f) == nil, 0, f)
+		default:
+			b.add(k, t, false, 0, 0)
 		}
 	}
-	shape := strings.Join(parts, ",")
+	return b.done(), true
+}
+
+// argsOfValue is argsOf(json.Marshal(v)) for arguments as mcp-go decoded
+// them (an object of JSON values), read without encoding and decoding
+// them again. done is false for a value it leaves to argsOf: not an
+// object, a key that is not valid UTF-8 (encoding changes it), a value of
+// another type than decoding gives.
+func argsOfValue(v any) (a *ToolArgs, done bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		if !utf8.ValidString(k) {
+			return nil, false
+		}
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b := argsReading{parts: make([]string, 0, len(names))}
+	for _, k := range names {
+		switch x := m[k].(type) {
+		case nil:
+			b.add(k, "null", false, 0, 0)
+		case string:
+			b.add(k, "string", false, 0, 0)
+		case bool:
+			b.add(k, "boolean", false, 0, 0)
+		case float64:
+			b.add(k, "number", true, 0, x)
+		case []any:
+			b.add(k, "array", true, len(x), 0)
+		case map[string]any:
+			b.add(k, "object", false, 0, 0)
+		default:
+			return nil, false
+		}
+	}
+	return b.done(), true
+}
+
+// argsReading builds the ToolArgs of one call from its arguments in the
+// order of their names.
+type argsReading struct {
+	a     ToolArgs
+	parts []string
+}
+
+// add reads argument k of JSON type t; measured says its length n (a
+// list) or value f (a number) was read.
+func (b *argsReading) add(k, t string, measured bool, n int, f float64) {
+	b.parts = append(b.parts, k+":"+t)
+	switch {
+	case !measured:
+	case t == "array":
+		if b.a.MaxLen == nil {
+			b.a.MaxLen = map[string]int{}
+		}
+		b.a.MaxLen[k] = n
+	case t == "number":
+		if b.a.MaxNumber == nil {
+			b.a.MaxNumber = map[string]float64{}
+		}
+		b.a.MaxNumber[k] = math.Abs(f)
+	}
+}
+
+// done is the call's ToolArgs, its shape the names and types read (cut
+// to maxShapeLen).
+func (b *argsReading) done() *ToolArgs {
+	shape := strings.Join(b.parts, ",")
 	if len(shape) > maxShapeLen {
 		shape = shape[:maxShapeLen]
 	}
+	a := b.a
 	a.Shapes = map[string]int{shape: 1}
-	return a, true
+	return &a
 }
 
 // jsonType names the JSON type of a value by its first byte.

@@ -60,7 +60,7 @@ func (s *Supervisor) callTool(ctx context.Context, req mcp.CallToolRequest) (*mc
 
 	// The arguments are read for the baseline once, for the call and for
 	// its result; behaviour signals count in this call's decision.
-	c.baseArgs, _ = argsOf(c.args)
+	c.baseArgs = c.readArgs()
 	s.baselineCall(wctx, sess, c.name, c.baseArgs)
 	d, res := c.admit(ctx)
 	if res != nil {
@@ -156,6 +156,19 @@ func (s *Supervisor) newCall(sess *session, req mcp.CallToolRequest) *call {
 		args = json.RawMessage(`null`)
 	}
 	return &call{s: s, sess: sess, req: req, id: newID(), name: req.Params.Name, args: args, pol: s.policyFor(sess.agent.Name)}
+}
+
+// readArgs is argsOf(c.args), read from the arguments mcp-go decoded when
+// c.args is their encoding (not null for arguments that would not encode),
+// rather than by decoding c.args once more.
+func (c *call) readArgs() *ToolArgs {
+	if string(c.args) != "null" {
+		if a, done := argsOfValue(c.req.Params.Arguments); done {
+			return a
+		}
+	}
+	a, _ := argsOf(c.args)
+	return a
 }
 
 // found binds the call to the catalog's tool.
@@ -430,7 +443,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	progress := &progressMark{}
 	fctx, cancel := context.WithCancelCause(context.WithValue(ctx, progressKey{}, progress))
 	defer cancel(nil)
-	untrack, live := c.sess.track(cancel)
+	tracked, live := c.sess.track(cancel)
 	if !live {
 		return refusal("warden refused this call: the session was ended")
 	}
@@ -452,10 +465,11 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 
 	// The call counts as in flight until its result is on record, so that
 	// a kill records the session's end after it.
-	rd, err := c.observeResult(context.WithoutCancel(ctx), d, f)
-	untrack()
+	wctx := context.WithoutCancel(ctx)
+	rd, err := c.observeResult(wctx, d, f)
+	c.sess.untrack(tracked)
 	if err == nil && c.kind == "" && f.err == nil {
-		c.s.baselineResult(context.WithoutCancel(ctx), c.sess, c.name, c.baseArgs, f.size)
+		c.s.baselineResult(wctx, c.sess, c.name, c.baseArgs, f.size)
 	}
 	if err != nil {
 		// The upstream acted, but a result that is not on record is not
@@ -465,7 +479,7 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 	}
 	switch {
 	case rd.Verdict == warden.Kill:
-		c.s.kill(context.WithoutCancel(ctx), c.sess, "result of "+c.name+": "+strings.Join(rd.Reasons, "; "), "warden")
+		c.s.kill(wctx, c.sess, "result of "+c.name+": "+strings.Join(rd.Reasons, "; "), "warden")
 		return refusal(fmt.Sprintf("warden withheld the result and ended this session: %s", strings.Join(rd.Reasons, "; ")))
 	case rd.Verdict > warden.Flag:
 		return refusal(fmt.Sprintf("warden withheld the result (%s): %s", rd.Verdict, strings.Join(rd.Reasons, "; ")))
@@ -479,12 +493,15 @@ func (c *call) relay(ctx context.Context, d workflows.Decision, send relayFunc) 
 // call decided as d got back, and makes the result's event and the
 // session's state durable together.
 func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwarded) (workflows.Decision, error) {
+	// The result's text is read once, for the record, the rules and the
+	// provenance of later calls.
+	text := allText(f.res)
 	ev := c.event(store.KindResult)
-	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.current().resultData(c.name, f.res)
+	ev.OK, ev.Size, ev.LatencyUS, ev.Data = !f.res.IsError, f.size, f.latency.Microseconds(), c.sess.current().resultData(c.name, f.res, text)
 	if f.err != nil {
 		ev.Error = f.err.Error()
 	} else if f.res.IsError {
-		ev.Error = clipText(allText(f.res), 500)
+		ev.Error = clipText(text, 500)
 	}
 	if c.pol.empty() {
 		ev.Verdict = warden.Allow.String()
@@ -496,13 +513,13 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 	sess.mu.Lock()
 	st := sess.state
 	sess.mu.Unlock()
-	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: allText(f.res), Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
+	rd, next := c.pol.Observe(st, d.Steps, c.wf, workflows.Result{Text: text, Structured: f.res.StructuredContent, IsError: f.res.IsError}, time.Now())
 	if c.stays(rd) {
 		next = st
 	}
 	if rd.Verdict <= warden.Flag && c.wf.Provenance != nil {
 		// What the agent is handed is where its next values may come from.
-		sess.prov.observe(c.name, f.res.StructuredContent, allText(f.res), rd.Parsed())
+		sess.prov.observe(c.name, f.res.StructuredContent, text, rd.Parsed())
 	}
 	ev.Verdict, ev.Reasons = rd.Verdict.String(), rd.Reasons
 	if rd.Verdict > warden.Flag {
@@ -515,6 +532,9 @@ func (c *call) observeResult(ctx context.Context, d workflows.Decision, f forwar
 // name at its upstream when agents see it under another, and where each
 // argument came from when the policy tracks it.
 func callData(d workflows.Decision, t tools.Tool, prov map[string][]string) json.RawMessage {
+	if len(d.Steps) == 0 && prov == nil && t.Name == t.Def.Name {
+		return nil // most calls of an agent without a workflow: no map to make
+	}
 	m := map[string]any{}
 	if len(d.Steps) > 0 {
 		m["steps"] = d.Steps
@@ -551,8 +571,8 @@ type ResultRecord struct {
 	Rules      []string `json:"rules,omitempty"`
 }
 
-func resultData(res *mcp.CallToolResult) json.RawMessage {
-	rec := ResultRecord{Text: allText(res), Structured: res.StructuredContent}
+func resultData(res *mcp.CallToolResult, text string) json.RawMessage {
+	rec := ResultRecord{Text: text, Structured: res.StructuredContent}
 	if len(rec.Text) > maxRecordedResult {
 		rec.Text, rec.Truncated = rec.Text[:maxRecordedResult], true
 	}
@@ -577,18 +597,15 @@ func upstreamFailure(err error) *mcp.CallToolResult {
 
 // allText joins a result's text contents, and the text of resources
 // embedded in it: result rules see a secret whichever way it comes back.
+// A result of one content (most are) is its text, not a copy of it.
 func allText(res *mcp.CallToolResult) string {
+	if len(res.Content) == 1 {
+		text, _ := contentText(res.Content[0])
+		return text
+	}
 	var b strings.Builder
 	for _, c := range res.Content {
-		text, ok := "", false
-		switch t := c.(type) {
-		case mcp.TextContent:
-			text, ok = t.Text, true
-		case mcp.EmbeddedResource:
-			var r mcp.TextResourceContents
-			r, ok = t.Resource.(mcp.TextResourceContents)
-			text = r.Text
-		}
+		text, ok := contentText(c)
 		if !ok {
 			continue
 		}
@@ -598,6 +615,19 @@ func allText(res *mcp.CallToolResult) string {
 		b.WriteString(text)
 	}
 	return b.String()
+}
+
+// contentText is the text of a text content or of an embedded text
+// resource; ok is false for other content.
+func contentText(c mcp.Content) (text string, ok bool) {
+	switch t := c.(type) {
+	case mcp.TextContent:
+		return t.Text, true
+	case mcp.EmbeddedResource:
+		r, ok := t.Resource.(mcp.TextResourceContents)
+		return r.Text, ok
+	}
+	return "", false
 }
 
 func clipText(s string, n int) string {

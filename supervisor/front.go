@@ -1,10 +1,8 @@
 package supervisor
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -72,17 +70,19 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 				httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
 				return
 			}
-			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
-			var tooBig *http.MaxBytesError
-			switch {
-			case errors.As(err, &tooBig):
-				httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
-				return
-			case err != nil:
+			if body, err = readBody(w, r, s.opts.MaxBodyBytes); err != nil {
+				// Declared here, not above: errors.As moves it to the heap.
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					httpError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit")
+					return
+				}
 				httpError(w, http.StatusBadRequest, "cannot read request body")
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			rb := &readBack{}
+			rb.Reset(body)
+			r.Body = rb
 			if intent, err = initializeIntent(body, r.Header.Get(intentHeader)); err != nil {
 				httpError(w, http.StatusBadRequest, err.Error())
 				return

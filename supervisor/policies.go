@@ -15,7 +15,7 @@ func (s *Supervisor) policyFor(agent string) *Policy {
 	if p := (*s.policies.Load())[agent]; p != nil {
 		return p
 	}
-	return &Policy{}
+	return &s.noPolicy
 }
 
 // SetPolicies replaces every agent's policy at once (hot reload). Live

@@ -41,7 +41,7 @@ type session struct {
 	ended    bool            // closed by the client, idle, or stdio closed: no more calls
 	subs     map[string]bool // resource URIs the agent subscribed to
 	inflight map[*inflight]struct{}
-	idle     chan struct{} // closed when the last call in flight is forgotten; nil when none is in flight
+	idle     chan struct{} // closed when the last call in flight is forgotten; made by awaitIdle, nil when none waits
 
 	client  string                       // the client's name and version, for approvers
 	limiter atomic.Pointer[rate.Limiter] // the session's token bucket; nil for none. A reload retunes it
@@ -77,12 +77,18 @@ type session struct {
 // awaitIdle waits until no call of the session is in flight, ctx ends or
 // timeout passes.
 func (s *session) awaitIdle(ctx context.Context, timeout time.Duration) {
+	// The channel is made by the first waiter, not by every call that
+	// makes the session busy: waiting is rare, calls are not.
 	s.mu.Lock()
-	idle := s.idle
-	s.mu.Unlock()
-	if idle == nil {
+	if len(s.inflight) == 0 {
+		s.mu.Unlock()
 		return
 	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -158,9 +164,10 @@ func (s *session) awaitListening(ctx context.Context, timeout time.Duration) boo
 // says why warden cancelled it.
 type inflight struct{ cancel context.CancelCauseFunc }
 
-// track registers a forwarded call so that a kill can cancel it; the
-// returned func forgets it.
-func (s *session) track(cancel context.CancelCauseFunc) (untrack func(), ok bool) {
+// track registers a forwarded call so that a kill can cancel it; untrack
+// forgets it. (A method rather than a closure to call: a call in flight
+// costs one allocation less.)
+func (s *session) track(cancel context.CancelCauseFunc) (f *inflight, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.killed || s.ended {
@@ -169,20 +176,21 @@ func (s *session) track(cancel context.CancelCauseFunc) (untrack func(), ok bool
 	if s.inflight == nil {
 		s.inflight = map[*inflight]struct{}{}
 	}
-	if len(s.inflight) == 0 {
-		s.idle = make(chan struct{})
-	}
-	f := &inflight{cancel: cancel}
+	f = &inflight{cancel: cancel}
 	s.inflight[f] = struct{}{}
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		delete(s.inflight, f)
-		if len(s.inflight) == 0 && s.idle != nil {
-			close(s.idle)
-			s.idle = nil
-		}
-	}, true
+	return f, true
+}
+
+// untrack forgets a call that track registered, and tells a wait for the
+// session's idleness that it came when it was the last.
+func (s *session) untrack(f *inflight) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, f)
+	if len(s.inflight) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
 }
 
 // subscribe records (on) or drops (off) a resource subscription.

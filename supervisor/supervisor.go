@@ -97,6 +97,9 @@ type Supervisor struct {
 	syncMu   sync.Mutex // serialises catalog mirroring
 	mirrored mirrorState
 	policies atomic.Pointer[policies]
+	// noPolicy is what an agent without a policy is decided by, one for
+	// all its calls (read only), not one made per call.
+	noPolicy Policy
 	throttle atomic.Pointer[throttles]
 	reloadMu sync.Mutex                        // one reload at a time
 	admin    atomic.Pointer[[sha256.Size]byte] // the admin token's hash, which a reload may replace

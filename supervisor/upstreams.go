@@ -46,11 +46,11 @@ var errSessionEnded = errors.New("the session ended")
 func (sess *session) upstreamRequest(ctx context.Context, fn func(context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
-	untrack, live := sess.track(cancel)
+	f, live := sess.track(cancel)
 	if !live {
 		return errSessionEnded
 	}
-	defer untrack()
+	defer sess.untrack(f)
 	return fn(ctx)
 }
 

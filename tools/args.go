@@ -73,14 +73,16 @@ func (c *ArgChecker) CheckKeys(schema, args json.RawMessage) error {
 
 func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
 	// No arguments, or null, reach the upstream as none: an empty object.
-	if a := bytes.TrimSpace(args); len(a) == 0 || string(a) == "null" {
-		args = json.RawMessage("{}")
-	}
-	// One pass both refuses colliding keys and decodes the value the
-	// schema checks below read.
-	decoded, err := decodeArgs(args)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrArgs, err)
+	// That is common enough (a tool without parameters) to skip the
+	// decoder, whose buffers cost more than the check that follows.
+	var decoded any = map[string]any{}
+	if a := bytes.TrimSpace(args); len(a) != 0 && string(a) != "null" && string(a) != "{}" {
+		// One pass both refuses colliding keys and decodes the value the
+		// schema checks below read.
+		var err error
+		if decoded, err = decodeArgs(args); err != nil {
+			return fmt.Errorf("%w: %w", ErrArgs, err)
+		}
 	}
 	if len(bytes.TrimSpace(schema)) == 0 {
 		return nil
@@ -89,8 +91,11 @@ func (c *ArgChecker) check(schema, args json.RawMessage, validate bool) error {
 	if sch.docErr != nil {
 		return fmt.Errorf("%w: the tool's input schema is not JSON: %w", ErrArgs, sch.docErr)
 	}
-	if err := sch.top.undeclared(sch.doc, decoded, &argPath{"arguments"}); err != nil {
-		return fmt.Errorf("%w: %w", ErrArgs, err)
+	// An empty object has no key to fold onto a declared one.
+	if m, ok := decoded.(map[string]any); !ok || len(m) > 0 {
+		if err := sch.top.undeclared(sch.doc, decoded, &argPath{"arguments"}); err != nil {
+			return fmt.Errorf("%w: %w", ErrArgs, err)
+		}
 	}
 	if !validate {
 		return nil

@@ -187,3 +187,41 @@ func FuzzDecodeArgs(f *testing.F) {
 		}
 	})
 }
+
+// TestArgCheckerNoArguments: a call without arguments is checked as an
+// empty object whichever way it says so, without the decoder.
+func TestArgCheckerNoArguments(t *testing.T) {
+	var c ArgChecker
+	for _, tc := range []struct {
+		schema string
+		refuse bool
+	}{
+		{`{"type":"object"}`, false},
+		{`{"type":"object","additionalProperties":false}`, false},
+		{`{"type":"object","required":["x"]}`, true},
+		{`{"type":"array"}`, true},
+	} {
+		for _, args := range []string{"", "null", "{}", " {} ", "\n{ }"} {
+			err := c.Check(json.RawMessage(tc.schema), json.RawMessage(args))
+			if (err != nil) != tc.refuse {
+				t.Errorf("schema %s, arguments %q: %v, want refused %v", tc.schema, args, err, tc.refuse)
+			}
+		}
+	}
+	schema := json.RawMessage(`{"type":"object"}`)
+	_ = c.Check(schema, nil) // compiled once, outside the count
+	if n := testing.AllocsPerRun(100, func() { _ = c.Check(schema, json.RawMessage("{}")) }); n > 6 {
+		t.Fatalf("%v allocations to check no arguments, want at most 6 (14 with the decoder and the walk for undeclared keys)", n)
+	}
+}
+
+func BenchmarkArgCheckerNoArguments(b *testing.B) {
+	var c ArgChecker
+	s := json.RawMessage(`{"type":"object"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Check(s, json.RawMessage("{}")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

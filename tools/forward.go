@@ -35,6 +35,29 @@ type call struct {
 
 type callKey struct{}
 
+// callContext is the agent request's context (c.ctx) with c under
+// callKey, as context.WithValue would give, without an allocation of its
+// own: a struct of one pointer fits in an interface as it is. (Every
+// upstream request is a call.)
+type callContext struct{ c *call }
+
+// Deadline is the agent request's.
+func (cc callContext) Deadline() (time.Time, bool) { return cc.c.ctx.Deadline() }
+
+// Done is the agent request's.
+func (cc callContext) Done() <-chan struct{} { return cc.c.ctx.Done() }
+
+// Err is the agent request's.
+func (cc callContext) Err() error { return cc.c.ctx.Err() }
+
+// Value is the call under callKey, else the agent request's value.
+func (cc callContext) Value(key any) any {
+	if key == (callKey{}) {
+		return cc.c
+	}
+	return cc.c.ctx.Value(key)
+}
+
 // CallTool forwards a tools/call whose Params.Name is the exposed name, and
 // returns the result with its encoded size. An error means the upstream
 // gave no result: it is down, timed out, broke the connection, or answered
@@ -242,7 +265,7 @@ func (h *Hub) doRaw(ctx context.Context, u *upstream, who Session, downMeta *mcp
 	}
 	meta = withTrace(ctx, meta)
 	timeout := u.spec.callTimeout()
-	rctx, cancel := context.WithTimeout(context.WithValue(ctx, callKey{}, c), timeout)
+	rctx, cancel := context.WithTimeout(callContext{c}, timeout)
 	defer cancel()
 	if u.spec.sharing() == Shared {
 		return h.doShared(ctx, rctx, u, c, meta, timeout, fn)

@@ -21,6 +21,8 @@ func TestSizeOf(t *testing.T) {
 		{"error", mcp.NewToolResultError("failed")},
 		{"structured", structured},
 		{"image", mcp.NewToolResultImage("img", "aGk=", "image/png")},
+		{"raw structured, spaced", &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent("a")}, RawStructuredContent: json.RawMessage(" { \"x\" : [ 1, \"<&>\" ] } ")}},
+		{"meta and HTML in text", &mcp.CallToolResult{Result: mcp.Result{Meta: &mcp.Meta{AdditionalFields: map[string]any{"k": "<v>"}}}, Content: []mcp.Content{mcp.NewTextContent("\u2028 <&> é")}}},
 		{"read", &mcp.ReadResourceResult{Contents: []mcp.ResourceContents{mcp.TextResourceContents{URI: "a://b", Text: "x"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,4 +58,25 @@ func BenchmarkSizeOf(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzSizeOf: a tool result's measured size is json.Marshal's length,
+// whatever its text and structured content.
+func FuzzSizeOf(f *testing.F) {
+	f.Add("ok", ` {"a" : [1, "<b>"]} `, false)
+	f.Add("caf\xe9 \u2028", "", true)
+	f.Fuzz(func(t *testing.T, text, structured string, isError bool) {
+		res := &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(text)}, IsError: isError}
+		if json.Valid([]byte(structured)) {
+			res.RawStructuredContent = json.RawMessage(structured)
+		}
+		want, err := json.Marshal(res)
+		got, gerr := sizeOf(res)
+		if (err == nil) != (gerr == nil) {
+			t.Fatalf("sizeOf error %v, json.Marshal error %v", gerr, err)
+		}
+		if err == nil && len(want) <= MaxResultBytes && got != len(want) {
+			t.Fatalf("sizeOf = %d; json.Marshal gives %d bytes", got, len(want))
+		}
+	})
 }
