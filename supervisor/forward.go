@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -20,12 +21,14 @@ import (
 
 // forwardHeader marks a request that one replica forwarded to the replica
 // that serves its session. It carries the forwarding replica's name, the
-// time, the agent's address as the forwarding replica saw it, and an
-// HMAC of these with the request's method and session id under the
-// cluster's secret (kept in the database), and of the request's body, so
+// time, a random nonce, the agent's address as the forwarding replica saw
+// it, and an HMAC of these with the request's method and session id under
+// the cluster's secret (kept in the database), and of the request's body, so
 // that a captured header does not vouch for another request of the
 // session sent within its minute. The replica it reaches does
-// not forward it again (no loops) and takes the agent's address from it.
+// not forward it again (no loops), takes the agent's address from it, and
+// serves it once (seenForwards): the nonce tells apart two identical
+// requests that the agent really sent within a second.
 //
 // An agent may send the header itself: without the secret it does not
 // verify, and it is then removed and ignored, so the request is routed
@@ -49,6 +52,7 @@ type forwarder struct {
 	transport *http.Transport
 	log       *log.Logger
 	errorLog  *stdlog.Logger // the proxy's own complaints (a stream cut mid-way), in warden's log
+	seen      *seenForwards  // the forwards this replica received and verified
 }
 
 func newForwarder(self string, secret []byte, logger *log.Logger) *forwarder {
@@ -59,7 +63,7 @@ func newForwarder(self string, secret []byte, logger *log.Logger) *forwarder {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &forwarder{self: self, secret: secret, transport: transport, log: logger,
-		errorLog: logger.StandardLog(log.StandardLogOptions{ForceLevel: log.WarnLevel})}
+		errorLog: logger.StandardLog(log.StandardLogOptions{ForceLevel: log.WarnLevel}), seen: newSeenForwards(maxSeenForwards)}
 }
 
 // sign returns the forwardHeader value for a request of sid by method,
@@ -69,7 +73,10 @@ func (f *forwarder) sign(method, sid string, body []byte, remote string, at time
 		remote = "-"
 	}
 	ts := strconv.FormatInt(at.Unix(), 10)
-	return strings.Join([]string{f.self, ts, remote, f.mac(f.self, ts, remote, method, sid, bodyDigest(body))}, " ")
+	var n [16]byte
+	_, _ = rand.Read(n[:]) // never fails (crypto/rand)
+	nonce := base64.RawURLEncoding.EncodeToString(n[:])
+	return strings.Join([]string{f.self, ts, nonce, remote, f.mac(f.self, ts, nonce, remote, method, sid, bodyDigest(body))}, " ")
 }
 
 // bodyDigest names a request's body in a forwardHeader's signature.
@@ -79,32 +86,33 @@ func bodyDigest(body []byte) string {
 }
 
 // verify checks a forwardHeader value for a request of sid by method,
-// with body, and returns the agent's address it carries.
-func (f *forwarder) verify(value, method, sid string, body []byte, now time.Time) (string, error) {
+// with body, and returns the agent's address it carries and its
+// signature (what makes it single-use).
+func (f *forwarder) verify(value, method, sid string, body []byte, now time.Time) (remote, sig string, err error) {
 	fields := strings.Split(value, " ")
-	if len(fields) != 4 {
-		return "", errors.New("malformed")
+	if len(fields) != 5 {
+		return "", "", errors.New("malformed")
 	}
-	from, ts, remote, sig := fields[0], fields[1], fields[2], fields[3]
+	from, ts, nonce, remote, sig := fields[0], fields[1], fields[2], fields[3], fields[4]
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return "", errors.New("malformed time")
+		return "", "", errors.New("malformed time")
 	}
 	if d := now.Sub(time.Unix(sec, 0)); d > forwardSkew || d < -forwardSkew {
-		return "", fmt.Errorf("signed %s from now", d.Round(time.Second))
+		return "", "", fmt.Errorf("signed %s from now", d.Round(time.Second))
 	}
-	if !hmac.Equal([]byte(sig), []byte(f.mac(from, ts, remote, method, sid, bodyDigest(body)))) {
-		return "", errors.New("the signature does not verify")
+	if !hmac.Equal([]byte(sig), []byte(f.mac(from, ts, nonce, remote, method, sid, bodyDigest(body)))) {
+		return "", "", errors.New("the signature does not verify")
 	}
 	if remote == "-" {
 		remote = ""
 	}
-	return remote, nil
+	return remote, sig, nil
 }
 
 func (f *forwarder) mac(parts ...string) string {
 	m := hmac.New(sha256.New, f.secret)
-	m.Write([]byte("warden-forwarded/1"))
+	m.Write([]byte("warden-forwarded/2"))
 	for _, p := range parts {
 		m.Write([]byte{0})
 		m.Write([]byte(p))

@@ -29,7 +29,11 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		}
 		// A request another replica forwarded comes from the agent that
 		// replica saw, not from the replica.
-		from, forwardedIn := s.forwardedFrom(r)
+		from, forwardedIn, err := s.forwardedFrom(r)
+		if err != nil {
+			httpError(w, forwardRefusedStatus(err), err.Error())
+			return
+		}
 		if forwardedIn {
 			remote = from
 		}

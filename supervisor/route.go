@@ -206,19 +206,21 @@ func (s *Supervisor) forwardOnly(w http.ResponseWriter, r *http.Request, sid, re
 
 // forwardedFrom checks the forwardHeader of r, if any, and removes it:
 // it returns the agent's address that a replica forwarding r vouches for,
-// and whether it does. A header that does not verify is ignored. The
+// and whether it does. A header that does not verify is ignored. One that
+// verifies but was served already (a captured forward sent again) is an
+// error: the request must be refused, not served as the agent's own. The
 // signature covers a POST's body: it is read here (up to the limit; front
 // refuses a larger one) and put back for front to read.
-func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
+func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool, error) {
 	v := r.Header.Get(forwardHeader)
 	if v == "" {
-		return "", false
+		return "", false, nil
 	}
 	r.Header.Del(forwardHeader)
 	f := s.fwd.Load()
 	if f == nil {
 		s.log.Warn("a request claims to be forwarded by a replica, but this warden does not route between replicas: header ignored", "peer", r.RemoteAddr)
-		return "", false
+		return "", false, nil
 	}
 	var body []byte
 	if r.Method == http.MethodPost { // the forwarder signs the body it read: a POST's (front.go)
@@ -227,15 +229,20 @@ func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 		if err != nil || int64(len(body)) > s.opts.MaxBodyBytes {
 			s.log.Warn("a request claims to be forwarded by a replica, but its body cannot be read whole to check the "+forwardHeader+" header: header ignored", "peer", r.RemoteAddr, "err", err)
-			return "", false
+			return "", false, nil
 		}
 	}
-	remote, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), body, time.Now())
+	now := time.Now()
+	remote, sig, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), body, now)
 	if err != nil {
 		s.log.Warn("a request claims to be forwarded by a replica, but its "+forwardHeader+" header does not verify: header ignored", "peer", r.RemoteAddr, "err", err)
-		return "", false
+		return "", false, nil
 	}
-	return remote, true
+	if err := f.seen.first(sig, now); err != nil {
+		s.log.Warn("a forwarded request refused", "peer", r.RemoteAddr, "session", r.Header.Get("Mcp-Session-Id"), "err", err)
+		return "", false, err
+	}
+	return remote, true, nil
 }
 
 // readCloser reads from a body partly read already, and closes the
