@@ -72,13 +72,32 @@ func TestAttackKilledWhileHeldStaysRefused(t *testing.T) {
 
 // TestAttackReplicaHeldCallOfSuspendedAgent: r0 serves a session whose
 // refund is held; the operator suspends the agent (not killing its
-// sessions) through the admin API of r0 itself, or of r1, and at once
-// approves the refund through r1. r0 may not have heard of a suspension
-// made on r1 yet: the shared store must refuse the approved call going
-// ahead all the same. The refund never reaches the desk.
+// sessions) through the admin API of r0 itself, or of r1, or kills the
+// session through r1, and at once approves the refund through r1. r0 may
+// not have heard of what r1 did yet: the shared store must refuse the
+// approved call going ahead all the same. The refund never reaches the
+// desk.
 func TestAttackReplicaHeldCallOfSuspendedAgent(t *testing.T) {
-	for _, on := range []int{0, 1} {
-		t.Run(fmt.Sprintf("suspended on r%d", on), func(t *testing.T) {
+	suspend := func(string) (string, any) {
+		return "/v1/agents/desk/suspend", map[string]any{"reason": "token leaked", "by": "bob"}
+	}
+	kill := func(sid string) (string, any) {
+		return "/v1/sessions/" + sid + "/kill", map[string]any{"reason": "token leaked", "by": "bob"}
+	}
+	for _, tc := range []struct {
+		name string
+		on   int
+		act  func(sid string) (string, any)
+		// want is in the held call's refusal; an approval after a kill
+		// may also be refused itself (the kill denied it first).
+		want     string
+		approved bool
+	}{
+		{"suspended on r0", 0, suspend, "suspended", true},
+		{"suspended on r1", 1, suspend, "suspended", true},
+		{"killed on r1", 1, kill, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			desk := buildCommand(t, "./e2e/fixtures/deskserver")
 			set := startReplicas(t, 2, fmt.Sprintf("stdio: {command: %q}", desk), refundsHeld)
 			c := connect(t, set.procs[0].url, pgAgentToken)
@@ -90,17 +109,19 @@ func TestAttackReplicaHeldCallOfSuspendedAgent(t *testing.T) {
 				p, err = set.db.Approvals(t.Context(), store.ApprovalFilter{Session: sid, State: store.ApprovalPending})
 				return err == nil && len(p) == 1
 			})
-			suspender := testkit.Admin{Base: adminBase(t, set.procs[on]), Token: pgAdminToken}
+			actor := testkit.Admin{Base: adminBase(t, set.procs[tc.on]), Token: pgAdminToken}
 			approver := testkit.Admin{Base: adminBase(t, set.procs[1]), Token: pgAdminToken}
-			if st, body := suspender.Do(t, http.MethodPost, "/v1/agents/desk/suspend", map[string]any{"reason": "token leaked", "by": "bob"}, nil); st != http.StatusOK {
-				t.Fatalf("suspend: %d %s", st, body)
+			path, body := tc.act(sid)
+			if st, got := actor.Do(t, http.MethodPost, path, body, nil); st != http.StatusOK {
+				t.Fatalf("%s: %d %s", path, st, got)
 			}
-			if st, body := approver.Do(t, http.MethodPost, "/v1/approvals/"+p[0].ID+"/decision", map[string]string{"decision": store.DecisionOnce, "by": "alice"}, nil); st != http.StatusOK {
-				t.Fatalf("approve: %d %s", st, body)
+			st, got := approver.Do(t, http.MethodPost, "/v1/approvals/"+p[0].ID+"/decision", map[string]string{"decision": store.DecisionOnce, "by": "alice"}, nil)
+			if tc.approved && st != http.StatusOK {
+				t.Fatalf("approve: %d %s", st, got)
 			}
 			r := await(t, held, 20*time.Second)
-			if r.err != nil || !r.res.IsError || !strings.Contains(resultText(r.res), "suspended") {
-				t.Fatalf("the approved refund of a suspended agent answered %+v %v, want refused as suspended", r.res, r.err)
+			if r.err == nil && (!r.res.IsError || !strings.Contains(resultText(r.res), tc.want)) {
+				t.Fatalf("the approved refund answered %q, want refused (%q)", resultText(r.res), tc.want)
 			}
 			evs, err := set.db.Events(t.Context(), sid)
 			if err != nil {
