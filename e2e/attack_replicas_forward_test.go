@@ -17,19 +17,20 @@ import (
 const pingBody = `{"jsonrpc":"2.0","id":7,"method":"ping"}`
 
 // forwardedBy returns a Warden-Forwarded value for a request of sid by
-// method with body, signed with the cluster's secret as replica from
+// method with body, from an agent at remote without a TLS fingerprint, signed with the cluster's secret as replica from
 // signs it: what a party on the network between the replicas captures,
 // and may replay for a minute.
 func forwardedBy(secret []byte, from, remote, method, sid, body string) string {
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := base64.RawURLEncoding.EncodeToString([]byte(ts + sid + method)) // any value; what warden signs is random
 	digest := sha256.Sum256([]byte(body))
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("warden-forwarded/1"))
-	for _, p := range []string{from, ts, remote, method, sid, base64.RawURLEncoding.EncodeToString(digest[:])} {
+	m.Write([]byte("warden-forwarded/2"))
+	for _, p := range []string{from, ts, nonce, remote, "-", method, sid, base64.RawURLEncoding.EncodeToString(digest[:])} {
 		m.Write([]byte{0})
 		m.Write([]byte(p))
 	}
-	return strings.Join([]string{from, ts, remote, base64.RawURLEncoding.EncodeToString(m.Sum(nil))}, " ")
+	return strings.Join([]string{from, ts, nonce, remote, "-", base64.RawURLEncoding.EncodeToString(m.Sum(nil))}, " ")
 }
 
 // post sends body, a JSON-RPC message of session sid, to the MCP endpoint

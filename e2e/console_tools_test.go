@@ -48,7 +48,7 @@ func TestConsoleAcceptsAChangedTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 1 {
+	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 2 { // the login, the device (for the login limiter)
 		t.Fatalf("login: %s", res.Status)
 	}
 	cookie := res.Cookies()[0]

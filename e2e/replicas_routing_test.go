@@ -132,7 +132,7 @@ func TestReplicaForwardingKeepsAuth(t *testing.T) {
 	signed := func(method string) string {
 		return forwardedBy(secret, "http://r2", "127.0.0.1:1", method, sid, pingBody)
 	}
-	forged := fmt.Sprintf("http://r2 %d 127.0.0.1:1 %s", time.Now().Unix(), base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
+	forged := fmt.Sprintf("http://r2 %d nonce 127.0.0.1:1 - %s", time.Now().Unix(), base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
 
 	tests := []struct {
 		name    string

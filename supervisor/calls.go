@@ -376,6 +376,9 @@ func (c *call) proceedApproved(ctx context.Context, ev store.Event) *mcp.CallToo
 		}
 		return refusal("warden refused this call: the session ended while it was held")
 	}
+	if why, suspended := c.s.suspendedNow(sess.agent.Name); suspended {
+		return c.refuseApproved(ctx, ev, why)
+	}
 	next := st
 	if !c.pol.empty() {
 		d2, after := c.pol.Decide(st, c.wf, time.Now())
@@ -394,6 +397,9 @@ func (c *call) proceedApproved(ctx context.Context, ev store.Event) *mcp.CallToo
 		}
 	}
 	if err := c.record(ctx, ev, &next); err != nil {
+		if errors.Is(err, store.ErrAgentSuspended) {
+			return c.refuseApproved(ctx, ev, "the agent was suspended (on another replica)")
+		}
 		c.s.log.Error("cannot record approval; refused", "session", sess.id, "err", err)
 		return refusal("warden refused this call: its approval could not be recorded")
 	}

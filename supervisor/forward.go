@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -20,12 +21,16 @@ import (
 
 // forwardHeader marks a request that one replica forwarded to the replica
 // that serves its session. It carries the forwarding replica's name, the
-// time, the agent's address as the forwarding replica saw it, and an
-// HMAC of these with the request's method and session id under the
-// cluster's secret (kept in the database), and of the request's body, so
+// time, a random nonce, the agent's address and TLS fingerprint as the
+// forwarding replica derived them (forwardClaim), and an HMAC of these with the request's method and session id under
+// the cluster's secret (kept in the database), and of the request's body, so
 // that a captured header does not vouch for another request of the
 // session sent within its minute. The replica it reaches does
-// not forward it again (no loops) and takes the agent's address from it.
+// not forward it again (no loops), takes the agent's address and
+// fingerprint from it (never from the agent's own headers, which the
+// forwarder passes on and which the replica it reaches, trusting its
+// peer, would otherwise believe), and serves it once (seenForwards): the nonce tells apart two identical
+// requests that the agent really sent within a second.
 //
 // An agent may send the header itself: without the secret it does not
 // verify, and it is then removed and ignored, so the request is routed
@@ -49,6 +54,7 @@ type forwarder struct {
 	transport *http.Transport
 	log       *log.Logger
 	errorLog  *stdlog.Logger // the proxy's own complaints (a stream cut mid-way), in warden's log
+	seen      *seenForwards  // the forwards this replica received and verified
 }
 
 func newForwarder(self string, secret []byte, logger *log.Logger) *forwarder {
@@ -59,17 +65,31 @@ func newForwarder(self string, secret []byte, logger *log.Logger) *forwarder {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &forwarder{self: self, secret: secret, transport: transport, log: logger,
-		errorLog: logger.StandardLog(log.StandardLogOptions{ForceLevel: log.WarnLevel})}
+		errorLog: logger.StandardLog(log.StandardLogOptions{ForceLevel: log.WarnLevel}), seen: newSeenForwards(maxSeenForwards)}
+}
+
+// forwardClaim is what a forwarding replica vouches for about the agent:
+// its address and TLS fingerprint, derived under that replica's own
+// trusted-proxy rules ("" for none).
+type forwardClaim struct {
+	remote, fingerprint string
 }
 
 // sign returns the forwardHeader value for a request of sid by method,
-// with body, from an agent at remote.
-func (f *forwarder) sign(method, sid string, body []byte, remote string, at time.Time) string {
+// with body, from the agent that claim describes.
+func (f *forwarder) sign(method, sid string, body []byte, claim forwardClaim, at time.Time) string {
+	remote, fp := claim.remote, "-"
 	if remote == "" {
 		remote = "-"
 	}
+	if claim.fingerprint != "" {
+		fp = base64.RawURLEncoding.EncodeToString([]byte(claim.fingerprint))
+	}
 	ts := strconv.FormatInt(at.Unix(), 10)
-	return strings.Join([]string{f.self, ts, remote, f.mac(f.self, ts, remote, method, sid, bodyDigest(body))}, " ")
+	var n [16]byte
+	_, _ = rand.Read(n[:]) // never fails (crypto/rand)
+	nonce := base64.RawURLEncoding.EncodeToString(n[:])
+	return strings.Join([]string{f.self, ts, nonce, remote, fp, f.mac(f.self, ts, nonce, remote, fp, method, sid, bodyDigest(body))}, " ")
 }
 
 // bodyDigest names a request's body in a forwardHeader's signature.
@@ -79,32 +99,42 @@ func bodyDigest(body []byte) string {
 }
 
 // verify checks a forwardHeader value for a request of sid by method,
-// with body, and returns the agent's address it carries.
-func (f *forwarder) verify(value, method, sid string, body []byte, now time.Time) (string, error) {
+// with body, and returns what it claims about the agent and its
+// signature (what makes it single-use).
+func (f *forwarder) verify(value, method, sid string, body []byte, now time.Time) (forwardClaim, string, error) {
+	var none forwardClaim
 	fields := strings.Split(value, " ")
-	if len(fields) != 4 {
-		return "", errors.New("malformed")
+	if len(fields) != 6 {
+		return none, "", errors.New("malformed")
 	}
-	from, ts, remote, sig := fields[0], fields[1], fields[2], fields[3]
+	from, ts, nonce, remote, fp, sig := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return "", errors.New("malformed time")
+		return none, "", errors.New("malformed time")
 	}
 	if d := now.Sub(time.Unix(sec, 0)); d > forwardSkew || d < -forwardSkew {
-		return "", fmt.Errorf("signed %s from now", d.Round(time.Second))
+		return none, "", fmt.Errorf("signed %s from now", d.Round(time.Second))
 	}
-	if !hmac.Equal([]byte(sig), []byte(f.mac(from, ts, remote, method, sid, bodyDigest(body)))) {
-		return "", errors.New("the signature does not verify")
+	if !hmac.Equal([]byte(sig), []byte(f.mac(from, ts, nonce, remote, fp, method, sid, bodyDigest(body)))) {
+		return none, "", errors.New("the signature does not verify")
 	}
+	claim := forwardClaim{remote: remote}
 	if remote == "-" {
-		remote = ""
+		claim.remote = ""
 	}
-	return remote, nil
+	if fp != "-" {
+		b, err := base64.RawURLEncoding.DecodeString(fp)
+		if err != nil {
+			return none, "", errors.New("malformed fingerprint")
+		}
+		claim.fingerprint = string(b)
+	}
+	return claim, sig, nil
 }
 
 func (f *forwarder) mac(parts ...string) string {
 	m := hmac.New(sha256.New, f.secret)
-	m.Write([]byte("warden-forwarded/1"))
+	m.Write([]byte("warden-forwarded/2"))
 	for _, p := range parts {
 		m.Write([]byte{0})
 		m.Write([]byte(p))
@@ -112,14 +142,14 @@ func (f *forwarder) mac(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// forward proxies r, a request of session sid from an agent at remote
-// (with body, read already: nil for none), to
+// forward proxies r, a request of session sid from the agent that claim
+// describes (with body, read already: nil for none), to
 // the replica at target, streaming the answer (event streams flush as
 // they are written), with the request's own headers: the replica there
 // authenticates the agent as usual. It reports false, having written
 // nothing, when target cannot be connected to: its replica is taken to be
 // dead. Any other failure is answered here (502).
-func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid, remote string, body []byte) bool {
+func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid string, claim forwardClaim, body []byte) bool {
 	u, err := url.Parse(target)
 	if err != nil {
 		httpError(w, http.StatusBadGateway, "bad gateway: the warden replica serving this session has an invalid address")
@@ -136,7 +166,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, target, sid,
 					pr.Out.Header[h] = v
 				}
 			}
-			pr.Out.Header.Set(forwardHeader, f.sign(pr.In.Method, sid, body, remote, time.Now()))
+			pr.Out.Header.Set(forwardHeader, f.sign(pr.In.Method, sid, body, claim, time.Now()))
 		},
 		Transport:     f.transport,
 		FlushInterval: -1,

@@ -27,9 +27,14 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 		}
 		// A request another replica forwarded comes from the agent that
 		// replica saw, not from the replica.
-		from, forwardedIn := s.forwardedFrom(r)
+		claim, forwardedIn, err := s.forwardedFrom(r)
+		if err != nil {
+			httpError(w, forwardRefusedStatus(err), err.Error())
+			return
+		}
+		fingerprint := s.opts.Network.fingerprint(r)
 		if forwardedIn {
-			remote = from
+			remote, fingerprint = claim.remote, claim.fingerprint
 		}
 		if !s.hostAllowed(r.Host) {
 			httpError(w, http.StatusForbidden, "forbidden: Host "+quote(r.Host)+" is not allowed")
@@ -129,7 +134,7 @@ func (s *Supervisor) front(next http.Handler) http.Handler {
 			// Another agent's session id is answered as if it did not exist.
 			httpError(w, http.StatusNotFound, "session not found")
 			return
-		case sess != nil && !s.revalidate(r, sess, remote):
+		case sess != nil && !s.revalidate(r, sess, remote, fingerprint):
 			httpError(w, http.StatusNotFound, "session not found: it was ended because it changed hands")
 			return
 		}

@@ -23,8 +23,10 @@ import (
 // both places as evidence. A change is recorded and answered as
 // configured: flag, step up every later call until an approver allows
 // the session again, or kill. It reports whether the request may go on.
-func (s *Supervisor) revalidate(r *http.Request, sess *session, remote string) bool {
-	ip, ua, fp := hostOf(remote), r.UserAgent(), s.opts.Network.fingerprint(r)
+// remote and fp are the client's address and TLS fingerprint (front: from
+// the request, or from a forwarding replica's claim).
+func (s *Supervisor) revalidate(r *http.Request, sess *session, remote, fp string) bool {
+	ip, ua := hostOf(remote), r.UserAgent()
 	sess.mu.Lock()
 	if sess.seenIP == "" && sess.seenUA == "" {
 		sess.seenIP, sess.seenUA = hostOf(sess.remote), sess.userAgent

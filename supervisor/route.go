@@ -133,7 +133,7 @@ func (s *Supervisor) routed(w http.ResponseWriter, r *http.Request, sid, agent, 
 			return nil, false, fmt.Errorf("session %s is served by another warden replica: try again", sid)
 		}
 		if target != "" && target != f.self {
-			if f.forward(w, r, target, sid, remote, body) {
+			if f.forward(w, r, target, sid, s.claimOf(r, remote), body) {
 				return nil, true, nil
 			}
 			s.log.Warn("the replica serving a session cannot be reached: taking the session over", "session", sid, "replica", target)
@@ -201,24 +201,34 @@ func (s *Supervisor) forwardOnly(w http.ResponseWriter, r *http.Request, sid, re
 	if err != nil || target == "" || target == f.self {
 		return false
 	}
-	return f.forward(w, r, target, sid, remote, nil)
+	return f.forward(w, r, target, sid, s.claimOf(r, remote), nil)
+}
+
+// claimOf is what this replica vouches for about the agent of r, a
+// request it got from the agent (or its proxy) and forwards: remote, and
+// the fingerprint, as its own trusted-proxy rules derive them.
+func (s *Supervisor) claimOf(r *http.Request, remote string) forwardClaim {
+	return forwardClaim{remote: remote, fingerprint: s.opts.Network.fingerprint(r)}
 }
 
 // forwardedFrom checks the forwardHeader of r, if any, and removes it:
-// it returns the agent's address that a replica forwarding r vouches for,
-// and whether it does. A header that does not verify is ignored. The
+// it returns what a replica forwarding r vouches for about the agent (its
+// address and fingerprint), and whether it does. A header that does not verify is ignored. One that
+// verifies but was served already (a captured forward sent again) is an
+// error: the request must be refused, not served as the agent's own. The
 // signature covers a POST's body: it is read here (up to the limit; front
 // refuses a larger one) and put back for front to read.
-func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
+func (s *Supervisor) forwardedFrom(r *http.Request) (forwardClaim, bool, error) {
+	var none forwardClaim
 	v := r.Header.Get(forwardHeader)
 	if v == "" {
-		return "", false
+		return none, false, nil
 	}
 	r.Header.Del(forwardHeader)
 	f := s.fwd.Load()
 	if f == nil {
 		s.log.Warn("a request claims to be forwarded by a replica, but this warden does not route between replicas: header ignored", "peer", r.RemoteAddr)
-		return "", false
+		return none, false, nil
 	}
 	var body []byte
 	if r.Method == http.MethodPost { // the forwarder signs the body it read: a POST's (front.go)
@@ -227,15 +237,20 @@ func (s *Supervisor) forwardedFrom(r *http.Request) (string, bool) {
 		r.Body = readCloser{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 		if err != nil || int64(len(body)) > s.opts.MaxBodyBytes {
 			s.log.Warn("a request claims to be forwarded by a replica, but its body cannot be read whole to check the "+forwardHeader+" header: header ignored", "peer", r.RemoteAddr, "err", err)
-			return "", false
+			return none, false, nil
 		}
 	}
-	remote, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), body, time.Now())
+	now := time.Now()
+	claim, sig, err := f.verify(v, r.Method, r.Header.Get("Mcp-Session-Id"), body, now)
 	if err != nil {
 		s.log.Warn("a request claims to be forwarded by a replica, but its "+forwardHeader+" header does not verify: header ignored", "peer", r.RemoteAddr, "err", err)
-		return "", false
+		return none, false, nil
 	}
-	return remote, true
+	if err := f.seen.first(sig, now); err != nil {
+		s.log.Warn("a forwarded request refused", "peer", r.RemoteAddr, "session", r.Header.Get("Mcp-Session-Id"), "err", err)
+		return none, false, err
+	}
+	return claim, true, nil
 }
 
 // readCloser reads from a body partly read already, and closes the

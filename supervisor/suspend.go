@@ -6,6 +6,9 @@ import (
 	"maps"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/warden-dev/warden"
 	"github.com/warden-dev/warden/store"
 )
 
@@ -56,4 +59,29 @@ func (s *Supervisor) setSuspended(ctx context.Context, rec store.AgentRecord, ki
 		killed++
 	}
 	return killed, nil
+}
+
+// suspendedNow returns why a held call of agent must not go ahead after
+// its approval: the agent was suspended while the call was held (or after
+// it was approved). A shared store refuses such a call too
+// (store.ErrAgentSuspended), for a suspension made on another replica
+// that this one has not heard of yet.
+func (s *Supervisor) suspendedNow(agent string) (string, bool) {
+	rec, ok := s.suspension(agent)
+	if !ok {
+		return "", false
+	}
+	return "the agent was suspended by " + rec.By + " (" + rec.Reason + ")", true
+}
+
+// refuseApproved records ev, the approval of a held call, as refused
+// because its agent is suspended, and returns the answer for the agent.
+func (c *call) refuseApproved(ctx context.Context, ev store.Event, why string) *mcp.CallToolResult {
+	ev.Verdict = warden.Deny.String()
+	ev.Reasons = append(ev.Reasons, "refused after approval: "+why)
+	if err := c.record(ctx, ev, nil); err != nil {
+		c.s.log.Error("cannot record the refused approval", "session", c.sess.id, "err", err)
+	}
+	c.s.log.Warn("an approved call refused: its agent is suspended", "session", c.sess.id, "agent", c.sess.agent.Name, "tool", c.name)
+	return refusal("warden refused this call after its approval: " + why)
 }

@@ -131,6 +131,9 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	client := clientOf(r)
+	if dev := c.devices.of(r); dev != "" {
+		client += " device " + dev // this browser's failures, not its address's
+	}
 	if !c.limiter.allowed(client, now) {
 		c.render(w, http.StatusTooManyRequests, "login", view{Data: loginView{Next: Prefix, Error: "Too many failed sign-ins; wait a minute."}})
 		return
@@ -150,6 +153,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCookie(w, r, id, c.logins.ttl)
+	c.devices.issue(w, r)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

@@ -37,6 +37,7 @@ type console struct {
 	ops      *admin.Operators
 	logins   *logins
 	limiter  *loginLimiter
+	devices  *devices // key the limiter by browser where one signed in before
 	held     *heldCalls
 	pages    map[string]*template.Template
 	sseLimit time.Duration // how long one event stream lasts before the browser reconnects
@@ -51,7 +52,7 @@ func Handler(sup *supervisor.Supervisor, ops *admin.Operators) (h http.Handler, 
 		return nil, nil, err
 	}
 	c := &console{sup: sup, ops: ops, logins: newLogins(8 * time.Hour), limiter: newLoginLimiter(5, time.Minute),
-		held: newHeldCalls(), pages: pages, sseLimit: 45 * time.Second}
+		devices: newDevices(), held: newHeldCalls(), pages: pages, sseLimit: 45 * time.Second}
 	unwatch := sup.Watch(c.held.observe)
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {

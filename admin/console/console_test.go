@@ -86,7 +86,8 @@ func signInAs(t *testing.T, base, token string) *http.Cookie {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 1 {
+	// The login's cookie, then the browser's device cookie (devices.go).
+	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 2 {
 		return nil
 	}
 	return res.Cookies()[0]

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// loginLimiter bounds failed sign-ins per client address, so that a
-// token cannot be guessed at the console's speed.
+// loginLimiter bounds failed sign-ins per client (its address, or a
+// browser that signed in before: devices), so that a token cannot be
+// guessed at the console's speed.
 type loginLimiter struct {
 	mu     sync.Mutex
 	max    int

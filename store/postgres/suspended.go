@@ -24,9 +24,12 @@ const agentLock = "SELECT pg_advisory_xact_lock%s(hashtextextended('warden_agent
 
 // goesAhead reports whether ev records a call that will be forwarded:
 // a call, resource read, prompt or completion whose verdict lets it go
-// (allow, flag, or throttle not refused).
+// (allow, flag, or throttle not refused), or the approval of a held call,
+// which is what lets that call go (its call event was a step-up).
 func goesAhead(ev store.Event) bool {
 	switch ev.Kind {
+	case store.KindApproval:
+		return ev.Verdict == store.ApprovalApproved
 	case store.KindCall, store.KindResourceRead, store.KindPromptGet, store.KindCompletion:
 	default:
 		return false

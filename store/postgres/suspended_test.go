@@ -44,6 +44,20 @@ func TestSuspensionFencesCalls(t *testing.T) {
 			t.Fatalf("an allowed %s of the suspended agent: %v, want ErrAgentSuspended", kind, err)
 		}
 	}
+	// A held call goes ahead when its approval is recorded: that is
+	// fenced too; an approval that lets nothing go is not.
+	approval := func(verdict string) error {
+		_, err := a.Append(ctx, "s1", store.Event{Kind: store.KindApproval, CallID: "h", Tool: "pay", Verdict: verdict})
+		return err
+	}
+	if err := approval(store.ApprovalApproved); !errors.Is(err, store.ErrAgentSuspended) {
+		t.Fatalf("the approval of a held call of the suspended agent: %v, want ErrAgentSuspended", err)
+	}
+	for _, v := range []string{store.ApprovalDenied, store.ApprovalExpired, "deny"} {
+		if err := approval(v); err != nil {
+			t.Fatalf("a %s approval of the suspended agent's call: %v", v, err)
+		}
+	}
 	if err := call("deny", nil); err != nil {
 		t.Fatalf("a refusal of the suspended agent's call: %v", err)
 	}
