@@ -22,7 +22,9 @@ type TraceReader struct {
 // NewTraceReader reads traces from r.
 func NewTraceReader(r io.Reader) *TraceReader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	// Reads of a MiB: a week of history is hundreds of MB, and 64 KiB
+	// reads cost a system call per few sessions.
+	sc.Buffer(make([]byte, 0, 1<<20), maxTraceLine)
 	return &TraceReader{sc: sc}
 }
 
