@@ -185,17 +185,20 @@ func (s *State) record(e Event) {
 	}
 }
 
-// history serves the expression helpers from a State.
+// history serves the expression helpers from a State's tools' history.
+// It holds the map and not the State, so that building an Env does not
+// make the caller's State escape: Decide and Observe take theirs by value,
+// and each such copy moved to the heap (four per call in a replay).
 type history struct {
-	st  *State
-	now time.Time
+	tools map[string]ToolHistory
+	now   time.Time
 }
 
-func (h history) called(tool string) bool { return h.st.Tools[tool].Count > 0 }
-func (h history) count(tool string) int   { return h.st.Tools[tool].Count }
+func (h history) called(tool string) bool { return h.tools[tool].Count > 0 }
+func (h history) count(tool string) int   { return h.tools[tool].Count }
 
 func (h history) last(tool string) map[string]any {
-	th, ok := h.st.Tools[tool]
+	th, ok := h.tools[tool]
 	if !ok || th.Count == 0 {
 		return nil
 	}
@@ -203,7 +206,7 @@ func (h history) last(tool string) map[string]any {
 }
 
 func (h history) since(tool string) float64 {
-	th, ok := h.st.Tools[tool]
+	th, ok := h.tools[tool]
 	if !ok || th.Count == 0 {
 		return math.MaxFloat64
 	}
@@ -214,7 +217,7 @@ func (h history) since(tool string) float64 {
 // nil for guards and call rules, the parsed result for result bindings and
 // result rules.
 func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
-	h := history{st: s, now: now}
+	h := history{tools: s.Tools, now: now}
 	args := call.Args
 	if args == nil {
 		args = map[string]any{}
