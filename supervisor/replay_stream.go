@@ -78,7 +78,7 @@ type replayed struct {
 // replayOne decodes tr if it is deferred and replays it, unless it is
 // another agent's.
 func replayOne(policy *Policy, tr Trace, opts ReplayOptions) replayed {
-	tr, err := tr.decoded(true)
+	tr, err := tr.decoded(true, opts.parses.checked)
 	if err != nil {
 		return replayed{err: err}
 	}
