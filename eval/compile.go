@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -27,6 +28,10 @@ type Program struct {
 	vars   []string
 	result bool
 	reads  Reads
+	// vms are machines to run prog on, reused: expr.Run makes a VM and
+	// its stack at every run, and a replay runs each expression hundreds
+	// of thousands of times. A pointer, so that a Program's copy shares it.
+	vms *sync.Pool
 }
 
 // Compile parses and type-checks src against Env, with expr's builtins and
@@ -50,7 +55,7 @@ func Compile(src string, kind Kind) (*Program, error) {
 			return nil, fmt.Errorf("expression %q is not a condition: it can give any value (such as an argument as the caller sent it), not only true or false; compare it, e.g. `args.confirm == true` or `args.path != \"\"`", src)
 		}
 	}
-	p := &Program{src: src, kind: kind, prog: prog}
+	p := &Program{src: src, kind: kind, prog: prog, vms: &sync.Pool{New: func() any { return new(vm.VM) }}}
 	p.vars, p.result = scan(prog.Node())
 	p.reads = scanReads(prog.Node())
 	return p, nil
@@ -68,7 +73,9 @@ func (p *Program) UsesResult() bool { return p.result }
 
 // Run evaluates the expression.
 func (p *Program) Run(env *Env) (any, error) {
-	out, err := expr.Run(p.prog, env)
+	m := p.vms.Get().(*vm.VM)
+	out, err := m.Run(p.prog, env)
+	p.vms.Put(m)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %w", p.src, err)
 	}

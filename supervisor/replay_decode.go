@@ -20,14 +20,16 @@ import (
 // a lone surrogate) goes to json.Unmarshal for the whole line instead, so
 // results and errors are encoding/json's (FuzzDecodeTrace checks it).
 func decodeTrace(b []byte, tr *Trace) error {
-	return decodeTraceRaw(b, tr, false)
+	return decodeTraceRaw(b, tr, false, nil)
 }
 
 // decodeTraceRaw is decodeTrace that, with rawOutputs, leaves the outputs
 // the fast path reads as their JSON strings (TraceCall.rawOutput, slices
-// of b), to be unquoted once for each distinct text by the replay.
-func decodeTraceRaw(b []byte, tr *Trace, rawOutputs bool) error {
-	if fast, ok := fastTrace(b, rawOutputs); ok {
+// of b), to be unquoted once for each distinct text by the replay. known,
+// if not nil, says whether an output's JSON string (quotes included) is
+// one checked before: such an output is taken whole, not checked again.
+func decodeTraceRaw(b []byte, tr *Trace, rawOutputs bool, known func(quoted []byte) bool) error {
+	if fast, ok := fastTrace(b, rawOutputs, known); ok {
 		*tr = fast
 		return nil
 	}
@@ -37,8 +39,8 @@ func decodeTraceRaw(b []byte, tr *Trace, rawOutputs bool) error {
 
 // fastTrace is the fast path of decodeTrace; false when the line needs
 // json.Unmarshal.
-func fastTrace(b []byte, rawOutputs bool) (Trace, bool) {
-	s := scanner{b: b, rawOutputs: rawOutputs}
+func fastTrace(b []byte, rawOutputs bool, known func([]byte) bool) (Trace, bool) {
+	s := scanner{b: b, rawOutputs: rawOutputs, known: known}
 	var tr Trace
 	ok := s.object(traceFields, func(key string) bool {
 		switch key {
@@ -124,6 +126,10 @@ func (s *scanner) call(c *TraceCall) bool {
 				// Checked now, unquoted by the replay when it first sees
 				// this text (parseShare.raw): most texts repeat.
 				start := s.i
+				if s.knownString() {
+					c.rawOutput = s.b[start:s.i]
+					return true
+				}
 				if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str(nil) {
 					return false
 				}
@@ -164,6 +170,28 @@ type scanner struct {
 	// rawOutputs keeps each call's output as its JSON string
 	// (TraceCall.rawOutput), for replay's workers, rather than unquoting it.
 	rawOutputs bool
+	// known, if not nil, says whether a JSON string is one checked before.
+	known func(quoted []byte) bool
+}
+
+// knownString skips the JSON string at i if known says it was checked
+// before: a history repeats its results, and finding a string's end and
+// looking it up is several times cheaper than checking it byte by byte.
+// A string that is not valid is never known, so it is still checked and
+// fails as it would have.
+func (s *scanner) knownString() bool {
+	if s.known == nil || s.i >= len(s.b) || s.b[s.i] != '"' {
+		return false
+	}
+	start := s.i
+	s.i++
+	end := s.rawEnd()
+	if end < len(s.b) && s.known(s.b[start:end+1]) {
+		s.i = end + 1
+		return true
+	}
+	s.i = start
+	return false
 }
 
 func (s *scanner) space() {

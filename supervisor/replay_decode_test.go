@@ -49,8 +49,21 @@ func sameAsStdlib(t *testing.T, b []byte) {
 	// Outputs left as JSON strings for replay's workers are the same
 	// texts, once unquoted.
 	var raw Trace
-	if rerr := decodeTraceRaw(b, &raw, true); (rerr == nil) != (werr == nil) {
+	if rerr := decodeTraceRaw(b, &raw, true, nil); (rerr == nil) != (werr == nil) {
 		t.Fatalf("decodeTraceRaw(%q) error %v, json.Unmarshal %v", b, rerr, werr)
+	}
+	// Outputs known from that decoding are taken whole, and give the
+	// same trace again.
+	checked := map[string]bool{}
+	for _, c := range raw.Calls {
+		if c.rawOutput != nil {
+			checked[string(c.rawOutput)] = true
+		}
+	}
+	var again Trace
+	aerr := decodeTraceRaw(b, &again, true, func(q []byte) bool { return checked[string(q)] })
+	if (aerr == nil) != (werr == nil) || !reflect.DeepEqual(again, raw) {
+		t.Fatalf("decodeTraceRaw(%q) with its outputs known = %+v, %v; without %+v", b, again, aerr, raw)
 	}
 	for i := range raw.Calls {
 		if c := &raw.Calls[i]; c.rawOutput != nil {
@@ -74,7 +87,7 @@ func TestDecodeTraceCorpus(t *testing.T) {
 		t.Fatalf("%d corpus lines", len(lines))
 	}
 	for _, l := range lines {
-		if _, ok := fastTrace(l, false); !ok {
+		if _, ok := fastTrace(l, false, nil); !ok {
 			t.Errorf("fast path refused %.80s", l)
 		}
 		sameAsStdlib(t, l)
@@ -147,7 +160,7 @@ func TestDecodeTraceEdges(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := fastTrace([]byte(tc.in), false); ok != tc.fast {
+			if _, ok := fastTrace([]byte(tc.in), false, nil); ok != tc.fast {
 				t.Errorf("fast path took it: %v, want %v", ok, tc.fast)
 			}
 			sameAsStdlib(t, []byte(tc.in))
@@ -179,7 +192,7 @@ func BenchmarkDecodeTrace(b *testing.B) {
 		decode func([]byte, *Trace) error
 	}{
 		{"decodeTrace", decodeTrace},
-		{"decodeTrace-raw-outputs", func(l []byte, tr *Trace) error { return decodeTraceRaw(l, tr, true) }},
+		{"decodeTrace-raw-outputs", func(l []byte, tr *Trace) error { return decodeTraceRaw(l, tr, true, nil) }},
 		{"encoding-json", func(l []byte, tr *Trace) error { return json.Unmarshal(l, tr) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -232,5 +245,49 @@ func TestReadTracesOutputs(t *testing.T) {
 	c := trs[0].Calls
 	if c[0].Output == nil || *c[0].Output != "x\ny" || c[0].rawOutput != nil || c[1].Output != nil || c[1].rawOutput != nil {
 		t.Errorf("outputs %+v, want \"x\\ny\" as text and none", c)
+	}
+}
+
+// TestDecodeTraceKnownOutputs: replay's workers ask whether each output's
+// JSON string (quotes included, escaped quotes inside) was checked before,
+// take a known one whole and check the others; what follows a known
+// string is still read, and a line broken after it still fails.
+func TestDecodeTraceKnownOutputs(t *testing.T) {
+	seen := `"x \"q\" \\"`
+	tests := []struct {
+		name    string
+		line    string
+		asked   []string
+		outputs []string
+		fails   bool
+	}{
+		{"known and not", `{"calls":[{"tool":"a","output":` + seen + `},{"tool":"b","output":"new"}]}`,
+			[]string{seen, `"new"`}, []string{seen, `"new"`}, false},
+		{"broken after a known one", `{"calls":[{"tool":"a","output":` + seen + `,}]}`, []string{seen}, nil, true},
+		{"unterminated", `{"calls":[{"tool":"a","output":"x`, nil, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var asked []string
+			known := func(q []byte) bool {
+				asked = append(asked, string(q))
+				return string(q) == seen
+			}
+			var tr Trace
+			err := decodeTraceRaw([]byte(tt.line), &tr, true, known)
+			if (err != nil) != tt.fails {
+				t.Fatalf("error %v, want failure %v", err, tt.fails)
+			}
+			if !reflect.DeepEqual(asked, tt.asked) {
+				t.Errorf("asked %q, want %q", asked, tt.asked)
+			}
+			var outputs []string
+			for _, c := range tr.Calls {
+				outputs = append(outputs, string(c.rawOutput))
+			}
+			if !tt.fails && !reflect.DeepEqual(outputs, tt.outputs) {
+				t.Errorf("outputs %q, want %q", outputs, tt.outputs)
+			}
+		})
 	}
 }

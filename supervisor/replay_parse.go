@@ -71,6 +71,19 @@ func (s *parseShare) raw(quoted []byte) (string, *eval.ParsedResult) {
 	return r.text, r.parse
 }
 
+// checked says whether quoted, a result's JSON string, is one the share
+// holds: every one it holds was checked by the decoder that handed it
+// out, so a trace's decoder need not check it again. Nil for a nil share.
+func (s *parseShare) checked(quoted []byte) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.byRaw[string(quoted)]
+	return ok
+}
+
 // fit empties the share if n more bytes would take it past its bound.
 func (s *parseShare) fit(n int) {
 	if s.bytes+n > maxParseShare {

@@ -101,3 +101,26 @@ func TestParseShareRaw(t *testing.T) {
 		t.Error("past its bound the share kept what it held")
 	}
 }
+
+// TestParseShareChecked: the share says it holds a JSON string (checked
+// by the decoder that handed it out) only once it has unquoted it, and
+// forgets it when it starts again past its bound; a nil share holds none.
+func TestParseShareChecked(t *testing.T) {
+	s := newParseShare()
+	q := []byte(`"- a: \u00e9\n"`)
+	if s.checked(q) {
+		t.Error("checked before the share saw it")
+	}
+	s.raw(q)
+	if !s.checked(q) || s.checked([]byte(`"- a: 2\n"`)) {
+		t.Errorf("after raw: checked %v, another string checked %v; want true, false", s.checked(q), s.checked([]byte(`"- a: 2\n"`)))
+	}
+	s.fit(maxParseShare)
+	if s.checked(q) {
+		t.Error("checked after the share started again")
+	}
+	var none *parseShare
+	if none.checked(q) {
+		t.Error("a nil share holds a string")
+	}
+}

@@ -22,7 +22,9 @@ type TraceReader struct {
 // NewTraceReader reads traces from r.
 func NewTraceReader(r io.Reader) *TraceReader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	// Reads of a MiB: a week of history is hundreds of MB, and 64 KiB
+	// reads cost a system call per few sessions.
+	sc.Buffer(make([]byte, 0, 1<<20), maxTraceLine)
 	return &TraceReader{sc: sc}
 }
 
@@ -33,7 +35,7 @@ func (rd *TraceReader) Next() (Trace, error) {
 	if err != nil {
 		return Trace{}, err
 	}
-	return tr.decoded(false)
+	return tr.decoded(false, nil)
 }
 
 // Deferred is Next with the decoding left to ReplayStream, which decodes
@@ -61,12 +63,13 @@ func (rd *TraceReader) Deferred() (Trace, error) {
 // with its defaults (id, agent); a trace already decoded as it is. With
 // rawOutputs, for replay's workers, outputs may be left as their JSON
 // strings (TraceCall.rawOutput); without, every output is in Output.
-func (tr Trace) decoded(rawOutputs bool) (Trace, error) {
+// known is decodeTraceRaw's.
+func (tr Trace) decoded(rawOutputs bool, known func([]byte) bool) (Trace, error) {
 	if tr.raw == nil {
 		return tr, nil
 	}
 	line, raw := tr.Line, tr.raw
-	if err := decodeTraceRaw(raw, &tr, rawOutputs); err != nil {
+	if err := decodeTraceRaw(raw, &tr, rawOutputs, known); err != nil {
 		return Trace{}, fmt.Errorf("traces line %d: %w", line, err)
 	}
 	for i, c := range tr.Calls {

@@ -14,11 +14,11 @@ import (
 	"time"
 )
 
-// TestReplayStreamBounded: a replay reads its input a few sessions ahead
-// of what it has handed out, not the whole history first, and hands the
-// sessions out in the input's order, with workers too.
+// TestReplayStreamBounded: a replay reads its input a few batches of
+// sessions ahead of what it has handed out, not the whole history first,
+// and hands the sessions out in the input's order, with workers too.
 func TestReplayStreamBounded(t *testing.T) {
-	const sessions = 500
+	const sessions = 5000
 	p := rulesPolicy(t, "rules:\n  - {when: \"call.tool == 'x'\", action: flag, reason: x}\n")
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("workers %d", workers), func(t *testing.T) {
@@ -44,7 +44,13 @@ func TestReplayStreamBounded(t *testing.T) {
 			if sum.Sessions != sessions || sum.Calls != 2*sessions || sum.ByCall[1] != sessions {
 				t.Errorf("summary %+v, want %d sessions, %d calls, %d flagged", sum, sessions, 2*sessions, sessions)
 			}
-			if bound := int64(4*workers + 3); most > bound {
+			// The batch being read, those waiting for or on a worker or
+			// for emit, and the one being handed out.
+			bound := int64(1)
+			if workers > 1 {
+				bound = int64(2*workers+2) * batchSessions
+			}
+			if most > bound {
 				t.Errorf("%d sessions read ahead of those handed out, want at most %d", most, bound)
 			}
 		})
@@ -65,7 +71,7 @@ func TestReplayStreamStops(t *testing.T) {
 		maxReads int64
 	}{
 		{"emit, one at a time", nil, full, 1, full, 2},
-		{"emit, workers", nil, full, 3, full, 2 + 4*3 + 3},
+		{"emit, workers", nil, full, 3, full, (2*3 + 2) * batchSessions},
 		{"read, one at a time", broken, nil, 1, broken, 3},
 		{"read, workers", broken, nil, 3, broken, 3},
 	}
@@ -181,5 +187,51 @@ func TestReplayStreamEncodesOnWorkers(t *testing.T) {
 		func(ReplayedSession) error { return nil })
 	if !errors.Is(err, refused) {
 		t.Errorf("error %v, want %v", err, refused)
+	}
+}
+
+// TestReadBatch: a batch ends at the sessions asked for, at batchBytes of
+// undecoded lines, or at next's error, keeping the sessions before it.
+func TestReadBatch(t *testing.T) {
+	broken := errors.New("line garbled")
+	line := func(n int) []byte { return bytes.Repeat([]byte{'x'}, n) }
+	tests := []struct {
+		name    string
+		raws    [][]byte // what next hands out, then errAt's error or io.EOF
+		errAt   int      // the read that fails (1-based; 0: none)
+		most    int
+		want    int
+		wantErr error
+	}{
+		{"count", [][]byte{nil, nil, nil, nil}, 0, 3, 3, nil},
+		{"end of input", [][]byte{nil, nil}, 0, 5, 2, io.EOF},
+		{"bytes", [][]byte{line(batchBytes / 2), line(batchBytes / 2), line(1)}, 0, 64, 2, nil},
+		{"one line past the bound", [][]byte{line(batchBytes + 1), line(1)}, 0, 64, 1, nil},
+		{"error keeps those before", [][]byte{nil, nil, nil}, 3, 64, 2, broken},
+		{"error first", [][]byte{nil}, 1, 64, 0, broken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			next := func() (Trace, error) {
+				n++
+				if n == tt.errAt {
+					return Trace{}, broken
+				}
+				if n > len(tt.raws) {
+					return Trace{}, io.EOF
+				}
+				return Trace{Line: n, raw: tt.raws[n-1]}, nil
+			}
+			got, err := readBatch(next, tt.most)
+			if len(got) != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("%d sessions, error %v; want %d, %v", len(got), err, tt.want, tt.wantErr)
+			}
+			for i, tr := range got {
+				if tr.Line != i+1 {
+					t.Errorf("session %d is line %d, want %d", i, tr.Line, i+1)
+				}
+			}
+		})
 	}
 }

@@ -49,7 +49,7 @@ steps:
 			if got := od.Result().Done(); got != tt.parsed {
 				t.Fatalf("parsed by Observe = %v, want %v", got, tt.parsed)
 			}
-			history{st: &next}.last(tt.tool)
+			history{tools: next.Tools}.last(tt.tool)
 			if !od.Result().Done() {
 				t.Error("last(tool) did not parse the result")
 			}
@@ -63,7 +63,7 @@ steps:
 			}
 			want := normalise(od.Parsed())
 			for name, s := range map[string]State{"kept": next, "resumed": resumed} {
-				got := history{st: &s}.last(tt.tool)["result"]
+				got := history{tools: s.Tools}.last(tt.tool)["result"]
 				if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 					t.Errorf("%s state: last(%s).result = %s, want %s", name, tt.tool, g, w)
 				}

@@ -185,17 +185,20 @@ func (s *State) record(e Event) {
 	}
 }
 
-// history serves the expression helpers from a State.
+// history serves the expression helpers from a State's tools' history.
+// It holds the map and not the State, so that building an Env does not
+// make the caller's State escape: Decide and Observe take theirs by value,
+// and each such copy moved to the heap (four per call in a replay).
 type history struct {
-	st  *State
-	now time.Time
+	tools map[string]ToolHistory
+	now   time.Time
 }
 
-func (h history) called(tool string) bool { return h.st.Tools[tool].Count > 0 }
-func (h history) count(tool string) int   { return h.st.Tools[tool].Count }
+func (h history) called(tool string) bool { return h.tools[tool].Count > 0 }
+func (h history) count(tool string) int   { return h.tools[tool].Count }
 
 func (h history) last(tool string) map[string]any {
-	th, ok := h.st.Tools[tool]
+	th, ok := h.tools[tool]
 	if !ok || th.Count == 0 {
 		return nil
 	}
@@ -203,18 +206,26 @@ func (h history) last(tool string) map[string]any {
 }
 
 func (h history) since(tool string) float64 {
-	th, ok := h.st.Tools[tool]
+	th, ok := h.tools[tool]
 	if !ok || th.Count == 0 {
 		return math.MaxFloat64
 	}
 	return h.now.Sub(th.LastAt).Seconds()
 }
 
+// neverCalled and its kin are the helpers of a session that has called
+// nothing yet: functions, not closures over an empty history, so that
+// the Env of a session's first call allocates none for them.
+func neverCalled(string) bool         { return false }
+func neverCount(string) int           { return 0 }
+func neverLast(string) map[string]any { return nil }
+func neverSince(string) float64       { return math.MaxFloat64 }
+
 // Env builds the expression environment for a call in this state. result is
 // nil for guards and call rules, the parsed result for result bindings and
 // result rules.
 func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
-	h := history{st: s, now: now}
+	h := history{tools: s.Tools, now: now}
 	args := call.Args
 	if args == nil {
 		args = map[string]any{}
@@ -232,6 +243,11 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 	default:
 		ce.Tool = call.Tool
 	}
+	from, sources := provenanceHelpers(call.Provenance)
+	called, count, last, since := neverCalled, neverCount, neverLast, neverSince
+	if len(s.Tools) > 0 {
+		called, count, last, since = h.called, h.count, h.last, h.since
+	}
 	return &eval.Env{
 		Call: ce,
 		Args: args,
@@ -245,12 +261,12 @@ func (s *State) Env(call Call, result any, now time.Time) *eval.Env {
 		Vars:    vars,
 		Result:  result,
 		Now:     now,
-		From:    bestOf(call.Provenance),
-		Sources: sourcesOf(call.Provenance),
-		Called:  h.called,
-		Count:   h.count,
-		Last:    h.last,
-		Since:   h.since,
+		From:    from,
+		Sources: sources,
+		Called:  called,
+		Count:   count,
+		Last:    last,
+		Since:   since,
 	}
 }
 
@@ -271,25 +287,25 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-// sourcesOf is sources() in expressions: the sources of a value, none
-// when provenance is not tracked.
-func sourcesOf(p Provenance) func(any) []string {
+// provenanceHelpers are from() and sources() in expressions: a value's
+// most trusted source and all its sources, none when provenance is not
+// tracked. from() asks the sources() closure, so that an Env allocates two
+// closures for them, not three, and none without provenance.
+func provenanceHelpers(p Provenance) (from func(any) string, sources func(any) []string) {
 	if p == nil {
-		return func(any) []string { return []string{} }
+		return fromNowhere, sourcesNone
 	}
-	return func(v any) []string {
+	of := func(v any) []string {
 		if s := p.From(v); s != nil {
 			return s
 		}
 		return []string{}
 	}
+	return func(v any) string { return bestSource(of(v)) }, of
 }
 
-// bestOf is from() in expressions: a value's most trusted source.
-func bestOf(p Provenance) func(any) string {
-	sources := sourcesOf(p)
-	return func(v any) string { return bestSource(sources(v)) }
-}
+func sourcesNone(any) []string { return []string{} }
+func fromNowhere(any) string   { return "" }
 
 // bestSource ranks sources: the user's words, then the agent's
 // configuration, then a structured field, then free text.

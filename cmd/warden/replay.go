@@ -126,17 +126,34 @@ func encodeReplayed(s supervisor.ReplayedSession) ([]byte, error) {
 // heap may grow to five times what is live. A replay streams its input, so
 // little is live, and at Go's default (100) the collector ran so often that
 // the replay of 100k workspace calls took 7.0-7.3 CPU-seconds instead of
-// 5.0-5.6 (peak RSS 57-85 MB instead of 37-41).
+// 5.0-5.6 (peak RSS 57-85 MB instead of 37-41). 800 was tried: over the
+// four AgentDojo agents no cheaper than 400 beyond the noise (0-5%), for
+// 1.6 times the peak RSS.
 const replayGCPercent = 400
 
-// replayGC sets the collector's pace for a replay unless GOGC (read with
-// getenv) sets it, and returns what puts it back.
+// replayMemoryLimit is the heap a replay's pace may grow to before the
+// collector runs anyway, so that a history whose live heap is large (a
+// session of many big results) does not take five times that.
+const replayMemoryLimit = 512 << 20
+
+// replayGC sets the collector's pace and ceiling for a replay unless GOGC
+// and GOMEMLIMIT (read with getenv) set them, and returns what puts them
+// back.
 func replayGC(getenv func(string) string) func() {
-	if getenv("GOGC") != "" {
-		return func() {}
+	restore := []func(){}
+	if getenv("GOGC") == "" {
+		was := debug.SetGCPercent(replayGCPercent)
+		restore = append(restore, func() { debug.SetGCPercent(was) })
 	}
-	was := debug.SetGCPercent(replayGCPercent)
-	return func() { debug.SetGCPercent(was) }
+	if getenv("GOMEMLIMIT") == "" {
+		was := debug.SetMemoryLimit(replayMemoryLimit)
+		restore = append(restore, func() { debug.SetMemoryLimit(was) })
+	}
+	return func() {
+		for _, f := range restore {
+			f()
+		}
+	}
 }
 
 // printReplayClock says whether verdicts depend on when calls were made,
