@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -173,12 +174,8 @@ func TestConsoleKillsFromTheTimeline(t *testing.T) {
 	); err != nil {
 		t.Fatalf("open the timeline: %v", err)
 	}
-	chain, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("chain")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if chain != "verified" {
-		t.Fatalf("chain status = %q, want verified", chain)
+	if chain, err := waitText(ctx, "chain", "verified"); err != nil {
+		t.Fatalf("chain status = %q, want verified: %v", chain, err)
 	}
 	screenshot(t, ctx, dir, "timeline")
 	if err := chromedp.Do(ctx,
@@ -188,12 +185,8 @@ func TestConsoleKillsFromTheTimeline(t *testing.T) {
 	); err != nil {
 		t.Fatalf("kill: %v", err)
 	}
-	state, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("session-state")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(state, "killed") {
-		t.Fatalf("session state = %q, want killed", state)
+	if state, err := waitText(ctx, "session-state", "killed"); err != nil {
+		t.Fatalf("session state = %q, want killed: %v", state, err)
 	}
 	screenshot(t, ctx, dir, "timeline-killed")
 	if _, err := c.CallTool(context.Background(), req); err == nil {
@@ -215,4 +208,20 @@ func TestConsoleKillsFromTheTimeline(t *testing.T) {
 	if !found {
 		t.Fatalf("no kill by bob on the chain: %+v", view.Events)
 	}
+}
+
+// waitText waits until the element with id shows text starting with
+// prefix, and returns its text (the last seen, when it never does). It
+// reads the text in one script rather than by a node found first: the
+// console swaps its main part in when a live change arrives, and a node
+// found before the swap is gone by the time its text is asked for.
+func waitText(ctx context.Context, id, prefix string) (string, error) {
+	read := fmt.Sprintf(`(() => { const e = document.getElementById(%q); return e ? e.textContent : ""; })()`, id)
+	got, err := chromedp.Run(ctx, chromedp.Poll[string](
+		fmt.Sprintf(`(() => { const s = %s; return s.startsWith(%q) ? s : null; })()`, read, prefix),
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		got, _ = chromedp.Run(ctx, chromedp.Evaluate[string](read))
+	}
+	return got, err
 }
