@@ -132,7 +132,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	client := clientOf(r)
 	if dev := c.devices.of(r); dev != "" {
-		client += " device " + dev // this browser's failures, not its address's
+		client += " device " + dev // the failures of the operator who signed in here, not the address's
 	}
 	if !c.limiter.allowed(client, now) {
 		c.render(w, http.StatusTooManyRequests, "login", view{Data: loginView{Next: Prefix, Error: "Too many failed sign-ins; wait a minute."}})
@@ -153,7 +153,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCookie(w, r, id, c.logins.ttl)
-	c.devices.issue(w, r)
+	c.devices.issue(w, r, name)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

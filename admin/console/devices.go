@@ -12,12 +12,14 @@ import (
 
 // devices tell apart, for the login limiter, the browsers that share a
 // client address (every loopback client, every operator behind one
-// proxy): a browser that signed in gets a device cookie, signed with a
-// key of this process, and its failed sign-ins count on their own, so
-// that another client failing at that address does not lock it out. A
+// proxy): a browser that signed in gets a device cookie naming the
+// operator, signed with a key of this process, and its failed sign-ins
+// count on their own, so that another client failing at that address
+// does not lock it out. The count is the operator's, not the browser's:
+// the cookie is had only with a valid token, and signing in again (or
+// from many browsers) must not buy more guesses at other tokens. A
 // browser without one (it never signed in since warden started, or its
-// cookie is forged) counts with its address, as before: the cookie is
-// had only with a valid token, so it does not widen guessing.
+// cookie is forged) counts with its address, as before.
 type devices struct {
 	key []byte
 }
@@ -45,16 +47,15 @@ func (d *devices) mac(id string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// issue gives the browser a new device cookie.
-func (d *devices) issue(w http.ResponseWriter, r *http.Request) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	id := base64.RawURLEncoding.EncodeToString(b)
+// issue gives the browser a device cookie for operator.
+func (d *devices) issue(w http.ResponseWriter, r *http.Request, operator string) {
+	id := base64.RawURLEncoding.EncodeToString([]byte(operator))
 	http.SetCookie(w, &http.Cookie{Name: deviceCookie(r), Value: id + "." + d.mac(id), Path: "/", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(deviceTTL.Seconds())})
 }
 
-// of returns the request's device id, "" without a valid device cookie.
+// of returns the device id of the request's cookie (it names the operator
+// who signed in there), "" without a valid device cookie.
 func (d *devices) of(r *http.Request) string {
 	ck, err := r.Cookie(deviceCookie(r))
 	if err != nil {
