@@ -22,15 +22,16 @@ import (
 // forwardHeader marks a request that one replica forwarded to the replica
 // that serves its session. It carries the forwarding replica's name, the
 // time, a random nonce, the agent's address and TLS fingerprint as the
-// forwarding replica derived them (forwardClaim), and an HMAC of these with the request's method and session id under
-// the cluster's secret (kept in the database), and of the request's body, so
-// that a captured header does not vouch for another request of the
-// session sent within its minute. The replica it reaches does
-// not forward it again (no loops), takes the agent's address and
-// fingerprint from it (never from the agent's own headers, which the
-// forwarder passes on and which the replica it reaches, trusting its
-// peer, would otherwise believe), and serves it once (seenForwards): the nonce tells apart two identical
-// requests that the agent really sent within a second.
+// forwarding replica derived them (forwardClaim), and an HMAC of these
+// with the request's method and session id under the cluster's secret
+// (kept in the database), and of the request's body, so that a captured
+// header does not vouch for another request of the session sent within its
+// minute. The replica it reaches does not forward it again (no loops),
+// takes the agent's address and fingerprint from it (never from the
+// agent's own headers, which the forwarder passes on and which the replica
+// it reaches, trusting its peer, would otherwise believe), and serves it
+// once (seenForwards): the nonce tells apart two identical requests that
+// the agent really sent within a second.
 //
 // An agent may send the header itself: without the secret it does not
 // verify, and it is then removed and ignored, so the request is routed

@@ -211,13 +211,14 @@ func (s *Supervisor) claimOf(r *http.Request, remote string) forwardClaim {
 	return forwardClaim{remote: remote, fingerprint: s.opts.Network.fingerprint(r)}
 }
 
-// forwardedFrom checks the forwardHeader of r, if any, and removes it:
-// it returns what a replica forwarding r vouches for about the agent (its
-// address and fingerprint), and whether it does. A header that does not verify is ignored. One that
-// verifies but was served already (a captured forward sent again) is an
-// error: the request must be refused, not served as the agent's own. The
-// signature covers a POST's body: it is read here (up to the limit; front
-// refuses a larger one) and put back for front to read.
+// forwardedFrom checks the forwardHeader of r, if any, and removes it: it
+// returns what a replica forwarding r vouches for about the agent (its
+// address and fingerprint), and whether it does. A header that does not
+// verify is ignored. One that verifies but was served already (a captured
+// forward sent again) is an error: the request must be refused, not served
+// as the agent's own. The signature covers a POST's body: it is read here
+// (up to the limit; front refuses a larger one) and put back for front to
+// read.
 func (s *Supervisor) forwardedFrom(r *http.Request) (forwardClaim, bool, error) {
 	var none forwardClaim
 	v := r.Header.Get(forwardHeader)
