@@ -176,7 +176,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	hopURL, closeHop, err := startHop(ctx, upURL, r.serve)
+	hopURL, closeHop, err := startHop(ctx, upURL, r.serve, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -315,8 +315,9 @@ func mcpHandler(s *server.MCPServer) http.Handler {
 
 // startHop runs the floor for any proxy: an mcp-go server whose echo tool
 // forwards to the upstream through one mcp-go client, with no policy and no
-// history.
-func startHop(ctx context.Context, upURL string, serve func(http.Handler) (string, error)) (string, func(), error) {
+// history. around, if not nil, wraps each forward (floorMode records the
+// call around it).
+func startHop(ctx context.Context, upURL string, serve func(http.Handler) (string, error), around aroundForward) (string, func(), error) {
 	up, err := dial(ctx, upURL, "")
 	if err != nil {
 		return "", nil, err
@@ -324,10 +325,16 @@ func startHop(ctx context.Context, upURL string, serve func(http.Handler) (strin
 	s := server.NewMCPServer("hop", "1.0.0", server.WithToolCapabilities(false))
 	s.AddTool(mcp.NewTool("echo", mcp.WithString("message", mcp.Required())),
 		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			out := mcp.CallToolRequest{}
-			out.Params.Name = req.Params.Name
-			out.Params.Arguments = req.Params.Arguments
-			return up.CallTool(ctx, out)
+			forward := func() (*mcp.CallToolResult, error) {
+				out := mcp.CallToolRequest{}
+				out.Params.Name = req.Params.Name
+				out.Params.Arguments = req.Params.Arguments
+				return up.CallTool(ctx, out)
+			}
+			if around == nil {
+				return forward()
+			}
+			return around(ctx, req, forward)
 		})
 	url, err := serve(mcpHandler(s))
 	return url, func() { _ = up.Close() }, err

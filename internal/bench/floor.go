@@ -22,51 +22,46 @@ import (
 // how much the durable path's.
 const floorMode = "hop-durable"
 
-// startDurableHop runs floorMode on db: the hop (startHop) whose echo
-// handler appends a call event to the session's history before it
-// forwards and a result event after, each durable before the handler goes
-// on, as warden's are. Each MCP session gets its own history session on
-// its first call.
+// startDurableHop runs floorMode on db: the hop, its forwards wrapped by
+// a durableHop's around.
 func startDurableHop(ctx context.Context, upURL string, serve func(http.Handler) (string, error), db store.Store) (string, func(), error) {
-	up, err := dial(ctx, upURL, "")
-	if err != nil {
-		return "", nil, err
-	}
 	h := &durableHop{db: db, known: map[string]bool{}}
-	s := server.NewMCPServer("hop-durable", "1.0.0", server.WithToolCapabilities(false))
-	s.AddTool(mcp.NewTool("echo", mcp.WithString("message", mcp.Required())),
-		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			sess := server.ClientSessionFromContext(ctx)
-			if sess == nil {
-				return nil, errors.New("hop-durable: a call outside a session")
-			}
-			id := sess.SessionID()
-			if err := h.open(ctx, id); err != nil {
-				return nil, err
-			}
-			args, err := json.Marshal(req.Params.Arguments)
-			if err != nil {
-				return nil, fmt.Errorf("hop-durable: arguments: %w", err)
-			}
-			if _, err := db.Append(ctx, id, store.Event{Kind: store.KindCall, Upstream: "echo", Tool: req.Params.Name, Args: args, Verdict: "allow", Time: time.Now()}); err != nil {
-				return nil, fmt.Errorf("hop-durable: record the call: %w", err)
-			}
-			out := mcp.CallToolRequest{}
-			out.Params.Name = req.Params.Name
-			out.Params.Arguments = req.Params.Arguments
-			began := time.Now()
-			res, err := up.CallTool(ctx, out)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := db.Append(ctx, id, store.Event{Kind: store.KindResult, Upstream: "echo", Tool: req.Params.Name, OK: !res.IsError,
-				LatencyUS: time.Since(began).Microseconds(), Time: time.Now()}); err != nil {
-				return nil, fmt.Errorf("hop-durable: record the result: %w", err)
-			}
-			return res, nil
-		})
-	url, err := serve(mcpHandler(s))
-	return url, func() { _ = up.Close() }, err
+	return startHop(ctx, upURL, serve, h.around)
+}
+
+// aroundForward wraps a hop's forward of req (startHop).
+type aroundForward func(ctx context.Context, req mcp.CallToolRequest, forward func() (*mcp.CallToolResult, error)) (*mcp.CallToolResult, error)
+
+// around is floorMode's aroundForward: it appends a call event to the
+// session's history before the forward and a result event after, each
+// durable before it goes on, as warden's are. Each MCP session gets its
+// own history session on its first call.
+func (h *durableHop) around(ctx context.Context, req mcp.CallToolRequest, forward func() (*mcp.CallToolResult, error)) (*mcp.CallToolResult, error) {
+	sess := server.ClientSessionFromContext(ctx)
+	if sess == nil {
+		return nil, errors.New("hop-durable: a call outside a session")
+	}
+	id := sess.SessionID()
+	if err := h.open(ctx, id); err != nil {
+		return nil, err
+	}
+	args, err := json.Marshal(req.Params.Arguments)
+	if err != nil {
+		return nil, fmt.Errorf("hop-durable: arguments: %w", err)
+	}
+	if _, err := h.db.Append(ctx, id, store.Event{Kind: store.KindCall, Upstream: "echo", Tool: req.Params.Name, Args: args, Verdict: "allow", Time: time.Now()}); err != nil {
+		return nil, fmt.Errorf("hop-durable: record the call: %w", err)
+	}
+	began := time.Now()
+	res, err := forward()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.db.Append(ctx, id, store.Event{Kind: store.KindResult, Upstream: "echo", Tool: req.Params.Name, OK: !res.IsError,
+		LatencyUS: time.Since(began).Microseconds(), Time: time.Now()}); err != nil {
+		return nil, fmt.Errorf("hop-durable: record the result: %w", err)
+	}
+	return res, nil
 }
 
 // durableHop creates each MCP session's history session once.
